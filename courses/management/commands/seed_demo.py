@@ -1,0 +1,20 @@
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from courses.demo import DEMO_ACCOUNTS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Load (or refresh) the demo university, accounts and courses. Idempotent."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--password", default=settings.DEMO_PASSWORD)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        course = seed_demo(password=options["password"])
+        self.stdout.write(f"Demo data ready: {course.organization.name} · {course.title}")
+        for account in DEMO_ACCOUNTS:
+            self.stdout.write(f"  {account.email:<22} {account.role}")

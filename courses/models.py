@@ -1,0 +1,219 @@
+"""Courses and what learners do in them."""
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from campus.models import Organization
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    FRENCH = "fr", _("French")
+
+
+class Course(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="courses", verbose_name=_("university")
+    )
+    slug = models.SlugField(_("slug"))
+    title = models.CharField(_("title"), max_length=200)
+    summary = models.TextField(_("summary"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
+    published = models.BooleanField(_("published"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="course_slug_per_org")
+        ]
+        ordering = ["title"]
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Module(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
+    title = models.CharField(_("title"), max_length=200)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["course", "position", "id"]
+        verbose_name = _("module")
+        verbose_name_plural = _("modules")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Lesson(models.Model):
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
+    slug = models.SlugField(_("slug"))
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body (Markdown)"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["module", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "slug"], name="lesson_slug_per_module")
+        ]
+        verbose_name = _("lesson")
+        verbose_name_plural = _("lessons")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LatePolicy(models.TextChoices):
+    ACCEPT = "accept", _("Accept late work")
+    PENALTY = "penalty", _("Penalty per day late")
+    REFUSE = "refuse", _("Refuse after the due date")
+
+
+class Exercise(models.Model):
+    """A graded notebook. `source` is the instructor's notebook (nbformat JSON), solutions
+    and hidden tests included: it never leaves the server for a learner."""
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="exercises")
+    slug = models.SlugField(_("slug"))
+    title = models.CharField(_("title"), max_length=200)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    source = models.JSONField(_("instructor notebook"), default=dict)
+    source_format = models.CharField(_("format"), max_length=20, default="nbgrader")
+    points = models.DecimalField(_("points"), max_digits=7, decimal_places=2, default=Decimal(0))
+    due_at = models.DateTimeField(_("due date"), null=True, blank=True)
+    hard_deadline = models.DateTimeField(
+        _("hard deadline"), null=True, blank=True, help_text=_("No submission after this time.")
+    )
+    late_policy = models.CharField(
+        _("late policy"), max_length=10, choices=LatePolicy.choices, default=LatePolicy.ACCEPT
+    )
+    late_penalty_percent_per_day = models.DecimalField(
+        _("late penalty (% per day)"), max_digits=5, decimal_places=2, default=Decimal(0)
+    )
+    max_attempts = models.PositiveIntegerField(
+        _("attempt limit"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+
+    class Meta:
+        ordering = ["module", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "slug"], name="exercise_slug_per_module")
+        ]
+        verbose_name = _("exercise")
+        verbose_name_plural = _("exercises")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def new_enrollment_code() -> str:
+    return secrets.token_urlsafe(8)
+
+
+class Cohort(models.Model):
+    """One run of a course: its learners, dates and time zone."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="cohorts")
+    name = models.CharField(_("name"), max_length=200)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    enrollment_code = models.CharField(
+        _("enrollment code"), max_length=32, unique=True, default=new_enrollment_code
+    )
+    capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["course", "-starts_on", "name"]
+        verbose_name = _("cohort")
+        verbose_name_plural = _("cohorts")
+
+    def __str__(self) -> str:
+        return f"{self.course} · {self.name}"
+
+
+class EnrollmentRole(models.TextChoices):
+    STUDENT = "student", _("Student")
+    TA = "ta", _("Teaching assistant")
+    INSTRUCTOR = "instructor", _("Instructor")
+
+
+class Enrollment(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="enrollments")
+    role = models.CharField(
+        _("role"), max_length=20, choices=EnrollmentRole.choices, default=EnrollmentRole.STUDENT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "cohort"], name="one_enrollment_per_cohort")
+        ]
+        ordering = ["cohort", "user"]
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.cohort} · {self.get_role_display()}"
+
+
+class SubmissionStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    GRADED = "graded", _("Graded")
+    FAILED = "failed", _("Failed")  # the learner's code: the reason is shown to them
+    ERROR = "error", _("Error")  # ours: retried, then flagged for staff
+
+
+class Submission(models.Model):
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="submissions")
+    attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=SubmissionStatus.choices,
+        default=SubmissionStatus.QUEUED,
+    )
+    notebook = models.JSONField(_("submitted notebook"), default=dict)
+    created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    score = models.DecimalField(_("score"), max_digits=7, decimal_places=2, null=True, blank=True)
+    max_score = models.DecimalField(
+        _("max score"), max_digits=7, decimal_places=2, null=True, blank=True
+    )
+    late_days = models.PositiveIntegerField(_("days late"), default=0)
+    result: Any = models.JSONField(_("grading result"), null=True, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["learner", "exercise", "-created_at"]),
+            models.Index(fields=["status", "started_at"]),
+        ]
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.exercise} · #{self.attempt}"

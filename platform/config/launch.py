@@ -1,0 +1,199 @@
+"""`make run`: every process of the platform on one machine, stopped together by Ctrl-C.
+
+Starts the embedded Redis (unless REDIS_URL is given), a Celery worker, Celery beat and the
+web server, waits until the web answers, then prints how to log in. When any of them dies
+the others are stopped too, so a half-running platform never pretends to be healthy.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.embedded_redis import EmbeddedRedis, start_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+STOP_GRACE_S = 15
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class Launcher:
+    env: dict[str, str]
+    services: list[Service] = field(default_factory=list)
+    redis: EmbeddedRedis | None = None
+    stopping: bool = False
+
+    def start(self, service: Service) -> None:
+        service.process = subprocess.Popen(
+            service.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup
+        )
+        self.services.append(service)
+
+    def first_dead(self) -> Service | None:
+        return next((s for s in self.services if s.process and s.process.poll() is not None), None)
+
+    def stop_all(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        print("\nStopping the platform…", flush=True)
+        for service in reversed(self.services):
+            if service.process and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for service in reversed(self.services):
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"  {service.name} did not stop in {STOP_GRACE_S} s: killing it", flush=True)
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+        if self.redis:
+            self.redis.stop()
+        print("Stopped.", flush=True)
+
+
+def _child_setup() -> None:
+    # Own process group, so stop_all reaches a service's children too (Celery's pool), and
+    # PDEATHSIG, so a SIGKILLed launcher still takes its services down: no orphans.
+    import ctypes
+
+    os.setpgid(0, 0)
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
+def _wait_for_http(url: str, *, timeout_s: float, alive: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own localhost URL)
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int) -> list[Service]:
+    celery = [python, "-m", "celery", "-A", "config"]
+    return [
+        Service(
+            "worker",
+            [
+                *celery,
+                "worker",
+                "-Q",
+                "grading,interactive,default",
+                "-n",
+                "worker@%h",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        Service(
+            "beat",
+            [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
+        ),
+        Service(
+            "web",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+        ),
+    ]
+
+
+def _banner(url: str, password: str) -> str:
+    return "\n".join(
+        [
+            "",
+            "=" * 64,
+            f"  Open Science Training is running at {url}",
+            "",
+            "  Log in with one of the demo accounts:",
+            f"    student@demo.edu     password: {password}",
+            f"    instructor@demo.edu  password: {password}",
+            f"    admin@demo.edu       password: {password}  (university admin, superuser)",
+            "",
+            f"  Health: {url}/healthz      Stop: Ctrl-C",
+            "=" * 64,
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "platform")])
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    env.setdefault("HTTPS", "0")  # plain HTTP on localhost; production terminates TLS
+    env["PYTHONUNBUFFERED"] = "1"
+    launcher = Launcher(env=env)
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        if not env.get("REDIS_URL"):
+            launcher.redis = start_redis(data_dir=var_dir / "redis", persist=True)
+            env["REDIS_URL"] = launcher.redis.url
+            print(f"Embedded Redis on {launcher.redis.url}", flush=True)
+        for service in _services(sys.executable, args.host, args.port, var_dir, args.concurrency):
+            launcher.start(service)
+        url = f"http://{args.host}:{args.port}"
+        if not _wait_for_http(
+            f"{url}/accounts/login/", timeout_s=120, alive=lambda: launcher.first_dead() is None
+        ):
+            dead = launcher.first_dead()
+            print(f"The {dead.name if dead else 'web'} service failed to start.", file=sys.stderr)
+            return 1
+        print(_banner(url, env.get("DEMO_PASSWORD", "open-science")), flush=True)
+        while (dead := launcher.first_dead()) is None:
+            time.sleep(0.5)
+        print(
+            f"The {dead.name} service exited ({dead.process.returncode if dead.process else '?'}).",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        launcher.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Test overrides: a throwaway Redis per test process unless REDIS_URL is given."""
+
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+if not os.environ.get("REDIS_URL"):
+    from config.embedded_redis import start_redis
+
+    _redis = start_redis(data_dir=Path(tempfile.mkdtemp(prefix="ostp-redis-")), persist=False)
+    atexit.register(_redis.stop)
+    os.environ["REDIS_URL"] = _redis.url
+
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+HTTPS = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+HEALTH_CELERY_TIMEOUT_S = 10
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,54 @@
+"""Operational endpoints."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from config.celery import ping
+
+
+def _check_database() -> dict[str, object]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True}
+
+
+def _check_redis() -> dict[str, object]:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"ok": True}
+
+
+def _check_celery() -> dict[str, object]:
+    # A real task through the broker to a worker and back, not just a broker ping.
+    started = time.monotonic()
+    result = ping.apply_async(queue="default", expires=settings.HEALTH_CELERY_TIMEOUT_S)
+    try:
+        answer = result.get(timeout=settings.HEALTH_CELERY_TIMEOUT_S)
+    finally:
+        result.forget()
+    return {"ok": answer == "pong", "round_trip_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+CHECKS = {"database": _check_database, "redis": _check_redis, "celery": _check_celery}
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Status of each service; HTTP 503 when any is down."""
+    report: dict[str, dict[str, object]] = {}
+    for name, check in CHECKS.items():
+        try:
+            report[name] = check()
+        except Exception as exc:
+            report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    healthy = all(item["ok"] for item in report.values())
+    return JsonResponse({"ok": healthy, **report}, status=200 if healthy else 503)

@@ -1,0 +1,25 @@
+"""Integration: a real Celery worker and the embedded Redis, no eager mode."""
+
+import pytest
+
+from config.celery import ping
+from tests.worker import celery_worker
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.xdist_group("worker"),
+]
+
+
+def test_a_task_makes_the_round_trip_through_redis_and_a_real_worker(client) -> None:
+    with celery_worker():
+        result = ping.apply_async(queue="default")
+        assert result.get(timeout=20) == "pong"
+        body = client.get("/healthz").json()
+    assert body == {
+        "ok": True,
+        "database": {"ok": True},
+        "redis": {"ok": True},
+        "celery": {"ok": True, "round_trip_ms": body["celery"]["round_trip_ms"]},
+    }

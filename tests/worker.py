@@ -1,0 +1,81 @@
+"""A real Celery worker in a subprocess, against the test process's own Redis and database."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgresql://{db['USER'] or ''}@{db['HOST'] or ''}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def celery_worker(
+    *, queues: str = "default,grading,interactive", pool: str = "solo"
+) -> Iterator[None]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+        DJANGO_SETTINGS_MODULE="config.settings_test",
+        REDIS_URL=settings.REDIS_URL,
+        DATABASE_URL=_database_url(),
+        VAR_DIR=str(settings.VAR_DIR),
+    )
+    name = f"test-{os.getpid()}@localhost"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-P",
+            pool,
+            "-Q",
+            queues,
+            "-n",
+            name,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        _wait_until_ready(name, process)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_ready(name: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+        replies = app.control.ping(destination=[name], timeout=0.5) or []
+        if replies:
+            return
+    raise RuntimeError("the Celery worker did not answer within 60 s")
