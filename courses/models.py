@@ -205,6 +205,8 @@ class Submission(models.Model):
     late_days = models.PositiveIntegerField(_("days late"), default=0)
     result: Any = models.JSONField(_("grading result"), null=True, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
+    infra_failures = models.PositiveSmallIntegerField(_("infrastructure failures"), default=0)
+    needs_staff = models.BooleanField(_("flagged for staff"), default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -217,3 +219,59 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner} · {self.exercise} · #{self.attempt}"
+
+
+class Extension(models.Model):
+    """A later due date (and deadline) for one learner on one exercise."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="extensions")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions"
+    )
+    due_at = models.DateTimeField(_("new due date"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exercise", "learner"], name="one_extension_per_learner")
+        ]
+        verbose_name = _("extension")
+        verbose_name_plural = _("extensions")
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.exercise} · {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class GradeKind(models.TextChoices):
+    AUTO = "auto", _("Automatic")
+    REGRADE = "regrade", _("Regrade")
+    MANUAL = "manual", _("Manual")
+
+
+class GradeRecord(models.Model):
+    """Every grade a submission ever received: regrades add records, never overwrite."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="grades")
+    kind = models.CharField(_("kind"), max_length=10, choices=GradeKind.choices)
+    score = models.DecimalField(_("score"), max_digits=7, decimal_places=2)
+    max_score = models.DecimalField(_("max score"), max_digits=7, decimal_places=2)
+    raw_score = models.DecimalField(
+        _("score before late penalty"), max_digits=7, decimal_places=2
+    )
+    result: Any = models.JSONField(_("grading result"), default=dict)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["submission", "-created_at"]
+        verbose_name = _("grade")
+        verbose_name_plural = _("grades")
+
+    def __str__(self) -> str:
+        return f"{self.submission} · {self.score}/{self.max_score}"
