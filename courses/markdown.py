@@ -1,11 +1,31 @@
 """Markdown to safe HTML: markdown-it-py renders, nh3 sanitises (authors are trusted less
 than the page they write on)."""
 
+import html
+
 import nh3
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 
-_renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_formatter = HtmlFormatter(nowrap=True)
+
+
+def _highlight(code: str, language: str, attrs: str) -> str:
+    """Server-side highlighting with Pygments; unknown languages stay plain (escaped)."""
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        return html.escape(code)
+    return highlight(code, lexer, _formatter)
+
+
+_renderer = MarkdownIt(
+    "commonmark", {"html": False, "linkify": False, "highlight": _highlight}
+).enable("table")
 _renderer.use(dollarmath_plugin, allow_space=False, double_inline=True)
 
 ALLOWED_TAGS = nh3.ALLOWED_TAGS | {

@@ -237,7 +237,9 @@ class Extension(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["exercise", "learner"], name="one_extension_per_learner")
+            models.UniqueConstraint(
+                fields=["exercise", "learner"], name="one_extension_per_learner"
+            )
         ]
         verbose_name = _("extension")
         verbose_name_plural = _("extensions")
@@ -259,9 +261,7 @@ class GradeRecord(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=GradeKind.choices)
     score = models.DecimalField(_("score"), max_digits=7, decimal_places=2)
     max_score = models.DecimalField(_("max score"), max_digits=7, decimal_places=2)
-    raw_score = models.DecimalField(
-        _("score before late penalty"), max_digits=7, decimal_places=2
-    )
+    raw_score = models.DecimalField(_("score before late penalty"), max_digits=7, decimal_places=2)
     result: Any = models.JSONField(_("grading result"), default=dict)
     graded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
