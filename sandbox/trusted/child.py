@@ -127,13 +127,21 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
         signal.setitimer(signal.ITIMER_REAL, 0)
         result.update(error_type=type(exc).__name__, error_message=_safe_str(exc)[:2000],
                       from_learner=getattr(exc, "from_learner", False) is True,
-                      traceback="".join(traceback.format_exception(exc))[-OUTPUT_LIMIT:])
+                      traceback=_test_traceback(exc))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]
     result["duration_s"] = time.perf_counter() - started
     return result
+
+
+def _test_traceback(exc: BaseException) -> str:
+    """The traceback from the test's own frames on (this module's frames are noise)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<test>":
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))[-OUTPUT_LIMIT:]
 
 
 def _execute(globals_: TestGlobals, code: str) -> Any:

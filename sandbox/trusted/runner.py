@@ -39,6 +39,8 @@ class KernelLike(Protocol):
 
     def is_alive(self) -> bool: ...
 
+    def shutdown(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class CheckCell:
