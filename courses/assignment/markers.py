@@ -1,0 +1,118 @@
+"""Text transforms for the markers inside cells (nbgrader's and otter's)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+OTTER_TEXT_STUB = "_Type your answer here, replacing this text._"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A pair of marker lines: ``begin`` and ``end`` match whole stripped lines."""
+
+    name: str
+    begin: re.Pattern[str]
+    end: re.Pattern[str]
+
+
+SOLUTION = Region("solution", re.compile(r"#+\s*BEGIN SOLUTION\s*$"),
+                  re.compile(r"#+\s*END SOLUTION\s*$"))
+HIDDEN_TESTS = Region("hidden tests", re.compile(r"#+\s*BEGIN HIDDEN TESTS\s*$"),
+                      re.compile(r"#+\s*END HIDDEN TESTS\s*$"))
+MARK_SCHEME = Region("mark scheme", re.compile(r"=+\s*BEGIN MARK SCHEME\s*=+$"),
+                     re.compile(r"=+\s*END MARK SCHEME\s*=+$"))
+MARKDOWN_SOLUTION = Region("solution", re.compile(r"(#+\s*)?BEGIN SOLUTION\s*$"),
+                           re.compile(r"(#+\s*)?END SOLUTION\s*$"))
+OTTER_SOLUTION = Region("solution", re.compile(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?\s*$"),
+                        re.compile(r"#\s*END SOLUTION\s*$"))
+OTTER_PROMPT = Region("prompt", re.compile(r"(\"\"\"|''')\s*#\s*BEGIN PROMPT\s*$"),
+                      re.compile(r"(\"\"\"|''');?\s*#\s*END PROMPT\s*$"))
+
+
+def region_errors(source: str, region: Region) -> list[str]:
+    """Unbalanced or nested markers of ``region`` in ``source``."""
+    errors: list[str] = []
+    inside = False
+    for number, line in enumerate(source.splitlines(), 1):
+        text = line.strip()
+        if region.begin.fullmatch(text):
+            if inside:
+                errors.append(f"line {number}: BEGIN {region.name.upper()} inside another one")
+            inside = True
+        elif region.end.fullmatch(text):
+            if not inside:
+                errors.append(f"line {number}: END {region.name.upper()} without a BEGIN")
+            inside = False
+    if inside:
+        errors.append(f"BEGIN {region.name.upper()} is never closed")
+    return errors
+
+
+def has_region(source: str, region: Region) -> bool:
+    return any(region.begin.fullmatch(line.strip()) for line in source.splitlines())
+
+
+def replace_regions(source: str, region: Region, stub: str | None) -> str:
+    """Replace each region (markers included) by ``stub`` indented like its BEGIN line."""
+    out: list[str] = []
+    inside = False
+    for line in source.splitlines():
+        text = line.strip()
+        if not inside and region.begin.fullmatch(text):
+            inside = True
+            if stub is not None and not text.endswith("NO PROMPT"):
+                indent = line[: len(line) - len(line.lstrip())]
+                out.extend(indent + s for s in stub.splitlines())
+        elif inside and region.end.fullmatch(text):
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def strip_markers(source: str, *regions: Region) -> str:
+    """Drop the marker lines but keep what they enclose (the instructor's runnable code)."""
+    return "\n".join(
+        line for line in source.splitlines()
+        if not any(r.begin.fullmatch(line.strip()) or r.end.fullmatch(line.strip())
+                   for r in regions)
+    )
+
+
+_OTTER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#\s*SOLUTION\s*$")
+_OTTER_DROP = re.compile(r".*#\s*(SOLUTION NO PROMPT|SEED)\s*$")
+_ASSIGNMENT = re.compile(r"^(?P<lhs>[^=()\[\]{}'\"]+?)\s*=(?!=)")
+
+
+def otter_student_code(source: str) -> str:
+    """Otter's (jAssign's) solution removal rules for one code cell."""
+    lines: list[str] = []
+    for line in replace_regions(source, OTTER_SOLUTION, "...").splitlines():
+        if _OTTER_DROP.fullmatch(line):
+            continue
+        match = _OTTER_LINE.match(line)
+        if match:
+            assignment = _ASSIGNMENT.match(match["code"])
+            replaced = f"{assignment['lhs']} = ..." if assignment else "..."
+            lines.append(match["indent"] + replaced)
+        else:
+            lines.append(line)
+    return _unwrap_prompts("\n".join(lines))
+
+
+def _unwrap_prompts(source: str) -> str:
+    out: list[str] = []
+    inside = False
+    for line in source.splitlines():
+        text = line.strip()
+        if not inside and OTTER_PROMPT.begin.fullmatch(text):
+            inside = True
+        elif inside and OTTER_PROMPT.end.fullmatch(text):
+            inside = False
+        else:
+            out.append(line)
+    return "\n".join(out)

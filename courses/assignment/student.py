@@ -1,0 +1,89 @@
+"""The learner's side of an exercise: the student version, and merging a submission."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import nbformat
+
+from . import otter
+from .model import ANSWER_ROLES, READ_ONLY_ROLES, Exercise, ExerciseCell, Problem, Role
+
+
+def student_notebook(*, exercise: Exercise) -> nbformat.NotebookNode:
+    """Solutions replaced by stubs, hidden tests removed, tests and locked cells read-only.
+
+    Outputs are never copied: an instructor's output can give an answer away.
+    """
+    cells = [_student_cell(c) for c in exercise.cells if not (c.hidden and not c.student_source)]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=dict(exercise.metadata))
+    nbformat.validate(notebook)
+    return notebook
+
+
+def _student_cell(cell: ExerciseCell) -> nbformat.NotebookNode:
+    metadata: dict[str, Any] = {}
+    if cell.grade_id is not None and cell.role is not Role.PLAIN:
+        metadata["nbgrader"] = {
+            "grade_id": cell.grade_id, "schema_version": 3, "task": cell.role is Role.TASK,
+            "solution": cell.role in ANSWER_ROLES, "locked": cell.role in READ_ONLY_ROLES,
+            "grade": cell.role in (Role.TEST, Role.MANUAL),
+        }
+        if cell.role in (Role.TEST, Role.MANUAL, Role.TASK):
+            metadata["nbgrader"]["points"] = cell.points
+    if cell.role in READ_ONLY_ROLES:
+        metadata.update(editable=False, deletable=False)
+    if cell.cell_type == "code":
+        return nbformat.v4.new_code_cell(cell.student_source, metadata=metadata)
+    if cell.cell_type == "markdown":
+        return nbformat.v4.new_markdown_cell(cell.student_source, metadata=metadata)
+    return nbformat.v4.new_raw_cell(cell.student_source, metadata=metadata)
+
+
+def submitted_answers(submission: Mapping[str, Any]) -> dict[str, str]:
+    """The learner's answer sources by grade id (first cell wins; anything malformed skipped)."""
+    answers: dict[str, str] = {}
+    cells = submission.get("cells") if isinstance(submission, Mapping) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, Mapping) or not isinstance(cell.get("metadata"), Mapping):
+            continue
+        meta = cell["metadata"].get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, Mapping) else None
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if isinstance(grade_id, str) and isinstance(source, str):
+            answers.setdefault(grade_id, source)
+    return answers
+
+
+def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Exercise:
+    """The exercise with the learner's answer cells; every other cell is the instructor's.
+
+    Only answer cells are taken, matched by grade id, and keep the instructor's cell type:
+    editing, adding or deleting any other cell changes nothing. A missing answer is the stub.
+    """
+    answers = submitted_answers(submission)
+    if not answers and exercise.format == "otter":
+        answers = _otter_source_answers(submission)
+    cells = tuple(
+        replace(c, source=answers.get(c.grade_id, c.student_source))
+        if c.role in ANSWER_ROLES and c.grade_id is not None else c
+        for c in exercise.cells
+    )
+    return replace(exercise, cells=cells)
+
+
+def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:
+    """Answers of an otter source notebook (an instructor checking their own solution)."""
+    problems: list[Problem] = []
+    cells = submission.get("cells") if isinstance(submission, Mapping) else None
+    pairs = [(c, "".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source"))
+             for c in (cells if isinstance(cells, list) else []) if isinstance(c, dict)]
+    pairs = [(c, s) for c, s in pairs if isinstance(s, str)]
+    if not otter.is_otter(pairs):
+        return {}
+    return {c.grade_id: c.source for c in otter.parse_cells(pairs, problems)
+            if c.role in ANSWER_ROLES and c.grade_id is not None}

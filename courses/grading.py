@@ -1,0 +1,227 @@
+"""Grading a submission: pure scoring functions and the pipeline that feeds them.
+
+No ORM here: the pipeline takes an exercise, a notebook, a kernel factory and limits,
+and returns a frozen, JSON-serialisable report. Scoring follows nbgrader where it makes
+sense: an error gives 0, a test's last numeric value is partial credit, and (unlike
+nbgrader) a warning printed by a correct answer does not zero it: only the trusted
+outcome counts, never what the kernel printed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
+from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
+
+try:
+    from sandbox import SandboxUserError
+except ImportError:  # until the sandbox package lands; the name is the contract's
+
+    class SandboxUserError(Exception):  # type: ignore[no-redef]
+        pass
+
+
+DEFAULT_CELL_TIMEOUT_S = 30.0
+DEFAULT_TOTAL_TIMEOUT_S = 120.0
+TRUE_REPRS = frozenset({"True", "np.True_", "numpy.True_"})
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One graded item (a test cell, or an answer waiting for a person)."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    passed: bool | None  # None: waiting for a person
+    status: str  # "passed" | "partial" | "failed" | "pending"
+    message: str  # safe for learners: no hidden test code, no expected values
+    detail: str = ""  # instructors only: the error, traceback and what the test printed
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    score: float
+    max_score: float
+    pending_points: float  # points of items a person still has to grade
+    tests: tuple[ItemResult, ...]
+    notes: tuple[str, ...] = ()  # what happened to the learner's notebook (timeouts...)
+
+    def as_dict(self, *, instructor: bool = False) -> dict[str, Any]:
+        """JSON-ready; without ``instructor`` the instructor-only detail is left out."""
+        data = asdict(self)
+        if not instructor:
+            for item in data["tests"]:
+                item.pop("detail")
+        return data
+
+
+# ---------------------------------------------------------------- pure scoring
+
+def score_check(*, cell: ExerciseCell, result: CheckResult) -> ItemResult:
+    """Score one test cell from its trusted outcome."""
+    assert cell.grade_id is not None
+    if not result.passed:
+        return _item(cell, 0.0, "failed", _failure_message(cell, result), result)
+    if cell.check is Check.OUTPUT:
+        if _output_matches(cell.expected_output, result.value_repr):
+            return _item(cell, cell.points, "passed", cell.messages.get("success_message")
+                         or "Passed", result)
+        return _item(cell, 0.0, "failed", _mismatch_message(cell, result), result)
+    if result.value is not None:
+        points = min(max(result.value, 0.0), cell.points)
+        if points < cell.points:
+            return _item(cell, points, "partial",
+                         f"Partial credit: {points:g} of {cell.points:g} points", result)
+    return _item(cell, cell.points, "passed", "Passed", result)
+
+
+def score_pending(*, cell: ExerciseCell, answered: bool) -> ItemResult:
+    """A manually graded answer or task: pending, or 0 when left as the stub (as nbgrader)."""
+    assert cell.grade_id is not None
+    if cell.role is Role.MANUAL and not answered:
+        return ItemResult(cell.grade_id, 0.0, cell.points, False, "failed", "No answer given")
+    return ItemResult(cell.grade_id, 0.0, cell.points, None, "pending",
+                      "Waiting for a person to grade this answer")
+
+
+def score_exercise(*, exercise: Exercise, results: Mapping[str, CheckResult],
+                   notes: tuple[str, ...] = ()) -> GradeReport:
+    """The report for a merged exercise; a test without a result failed (it never ran)."""
+    items: list[ItemResult] = []
+    for cell in exercise.cells:
+        if not cell.graded or cell.grade_id is None:
+            continue
+        if cell.role is Role.TEST:
+            result = results.get(cell.grade_id) or CheckResult(
+                key=cell.grade_id, passed=False, error_type="NotRun",
+                error_message="the notebook stopped before this test", from_learner=True)
+            items.append(score_check(cell=cell, result=result))
+        else:
+            items.append(score_pending(cell=cell, answered=cell.source != cell.student_source))
+    score = sum(i.points for i in items)
+    pending = sum(i.max_points for i in items if i.status == "pending")
+    return GradeReport(score=round(score, 6), max_score=round(exercise.max_score, 6),
+                       pending_points=round(pending, 6), tests=tuple(items), notes=notes)
+
+
+def _item(cell: ExerciseCell, points: float, status: str, message: str,
+          result: CheckResult) -> ItemResult:
+    assert cell.grade_id is not None
+    return ItemResult(grade_id=cell.grade_id, points=round(points, 6), max_points=cell.points,
+                      passed=status == "passed", status=status, message=message,
+                      detail=_detail(result), hidden=cell.hidden)
+
+
+def _failure_message(cell: ExerciseCell, result: CheckResult) -> str:
+    custom = cell.messages.get("failure_message")
+    if result.error_type == "KernelUnavailable" or result.error_type == "NotRun":
+        return custom or f"Not graded: {result.error_message}"
+    if result.from_learner:
+        # A learner's exception message may carry a hidden test's inputs: type only then.
+        if cell.hidden:
+            return custom or f"A hidden test failed: your code raised {result.error_type}"
+        return custom or f"Your code raised {result.error_type}: {result.error_message}".rstrip(
+            ": ")
+    if cell.hidden:
+        return custom or "A hidden test failed"
+    if result.error_message:
+        return custom or f"Test failed ({result.error_type}): {result.error_message}"
+    return custom or f"Test failed ({result.error_type})"
+
+
+def _mismatch_message(cell: ExerciseCell, result: CheckResult) -> str:
+    custom = cell.messages.get("failure_message")
+    if cell.hidden:
+        return custom or "A hidden test failed"
+    expected = cell.expected_output or "True"
+    return custom or f"Test failed: expected {expected}, got {result.value_repr}"
+
+
+def _output_matches(expected: str | None, actual: str | None) -> bool:
+    if expected is None:
+        return actual is None or actual in TRUE_REPRS
+    return actual is not None and " ".join(expected.split()) == " ".join(actual.split())
+
+
+def _detail(result: CheckResult) -> str:
+    parts = [f"{result.error_type}: {result.error_message}" if result.error_type else "",
+             result.traceback, f"printed:\n{result.stdout}" if result.stdout else "",
+             f"value: {result.value_repr}" if result.value_repr is not None else ""]
+    return "\n".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- the pipeline
+
+def grade_notebook(*, source: Exercise, submission: Mapping[str, Any],
+                   kernel_factory: Callable[[], KernelLike], limits: Any = None) -> GradeReport:
+    """Grade ``submission`` against ``source`` in a fresh kernel and a fresh trusted process.
+
+    Answer cells come from the submission, everything else from ``source``. Code cells run
+    in the kernel in notebook order; runs of consecutive test cells go to the trusted
+    runner at their place. ``limits`` is ``sandbox.Limits`` (its timeouts are used here;
+    the kernel factory applies the rest). The kernel is always destroyed.
+    """
+    exercise = merge_submission(exercise=source, submission=submission)
+    cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
+    deadline = time.monotonic() + float(getattr(limits, "total_timeout_s",
+                                                DEFAULT_TOTAL_TIMEOUT_S))
+    results: dict[str, CheckResult] = {}
+    notes: list[str] = []
+    kernel = kernel_factory()
+    try:
+        with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
+            for group in _groups(exercise.cells):
+                if time.monotonic() > deadline:
+                    notes.append("The notebook ran out of time: later tests were not run.")
+                    break
+                if group[0].role is Role.TEST:
+                    checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
+                    results.update((r.key, r) for r in runner.run(checks))
+                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes):
+                    break
+    finally:
+        kernel.shutdown()
+    return score_exercise(exercise=exercise, results=results, notes=tuple(notes))
+
+
+def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:
+    """Code cells one by one; consecutive test cells together (one trusted session)."""
+    tests: list[ExerciseCell] = []
+    for cell in cells:
+        if cell.role is Role.TEST and cell.grade_id is not None:
+            tests.append(cell)
+            continue
+        if tests:
+            yield tests
+            tests = []
+        if cell.cell_type == "code" and cell.source.strip():
+            yield [cell]
+    if tests:
+        yield tests
+
+
+def _run_in_kernel(kernel: KernelLike, cell: ExerciseCell, cell_timeout: float,
+                   deadline: float, notes: list[str]) -> bool:
+    """Run one cell in the learner's kernel; False when the kernel is gone for good."""
+    if not kernel.is_alive():
+        notes.append(f"The notebook's kernel stopped before cell {cell.index + 1}.")
+        return False
+    timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
+    try:
+        outcome = kernel.execute(cell.source, timeout=timeout)
+    except SandboxUserError as exc:
+        notes.append(f"Cell {cell.index + 1} was stopped: {exc}")
+        return False
+    status = getattr(outcome, "status", "ok")
+    if status == "timeout":
+        notes.append(f"Cell {cell.index + 1} did not finish within {cell_timeout:g} s.")
+    elif status in ("killed", "dead"):
+        notes.append(f"Cell {cell.index + 1} stopped the notebook's kernel.")
+        return False
+    return True

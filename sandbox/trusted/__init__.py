@@ -1,0 +1,14 @@
+"""Trusted grading: test code runs in a fresh process that sees the learner's values only
+as plain data or as handles whose comparisons are never delegated.
+
+Public API::
+
+    with TrustedRunner(kernel, cell_timeout_s=30) as runner:
+        results = runner.run([CheckCell(key="test_1", code="assert f(2) == 4")])
+
+    run_tests(kernel, cells, cell_timeout_s=30) -> list[CheckResult]
+"""
+
+from .runner import CheckCell, CheckResult, KernelLike, TrustedRunner, run_tests
+
+__all__ = ["CheckCell", "CheckResult", "KernelLike", "TrustedRunner", "run_tests"]

@@ -1,0 +1,200 @@
+"""The trusted process: runs test cells against the learner's kernel, one submission only.
+
+It talks to the worker on a control socket (JSON frames) and to the kernel helper on a
+unix socket it listens on in the kernel's shared directory. Test code may patch anything
+in this process, which is why each submission gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import math
+import numbers
+import os
+import select
+import signal
+import socket
+import time
+import traceback
+from types import FrameType
+from typing import Any
+
+from .codec import recv_frame, send_frame
+from .remote import KernelLink, Remote, TestGlobals
+
+OUTPUT_LIMIT = 20_000
+
+
+class TestTookTooLong(Exception):
+    __test__ = False
+
+
+class Child:
+    def __init__(self, ctrl: socket.socket) -> None:
+        self.ctrl = ctrl
+        self.link = KernelLink(timeout_s=30.0)
+        self.globals = TestGlobals(self.link)
+        self.listener: socket.socket | None = None
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg, _ = recv_frame(self.ctrl)
+            except (OSError, EOFError):
+                return
+            reply = self.handle(msg)
+            if reply is None:
+                return
+            send_frame(self.ctrl, reply, [])
+
+    def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        op = msg.get("op")
+        if op == "listen":
+            self.listen(str(msg["path"]), float(msg["timeout"]))
+            return {"op": "listening"}
+        if op == "run":
+            self.connect_if_waiting()
+            return run_cell(self.globals, str(msg["code"]), float(msg["timeout"]))
+        if op == "kernel_gone":
+            self.stop_listening("your notebook's kernel could not be reached")
+            return {"op": "noted"}
+        if op == "end":
+            self.link.detach()
+            self.stop_listening("your notebook's kernel is not connected")
+            return {"op": "ended"}
+        return None
+
+    def listen(self, path: str, timeout_s: float) -> None:
+        self.link.timeout_s = timeout_s
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        # The kernel runs as another uid; the directory, not the socket, keeps others out.
+        os.chmod(path, 0o666)
+        listener.listen(1)
+        self.listener = listener
+
+    def stop_listening(self, reason: str) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.listener.getsockname())
+            self.listener.close()
+            self.listener = None
+            self.link.broken = reason
+
+    def connect_if_waiting(self) -> None:
+        """Accept the helper's connection, unless the worker says the kernel is gone."""
+        if self.listener is None:
+            return
+        deadline = time.monotonic() + self.link.timeout_s
+        while self.listener is not None:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.listener, self.ctrl], [], [], max(left, 0))
+            if self.listener in ready:
+                conn, _ = self.listener.accept()
+                # Exactly one connection per session: whoever comes later is not heard.
+                self.stop_listening("")
+                self.link.attach(conn)
+                return
+            if self.ctrl in ready:
+                msg, _ = recv_frame(self.ctrl)
+                if msg.get("op") == "kernel_gone":
+                    self.stop_listening("your notebook's kernel could not be reached")
+                    send_frame(self.ctrl, {"op": "noted"}, [])
+            elif left <= 0:
+                self.stop_listening("your notebook's kernel did not answer in time")
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise TestTookTooLong("the test took too long")
+
+
+def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    out = io.StringIO()
+    result: dict[str, Any] = {"op": "result", "passed": False, "value": None,
+                              "value_repr": None, "error_type": None, "error_message": "",
+                              "from_learner": False, "traceback": ""}
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            value = _execute(globals_, code)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        result.update(passed=True, **_describe_value(value))
+    except BaseException as exc:  # test code may raise anything; this process reports it
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        result.update(error_type=type(exc).__name__, error_message=_safe_str(exc)[:2000],
+                      from_learner=getattr(exc, "from_learner", False) is True,
+                      traceback=_test_traceback(exc))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]
+    result["duration_s"] = time.perf_counter() - started
+    return result
+
+
+def _test_traceback(exc: BaseException) -> str:
+    """The traceback from the test's own frames on (this module's frames are noise)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<test>":
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))[-OUTPUT_LIMIT:]
+
+
+def _execute(globals_: TestGlobals, code: str) -> Any:
+    tree = ast.parse(code, "<test>", "exec")
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, "<test>", "exec"), globals_)  # noqa: S102 - the instructor's test code
+    if last is None:
+        return None
+    expression = ast.Expression(last.value)
+    return eval(compile(expression, "<test>", "eval"), globals_)  # noqa: S307
+
+
+def _describe_value(value: Any) -> dict[str, Any]:
+    """The last expression's value: numeric for partial credit, repr for output checks."""
+    numeric = None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | Remote):
+        try:
+            as_float = float(value)
+            numeric = as_float if math.isfinite(as_float) else None
+        except (TypeError, ValueError):
+            numeric = None
+    text = None
+    if value is not None and not _holds_remote(value, 0):
+        text = _safe_str(value, use_repr=True)[:OUTPUT_LIMIT]
+    if type(value).__name__ == "bool_":  # numpy's bool is not a number for partial credit
+        numeric = None
+    return {"value": numeric, "value_repr": text}
+
+
+def _holds_remote(value: Any, depth: int) -> bool:
+    if isinstance(value, Remote) or depth > 20:
+        return True
+    if type(value) in (list, tuple, set, frozenset):
+        return any(_holds_remote(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return any(_holds_remote(k, depth + 1) or _holds_remote(v, depth + 1)
+                   for k, v in value.items())
+    return False
+
+
+def _safe_str(value: Any, *, use_repr: bool = False) -> str:
+    try:
+        return repr(value) if use_repr else str(value)
+    except Exception as exc:  # a message that cannot be printed is still a failure to report
+        return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+
+
+def main(fd: int) -> None:
+    """Entry point of a forked trusted process: serve the worker on ``fd``, then exit."""
+    import random
+
+    random.seed()
+    numpy = __import__("sys").modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    Child(socket.socket(fileno=fd)).serve()

@@ -1,0 +1,256 @@
+"""Trusted side of the side channel: the link to the kernel, proxies and test globals.
+
+Test code sees the learner's values as plain data (decoded strictly) or as ``Remote``
+handles. Calls, attribute and item access, ``len``, iteration, ``repr`` and ``__array__``
+go to the kernel; ``==``, ordering, ``hash``, ``bool``, arithmetic and ``in`` never do,
+so a learner object cannot lie its way through a comparison.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from .codec import Decoder, ProtocolError, encode, recv_frame, send_frame
+
+# Modules the trusted side uses its own copy of when a learner's name refers to them.
+TRUSTED_MODULES = frozenset({
+    "numpy", "math", "cmath", "scipy", "pandas", "statistics", "random", "itertools",
+    "functools", "collections", "re", "string", "json", "datetime", "decimal", "fractions",
+    "operator", "sklearn", "matplotlib",
+})
+# Attributes probed by Python and numpy internals: answering them locally keeps
+# `copy`, `pickle` and `numpy.asarray` from running learner code by accident.
+REMOTE_DUNDERS = frozenset({
+    "__name__", "__qualname__", "__dict__", "__defaults__", "__kwdefaults__",
+    "__annotations__", "__wrapped__", "__self__", "__func__", "__code__",
+})
+NEVER_CROSS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit"})
+
+
+class KernelUnavailable(RuntimeError):
+    """The learner's kernel cannot answer (it died, hung, or never connected)."""
+
+
+class KernelLink:
+    """One connection to the kernel helper; requests are strictly sequential."""
+
+    def __init__(self, *, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.sock: socket.socket | None = None
+        self.broken: str | None = "your notebook's kernel is not connected"
+        self.decoder = Decoder(on_handle=self._handle, on_module=self._module)
+
+    def attach(self, sock: socket.socket) -> None:
+        sock.settimeout(self.timeout_s)
+        self.sock, self.broken = sock, None
+
+    def detach(self) -> None:
+        if self.sock is not None and self.broken is None:
+            try:
+                send_frame(self.sock, {"op": "end"}, [])
+            except OSError:
+                pass
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.broken = None, "your notebook's kernel is not connected"
+
+    def request(self, op: str, *args: Any, **fields: Any) -> Any:
+        if self.sock is None or self.broken:
+            raise learner_error(KernelUnavailable, self.broken or "kernel not connected")
+        bufs: list[bytes] = []
+        header = {"op": op, "args": encode(list(args), bufs, _to_kernel), **fields}
+        try:
+            send_frame(self.sock, header, bufs)
+            reply, rbufs = recv_frame(self.sock)
+        except TimeoutError:
+            self.broken = "your code took too long to answer a test"
+            raise learner_error(TimeoutError, self.broken) from None
+        except (OSError, EOFError, ProtocolError) as exc:
+            self.broken = f"your notebook's kernel stopped answering ({type(exc).__name__})"
+            raise learner_error(KernelUnavailable, self.broken) from None
+        return self._reply(reply, rbufs)
+
+    def _reply(self, reply: dict[str, Any], bufs: list[bytes]) -> Any:
+        if "ok" in reply:
+            try:
+                return self.decoder.decode(reply["ok"], bufs)
+            except ProtocolError as exc:
+                raise learner_error(TypeError, f"a value could not be read: {exc}") from None
+        if reply.get("stop") is True:
+            raise StopIteration
+        if type(reply.get("err")) is dict:
+            raise rebuild_exception(reply["err"])
+        raise learner_error(KernelUnavailable, "the kernel sent a malformed answer")
+
+    def _handle(self, node: dict[str, Any]) -> Remote:
+        kind = node.get("type")
+        return Remote(self, node["id"], kind if type(kind) is str else "object")
+
+    def _module(self, node: dict[str, Any]) -> Any:
+        name = node["name"]
+        if name.split(".")[0] in TRUSTED_MODULES:
+            try:
+                return importlib.import_module(name)
+            except ImportError:
+                pass
+        return Remote(self, node["id"], "module") if type(node.get("id")) is int else None
+
+
+def learner_error(kind: type[BaseException], message: str) -> BaseException:
+    exc = kind(message)
+    exc.from_learner = True  # type: ignore[attr-defined]
+    return exc
+
+
+def rebuild_exception(err: dict[str, Any]) -> BaseException:
+    """The nearest builtin exception type for the learner's exception, with its message."""
+    message = err.get("message")
+    message = message[:2000] if type(message) is str else ""
+    names: list[str] = []
+    for entry in err.get("mro") if type(err.get("mro")) is list else []:
+        if type(entry) is list and len(entry) == 2 and all(type(e) is str for e in entry):
+            names.append(entry[1] if entry[0] == "builtins" else "")
+    for name in names:
+        if name in NEVER_CROSS:
+            return learner_error(RuntimeError, f"your code tried to stop the kernel ({name})")
+        candidate = getattr(builtins, name, None) if name else None
+        if isinstance(candidate, type) and issubclass(candidate, Exception):
+            try:
+                return learner_error(candidate, message)
+            except TypeError:  # e.g. UnicodeDecodeError needs more arguments
+                continue
+    return learner_error(RuntimeError, message)
+
+
+def _to_kernel(value: Any) -> Any:
+    if isinstance(value, Remote):
+        return {"$": "h", "id": object.__getattribute__(value, "_id")}
+    if isinstance(value, type(builtins)):
+        return {"$": "m", "name": value.__name__}
+    raise TypeError(f"a {type(value).__name__} from the test cannot be passed to the notebook")
+
+
+class Remote:
+    """A handle to an object living in the learner's kernel."""
+
+    __slots__ = ("_id", "_link", "_type")
+
+    def __init__(self, link: KernelLink, handle: int, type_name: str) -> None:
+        object.__setattr__(self, "_link", link)
+        object.__setattr__(self, "_id", handle)
+        object.__setattr__(self, "_type", type_name)
+
+    def _ask(self, op: str, *args: Any, **fields: Any) -> Any:
+        link = object.__getattribute__(self, "_link")
+        return link.request(op, *args, h=object.__getattribute__(self, "_id"), **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name not in REMOTE_DUNDERS:
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ask("setattr", value, name=name)
+
+    def __delattr__(self, name: str) -> None:
+        self._ask("delattr", name=name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ask("call", list(args), kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ask("getitem", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._ask("setitem", key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._ask("delitem", key)
+
+    def __len__(self) -> int:
+        size = self._ask("len")
+        if type(size) is not int or size < 0:
+            raise learner_error(TypeError, "len() of your object is not a valid length")
+        return size
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = self._ask("iter")
+        if not isinstance(iterator, Remote):
+            raise learner_error(TypeError, "your object's iterator is not an iterator")
+        return _RemoteIterator(iterator)
+
+    def __bool__(self) -> bool:
+        return True  # never delegated: a learner object cannot decide a test's truth
+
+    def __repr__(self) -> str:
+        text = self._ask("repr")
+        return text if type(text) is str else f"<{object.__getattribute__(self, '_type')}>"
+
+    def __str__(self) -> str:
+        text = self._ask("str")
+        return text if type(text) is str else repr(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        array = self._ask("array")
+        return array.astype(dtype) if dtype is not None else array
+
+    @property
+    def __doc__(self) -> Any:  # type: ignore[override]
+        return self._ask("getattr", name="__doc__")
+
+
+class _RemoteIterator:
+    __slots__ = ("_remote",)
+
+    def __init__(self, remote: Remote) -> None:
+        self._remote = remote
+
+    def __iter__(self) -> _RemoteIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return self._remote._ask("next")
+
+
+class TestGlobals(dict[str, Any]):
+    """Globals for test code: the test's own names, then trusted builtins, then the kernel.
+
+    A dict subclass with ``__missing__`` (not a locals mapping) is what makes names inside
+    functions, lambdas and generator expressions resolve too. Top-level ``name = handle``
+    and ``del name`` are written through to the kernel; plain values the test binds stay
+    here, so expected values never reach the learner's namespace.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, link: KernelLink) -> None:
+        super().__init__(__name__="__main__", __builtins__=builtins)
+        self.link = link
+
+    def __missing__(self, name: str) -> Any:
+        if name in builtins.__dict__:
+            return builtins.__dict__[name]
+        try:
+            return self.link.request("resolve", name=name)
+        except NameError:
+            raise KeyError(name) from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if isinstance(value, Remote):
+            dict.pop(self, name, None)
+            self.link.request("setglobal", value, name=name)
+        else:
+            dict.__setitem__(self, name, value)
+
+    def __delitem__(self, name: str) -> None:
+        if dict.__contains__(self, name):
+            dict.__delitem__(self, name)
+            return
+        try:
+            self.link.request("delglobal", name=name)
+        except NameError:
+            raise KeyError(name) from None

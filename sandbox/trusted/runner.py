@@ -1,0 +1,225 @@
+"""Worker side of trusted grading: one fresh trusted process per submission.
+
+For each run of consecutive test cells, one ``user_expressions`` request starts the
+kernel helper's serve loop; the trusted process then drives it over a unix socket in
+the kernel's shared directory (a fraction of a millisecond per operation, where one
+execute request per operation would cost milliseconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import codec, kernel_helper
+from .codec import recv_frame, send_frame
+from .forkserver import fork_server
+
+HELPER_SOURCE = Path(codec.__file__).read_text() + "\n" + Path(kernel_helper.__file__).read_text()
+_HELPER_KEY = "_trusted_grading_helper_code_" + format(abs(hash(HELPER_SOURCE)), "x")
+
+
+class KernelLike(Protocol):
+    """What the runner needs of ``sandbox.Kernel``."""
+
+    host_dir: Path
+    kernel_dir: str
+
+    def execute(self, code: str, *, timeout: float | None = None,
+                user_expressions: dict[str, str] | None = None) -> Any: ...
+
+    def interrupt(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CheckCell:
+    """One test cell: ``key`` names it in the results; ``code`` is run on the trusted side."""
+
+    key: str
+    code: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The trusted outcome of one test cell.
+
+    ``passed`` means the cell ran to the end. ``value`` is the last expression's value when
+    it is a real number (partial credit); ``value_repr`` its trusted repr (output checks).
+    ``error_message``, ``traceback`` and ``stdout`` may show test code or expected values:
+    they are for instructors. ``from_learner`` says the error came from the learner's code.
+    """
+
+    key: str
+    passed: bool
+    value: float | None = None
+    value_repr: str | None = None
+    error_type: str | None = None
+    error_message: str = ""
+    from_learner: bool = False
+    traceback: str = ""
+    stdout: str = ""
+    duration_s: float = 0.0
+
+
+def helper_expression(socket_path: str) -> str:
+    """The one user expression that loads the helper (once per kernel) and starts serving."""
+    return (
+        "(__import__('sys').modules.get({key!r}) or (lambda m: (exec(compile({src!r}, "
+        "'<trusted-helper>', 'exec'), m.__dict__), __import__('sys').modules.__setitem__("
+        "{key!r}, m), m)[2])(__import__('types').ModuleType({key!r}))).serve({path!r}, globals())"
+    ).format(key=_HELPER_KEY, src=HELPER_SOURCE, path=socket_path)
+
+
+class TrustedRunner:
+    """A fresh trusted process bound to one learner kernel; use it for one submission only."""
+
+    def __init__(self, kernel: KernelLike, *, cell_timeout_s: float = 30.0) -> None:
+        self.kernel = kernel
+        self.cell_timeout_s = cell_timeout_s
+        self._ctrl, self._pid = fork_server().spawn()
+        self._send_lock = threading.Lock()
+        self._dead = ""
+
+    def __enter__(self) -> TrustedRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, cells: Sequence[CheckCell]) -> list[CheckResult]:
+        """Run consecutive test cells; names they bind persist for later calls."""
+        if not cells:
+            return []
+        if self._dead:
+            return [_failed(c, self._dead) for c in cells]
+        if not self.kernel.is_alive():
+            return [_failed(c, "your notebook's kernel stopped before this test") for c in cells]
+        path = f"trusted-{secrets.token_hex(8)}.sock"
+        self._call({"op": "listen", "path": str(Path(self.kernel.host_dir) / path),
+                    "timeout": self.cell_timeout_s}, expect="listening")
+        session = _KernelSession(self, f"{self.kernel.kernel_dir}/{path}", len(cells))
+        session.start()
+        try:
+            return [self._run_one(cell) for cell in cells]
+        finally:
+            self._end_session(session)
+
+    def _run_one(self, cell: CheckCell) -> CheckResult:
+        if self._dead:
+            return _failed(cell, self._dead)
+        msg = {"op": "run", "code": cell.code, "timeout": self.cell_timeout_s}
+        try:
+            reply = self._call(msg, expect="result", wait_s=self.cell_timeout_s + 10)
+        except (OSError, EOFError, codec.ProtocolError) as exc:
+            self._kill(f"grading stopped: the trusted runner failed ({type(exc).__name__})")
+            return _failed(cell, self._dead)
+        return _result(cell.key, reply)
+
+    def _end_session(self, session: _KernelSession) -> None:
+        session.ended = True
+        if not self._dead:
+            try:
+                self._call({"op": "end"}, expect="ended", wait_s=10)
+            except (OSError, EOFError, codec.ProtocolError):
+                self._kill("grading stopped: the trusted runner failed")
+        session.finish()
+
+    def _call(self, msg: dict[str, Any], *, expect: str, wait_s: float = 10) -> dict[str, Any]:
+        with self._send_lock:
+            send_frame(self._ctrl, msg, [])
+        self._ctrl.settimeout(wait_s)
+        while True:
+            reply, _ = recv_frame(self._ctrl)
+            if reply.get("op") == expect:
+                return reply
+            if reply.get("op") != "noted":
+                raise codec.ProtocolError(f"unexpected reply {reply.get('op')!r}")
+
+    def kernel_gone(self) -> None:
+        """Called when the serve request returned early: stop waiting for the helper."""
+        with contextlib.suppress(OSError), self._send_lock:
+            send_frame(self._ctrl, {"op": "kernel_gone"}, [])
+
+    def _kill(self, reason: str) -> None:
+        self._dead = reason
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        self._ctrl.close()
+        if not self._dead:
+            self._kill("closed")
+
+
+class _KernelSession:
+    """The kernel-side serve request, running in a thread while tests use it."""
+
+    def __init__(self, runner: TrustedRunner, kernel_path: str, cells: int) -> None:
+        self.runner = runner
+        self.expression = helper_expression(kernel_path)
+        self.timeout = runner.cell_timeout_s * (cells + 1)
+        self.done = threading.Event()
+        self.ended = False
+        self.thread = threading.Thread(target=self._serve, daemon=True, name="trusted-serve")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.runner.kernel.execute("", timeout=self.timeout,
+                                       user_expressions={"trusted": self.expression})
+        except Exception:  # noqa: S110 - a dead kernel is reported through the tests
+            pass
+        finally:
+            self.done.set()
+            if not self.ended:
+                self.runner.kernel_gone()
+
+    def finish(self) -> None:
+        if self.done.wait(5):
+            return
+        # The helper is stuck in the learner's code (a test timed out): interrupt it.
+        with contextlib.suppress(Exception):
+            self.runner.kernel.interrupt()
+        if not self.done.wait(5):
+            self.runner._dead = "your code did not stop after a test timed out"
+
+
+def _failed(cell: CheckCell, reason: str) -> CheckResult:
+    return CheckResult(key=cell.key, passed=False, error_type="KernelUnavailable",
+                       error_message=reason, from_learner=True)
+
+
+def _result(key: str, reply: dict[str, Any]) -> CheckResult:
+    def text(name: str) -> str:
+        value = reply.get(name)
+        return value if isinstance(value, str) else ""
+
+    value = reply.get("value")
+    return CheckResult(
+        key=key, passed=reply.get("passed") is True,
+        value=float(value) if type(value) in (int, float) else None,
+        value_repr=reply["value_repr"] if isinstance(reply.get("value_repr"), str) else None,
+        error_type=text("error_type") or None, error_message=text("error_message"),
+        from_learner=reply.get("from_learner") is True, traceback=text("traceback"),
+        stdout=text("stdout"), duration_s=float(reply.get("duration_s") or 0.0),
+    )
+
+
+def run_tests(kernel: KernelLike, cells: Sequence[CheckCell], *,
+              cell_timeout_s: float = 30.0) -> list[CheckResult]:
+    """Run test cells once against ``kernel`` in a fresh trusted process."""
+    with TrustedRunner(kernel, cell_timeout_s=cell_timeout_s) as runner:
+        return runner.run(cells)
