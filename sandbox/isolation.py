@@ -18,7 +18,8 @@ MIB = 1024 * 1024
 # Virtual address space is not memory: ipykernel's threads and numpy reserve far more than
 # they touch. RLIMIT_AS is only a backstop above the cgroup limit.
 ADDRESS_SPACE_HEADROOM = 2048 * MIB
-READ_ONLY_ETC = ("ld.so.cache", "localtime", "nsswitch.conf", "alternatives", "mime.types")
+READ_ONLY_ETC = ("ld.so.cache", "localtime", "nsswitch.conf", "alternatives", "fonts")
+MPLCONFIGDIR = f"{HOME}/.config/matplotlib"
 
 
 def insecure_local() -> bool:
@@ -152,6 +153,8 @@ def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int
     args += ["--proc", "/proc", "--dev", "/dev"]
     for mount_point in ("/tmp", HOME, "/dev/shm"):
         args += ["--size", tmpfs, "--perms", "0700", "--tmpfs", mount_point]
+    for cache in runtime.font_cache_files():
+        args += ["--ro-bind", str(cache), f"{MPLCONFIGDIR}/{cache.name}"]
     args += ["--bind", str(host_dir), KERNEL_DIR, "--chdir", HOME]
     args += ["--seccomp", str(seccomp_fd), "--"]
     return args

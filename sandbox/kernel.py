@@ -49,6 +49,7 @@ class Kernel:
         self.stopped_by: str | None = None
         self.output_used = 0
         self.run_deadline: float | None = None
+        self.interrupt_requested = False
         self.started_at = time.monotonic()
         self._info = info
         self._lock = threading.Lock()
@@ -125,7 +126,21 @@ class Kernel:
             return run.wait()
 
     def interrupt(self) -> None:
-        """Ask the kernel to interrupt (message mode: bwrap does not forward SIGINT)."""
+        """Interrupt the running cell; safe to call from another thread than execute()'s.
+
+        Message mode: bwrap does not forward SIGINT. zmq sockets are not thread-safe, so
+        while a cell runs, its own loop sends the request.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                self.send_interrupt()
+            finally:
+                self._lock.release()
+        else:
+            self.interrupt_requested = True
+
+    def send_interrupt(self) -> None:
+        self.interrupt_requested = False
         if self.is_alive():
             self.channels.send("control", "interrupt_request", {})
 

@@ -61,6 +61,8 @@ class CellRun:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
+            if self.kernel.interrupt_requested:
+                self.kernel.send_interrupt()
             messages = self.kernel.channels.poll(min(remaining, 0.1))
             if not messages and not self.kernel.process.is_alive():
                 self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
@@ -74,7 +76,7 @@ class CellRun:
         if self.kernel.stopped_by is not None:  # it died on its own: memory, cpu...
             return self._result("killed")
         self.kernel.stopped_by = "timeout"
-        self.kernel.interrupt()
+        self.kernel.send_interrupt()
         if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
             # The cell ignored the interrupt (or caught KeyboardInterrupt): kill it.
             self.kernel.kill_for("timeout")
@@ -85,7 +87,7 @@ class CellRun:
 
     def _stop_after_output_cap(self) -> CellResult:
         self.kernel.stopped_by = self.kernel.stopped_by or "output"
-        self.kernel.interrupt()
+        self.kernel.send_interrupt()
         if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
             self.kernel.kill_for("output")
         return self._result("killed")

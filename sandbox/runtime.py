@@ -20,6 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = Path(__file__).resolve().parent / "runtime-requirements.txt"
 BASE_PYTHON = Path("/usr/bin/python3.11")
 STAMP_NAME = ".sandbox-runtime-stamp"
+# Bump when the build steps change, so existing runtimes are brought up to date.
+BUILD_STEPS_VERSION = "2"
+MATPLOTLIB_CACHE = "share/matplotlib-cache"
 
 
 def runtime_path() -> Path:
@@ -34,7 +37,7 @@ def runtime_python(path: Path | None = None) -> Path:
 
 def requirements_hash(*, base_python: Path = BASE_PYTHON) -> str:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes())
-    digest.update(str(base_python).encode())
+    digest.update(str(base_python).encode() + BUILD_STEPS_VERSION.encode())
     return digest.hexdigest()
 
 
@@ -58,9 +61,25 @@ def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
         _run([str(BASE_PYTHON), "-m", "venv", str(path)])
     pip = [str(runtime_python(path)), "-m", "pip", "--disable-pip-version-check", "-q"]
     _run([*pip, "install", "-r", str(REQUIREMENTS)])
+    _build_font_cache(path)
     (path / STAMP_NAME).write_text(requirements_hash() + "\n")
     make_readable_by_everyone(path)
     return path
+
+
+def _build_font_cache(path: Path) -> None:
+    # Built once here and bound read-only into each kernel's home: otherwise every kernel
+    # rebuilds it (about a second) on its first matplotlib import.
+    cache = path / MATPLOTLIB_CACHE
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {"MPLCONFIGDIR": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(cache)}
+    command = [str(runtime_python(path)), "-c", "import matplotlib.font_manager"]
+    if subprocess.run(command, env=env, check=False).returncode != 0:
+        raise SandboxInfraError("building matplotlib's font cache failed")
+
+
+def font_cache_files(path: Path | None = None) -> list[Path]:
+    return sorted(((path or runtime_path()) / MATPLOTLIB_CACHE).glob("fontlist-*.json"))
 
 
 def _run(command: list[str]) -> None:
