@@ -1,0 +1,35 @@
+"""Sandboxed Jupyter kernels: isolated, limited, warm, used once.
+
+A plain library: no Django, nothing from the platform's packages.
+"""
+
+from sandbox.kernel import Kernel
+from sandbox.launch import start_kernel
+from sandbox.limits import (
+    CellResult,
+    Limits,
+    RunResult,
+    SandboxError,
+    SandboxInfraError,
+    SandboxUserError,
+)
+from sandbox.pool import KernelPool
+from sandbox.run import executed_notebook, raise_for_stop, run_cells, run_notebook
+from sandbox.session import Session
+
+__all__ = [
+    "CellResult",
+    "Kernel",
+    "KernelPool",
+    "Limits",
+    "RunResult",
+    "SandboxError",
+    "SandboxInfraError",
+    "SandboxUserError",
+    "Session",
+    "executed_notebook",
+    "raise_for_stop",
+    "run_cells",
+    "run_notebook",
+    "start_kernel",
+]

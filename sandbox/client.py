@@ -1,0 +1,114 @@
+"""A minimal Jupyter client over ipc sockets, bounded in what it accepts.
+
+jupyter_client's own client is not used: its sockets cannot be given a maximum message
+size before they connect, and a learner who prints a gigabyte must not make the worker
+hold a gigabyte. Learner code knows the HMAC key (it IS the kernel process), so every
+message is treated as untrusted input: malformed ones are dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import zmq
+from jupyter_client.session import Session
+
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+PORTS = {name: index + 1 for index, name in enumerate(CHANNELS)}
+
+
+def connection_info(*, ip: str, key: str) -> dict[str, Any]:
+    """Jupyter connection info for an ipc kernel whose sockets are `<ip>-<port>`."""
+    info: dict[str, Any] = {f"{name}_port": port for name, port in PORTS.items()}
+    info.update(
+        transport="ipc", ip=ip, key=key, signature_scheme="hmac-sha256", kernel_name="python3"
+    )
+    return info
+
+
+def new_key() -> str:
+    return secrets.token_hex(32)
+
+
+def ipc_url(info: dict[str, Any], channel: str) -> str:
+    return f"ipc://{info['ip']}-{info[f'{channel}_port']}"
+
+
+class Channels:
+    """DEALER sockets for shell and control, a SUB socket for iopub."""
+
+    def __init__(self, info: dict[str, Any], *, max_message_bytes: int) -> None:
+        self.session = Session(key=info["key"].encode(), signature_scheme="hmac-sha256")
+        self.context = zmq.Context.instance()
+        self.sockets: dict[str, zmq.Socket[bytes]] = {}
+        for channel, kind in (("shell", zmq.DEALER), ("control", zmq.DEALER), ("iopub", zmq.SUB)):
+            sock = self.context.socket(kind)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+            # A flood fills this queue, then the kernel's PUB socket drops the rest.
+            sock.setsockopt(zmq.RCVHWM, 256)
+            if kind == zmq.SUB:
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+            sock.connect(ipc_url(info, channel))
+            self.sockets[channel] = sock
+        self.poller = zmq.Poller()
+        for sock in self.sockets.values():
+            self.poller.register(sock, zmq.POLLIN)
+
+    def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
+        msg = self.session.msg(msg_type, content)
+        self.session.send(self.sockets[channel], msg)
+        return str(msg["header"]["msg_id"])
+
+    def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        """Messages ready within `timeout_s`, as (channel, message); junk is dropped."""
+        ready = dict(self.poller.poll(max(0, int(timeout_s * 1000))))
+        received = []
+        for channel, sock in self.sockets.items():
+            if sock not in ready:
+                continue
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+                except zmq.Again:
+                    break
+                msg = self._decode(frames)
+                if msg is not None:
+                    received.append((channel, msg))
+        return received
+
+    def _decode(self, frames: list[bytes]) -> dict[str, Any] | None:
+        try:
+            _, parts = self.session.feed_identities(frames, copy=True)
+            msg = self.session.deserialize(parts, content=True, copy=True)
+        except Exception:  # noqa: BLE001 - anything malformed is dropped, whatever it raised
+            return None
+        if not isinstance(msg.get("content"), dict) or not isinstance(msg.get("header"), dict):
+            return None
+        return dict(msg)
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close(linger=0)
+        self.sockets.clear()
+
+
+def parent_id(msg: dict[str, Any]) -> str | None:
+    parent = msg.get("parent_header")
+    if isinstance(parent, dict):
+        value = parent.get("msg_id")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def msg_type(msg: dict[str, Any]) -> str:
+    value = msg["header"].get("msg_type")
+    return value if isinstance(value, str) else ""
+
+
+def remove_sockets(directory: Path) -> None:
+    for channel in CHANNELS:
+        for path in directory.glob(f"*-{PORTS[channel]}"):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,183 @@
+"""One isolated kernel, used for exactly one run, then destroyed."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandbox import client, outputs
+from sandbox.cgroups import Cgroup
+from sandbox.limits import CellResult, Limits, SandboxInfraError
+from sandbox.slots import UidLease
+
+INTERRUPT_GRACE_S = 2.0
+READY_TIMEOUT_S = 30.0
+
+
+class KernelProcess(Protocol):
+    """How a kernel was started (bwrap, zygote fork, insecure local)."""
+
+    def is_alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+
+class Kernel:
+    """A started, isolated kernel. Thread-compatible, not thread-safe: one caller at a time."""
+
+    def __init__(
+        self,
+        *,
+        process: KernelProcess,
+        info: dict[str, Any],
+        limits: Limits,
+        host_dir: Path,
+        kernel_dir: str,
+        cgroup: Cgroup | None,
+        lease: UidLease | None,
+    ) -> None:
+        self.process = process
+        self.limits = limits
+        self.host_dir = host_dir
+        self.kernel_dir = kernel_dir
+        self.cgroup = cgroup
+        self.lease = lease
+        self.stopped_by: str | None = None
+        self.output_used = 0
+        self.run_deadline: float | None = None
+        self.interrupt_requested = False
+        self.started_at = time.monotonic()
+        self._info = info
+        self._lock = threading.Lock()
+        self._closed = False
+        self.channels = client.Channels(info, max_message_bytes=_max_message_bytes(limits))
+
+    def connection_info(self) -> dict[str, Any]:
+        """Host-side connection info (transport ipc), for another trusted process's client."""
+        return dict(self._info)
+
+    @property
+    def peak_memory_mib(self) -> float | None:
+        peak = self.cgroup.peak_bytes() if self.cgroup else None
+        return round(peak / (1024 * 1024), 1) if peak is not None else None
+
+    def is_alive(self) -> bool:
+        return not self._closed and self.process.is_alive()
+
+    def wait_ready(self, *, timeout: float = READY_TIMEOUT_S) -> None:
+        """kernel_info round trips until both a reply and an iopub message (subscribed) came."""
+        deadline = time.monotonic() + timeout
+        sent: set[str] = set()
+        replied = iopub_seen = False
+        resend_at = 0.0
+        while time.monotonic() < deadline:
+            if not iopub_seen and time.monotonic() >= resend_at:
+                sent.add(self.channels.send("shell", "kernel_info_request", {}))
+                resend_at = time.monotonic() + 0.5
+            messages = self.channels.poll(0.05)
+            for channel, msg in messages:
+                iopub_seen |= channel == "iopub"
+                replied |= channel == "shell" and client.parent_id(msg) in sent
+            if replied and iopub_seen:
+                return
+            if not messages and not self.process.is_alive():
+                raise SandboxInfraError(f"the kernel exited while starting: {self._log_tail()}")
+        raise SandboxInfraError(f"the kernel did not answer within {timeout:.0f} s")
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.host_dir / "kernel.log").read_text(errors="replace")[-2000:].strip()
+        except OSError:
+            return "(no log)"
+
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        user_expressions: dict[str, str] | None = None,
+        on_output: Callable[[dict[str, Any]], None] | None = None,
+        index: int = 0,
+    ) -> CellResult:
+        """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened."""
+        with self._lock:
+            if not self.is_alive():
+                self.stopped_by = self.stopped_by or "dead"
+                return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
+            content = {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": user_expressions or {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            }
+            if self.run_deadline is None:
+                self.run_deadline = time.monotonic() + self.limits.total_timeout_s
+            msg_id = self.channels.send("shell", "execute_request", content)
+            cell_timeout = timeout if timeout is not None else self.limits.cell_timeout_s
+            run = outputs.CellRun(
+                kernel=self, msg_id=msg_id, index=index, timeout_s=cell_timeout, on_output=on_output
+            )
+            return run.wait()
+
+    def interrupt(self) -> None:
+        """Interrupt the running cell; safe to call from another thread than execute()'s.
+
+        Message mode: bwrap does not forward SIGINT. zmq sockets are not thread-safe, so
+        while a cell runs, its own loop sends the request.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                self.send_interrupt()
+            finally:
+                self._lock.release()
+        else:
+            self.interrupt_requested = True
+
+    def send_interrupt(self) -> None:
+        self.interrupt_requested = False
+        if self.is_alive():
+            self.channels.send("control", "interrupt_request", {})
+
+    def kill_for(self, reason: str) -> None:
+        self.stopped_by = self.stopped_by or reason
+        self.process.kill()
+
+    def death_reason(self) -> str:
+        """Why the kernel died, as far as the cgroup can tell."""
+        if self.cgroup is not None:
+            if self.cgroup.oom_killed():
+                return "memory"
+            used = self.cgroup.cpu_seconds()
+            if used is not None and used >= self.limits.cpu_seconds * 0.95:
+                return "cpu"
+        return "dead"
+
+    def shutdown(self) -> None:
+        """Destroy the kernel and everything it made (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.channels.close()
+        self.process.kill()
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+        shutil.rmtree(self.host_dir, ignore_errors=True)
+        if self.lease is not None:
+            self.lease.release()
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _max_message_bytes(limits: Limits) -> int:
+    # One message may carry at most the whole output budget plus its JSON envelope.
+    return limits.output_bytes * 2 + 65536

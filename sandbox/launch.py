@@ -1,0 +1,201 @@
+"""Starting kernels: under bubblewrap (one exec per kernel), from the forking zygote, or
+(explicitly, for development) with no isolation at all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sandbox import client, isolation, seccomp, slots
+from sandbox.cgroups import Cgroup
+from sandbox.isolation import MIB
+from sandbox.kernel import Kernel
+from sandbox.limits import Limits, SandboxInfraError
+from sandbox.slots import UidLease
+
+CONNECTION_FILE = "connection.json"
+# The kernel's stdout and stderr (bwrap's errors included): read when it fails to start.
+LOG_FILE = "kernel.log"
+
+
+def sandbox_mode() -> str:
+    """"insecure" (SANDBOX_INSECURE_LOCAL=1), else SANDBOX_MODE: "zygote" (default) or
+    "bwrap" (one bubblewrap exec per kernel)."""
+    if isolation.insecure_local():
+        return "insecure"
+    mode = os.environ.get("SANDBOX_MODE", "bwrap")
+    if mode not in ("zygote", "bwrap"):
+        raise SandboxInfraError(f"SANDBOX_MODE must be zygote or bwrap, not {mode!r}")
+    return mode
+
+
+def start_kernel(*, limits: Limits, mode: str | None = None, wait: bool = True) -> Kernel:
+    """Start one isolated kernel; with `wait`, return it only once it answers."""
+    mode = mode or sandbox_mode()
+    if mode == "insecure":
+        kernel = _start_insecure(limits)
+    elif mode == "bwrap":
+        kernel = _start_bwrap(limits)
+    elif mode == "zygote":
+        from sandbox import zygote
+
+        kernel = zygote.start_kernel(limits=limits)
+    else:
+        raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
+    if wait:
+        try:
+            kernel.wait_ready()
+        except BaseException:
+            kernel.shutdown()
+            raise
+    return kernel
+
+
+class PopenProcess:
+    """A kernel started with exec; its cgroup (when any) holds everything it forked."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], cgroup: Cgroup | None) -> None:
+        self.popen = popen
+        self.cgroup = cgroup
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        with contextlib.suppress(ProcessLookupError):
+            # The insecure kernel leads its own process group; bwrap's dies with its child.
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=5)
+
+
+def make_host_dir(lease: UidLease) -> Path:
+    """The kernel's private directory: owned by its slot uid, unreadable by other slots."""
+    host_dir = slots.prepare_run_base() / f"k{lease.uid}-{secrets.token_hex(4)}"
+    host_dir.mkdir(mode=0o700)
+    os.chown(host_dir, lease.uid, lease.uid)
+    return host_dir
+
+
+def write_connection_file(*, host_dir: Path, info: dict[str, Any], owner: int | None) -> None:
+    path = host_dir / CONNECTION_FILE
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    if owner is not None:
+        os.chown(path, owner, owner)
+
+
+def new_cgroup(lease: UidLease, limits: Limits) -> Cgroup | None:
+    name = slots.cgroup_name(lease.uid)
+    from sandbox import cgroups
+
+    cgroups.remove_stale(names=[name])
+    return Cgroup.create(
+        name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes
+    )
+
+
+def _start_bwrap(limits: Limits) -> Kernel:
+    isolation.preflight()
+    etc_dir = isolation.write_identity_files()
+    lease = slots.lease_uid()
+    host_dir, group = None, None
+    try:
+        host_dir = make_host_dir(lease)
+        key = client.new_key()
+        write_connection_file(
+            host_dir=host_dir,
+            info=client.connection_info(ip=f"{isolation.KERNEL_DIR}/k", key=key),
+            owner=lease.uid,
+        )
+        group = new_cgroup(lease, limits)
+        seccomp_fd = seccomp.filter_fd()
+        argv = [
+            *isolation.prlimit_args(limits),
+            *isolation.setpriv_args(lease.uid),
+            *isolation.bwrap_args(
+                limits=limits, host_dir=host_dir, etc_dir=etc_dir, seccomp_fd=seccomp_fd
+            ),
+            *isolation.kernel_argv(f"{isolation.KERNEL_DIR}/{CONNECTION_FILE}"),
+        ]
+        if group is not None:
+            argv = isolation.join_cgroup_then(group.procs_files, argv)
+        try:
+            with open(host_dir / LOG_FILE, "wb") as log:
+                popen = subprocess.Popen(
+                    argv,
+                    env=isolation.kernel_environment(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(seccomp_fd,),
+                    cwd="/",
+                )
+        finally:
+            os.close(seccomp_fd)
+        return Kernel(
+            process=PopenProcess(popen, group),
+            info=client.connection_info(ip=str(host_dir / "k"), key=key),
+            limits=limits,
+            host_dir=host_dir,
+            kernel_dir=isolation.KERNEL_DIR,
+            cgroup=group,
+            lease=lease,
+        )
+    except BaseException:
+        _undo(group=group, host_dir=host_dir, lease=lease)
+        raise
+
+
+def _undo(*, group: Cgroup | None, host_dir: Path | None, lease: UidLease) -> None:
+    if group is not None:
+        group.destroy()
+    if host_dir is not None:
+        import shutil
+
+        shutil.rmtree(host_dir, ignore_errors=True)
+    lease.release()
+
+
+def _start_insecure(limits: Limits) -> Kernel:
+    """No isolation: the kernel runs as the worker's user with rlimits only."""
+    isolation.check_runtime()
+    host_dir = Path(tempfile.mkdtemp(prefix="sbk-"))
+    key = client.new_key()
+    info = client.connection_info(ip=str(host_dir / "k"), key=key)
+    write_connection_file(host_dir=host_dir, info=info, owner=None)
+    home = host_dir / "home"
+    home.mkdir()
+    argv = [
+        *isolation.prlimit_args(limits),
+        *isolation.kernel_argv(str(host_dir / CONNECTION_FILE)),
+    ]
+    popen = subprocess.Popen(
+        argv,
+        env=isolation.kernel_environment(home=str(home), tmp=str(home)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=home,
+        start_new_session=True,
+    )
+    return Kernel(
+        process=PopenProcess(popen, None),
+        info=info,
+        limits=limits,
+        host_dir=host_dir,
+        kernel_dir=str(host_dir),
+        cgroup=None,
+        lease=None,
+    )

@@ -1,0 +1,196 @@
+"""Waiting for one cell: collecting its outputs under the output cap, and enforcing its
+wall-clock limits (interrupt first, kill when the interrupt is ignored)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from sandbox import client
+from sandbox.limits import CellResult
+
+if TYPE_CHECKING:
+    from sandbox.kernel import Kernel
+
+INTERRUPT_GRACE_S = 2.0
+TRUNCATION_MARKER = "\n[output truncated: this run printed more than {limit} bytes]\n"
+
+
+class CellRun:
+    """The messages of one execute_request, until its reply and idle status, or a limit."""
+
+    def __init__(
+        self,
+        *,
+        kernel: Kernel,
+        msg_id: str,
+        index: int,
+        timeout_s: float,
+        on_output: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.kernel = kernel
+        self.msg_id = msg_id
+        self.index = index
+        self.on_output = on_output
+        self.started = time.monotonic()
+        assert kernel.run_deadline is not None
+        self.deadline = min(self.started + timeout_s, kernel.run_deadline)
+        self.outputs: list[dict[str, Any]] = []
+        self.clear_pending = False
+        self.reply: dict[str, Any] | None = None
+        self.idle = False
+        self.capped = False
+
+    def wait(self) -> CellResult:
+        finished = self._pump_until(self.deadline, stop_on_cap=True)
+        if not finished:
+            return self._stop_after_timeout()
+        if self.capped:
+            return self._stop_after_output_cap()
+        status = "ok" if self.reply and self.reply.get("status") == "ok" else "error"
+        return self._result(status)
+
+    def _pump_until(self, deadline: float, *, stop_on_cap: bool = False) -> bool:
+        """Handle messages until reply + idle (True), the deadline or a death (False)."""
+        while not (self.reply is not None and self.idle):
+            if stop_on_cap and self.capped:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.kernel.interrupt_requested:
+                self.kernel.send_interrupt()
+            messages = self.kernel.channels.poll(min(remaining, 0.1))
+            if not messages and not self.kernel.process.is_alive():
+                self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
+                return False
+            for channel, msg in messages:
+                if client.parent_id(msg) == self.msg_id:
+                    self._handle(channel, msg)
+        return True
+
+    def _stop_after_timeout(self) -> CellResult:
+        if self.kernel.stopped_by is not None:  # it died on its own: memory, cpu...
+            return self._result("killed")
+        self.kernel.stopped_by = "timeout"
+        self.kernel.send_interrupt()
+        if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
+            # The cell ignored the interrupt (or caught KeyboardInterrupt): kill it.
+            self.kernel.kill_for("timeout")
+        self._append(
+            {"output_type": "error", "ename": "TimeoutError", "evalue": self._why(), "traceback": []}
+        )
+        return self._result("timeout")
+
+    def _stop_after_output_cap(self) -> CellResult:
+        self.kernel.stopped_by = self.kernel.stopped_by or "output"
+        self.kernel.send_interrupt()
+        if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
+            self.kernel.kill_for("output")
+        return self._result("killed")
+
+    def _why(self) -> str:
+        limits = self.kernel.limits
+        if self.kernel.run_deadline is not None and self.deadline >= self.kernel.run_deadline:
+            return f"the notebook ran longer than {limits.total_timeout_s:g} s in total"
+        return f"the cell ran longer than {self.deadline - self.started:g} s"
+
+    def _result(self, status: str) -> CellResult:
+        expressions: dict[str, Any] = {}
+        if self.reply is not None and isinstance(self.reply.get("user_expressions"), dict):
+            expressions = self.reply["user_expressions"]
+        return CellResult(
+            index=self.index,
+            status=status,
+            outputs=tuple(self.outputs),
+            duration_s=time.monotonic() - self.started,
+            user_expressions=MappingProxyType(expressions),
+        )
+
+    def _handle(self, channel: str, msg: dict[str, Any]) -> None:
+        kind = client.msg_type(msg)
+        content = msg["content"]
+        if channel == "shell" and kind == "execute_reply":
+            self.reply = content
+        elif channel != "iopub":
+            return
+        elif kind == "status":
+            self.idle = content.get("execution_state") == "idle"
+        elif kind == "clear_output":
+            if content.get("wait"):
+                self.clear_pending = True
+            else:
+                self.outputs.clear()
+        elif (output := to_output(kind, content)) is not None:
+            if self.clear_pending:
+                self.outputs.clear()
+                self.clear_pending = False
+            self._append(output)
+
+    def _append(self, output: dict[str, Any]) -> None:
+        """Keep the output if the run's budget allows; truncate with a marker otherwise."""
+        if self.capped:
+            return
+        size = output_size(output)
+        kernel = self.kernel
+        budget = kernel.limits.output_bytes - kernel.output_used
+        if size > budget:
+            self.capped = True
+            marker = TRUNCATION_MARKER.format(limit=kernel.limits.output_bytes)
+            text = output.get("text", "") if output["output_type"] == "stream" else ""
+            output = {
+                "output_type": "stream",
+                "name": output.get("name", "stderr") if text else "stderr",
+                "text": text.encode()[: max(budget, 0)].decode(errors="ignore") + marker,
+            }
+            size = budget
+        kernel.output_used += size
+        if self.on_output is not None:
+            self.on_output(output)
+        last = self.outputs[-1] if self.outputs else None
+        if (
+            last is not None
+            and output["output_type"] == "stream"
+            and last["output_type"] == "stream"
+            and last["name"] == output["name"]
+        ):
+            self.outputs[-1] = {**last, "text": last["text"] + output["text"]}
+        else:
+            self.outputs.append(output)
+
+
+def output_size(output: dict[str, Any]) -> int:
+    if output["output_type"] == "stream":
+        return len(output["text"].encode())
+    return len(json.dumps(output))
+
+
+def to_output(kind: str, content: dict[str, Any]) -> dict[str, Any] | None:
+    """An nbformat v4 output from an iopub message; anything malformed is dropped."""
+    if kind == "stream":
+        name, text = content.get("name"), content.get("text")
+        if name in ("stdout", "stderr") and isinstance(text, str):
+            return {"output_type": "stream", "name": name, "text": text}
+        return None
+    if kind in ("execute_result", "display_data"):
+        data, metadata = content.get("data"), content.get("metadata", {})
+        if not isinstance(data, dict) or not isinstance(metadata, dict):
+            return None
+        output = {"output_type": kind, "data": data, "metadata": metadata}
+        if kind == "execute_result":
+            output["execution_count"] = content.get("execution_count")
+        return output
+    if kind == "error":
+        traceback = content.get("traceback", [])
+        if not isinstance(traceback, list):
+            traceback = []
+        return {
+            "output_type": "error",
+            "ename": str(content.get("ename", "")),
+            "evalue": str(content.get("evalue", "")),
+            "traceback": [str(line) for line in traceback],
+        }
+    return None

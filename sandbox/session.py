@@ -1,0 +1,88 @@
+"""An interactive kernel session, for the browser notebook: held by one worker."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox import launch
+from sandbox.kernel import Kernel
+from sandbox.limits import CellResult, Limits, SandboxInfraError
+from sandbox.pool import KernelPool
+
+
+class Session:
+    """start, execute (outputs streamed to `on_output`), interrupt, restart, stop.
+
+    Per-cell limits apply; the total time limit does not (the idle culler ends sessions).
+    `interrupt()` may be called from another thread while `execute()` runs.
+    """
+
+    def __init__(self, *, limits: Limits | None = None, pool: KernelPool | None = None) -> None:
+        self.limits = limits or Limits()
+        self.pool = pool
+        self.kernel: Kernel | None = None
+        self.last_activity = time.time()
+        self.execution_count = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.kernel is None:
+                self.kernel = self._new_kernel()
+            self.last_activity = time.time()
+
+    def _new_kernel(self) -> Kernel:
+        if self.pool is not None:
+            kernel = self.pool.acquire(limits=self.limits)
+        else:
+            kernel = launch.start_kernel(limits=self.limits)
+        kernel.run_deadline = math.inf
+        return kernel
+
+    def execute(
+        self, code: str, *, on_output: Callable[[dict[str, Any]], None] | None = None
+    ) -> CellResult:
+        kernel = self.kernel
+        if kernel is None:
+            raise SandboxInfraError("the session is not started")
+        self.last_activity = time.time()
+        # Each cell gets the full output budget; a session has no run-wide budget.
+        kernel.output_used = 0
+        kernel.stopped_by = None if kernel.is_alive() else kernel.stopped_by
+        result = kernel.execute(code, on_output=on_output, index=self.execution_count)
+        self.execution_count += 1
+        self.last_activity = time.time()
+        return result
+
+    def interrupt(self) -> None:
+        if self.kernel is not None:
+            self.kernel.interrupt()
+
+    def is_alive(self) -> bool:
+        return self.kernel is not None and self.kernel.is_alive()
+
+    def restart(self) -> None:
+        """A fresh kernel: nothing survives from the previous one."""
+        with self._lock:
+            if self.kernel is not None:
+                self.kernel.shutdown()
+            self.kernel = self._new_kernel()
+            self.execution_count = 0
+            self.last_activity = time.time()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.kernel is not None:
+                self.kernel.shutdown()
+                self.kernel = None
+
+    def __enter__(self) -> Session:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
