@@ -184,3 +184,24 @@ LOGGING = {
 # --- Platform ---
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "open-science")
 HEALTH_CELERY_TIMEOUT_S = float(env_str("HEALTH_CELERY_TIMEOUT_S", "3"))
+
+# --- Sandbox (used by Celery workers only) ---
+SANDBOX_POOL_SIZE = env_int("SANDBOX_POOL_SIZE", 2)
+SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 1024)
+SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 120)
+SANDBOX_CELL_TIMEOUT_S = float(env_str("SANDBOX_CELL_TIMEOUT_S", "30"))
+SANDBOX_TOTAL_TIMEOUT_S = float(env_str("SANDBOX_TOTAL_TIMEOUT_S", "120"))
+
+# --- Grading ---
+GRADING_MAX_RETRIES = env_int("GRADING_MAX_RETRIES", 3)
+# A submission RUNNING for longer than this was lost with its worker: requeue it.
+GRADING_STUCK_AFTER_S = env_int("GRADING_STUCK_AFTER_S", 300)
+SUBMISSION_MAX_BYTES = env_int("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "requeue-stuck-submissions": {
+            "task": "courses.tasks.requeue_stuck_submissions",
+            "schedule": 60.0,
+        },
+    }
+)

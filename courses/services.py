@@ -1,0 +1,345 @@
+"""Writes: exercises and the life of a submission.
+
+QUEUED → RUNNING → GRADED | FAILED (the learner's code; the reason is shown) | ERROR (ours:
+retried, then flagged for staff). The database is the source of truth: the queue only
+carries ids, claims are conditional updates, and a grade is saved only by the claim that
+is still current, so a redelivered or requeued task never grades twice.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campus.models import User
+from courses import progress, sandboxing
+from courses.assignment import Exercise as ParsedExercise
+from courses.assignment import parse_exercise, submitted_answers
+from courses.grading import GradeReport, grade_notebook
+from courses.models import (
+    Cohort,
+    Enrollment,
+    EnrollmentRole,
+    Exercise,
+    Extension,
+    GradeKind,
+    GradeRecord,
+    Module,
+    Submission,
+    SubmissionStatus,
+)
+from courses.policies import Deadline, LateState, apply_penalty, late_state
+from sandbox import SandboxUserError
+
+TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
+
+
+class SubmissionRefused(Exception):
+    """The submission is not accepted; the message is for the learner."""
+
+
+# ------------------------------------------------------------------------- exercises
+
+
+def exercise_create(
+    *, module: Module, title: str, slug: str, notebook: bytes | str | dict[str, Any], **fields: Any
+) -> Exercise:
+    """Import an nbgrader or otter notebook. Raises ExerciseInvalid (every problem, by cell)
+    and saves nothing when the notebook is not valid."""
+    parsed = parse_exercise(data=notebook)
+    source = notebook if isinstance(notebook, dict) else _json(notebook)
+    return Exercise.objects.create(
+        module=module,
+        title=title,
+        slug=slug,
+        source=source,
+        source_format=parsed.format,
+        points=Decimal(str(parsed.max_score)),
+        **fields,
+    )
+
+
+def _json(data: bytes | str) -> dict[str, Any]:
+    loaded = json.loads(data)
+    if not isinstance(loaded, dict):
+        raise ValueError("a notebook is a JSON object")
+    return loaded
+
+
+def parsed_exercise(exercise: Exercise) -> ParsedExercise:
+    return parse_exercise(data=exercise.source)
+
+
+# ----------------------------------------------------------------------- submitting
+
+
+def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
+    extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
+    due_at = exercise.due_at
+    hard = exercise.hard_deadline
+    if extension is not None:
+        due_at = extension.due_at
+        hard = max(hard, extension.due_at) if hard else None
+    return Deadline(
+        due_at=due_at,
+        hard_deadline=hard,
+        policy=exercise.late_policy,
+        penalty_percent_per_day=exercise.late_penalty_percent_per_day,
+    )
+
+
+def attempts_used(*, exercise: Exercise, learner: User) -> int:
+    # Our failures (ERROR) do not cost the learner an attempt.
+    return (
+        Submission.objects.filter(exercise=exercise, learner=learner)
+        .exclude(status=SubmissionStatus.ERROR)
+        .count()
+    )
+
+
+def submission_create(
+    *, learner: User, exercise: Exercise, notebook: dict[str, Any], now: datetime | None = None
+) -> Submission:
+    """Accept a learner's notebook for grading and enqueue it once the transaction commits.
+
+    Only the answer cells are kept. Raises SubmissionRefused (not enrolled, deadline passed,
+    no attempts left, notebook too large) with a message for the learner.
+    """
+    now = now or timezone.now()
+    cohort = _learner_cohort(learner=learner, exercise=exercise)
+    state = _check_deadline(exercise=exercise, learner=learner, now=now)
+    answers = _answer_notebook(exercise=exercise, notebook=notebook)
+    with transaction.atomic():
+        # Serialise attempts of one learner on one exercise: count and insert together.
+        Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
+        used = attempts_used(exercise=exercise, learner=learner)
+        if exercise.max_attempts is not None and used >= exercise.max_attempts:
+            raise SubmissionRefused(
+                _("You have used all %(count)d attempts for this exercise.")
+                % {"count": exercise.max_attempts}
+            )
+        submission = Submission.objects.create(
+            learner=learner,
+            exercise=exercise,
+            cohort=cohort,
+            attempt=used + 1,
+            notebook=answers,
+            late_days=state.days_late,
+            max_score=exercise.points,
+        )
+        transaction.on_commit(lambda: _enqueue(submission.pk))
+    progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
+    return submission
+
+
+def _enqueue(submission_id: int) -> None:
+    from courses.tasks import grade_submission
+
+    grade_submission.delay(submission_id)
+
+
+def _learner_cohort(*, learner: User, exercise: Exercise) -> Cohort:
+    enrollment = (
+        Enrollment.objects.filter(
+            user=learner, cohort__course_id=exercise.module.course_id, role=EnrollmentRole.STUDENT
+        )
+        .select_related("cohort")
+        .first()
+    )
+    if enrollment is None:
+        raise SubmissionRefused(_("You are not enrolled as a student in this course."))
+    return enrollment.cohort
+
+
+def _check_deadline(*, exercise: Exercise, learner: User, now: datetime) -> LateState:
+    state = late_state(deadline=exercise_deadline(exercise=exercise, learner=learner), at=now)
+    if state.reason == "hard_deadline":
+        raise SubmissionRefused(_("The deadline for this exercise has passed."))
+    if state.reason == "past_due":
+        raise SubmissionRefused(
+            _("This exercise was due before now and does not accept late work.")
+        )
+    return state
+
+
+def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[str, Any]:
+    """Only the learner's answer cells, matched by grade id: nothing else is ever used."""
+    if len(json.dumps(notebook)) > settings.SUBMISSION_MAX_BYTES:
+        raise SubmissionRefused(_("This notebook is too large to submit."))
+    wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
+    answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
+    cells = [
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": {"grade_id": grade_id}},
+            "source": source,
+            "outputs": [],
+            "execution_count": None,
+        }
+        for grade_id, source in answers.items()
+    ]
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+# ------------------------------------------------------------------------- grading
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    token: datetime  # started_at of this claim: only its holder may finish the submission
+
+
+def submission_claim(*, submission_id: int) -> Claim | None:
+    """QUEUED → RUNNING for exactly one caller; None when another got it (or it is done)."""
+    token = timezone.now()
+    updated = Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED).update(
+        status=SubmissionStatus.RUNNING, started_at=token
+    )
+    if updated != 1:
+        # Nothing got updated: another worker claimed it first, or it is finished.
+        return None
+    progress.publish(submission_id, {"status": SubmissionStatus.RUNNING})
+    return Claim(submission_id=submission_id, token=token)
+
+
+def _finish(claim: Claim, **fields: Any) -> bool:
+    fields.setdefault("finished_at", timezone.now())
+    updated = Submission.objects.filter(
+        pk=claim.submission_id, status=SubmissionStatus.RUNNING, started_at=claim.token
+    ).update(**fields)
+    return updated == 1
+
+
+def submission_grade(*, submission_id: int) -> None:
+    """Claim, grade in a fresh sandboxed kernel and a trusted runner, save.
+
+    SandboxUserError (the learner's code broke a limit) ends as FAILED with its reason.
+    Anything else is ours: the submission goes back to QUEUED and the error propagates so
+    that the task retries it.
+    """
+    claim = submission_claim(submission_id=submission_id)
+    if claim is None:
+        return
+    submission = Submission.objects.select_related("exercise").get(pk=submission_id)
+    try:
+        report = grade_notebook(
+            source=parsed_exercise(submission.exercise),
+            submission=submission.notebook,
+            kernel_factory=sandboxing.acquire_kernel,
+            limits=sandboxing.grading_limits(),
+        )
+    except SandboxUserError as exc:
+        submission_fail(claim=claim, reason=str(exc))
+        return
+    except Exception as exc:
+        submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
+        raise
+    submission_record_grade(claim=claim, report=report)
+
+
+def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
+    """Save a grade (with the late penalty) and its history record. False when the claim
+    is stale (the submission was requeued meanwhile): nothing is saved then."""
+    submission = Submission.objects.select_related("exercise").get(pk=claim.submission_id)
+    raw = Decimal(str(round(report.score, 2)))
+    deadline = exercise_deadline(exercise=submission.exercise, learner=submission.learner)
+    state = late_state(deadline=deadline, at=submission.created_at)
+    score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
+    max_score = Decimal(str(round(report.max_score, 2)))
+    result = report.as_dict(instructor=True)
+    with transaction.atomic():
+        if not _finish(
+            claim,
+            status=SubmissionStatus.GRADED,
+            score=score,
+            max_score=max_score,
+            result=result,
+            error_message="",
+            needs_staff=False,
+        ):
+            return False
+        regrade = GradeRecord.objects.filter(submission_id=claim.submission_id).exists()
+        GradeRecord.objects.create(
+            submission_id=claim.submission_id,
+            kind=GradeKind.REGRADE if regrade else GradeKind.AUTO,
+            score=score,
+            raw_score=raw,
+            max_score=max_score,
+            result=result,
+        )
+    progress.publish(
+        claim.submission_id,
+        {"status": SubmissionStatus.GRADED, "score": str(score), "max_score": str(max_score)},
+    )
+    return True
+
+
+def submission_fail(*, claim: Claim, reason: str) -> bool:
+    """The learner's code stopped grading (memory, time...): zero, with the reason shown."""
+    done = _finish(claim, status=SubmissionStatus.FAILED, score=Decimal(0), error_message=reason)
+    if done:
+        progress.publish(claim.submission_id, {"status": SubmissionStatus.FAILED, "reason": reason})
+    return done
+
+
+def submission_release(*, claim: Claim, error: str) -> None:
+    """Our failure, to be retried: back to QUEUED so the retry can claim it again."""
+    Submission.objects.filter(
+        pk=claim.submission_id, status=SubmissionStatus.RUNNING, started_at=claim.token
+    ).update(status=SubmissionStatus.QUEUED, error_message=error[:2000])
+    Submission.objects.filter(pk=claim.submission_id).update(infra_failures=F("infra_failures") + 1)
+    progress.publish(claim.submission_id, {"status": SubmissionStatus.QUEUED, "retrying": True})
+
+
+def submission_flag_error(*, submission_id: int, error: str) -> None:
+    """Retries are spent: ERROR, flagged for staff. The learner keeps the attempt."""
+    Submission.objects.filter(pk=submission_id).exclude(status__in=TERMINAL).update(
+        status=SubmissionStatus.ERROR,
+        error_message=error[:2000],
+        needs_staff=True,
+        finished_at=timezone.now(),
+    )
+    progress.publish(submission_id, {"status": SubmissionStatus.ERROR})
+
+
+def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None) -> list[int]:
+    """RUNNING for longer than any grading may take: its worker died. Back to the queue."""
+    now = now or timezone.now()
+    cutoff = now - timezone.timedelta(seconds=older_than_s)
+    stuck = Q(status=SubmissionStatus.RUNNING, started_at__lt=cutoff)
+    ids = list(Submission.objects.filter(stuck).values_list("pk", flat=True))
+    requeued = []
+    for submission_id in ids:
+        if Submission.objects.filter(stuck, pk=submission_id).update(
+            status=SubmissionStatus.QUEUED
+        ):
+            requeued.append(submission_id)
+            transaction.on_commit(lambda sid=submission_id: _enqueue(sid))  # type: ignore[misc]
+    return requeued
+
+
+def submission_regrade(*, submission: Submission) -> bool:
+    """Grade a finished submission again; its earlier grades stay in the history."""
+    updated = Submission.objects.filter(pk=submission.pk, status__in=TERMINAL).update(
+        status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0
+    )
+    if updated:
+        transaction.on_commit(lambda: _enqueue(submission.pk))
+        progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
+    return bool(updated)
+
+
+def exercise_regrade_all(*, exercise: Exercise) -> int:
+    """Regrade every finished submission of an exercise; returns how many were queued."""
+    return sum(
+        submission_regrade(submission=submission)
+        for submission in Submission.objects.filter(exercise=exercise, status__in=TERMINAL)
+    )

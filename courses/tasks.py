@@ -1,0 +1,29 @@
+"""Celery tasks: thin; they take ids, call one service and own their retry policy."""
+
+from celery import shared_task
+from celery.app.task import Task
+from django.conf import settings
+
+from courses import services
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def grade_submission(self: Task, submission_id: int) -> None:
+    """Grade one submission. A lost worker redelivers the message (acks_late); the
+    idempotent claim makes a second delivery a no-op. Our errors are retried with backoff,
+    then the submission is flagged for staff."""
+    try:
+        services.submission_grade(submission_id=submission_id)
+    except Exception as exc:
+        retries = self.request.retries
+        if retries >= settings.GRADING_MAX_RETRIES:
+            services.submission_flag_error(
+                submission_id=submission_id, error=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        raise self.retry(exc=exc, countdown=min(60, 2**retries)) from exc
+
+
+@shared_task(acks_late=True)
+def requeue_stuck_submissions() -> list[int]:
+    return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)

@@ -1,0 +1,62 @@
+"""Small nbgrader exercises built in code for the submission tests."""
+
+from typing import Any
+
+import nbformat
+
+
+def _meta(
+    grade_id: str,
+    *,
+    solution: bool = False,
+    grade: bool = False,
+    points: float = 0,
+    locked: bool = False,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "grade_id": grade_id,
+        "solution": solution,
+        "grade": grade,
+        "locked": locked,
+        "task": False,
+        "schema_version": 3,
+    }
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+ADD_SOLUTION = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n"
+
+
+def add_exercise() -> dict[str, Any]:
+    """`add(a, b)`: a visible test (2 points) and a hidden one (1 point)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("Write `add(a, b)`.", metadata=_meta("prompt", locked=True)),
+        nbformat.v4.new_code_cell(ADD_SOLUTION, metadata=_meta("add", solution=True)),
+        nbformat.v4.new_code_cell(
+            "assert add(1, 2) == 3", metadata=_meta("test_add", grade=True, points=2, locked=True)
+        ),
+        nbformat.v4.new_code_cell(
+            "### BEGIN HIDDEN TESTS\nassert add(-5, 5) == 0\n### END HIDDEN TESTS",
+            metadata=_meta("test_add_hidden", grade=True, points=1, locked=True),
+        ),
+    ]
+    return dict(nb)
+
+
+def answered(exercise: dict[str, Any], **answers: str) -> dict[str, Any]:
+    """A learner's copy of `exercise` with the given answer sources, by grade id."""
+    nb = nbformat.from_dict(exercise)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return dict(nbformat.from_dict(nb))
+
+
+def as_json(nb: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(nbformat.writes(nbformat.from_dict(nb)))

@@ -1,0 +1,237 @@
+"""The submission lifecycle: what is accepted, claims, history, requeues. The grading
+itself (sandbox + trusted runner) is exercised end to end in test_grading_end_to_end.py."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from courses import services
+from courses.grading import GradeReport, ItemResult
+from courses.models import (
+    EnrollmentRole,
+    Extension,
+    GradeKind,
+    LatePolicy,
+    Submission,
+    SubmissionStatus,
+)
+from tests.courses.exercises import add_exercise, answered, as_json
+from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def enrollment():
+    return EnrollmentFactory()
+
+
+@pytest.fixture
+def exercise(enrollment):
+    module = ModuleFactory(course=enrollment.cohort.course)
+    return services.exercise_create(
+        module=module, title="Add", slug="add", notebook=as_json(add_exercise())
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_queue(monkeypatch):
+    """Unit tests call the services directly; the queue is covered by the worker tests."""
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_enqueue", queued.append)
+    return queued
+
+
+def _submit(enrollment, exercise, **kwargs):
+    notebook = answered(add_exercise(), add="def add(a, b):\n    return a + b\n")
+    return services.submission_create(
+        learner=enrollment.user, exercise=exercise, notebook=notebook, **kwargs
+    )
+
+
+def _report(score: float) -> GradeReport:
+    item = ItemResult(
+        grade_id="test_add",
+        points=score,
+        max_points=3.0,
+        passed=score == 3,
+        status="passed",
+        message="",
+    )
+    return GradeReport(score=score, max_score=3.0, pending_points=0.0, tests=(item,))
+
+
+def test_importing_an_exercise_counts_its_points(exercise) -> None:
+    assert exercise.points == Decimal("3.00")
+    assert exercise.source_format == "nbgrader"
+
+
+def test_only_answer_cells_are_kept_from_a_submission(enrollment, exercise, no_queue) -> None:
+    # given a learner who also rewrote a test cell and added a cell of their own
+    notebook = answered(
+        add_exercise(), add="def add(a, b):\n    return 3\n", test_add="pass  # I edited the test"
+    )
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": "print(1)",
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
+    # when
+    submission = services.submission_create(
+        learner=enrollment.user, exercise=exercise, notebook=notebook
+    )
+    # then only the answer survives, and the task is queued after commit
+    cells = submission.notebook["cells"]
+    assert [c["metadata"]["nbgrader"]["grade_id"] for c in cells] == ["add"]
+    assert cells[0]["source"] == "def add(a, b):\n    return 3\n"
+    assert submission.status == SubmissionStatus.QUEUED
+    assert submission.attempt == 1
+
+
+def test_a_learner_not_enrolled_cannot_submit(exercise) -> None:
+    with pytest.raises(services.SubmissionRefused, match="not enrolled"):
+        services.submission_create(learner=UserFactory(), exercise=exercise, notebook={"cells": []})
+
+
+def test_staff_cannot_submit_as_learners(enrollment, exercise) -> None:
+    ta = EnrollmentFactory(cohort=enrollment.cohort, role=EnrollmentRole.TA).user
+    with pytest.raises(services.SubmissionRefused):
+        services.submission_create(learner=ta, exercise=exercise, notebook={"cells": []})
+
+
+def test_the_attempt_limit_is_enforced_and_our_errors_do_not_count(enrollment, exercise) -> None:
+    exercise.max_attempts = 2
+    exercise.save(update_fields=["max_attempts"])
+    first = _submit(enrollment, exercise)
+    Submission.objects.filter(pk=first.pk).update(status=SubmissionStatus.ERROR)
+    second = _submit(enrollment, exercise)
+    third = _submit(enrollment, exercise)
+    assert (second.attempt, third.attempt) == (1, 2)
+    with pytest.raises(services.SubmissionRefused, match="all 2 attempts"):
+        _submit(enrollment, exercise)
+
+
+def test_late_work_is_refused_after_the_hard_deadline(enrollment, exercise) -> None:
+    now = timezone.now()
+    exercise.due_at = now - timedelta(days=2)
+    exercise.hard_deadline = now - timedelta(days=1)
+    exercise.save(update_fields=["due_at", "hard_deadline"])
+    with pytest.raises(services.SubmissionRefused, match="deadline"):
+        _submit(enrollment, exercise)
+
+
+def test_an_extension_moves_the_deadline_for_one_learner(enrollment, exercise) -> None:
+    now = timezone.now()
+    exercise.due_at = now - timedelta(days=2)
+    exercise.late_policy = LatePolicy.REFUSE
+    exercise.save(update_fields=["due_at", "late_policy"])
+    with pytest.raises(services.SubmissionRefused):
+        _submit(enrollment, exercise)
+    Extension.objects.create(
+        exercise=exercise, learner=enrollment.user, due_at=now + timedelta(days=1)
+    )
+    assert _submit(enrollment, exercise).late_days == 0
+
+
+def test_a_claim_is_won_by_exactly_one_worker(enrollment, exercise) -> None:
+    submission = _submit(enrollment, exercise)
+    first = services.submission_claim(submission_id=submission.pk)
+    second = services.submission_claim(submission_id=submission.pk)
+    assert first is not None
+    assert second is None
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.RUNNING
+
+
+def test_a_grade_is_saved_with_the_late_penalty_and_a_history_record(enrollment, exercise) -> None:
+    exercise.due_at = timezone.now() - timedelta(hours=30)  # two started days late
+    exercise.late_policy = LatePolicy.PENALTY
+    exercise.late_penalty_percent_per_day = Decimal(10)
+    exercise.save(update_fields=["due_at", "late_policy", "late_penalty_percent_per_day"])
+    submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    assert services.submission_record_grade(claim=claim, report=_report(3.0))
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.GRADED
+    assert submission.late_days == 2
+    assert submission.score == Decimal("2.40")
+    record = submission.grades.get()
+    assert (record.raw_score, record.score, record.kind) == (
+        Decimal("3.00"),
+        Decimal("2.40"),
+        GradeKind.AUTO,
+    )
+
+
+def test_a_stale_claim_saves_nothing(enrollment, exercise) -> None:
+    # given a worker that claimed, then was presumed dead and its submission requeued
+    submission = _submit(enrollment, exercise)
+    stale = services.submission_claim(submission_id=submission.pk)
+    later = timezone.now() + timedelta(hours=1)
+    assert services.submissions_requeue_stuck(older_than_s=60, now=later) == [submission.pk]
+    fresh = services.submission_claim(submission_id=submission.pk)
+    # when the old worker finally reports
+    assert not services.submission_record_grade(claim=stale, report=_report(3.0))
+    # then only the current claim may save
+    assert services.submission_record_grade(claim=fresh, report=_report(1.0))
+    submission.refresh_from_db()
+    assert submission.score == Decimal("1.00")
+    assert submission.grades.count() == 1
+
+
+def test_stuck_submissions_are_requeued_but_fresh_ones_are_left_alone(
+    enrollment, exercise, no_queue
+) -> None:
+    stuck = _submit(enrollment, exercise)
+    running = _submit(enrollment, exercise)
+    services.submission_claim(submission_id=stuck.pk)
+    Submission.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    services.submission_claim(submission_id=running.pk)
+    assert services.submissions_requeue_stuck(older_than_s=300) == [stuck.pk]
+    assert Submission.objects.get(pk=running.pk).status == SubmissionStatus.RUNNING
+
+
+def test_regrading_keeps_the_history(
+    enrollment, exercise, no_queue, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    services.submission_record_grade(claim=claim, report=_report(1.0))
+    # when the instructor regrades all
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.exercise_regrade_all(exercise=exercise) == 1
+    claim = services.submission_claim(submission_id=submission.pk)
+    services.submission_record_grade(claim=claim, report=_report(3.0))
+    # then both grades are kept, newest first
+    kinds = list(submission.grades.values_list("kind", "score"))
+    assert kinds == [(GradeKind.REGRADE, Decimal("3.00")), (GradeKind.AUTO, Decimal("1.00"))]
+    assert no_queue.count(submission.pk) == 2
+
+
+def test_a_failure_of_the_learners_code_is_shown_with_its_reason(enrollment, exercise) -> None:
+    submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    services.submission_fail(claim=claim, reason="Your code used more than 1024 MB of memory.")
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.FAILED
+    assert submission.score == 0
+    assert "1024 MB" in submission.error_message
+
+
+def test_our_errors_are_released_for_retry_then_flagged(enrollment, exercise) -> None:
+    submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    services.submission_release(claim=claim, error="SandboxInfraError: bwrap died")
+    submission.refresh_from_db()
+    assert (submission.status, submission.infra_failures) == (SubmissionStatus.QUEUED, 1)
+    services.submission_flag_error(submission_id=submission.pk, error="gave up")
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.ERROR
+    assert submission.needs_staff
