@@ -61,7 +61,7 @@ pytest: deps
 test: lint types contracts pytest
 
 bench: deps
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 messages: $(STAMP)
 	cd platform && ../$(PY) ../manage.py makemessages -l fr --ignore "*/migrations/*" && ../$(PY) ../manage.py compilemessages
