@@ -255,14 +255,17 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
     max_score = Decimal(str(round(report.max_score, 2)))
     result = report.as_dict(instructor=True)
+    # The learner's code stopped the run (time, memory, a dead kernel): FAILED with the
+    # reason shown; the tests that did run still count.
+    status = SubmissionStatus.FAILED if report.notes else SubmissionStatus.GRADED
     with transaction.atomic():
         if not _finish(
             claim,
-            status=SubmissionStatus.GRADED,
+            status=status,
             score=score,
             max_score=max_score,
             result=result,
-            error_message="",
+            error_message=" ".join(report.notes),
             needs_staff=False,
         ):
             return False
@@ -276,8 +279,7 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
             result=result,
         )
     progress.publish(
-        claim.submission_id,
-        {"status": SubmissionStatus.GRADED, "score": str(score), "max_score": str(max_score)},
+        claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}
     )
     return True
 

@@ -225,6 +225,25 @@ def test_a_failure_of_the_learners_code_is_shown_with_its_reason(enrollment, exe
     assert "1024 MB" in submission.error_message
 
 
+def test_a_run_stopped_by_the_learners_code_fails_with_the_reason_and_keeps_what_ran(
+    enrollment, exercise
+) -> None:
+    submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    stopped = GradeReport(
+        score=2.0,
+        max_score=3.0,
+        pending_points=0.0,
+        tests=_report(2.0).tests,
+        notes=("Cell 3 did not finish within 30 s.",),
+    )
+    assert services.submission_record_grade(claim=claim, report=stopped)
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.FAILED
+    assert submission.score == Decimal("2.00")
+    assert submission.error_message == "Cell 3 did not finish within 30 s."
+
+
 def test_our_errors_are_released_for_retry_then_flagged(enrollment, exercise) -> None:
     submission = _submit(enrollment, exercise)
     claim = services.submission_claim(submission_id=submission.pk)
