@@ -237,7 +237,9 @@ class Extension(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["exercise", "learner"], name="one_extension_per_learner")
+            models.UniqueConstraint(
+                fields=["exercise", "learner"], name="one_extension_per_learner"
+            )
         ]
         verbose_name = _("extension")
         verbose_name_plural = _("extensions")
@@ -259,9 +261,7 @@ class GradeRecord(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=GradeKind.choices)
     score = models.DecimalField(_("score"), max_digits=7, decimal_places=2)
     max_score = models.DecimalField(_("max score"), max_digits=7, decimal_places=2)
-    raw_score = models.DecimalField(
-        _("score before late penalty"), max_digits=7, decimal_places=2
-    )
+    raw_score = models.DecimalField(_("score before late penalty"), max_digits=7, decimal_places=2)
     result: Any = models.JSONField(_("grading result"), default=dict)
     graded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -275,3 +275,26 @@ class GradeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission} · {self.score}/{self.max_score}"
+
+
+class CohortQuota(models.Model):
+    """Daily allowances of each learner in a cohort; empty means unlimited.
+
+    Usage is counted in Redis per learner and per day in the cohort's time zone
+    (courses/quotas.py); this row only holds the limits.
+    """
+
+    cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="quota")
+    cpu_seconds_per_day = models.PositiveIntegerField(
+        _("sandbox CPU-seconds per learner per day"), null=True, blank=True
+    )
+    model_tokens_per_day = models.PositiveIntegerField(
+        _("model tokens per learner per day"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("cohort quota")
+        verbose_name_plural = _("cohort quotas")
+
+    def __str__(self) -> str:
+        return f"{self.cohort} · {self.cpu_seconds_per_day} s · {self.model_tokens_per_day} tokens"

@@ -1,8 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from campus.models import EmailDomain, Membership, Organization, User
+from campus.models import AuditLog, EmailDomain, Membership, Organization, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -50,3 +52,22 @@ class UserAdmin(BaseUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by services, never edited by hand."""
+
+    list_display = ["created_at", "organization", "actor", "action", "target_label"]
+    list_filter = ["action", "organization"]
+    search_fields = ["target_label", "actor__email", "target_user__email"]
+    list_select_related = ["organization", "actor"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -35,7 +35,9 @@ def test_the_compiled_catalog_is_up_to_date() -> None:
     stale = [
         mid
         for mid, mstr in _entries(PO_FILE.read_text())
-        if mid and "%(" not in mid and catalog.gettext(mid.replace("\\n", "\n")) != mstr.replace("\\n", "\n")
+        if mid
+        and "%(" not in mid
+        and catalog.gettext(mid.replace("\\n", "\n")) != mstr.replace("\\n", "\n")
     ]
     assert stale == [], "run `make messages` to recompile the French catalog"
 

@@ -1,0 +1,44 @@
+"""The email that invites a person whose account an admin created to set their password."""
+
+from allauth.account.forms import default_token_generator
+from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from campus.models import User
+from courses.models import Cohort
+
+
+def password_set_url(*, user: User) -> str:
+    """allauth's password reset link for `user`: valid until they set a password, or
+    PASSWORD_RESET_TIMEOUT (three days by default)."""
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def send_invitation(*, user: User, cohort: Cohort, inviter: User) -> None:
+    context = {
+        "user": user,
+        "cohort": cohort,
+        "course": cohort.course,
+        "inviter": inviter,
+        "set_password_url": password_set_url(user=user),
+        "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
+        "reset_url": settings.SITE_URL.rstrip("/") + reverse("account_reset_password"),
+    }
+    subject = render_to_string("courses/email/invitation_subject.txt", context).strip()
+    body = render_to_string("courses/email/invitation_body.txt", context)
+    send_mail(
+        settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [user.email],
+    )
