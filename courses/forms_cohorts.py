@@ -3,6 +3,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from courses.models import EnrollmentRole
 from courses.services_cohorts import CohortSettings
 
 
@@ -65,3 +66,7 @@ class EnrollmentCsvForm(forms.Form):
             "instructor (student when empty)."
         ),
     )
+
+
+class EnrollmentRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role in the cohort"), choices=EnrollmentRole.choices)

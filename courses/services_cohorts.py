@@ -192,3 +192,52 @@ def check_can_join(*, cohort: Cohort) -> None:
 
 def _jsonable(values: dict[str, object]) -> dict[str, object]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+def _audit_enrollment(
+    *, actor: User, enrollment: Enrollment, action: str, details: dict[str, object]
+) -> None:
+    cohort = enrollment.cohort
+    audit_record(
+        organization=cohort.course.organization,
+        actor=actor,
+        action=action,
+        target_type="enrollment",
+        target_id=enrollment.pk,
+        target_label=enrollment.user.email,
+        target_user=enrollment.user,
+        details={"cohort": str(cohort), "cohort_id": cohort.pk, **details},
+    )
+
+
+@transaction.atomic
+def enrollment_set_role(*, actor: User, enrollment: Enrollment, role: str) -> Enrollment:
+    """Change someone's role in a cohort (learner, TA, instructor), recording it. The
+    university membership is left as it is: it is changed on the members page."""
+    if role not in EnrollmentRole.values:
+        raise EnrollmentRefused(_("“%(role)s” is not a role.") % {"role": role})
+    old_role = enrollment.role
+    if old_role == role:
+        return enrollment
+    enrollment.role = role
+    enrollment.save(update_fields=["role"])
+    _audit_enrollment(
+        actor=actor,
+        enrollment=enrollment,
+        action=AuditAction.ENROLLMENT_ROLE_CHANGED,
+        details={"from": old_role, "to": role},
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_remove(*, actor: User, enrollment: Enrollment) -> None:
+    """Take someone out of a cohort. Their submissions stay (they belong to the cohort's
+    record), and the removal is recorded with the role they had."""
+    _audit_enrollment(
+        actor=actor,
+        enrollment=enrollment,
+        action=AuditAction.ENROLLMENT_REMOVED,
+        details={"role": enrollment.role},
+    )
+    enrollment.delete()

@@ -4,6 +4,7 @@ course pages, so these paths win over the course URL patterns."""
 from django.urls import path
 
 from courses import views_cohorts as views
+from courses import views_people
 
 app_name = "cohorts"
 
@@ -21,4 +22,15 @@ urlpatterns = [
     path(COURSE + "<int:cohort_id>/", views.cohort_edit_view, name="edit"),
     path(COURSE + "<int:cohort_id>/code/", views.cohort_code_view, name="regenerate_code"),
     path(COURSE + "<int:cohort_id>/enroll/", views.cohort_import_view, name="import"),
+    path(COURSE + "<int:cohort_id>/people/", views_people.cohort_people_view, name="people"),
+    path(
+        COURSE + "<int:cohort_id>/people/<int:enrollment_id>/role/",
+        views_people.enrollment_role_view,
+        name="enrollment_role",
+    ),
+    path(
+        COURSE + "<int:cohort_id>/people/<int:enrollment_id>/remove/",
+        views_people.enrollment_remove_view,
+        name="enrollment_remove",
+    ),
 ]

@@ -20,7 +20,13 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-SECRETS = ("Target University", "Target Course", "Target Cohort", "secret.member@target.example")
+SECRETS = (
+    "Target University",
+    "Target Course",
+    "Target Cohort",
+    "secret.member@target.example",
+    "secret.learner@target.example",
+)
 WRONG_ROLES = ["anonymous", "student", "ta", "instructor_elsewhere", "admin_elsewhere"]
 
 
@@ -32,7 +38,14 @@ def target():
     member = MembershipFactory(
         organization=organization, user__email="secret.member@target.example"
     )
-    return {"organization": organization, "course": course, "cohort": cohort, "member": member}
+    learner = EnrollmentFactory(cohort=cohort, user__email="secret.learner@target.example")
+    return {
+        "organization": organization,
+        "course": course,
+        "cohort": cohort,
+        "member": member,
+        "learner": learner,
+    }
 
 
 def _person(role: str, target) -> object | None:
@@ -82,6 +95,10 @@ def _requests(target) -> list[tuple[str, str, str, dict[str, object]]]:
         ("regenerate_code", "post", cohort + "code/", {}),
         ("import", "get", cohort + "enroll/", {}),
         ("import", "post", cohort + "enroll/", {"file": SimpleUploadedFile("x.csv", csv)}),
+        ("people", "get", cohort + "people/", {}),
+        ("people", "get", cohort + "people/?q=secret", {}),
+        ("enrollment_role", "post", f"{cohort}people/{target['learner'].pk}/role/", {"role": "ta"}),
+        ("enrollment_remove", "post", f"{cohort}people/{target['learner'].pk}/remove/", {}),
         ("join", "get", "/join/not-a-real-code/", {}),
         ("join", "post", "/join/not-a-real-code/", {}),
     ]
@@ -124,6 +141,7 @@ def test_every_wrong_role_is_refused_everywhere_and_nothing_changes(client, targ
     assert Cohort.objects.get(pk=target["cohort"].pk).enrollment_code == code
     assert not Cohort.objects.filter(name="Hijacked").exists()
     assert Enrollment.objects.count() == enrollments_before
+    assert Enrollment.objects.get(pk=target["learner"].pk).role == EnrollmentRole.STUDENT
 
 
 def test_anonymous_visitors_of_a_real_invite_link_are_asked_to_log_in(client, target) -> None:
@@ -132,4 +150,4 @@ def test_anonymous_visitors_of_a_real_invite_link_are_asked_to_log_in(client, ta
         response = getattr(client, method)(f"/join/{code}/")
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
-    assert not Enrollment.objects.exists()
+    assert Enrollment.objects.count() == 1  # the target's own learner

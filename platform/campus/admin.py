@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from campus.models import AuditLog, EmailDomain, Membership, Organization, User
+from campus.models import AuditAction, AuditLog, EmailDomain, Membership, Organization, User
+from campus.services import audit_record
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,6 +35,24 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "user__name", "organization__name"]
     autocomplete_fields = ["user", "organization"]
     list_select_related = ["user", "organization"]
+
+    def save_model(self, request: Any, obj: Membership, form: Any, change: bool) -> None:
+        """Role changes made here are audited like those made on the members page."""
+        old_role = Membership.objects.filter(pk=obj.pk).values_list("role", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if old_role != obj.role:
+            audit_record(
+                organization=obj.organization,
+                actor=request.user,
+                action=AuditAction.ROLE_CHANGED if change else AuditAction.MEMBER_JOINED,
+                target_type="membership",
+                target_id=obj.pk,
+                target_label=obj.user.email,
+                target_user=obj.user,
+                details={"from": old_role, "to": obj.role, "via": "admin"}
+                if change
+                else {"role": obj.role, "via": "admin"},
+            )
 
 
 @admin.register(User)

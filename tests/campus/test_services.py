@@ -133,3 +133,17 @@ def test_an_account_with_two_addresses_is_not_verified_by_a_password_reset() -> 
     EmailAddress.objects.create(user=user, email="second@example.org", verified=False)
     assert email_verify_after_password_set(user=user) is None
     assert not EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def test_a_role_change_in_the_django_admin_is_audited_too(client) -> None:
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    member = MembershipFactory(role=Role.STUDENT)
+    client.force_login(superuser)
+    response = client.post(
+        f"/admin/campus/membership/{member.pk}/change/",
+        {"user": member.user.pk, "organization": member.organization.pk, "role": Role.TA},
+    )
+    assert response.status_code == 302
+    entry = AuditLog.objects.get()
+    assert (entry.actor, entry.action) == (superuser, AuditAction.ROLE_CHANGED)
+    assert entry.details == {"from": Role.STUDENT, "to": Role.TA, "via": "admin"}
