@@ -6,6 +6,7 @@ A file with any bad row changes nothing, and the report says what is wrong on wh
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,9 +21,11 @@ from django.utils.translation import gettext_lazy
 
 from campus.models import AuditAction, User
 from campus.services import audit_record
-from courses.invitations import send_invitation
+from courses.invitations import send_invitations
 from courses.models import Cohort, Enrollment, EnrollmentRole
 from courses.services_cohorts import enrollment_create
+
+logger = logging.getLogger(__name__)
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -58,6 +61,7 @@ class CsvReport:
     rows: list[CsvRow] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     applied: bool = False
+    invitation_error: str = ""
 
     @property
     def has_errors(self) -> bool:
@@ -78,15 +82,19 @@ def enrollment_csv_import(*, actor: User, cohort: Cohort, data: bytes) -> CsvRep
         with transaction.atomic():
             # Lock the cohort: seats are counted by the check and taken by the apply.
             cohort = (
-                Cohort.objects.select_for_update()
+                Cohort.objects.select_for_update(of=("self",))
                 .select_related("course__organization")
                 .get(pk=cohort.pk)
             )
             report = enrollment_csv_check(cohort=cohort, data=data)
             if report.has_errors:
                 return report
-            _apply(actor=actor, cohort=cohort, rows=report.rows)
+            invited = _apply(actor=actor, cohort=cohort, rows=report.rows)
             report.applied = True
+            if invited:
+                transaction.on_commit(
+                    partial(_invite, report=report, users=invited, cohort=cohort, inviter=actor)
+                )
     except IntegrityError:
         report.applied = False
         report.file_errors.append(
@@ -250,15 +258,29 @@ def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
                 ) % {"capacity": cohort.capacity}
 
 
-def _apply(*, actor: User, cohort: Cohort, rows: list[CsvRow]) -> None:
+def _apply(*, actor: User, cohort: Cohort, rows: list[CsvRow]) -> list[User]:
+    """Write the rows; returns the accounts created, to be invited once this commits."""
+    created = []
     for row in rows:
         if row.outcome == Outcome.CREATED:
             row.user = _create_invited_user(actor=actor, cohort=cohort, row=row)
-            invite = partial(send_invitation, user=row.user, cohort=cohort, inviter=actor)
-            transaction.on_commit(invite)
+            created.append(row.user)
         if row.outcome in (Outcome.CREATED, Outcome.ENROLLED):
             assert row.user is not None
             enrollment_create(actor=actor, user=row.user, cohort=cohort, role=row.role, via="csv")
+    return created
+
+
+def _invite(*, report: CsvReport, users: list[User], cohort: Cohort, inviter: User) -> None:
+    """Send the invitations; a mail failure cannot undo the enrollments, so it is reported."""
+    try:
+        send_invitations(users=users, cohort=cohort, inviter=inviter)
+    except Exception as error:
+        logger.exception("Invitations for cohort %s could not be sent", cohort.pk)
+        report.invitation_error = _(
+            "The accounts were created, but the invitation emails could not be sent (%(error)s). "
+            "Ask these people to use “Forgot your password?” on the login page."
+        ) % {"error": error.__class__.__name__}
 
 
 def _create_invited_user(*, actor: User, cohort: Cohort, row: CsvRow) -> User:

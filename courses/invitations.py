@@ -3,7 +3,7 @@
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -24,7 +24,14 @@ def password_set_url(*, user: User) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def send_invitation(*, user: User, cohort: Cohort, inviter: User) -> None:
+def send_invitations(*, users: list[User], cohort: Cohort, inviter: User) -> None:
+    """One email per person, all over one connection to the mail server."""
+    messages = [invitation_message(user=user, cohort=cohort, inviter=inviter) for user in users]
+    with get_connection() as connection:
+        connection.send_messages(messages)
+
+
+def invitation_message(*, user: User, cohort: Cohort, inviter: User) -> EmailMessage:
     context = {
         "user": user,
         "cohort": cohort,
@@ -36,7 +43,7 @@ def send_invitation(*, user: User, cohort: Cohort, inviter: User) -> None:
     }
     subject = render_to_string("courses/email/invitation_subject.txt", context).strip()
     body = render_to_string("courses/email/invitation_body.txt", context)
-    send_mail(
+    return EmailMessage(
         settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
         body,
         settings.DEFAULT_FROM_EMAIL,

@@ -153,7 +153,7 @@ def enrollment_join_by_code(*, user: User, code: str) -> JoinResult:
     the cohort is full or over.
     """
     cohort = (
-        Cohort.objects.select_for_update()
+        Cohort.objects.select_for_update(of=("self",))
         .select_related("course__organization")
         .get(enrollment_code=code)
     )

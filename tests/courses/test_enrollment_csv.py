@@ -3,6 +3,7 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError
 from django.utils import translation
 
@@ -223,3 +224,34 @@ def test_an_invited_person_sets_a_password_from_the_email_and_logs_in(
     assert response.status_code == 302
     assert response["Location"] == "/courses/"
     assert cohort.course.title in client.get("/courses/").text
+
+
+class UnreachableMailServer(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("no mail server")
+
+
+def test_every_new_account_is_invited_by_its_own_email(
+    cohort, admin, django_capture_on_commit_callbacks
+) -> None:
+    data = b"email\na@example.org\nb@example.org\nc@example.org\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.applied and not report.invitation_error
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+    ]
+
+
+def test_a_mail_failure_keeps_the_enrollments_and_says_what_to_do(
+    cohort, admin, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.EMAIL_BACKEND = f"{__name__}.UnreachableMailServer"
+    with django_capture_on_commit_callbacks(execute=True):
+        report = enrollment_csv_import(actor=admin, cohort=cohort, data=b"email\na@example.org\n")
+    assert report.applied
+    assert "ConnectionRefusedError" in report.invitation_error
+    assert "Forgot your password?" in report.invitation_error
+    assert Enrollment.objects.filter(cohort=cohort, user__email="a@example.org").exists()
