@@ -7,6 +7,7 @@ is still current, so a redelivered or requeued task never grades twice.
 """
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +37,7 @@ from courses.models import (
     SubmissionStatus,
 )
 from courses.policies import Deadline, LateState, apply_penalty, late_state
+from courses.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from sandbox import SandboxUserError
 
 TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
@@ -115,6 +117,10 @@ def submission_create(
     now = now or timezone.now()
     cohort = _learner_cohort(learner=learner, exercise=exercise)
     state = _check_deadline(exercise=exercise, learner=learner, now=now)
+    try:
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+    except QuotaExceeded as exc:
+        raise SubmissionRefused(str(exc)) from exc
     answers = _answer_notebook(exercise=exercise, notebook=notebook)
     with transaction.atomic():
         # Serialise attempts of one learner on one exercise: count and insert together.
@@ -228,12 +234,20 @@ def submission_grade(*, submission_id: int) -> None:
     claim = submission_claim(submission_id=submission_id)
     if claim is None:
         return
-    submission = Submission.objects.select_related("exercise").get(pk=submission_id)
+    submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
+        pk=submission_id
+    )
+    kernels: list[sandboxing.MeteredKernel] = []
+
+    def kernel_factory() -> sandboxing.MeteredKernel:
+        kernels.append(sandboxing.MeteredKernel(sandboxing.acquire_kernel()))
+        return kernels[-1]
+
     try:
         report = grade_notebook(
             source=parsed_exercise(submission.exercise),
             submission=submission.notebook,
-            kernel_factory=sandboxing.acquire_kernel,
+            kernel_factory=kernel_factory,
             limits=sandboxing.grading_limits(),
         )
     except SandboxUserError as exc:
@@ -242,7 +256,22 @@ def submission_grade(*, submission_id: int) -> None:
     except Exception as exc:
         submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        _record_cpu(submission, sum(k.cpu_seconds for k in kernels))
     submission_record_grade(claim=claim, report=report)
+
+
+def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
+    """Count the sandbox CPU time against the learner's daily quota (measured after the
+    run, so it is recorded even past the limit; the next submission is then refused)."""
+    if cpu_seconds > 0:
+        quota_consume(
+            user=submission.learner,
+            cohort=submission.cohort,
+            kind=QuotaKind.CPU_SECONDS,
+            amount=math.ceil(cpu_seconds),
+            enforce=False,
+        )
 
 
 def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
