@@ -1,5 +1,3 @@
-import uuid
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -115,10 +113,7 @@ def test_an_enrollment_of_another_cohort_cannot_be_reached_from_this_one(
     assert Enrollment.objects.filter(pk=other.pk).exists()
 
 
-def test_the_people_page_shows_what_each_learner_used_today(
-    client, cohort, instructor, settings
-) -> None:
-    settings.QUOTA_KEY_PREFIX = f"quota-test-{uuid.uuid4().hex}"
+def test_the_people_page_shows_what_each_learner_used_today(client, cohort, instructor) -> None:
     CohortQuota.objects.create(cohort=cohort, cpu_seconds_per_day=600)
     busy = EnrollmentFactory(cohort=cohort, user__email="busy@example.org")
     quota_consume(user=busy.user, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=123)
