@@ -5,7 +5,7 @@ Thin views: each checks access with an `access_*` helper, then calls one service
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -160,6 +160,9 @@ def join_view(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "POST":
         try:
             result = enrollment_join_by_code(user=_user(request), code=code)
+        except Cohort.DoesNotExist:
+            # The code was regenerated between the check above and the lock.
+            raise Http404("No such invitation") from None
         except EnrollmentRefused as error:
             refusal = str(error)
         else:

@@ -17,7 +17,8 @@ from campus.forms import MemberSearchForm
 from campus.models import User
 from courses.access_cohorts import access_cohort_for_edit
 from courses.forms_cohorts import EnrollmentRoleForm
-from courses.models import Cohort, Enrollment, EnrollmentRole
+from courses.models import Cohort, CohortQuota, Enrollment, EnrollmentRole
+from courses.quotas import quota_usage_today
 from courses.selectors_cohorts import cohort_people
 from courses.services_cohorts import EnrollmentRefused, enrollment_remove, enrollment_set_role
 
@@ -40,6 +41,9 @@ def cohort_people_view(
     page = Paginator(cohort_people(cohort=cohort, search=query), PEOPLE_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    usage = quota_usage_today(cohort=cohort, user_ids=[e.user_id for e in page])
+    rows = [(enrollment, usage.get(enrollment.user_id, {})) for enrollment in page]
+    quota = CohortQuota.objects.filter(cohort=cohort).first()
     return render(
         request,
         "courses/cohorts/people.html",
@@ -47,6 +51,8 @@ def cohort_people_view(
             "course": cohort.course,
             "cohort": cohort,
             "page": page,
+            "rows": rows,
+            "quota": quota,
             "query": query,
             "roles": EnrollmentRole.choices,
         },

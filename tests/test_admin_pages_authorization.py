@@ -86,6 +86,7 @@ def _requests(target) -> list[tuple[str, str, str, dict[str, object]]]:
             {"role": Role.ORG_ADMIN},
         ),
         ("audit_log", "get", f"/universities/{org}/audit/", {}),
+        ("audit_log", "get", f"/universities/{org}/audit/?q=secret&action=role_changed", {}),
         ("university_courses", "get", f"/universities/{org}/courses/", {}),
         ("list", "get", course, {}),
         ("create", "get", course + "new/", {}),

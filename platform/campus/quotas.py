@@ -101,6 +101,15 @@ def counter_read(*, scope: str, user_id: int, kind: str, day: date) -> int:
     return int(raw) if raw is not None else 0
 
 
+def counter_read_many(*, scope: str, user_ids: list[int], kind: str, day: date) -> dict[int, int]:
+    """The day's counters of many people in one round trip."""
+    if not user_ids:
+        return {}
+    keys = [counter_key(scope=scope, user_id=u, kind=kind, day=day) for u in user_ids]
+    values = _client().mget(keys)
+    return {u: int(v) if v is not None else 0 for u, v in zip(user_ids, values, strict=True)}
+
+
 def counter_add(
     *, scope: str, user_id: int, kind: str, day: date, amount: int, limit: int | None, enforce: bool
 ) -> tuple[bool, int]:

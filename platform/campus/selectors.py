@@ -14,6 +14,22 @@ def organization_members(*, organization: Organization, search: str = "") -> Que
     return members.order_by("user__name", "user__email")
 
 
-def organization_audit_log(*, organization: Organization) -> QuerySet[AuditLog]:
-    """The university's audit log, newest first, with the people it names."""
-    return AuditLog.objects.filter(organization=organization).select_related("actor", "target_user")
+def organization_audit_log(
+    *, organization: Organization, search: str = "", action: str = ""
+) -> QuerySet[AuditLog]:
+    """The university's audit log, newest first, with the people it names; `search` matches
+    who acted or who or what was acted on, `action` keeps one kind of entry."""
+    entries = AuditLog.objects.filter(organization=organization).select_related(
+        "actor", "target_user"
+    )
+    search = search.strip()
+    if search:
+        entries = entries.filter(
+            Q(actor__email__icontains=search)
+            | Q(actor__name__icontains=search)
+            | Q(target_label__icontains=search)
+            | Q(target_user__name__icontains=search)
+        )
+    if action:
+        entries = entries.filter(action=action)
+    return entries

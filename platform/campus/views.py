@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campus.access import access_organization_admin, administered_organizations
-from campus.forms import MemberSearchForm, RoleForm
+from campus.forms import AuditSearchForm, MemberSearchForm, RoleForm
 from campus.models import Membership, Role, User
 from campus.selectors import organization_audit_log, organization_members
 from campus.services import RoleChangeError, membership_set_role
@@ -102,7 +102,20 @@ def _back_to_members(request: HttpRequest, org_slug: str) -> str:
 @login_required
 def audit_log_view(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = access_organization_admin(user=_user(request), slug=org_slug)
-    page = Paginator(organization_audit_log(organization=organization), AUDIT_PER_PAGE).get_page(
-        request.GET.get("page")
+    search = AuditSearchForm(request.GET)
+    filters = search.cleaned_data if search.is_valid() else {"q": "", "action": ""}
+    entries = organization_audit_log(
+        organization=organization, search=filters["q"], action=filters["action"]
     )
-    return render(request, "campus/audit_log.html", {"organization": organization, "page": page})
+    page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "campus/audit_log.html",
+        {
+            "organization": organization,
+            "page": page,
+            "search": search,
+            "query": filters["q"],
+            "action": filters["action"],
+        },
+    )

@@ -153,3 +153,25 @@ def test_the_member_page_is_translated_into_french(client, admin) -> None:
     client.force_login(admin.user)
     page = client.get(_members_url(admin), HTTP_ACCEPT_LANGUAGE="fr")
     assert "Rechercher par nom ou adresse" in page.text
+
+
+def test_the_audit_log_filters_by_person_and_by_kind_of_change(client, admin) -> None:
+    first = MembershipFactory(organization=admin.organization, user__email="first@example.org")
+    second = MembershipFactory(organization=admin.organization, user__email="second@example.org")
+    client.force_login(admin.user)
+    client.post(_role_url(first), {"role": Role.TA})
+    client.post(_role_url(second), {"role": Role.INSTRUCTOR})
+    AuditLog.objects.create(
+        organization=admin.organization,
+        action=AuditAction.MEMBER_JOINED,
+        target_type="membership",
+        target_label="joined@example.org",
+    )
+    audit = f"/universities/{admin.organization.slug}/audit/"
+    by_person = client.get(audit, {"q": "FIRST@"}).text
+    table = by_person[by_person.index("<tbody") :]
+    assert "first@example.org" in table and "second@example.org" not in table
+    by_kind = client.get(audit, {"action": AuditAction.MEMBER_JOINED}).text
+    table = by_kind[by_kind.index("<tbody") :]
+    assert "joined@example.org" in table and "first@example.org" not in table
+    assert client.get(audit, {"action": "not-a-kind"}).status_code == 200

@@ -4,7 +4,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from campus.models import AuditAction, AuditLog
-from courses.models import Enrollment, EnrollmentRole, Submission
+from courses.models import CohortQuota, Enrollment, EnrollmentRole, Submission
+from courses.quotas import QuotaKind, quota_consume
 from courses.services_cohorts import EnrollmentRefused, enrollment_remove, enrollment_set_role
 from tests.factories import (
     CohortFactory,
@@ -110,3 +111,16 @@ def test_an_enrollment_of_another_cohort_cannot_be_reached_from_this_one(
     client.force_login(instructor)
     assert client.post(f"{_people(cohort)}{other.pk}/remove/").status_code == 404
     assert Enrollment.objects.filter(pk=other.pk).exists()
+
+
+def test_the_people_page_shows_what_each_learner_used_today(client, cohort, instructor) -> None:
+    CohortQuota.objects.create(cohort=cohort, cpu_seconds_per_day=600)
+    busy = EnrollmentFactory(cohort=cohort, user__email="busy@example.org")
+    quota_consume(user=busy.user, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=123)
+    quota_consume(user=busy.user, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=4567)
+    client.force_login(instructor)
+    page = client.get(_people(cohort)).text
+    row = page[page.index("busy@example.org") :]
+    row = row[: row.index("</tr>")]
+    assert "123 CPU-s / 600" in " ".join(row.split())
+    assert "4567 tokens" in row

@@ -1,4 +1,3 @@
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -24,13 +23,6 @@ def in_english():
     # Messages are compared in English; a request in another test may leave French active.
     with translation.override("en"):
         yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters(settings):
-    # Database ids are reused between tests and test processes may share one Redis, whose
-    # counters are not rolled back: each test counts under its own prefix.
-    settings.QUOTA_KEY_PREFIX = f"quota-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
