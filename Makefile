@@ -64,7 +64,8 @@ bench: deps
 	$(PY) -m bench
 
 messages: $(STAMP)
-	cd platform && ../$(PY) ../manage.py makemessages -l fr --ignore "*/migrations/*" && ../$(PY) ../manage.py compilemessages
+	$(PY) manage.py makemessages -l fr --ignore "*/migrations/*" --ignore .venv --ignore var --ignore tests --ignore bench
+	$(PY) manage.py compilemessages --ignore .venv --ignore var
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache
