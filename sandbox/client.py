@@ -51,10 +51,14 @@ class Channels:
             sock.setsockopt(zmq.RCVHWM, 256)
             if kind == zmq.SUB:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
+            if kind == zmq.SUB:
+                # A message over MAXMSGSIZE makes zmq drop the connection: the monitor
+                # tells us, so an output flood is reported instead of silently lost.
+                self.monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             sock.connect(ipc_url(info, channel))
             self.sockets[channel] = sock
         self.poller = zmq.Poller()
-        for sock in self.sockets.values():
+        for sock in (*self.sockets.values(), self.monitor):
             self.poller.register(sock, zmq.POLLIN)
 
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
@@ -66,6 +70,13 @@ class Channels:
         """Messages ready within `timeout_s`, as (channel, message); junk is dropped."""
         ready = dict(self.poller.poll(max(0, int(timeout_s * 1000))))
         received = []
+        if self.monitor in ready:
+            while True:
+                try:
+                    self.monitor.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                received.append(("dropped", {"header": {}, "content": {}}))
         for channel, sock in self.sockets.items():
             if sock not in ready:
                 continue
@@ -90,6 +101,7 @@ class Channels:
         return dict(msg)
 
     def close(self) -> None:
+        self.monitor.close(linger=0)
         for sock in self.sockets.values():
             sock.close(linger=0)
         self.sockets.clear()

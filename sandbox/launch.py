@@ -7,13 +7,14 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import client, isolation, seccomp, slots
+from sandbox import client, isolation, mounts, seccomp, slots
 from sandbox.cgroups import Cgroup
 from sandbox.isolation import MIB
 from sandbox.kernel import Kernel
@@ -80,11 +81,11 @@ class PopenProcess:
             self.popen.wait(timeout=5)
 
 
-def make_host_dir(lease: UidLease) -> Path:
-    """The kernel's private directory: owned by its slot uid, unreadable by other slots."""
+def make_host_dir(lease: UidLease, limits: Limits) -> Path:
+    """The kernel's private directory: a small tmpfs owned by its slot uid."""
     host_dir = slots.prepare_run_base() / f"k{lease.uid}-{secrets.token_hex(4)}"
     host_dir.mkdir(mode=0o700)
-    os.chown(host_dir, lease.uid, lease.uid)
+    mounts.mount_private_tmpfs(host_dir, size_bytes=limits.tmpfs_mb * MIB, uid=lease.uid)
     return host_dir
 
 
@@ -112,7 +113,7 @@ def _start_bwrap(limits: Limits) -> Kernel:
     lease = slots.lease_uid()
     host_dir, group = None, None
     try:
-        host_dir = make_host_dir(lease)
+        host_dir = make_host_dir(lease, limits)
         key = client.new_key()
         write_connection_file(
             host_dir=host_dir,
@@ -162,10 +163,13 @@ def _undo(*, group: Cgroup | None, host_dir: Path | None, lease: UidLease) -> No
     if group is not None:
         group.destroy()
     if host_dir is not None:
-        import shutil
-
-        shutil.rmtree(host_dir, ignore_errors=True)
+        remove_host_dir(host_dir)
     lease.release()
+
+
+def remove_host_dir(host_dir: Path) -> None:
+    mounts.unmount(host_dir)
+    shutil.rmtree(host_dir, ignore_errors=True)
 
 
 def _start_insecure(limits: Limits) -> Kernel:

@@ -15,7 +15,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import cgroups
+from sandbox import cgroups, mounts
 from sandbox.limits import SandboxInfraError
 
 
@@ -94,6 +94,7 @@ def clean_orphans() -> list[int]:
         for child in base.iterdir():
             owner = child.stat().st_uid
             if child.name != "locks" and child.is_dir() and owner in free:
+                mounts.unmount(child)
                 shutil.rmtree(child, ignore_errors=True)
                 cleaned.add(owner)
     return sorted(cleaned)
@@ -121,7 +122,8 @@ def _kill_processes_of(uids: set[int]) -> list[int]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             status = (entry / "status").read_text()
             uid = int(status.split("\nUid:", 1)[1].split()[0])
-            if uid in uids:
+            zombie = status.split("\nState:", 1)[1].split()[0] == "Z"
+            if uid in uids and not zombie:
                 found.append(uid)
                 os.kill(int(entry.name), signal.SIGKILL)
     return found

@@ -1,0 +1,72 @@
+"""Fixtures for the sandbox tests: real kernels, in every isolation mode.
+
+Every kernel a test starts is destroyed at the end of the test; a final check makes sure
+no process, cgroup or mount was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import cgroups, launch, mounts, slots
+from sandbox.kernel import Kernel
+from sandbox.limits import CellResult, Limits
+
+MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+StartKernel = Callable[..., Kernel]
+
+
+@pytest.fixture
+def start(mode: str) -> Iterator[StartKernel]:
+    """Start kernels in the test's mode; all of them are destroyed after the test."""
+    started: list[Kernel] = []
+
+    def start_kernel(**limits: Any) -> Kernel:
+        kernel = launch.start_kernel(limits=Limits(**limits), mode=mode)
+        started.append(kernel)
+        return kernel
+
+    yield start_kernel
+    for kernel in started:
+        kernel.shutdown()
+
+
+@pytest.fixture
+def kernel(start: StartKernel) -> Kernel:
+    return start()
+
+
+def stdout(result: CellResult) -> str:
+    return "".join(o["text"] for o in result.outputs if o["output_type"] == "stream")
+
+
+def report(kernel: Kernel, code: str, **kwargs: Any) -> Any:
+    """Run code that prints one JSON document as its last line; return it decoded."""
+    result = kernel.execute(code, **kwargs)
+    assert result.status == "ok", result.outputs
+    return json.loads(stdout(result).strip().splitlines()[-1])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def nothing_left_behind() -> Iterator[None]:
+    yield
+    base = slots.run_base()
+    leftovers = [p for p in base.iterdir() if p.name.startswith("k")] if base.is_dir() else []
+    assert not [p for p in leftovers if mounts.is_mount_point(p)], "a kernel tmpfs is mounted"
+    assert not leftovers, f"kernel directories left behind: {leftovers}"
+    for parent in cgroups.base_dirs():
+        if parent.is_dir():
+            assert not [c for c in parent.iterdir() if c.is_dir()], "a kernel cgroup is left"
+    assert not slots.clean_orphans(), "a slot uid still had processes"
