@@ -124,24 +124,30 @@ def write_identity_files() -> Path:
     return etc
 
 
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
+
+
 def kernel_argv(connection_file: str) -> list[str]:
-    return [
-        str(runtime.runtime_python()),
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        connection_file,
-        "--HistoryManager.enabled=False",
-    ]
+    python = str(runtime.runtime_python())
+    return [python, "-m", "ipykernel_launcher", "-f", connection_file, *KERNEL_OPTIONS]
+
+
+def runtime_bind_args() -> list[str]:
+    """Bind the runtime read-only at its own path; its parents traversable by any uid
+    (bwrap running as root would make them 0700)."""
+    runtime_dir = runtime.runtime_path().absolute()
+    args = []
+    for parent in reversed(runtime_dir.parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return [*args, "--ro-bind", str(runtime_dir), str(runtime_dir)]
 
 
 def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int) -> list[str]:
     """bwrap options for one kernel; run as the slot uid, never as root."""
     tmpfs = str(limits.tmpfs_mb * MIB)
-    runtime_dir = str(runtime.runtime_path().absolute())
     args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
     args += ["--cap-drop", "ALL", "--hostname", "sandbox"]
-    args += ["--ro-bind", "/usr", "/usr", "--ro-bind", runtime_dir, runtime_dir]
+    args += ["--ro-bind", "/usr", "/usr", *runtime_bind_args()]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", f"usr/{link}", f"/{link}"]

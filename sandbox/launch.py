@@ -31,7 +31,7 @@ def sandbox_mode() -> str:
     "bwrap" (one bubblewrap exec per kernel)."""
     if isolation.insecure_local():
         return "insecure"
-    mode = os.environ.get("SANDBOX_MODE", "bwrap")
+    mode = os.environ.get("SANDBOX_MODE", "zygote")
     if mode not in ("zygote", "bwrap"):
         raise SandboxInfraError(f"SANDBOX_MODE must be zygote or bwrap, not {mode!r}")
     return mode

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_BIND, MS_SHARED = 4096, 1 << 20
 MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -21,6 +22,18 @@ def mount_private_tmpfs(path: Path, *, size_bytes: int, uid: int) -> None:
     if _libc.mount(b"tmpfs", bytes(path), b"tmpfs", flags, options.encode()) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"mounting a tmpfs on {path}: {os.strerror(error)}")
+
+
+def ensure_shared_mount(path: Path) -> None:
+    """Make `path` a shared mount point, so the per-kernel tmpfs mounted under it later
+    propagate into the zygote's mount namespace (which binds `path` as a slave)."""
+    if not is_mount_point(path):
+        if _libc.mount(bytes(path), bytes(path), None, MS_BIND, None) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"bind-mounting {path}: {os.strerror(error)}")
+    if _libc.mount(None, bytes(path), None, MS_SHARED, None) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"making {path} a shared mount: {os.strerror(error)}")
 
 
 def unmount(path: Path) -> None:
