@@ -54,12 +54,22 @@ class Channels:
             if kind == zmq.SUB:
                 # A message over MAXMSGSIZE makes zmq drop the connection: the monitor
                 # tells us, so an output flood is reported instead of silently lost.
-                self.monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+                self.monitor = self._monitor(sock)
             sock.connect(ipc_url(info, channel))
             self.sockets[channel] = sock
         self.poller = zmq.Poller()
         for sock in (*self.sockets.values(), self.monitor):
             self.poller.register(sock, zmq.POLLIN)
+
+    def _monitor(self, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+        # A unique address: pyzmq's default one reuses the fd number, which closed
+        # kernels' sockets free again ("Address already in use").
+        address = f"inproc://sandbox-monitor-{secrets.token_hex(8)}"
+        sock.monitor(address, zmq.EVENT_DISCONNECTED)
+        monitor = self.context.socket(zmq.PAIR)
+        monitor.setsockopt(zmq.LINGER, 0)
+        monitor.connect(address)
+        return monitor
 
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         msg = self.session.msg(msg_type, content)
@@ -101,6 +111,7 @@ class Channels:
         return dict(msg)
 
     def close(self) -> None:
+        self.sockets["iopub"].disable_monitor()
         self.monitor.close(linger=0)
         for sock in self.sockets.values():
             sock.close(linger=0)

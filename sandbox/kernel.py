@@ -86,7 +86,11 @@ class Kernel:
                 return
             if not messages and not self.process.is_alive():
                 raise SandboxInfraError(f"the kernel exited while starting: {self._log_tail()}")
-        raise SandboxInfraError(f"the kernel did not answer within {timeout:.0f} s")
+        raise SandboxInfraError(
+            f"the kernel did not answer within {timeout:.0f} s "
+            f"(replied={replied}, iopub={iopub_seen}, alive={self.process.is_alive()}, "
+            f"dir={sorted(p.name for p in self.host_dir.iterdir())}): {self._log_tail()[-300:]}"
+        )
 
     def _log_tail(self) -> str:
         try:

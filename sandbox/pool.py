@@ -105,10 +105,6 @@ class KernelPool:
         while not self._requests.empty():
             _, future = self._requests.get_nowait()
             future.set_exception(SandboxInfraError("the kernel pool is closed"))
-        if self.mode == "zygote":
-            from sandbox import zygote
-
-            zygote.stop_zygote()
 
     def __enter__(self) -> KernelPool:
         self.start()
