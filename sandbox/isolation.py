@@ -71,6 +71,11 @@ def prlimit_args(limits: Limits) -> list[str]:
 
 @functools.cache
 def preflight() -> None:
+    """check_isolation(), once per process."""
+    check_isolation()
+
+
+def check_isolation() -> None:
     """Raise SandboxInfraError naming what is missing before any kernel starts."""
     if insecure_local():
         return

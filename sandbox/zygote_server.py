@@ -124,6 +124,8 @@ def isolate(config, request):
     # Changing uid without exec left us non-dumpable (/proc/self owned by root): restore
     # what an exec'd kernel has. ptrace stays refused by seccomp, core dumps by rlimit.
     check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    # The uid change also cleared the parent-death signal: die with the zygote again.
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     load_seccomp(bytes.fromhex(config["seccomp"]))
 
 
