@@ -35,7 +35,7 @@ def max_forks() -> int:
 
 
 def preload() -> list[str]:
-    return [m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", "numpy").split(",") if m]
+    return [m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", "numpy,numpy.random").split(",") if m]
 
 
 class PidfdProcess:
