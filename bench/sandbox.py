@@ -22,7 +22,7 @@ from typing import Any
 
 import nbformat
 
-from sandbox import KernelPool, Limits, launch, run_notebook, runtime
+from sandbox import KernelPool, Limits, launch, runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"

@@ -14,6 +14,7 @@ from sandbox.limits import Limits, SandboxInfraError
 
 KERNEL_DIR = "/kernel"  # the kernel's private directory, as seen inside the sandbox
 HOME = "/home/learner"
+SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs
 MIB = 1024 * 1024
 # Virtual address space is not memory: ipykernel's threads and numpy reserve far more than
 # they touch. RLIMIT_AS is only a backstop above the cgroup limit.
@@ -27,7 +28,7 @@ def insecure_local() -> bool:
     return os.environ.get("SANDBOX_INSECURE_LOCAL", "") == "1"
 
 
-def kernel_environment(*, home: str = HOME, tmp: str = "/tmp") -> dict[str, str]:
+def kernel_environment(*, home: str = HOME, tmp: str = SANDBOX_TMP) -> dict[str, str]:
     """The whole environment of a kernel: nothing is inherited from the worker."""
     bin_dir = runtime.runtime_path() / "bin"
     return {
@@ -150,7 +151,8 @@ def runtime_bind_args() -> list[str]:
 def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int) -> list[str]:
     """bwrap options for one kernel; run as the slot uid, never as root."""
     tmpfs = str(limits.tmpfs_mb * MIB)
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session"]
     args += ["--cap-drop", "ALL", "--hostname", "sandbox"]
     args += ["--ro-bind", "/usr", "/usr", *runtime_bind_args()]
     for link in ("lib", "lib64", "bin", "sbin"):
@@ -162,7 +164,7 @@ def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int
     args += ["--ro-bind", str(etc_dir / "passwd"), "/etc/passwd"]
     args += ["--ro-bind", str(etc_dir / "group"), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    for mount_point in ("/tmp", HOME, "/dev/shm"):
+    for mount_point in ("/tmp", HOME, "/dev/shm"):  # noqa: S108 - the sandbox's own
         args += ["--size", tmpfs, "--perms", "0700", "--tmpfs", mount_point]
     for cache in runtime.font_cache_files():
         args += ["--ro-bind", str(cache), f"{MPLCONFIGDIR}/{cache.name}"]

@@ -27,7 +27,7 @@ LOG_FILE = "kernel.log"
 
 
 def sandbox_mode() -> str:
-    """"insecure" (SANDBOX_INSECURE_LOCAL=1), else SANDBOX_MODE: "zygote" (default) or
+    """ "insecure" (SANDBOX_INSECURE_LOCAL=1), else SANDBOX_MODE: "zygote" (default) or
     "bwrap" (one bubblewrap exec per kernel)."""
     if isolation.insecure_local():
         return "insecure"
@@ -102,9 +102,7 @@ def new_cgroup(lease: UidLease, limits: Limits) -> Cgroup | None:
     from sandbox import cgroups
 
     cgroups.remove_stale(names=[name])
-    return Cgroup.create(
-        name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes
-    )
+    return Cgroup.create(name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes)
 
 
 def _start_bwrap(limits: Limits) -> Kernel:

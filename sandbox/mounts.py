@@ -27,10 +27,9 @@ def mount_private_tmpfs(path: Path, *, size_bytes: int, uid: int) -> None:
 def ensure_shared_mount(path: Path) -> None:
     """Make `path` a shared mount point, so the per-kernel tmpfs mounted under it later
     propagate into the zygote's mount namespace (which binds `path` as a slave)."""
-    if not is_mount_point(path):
-        if _libc.mount(bytes(path), bytes(path), None, MS_BIND, None) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, f"bind-mounting {path}: {os.strerror(error)}")
+    if not is_mount_point(path) and _libc.mount(bytes(path), bytes(path), None, MS_BIND, None):
+        error = ctypes.get_errno()
+        raise OSError(error, f"bind-mounting {path}: {os.strerror(error)}")
     if _libc.mount(None, bytes(path), None, MS_SHARED, None) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"making {path} a shared mount: {os.strerror(error)}")

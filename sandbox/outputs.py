@@ -96,7 +96,12 @@ class CellRun:
             # The cell ignored the interrupt (or caught KeyboardInterrupt): kill it.
             self.kernel.kill_for("timeout")
         self._append(
-            {"output_type": "error", "ename": "TimeoutError", "evalue": self._why(), "traceback": []}
+            {
+                "output_type": "error",
+                "ename": "TimeoutError",
+                "evalue": self._why(),
+                "traceback": [],
+            }
         )
         return self._result("timeout")
 
@@ -194,7 +199,7 @@ def to_output(kind: str, content: dict[str, Any]) -> dict[str, Any] | None:
         data, metadata = content.get("data"), content.get("metadata", {})
         if not isinstance(data, dict) or not isinstance(metadata, dict):
             return None
-        output = {"output_type": kind, "data": data, "metadata": metadata}
+        output: dict[str, Any] = {"output_type": kind, "data": data, "metadata": metadata}
         if kind == "execute_result":
             output["execution_count"] = content.get("execution_count")
         return output

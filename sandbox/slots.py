@@ -34,7 +34,7 @@ def run_base() -> Path:
         return Path(configured)
     if os.geteuid() == 0:
         return Path("/run/sandbox")
-    return Path(f"/tmp/sandbox-{os.geteuid()}")
+    return Path(f"/tmp/sandbox-{os.geteuid()}")  # noqa: S108 - insecure local mode only
 
 
 def prepare_run_base() -> Path:

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from sandbox import client, cgroups, isolation, runtime, seccomp, slots
+from sandbox import cgroups, client, isolation, runtime, seccomp, slots
 from sandbox.isolation import HOME, MIB
 from sandbox.kernel import Kernel
 from sandbox.launch import CONNECTION_FILE, make_host_dir, new_cgroup, remove_host_dir
@@ -35,7 +35,9 @@ def max_forks() -> int:
 
 
 def preload() -> list[str]:
-    return [m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", "numpy,numpy.random").split(",") if m]
+    return [
+        m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", "numpy,numpy.random").split(",") if m
+    ]
 
 
 class PidfdProcess:
@@ -79,7 +81,7 @@ class Zygote:
         def keeper() -> None:
             try:
                 self._spawn()
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
+            except BaseException as error:
                 failure.append(error)
                 started.set()
                 return
@@ -105,7 +107,7 @@ class Zygote:
         )
         log.close()
         assert self.popen.stdin is not None and self.popen.stdout is not None
-        self.replies = open(self.popen.stdout.fileno(), "r", closefd=False)  # noqa: SIM115
+        self.replies = open(self.popen.stdout.fileno(), closefd=False)  # noqa: SIM115
         self._send(zygote_config())
         reply = self._receive()
         if not reply.get("ready"):
@@ -186,7 +188,7 @@ def zygote_argv() -> list[str]:
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     args += ["--ro-bind", str(etc_dir / "passwd"), "/etc/passwd"]
     args += ["--ro-bind", str(etc_dir / "group"), "/etc/group"]
-    args += ["--dev", "/dev", "--dir", "/proc", "--dir", "/tmp"]
+    args += ["--dev", "/dev", "--dir", "/proc", "--dir", "/tmp"]  # noqa: S108
     args += ["--dir", HOME]
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]

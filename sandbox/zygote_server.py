@@ -43,7 +43,13 @@ RLIMITS = {
     "nofile": resource.RLIMIT_NOFILE,
     "core": resource.RLIMIT_CORE,
 }
-SKIP_PRELOAD = {"_pydev_bundle", "_pydevd_bundle", "pydevd", "debugpy", "_pydevd_frame_eval", "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole", "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles"}
+# debugpy/pydevd start threads and tracing when imported: a forked kernel would hang.
+SKIP_PRELOAD = {
+    "_pydev_bundle", "_pydevd_bundle", "pydevd", "debugpy", "_pydevd_frame_eval",
+    "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole",
+    "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles",
+}  # fmt: skip
+WARMUP = "/tmp/warmup"  # noqa: S108 - inside the zygote's own root
 RUN_DIR = "/run/sandbox"  # the worker's run base, bound here; hidden from each kernel
 CGROUP_DIR = "/cg"  # the worker's per-controller sandbox cgroup dirs, bound as /cg/<n>
 
@@ -96,7 +102,7 @@ def isolate(config, request):
     mount("none", "/", "none", MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     size = request["tmpfs_bytes"]
-    for target in ("/tmp", config["home"], "/dev/shm"):
+    for target in ("/tmp", config["home"], "/dev/shm"):  # noqa: S108 - per-kernel tmpfs
         options = f"size={size},mode=0700,uid={uid},gid={uid}"
         mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
     mount(f"{RUN_DIR}/{request['name']}", "/kernel", "none", MS_BIND | MS_REC)
@@ -173,7 +179,7 @@ def init_process(config, request):
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         isolate(config, request)
         run_kernel(config)
-    except BaseException as error:  # noqa: BLE001 - the child must never return into the zygote
+    except BaseException as error:
         try:
             os.write(2, f"sandbox zygote child: {error!r}\n".encode())
         finally:
@@ -217,15 +223,15 @@ def modules_a_kernel_imports(config):
     if pid == 0:
         try:
             os.close(read_end)
-            os.makedirs("/tmp/warmup", exist_ok=True)
-            with open("/tmp/warmup/c.json", "w") as file:
-                json.dump({"transport": "ipc", "ip": "/tmp/warmup/k", "key": "",
+            os.makedirs(WARMUP, exist_ok=True)
+            with open(f"{WARMUP}/c.json", "w") as file:
+                json.dump({"transport": "ipc", "ip": f"{WARMUP}/k", "key": "",
                            "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
                            "control_port": 4, "hb_port": 5}, file)  # fmt: skip
             from ipykernel.kernelapp import IPKernelApp
 
             app = IPKernelApp.instance()
-            app.initialize(["-f", "/tmp/warmup/c.json", *config["kernel_args"]])
+            app.initialize(["-f", f"{WARMUP}/c.json", *config["kernel_args"]])
             os.write(write_end, "\n".join(sorted(sys.modules)).encode())
         finally:
             os._exit(0)
@@ -277,7 +283,7 @@ def main():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     for module in config["preload"]:
         __import__(module)
-    import ipykernel.ipkernel  # noqa: F401 - the point of the zygote
+    import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
 
     for module in modules_a_kernel_imports(config):
@@ -285,7 +291,7 @@ def main():
             continue
         try:
             __import__(module)
-        except Exception:  # noqa: BLE001 - a module that will not preload loads in the kernel
+        except Exception:  # noqa: S112 - a module that will not preload loads in the kernel
             continue
 
     replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")

@@ -171,8 +171,10 @@ def processes_of(uids: set[int]) -> list[int]:
 def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
     streamed: list[dict[str, object]] = []
     with Session(limits=Limits(cell_timeout_s=20), mode=mode) as session:
-        session.execute("import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
-                        on_output=streamed.append)  # fmt: skip
+        session.execute(
+            "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
+            on_output=streamed.append,
+        )
         assert "".join(str(o["text"]) for o in streamed) == "0\n1\n2\n"
 
         threading.Timer(0.5, session.interrupt).start()

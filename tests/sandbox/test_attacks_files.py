@@ -85,7 +85,11 @@ def test_it_shows_only_the_runtime_and_its_own_dirs_at_the_root(kernel) -> None:
     )
 
     assert set(found["root"]) <= {"bin", "dev", "etc", "home", "kernel", "lib", "lib64"} | {
-        "proc", "sbin", "tmp", "usr", runtime.runtime_path().parts[1]
+        "proc",
+        "sbin",
+        "tmp",
+        "usr",
+        runtime.runtime_path().parts[1],
     } | {"run", "cg", "opt"}  # the zygote's mount points, left empty in each kernel
     assert found["files"] == []
 
