@@ -57,6 +57,8 @@ class Child:
         if op == "run":
             self.connect_if_waiting()
             return run_cell(self.globals, str(msg["code"]), float(msg["timeout"]))
+        if op == "define":
+            return {"op": "defined", "ok": define(self.globals, str(msg["code"]))}
         if op == "kernel_gone":
             self.stop_listening("your notebook's kernel could not be reached")
             return {"op": "noted"}
@@ -104,6 +106,16 @@ class Child:
                     send_frame(self.ctrl, {"op": "noted"}, [])
             elif left <= 0:
                 self.stop_listening("your notebook's kernel did not answer in time")
+
+
+def define(globals_: TestGlobals, code: str) -> bool:
+    """Bind the instructor's imports and definitions here too, so tests get these copies."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exec(compile(code, "<instructor>", "exec"), globals_)  # noqa: S102
+    except Exception:
+        return False
+    return True
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:

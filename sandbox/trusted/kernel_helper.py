@@ -59,7 +59,13 @@ def _encoder(state: _State) -> Any:
             plain = _rebased(value)
             if type(plain) in BASE_TYPES or type(plain) is bool:
                 return encode(plain, bufs_holder[0], fallback)
-        return {"$": "h", "id": state.keep(value), "type": type(value).__name__[:100]}
+        node = {"$": "h", "id": state.keep(value), "type": type(value).__name__[:100]}
+        if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+            # Lets the trusted side use its own copy of a library's function or class.
+            origin = [getattr(value, "__module__", None), getattr(value, "__qualname__", None)]
+            if all(isinstance(o, str) for o in origin):
+                node["origin"] = origin
+        return node
 
     bufs_holder: list[list[bytes]] = [[]]
 

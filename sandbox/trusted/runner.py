@@ -115,6 +115,22 @@ class TrustedRunner:
         finally:
             self._end_session(session)
 
+    def define(self, code: str) -> bool:
+        """Also bind the instructor's ``code`` (imports, functions) in the test namespace.
+
+        Names bound here win over the kernel's: a learner who redefines an instructor's
+        helper or patches an imported assert function does not change what tests call.
+        Only definitions belong here; the code runs without the kernel.
+        """
+        if self._dead:
+            return False
+        try:
+            return self._call({"op": "define", "code": code}, expect="defined",
+                              wait_s=self.cell_timeout_s).get("ok") is True
+        except (OSError, EOFError, codec.ProtocolError):
+            self._kill("grading stopped: the trusted runner failed")
+            return False
+
     def _run_one(self, cell: CheckCell) -> CheckResult:
         if self._dead:
             return _failed(cell, self._dead)

@@ -1,0 +1,72 @@
+"""Real kernels for the trusted runner's tests.
+
+Until the sandbox lands these are plain local ipykernels (``InsecureLocalKernel``), which
+have the shape of ``sandbox.Kernel``; the next kernel starts while a test runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from sandbox.trusted import CheckCell, CheckResult, run_tests
+from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+
+
+class KernelSupply:
+    def __init__(self) -> None:
+        self._next: InsecureLocalKernel | None = None
+        self._thread: threading.Thread | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        def start() -> None:
+            self._next = InsecureLocalKernel()
+
+        self._thread = threading.Thread(target=start)
+        self._thread.start()
+
+    def take(self) -> InsecureLocalKernel:
+        assert self._thread is not None
+        self._thread.join()
+        kernel, self._next = self._next, None
+        assert kernel is not None
+        self._prepare()
+        return kernel
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._next is not None:
+            self._next.shutdown()
+
+
+@pytest.fixture(scope="session")
+def kernel_supply() -> Iterator[KernelSupply]:
+    supply = KernelSupply()
+    yield supply
+    supply.close()
+
+
+@pytest.fixture
+def kernel(kernel_supply: KernelSupply) -> Iterator[InsecureLocalKernel]:
+    k = kernel_supply.take()
+    yield k
+    k.shutdown()
+
+
+RunTrusted = Callable[..., list[CheckResult]]
+
+
+@pytest.fixture
+def run_trusted(kernel: InsecureLocalKernel) -> RunTrusted:
+    """What the grader does: the learner's cell in the kernel, then the tests, trusted."""
+
+    def run(answer: str, *tests: str, cell_timeout_s: float = 10.0) -> list[CheckResult]:
+        kernel.execute(answer, timeout=cell_timeout_s)
+        cells = [CheckCell(key=f"test-{i}", code=code) for i, code in enumerate(tests)]
+        return run_tests(kernel, cells, cell_timeout_s=cell_timeout_s)
+
+    return run
