@@ -9,6 +9,7 @@ outcome counts, never what the kernel printed.
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -185,9 +186,24 @@ def grade_notebook(*, source: Exercise, submission: Mapping[str, Any],
                     results.update((r.key, r) for r in runner.run(checks))
                 elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes):
                     break
+                elif group[0].role in (Role.LOCKED, Role.PLAIN):
+                    definitions = instructor_definitions(group[0].source)
+                    if definitions:
+                        runner.define(definitions)
     finally:
         kernel.shutdown()
     return score_exercise(exercise=exercise, results=results, notes=tuple(notes))
+
+
+def instructor_definitions(source: str) -> str:
+    """The top-level imports, functions and classes of an instructor's code cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    kept = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom | ast.FunctionDef
+                                               | ast.AsyncFunctionDef | ast.ClassDef)]
+    return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
 
 
 def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:

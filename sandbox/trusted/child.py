@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import linecache
 import math
 import numbers
 import os
@@ -157,6 +158,8 @@ def _test_traceback(exc: BaseException) -> str:
 
 
 def _execute(globals_: TestGlobals, code: str) -> Any:
+    # Registered so that tracebacks (for instructors) show the failing line of the test.
+    linecache.cache["<test>"] = (len(code), None, code.splitlines(True), "<test>")
     tree = ast.parse(code, "<test>", "exec")
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     exec(compile(tree, "<test>", "exec"), globals_)  # noqa: S102 - the instructor's test code
