@@ -10,6 +10,7 @@ outcome counts, never what the kernel printed.
 from __future__ import annotations
 
 import ast
+import importlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -18,12 +19,17 @@ from typing import Any
 from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
 
-try:
-    from sandbox import SandboxUserError
-except ImportError:  # until the sandbox package lands; the name is the contract's
 
-    class SandboxUserError(Exception):  # type: ignore[no-redef]
-        pass
+def _sandbox_user_errors() -> tuple[type[BaseException], ...]:
+    """``sandbox.SandboxUserError``: the learner's code hit a limit (an outcome, not a bug)."""
+    try:
+        found = getattr(importlib.import_module("sandbox"), "SandboxUserError", None)
+    except ImportError:
+        return ()
+    return (found,) if isinstance(found, type) and issubclass(found, BaseException) else ()
+
+
+SANDBOX_USER_ERRORS = _sandbox_user_errors()
 
 
 DEFAULT_CELL_TIMEOUT_S = 30.0
@@ -64,6 +70,7 @@ class GradeReport:
 
 # ---------------------------------------------------------------- pure scoring
 
+
 def score_check(*, cell: ExerciseCell, result: CheckResult) -> ItemResult:
     """Score one test cell from its trusted outcome."""
     assert cell.grade_id is not None
@@ -71,14 +78,24 @@ def score_check(*, cell: ExerciseCell, result: CheckResult) -> ItemResult:
         return _item(cell, 0.0, "failed", _failure_message(cell, result), result)
     if cell.check is Check.OUTPUT:
         if _output_matches(cell.expected_output, result.value_repr):
-            return _item(cell, cell.points, "passed", cell.messages.get("success_message")
-                         or "Passed", result)
+            return _item(
+                cell,
+                cell.points,
+                "passed",
+                cell.messages.get("success_message") or "Passed",
+                result,
+            )
         return _item(cell, 0.0, "failed", _mismatch_message(cell, result), result)
     if result.value is not None:
         points = min(max(result.value, 0.0), cell.points)
         if points < cell.points:
-            return _item(cell, points, "partial",
-                         f"Partial credit: {points:g} of {cell.points:g} points", result)
+            return _item(
+                cell,
+                points,
+                "partial",
+                f"Partial credit: {points:g} of {cell.points:g} points",
+                result,
+            )
     return _item(cell, cell.points, "passed", "Passed", result)
 
 
@@ -87,12 +104,19 @@ def score_pending(*, cell: ExerciseCell, answered: bool) -> ItemResult:
     assert cell.grade_id is not None
     if cell.role is Role.MANUAL and not answered:
         return ItemResult(cell.grade_id, 0.0, cell.points, False, "failed", "No answer given")
-    return ItemResult(cell.grade_id, 0.0, cell.points, None, "pending",
-                      "Waiting for a person to grade this answer")
+    return ItemResult(
+        cell.grade_id,
+        0.0,
+        cell.points,
+        None,
+        "pending",
+        "Waiting for a person to grade this answer",
+    )
 
 
-def score_exercise(*, exercise: Exercise, results: Mapping[str, CheckResult],
-                   notes: tuple[str, ...] = ()) -> GradeReport:
+def score_exercise(
+    *, exercise: Exercise, results: Mapping[str, CheckResult], notes: tuple[str, ...] = ()
+) -> GradeReport:
     """The report for a merged exercise; a test without a result failed (it never ran)."""
     items: list[ItemResult] = []
     for cell in exercise.cells:
@@ -100,23 +124,40 @@ def score_exercise(*, exercise: Exercise, results: Mapping[str, CheckResult],
             continue
         if cell.role is Role.TEST:
             result = results.get(cell.grade_id) or CheckResult(
-                key=cell.grade_id, passed=False, error_type="NotRun",
-                error_message="the notebook stopped before this test", from_learner=True)
+                key=cell.grade_id,
+                passed=False,
+                error_type="NotRun",
+                error_message="the notebook stopped before this test",
+                from_learner=True,
+            )
             items.append(score_check(cell=cell, result=result))
         else:
             items.append(score_pending(cell=cell, answered=cell.source != cell.student_source))
     score = sum(i.points for i in items)
     pending = sum(i.max_points for i in items if i.status == "pending")
-    return GradeReport(score=round(score, 6), max_score=round(exercise.max_score, 6),
-                       pending_points=round(pending, 6), tests=tuple(items), notes=notes)
+    return GradeReport(
+        score=round(score, 6),
+        max_score=round(exercise.max_score, 6),
+        pending_points=round(pending, 6),
+        tests=tuple(items),
+        notes=notes,
+    )
 
 
-def _item(cell: ExerciseCell, points: float, status: str, message: str,
-          result: CheckResult) -> ItemResult:
+def _item(
+    cell: ExerciseCell, points: float, status: str, message: str, result: CheckResult
+) -> ItemResult:
     assert cell.grade_id is not None
-    return ItemResult(grade_id=cell.grade_id, points=round(points, 6), max_points=cell.points,
-                      passed=status == "passed", status=status, message=message,
-                      detail=_detail(result), hidden=cell.hidden)
+    return ItemResult(
+        grade_id=cell.grade_id,
+        points=round(points, 6),
+        max_points=cell.points,
+        passed=status == "passed",
+        status=status,
+        message=message,
+        detail=_detail(result),
+        hidden=cell.hidden,
+    )
 
 
 def _failure_message(cell: ExerciseCell, result: CheckResult) -> str:
@@ -128,7 +169,8 @@ def _failure_message(cell: ExerciseCell, result: CheckResult) -> str:
         if cell.hidden:
             return custom or f"A hidden test failed: your code raised {result.error_type}"
         return custom or f"Your code raised {result.error_type}: {result.error_message}".rstrip(
-            ": ")
+            ": "
+        )
     if cell.hidden:
         return custom or "A hidden test failed"
     if result.error_message:
@@ -151,16 +193,25 @@ def _output_matches(expected: str | None, actual: str | None) -> bool:
 
 
 def _detail(result: CheckResult) -> str:
-    parts = [f"{result.error_type}: {result.error_message}" if result.error_type else "",
-             result.traceback, f"printed:\n{result.stdout}" if result.stdout else "",
-             f"value: {result.value_repr}" if result.value_repr is not None else ""]
+    parts = [
+        f"{result.error_type}: {result.error_message}" if result.error_type else "",
+        result.traceback,
+        f"printed:\n{result.stdout}" if result.stdout else "",
+        f"value: {result.value_repr}" if result.value_repr is not None else "",
+    ]
     return "\n".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------- the pipeline
 
-def grade_notebook(*, source: Exercise, submission: Mapping[str, Any],
-                   kernel_factory: Callable[[], KernelLike], limits: Any = None) -> GradeReport:
+
+def grade_notebook(
+    *,
+    source: Exercise,
+    submission: Mapping[str, Any],
+    kernel_factory: Callable[[], KernelLike],
+    limits: Any = None,
+) -> GradeReport:
     """Grade ``submission`` against ``source`` in a fresh kernel and a fresh trusted process.
 
     Answer cells come from the submission, everything else from ``source``. Code cells run
@@ -170,8 +221,7 @@ def grade_notebook(*, source: Exercise, submission: Mapping[str, Any],
     """
     exercise = merge_submission(exercise=source, submission=submission)
     cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
-    deadline = time.monotonic() + float(getattr(limits, "total_timeout_s",
-                                                DEFAULT_TOTAL_TIMEOUT_S))
+    deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
     results: dict[str, CheckResult] = {}
     notes: list[str] = []
     kernel = kernel_factory()
@@ -201,8 +251,13 @@ def instructor_definitions(source: str) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return ""
-    kept = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom | ast.FunctionDef
-                                               | ast.AsyncFunctionDef | ast.ClassDef)]
+    kept: list[ast.stmt] = [
+        n
+        for n in tree.body
+        if isinstance(
+            n, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        )
+    ]
     return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
 
 
@@ -222,8 +277,9 @@ def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:
         yield tests
 
 
-def _run_in_kernel(kernel: KernelLike, cell: ExerciseCell, cell_timeout: float,
-                   deadline: float, notes: list[str]) -> bool:
+def _run_in_kernel(
+    kernel: KernelLike, cell: ExerciseCell, cell_timeout: float, deadline: float, notes: list[str]
+) -> bool:
     """Run one cell in the learner's kernel; False when the kernel is gone for good."""
     if not kernel.is_alive():
         notes.append(f"The notebook's kernel stopped before cell {cell.index + 1}.")
@@ -231,13 +287,21 @@ def _run_in_kernel(kernel: KernelLike, cell: ExerciseCell, cell_timeout: float,
     timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
     try:
         outcome = kernel.execute(cell.source, timeout=timeout)
-    except SandboxUserError as exc:
+    except SANDBOX_USER_ERRORS as exc:
         notes.append(f"Cell {cell.index + 1} was stopped: {exc}")
         return False
     status = getattr(outcome, "status", "ok")
+    # As in the sandbox (and nbgrader), a limit ends the run: later tests are not run.
     if status == "timeout":
-        notes.append(f"Cell {cell.index + 1} did not finish within {cell_timeout:g} s.")
-    elif status in ("killed", "dead"):
-        notes.append(f"Cell {cell.index + 1} stopped the notebook's kernel.")
+        notes.append(
+            f"Cell {cell.index + 1} did not finish within {timeout:g} s: "
+            "later cells and tests were not run."
+        )
+        return False
+    if status in ("killed", "dead", "not_run"):
+        notes.append(
+            f"Cell {cell.index + 1} stopped the notebook's kernel: later cells and "
+            "tests were not run."
+        )
         return False
     return True

@@ -19,18 +19,32 @@ class Region:
     end: re.Pattern[str]
 
 
-SOLUTION = Region("solution", re.compile(r"#+\s*BEGIN SOLUTION\s*$"),
-                  re.compile(r"#+\s*END SOLUTION\s*$"))
-HIDDEN_TESTS = Region("hidden tests", re.compile(r"#+\s*BEGIN HIDDEN TESTS\s*$"),
-                      re.compile(r"#+\s*END HIDDEN TESTS\s*$"))
-MARK_SCHEME = Region("mark scheme", re.compile(r"=+\s*BEGIN MARK SCHEME\s*=+$"),
-                     re.compile(r"=+\s*END MARK SCHEME\s*=+$"))
-MARKDOWN_SOLUTION = Region("solution", re.compile(r"(#+\s*)?BEGIN SOLUTION\s*$"),
-                           re.compile(r"(#+\s*)?END SOLUTION\s*$"))
-OTTER_SOLUTION = Region("solution", re.compile(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?\s*$"),
-                        re.compile(r"#\s*END SOLUTION\s*$"))
-OTTER_PROMPT = Region("prompt", re.compile(r"(\"\"\"|''')\s*#\s*BEGIN PROMPT\s*$"),
-                      re.compile(r"(\"\"\"|''');?\s*#\s*END PROMPT\s*$"))
+SOLUTION = Region(
+    "solution", re.compile(r"#+\s*BEGIN SOLUTION\s*$"), re.compile(r"#+\s*END SOLUTION\s*$")
+)
+HIDDEN_TESTS = Region(
+    "hidden tests",
+    re.compile(r"#+\s*BEGIN HIDDEN TESTS\s*$"),
+    re.compile(r"#+\s*END HIDDEN TESTS\s*$"),
+)
+MARK_SCHEME = Region(
+    "mark scheme",
+    re.compile(r"=+\s*BEGIN MARK SCHEME\s*=+$"),
+    re.compile(r"=+\s*END MARK SCHEME\s*=+$"),
+)
+MARKDOWN_SOLUTION = Region(
+    "solution", re.compile(r"(#+\s*)?BEGIN SOLUTION\s*$"), re.compile(r"(#+\s*)?END SOLUTION\s*$")
+)
+OTTER_SOLUTION = Region(
+    "solution",
+    re.compile(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?\s*$"),
+    re.compile(r"#\s*END SOLUTION\s*$"),
+)
+OTTER_PROMPT = Region(
+    "prompt",
+    re.compile(r"(\"\"\"|''')\s*#\s*BEGIN PROMPT\s*$"),
+    re.compile(r"(\"\"\"|''');?\s*#\s*END PROMPT\s*$"),
+)
 
 
 def region_errors(source: str, region: Region) -> list[str]:
@@ -77,9 +91,11 @@ def replace_regions(source: str, region: Region, stub: str | None) -> str:
 def strip_markers(source: str, *regions: Region) -> str:
     """Drop the marker lines but keep what they enclose (the instructor's runnable code)."""
     return "\n".join(
-        line for line in source.splitlines()
-        if not any(r.begin.fullmatch(line.strip()) or r.end.fullmatch(line.strip())
-                   for r in regions)
+        line
+        for line in source.splitlines()
+        if not any(
+            r.begin.fullmatch(line.strip()) or r.end.fullmatch(line.strip()) for r in regions
+        )
     )
 
 

@@ -51,23 +51,30 @@ def parse_cell(index: int, cell: dict[str, Any], problems: list[Problem]) -> Exe
     _check_markers(index, source, role, cell_type, problems)
     hidden = role is Role.TEST and markers.has_region(source, markers.HIDDEN_TESTS)
     return ExerciseCell(
-        index=index, cell_type=cell_type, role=role,
-        source=_runnable(source, role, cell_type), student_source=student_source(source, role,
-                                                                                 cell_type),
-        grade_id=grade_id, points=points, hidden=hidden, metadata={"nbgrader": meta},
+        index=index,
+        cell_type=cell_type,
+        role=role,
+        source=_runnable(source, role, cell_type),
+        student_source=student_source(source, role, cell_type),
+        grade_id=grade_id,
+        points=points,
+        hidden=hidden,
+        metadata={"nbgrader": meta},
     )
 
 
-def _checked_metadata(index: int, raw: dict[str, Any], cell_type: str,
-                      problems: list[Problem]) -> dict[str, Any] | None:
+def _checked_metadata(
+    index: int, raw: dict[str, Any], cell_type: str, problems: list[Problem]
+) -> dict[str, Any] | None:
     version = raw.get("schema_version", 0)
     if type(version) is not int or not 0 <= version <= LATEST_SCHEMA + 1:
         problems.append(Problem("unknown_schema", f"unknown nbgrader schema {version!r}", index))
         return None
     bad = [f for f in FLAGS if f in raw and type(raw[f]) is not bool]
     if bad:
-        problems.append(Problem("bad_flag", f"nbgrader flags must be true or false: "
-                                f"{', '.join(bad)}", index))
+        problems.append(
+            Problem("bad_flag", f"nbgrader flags must be true or false: {', '.join(bad)}", index)
+        )
         return None
     meta = upgrade_metadata(raw)
     if meta is None:
@@ -78,9 +85,13 @@ def _checked_metadata(index: int, raw: dict[str, Any], cell_type: str,
     if meta["task"] and cell_type != "markdown":
         problems.append(Problem("task_not_markdown", "task cells must be markdown", index))
     elif cell_type == "markdown" and not meta["task"] and meta["grade"] != meta["solution"]:
-        problems.append(Problem("markdown_grade_solution",
-                                "a graded markdown cell must be both a solution and a grade "
-                                "cell", index))
+        problems.append(
+            Problem(
+                "markdown_grade_solution",
+                "a graded markdown cell must be both a solution and a grade cell",
+                index,
+            )
+        )
     return meta
 
 
@@ -103,8 +114,9 @@ def _points(index: int, meta: dict[str, Any], role: Role, problems: list[Problem
     try:
         points = float(meta["points"])
     except (TypeError, ValueError):
-        problems.append(Problem("points_invalid", f"points {meta['points']!r} is not a number",
-                                index))
+        problems.append(
+            Problem("points_invalid", f"points {meta['points']!r} is not a number", index)
+        )
         return 0.0
     if not points >= 0:
         problems.append(Problem("points_invalid", "points must be zero or more", index))
@@ -112,10 +124,14 @@ def _points(index: int, meta: dict[str, Any], role: Role, problems: list[Problem
     return points
 
 
-def _check_markers(index: int, source: str, role: Role, cell_type: str,
-                   problems: list[Problem]) -> None:
-    regions = [markers.SOLUTION if cell_type == "code" else markers.MARKDOWN_SOLUTION,
-               markers.HIDDEN_TESTS, markers.MARK_SCHEME]
+def _check_markers(
+    index: int, source: str, role: Role, cell_type: str, problems: list[Problem]
+) -> None:
+    regions = [
+        markers.SOLUTION if cell_type == "code" else markers.MARKDOWN_SOLUTION,
+        markers.HIDDEN_TESTS,
+        markers.MARK_SCHEME,
+    ]
     for region in regions:
         for error in markers.region_errors(source, region):
             problems.append(Problem("unbalanced_marker", error, index))

@@ -33,13 +33,15 @@ def parse_exercise(*, data: bytes | str | Mapping[str, Any]) -> Exercise:
         problems.append(Problem("no_answer_cells", "the notebook has no answer (solution) cells"))
     if problems:
         raise ExerciseInvalid(problems)
-    metadata = {k: notebook["metadata"][k] for k in ("kernelspec", "language_info")
-                if isinstance(notebook.get("metadata"), dict) and k in notebook["metadata"]}
+    metadata = {
+        k: notebook["metadata"][k]
+        for k in ("kernelspec", "language_info")
+        if isinstance(notebook.get("metadata"), dict) and k in notebook["metadata"]
+    }
     return Exercise(format=exercise_format, cells=tuple(parsed), metadata=metadata)
 
 
-def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]
-          ) -> dict[str, Any] | None:
+def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
     if isinstance(data, bytes | str):
         try:
             loaded = json.loads(data)
@@ -53,8 +55,13 @@ def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]
         return None
     version = loaded.get("nbformat")
     if type(version) is not int or version < 4:
-        problems.append(Problem("nbformat_too_old", f"notebook format {version!r} is not "
-                                "supported: open and save it with Jupyter (nbformat 4)"))
+        problems.append(
+            Problem(
+                "nbformat_too_old",
+                f"notebook format {version!r} is not "
+                "supported: open and save it with Jupyter (nbformat 4)",
+            )
+        )
         return None
     if not isinstance(loaded.get("cells"), list):
         problems.append(Problem("invalid_json", "the notebook has no list of cells"))
@@ -68,8 +75,12 @@ def _cells(notebook: dict[str, Any], problems: list[Problem]) -> list[tuple[dict
         source = cell.get("source", "") if isinstance(cell, dict) else None
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
-        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES \
-                or not isinstance(source, str) or not isinstance(cell.get("metadata", {}), dict):
+        if (
+            not isinstance(cell, dict)
+            or cell.get("cell_type") not in CELL_TYPES
+            or not isinstance(source, str)
+            or not isinstance(cell.get("metadata", {}), dict)
+        ):
             problems.append(Problem("invalid_cell", "not a valid notebook cell", index))
             cells.append(({"cell_type": "raw", "metadata": {}}, ""))
             continue
@@ -77,15 +88,23 @@ def _cells(notebook: dict[str, Any], problems: list[Problem]) -> list[tuple[dict
     return cells
 
 
-def _check_grade_ids(notebook: dict[str, Any], exercise_format: str,
-                     parsed: list[ExerciseCell], problems: list[Problem]) -> None:
+def _check_grade_ids(
+    notebook: dict[str, Any],
+    exercise_format: str,
+    parsed: list[ExerciseCell],
+    problems: list[Problem],
+) -> None:
     seen: dict[str, int] = {}
     for cell in parsed:
         if cell.grade_id is None or cell.role.value == "plain":
             continue
         if cell.grade_id in seen:
-            problems.append(Problem("duplicate_grade_id", f"duplicate grade id "
-                                    f"{cell.grade_id!r} (also cell {seen[cell.grade_id] + 1})",
-                                    cell.index))
+            problems.append(
+                Problem(
+                    "duplicate_grade_id",
+                    f"duplicate grade id {cell.grade_id!r} (also cell {seen[cell.grade_id] + 1})",
+                    cell.index,
+                )
+            )
         else:
             seen[cell.grade_id] = cell.index

@@ -74,7 +74,7 @@ class Child:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
         # The kernel runs as another uid; the directory, not the socket, keeps others out.
-        os.chmod(path, 0o666)
+        os.chmod(path, 0o666)  # noqa: S103 - a socket in the kernel's private directory
         listener.listen(1)
         self.listener = listener
 
@@ -126,9 +126,16 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
     out = io.StringIO()
-    result: dict[str, Any] = {"op": "result", "passed": False, "value": None,
-                              "value_repr": None, "error_type": None, "error_message": "",
-                              "from_learner": False, "traceback": ""}
+    result: dict[str, Any] = {
+        "op": "result",
+        "passed": False,
+        "value": None,
+        "value_repr": None,
+        "error_type": None,
+        "error_message": "",
+        "from_learner": False,
+        "traceback": "",
+    }
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
@@ -138,9 +145,12 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
         result.update(passed=True, **_describe_value(value))
     except BaseException as exc:  # test code may raise anything; this process reports it
         signal.setitimer(signal.ITIMER_REAL, 0)
-        result.update(error_type=type(exc).__name__, error_message=_safe_str(exc)[:2000],
-                      from_learner=getattr(exc, "from_learner", False) is True,
-                      traceback=_test_traceback(exc))
+        result.update(
+            error_type=type(exc).__name__,
+            error_message=_safe_str(exc)[:2000],
+            from_learner=getattr(exc, "from_learner", False) is True,
+            traceback=_test_traceback(exc),
+        )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -161,7 +171,11 @@ def _execute(globals_: TestGlobals, code: str) -> Any:
     # Registered so that tracebacks (for instructors) show the failing line of the test.
     linecache.cache["<test>"] = (len(code), None, code.splitlines(True), "<test>")
     tree = ast.parse(code, "<test>", "exec")
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+    else:
+        last = None
     exec(compile(tree, "<test>", "exec"), globals_)  # noqa: S102 - the instructor's test code
     if last is None:
         return None
@@ -192,8 +206,9 @@ def _holds_remote(value: Any, depth: int) -> bool:
     if type(value) in (list, tuple, set, frozenset):
         return any(_holds_remote(v, depth + 1) for v in value)
     if type(value) is dict:
-        return any(_holds_remote(k, depth + 1) or _holds_remote(v, depth + 1)
-                   for k, v in value.items())
+        return any(
+            _holds_remote(k, depth + 1) or _holds_remote(v, depth + 1) for k, v in value.items()
+        )
     return False
 
 

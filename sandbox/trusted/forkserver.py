@@ -56,14 +56,26 @@ class ForkServer:
 
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair()
-        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg", "HOME": "/nonexistent"}
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from sandbox.trusted.forkserver import serve; serve(int(sys.argv[2]))")
+        env = {
+            "PATH": os.defpath,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "HOME": "/nonexistent",
+        }
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from sandbox.trusted.forkserver import serve; serve(int(sys.argv[2]))"
+        )
         self._proc = subprocess.Popen(
             [sys.executable, "-s", "-c", code, _PACKAGE_ROOT, str(theirs.fileno())],
-            env=env, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, cwd="/",
+            env=env,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            cwd="/",
             start_new_session=True,
         )
         theirs.close()

@@ -6,15 +6,16 @@ decoded strictly on the trusted side, so at worst it behaves like a learner's fu
 Handles stay valid for the whole run: the table lives on a module in ``sys.modules``.
 """
 
+import contextlib
 import socket
 import sys
 import types
 from typing import Any
 
-try:  # imported as part of the package (lint, tests); in the kernel the codec source precedes
+# Imported as part of the package (lint, tests); in the kernel the codec's source precedes
+# this one and there is no package to import from.
+with contextlib.suppress(ImportError):
     from .codec import Decoder, encode, recv_frame, send_frame
-except ImportError:  # pragma: no cover - the kernel has no package to import from
-    pass
 
 STATE_MODULE = "_trusted_grading_helper"
 BASE_TYPES = (int, float, str, list, tuple, dict, set, frozenset, bytes)
@@ -38,14 +39,22 @@ def _state() -> _State:
         module = types.ModuleType(STATE_MODULE)
         module.state = _State()  # type: ignore[attr-defined]
         sys.modules[STATE_MODULE] = module
-    return module.state  # type: ignore[attr-defined, no-any-return]
+    return module.state
 
 
 def _rebased(value: Any) -> Any:
     """A builtin-subclass value (namedtuple, Counter, IntEnum...) as its plain base value."""
-    for base, convert in ((bool, bool), (int, int.__int__), (float, float.__float__),
-                          (str, str.__str__), (list, list.copy), (dict, dict.copy),
-                          (tuple, tuple), (set, set), (frozenset, frozenset)):
+    for base, convert in (
+        (bool, bool),
+        (int, int.__int__),
+        (float, float.__float__),
+        (str, str.__str__),
+        (list, list.copy),
+        (dict, dict.copy),
+        (tuple, tuple),
+        (set, set),
+        (frozenset, frozenset),
+    ):
         if isinstance(value, base):
             return convert(value)
     return None
@@ -90,7 +99,7 @@ def _describe(exc: BaseException) -> dict[str, Any]:
 
 def _dispatch(req: dict[str, Any], args: list[Any], ns: dict[str, Any], state: _State) -> Any:
     op = req["op"]
-    target = state.objects[req["h"]] if "h" in req else None
+    target: Any = state.objects[req["h"]] if "h" in req else None
     if op == "resolve":
         if req["name"] not in ns:
             raise NameError(f"name {req['name']!r} is not defined")
@@ -104,24 +113,25 @@ def _dispatch(req: dict[str, Any], args: list[Any], ns: dict[str, Any], state: _
     if op == "delattr":
         return delattr(target, req["name"])
     if op == "getitem":
-        return target[args[0]]  # type: ignore[index]
+        return target[args[0]]
     if op == "setitem":
-        target[args[0]] = args[1]  # type: ignore[index]
+        target[args[0]] = args[1]
         return None
     if op == "delitem":
-        del target[args[0]]  # type: ignore[attr-defined]
+        del target[args[0]]
         return None
     return _dispatch_more(op, req, args, ns, state, target)
 
 
-def _dispatch_more(op: str, req: dict[str, Any], args: list[Any], ns: dict[str, Any],
-                   state: _State, target: Any) -> Any:
+def _dispatch_more(
+    op: str, req: dict[str, Any], args: list[Any], ns: dict[str, Any], state: _State, target: Any
+) -> Any:
     if op == "len":
-        return len(target)  # type: ignore[arg-type]
+        return len(target)
     if op == "iter":
-        return iter(target)  # type: ignore[call-overload]  # an iterator is never plain data
+        return iter(target)  # an iterator is never plain data
     if op == "next":
-        return next(target)  # type: ignore[call-overload]
+        return next(target)
     if op == "repr":
         return repr(target)[:100_000]
     if op == "str":
@@ -149,8 +159,10 @@ def serve(path: str, ns: dict[str, Any]) -> None:
     """Answer requests on the unix socket at ``path`` until told to stop."""
     state = _state()
     encoder = _encoder(state)
-    decoder = Decoder(on_handle=lambda node: state.objects[node["id"]],
-                      on_module=lambda node: __import__(node["name"], fromlist=["_"]))
+    decoder = Decoder(
+        on_handle=lambda node: state.objects[node["id"]],
+        on_module=lambda node: __import__(node["name"], fromlist=["_"]),
+    )
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
     try:
@@ -165,8 +177,14 @@ def serve(path: str, ns: dict[str, Any]) -> None:
         sock.close()
 
 
-def _answer(req: dict[str, Any], bufs: list[bytes], ns: dict[str, Any], state: _State,
-            encoder: Any, decoder: Any) -> tuple[dict[str, Any], list[bytes]]:
+def _answer(
+    req: dict[str, Any],
+    bufs: list[bytes],
+    ns: dict[str, Any],
+    state: _State,
+    encoder: Any,
+    decoder: Any,
+) -> tuple[dict[str, Any], list[bytes]]:
     try:
         args = decoder.decode(req.get("args", []), bufs)
         value = _dispatch(req, args, ns, state)

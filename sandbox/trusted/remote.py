@@ -9,6 +9,7 @@ so a learner object cannot lie its way through a comparison.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import socket
 import sys
@@ -21,13 +22,35 @@ from .codec import Decoder, ProtocolError, encode, recv_frame, send_frame
 # side's own copy when the module is one of these (the standard library's, minus the few
 # with side effects on import, and the scientific stack). Faking ``__module__`` only ever
 # gets the genuine object.
-SCIENTIFIC_MODULES = frozenset({
-    "numpy", "scipy", "pandas", "sklearn", "matplotlib", "sympy", "statsmodels", "nose",
-})
-UNSAFE_STDLIB = frozenset({
-    "antigravity", "this", "turtle", "turtledemo", "tkinter", "idlelib", "webbrowser",
-    "pydoc", "ensurepip", "venv", "lib2to3", "__main__", "builtins",
-})
+SCIENTIFIC_MODULES = frozenset(
+    {
+        "numpy",
+        "scipy",
+        "pandas",
+        "sklearn",
+        "matplotlib",
+        "sympy",
+        "statsmodels",
+        "nose",
+    }
+)
+UNSAFE_STDLIB = frozenset(
+    {
+        "antigravity",
+        "this",
+        "turtle",
+        "turtledemo",
+        "tkinter",
+        "idlelib",
+        "webbrowser",
+        "pydoc",
+        "ensurepip",
+        "venv",
+        "lib2to3",
+        "__main__",
+        "builtins",
+    }
+)
 
 
 def trusted_module_name(name: str) -> bool:
@@ -39,10 +62,20 @@ def trusted_module_name(name: str) -> bool:
 
 # Attributes probed by Python and numpy internals: answering them locally keeps
 # `copy`, `pickle` and `numpy.asarray` from running learner code by accident.
-REMOTE_DUNDERS = frozenset({
-    "__name__", "__qualname__", "__dict__", "__defaults__", "__kwdefaults__",
-    "__annotations__", "__wrapped__", "__self__", "__func__", "__code__",
-})
+REMOTE_DUNDERS = frozenset(
+    {
+        "__name__",
+        "__qualname__",
+        "__dict__",
+        "__defaults__",
+        "__kwdefaults__",
+        "__annotations__",
+        "__wrapped__",
+        "__self__",
+        "__func__",
+        "__code__",
+    }
+)
 NEVER_CROSS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit"})
 
 
@@ -65,10 +98,8 @@ class KernelLink:
 
     def detach(self) -> None:
         if self.sock is not None and self.broken is None:
-            try:
+            with contextlib.suppress(OSError):
                 send_frame(self.sock, {"op": "end"}, [])
-            except OSError:
-                pass
         if self.sock is not None:
             self.sock.close()
         self.sock, self.broken = None, "your notebook's kernel is not connected"
@@ -151,7 +182,8 @@ def rebuild_exception(err: dict[str, Any]) -> BaseException:
     message = err.get("message")
     message = message[:2000] if type(message) is str else ""
     names: list[str] = []
-    for entry in err.get("mro") if type(err.get("mro")) is list else []:
+    chain = err.get("mro")
+    for entry in chain if isinstance(chain, list) else []:
         if type(entry) is list and len(entry) == 2 and all(type(e) is str for e in entry):
             names.append(entry[1] if entry[0] == "builtins" else "")
     for name in names:

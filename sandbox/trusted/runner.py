@@ -32,8 +32,13 @@ class KernelLike(Protocol):
     host_dir: Path
     kernel_dir: str
 
-    def execute(self, code: str, *, timeout: float | None = None,
-                user_expressions: dict[str, str] | None = None) -> Any: ...
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        user_expressions: dict[str, str] | None = None,
+    ) -> Any: ...
 
     def interrupt(self) -> None: ...
 
@@ -74,11 +79,13 @@ class CheckResult:
 
 def helper_expression(socket_path: str) -> str:
     """The one user expression that loads the helper (once per kernel) and starts serving."""
+    key, src = _HELPER_KEY, HELPER_SOURCE
     return (
-        "(__import__('sys').modules.get({key!r}) or (lambda m: (exec(compile({src!r}, "
-        "'<trusted-helper>', 'exec'), m.__dict__), __import__('sys').modules.__setitem__("
-        "{key!r}, m), m)[2])(__import__('types').ModuleType({key!r}))).serve({path!r}, globals())"
-    ).format(key=_HELPER_KEY, src=HELPER_SOURCE, path=socket_path)
+        f"(__import__('sys').modules.get({key!r}) or (lambda m: (exec(compile({src!r}, "
+        f"'<trusted-helper>', 'exec'), m.__dict__), __import__('sys').modules.__setitem__("
+        f"{key!r}, m), m)[2])(__import__('types').ModuleType({key!r}))).serve({socket_path!r}, "
+        "globals())"
+    )
 
 
 class TrustedRunner:
@@ -106,8 +113,14 @@ class TrustedRunner:
         if not self.kernel.is_alive():
             return [_failed(c, "your notebook's kernel stopped before this test") for c in cells]
         path = f"trusted-{secrets.token_hex(8)}.sock"
-        self._call({"op": "listen", "path": str(Path(self.kernel.host_dir) / path),
-                    "timeout": self.cell_timeout_s}, expect="listening")
+        self._call(
+            {
+                "op": "listen",
+                "path": str(Path(self.kernel.host_dir) / path),
+                "timeout": self.cell_timeout_s,
+            },
+            expect="listening",
+        )
         session = _KernelSession(self, f"{self.kernel.kernel_dir}/{path}", len(cells))
         session.start()
         try:
@@ -125,8 +138,12 @@ class TrustedRunner:
         if self._dead:
             return False
         try:
-            return self._call({"op": "define", "code": code}, expect="defined",
-                              wait_s=self.cell_timeout_s).get("ok") is True
+            return (
+                self._call(
+                    {"op": "define", "code": code}, expect="defined", wait_s=self.cell_timeout_s
+                ).get("ok")
+                is True
+            )
         except (OSError, EOFError, codec.ProtocolError):
             self._kill("grading stopped: the trusted runner failed")
             return False
@@ -194,8 +211,9 @@ class _KernelSession:
 
     def _serve(self) -> None:
         try:
-            self.runner.kernel.execute("", timeout=self.timeout,
-                                       user_expressions={"trusted": self.expression})
+            self.runner.kernel.execute(
+                "", timeout=self.timeout, user_expressions={"trusted": self.expression}
+            )
         except Exception:  # noqa: S110 - a dead kernel is reported through the tests
             pass
         finally:
@@ -214,8 +232,13 @@ class _KernelSession:
 
 
 def _failed(cell: CheckCell, reason: str) -> CheckResult:
-    return CheckResult(key=cell.key, passed=False, error_type="KernelUnavailable",
-                       error_message=reason, from_learner=True)
+    return CheckResult(
+        key=cell.key,
+        passed=False,
+        error_type="KernelUnavailable",
+        error_message=reason,
+        from_learner=True,
+    )
 
 
 def _result(key: str, reply: dict[str, Any]) -> CheckResult:
@@ -225,17 +248,26 @@ def _result(key: str, reply: dict[str, Any]) -> CheckResult:
 
     value = reply.get("value")
     return CheckResult(
-        key=key, passed=reply.get("passed") is True,
-        value=float(value) if type(value) in (int, float) else None,
+        key=key,
+        passed=reply.get("passed") is True,
+        value=_json_number(value) if type(value) in (int, float) else None,
         value_repr=reply["value_repr"] if isinstance(reply.get("value_repr"), str) else None,
-        error_type=text("error_type") or None, error_message=text("error_message"),
-        from_learner=reply.get("from_learner") is True, traceback=text("traceback"),
-        stdout=text("stdout"), duration_s=float(reply.get("duration_s") or 0.0),
+        error_type=text("error_type") or None,
+        error_message=text("error_message"),
+        from_learner=reply.get("from_learner") is True,
+        traceback=text("traceback"),
+        stdout=text("stdout"),
+        duration_s=_json_number(reply.get("duration_s")),
     )
 
 
-def run_tests(kernel: KernelLike, cells: Sequence[CheckCell], *,
-              cell_timeout_s: float = 30.0) -> list[CheckResult]:
+def _json_number(value: Any) -> float:
+    return float(value) if type(value) in (int, float) else 0.0
+
+
+def run_tests(
+    kernel: KernelLike, cells: Sequence[CheckCell], *, cell_timeout_s: float = 30.0
+) -> list[CheckResult]:
     """Run test cells once against ``kernel`` in a fresh trusted process."""
     with TrustedRunner(kernel, cell_timeout_s=cell_timeout_s) as runner:
         return runner.run(cells)

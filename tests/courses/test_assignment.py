@@ -32,11 +32,15 @@ def problems_of(data) -> list[tuple[str, int | None]]:
 
 
 def graded(exercise) -> dict[str, tuple[Role, float, bool]]:
-    return {c.grade_id: (c.role, c.points, c.hidden) for c in exercise.cells
-            if c.grade_id and c.role is not Role.LOCKED}
+    return {
+        c.grade_id: (c.role, c.points, c.hidden)
+        for c in exercise.cells
+        if c.grade_id and c.role is not Role.LOCKED
+    }
 
 
 # ---------------------------------------------------------------- nbgrader
+
 
 def test_it_reads_nbgraders_documented_example():
     exercise = parse_exercise(data=(NOTEBOOKS / "nbgrader_problem1.ipynb").read_bytes())
@@ -65,16 +69,22 @@ def test_hidden_tests_stay_in_the_instructors_version_without_their_markers():
 def test_it_upgrades_older_nbgrader_schemas():
     exercise = parse_exercise(data=load("nbgrader_problem1_old_schemas.ipynb"))
     assert graded(exercise) == {
-        key: value for key, value in graded(parse_exercise(data=load("nbgrader_problem1.ipynb")))
-        .items() if key != "sum_of_squares_application_task"
+        key: value
+        for key, value in graded(parse_exercise(data=load("nbgrader_problem1.ipynb"))).items()
+        if key != "sum_of_squares_application_task"
     }
 
 
 def test_it_reports_every_problem_with_its_cell():
-    assert sorted(problems_of(load("nbgrader_many_problems.ipynb")), key=str) == sorted([
-        ("unbalanced_marker", 6), ("points_missing", 11), ("markdown_grade_solution", 14),
-        ("duplicate_grade_id", 8),
-    ], key=str)
+    assert sorted(problems_of(load("nbgrader_many_problems.ipynb")), key=str) == sorted(
+        [
+            ("unbalanced_marker", 6),
+            ("points_missing", 11),
+            ("markdown_grade_solution", 14),
+            ("duplicate_grade_id", 8),
+        ],
+        key=str,
+    )
 
 
 def test_it_rejects_text_that_is_not_json():
@@ -96,15 +106,22 @@ def test_it_reports_missing_grade_ids_and_invalid_points_and_cells():
     notebook["cells"][5]["metadata"]["nbgrader"]["points"] = "many"
     notebook["cells"][6]["metadata"]["nbgrader"]["grade"] = "yes"
     notebook["cells"][7] = {"cell_type": "sorcery"}
-    assert sorted(problems_of(notebook), key=str) == sorted([
-        ("grade_id_missing", 2), ("points_invalid", 5), ("bad_flag", 6), ("invalid_cell", 7),
-    ], key=str)
+    assert sorted(problems_of(notebook), key=str) == sorted(
+        [
+            ("grade_id_missing", 2),
+            ("points_invalid", 5),
+            ("bad_flag", 6),
+            ("invalid_cell", 7),
+        ],
+        key=str,
+    )
 
 
 def test_the_student_version_has_stubs_instead_of_solutions():
     student = student_notebook(exercise=parse_exercise(data=load("nbgrader_problem1.ipynb")))
-    squares = next(c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade_id")
-                   == "squares")
+    squares = next(
+        c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "squares"
+    )
     assert "raise NotImplementedError()" in squares.source
     assert "range(1, n + 1)" not in squares.source
     assert squares.source.startswith("def squares(n):")
@@ -122,8 +139,11 @@ def test_the_student_version_has_no_hidden_tests_no_mark_scheme_and_no_outputs()
 
 def test_tests_and_locked_cells_are_read_only_in_the_student_version():
     student = student_notebook(exercise=parse_exercise(data=load("nbgrader_problem1.ipynb")))
-    by_id = {c.metadata["nbgrader"]["grade_id"]: c.metadata for c in student.cells
-             if "nbgrader" in c.metadata}
+    by_id = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata
+        for c in student.cells
+        if "nbgrader" in c.metadata
+    }
     for grade_id in ("correct_squares", "squares_prompt", "sum_of_squares_application_task"):
         assert by_id[grade_id]["editable"] is False and by_id[grade_id]["deletable"] is False
     assert "editable" not in by_id["squares"]
@@ -131,13 +151,17 @@ def test_tests_and_locked_cells_are_read_only_in_the_student_version():
 
 # ---------------------------------------------------------------- otter
 
+
 def test_it_reads_an_otter_assign_v1_notebook():
     exercise = parse_exercise(data=load("otter_demo.ipynb"))
     assert exercise.format == "otter"
     assert graded(exercise) == {
-        "q1-answer-1": (Role.ANSWER, 0.0, False), "q1 - 1": (Role.TEST, 1.0, False),
-        "q1 - 2": (Role.TEST, 1.0, True), "q2-answer-1": (Role.ANSWER, 0.0, False),
-        "q2 - 1": (Role.TEST, 1.0, False), "q2 - 2": (Role.TEST, 2.0, True),
+        "q1-answer-1": (Role.ANSWER, 0.0, False),
+        "q1 - 1": (Role.TEST, 1.0, False),
+        "q1 - 2": (Role.TEST, 1.0, True),
+        "q2-answer-1": (Role.ANSWER, 0.0, False),
+        "q2 - 1": (Role.TEST, 1.0, False),
+        "q2 - 2": (Role.TEST, 2.0, True),
         "q3": (Role.MANUAL, 2.0, False),
     }
     tests = {c.grade_id: c for c in exercise.test_cells}
@@ -148,8 +172,16 @@ def test_it_reads_an_otter_assign_v1_notebook():
 
 def test_the_otter_student_version_follows_otters_solution_removal_rules():
     text = json.dumps(student_notebook(exercise=parse_exercise(data=load("otter_demo.ipynb"))))
-    for gone in ("ASSIGNMENT CONFIG", "BEGIN QUESTION", "x = 2 + 2", "y * y", "np.arange(0, 10",
-                 "square(5) == 25", "assert_array_equal", "never negative"):
+    for gone in (
+        "ASSIGNMENT CONFIG",
+        "BEGIN QUESTION",
+        "x = 2 + 2",
+        "y * y",
+        "np.arange(0, 10",
+        "square(5) == 25",
+        "assert_array_equal",
+        "never negative",
+    ):
         assert gone not in text
     for kept in ("x = ...", "def square(y):\\n    ...", "len(arr)", "Type your answer here"):
         assert kept in text
@@ -158,12 +190,15 @@ def test_the_otter_student_version_follows_otters_solution_removal_rules():
 def test_otter_prompts_and_no_prompt_lines_are_handled():
     from courses.assignment.markers import otter_student_code
 
-    source = ("def square(x):\n    y = x * x # SOLUTION NO PROMPT\n    return y # SOLUTION\n"
-              "nine = square(3) # SOLUTION\n"
-              "def circumference(r):\n    # BEGIN SOLUTION NO PROMPT\n    return 2 * r\n"
-              "    # END SOLUTION\n    \"\"\" # BEGIN PROMPT\n    pass\n    \"\"\"; # END PROMPT\n")
+    source = (
+        "def square(x):\n    y = x * x # SOLUTION NO PROMPT\n    return y # SOLUTION\n"
+        "nine = square(3) # SOLUTION\n"
+        "def circumference(r):\n    # BEGIN SOLUTION NO PROMPT\n    return 2 * r\n"
+        '    # END SOLUTION\n    """ # BEGIN PROMPT\n    pass\n    """; # END PROMPT\n'
+    )
     assert otter_student_code(source) == (
-        "def square(x):\n    ...\nnine = ...\ndef circumference(r):\n    pass")
+        "def square(x):\n    ...\nnine = ...\ndef circumference(r):\n    pass"
+    )
 
 
 def test_it_reports_every_otter_structure_problem():
@@ -179,6 +214,7 @@ def test_it_reports_every_otter_structure_problem():
 
 # ---------------------------------------------------------------- merging
 
+
 def answered(notebook: dict, grade_id: str, source: str) -> dict:
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
@@ -191,9 +227,11 @@ def test_merging_takes_only_answer_cells_from_the_submission():
     submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
     answered(submission, "squares", "def squares(n):\n    return 'mine'")
     answered(submission, "correct_squares", "pass")  # editing a test
-    submission["cells"] = [c for c in submission["cells"]  # deleting another
-                           if c["metadata"].get("nbgrader", {}).get("grade_id")
-                           != "squares_invalid_input"]
+    submission["cells"] = [
+        c
+        for c in submission["cells"]  # deleting another
+        if c["metadata"].get("nbgrader", {}).get("grade_id") != "squares_invalid_input"
+    ]
     submission["cells"].append(nbformat.v4.new_code_cell("print('extra')"))
     merged = merge_submission(exercise=exercise, submission=submission)
     sources = {c.grade_id: c.source for c in merged.cells if c.grade_id}
@@ -209,9 +247,13 @@ def test_a_cell_claiming_a_test_grade_id_or_a_second_answer_is_ignored():
     exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
     submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
     answered(submission, "squares", "first = 1")
-    impostor = copy.deepcopy(next(c for c in submission["cells"]
-                                  if c["metadata"].get("nbgrader", {}).get("grade_id")
-                                  == "squares"))
+    impostor = copy.deepcopy(
+        next(
+            c
+            for c in submission["cells"]
+            if c["metadata"].get("nbgrader", {}).get("grade_id") == "squares"
+        )
+    )
     impostor["source"] = "second = 2"
     submission["cells"].append(impostor)
     merged = merge_submission(exercise=exercise, submission=submission)
@@ -221,17 +263,23 @@ def test_a_cell_claiming_a_test_grade_id_or_a_second_answer_is_ignored():
 def test_a_missing_answer_is_the_stub_and_a_changed_cell_type_is_ignored():
     exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
     submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
-    submission["cells"] = [c for c in submission["cells"]
-                           if c["metadata"].get("nbgrader", {}).get("grade_id") != "squares"]
+    submission["cells"] = [
+        c
+        for c in submission["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") != "squares"
+    ]
     answered(submission, "sum_of_squares", "total = 1")
     for cell in submission["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "sum_of_squares":
             cell["cell_type"] = "markdown"
-    merged = {c.grade_id: c for c in merge_submission(exercise=exercise,
-                                                      submission=submission).cells}
+    merged = {
+        c.grade_id: c for c in merge_submission(exercise=exercise, submission=submission).cells
+    }
     assert "raise NotImplementedError()" in merged["squares"].source
     assert (merged["sum_of_squares"].cell_type, merged["sum_of_squares"].source) == (
-        "code", "total = 1")
+        "code",
+        "total = 1",
+    )
 
 
 @pytest.mark.parametrize("garbage", [{}, {"cells": "no"}, {"cells": [1, {"metadata": 3}]}, []])

@@ -15,8 +15,10 @@ from sandbox.trusted import CheckResult
 from sandbox.trusted.insecure_kernel import InsecureLocalKernel
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
-SQUARES = ("def squares(n):\n    if n < 1:\n        raise ValueError('n < 1')\n"
-           "    return [i ** 2 for i in range(1, n + 1)]")
+SQUARES = (
+    "def squares(n):\n    if n < 1:\n        raise ValueError('n < 1')\n"
+    "    return [i ** 2 for i in range(1, n + 1)]"
+)
 SUM_OF_SQUARES = "def sum_of_squares(n):\n    return sum(squares(n))"
 
 
@@ -27,9 +29,19 @@ class Limits:
 
 
 def test_cell(points=1.0, *, hidden=False, check=Check.NBGRADER, expected=None, messages=None):
-    return ExerciseCell(index=0, cell_type="code", role=Role.TEST, source="assert x",
-                        student_source="assert x", grade_id="t", points=points, hidden=hidden,
-                        check=check, expected_output=expected, messages=messages or {})
+    return ExerciseCell(
+        index=0,
+        cell_type="code",
+        role=Role.TEST,
+        source="assert x",
+        student_source="assert x",
+        grade_id="t",
+        points=points,
+        hidden=hidden,
+        check=check,
+        expected_output=expected,
+        messages=messages or {},
+    )
 
 
 test_cell.__test__ = False  # type: ignore[attr-defined]
@@ -41,14 +53,17 @@ def outcome(**fields) -> CheckResult:
 
 # ---------------------------------------------------------------- pure scoring
 
+
 def test_a_test_that_runs_to_the_end_earns_its_points():
     item = score_check(cell=test_cell(2.0), result=outcome())
     assert (item.points, item.passed, item.status, item.message) == (2.0, True, "passed", "Passed")
 
 
 def test_an_error_gives_zero():
-    item = score_check(cell=test_cell(2.0), result=outcome(
-        passed=False, error_type="AssertionError", error_message="expected 385"))
+    item = score_check(
+        cell=test_cell(2.0),
+        result=outcome(passed=False, error_type="AssertionError", error_message="expected 385"),
+    )
     assert (item.points, item.passed) == (0.0, False)
     assert item.message == "Test failed (AssertionError): expected 385"
 
@@ -62,11 +77,21 @@ def test_a_numeric_last_value_is_partial_credit_within_zero_and_the_maximum():
 
 def test_a_hidden_tests_message_shows_neither_its_code_nor_expected_values():
     cell = test_cell(hidden=True)
-    failed = score_check(cell=cell, result=outcome(
-        passed=False, error_type="AssertionError", error_message="385 != 384",
-        traceback="assert sum_of_squares(10) == 385"))
-    raised = score_check(cell=cell, result=outcome(
-        passed=False, error_type="ValueError", error_message="got 385", from_learner=True))
+    failed = score_check(
+        cell=cell,
+        result=outcome(
+            passed=False,
+            error_type="AssertionError",
+            error_message="385 != 384",
+            traceback="assert sum_of_squares(10) == 385",
+        ),
+    )
+    raised = score_check(
+        cell=cell,
+        result=outcome(
+            passed=False, error_type="ValueError", error_message="got 385", from_learner=True
+        ),
+    )
     for item in (failed, raised):
         assert "385" not in item.message
         assert "385" in item.detail or item is raised
@@ -84,8 +109,15 @@ def test_an_output_check_compares_the_trusted_value_with_the_expected_output():
 
 
 def test_manual_answers_are_pending_unless_left_as_the_stub():
-    cell = ExerciseCell(index=0, cell_type="markdown", role=Role.MANUAL, source="",
-                        student_source="", grade_id="essay", points=3.0)
+    cell = ExerciseCell(
+        index=0,
+        cell_type="markdown",
+        role=Role.MANUAL,
+        source="",
+        student_source="",
+        grade_id="essay",
+        points=3.0,
+    )
     assert score_pending(cell=cell, answered=True).status == "pending"
     assert score_pending(cell=cell, answered=True).passed is None
     assert score_pending(cell=cell, answered=False).status == "failed"
@@ -98,6 +130,7 @@ def test_instructor_definitions_keep_only_imports_functions_and_classes():
 
 
 # ---------------------------------------------------------------- the pipeline
+
 
 @pytest.fixture(scope="module")
 def problem1():
@@ -114,8 +147,12 @@ def submit(exercise, answers: dict[str, str]) -> dict:
 
 
 def grade(exercise, submission, **limits):
-    report = grade_notebook(source=exercise, submission=submission,
-                            kernel_factory=InsecureLocalKernel, limits=Limits(**limits))
+    report = grade_notebook(
+        source=exercise,
+        submission=submission,
+        kernel_factory=InsecureLocalKernel,
+        limits=Limits(**limits),
+    )
     return report, {t.grade_id: t.points for t in report.tests}
 
 
@@ -135,55 +172,78 @@ def test_the_untouched_student_version_earns_nothing(problem1):
 
 def test_an_answer_that_does_not_use_squares_loses_only_that_test(problem1):
     reimplemented = "def sum_of_squares(n):\n    return sum(i * i for i in range(1, n + 1))"
-    report, points = grade(problem1, submit(problem1, {"squares": SQUARES,
-                                                       "sum_of_squares": reimplemented}))
+    report, points = grade(
+        problem1, submit(problem1, {"squares": SQUARES, "sum_of_squares": reimplemented})
+    )
     assert report.score == 2.5
     assert points["sum_of_squares_uses_squares"] == 0.0
 
 
 def test_editing_or_deleting_test_cells_does_not_raise_the_score(problem1):
     wrong = "def squares(n):\n    return list(range(n))"
-    honest, _ = grade(problem1, submit(problem1, {"squares": wrong,
-                                                  "sum_of_squares": SUM_OF_SQUARES}))
-    cheat = submit(problem1, {"squares": wrong, "sum_of_squares": SUM_OF_SQUARES,
-                              "correct_squares": "pass", "correct_sum_of_squares": "pass"})
-    cheat["cells"] = [c for c in cheat["cells"] if c["metadata"].get("nbgrader", {})
-                      .get("grade_id") != "squares_invalid_input"]
+    honest, _ = grade(
+        problem1, submit(problem1, {"squares": wrong, "sum_of_squares": SUM_OF_SQUARES})
+    )
+    cheat = submit(
+        problem1,
+        {
+            "squares": wrong,
+            "sum_of_squares": SUM_OF_SQUARES,
+            "correct_squares": "pass",
+            "correct_sum_of_squares": "pass",
+        },
+    )
+    cheat["cells"] = [
+        c
+        for c in cheat["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") != "squares_invalid_input"
+    ]
     cheated, _ = grade(problem1, cheat)
     assert cheated.score == honest.score == 0.5
 
 
 def test_a_warning_printed_by_a_correct_answer_does_not_zero_it(problem1):
-    warns = SQUARES.replace("    return [", "    import warnings, sys\n"
-                            "    warnings.warn('deprecated', DeprecationWarning, stacklevel=1)\n"
-                            "    print('careful', file=sys.stderr)\n    return [")
-    report, _ = grade(problem1, submit(problem1, {"squares": warns,
-                                                  "sum_of_squares": SUM_OF_SQUARES}))
+    warns = SQUARES.replace(
+        "    return [",
+        "    import warnings, sys\n"
+        "    warnings.warn('deprecated', DeprecationWarning, stacklevel=1)\n"
+        "    print('careful', file=sys.stderr)\n    return [",
+    )
+    report, _ = grade(
+        problem1, submit(problem1, {"squares": warns, "sum_of_squares": SUM_OF_SQUARES})
+    )
     assert report.score == 3.0
 
 
 def test_an_answer_that_kills_the_kernel_fails_every_later_test(problem1):
     dies = SQUARES + "\nimport os\nos._exit(1)"
-    report, _ = grade(problem1, submit(problem1, {"squares": dies,
-                                                  "sum_of_squares": SUM_OF_SQUARES}))
+    report, _ = grade(
+        problem1, submit(problem1, {"squares": dies, "sum_of_squares": SUM_OF_SQUARES})
+    )
     assert report.score == 0.0
     assert any("stopped the notebook's kernel" in note for note in report.notes)
 
 
-def test_an_answer_cell_that_never_ends_is_interrupted_and_grading_goes_on(problem1):
+def test_an_answer_cell_that_never_ends_ends_the_run_with_a_note(problem1):
     loops = SQUARES + "\nwhile True:\n    pass"
-    report, points = grade(problem1, submit(problem1, {"squares": loops,
-                                                       "sum_of_squares": SUM_OF_SQUARES}),
-                           cell_timeout_s=1.0)
-    assert report.score == 3.0
-    assert any("did not finish" in note for note in report.notes)
+    report, _ = grade(
+        problem1,
+        submit(problem1, {"squares": loops, "sum_of_squares": SUM_OF_SQUARES}),
+        cell_timeout_s=1.0,
+    )
+    assert report.score == 0.0
+    assert any("did not finish within 1 s" in note for note in report.notes)
+    assert {t.message for t in report.tests if t.status == "failed"} >= {
+        "Not graded: the notebook stopped before this test"
+    }
 
 
 def test_learner_messages_never_show_hidden_test_code(problem1):
     # given an answer right on the visible tests only (n <= 2), wrong on the hidden ones
     only_visible = SQUARES.replace("range(1, n + 1)", "range(1, min(n, 2) + 1)")
-    report, _ = grade(problem1, submit(problem1, {"squares": only_visible,
-                                                  "sum_of_squares": SUM_OF_SQUARES}))
+    report, _ = grade(
+        problem1, submit(problem1, {"squares": only_visible, "sum_of_squares": SUM_OF_SQUARES})
+    )
     learner_view = json.dumps(report.as_dict())
     assert "squares(10)" not in learner_view and "385" not in learner_view
     assert "squares(10)" in json.dumps(report.as_dict(instructor=True))
@@ -194,14 +254,23 @@ def test_an_otter_notebook_is_graded_by_its_tests_and_points():
     solution = json.loads((NOTEBOOKS / "otter_demo.ipynb").read_text())
     report, points = grade(exercise, solution)
     assert (report.score, report.max_score, report.pending_points) == (5.0, 7.0, 2.0)
-    wrong = submit(exercise, {"q1-answer-1": "x = 4\ndef square(y):\n    return abs(y) * y",
-                              "q2-answer-1": "arr = np.arange(5)"})
+    wrong = submit(
+        exercise,
+        {
+            "q1-answer-1": "x = 4\ndef square(y):\n    return abs(y) * y",
+            "q2-answer-1": "arr = np.arange(5)",
+        },
+    )
     report, points = grade(exercise, wrong)
     assert points == {"q1 - 1": 1.0, "q1 - 2": 0.0, "q2 - 1": 1.0, "q2 - 2": 0.0, "q3": 0.0}
 
 
 def test_an_exercise_can_be_graded_with_a_kernel_factory_and_no_limits(problem1):
-    report = grade_notebook(source=problem1, submission=nbformat.from_dict(
-        submit(problem1, {"squares": SQUARES, "sum_of_squares": SUM_OF_SQUARES})),
-        kernel_factory=InsecureLocalKernel)
+    report = grade_notebook(
+        source=problem1,
+        submission=nbformat.from_dict(
+            submit(problem1, {"squares": SQUARES, "sum_of_squares": SUM_OF_SQUARES})
+        ),
+        kernel_factory=InsecureLocalKernel,
+    )
     assert report.score == 3.0

@@ -77,8 +77,11 @@ def test_patching_numpy_testing_unittest_and_builtins_in_the_kernel_changes_noth
         assert_equal.__module__ = "numpy.testing"
         assert_equal.__qualname__ = "assert_array_equal"
     """)
-    tests = (*TESTS, "np.testing.assert_allclose(squares(3), [1, 4, 9])",
-             "assert_equal(squares(3), [1, 4, 9])")
+    tests = (
+        *TESTS,
+        "np.testing.assert_allclose(squares(3), [1, 4, 9])",
+        "assert_equal(squares(3), [1, 4, 9])",
+    )
     assert [r.passed for r in run_trusted(cheat, *tests)] == [False] * len(tests)
 
 
@@ -131,8 +134,10 @@ def test_sys_exit_and_keyboard_interrupt_from_the_tested_function_do_not_pass(ru
                 sys.exit(0)
             raise KeyboardInterrupt
     """)
-    tests = ("try:\n    squares(3)\nexcept Exception:\n    pass\nassert squares(3) == [1, 4, 9]",
-             "squares(2)")
+    tests = (
+        "try:\n    squares(3)\nexcept Exception:\n    pass\nassert squares(3) == [1, 4, 9]",
+        "squares(2)",
+    )
     results = run_trusted(cheat, *tests)
     assert [r.passed for r in results] == [False, False]
     assert "stop the kernel" in results[1].error_message
@@ -199,8 +204,10 @@ def test_hidden_expected_values_cannot_be_found_on_disk_or_in_memory(run_trusted
             return sorted(s.decode() for s in seen)
     """)
     # the search works: it finds what the kernel does hold; the hidden value is not there
-    tests = (f"assert {planted!r} in find_secrets()",
-             f"expected = {secret!r}\nfound = find_secrets()\nassert expected in found")
+    tests = (
+        f"assert {planted!r} in find_secrets()",
+        f"expected = {secret!r}\nfound = find_secrets()\nassert expected in found",
+    )
     results = run_trusted(search, *tests, cell_timeout_s=30)
     assert [r.passed for r in results] == [True, False]
     assert results[1].error_type == "AssertionError"
@@ -211,7 +218,9 @@ def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
 
     # given a fake helper, installed where the real one would be cached, that answers
     # every request with True
-    kernel.execute(WRONG + code(f"""
+    kernel.execute(
+        WRONG
+        + code(f"""
         import socket, struct, sys, types, json
         fake = types.ModuleType("fake")
         def serve(path, ns):
@@ -225,7 +234,8 @@ def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
                 s.sendall(struct.pack("!II", len(body), 0) + body)
         fake.serve = serve
         sys.modules[{runner_module._HELPER_KEY!r}] = fake
-    """))
+    """)
+    )
     # when the tests run, then nothing passes
     results = run_tests(kernel, [CheckCell(f"t{i}", t) for i, t in enumerate(TESTS)])
     assert [r.passed for r in results] == [False] * len(TESTS)

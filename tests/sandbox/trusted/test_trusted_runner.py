@@ -42,8 +42,9 @@ def test_a_test_may_delete_a_learner_function_and_restore_it(run_trusted):
 
 
 def test_deleting_a_function_catches_an_answer_that_does_not_use_it(run_trusted):
-    reimplemented = SQUARES.replace("return sum(squares(n))",
-                                    "return sum(i * i for i in range(1, n + 1))")
+    reimplemented = SQUARES.replace(
+        "return sum(squares(n))", "return sum(i * i for i in range(1, n + 1))"
+    )
     results = run_trusted(reimplemented, USES_SQUARES, "assert squares(2) == [1, 4]")
     assert [r.passed for r in results] == [False, True]
 
@@ -60,8 +61,9 @@ def test_a_test_expecting_an_exception_passes_only_when_it_is_raised(run_trusted
 
 
 def test_a_learner_exception_subclass_is_caught_as_its_builtin_base(run_trusted):
-    custom = ("class BadInput(ValueError):\n    pass\n"
-              "def squares(n):\n    raise BadInput('negative')\n")
+    custom = (
+        "class BadInput(ValueError):\n    pass\ndef squares(n):\n    raise BadInput('negative')\n"
+    )
     results = run_trusted(custom, EXPECTS_ERROR, "squares(1)")
     assert [r.passed for r in results] == [True, False]
     assert (results[1].error_type, results[1].error_message) == ("ValueError", "negative")
@@ -69,49 +71,69 @@ def test_a_learner_exception_subclass_is_caught_as_its_builtin_base(run_trusted)
 
 
 def test_the_last_numeric_value_of_a_test_is_reported_for_partial_credit(run_trusted):
-    results = run_trusted(SQUARES, "sum(squares(n)[-1] == n * n for n in (1, 2, 3)) / 2",
-                          "squares(2) == [1, 4]", "len(squares(3))")
+    results = run_trusted(
+        SQUARES,
+        "sum(squares(n)[-1] == n * n for n in (1, 2, 3)) / 2",
+        "squares(2) == [1, 4]",
+        "len(squares(3))",
+    )
     assert [r.value for r in results] == [1.5, None, 3.0]
     assert results[1].value_repr == "True"
 
 
 def test_names_resolve_inside_functions_lambdas_and_generators(run_trusted):
-    test = ("def check(n):\n    return squares(n)[-1] == n * n\n"
-            "assert all(check(n) for n in range(1, 5))\n"
-            "assert list(map(lambda n: sum_of_squares(n), [1, 2])) == [1, 5]\n"
-            "assert [x for x in squares(3)] == [1, 4, 9]\n")
+    test = (
+        "def check(n):\n    return squares(n)[-1] == n * n\n"
+        "assert all(check(n) for n in range(1, 5))\n"
+        "assert list(map(lambda n: sum_of_squares(n), [1, 2])) == [1, 5]\n"
+        "assert [x for x in squares(3)] == [1, 4, 9]\n"
+    )
     assert [r.passed for r in run_trusted(SQUARES, test)] == [True]
 
 
 def test_learner_objects_are_handles_whose_attributes_and_items_are_data(run_trusted):
-    answer = ("class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n"
-              "    def norm2(self):\n        return self.x ** 2 + self.y ** 2\n"
-              "p = Point(3, 4)\nregistry = {'a': p}\nitems = iter([1, 2])\n")
-    test = ("assert p.x == 3 and p.norm2() == 25\n"
-            "assert registry['a'].y == 4\n"
-            "assert 3 in [p.x]\n"
-            "assert type(p).__name__ == 'Remote' and bool(p) is True\n")
+    answer = (
+        "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n"
+        "    def norm2(self):\n        return self.x ** 2 + self.y ** 2\n"
+        "p = Point(3, 4)\nregistry = {'a': p}\nitems = iter([1, 2])\n"
+    )
+    test = (
+        "assert p.x == 3 and p.norm2() == 25\n"
+        "assert registry['a'].y == 4\n"
+        "assert 3 in [p.x]\n"
+        "assert type(p).__name__ == 'Remote' and bool(p) is True\n"
+    )
     assert [r.passed for r in run_trusted(answer, test)] == [True]
 
 
 def test_learner_values_are_never_compared_by_their_own_methods(run_trusted):
-    answer = ("class Liar:\n    def __eq__(self, other): return True\n"
-              "    def __lt__(self, other): return True\n    def __hash__(self): return 1\n"
-              "    def __contains__(self, item): return True\n"
-              "    def __iter__(self): return iter([])\nliar = Liar()\n")
-    tests = ("assert liar == 1", "assert liar < 0", "assert 5 in liar",
-             "assert {liar: 1}.get(Liar()) == 1")
+    answer = (
+        "class Liar:\n    def __eq__(self, other): return True\n"
+        "    def __lt__(self, other): return True\n    def __hash__(self): return 1\n"
+        "    def __contains__(self, item): return True\n"
+        "    def __iter__(self): return iter([])\nliar = Liar()\n"
+    )
+    tests = (
+        "assert liar == 1",
+        "assert liar < 0",
+        "assert 5 in liar",
+        "assert {liar: 1}.get(Liar()) == 1",
+    )
     assert [r.passed for r in run_trusted(answer, *tests)] == [False] * 4
 
 
 def test_numpy_arrays_cross_as_data(run_trusted):
-    answer = ("import numpy as np\ndef evens(n):\n    return np.arange(0, 2 * n, 2)\n"
-              "class ArrayLike:\n    def __array__(self, dtype=None, copy=None):\n"
-              "        return np.ones(3)\nlike = ArrayLike()\n")
-    tests = ("import numpy as np\nassert np.allclose(evens(3), [0, 2, 4])\n"
-             "assert evens(3).dtype.kind == 'i'\n",
-             "import numpy as np\nnp.testing.assert_allclose(like, np.ones(3))",
-             "import numpy as np\nassert evens(np.int64(2)).tolist() == [0, 2]")
+    answer = (
+        "import numpy as np\ndef evens(n):\n    return np.arange(0, 2 * n, 2)\n"
+        "class ArrayLike:\n    def __array__(self, dtype=None, copy=None):\n"
+        "        return np.ones(3)\nlike = ArrayLike()\n"
+    )
+    tests = (
+        "import numpy as np\nassert np.allclose(evens(3), [0, 2, 4])\n"
+        "assert evens(3).dtype.kind == 'i'\n",
+        "import numpy as np\nnp.testing.assert_allclose(like, np.ones(3))",
+        "import numpy as np\nassert evens(np.int64(2)).tolist() == [0, 2]",
+    )
     assert [r.passed for r in run_trusted(answer, *tests)] == [True, True, True]
 
 
@@ -146,16 +168,18 @@ def test_names_a_test_binds_persist_across_sessions_without_entering_the_kernel(
 
 
 def test_a_test_that_never_ends_is_stopped_and_reported(run_trusted):
-    results = run_trusted(SQUARES, "while True:\n    pass", "assert squares(1) == [1]",
-                          cell_timeout_s=1)
+    results = run_trusted(
+        SQUARES, "while True:\n    pass", "assert squares(1) == [1]", cell_timeout_s=1
+    )
     assert [r.passed for r in results] == [False, True]
     assert not results[0].from_learner
 
 
 def test_each_test_cell_costs_a_few_milliseconds(kernel):
     kernel.execute(SQUARES)
-    cells = [CheckCell(f"t{i}", f"assert squares({i + 1})[-1] == {(i + 1) ** 2}")
-             for i in range(50)]
+    cells = [
+        CheckCell(f"t{i}", f"assert squares({i + 1})[-1] == {(i + 1) ** 2}") for i in range(50)
+    ]
     with TrustedRunner(kernel, cell_timeout_s=10) as runner:
         runner.run(cells[:1])  # the helper is compiled once per kernel
         started = time.perf_counter()
