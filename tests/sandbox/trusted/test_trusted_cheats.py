@@ -246,3 +246,28 @@ def test_a_learner_function_that_never_returns_fails_its_test_in_time(run_truste
     results = run_trusted(cheat, "assert squares(3) == [1, 4, 9]", cell_timeout_s=1.5)
     assert [r.passed for r in results] == [False]
     assert results[0].error_type == "TimeoutError"
+
+
+def test_faking_a_modules_name_never_runs_a_dangerous_trusted_function(run_trusted, tmp_path):
+    # given learner objects claiming to be pickle.loads and the pickle module, and a payload
+    # that would create a file if it were unpickled on the trusted side
+    marker = tmp_path / "unpickled"
+    cheat = code(f"""
+        import io, pickle, types
+        class Payload:
+            def __reduce__(self):
+                return (io.open, ({str(marker)!r}, "w"))
+        payload = pickle.dumps(Payload())
+        def load(data):
+            return "kernel"
+        load.__module__, load.__qualname__ = "pickle", "loads"
+        json = types.ModuleType("pickle")
+        json.loads = load
+    """)
+    # when tests call them with the learner's data
+    results = run_trusted(
+        cheat, "assert load(payload) == 'kernel'", "assert json.loads(payload) == 'kernel'"
+    )
+    # then the learner's own functions ran, in the kernel
+    assert [r.passed for r in results] == [True, True]
+    assert not marker.exists()
