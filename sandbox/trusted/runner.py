@@ -8,10 +8,14 @@ execute request per operation would cost milliseconds).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import marshal
 import os
 import secrets
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +27,21 @@ from .codec import recv_frame, send_frame
 from .forkserver import fork_server
 
 HELPER_SOURCE = Path(codec.__file__).read_text() + "\n" + Path(kernel_helper.__file__).read_text()
-_HELPER_KEY = "_trusted_grading_helper_code_" + format(abs(hash(HELPER_SOURCE)), "x")
+_HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
+# Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled
+# here costs one, when the kernel runs the same Python version (else it compiles the source).
+_HELPER_CODE = base64.b64encode(
+    marshal.dumps(compile(HELPER_SOURCE, "<trusted-helper>", "exec"))
+).decode()
+_HELPER_LOADER = (
+    f"(__import__('sys').modules.get({_HELPER_KEY!r}) or (lambda m, sys=__import__('sys'): ("
+    f"exec(__import__('marshal').loads(__import__('base64').b64decode({_HELPER_CODE!r})) "
+    f"if sys.version_info[:2] == {tuple(sys.version_info[:2])!r} "
+    f"and sys.implementation.name == {sys.implementation.name!r} "
+    f"else compile({HELPER_SOURCE!r}, '<trusted-helper>', 'exec'), m.__dict__), "
+    f"sys.modules.__setitem__({_HELPER_KEY!r}, m), m)[2])"
+    f"(__import__('types').ModuleType({_HELPER_KEY!r})))"
+)
 
 
 class KernelLike(Protocol):
@@ -79,13 +97,7 @@ class CheckResult:
 
 def helper_expression(socket_path: str) -> str:
     """The one user expression that loads the helper (once per kernel) and starts serving."""
-    key, src = _HELPER_KEY, HELPER_SOURCE
-    return (
-        f"(__import__('sys').modules.get({key!r}) or (lambda m: (exec(compile({src!r}, "
-        f"'<trusted-helper>', 'exec'), m.__dict__), __import__('sys').modules.__setitem__("
-        f"{key!r}, m), m)[2])(__import__('types').ModuleType({key!r}))).serve({socket_path!r}, "
-        "globals())"
-    )
+    return f"{_HELPER_LOADER}.serve({socket_path!r}, globals())"
 
 
 class TrustedRunner:
