@@ -1,13 +1,18 @@
 """Real kernels for the trusted runner's tests.
 
-Until the sandbox lands these are plain local ipykernels (``InsecureLocalKernel``), which
-have the shape of ``sandbox.Kernel``; the next kernel starts while a test runs.
+Every test runs on a plain local ipykernel (``InsecureLocalKernel``, the shape of
+``sandbox.Kernel``; the next one starts while a test runs) and, where the sandbox package
+and its runtime are installed, on a real sandboxed kernel too
+(``TRUSTED_TEST_SANDBOX_MODE``: bwrap by default).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -50,9 +55,26 @@ def kernel_supply() -> Iterator[KernelSupply]:
     supply.close()
 
 
-@pytest.fixture
-def kernel(kernel_supply: KernelSupply) -> Iterator[InsecureLocalKernel]:
-    k = kernel_supply.take()
+def _sandbox_available() -> bool:
+    try:
+        from sandbox import runtime
+    except ImportError:
+        return False
+    return shutil.which("bwrap") is not None and runtime.runtime_python().exists()
+
+
+KERNEL_KINDS = ["insecure-local"] + (["sandbox"] if _sandbox_available() else [])
+
+
+@pytest.fixture(params=KERNEL_KINDS)
+def kernel(request: pytest.FixtureRequest, kernel_supply: KernelSupply) -> Iterator[Any]:
+    if request.param == "sandbox":
+        from sandbox import Limits, launch
+
+        mode = os.environ.get("TRUSTED_TEST_SANDBOX_MODE", "bwrap")
+        k: Any = launch.start_kernel(limits=Limits(cell_timeout_s=30), mode=mode)
+    else:
+        k = kernel_supply.take()
     yield k
     k.shutdown()
 
@@ -61,7 +83,7 @@ RunTrusted = Callable[..., list[CheckResult]]
 
 
 @pytest.fixture
-def run_trusted(kernel: InsecureLocalKernel) -> RunTrusted:
+def run_trusted(kernel: Any) -> RunTrusted:
     """What the grader does: the learner's cell in the kernel, then the tests, trusted."""
 
     def run(answer: str, *tests: str, cell_timeout_s: float = 10.0) -> list[CheckResult]:

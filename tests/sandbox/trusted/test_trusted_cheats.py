@@ -172,45 +172,53 @@ def test_catching_base_exception_around_everything_does_not_pass(run_trusted):
 def test_hidden_expected_values_cannot_be_found_on_disk_or_in_memory(run_trusted):
     secret, planted = secrets.token_hex(16), secrets.token_hex(16)
     search = code(f"""
-        import gc, os, re
+        import os, re, sys
         PLANTED = "{planted[:16]}" + "{planted[16:]}"
         def find_secrets():
             pattern = re.compile(rb"[0-9a-f]{{32}}")
             seen = set()
-            for obj in gc.get_objects():
-                if isinstance(obj, str) and len(obj) < 1_000_000:
-                    seen.update(pattern.findall(obj.encode(errors="ignore")))
+            spaces = [globals()] + [vars(m) for m in list(sys.modules.values())]
+            texts = [v for space in spaces for v in list(space.values()) if isinstance(v, str)]
+            for text in texts:
+                seen.update(pattern.findall(text.encode(errors="ignore")))
+            budget = 2000  # files: enough for the kernel's own folders, bounded elsewhere
             for root in {{os.getcwd(), "/tmp"}}:
                 for folder, _, files in os.walk(root):
-                    for name in files[:200]:
+                    budget -= len(files)
+                    if budget < 0:
+                        break
+                    for name in files:
                         try:
                             with open(os.path.join(folder, name), "rb") as f:
                                 seen.update(pattern.findall(f.read(1 << 20)))
                         except OSError:
                             pass
             seen.update(pattern.findall(repr(dict(os.environ)).encode()))
-            with open("/proc/self/maps") as maps:
-                regions = [l.split()[0] for l in maps if " rw" in l and "[" not in l]
-            with open("/proc/self/mem", "rb", buffering=0) as mem:
-                for region in regions:
-                    start, end = (int(x, 16) for x in region.split("-"))
-                    if end - start > 64 << 20:
-                        continue
-                    try:
-                        mem.seek(start)
-                        seen.update(pattern.findall(mem.read(end - start)))
-                    except (OSError, ValueError, OverflowError):
-                        pass
+            try:
+                with open("/proc/self/maps") as maps:
+                    regions = [l.split()[0] for l in maps if " rw" in l and "[" not in l]
+                with open("/proc/self/mem", "rb", buffering=0) as mem:
+                    for region in regions:
+                        start, end = (int(x, 16) for x in region.split("-"))
+                        if end - start > 64 << 20:
+                            continue
+                        try:
+                            mem.seek(start)
+                            seen.update(pattern.findall(mem.read(end - start)))
+                        except (OSError, ValueError, OverflowError):
+                            pass
+            except OSError:
+                pass  # a sandbox may not let a process read its own memory
             return sorted(s.decode() for s in seen)
     """)
-    # the search works: it finds what the kernel does hold; the hidden value is not there
-    tests = (
-        f"assert {planted!r} in find_secrets()",
-        f"expected = {secret!r}\nfound = find_secrets()\nassert expected in found",
+    # the search works (it finds what the kernel holds) and still misses the hidden value
+    test = (
+        f"expected = {secret!r}\nfound = find_secrets()\n"
+        f"assert {planted!r} in found, 'the search is blind'\n"
+        "assert expected not in found, 'the hidden value leaked'"
     )
-    results = run_trusted(search, *tests, cell_timeout_s=30)
-    assert [r.passed for r in results] == [True, False]
-    assert results[1].error_type == "AssertionError"
+    results = run_trusted(search, test, cell_timeout_s=60)
+    assert [(r.passed, r.error_message) for r in results] == [(True, "")]
 
 
 def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
