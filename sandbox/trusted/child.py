@@ -26,6 +26,7 @@ from .codec import recv_frame, send_frame
 from .remote import KernelLink, Remote, TestGlobals
 
 OUTPUT_LIMIT = 20_000
+ADDRESS_SPACE_BYTES = 4 << 30
 
 
 class TestTookTooLong(Exception):
@@ -222,7 +223,10 @@ def _safe_str(value: Any, *, use_repr: bool = False) -> str:
 def main(fd: int) -> None:
     """Entry point of a forked trusted process: serve the worker on ``fd``, then exit."""
     import random
+    import resource
 
+    # A backstop against a flood of learner data: the worker's host must not run out.
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     random.seed()
     numpy = __import__("sys").modules.get("numpy")
     if numpy is not None:

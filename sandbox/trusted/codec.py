@@ -20,7 +20,7 @@ import sys as _sys
 from collections.abc import Callable
 from typing import Any
 
-MAX_FRAME_BYTES = 1 << 30
+MAX_FRAME_BYTES = 512 << 20
 MAX_DEPTH = 64
 _PREFIX = _struct.Struct("!II")
 _LENGTH = _struct.Struct("!Q")

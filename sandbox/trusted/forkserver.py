@@ -48,9 +48,10 @@ class ForkServer:
         with contextlib.suppress(OSError):
             child = self._spawn_retrying()
             with self._lock:
-                if self._spare is None and self._ctrl is not None:
-                    self._spare, child = child, None
-            if child is not None:
+                kept = self._spare is None and self._ctrl is not None
+                if kept:
+                    self._spare = child
+            if not kept:
                 _discard(child)
 
     def _spawn_retrying(self) -> tuple[socket.socket, int]:

@@ -44,6 +44,10 @@ _HELPER_LOADER = (
 )
 
 
+class TrustedRunnerError(RuntimeError):
+    """Ours, not the learner's: the trusted process failed (grading should be retried)."""
+
+
 class KernelLike(Protocol):
     """What the runner needs of ``sandbox.Kernel``."""
 
@@ -125,14 +129,17 @@ class TrustedRunner:
         if not self.kernel.is_alive():
             return [_failed(c, "your notebook's kernel stopped before this test") for c in cells]
         path = f"trusted-{secrets.token_hex(8)}.sock"
-        self._call(
+        listening = self._checked_call(
             {
                 "op": "listen",
                 "path": str(Path(self.kernel.host_dir) / path),
                 "timeout": self.cell_timeout_s,
             },
             expect="listening",
+            wait_s=10,
         )
+        if listening is None:
+            return [_failed(c, self._dead) for c in cells]
         session = _KernelSession(self, f"{self.kernel.kernel_dir}/{path}", len(cells))
         session.start()
         try:
@@ -149,36 +156,38 @@ class TrustedRunner:
         """
         if self._dead:
             return False
-        try:
-            return (
-                self._call(
-                    {"op": "define", "code": code}, expect="defined", wait_s=self.cell_timeout_s
-                ).get("ok")
-                is True
-            )
-        except (OSError, EOFError, codec.ProtocolError):
-            self._kill("grading stopped: the trusted runner failed")
-            return False
+        reply = self._checked_call(
+            {"op": "define", "code": code}, expect="defined", wait_s=self.cell_timeout_s
+        )
+        return reply is not None and reply.get("ok") is True
 
     def _run_one(self, cell: CheckCell) -> CheckResult:
         if self._dead:
             return _failed(cell, self._dead)
         msg = {"op": "run", "code": cell.code, "timeout": self.cell_timeout_s}
+        reply = self._checked_call(msg, expect="result", wait_s=self.cell_timeout_s + 5)
+        return _failed(cell, self._dead) if reply is None else _result(cell.key, reply)
+
+    def _checked_call(
+        self, msg: dict[str, Any], *, expect: str, wait_s: float
+    ) -> dict[str, Any] | None:
+        """None when the trusted process hung (it is killed: a test outcome); a crash is ours."""
         try:
-            reply = self._call(msg, expect="result", wait_s=self.cell_timeout_s + 10)
+            return self._call(msg, expect=expect, wait_s=wait_s)
+        except TimeoutError:
+            self._kill("a test did not finish in time")
+            return None
         except (OSError, EOFError, codec.ProtocolError) as exc:
-            self._kill(f"grading stopped: the trusted runner failed ({type(exc).__name__})")
-            return _failed(cell, self._dead)
-        return _result(cell.key, reply)
+            self._kill("the trusted runner failed")
+            raise TrustedRunnerError(f"the trusted runner failed: {exc!r}") from exc
 
     def _end_session(self, session: _KernelSession) -> None:
         session.ended = True
-        if not self._dead:
-            try:
-                self._call({"op": "end"}, expect="ended", wait_s=10)
-            except (OSError, EOFError, codec.ProtocolError):
-                self._kill("grading stopped: the trusted runner failed")
-        session.finish()
+        try:
+            if not self._dead:
+                self._checked_call({"op": "end"}, expect="ended", wait_s=10)
+        finally:
+            session.finish()
 
     def _call(self, msg: dict[str, Any], *, expect: str, wait_s: float = 10) -> dict[str, Any]:
         with self._send_lock:

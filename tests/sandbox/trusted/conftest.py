@@ -8,6 +8,7 @@ and its runtime are installed, on a real sandboxed kernel too
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import threading
@@ -57,7 +58,7 @@ def kernel_supply() -> Iterator[KernelSupply]:
 
 def _sandbox_available() -> bool:
     try:
-        from sandbox import runtime
+        runtime: Any = importlib.import_module("sandbox.runtime")
     except ImportError:
         return False
     return shutil.which("bwrap") is not None and runtime.runtime_python().exists()
@@ -68,11 +69,11 @@ KERNEL_KINDS = ["insecure-local"] + (["sandbox"] if _sandbox_available() else []
 
 @pytest.fixture(params=KERNEL_KINDS)
 def kernel(request: pytest.FixtureRequest, kernel_supply: KernelSupply) -> Iterator[Any]:
+    k: Any
     if request.param == "sandbox":
-        from sandbox import Limits, launch
-
+        sandbox: Any = importlib.import_module("sandbox")
         mode = os.environ.get("TRUSTED_TEST_SANDBOX_MODE", "bwrap")
-        k: Any = launch.start_kernel(limits=Limits(cell_timeout_s=30), mode=mode)
+        k = sandbox.start_kernel(limits=sandbox.Limits(cell_timeout_s=30), mode=mode)
     else:
         k = kernel_supply.take()
     yield k

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from sandbox.trusted import CheckCell, TrustedRunner
+import pytest
+
+from sandbox.trusted import CheckCell, TrustedRunner, TrustedRunnerError, run_tests
 
 SQUARES = (
     "def squares(n):\n"
@@ -187,3 +189,18 @@ def test_each_test_cell_costs_a_few_milliseconds(kernel):
         per_test = (time.perf_counter() - started) / len(cells)
     assert all(r.passed for r in results)
     assert per_test < 0.01
+
+
+def test_a_trusted_process_that_ignores_its_alarm_is_killed_and_the_test_fails(run_trusted):
+    stuck = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n"
+    results = run_trusted(SQUARES, stuck + "while True:\n    pass", "squares(1)", cell_timeout_s=1)
+    assert [(r.passed, r.error_message) for r in results] == [
+        (False, "a test did not finish in time"),
+        (False, "a test did not finish in time"),
+    ]
+
+
+def test_a_crash_of_the_trusted_process_is_an_infrastructure_error(kernel):
+    kernel.execute(SQUARES)
+    with pytest.raises(TrustedRunnerError):
+        run_tests(kernel, [CheckCell("t", "import os\nos._exit(3)")], cell_timeout_s=5)
