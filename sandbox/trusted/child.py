@@ -65,9 +65,10 @@ class Child:
             self.stop_listening("your notebook's kernel could not be reached")
             return {"op": "noted"}
         if op == "end":
+            connected = self.link.sock is not None
             self.link.detach()
             self.stop_listening("your notebook's kernel is not connected")
-            return {"op": "ended"}
+            return {"op": "ended", "connected": connected}
         return None
 
     def listen(self, path: str, timeout_s: float) -> None:

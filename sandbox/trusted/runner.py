@@ -99,9 +99,13 @@ class CheckResult:
     duration_s: float = 0.0
 
 
-def helper_expression(socket_path: str) -> str:
-    """The one user expression that loads the helper (once per kernel) and starts serving."""
-    return f"{_HELPER_LOADER}.serve({socket_path!r}, globals())"
+def helper_expression(socket_path: str, *, loaded: bool = False) -> str:
+    """The one user expression that loads the helper (once per kernel) and starts serving.
+
+    Once a session has served, the helper is known to be loaded: later ones skip the code.
+    """
+    loader = f"__import__('sys').modules[{_HELPER_KEY!r}]" if loaded else _HELPER_LOADER
+    return f"{loader}.serve({socket_path!r}, globals())"
 
 
 class TrustedRunner:
@@ -113,6 +117,7 @@ class TrustedRunner:
         self._ctrl, self._pid = fork_server().spawn()
         self._send_lock = threading.Lock()
         self._dead = ""
+        self.helper_loaded = False
 
     def __enter__(self) -> TrustedRunner:
         return self
@@ -185,7 +190,8 @@ class TrustedRunner:
         session.ended = True
         try:
             if not self._dead:
-                self._checked_call({"op": "end"}, expect="ended", wait_s=10)
+                ended = self._checked_call({"op": "end"}, expect="ended", wait_s=10)
+                self.helper_loaded |= ended is not None and ended.get("connected") is True
         finally:
             session.finish()
 
@@ -221,7 +227,7 @@ class _KernelSession:
 
     def __init__(self, runner: TrustedRunner, kernel_path: str, cells: int) -> None:
         self.runner = runner
-        self.expression = helper_expression(kernel_path)
+        self.expression = helper_expression(kernel_path, loaded=runner.helper_loaded)
         self.timeout = runner.cell_timeout_s * (cells + 1)
         self.done = threading.Event()
         self.ended = False
