@@ -191,7 +191,8 @@ def _describe_value(value: Any) -> dict[str, Any]:
     if isinstance(value, numbers.Real) and not isinstance(value, bool | Remote):
         try:
             as_float = float(value)
-            numeric = as_float if math.isfinite(as_float) else None
+            # NaN or infinity as a score earns nothing (nbgrader would choke on it)
+            numeric = as_float if math.isfinite(as_float) else 0.0
         except (TypeError, ValueError):
             numeric = None
     text = None

@@ -204,3 +204,8 @@ def test_a_crash_of_the_trusted_process_is_an_infrastructure_error(kernel):
     kernel.execute(SQUARES)
     with pytest.raises(TrustedRunnerError):
         run_tests(kernel, [CheckCell("t", "import os\nos._exit(3)")], cell_timeout_s=5)
+
+
+def test_a_last_value_that_is_not_a_finite_number_earns_nothing(run_trusted):
+    results = run_trusted("nan = float('nan')\n", "nan", "float('inf')")
+    assert [r.value for r in results] == [0.0, 0.0]
