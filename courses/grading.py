@@ -160,18 +160,27 @@ def _item(
     )
 
 
+def _shows_hidden_code(cell: ExerciseCell, result: CheckResult) -> bool:
+    """Whether the failure went through hidden test code (then its message stays hidden)."""
+    if not cell.hidden:
+        return False
+    if not cell.hidden_lines or not result.lines:
+        return True
+    return any(line in cell.hidden_lines for line in result.lines)
+
+
 def _failure_message(cell: ExerciseCell, result: CheckResult) -> str:
     custom = cell.messages.get("failure_message")
-    if result.error_type == "KernelUnavailable" or result.error_type == "NotRun":
+    if result.error_type in ("KernelUnavailable", "NotRun"):
         return custom or f"Not graded: {result.error_message}"
+    hidden = _shows_hidden_code(cell, result)
     if result.from_learner:
         # A learner's exception message may carry a hidden test's inputs: type only then.
-        if cell.hidden:
+        if hidden:
             return custom or f"A hidden test failed: your code raised {result.error_type}"
-        return custom or f"Your code raised {result.error_type}: {result.error_message}".rstrip(
-            ": "
-        )
-    if cell.hidden:
+        message = f"Your code raised {result.error_type}: {result.error_message}"
+        return custom or message.rstrip(": ")
+    if hidden:
         return custom or "A hidden test failed"
     if result.error_message:
         return custom or f"Test failed ({result.error_type}): {result.error_message}"

@@ -99,6 +99,23 @@ def strip_markers(source: str, *regions: Region) -> str:
     )
 
 
+def hidden_lines(source: str) -> frozenset[int]:
+    """1-based numbers of the lines inside HIDDEN TESTS regions, once markers are stripped."""
+    hidden: set[int] = set()
+    inside, number = False, 0
+    for line in source.splitlines():
+        text = line.strip()
+        if HIDDEN_TESTS.begin.fullmatch(text):
+            inside = True
+        elif HIDDEN_TESTS.end.fullmatch(text):
+            inside = False
+        elif not SOLUTION.begin.fullmatch(text) and not SOLUTION.end.fullmatch(text):
+            number += 1
+            if inside:
+                hidden.add(number)
+    return frozenset(hidden)
+
+
 _OTTER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#\s*SOLUTION\s*$")
 _OTTER_DROP = re.compile(r".*#\s*(SOLUTION NO PROMPT|SEED)\s*$")
 _ASSIGNMENT = re.compile(r"^(?P<lhs>[^=()\[\]{}'\"]+?)\s*=(?!=)")

@@ -59,6 +59,8 @@ class ExerciseCell:
     grade_id: str | None = None
     points: float = 0.0  # maximum points of a test, manual answer or task
     hidden: bool = False  # holds hidden test code: learners never see its code or messages
+    # Lines (1-based, of ``source``) that are hidden; empty with ``hidden`` means all of them.
+    hidden_lines: frozenset[int] = frozenset()
     check: Check = Check.NBGRADER
     expected_output: str | None = None
     question: str | None = None

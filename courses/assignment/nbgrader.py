@@ -59,6 +59,7 @@ def parse_cell(index: int, cell: dict[str, Any], problems: list[Problem]) -> Exe
         grade_id=grade_id,
         points=points,
         hidden=hidden,
+        hidden_lines=markers.hidden_lines(source) if hidden else frozenset(),
         metadata={"nbgrader": meta},
     )
 

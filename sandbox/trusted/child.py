@@ -112,13 +112,27 @@ class Child:
 
 
 def define(globals_: TestGlobals, code: str) -> bool:
-    """Bind the instructor's imports and definitions here too, so tests get these copies."""
+    """Bind the instructor's imports and definitions here too, so tests get these copies.
+
+    Statement by statement: an import this process cannot do (a course's own module)
+    leaves that name to the kernel and does not stop the others.
+    """
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            exec(compile(code, "<instructor>", "exec"), globals_)  # noqa: S102
-    except Exception:
+        statements = ast.parse(code, "<instructor>").body
+    except SyntaxError:
         return False
-    return True
+    done = True
+    for statement in statements:
+        module = ast.Module(body=[statement], type_ignores=[])
+        try:
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                exec(compile(module, "<instructor>", "exec"), globals_)  # noqa: S102
+        except Exception:
+            done = False
+    return done
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:
@@ -152,6 +166,7 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
             error_message=_safe_str(exc)[:2000],
             from_learner=getattr(exc, "from_learner", False) is True,
             traceback=_test_traceback(exc),
+            lines=_test_lines(exc),
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -159,6 +174,17 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
     result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]
     result["duration_s"] = time.perf_counter() - started
     return result
+
+
+def _test_lines(exc: BaseException) -> list[int]:
+    """The test's own lines the error went through, outermost first."""
+    lines: list[int] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<test>":
+            lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    return lines
 
 
 def _test_traceback(exc: BaseException) -> str:

@@ -95,6 +95,7 @@ class CheckResult:
     error_message: str = ""
     from_learner: bool = False
     traceback: str = ""
+    lines: tuple[int, ...] = ()  # the test's lines the error went through, outermost first
     stdout: str = ""
     duration_s: float = 0.0
 
@@ -283,9 +284,16 @@ def _result(key: str, reply: dict[str, Any]) -> CheckResult:
         error_message=text("error_message"),
         from_learner=reply.get("from_learner") is True,
         traceback=text("traceback"),
+        lines=_lines(reply.get("lines")),
         stdout=text("stdout"),
         duration_s=_json_number(reply.get("duration_s")),
     )
+
+
+def _lines(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if type(v) is int)
 
 
 def _json_number(value: Any) -> float:

@@ -66,6 +66,14 @@ def test_hidden_tests_stay_in_the_instructors_version_without_their_markers():
     assert "HIDDEN TESTS" not in test.source
 
 
+def test_it_knows_which_lines_of_a_test_are_hidden():
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    test = next(c for c in exercise.cells if c.grade_id == "correct_squares")
+    lines = test.source.splitlines()
+    assert {lines[n - 1].split("(")[0] for n in test.hidden_lines} == {"assert squares"}
+    assert sorted(test.hidden_lines) == [4, 5]
+
+
 def test_it_upgrades_older_nbgrader_schemas():
     exercise = parse_exercise(data=load("nbgrader_problem1_old_schemas.ipynb"))
     assert graded(exercise) == {

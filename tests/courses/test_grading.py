@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -96,6 +96,15 @@ def test_a_hidden_tests_message_shows_neither_its_code_nor_expected_values():
         assert "385" not in item.message
         assert "385" in item.detail or item is raised
     assert raised.message == "A hidden test failed: your code raised ValueError"
+
+
+def test_a_failure_in_the_visible_part_of_a_partly_hidden_test_shows_its_message():
+    cell = replace(test_cell(hidden=True), hidden_lines=frozenset({3, 4}))
+    failure = {"passed": False, "error_type": "AssertionError", "error_message": "off by one"}
+    visible = score_check(cell=cell, result=outcome(**failure, lines=(2,)))
+    hidden = score_check(cell=cell, result=outcome(**failure, lines=(2, 3)))
+    assert visible.message == "Test failed (AssertionError): off by one"
+    assert hidden.message == "A hidden test failed"
 
 
 def test_an_output_check_compares_the_trusted_value_with_the_expected_output():
@@ -246,6 +255,7 @@ def test_learner_messages_never_show_hidden_test_code(problem1):
     )
     learner_view = json.dumps(report.as_dict())
     assert "squares(10)" not in learner_view and "385" not in learner_view
+    assert "A hidden test failed" in learner_view
     assert "squares(10)" in json.dumps(report.as_dict(instructor=True))
 
 

@@ -279,3 +279,13 @@ def test_faking_a_modules_name_never_runs_a_dangerous_trusted_function(run_trust
     # then the learner's own functions ran, in the kernel
     assert [r.passed for r in results] == [True, True]
     assert not marker.exists()
+
+
+def test_sys_exit_at_the_top_of_an_answer_earns_only_what_the_answer_earns(run_trusted):
+    exit_after = "\nimport sys\nsys.exit(0)\n"
+    assert [r.passed for r in run_trusted(WRONG + exit_after, *TESTS)] == [False] * len(TESTS)
+
+
+def test_sys_exit_after_the_right_answer_does_not_lose_it(run_trusted):
+    exit_after = "\nimport sys\nsys.exit(0)\n"
+    assert [r.passed for r in run_trusted(RIGHT + exit_after, *TESTS)] == [True] * len(TESTS)

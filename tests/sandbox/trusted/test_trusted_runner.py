@@ -209,3 +209,12 @@ def test_a_crash_of_the_trusted_process_is_an_infrastructure_error(kernel):
 def test_a_last_value_that_is_not_a_finite_number_earns_nothing(run_trusted):
     results = run_trusted("nan = float('nan')\n", "nan", "float('inf')")
     assert [r.value for r in results] == [0.0, 0.0]
+
+
+def test_instructor_imports_are_bound_one_by_one_on_the_trusted_side(kernel):
+    kernel.execute(SQUARES + "import math\nmath = None\n")
+    with TrustedRunner(kernel, cell_timeout_s=10) as runner:
+        complete = runner.define("import no_such_course_module\nimport math\n")
+        results = runner.run([CheckCell("t", "assert math.isclose(sum_of_squares(2), 5.0)")])
+    assert complete is False
+    assert [r.passed for r in results] == [True]
