@@ -13,7 +13,7 @@ import ast
 import importlib
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
@@ -229,6 +229,43 @@ def grade_notebook(
     the kernel factory applies the rest). The kernel is always destroyed.
     """
     exercise = merge_submission(exercise=source, submission=submission)
+    results, notes = _execute(exercise, kernel_factory, limits)
+    return score_exercise(exercise=exercise, results=results, notes=notes)
+
+
+@dataclass(frozen=True)
+class SolutionCheck:
+    exercise: Exercise  # with the expected outputs its solution produced, where missing
+    report: GradeReport  # the solution graded: every autograded point, if the tests agree
+
+
+def exercise_check_solution(
+    *, exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any = None
+) -> SolutionCheck:
+    """Grade the instructor's own solution, as Otter Assign does when it builds tests.
+
+    An otter test with no stored output expects what it shows when run on the solution
+    (when that is not simply True or None). The report says which tests the solution
+    fails: worth showing an instructor before learners see the exercise.
+    """
+    results, notes = _execute(exercise, kernel_factory, limits)
+    cells = tuple(_with_recorded_output(c, results.get(c.grade_id or "")) for c in exercise.cells)
+    recorded = replace(exercise, cells=cells)
+    report = score_exercise(exercise=recorded, results=results, notes=notes)
+    return SolutionCheck(exercise=recorded, report=report)
+
+
+def _with_recorded_output(cell: ExerciseCell, result: CheckResult | None) -> ExerciseCell:
+    if cell.check is not Check.OUTPUT or cell.expected_output is not None or result is None:
+        return cell
+    if not result.passed or result.value_repr is None or result.value_repr in TRUE_REPRS:
+        return cell
+    return replace(cell, expected_output=result.value_repr)
+
+
+def _execute(
+    exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any
+) -> tuple[dict[str, CheckResult], tuple[str, ...]]:
     cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
     deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
     results: dict[str, CheckResult] = {}
@@ -251,7 +288,7 @@ def grade_notebook(
                         runner.define(definitions)
     finally:
         kernel.shutdown()
-    return score_exercise(exercise=exercise, results=results, notes=tuple(notes))
+    return results, tuple(notes)
 
 
 def instructor_definitions(source: str) -> str:
