@@ -53,17 +53,18 @@ class Command(BaseCommand):
 
 
 def _grade(exercise: Any, submission: Any) -> GradeReport:
-    """The same sandbox and grader as the workers: a one-kernel pool, used once."""
-    from sandbox import KernelPool, Limits
+    """The workers' own sandbox (pool, limits from settings) and grader, used once."""
+    from courses import sandboxing
 
-    limits = Limits()
-    with KernelPool(size=1, limits=limits) as pool:
+    try:
         return grade_notebook(
             source=exercise,
             submission=submission,
-            kernel_factory=lambda: pool.acquire(limits=limits),
-            limits=limits,
+            kernel_factory=sandboxing.acquire_kernel,
+            limits=sandboxing.grading_limits(),
         )
+    finally:
+        sandboxing.close_pool()
 
 
 def _as_json(report: GradeReport, *, detail: bool) -> dict[str, Any]:
