@@ -69,7 +69,7 @@ def _encoder(state: _State) -> Any:
             if type(plain) in BASE_TYPES or type(plain) is bool:
                 return encode(plain, bufs_holder[0], fallback)
         node = {"$": "h", "id": state.keep(value), "type": type(value).__name__[:100]}
-        if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+        if isinstance(value, types.FunctionType | types.BuiltinFunctionType):
             # Lets the trusted side use its own copy of a library's function or class.
             origin = [getattr(value, "__module__", None), getattr(value, "__qualname__", None)]
             if all(isinstance(o, str) for o in origin):
@@ -190,7 +190,9 @@ def _answer(
         value = _dispatch(req, args, ns, state)
         node, out = encoder(value)
         return {"ok": node}, out
-    except StopIteration:
-        return {"stop": True}, []
+    except StopIteration as exc:
+        if req.get("op") == "next":
+            return {"stop": True}, []
+        return {"err": _describe(exc)}, []
     except BaseException as exc:  # the learner's code may raise anything, SystemExit included
         return {"err": _describe(exc)}, []

@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import importlib
 import socket
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,19 +53,11 @@ DATA_MODULES = frozenset(
         "copy",
     }
 )
-# A learner's function or class claiming to come from one of these (assert helpers, pure
-# maths) is replaced by the trusted original: faking ``__module__`` only gets the genuine one.
-HELPER_MODULES = (
-    "numpy.testing",
-    "pandas.testing",
-    "pandas._testing",
-    "unittest",
-    "nose",
-    "math",
-    "cmath",
-    "statistics",
-    "operator",
-)
+# A learner's FUNCTION claiming to be one of these assert helpers is replaced by the trusted
+# original: faking ``__module__`` only ever gets the genuine one. Functions only, from
+# modules whose functions return plain values or raise: a trusted class could hand back
+# an object with a permissive ``__eq__`` (``unittest.mock.ANY``), which a proxy never is.
+HELPER_MODULES = ("numpy.testing", "pandas.testing", "pandas._testing", "nose.tools")
 NUMPY_HELPERS = frozenset({"allclose", "isclose", "array_equal", "array_equiv"})
 
 
@@ -95,6 +88,8 @@ REMOTE_DUNDERS = frozenset(
     }
 )
 NEVER_CROSS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit"})
+# Raised by a call, these would silently end the test's own loops (``all(map(f, xs))``).
+ONLY_FROM_NEXT = frozenset({"StopIteration", "StopAsyncIteration"})
 
 
 class KernelUnavailable(RuntimeError):
@@ -141,15 +136,15 @@ class KernelLink:
             # read as the next one's, so this connection is done.
             self.broken = "your code took too long to answer a test"
             raise learner_error(TimeoutError, self.broken) from None
-        return self._reply(reply, rbufs)
+        return self._reply(op, reply, rbufs)
 
-    def _reply(self, reply: dict[str, Any], bufs: list[bytes]) -> Any:
+    def _reply(self, op: str, reply: dict[str, Any], bufs: list[bytes]) -> Any:
         if "ok" in reply:
             try:
                 return self.decoder.decode(reply["ok"], bufs)
             except ProtocolError as exc:
                 raise learner_error(TypeError, f"a value could not be read: {exc}") from None
-        if reply.get("stop") is True:
+        if reply.get("stop") is True and op == "next":
             raise StopIteration
         if type(reply.get("err")) is dict:
             raise rebuild_exception(reply["err"])
@@ -177,7 +172,7 @@ class KernelLink:
 
 
 def trusted_object(module_name: str, qualname: str) -> Any:
-    """The trusted side's own ``module.qualname`` (a function or class), if there is one."""
+    """The trusted side's own ``module.qualname`` (a plain function), if there is one."""
     if not trusted_helper_name(module_name, qualname) or "<" in qualname:
         return None
     try:
@@ -186,7 +181,7 @@ def trusted_object(module_name: str, qualname: str) -> Any:
             value = getattr(value, part)
     except Exception:
         return None
-    return value if callable(value) else None
+    return value if isinstance(value, types.FunctionType | types.BuiltinFunctionType) else None
 
 
 def learner_error(kind: type[BaseException], message: str) -> BaseException:
@@ -207,6 +202,8 @@ def rebuild_exception(err: dict[str, Any]) -> BaseException:
     for name in names:
         if name in NEVER_CROSS:
             return learner_error(RuntimeError, f"your code tried to stop the kernel ({name})")
+        if name in ONLY_FROM_NEXT:
+            return learner_error(RuntimeError, f"your code raised {name}")
         candidate = getattr(builtins, name, None) if name else None
         if isinstance(candidate, type) and issubclass(candidate, Exception):
             try:

@@ -289,3 +289,26 @@ def test_sys_exit_at_the_top_of_an_answer_earns_only_what_the_answer_earns(run_t
 def test_sys_exit_after_the_right_answer_does_not_lose_it(run_trusted):
     exit_after = "\nimport sys\nsys.exit(0)\n"
     assert [r.passed for r in run_trusted(RIGHT + exit_after, *TESTS)] == [True] * len(TESTS)
+
+
+def test_stop_iteration_from_a_call_cannot_end_a_tests_loop_early(run_trusted):
+    cheat = "def is_prime(n):\n    raise StopIteration\n"
+    tests = ("assert all(map(is_prime, [2, 3, 5]))", "assert all(is_prime(n) for n in [2, 3])")
+    results = run_trusted(cheat, *tests)
+    assert [(r.passed, r.error_type) for r in results] == [(False, "RuntimeError")] * 2
+
+
+def test_a_function_posing_as_a_permissive_library_object_gets_no_trusted_twin(run_trusted):
+    cheat = code("""
+        def answer():
+            return None
+        answer.__module__, answer.__qualname__ = "unittest.mock", "_ANY"
+        def is_prime(n):
+            return 0
+        is_prime.__module__, is_prime.__qualname__ = "unittest.mock", "MagicMock"
+        def root(n):
+            return 0
+        root.__module__, root.__qualname__ = "math", "sqrt"
+    """)
+    tests = ("assert answer() == [1, 4, 9]", "assert is_prime(7)", "assert root(4)")
+    assert [r.passed for r in run_trusted(cheat, *tests)] == [False, False, False]
