@@ -74,9 +74,14 @@ class Child:
     def listen(self, path: str, timeout_s: float) -> None:
         self.link.timeout_s = timeout_s
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        # The kernel runs as another uid; the directory, not the socket, keeps others out.
-        os.chmod(path, 0o666)  # noqa: S103 - a socket in the kernel's private directory
+        # The kernel runs as another uid and may connect: the directory keeps others out.
+        # Set by umask at creation, never by chmod on the path, which the kernel could swap
+        # for a symlink to a host file in between.
+        previous = os.umask(0)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(previous)
         listener.listen(1)
         self.listener = listener
 
