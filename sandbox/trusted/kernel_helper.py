@@ -78,12 +78,25 @@ def _encoder(state: _State) -> Any:
 
     bufs_holder: list[list[bytes]] = [[]]
 
-    def run(value: Any) -> tuple[Any, list[bytes]]:
-        bufs_holder[0] = []
-        node = encode(value, bufs_holder[0], fallback)
-        return node, bufs_holder[0]
+    def run(value: Any, bufs: list[bytes]) -> Any:
+        bufs_holder[0] = bufs
+        return encode(value, bufs, fallback)
 
     return run
+
+
+def _mutable(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return type(value) in (list, dict, set, bytearray) or (
+        numpy is not None and type(value) is numpy.ndarray
+    )
+
+
+def _after_call(args: list[Any], encoder: Any, bufs: list[bytes]) -> list[Any]:
+    """The state of the test's mutable arguments after the call: the test sees mutations."""
+    after: list[Any] = [["p", i, encoder(a, bufs)] for i, a in enumerate(args[0]) if _mutable(a)]
+    after += [["k", k, encoder(a, bufs)] for k, a in args[1].items() if _mutable(a)]
+    return after
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:
@@ -188,8 +201,11 @@ def _answer(
     try:
         args = decoder.decode(req.get("args", []), bufs)
         value = _dispatch(req, args, ns, state)
-        node, out = encoder(value)
-        return {"ok": node}, out
+        out: list[bytes] = []
+        reply = {"ok": encoder(value, out)}
+        if req.get("op") == "call":
+            reply["after"] = _after_call(args, encoder, out)
+        return reply, out
     except StopIteration as exc:
         if req.get("op") == "next":
             return {"stop": True}, []

@@ -136,19 +136,36 @@ class KernelLink:
             # read as the next one's, so this connection is done.
             self.broken = "your code took too long to answer a test"
             raise learner_error(TimeoutError, self.broken) from None
-        return self._reply(op, reply, rbufs)
+        return self._reply(op, reply, rbufs, args)
 
-    def _reply(self, op: str, reply: dict[str, Any], bufs: list[bytes]) -> Any:
+    def _reply(
+        self, op: str, reply: dict[str, Any], bufs: list[bytes], args: tuple[Any, ...]
+    ) -> Any:
         if "ok" in reply:
             try:
-                return self.decoder.decode(reply["ok"], bufs)
+                value = self.decoder.decode(reply["ok"], bufs)
+                if op == "call" and type(reply.get("after")) is list:
+                    self._sync_arguments(reply["after"], bufs, args)
             except ProtocolError as exc:
                 raise learner_error(TypeError, f"a value could not be read: {exc}") from None
+            return value
         if reply.get("stop") is True and op == "next":
             raise StopIteration
         if type(reply.get("err")) is dict:
             raise rebuild_exception(reply["err"])
         raise learner_error(KernelUnavailable, "the kernel sent a malformed answer")
+
+    def _sync_arguments(self, after: list[Any], bufs: list[bytes], args: tuple[Any, ...]) -> None:
+        """Mutations the learner's function made to the test's arguments, as in a kernel."""
+        positional, keywords = args
+        for entry in after:
+            if type(entry) is not list or len(entry) != 3:
+                raise ProtocolError("malformed argument state")
+            kind, key, node = entry
+            if kind == "p" and type(key) is int and 0 <= key < len(positional):
+                _update_in_place(positional[key], self.decoder.decode(node, bufs))
+            elif kind == "k" and type(key) is str and key in keywords:
+                _update_in_place(keywords[key], self.decoder.decode(node, bufs))
 
     def _handle(self, node: dict[str, Any]) -> Any:
         origin = node.get("origin")
@@ -182,6 +199,24 @@ def trusted_object(module_name: str, qualname: str) -> Any:
     except Exception:
         return None
     return value if isinstance(value, types.FunctionType | types.BuiltinFunctionType) else None
+
+
+def _update_in_place(original: Any, new: Any) -> None:
+    kind = type(original)
+    if (kind, type(new)) in ((list, list), (bytearray, bytes)):
+        original[:] = new
+    elif (kind, type(new)) in ((dict, dict), (set, set)):
+        original.clear()
+        original.update(new)
+    elif _writable_array_like(original, new):
+        original[...] = new
+
+
+def _writable_array_like(original: Any, new: Any) -> bool:
+    kind = type(original)
+    if kind.__name__ != "ndarray" or kind.__module__ != "numpy" or type(new) is not kind:
+        return False
+    return bool(new.shape == original.shape and original.flags.writeable)
 
 
 def learner_error(kind: type[BaseException], message: str) -> BaseException:

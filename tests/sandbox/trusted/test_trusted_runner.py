@@ -218,3 +218,21 @@ def test_instructor_imports_are_bound_one_by_one_on_the_trusted_side(kernel):
         results = runner.run([CheckCell("t", "assert math.isclose(sum_of_squares(2), 5.0)")])
     assert complete is False
     assert [r.passed for r in results] == [True]
+
+
+def test_a_learner_function_mutating_the_tests_arguments_is_seen_by_the_test(run_trusted):
+    answer = (
+        "def sort_in_place(items):\n    items.sort()\n"
+        "def keep(items):\n    return sorted(items)\n"
+        "def tag(record, *, seen):\n    record['tagged'] = True\n    seen.add(1)\n"
+        "def zero(array):\n    array[:] = 0\n"
+    )
+    tests = (
+        "data = [3, 1, 2]\nsort_in_place(data)\nassert data == [1, 2, 3]",
+        "data = [3, 1, 2]\nsort_in_place(data)\nassert data == [3, 1, 2], 'must not mutate'",
+        "data = [3, 1, 2]\nkeep(data)\nassert data == [3, 1, 2], 'must not mutate'",
+        "record, seen = {}, set()\ntag(record, seen=seen)\nassert record == {'tagged': True}\n"
+        "assert seen == {1}",
+        "import numpy as np\narray = np.ones(3)\nzero(array)\nassert not array.any()",
+    )
+    assert [r.passed for r in run_trusted(answer, *tests)] == [True, False, True, True, True]
