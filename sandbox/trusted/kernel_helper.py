@@ -69,7 +69,7 @@ def _encoder(state: _State) -> Any:
             if type(plain) in BASE_TYPES or type(plain) is bool:
                 return encode(plain, bufs_holder[0], fallback)
         node = {"$": "h", "id": state.keep(value), "type": type(value).__name__[:100]}
-        if isinstance(value, types.FunctionType | types.BuiltinFunctionType):
+        if callable(value) and not isinstance(value, type):
             # Lets the trusted side use its own copy of a library's function or class.
             origin = [getattr(value, "__module__", None), getattr(value, "__qualname__", None)]
             if all(isinstance(o, str) for o in origin):

@@ -12,7 +12,6 @@ import builtins
 import contextlib
 import importlib
 import socket
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,7 +61,9 @@ NUMPY_HELPERS = frozenset({"allclose", "isclose", "array_equal", "array_equiv"})
 
 
 def trusted_module_name(name: str) -> bool:
-    return name.split(".")[0] in DATA_MODULES
+    # Public modules only: importing ``unittest.__main__`` would run something.
+    parts = name.split(".")
+    return parts[0] in DATA_MODULES and not any(p.startswith("_") for p in parts)
 
 
 def trusted_helper_name(module: str, qualname: str) -> bool:
@@ -198,7 +199,8 @@ def trusted_object(module_name: str, qualname: str) -> Any:
             value = getattr(value, part)
     except Exception:
         return None
-    return value if isinstance(value, types.FunctionType | types.BuiltinFunctionType) else None
+    # numpy's functions are dispatcher objects, not FunctionType; classes are never wanted.
+    return value if callable(value) and not isinstance(value, type) else None
 
 
 def _update_in_place(original: Any, new: Any) -> None:
