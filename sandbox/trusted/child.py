@@ -146,6 +146,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
+    globals_.forget_resolved()
     out = io.StringIO()
     result: dict[str, Any] = {
         "op": "result",

@@ -105,10 +105,12 @@ class KernelLink:
         self.sock: socket.socket | None = None
         self.broken: str | None = "your notebook's kernel is not connected"
         self.decoder = Decoder(on_handle=self._handle, on_module=self._module)
+        self.generation = 0  # changes whenever the kernel may have run the learner's code
 
     def attach(self, sock: socket.socket) -> None:
         sock.settimeout(self.timeout_s)
         self.sock, self.broken = sock, None
+        self.generation += 1  # answer cells ran in between
 
     def detach(self) -> None:
         if self.sock is not None and self.broken is None:
@@ -121,6 +123,8 @@ class KernelLink:
     def request(self, op: str, *args: Any, **fields: Any) -> Any:
         if self.sock is None or self.broken:
             raise learner_error(KernelUnavailable, self.broken or "kernel not connected")
+        if op != "resolve":
+            self.generation += 1
         bufs: list[bytes] = []
         header = {"op": op, "args": encode(list(args), bufs, _to_kernel), **fields}
         try:
@@ -354,14 +358,25 @@ class TestGlobals(dict[str, Any]):
     def __init__(self, link: KernelLink) -> None:
         super().__init__(__name__="__main__", __builtins__=builtins)
         self.link = link
+        # A name read again before anything else was asked of the kernel cannot have
+        # changed: `df` twice in one assert crosses once.
+        self._resolved: dict[str, tuple[int, Any]] = {}
+
+    def forget_resolved(self) -> None:
+        self._resolved.clear()
 
     def __missing__(self, name: str) -> Any:
         if name in builtins.__dict__:
             return builtins.__dict__[name]
+        cached = self._resolved.get(name)
+        if cached is not None and cached[0] == self.link.generation:
+            return cached[1]
         try:
-            return self.link.request("resolve", name=name)
+            value = self.link.request("resolve", name=name)
         except NameError:
             raise KeyError(name) from None
+        self._resolved[name] = (self.link.generation, value)
+        return value
 
     def __setitem__(self, name: str, value: Any) -> None:
         if isinstance(value, Remote):

@@ -236,3 +236,9 @@ def test_a_learner_function_mutating_the_tests_arguments_is_seen_by_the_test(run
         "import numpy as np\narray = np.ones(3)\nzero(array)\nassert not array.any()",
     )
     assert [r.passed for r in run_trusted(answer, *tests)] == [True, False, True, True, True]
+
+
+def test_a_name_read_twice_crosses_once_unless_the_kernel_ran_code_in_between(run_trusted):
+    answer = "count = 0\ndef bump():\n    global count\n    count += 1\n"
+    test = "before = count\nassert count == before\nbump()\nassert count == before + 1"
+    assert [r.passed for r in run_trusted(answer, test)] == [True]
