@@ -11,10 +11,13 @@ import pytest
 
 from courses.assignment import Check, ExerciseCell, Role, parse_exercise, student_notebook
 from courses.grading import (
+    MESSAGES,
     exercise_check_solution,
     grade_notebook,
     instructor_definitions,
+    message,
     score_check,
+    score_exercise,
     score_pending,
 )
 from sandbox.trusted import CheckResult
@@ -136,6 +139,28 @@ def test_manual_answers_are_pending_unless_left_as_the_stub():
     assert score_pending(cell=cell, answered=True).status == "pending"
     assert score_pending(cell=cell, answered=True).passed is None
     assert score_pending(cell=cell, answered=False).status == "failed"
+
+
+def test_every_learner_message_can_be_translated_from_its_key_and_arguments(problem1):
+    # given reports with passes, partial credit, failures, pending items and notes
+    cell = test_cell(2.0)
+    items = [
+        score_check(cell=cell, result=outcome()),
+        score_check(cell=cell, result=outcome(value=0.5)),
+        score_check(
+            cell=cell,
+            result=outcome(
+                passed=False, error_type="ValueError", error_message="bad", from_learner=True
+            ),
+        ),
+        score_check(cell=test_cell(hidden=True), result=outcome(passed=False)),
+    ]
+    report = score_exercise(exercise=problem1, results={}, notes=(message("cell_killed", cell=3),))
+    # then each English message is its template filled with its arguments
+    for item in [*items, *report.tests]:
+        assert MESSAGES[item.message_key] % dict(item.message_args) == item.message
+    assert report.notes == (MESSAGES["cell_killed"] % {"cell": "3"},)
+    json.dumps(report.as_dict())
 
 
 def test_instructor_definitions_keep_only_imports_functions_and_classes():
