@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
+from courses.assignment.model import gettext_noop
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
 
 
@@ -30,12 +31,6 @@ def _sandbox_user_errors() -> tuple[type[BaseException], ...]:
 
 
 SANDBOX_USER_ERRORS = _sandbox_user_errors()
-
-
-def gettext_noop(message: str) -> str:
-    """Marks a message for translation: makemessages extracts it, and the page that shows a
-    result translates it in the reader's language (grading runs in no language at all)."""
-    return message
 
 
 # What learners read, by key: an ItemResult keeps its key and arguments so that a page can

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .model import gettext_noop
+
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 OTTER_TEXT_STUB = "_Type your answer here, replacing this text._"
@@ -47,22 +49,33 @@ OTTER_PROMPT = Region(
 )
 
 
-def region_errors(source: str, region: Region) -> list[str]:
-    """Unbalanced or nested markers of ``region`` in ``source``."""
-    errors: list[str] = []
+def region_errors(source: str, region: Region) -> list[tuple[str, dict[str, object]]]:
+    """Unbalanced or nested markers of ``region`` in ``source``: (template, arguments)."""
+    errors: list[tuple[str, dict[str, object]]] = []
+    marker = region.name.upper()
     inside = False
     for number, line in enumerate(source.splitlines(), 1):
         text = line.strip()
         if region.begin.fullmatch(text):
             if inside:
-                errors.append(f"line {number}: BEGIN {region.name.upper()} inside another one")
+                errors.append(
+                    (
+                        gettext_noop("line %(line)s: BEGIN %(marker)s inside another one"),
+                        {"line": number, "marker": marker},
+                    )
+                )
             inside = True
         elif region.end.fullmatch(text):
             if not inside:
-                errors.append(f"line {number}: END {region.name.upper()} without a BEGIN")
+                errors.append(
+                    (
+                        gettext_noop("line %(line)s: END %(marker)s without a BEGIN"),
+                        {"line": number, "marker": marker},
+                    )
+                )
             inside = False
     if inside:
-        errors.append(f"BEGIN {region.name.upper()} is never closed")
+        errors.append((gettext_noop("BEGIN %(marker)s is never closed"), {"marker": marker}))
     return errors
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import markers
-from .model import ExerciseCell, Problem, Role
+from .model import ExerciseCell, Problem, Role, gettext_noop, problem
 
 FLAGS = ("grade", "solution", "locked", "task")
 LATEST_SCHEMA = 3
@@ -69,12 +69,24 @@ def _checked_metadata(
 ) -> dict[str, Any] | None:
     version = raw.get("schema_version", 0)
     if type(version) is not int or not 0 <= version <= LATEST_SCHEMA + 1:
-        problems.append(Problem("unknown_schema", f"unknown nbgrader schema {version!r}", index))
+        problems.append(
+            problem(
+                "unknown_schema",
+                gettext_noop("unknown nbgrader schema %(version)s"),
+                index,
+                version=repr(version),
+            )
+        )
         return None
     bad = [f for f in FLAGS if f in raw and type(raw[f]) is not bool]
     if bad:
         problems.append(
-            Problem("bad_flag", f"nbgrader flags must be true or false: {', '.join(bad)}", index)
+            problem(
+                "bad_flag",
+                gettext_noop("nbgrader flags must be true or false: %(flags)s"),
+                index,
+                flags=", ".join(bad),
+            )
         )
         return None
     meta = upgrade_metadata(raw)
@@ -82,14 +94,18 @@ def _checked_metadata(
         return None
     grade_id = meta.get("grade_id")
     if not isinstance(grade_id, str) or not grade_id.strip():
-        problems.append(Problem("grade_id_missing", "nbgrader cell has no grade_id", index))
+        problems.append(
+            problem("grade_id_missing", gettext_noop("nbgrader cell has no grade_id"), index)
+        )
     if meta["task"] and cell_type != "markdown":
-        problems.append(Problem("task_not_markdown", "task cells must be markdown", index))
+        problems.append(
+            problem("task_not_markdown", gettext_noop("task cells must be markdown"), index)
+        )
     elif cell_type == "markdown" and not meta["task"] and meta["grade"] != meta["solution"]:
         problems.append(
-            Problem(
+            problem(
                 "markdown_grade_solution",
-                "a graded markdown cell must be both a solution and a grade cell",
+                gettext_noop("a graded markdown cell must be both a solution and a grade cell"),
                 index,
             )
         )
@@ -110,17 +126,24 @@ def _points(index: int, meta: dict[str, Any], role: Role, problems: list[Problem
     if role not in (Role.TEST, Role.MANUAL, Role.TASK):
         return 0.0
     if "points" not in meta:
-        problems.append(Problem("points_missing", "grade cell has no points", index))
+        problems.append(problem("points_missing", gettext_noop("grade cell has no points"), index))
         return 0.0
     try:
         points = float(meta["points"])
     except (TypeError, ValueError):
         problems.append(
-            Problem("points_invalid", f"points {meta['points']!r} is not a number", index)
+            problem(
+                "points_invalid",
+                gettext_noop("points %(points)s is not a number"),
+                index,
+                points=repr(meta["points"]),
+            )
         )
         return 0.0
     if not points >= 0:
-        problems.append(Problem("points_invalid", "points must be zero or more", index))
+        problems.append(
+            problem("points_invalid", gettext_noop("points must be zero or more"), index)
+        )
         return 0.0
     return points
 
@@ -134,8 +157,8 @@ def _check_markers(
         markers.MARK_SCHEME,
     ]
     for region in regions:
-        for error in markers.region_errors(source, region):
-            problems.append(Problem("unbalanced_marker", error, index))
+        for template, args in markers.region_errors(source, region):
+            problems.append(problem("unbalanced_marker", template, index, **args))
 
 
 def _runnable(source: str, role: Role, cell_type: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from . import markers
-from .model import Check, ExerciseCell, Problem, Role
+from .model import Check, ExerciseCell, Problem, Role, gettext_noop, problem
 
 _BOUNDARY = re.compile(
     r"#\s*(ASSIGNMENT CONFIG|BEGIN QUESTION|END QUESTION|BEGIN SOLUTION|END SOLUTION|"
@@ -66,10 +66,11 @@ def parse_cells(
             _on_cell(state, index, cell, source)
     if state.question is not None:
         problems.append(
-            Problem(
+            problem(
                 "otter_unclosed",
-                f"question {state.question.name!r} has no # END QUESTION",
+                gettext_noop("question %(name)s has no # END QUESTION"),
                 state.question.index,
+                name=repr(state.question.name),
             )
         )
     points = _resolve_points(state)
@@ -80,14 +81,23 @@ def _on_boundary(state: _State, index: int, keyword: str, source: str) -> None:
     problems = state.problems
     if keyword == "BEGIN QUESTION":
         if state.question is not None:
-            problems.append(Problem("otter_nested", "question begins inside another", index))
+            problems.append(
+                problem("otter_nested", gettext_noop("question begins inside another"), index)
+            )
         state.question = _question(state, index, source)
     elif keyword == "END QUESTION":
         if state.question is None:
-            problems.append(Problem("otter_unbalanced", "END QUESTION without a BEGIN", index))
+            problems.append(
+                problem("otter_unbalanced", gettext_noop("END QUESTION without a BEGIN"), index)
+            )
         elif state.block is not None:
             problems.append(
-                Problem("otter_unbalanced", f"{state.block} block is not closed", index)
+                problem(
+                    "otter_unbalanced",
+                    gettext_noop("%(block)s block is not closed"),
+                    index,
+                    block=state.block,
+                )
             )
         if state.question is not None:
             state.questions.append(state.question)
@@ -95,17 +105,23 @@ def _on_boundary(state: _State, index: int, keyword: str, source: str) -> None:
     elif keyword.startswith("BEGIN "):
         if state.question is None or state.block is not None:
             problems.append(
-                Problem(
+                problem(
                     "otter_unbalanced",
-                    f"{keyword} outside a question or inside another block",
+                    gettext_noop("%(keyword)s outside a question or inside another block"),
                     index,
+                    keyword=keyword,
                 )
             )
         state.block = keyword.removeprefix("BEGIN ").lower()
     elif keyword.startswith("END "):
         if state.block != keyword.removeprefix("END ").lower():
             problems.append(
-                Problem("otter_unbalanced", f"{keyword} without a matching BEGIN", index)
+                problem(
+                    "otter_unbalanced",
+                    gettext_noop("%(keyword)s without a matching BEGIN"),
+                    index,
+                    keyword=keyword,
+                )
             )
         state.block = None
     # ASSIGNMENT CONFIG and the delimiters themselves never reach learners.
@@ -115,11 +131,18 @@ def _question(state: _State, index: int, source: str) -> _Question:
     config = _yaml(source, index, state.problems)
     name = config.get("name")
     if not isinstance(name, str) or not name.strip():
-        state.problems.append(Problem("otter_name_missing", "question has no name", index))
+        state.problems.append(
+            problem("otter_name_missing", gettext_noop("question has no name"), index)
+        )
         name = f"question-{index}"
     elif name in state.names:
         state.problems.append(
-            Problem("duplicate_grade_id", f"duplicate question name {name!r}", index)
+            problem(
+                "duplicate_grade_id",
+                gettext_noop("duplicate question name %(name)s"),
+                index,
+                name=repr(name),
+            )
         )
     state.names.add(name)
     return _Question(name, index, config.get("points"), config.get("manual") is True)
@@ -146,8 +169,8 @@ def _on_cell(state: _State, index: int, cell: dict[str, Any], source: str) -> No
 
 
 def _answer_cell(state: _State, q: _Question, index: int, cell_type: str, source: str) -> None:
-    for error in markers.region_errors(source, markers.OTTER_SOLUTION):
-        state.problems.append(Problem("unbalanced_marker", error, index))
+    for template, args in markers.region_errors(source, markers.OTTER_SOLUTION):
+        state.problems.append(problem("unbalanced_marker", template, index, **args))
     code = cell_type == "code"
     student = markers.otter_student_code(source) if code else markers.OTTER_TEXT_STUB
     manual_holder = q.manual and not q.answers
@@ -214,11 +237,13 @@ def _spread(q: _Question, resolved: dict[int, float], problems: list[Problem]) -
     if isinstance(q.points, list):
         if len(q.points) != len(tests):
             problems.append(
-                Problem(
+                problem(
                     "points_invalid",
-                    f"question {q.name!r} lists "
-                    f"{len(q.points)} point values for {len(tests)} tests",
+                    gettext_noop("question %(name)s lists %(given)s point values for %(n)s tests"),
                     q.index,
+                    name=repr(q.name),
+                    given=len(q.points),
+                    n=len(tests),
                 )
             )
             return
@@ -251,7 +276,14 @@ def _number(value: Any, index: int, problems: list[Problem], *, default: float) 
         return default
     if type(value) in (int, float) and value >= 0:
         return float(value)
-    problems.append(Problem("points_invalid", f"points {value!r} is not a number", index))
+    problems.append(
+        problem(
+            "points_invalid",
+            gettext_noop("points %(points)s is not a number"),
+            index,
+            points=repr(value),
+        )
+    )
     return default
 
 
@@ -259,11 +291,15 @@ def _yaml(text: str, index: int, problems: list[Problem]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        problems.append(Problem("invalid_yaml", f"invalid YAML: {exc}", index))
+        problems.append(
+            problem("invalid_yaml", gettext_noop("invalid YAML: %(error)s"), index, error=exc)
+        )
         return {}
     if data is None:
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem("invalid_yaml", "the configuration is not a mapping", index))
+        problems.append(
+            problem("invalid_yaml", gettext_noop("the configuration is not a mapping"), index)
+        )
         return {}
     return data

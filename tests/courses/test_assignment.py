@@ -295,3 +295,13 @@ def test_a_malformed_submission_merges_as_all_stubs(garbage):
     exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
     merged = merge_submission(exercise=exercise, submission=garbage)
     assert all(c.source == c.student_source for c in merged.answer_cells)
+
+
+def test_every_problem_can_be_translated_from_its_template_and_arguments():
+    notebook = load("nbgrader_many_problems.ipynb")
+    notebook["cells"][0] = {"cell_type": "sorcery"}
+    with pytest.raises(ExerciseInvalid) as caught:
+        parse_exercise(data=notebook)
+    for problem in caught.value.problems:
+        assert problem.template % dict(problem.args) == problem.message
+        assert "%(" not in problem.message
