@@ -9,6 +9,20 @@ Public API::
     run_tests(kernel, cells, cell_timeout_s=30) -> list[CheckResult]
 """
 
-from .runner import CheckCell, CheckResult, KernelLike, TrustedRunner, run_tests
+from .runner import (
+    CheckCell,
+    CheckResult,
+    KernelLike,
+    TrustedRunner,
+    TrustedRunnerError,
+    run_tests,
+)
 
-__all__ = ["CheckCell", "CheckResult", "KernelLike", "TrustedRunner", "run_tests"]
+__all__ = [
+    "CheckCell",
+    "CheckResult",
+    "KernelLike",
+    "TrustedRunner",
+    "TrustedRunnerError",
+    "run_tests",
+]
