@@ -9,7 +9,7 @@ is still current, so a redelivered or requeued task never grades twice.
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -181,7 +181,7 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
         raise SubmissionRefused(_("This notebook is too large to submit."))
     wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
     answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    cells = [
+    cells: list[dict[str, Any]] = [
         {
             "cell_type": "code",
             "metadata": {"nbgrader": {"grade_id": grade_id}},
@@ -344,7 +344,7 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
 def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None) -> list[int]:
     """RUNNING for longer than any grading may take: its worker died. Back to the queue."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=older_than_s)
+    cutoff = now - timedelta(seconds=older_than_s)
     stuck = Q(status=SubmissionStatus.RUNNING, started_at__lt=cutoff)
     ids = list(Submission.objects.filter(stuck).values_list("pk", flat=True))
     requeued = []

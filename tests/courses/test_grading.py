@@ -53,7 +53,7 @@ def test_cell(points=1.0, *, hidden=False, check=Check.NBGRADER, expected=None, 
     )
 
 
-test_cell.__test__ = False  # type: ignore[attr-defined]
+test_cell.__test__ = False
 
 
 def outcome(**fields) -> CheckResult:
