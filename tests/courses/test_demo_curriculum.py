@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -20,14 +21,26 @@ from typing import Any
 
 import pytest
 import yaml
+from django.core.management import call_command
 
+from courses import services
 from courses.assignment import Role, parse_exercise, student_notebook
-from courses.demo_curriculum import COURSE_DIR, read_course
+from courses.demo_curriculum import (
+    COURSE_DIR,
+    CourseFolderInvalid,
+    import_course_folder,
+    load_demo_curriculum,
+    read_course,
+)
 from courses.grading import GradeReport, grade_notebook
+from courses.markdown import render_markdown
+from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+from tests.factories import ModuleFactory, OrganizationFactory
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))
+LESSONS = sorted(p.stem for p in (COURSE_DIR / "lessons").glob("*.md"))
 GATEWAY_EXERCISES = ("semantic-search", "classify-abstracts", "retrieval-precision")
 
 # The real learner client once the gateway is merged; until then a stand-in with its interface.
@@ -111,6 +124,77 @@ def test_the_reflection_is_graded_by_a_person() -> None:
     assert sum(c.points for c in manual) == exercise.max_score
 
 
+@pytest.mark.parametrize("slug", LESSONS)
+def test_every_lesson_renders_with_its_math(slug: str) -> None:
+    source = (COURSE_DIR / "lessons" / f"{slug}.md").read_text()
+    html = render_markdown(source)
+    assert "<h2>" in html
+    assert ('class="math' in html) == ("$" in source)
+
+
+# ---------------------------------------------------------------- loading the demo
+
+@pytest.mark.django_db
+def test_loading_the_demo_curriculum_enrolls_the_demo_student_and_is_idempotent() -> None:
+    # given the demo university and accounts
+    call_command("seed_demo", password="open-science")
+    # when the curriculum is loaded twice
+    course = load_demo_curriculum()
+    counts = _row_counts(course)
+    load_demo_curriculum()
+    # then nothing is duplicated, and the student and instructor are enrolled
+    assert Course.objects.filter(slug=course.slug).count() == 1
+    assert _row_counts(course) == counts
+    assert counts == {"modules": 4, "lessons": len(LESSONS), "exercises": len(EXERCISES)}
+    assert course.published and course.title == "Open AI models for science"
+    roles = dict(Enrollment.objects.filter(cohort__course=course)
+                 .values_list("user__email", "role"))
+    assert roles == {"student@demo.edu": EnrollmentRole.STUDENT,
+                     "instructor@demo.edu": EnrollmentRole.INSTRUCTOR}
+
+
+@pytest.mark.django_db
+def test_the_loaded_exercises_carry_their_notebooks_and_points_in_course_order() -> None:
+    call_command("seed_demo", password="open-science")
+    course = load_demo_curriculum()
+    exercises = Exercise.objects.filter(module__course=course).order_by(
+        "module__position", "position")
+    assert [e.slug for e in exercises] == [
+        "semantic-search", "classify-abstracts", "retrieval-precision", "wine-classifier",
+        "open-models-reflection"]
+    for exercise in exercises:
+        assert exercise.source == _notebook(exercise.slug)
+        assert float(exercise.points) == parse_exercise(data=exercise.source).max_score == 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_every_exercise_is_accepted_by_the_exercise_import_service(slug: str) -> None:
+    exercise = services.exercise_create(module=ModuleFactory(), title=slug, slug=slug,
+                                        notebook=json.dumps(_notebook(slug)))
+    assert exercise.points == 10
+
+
+@pytest.mark.django_db
+def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    # given a copy of the course with an unknown key and a missing lesson
+    folder = tmp_path / "course"
+    shutil.copytree(COURSE_DIR, folder)
+    raw = yaml.safe_load((folder / "course.yaml").read_text())
+    raw["colour"] = "blue"
+    raw["modules"][0]["items"][0]["lesson"] = "no-such-lesson"
+    (folder / "course.yaml").write_text(yaml.safe_dump(raw))
+    # when it is imported
+    with pytest.raises(CourseFolderInvalid) as error:
+        import_course_folder(folder=folder, organization=OrganizationFactory())
+    # then both problems are reported and no course was written
+    assert any("unknown key 'colour'" in p for p in error.value.problems)
+    assert any("lessons/no-such-lesson.md" in p for p in error.value.problems)
+    assert not Course.objects.exists()
+
+
 # ---------------------------------------------------------------- grading
 
 @pytest.fixture(scope="module")
@@ -178,6 +262,12 @@ def test_the_student_version_does_not_pass_the_autograded_tests(
 
 # ---------------------------------------------------------------- helpers
 
+def _row_counts(course: Course) -> dict[str, int]:
+    return {"modules": Module.objects.filter(course=course).count(),
+            "lessons": Lesson.objects.filter(module__course=course).count(),
+            "exercises": Exercise.objects.filter(module__course=course).count()}
+
+
 def _notebook(slug: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((COURSE_DIR / "exercises" / f"{slug}.ipynb").read_text())
     return data
@@ -203,6 +293,19 @@ def _data_lines(setup: str) -> str:
 
 
 def _embeddings_handler(model: Any) -> type[BaseHTTPRequestHandler]:
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def encode(texts: list[str]) -> list[Any]:
+        # The model is deterministic: the notebooks and their tests embed the same
+        # abstracts many times, and encoding is the slow part of these tests.
+        with lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in cache))
+            if missing:
+                vectors = model.encode(missing, show_progress_bar=False)
+                cache.update(zip(missing, vectors, strict=True))
+            return [cache[text] for text in texts]
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self._reply({"object": "list", "data": [CATALOG_ENTRY]})
@@ -210,7 +313,7 @@ def _embeddings_handler(model: Any) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
-            vectors = model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+            vectors = encode(texts)
             data = [{"object": "embedding", "index": i,
                      "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode()}
                     for i, v in enumerate(vectors)]
