@@ -4,7 +4,8 @@ reference solution earns full marks through the real grading pipeline (trusted r
 The kernels are INSECURE local kernels and the model comes from a stand-in gateway: an
 HTTP server in this process serving `POST /v1/embeddings` (the OpenAI wire format the real
 gateway speaks) with the real all-MiniLM-L6-v2 from sentence-transformers. To grade against
-the real gateway, replace the `gateway_url` fixture; nothing else changes.
+the real gateway in the real sandbox, replace the `kernel_factory` fixture by one that hands
+out sandboxed kernels with the gateway's socket mounted; nothing else changes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from courses.grading import GradeReport, grade_notebook
 from courses.markdown import render_markdown
 from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+from tests.courses.exercises import answered
 from tests.factories import ModuleFactory, OrganizationFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,8 +78,8 @@ def cosine(a, b):
     return dot / norm if norm else 0.0
 '''
 CATALOG_ENTRY = {"id": "all-MiniLM-L6-v2", "object": "model", "kind": "embedding",
-                 "license": "Apache-2.0", "open_weights": True, "open_data": True,
-                 "open_code": True}
+                 "license": "Apache-2.0", "weights_open": True, "training_data_open": True,
+                 "training_code_open": True}
 
 # ---------------------------------------------------------------- the course folder
 
@@ -258,6 +260,22 @@ def test_the_student_version_does_not_pass_the_autograded_tests(
     assert report.score == 0
     assert report.pending_points == 0
     assert all(t.status == "failed" for t in report.tests)
+
+
+def test_an_answer_written_for_the_visible_test_earns_only_the_visible_points(
+    kernel_factory: Callable[[], InsecureLocalKernel],
+) -> None:
+    source = parse_exercise(data=_notebook("semantic-search"))
+    reference = {c.grade_id: c.source for c in source.cells if c.grade_id}
+    hard_coded = ("def search(query, k=3):\n"
+                  "    return [('astronomy-2', 0.9), ('astronomy-3', 0.5), ('astronomy-4', 0.1)]")
+    submission = answered(_notebook("semantic-search"), corpus_vectors=reference["corpus_vectors"],
+                          cosine_similarity=reference["cosine_similarity"], search=hard_coded)
+    report = _grade(source, submission, kernel_factory)
+    statuses = {t.grade_id: t.status for t in report.tests}
+    assert statuses["test_search"] == "passed"
+    assert statuses["test_search_hidden"] == "failed"
+    assert report.score == source.max_score - 3
 
 
 # ---------------------------------------------------------------- helpers
