@@ -8,6 +8,7 @@ It stands in until the instructors' `import_course` service lands.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from courses.models import (
     Enrollment,
     EnrollmentRole,
     Exercise,
+    Language,
     LatePolicy,
     Lesson,
     Module,
@@ -37,6 +39,7 @@ DEMO_MEMBERS = (
     ("instructor@demo.edu", EnrollmentRole.INSTRUCTOR),
 )
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 COURSE_KEYS = {"format", "slug", "title", "summary", "language", "published", "modules"}
 MODULE_KEYS = {"title", "items"}
 LESSON_KEYS = {"lesson", "title"}
@@ -94,6 +97,13 @@ def read_course(folder: Path) -> CourseSpec:
     _unknown_keys(raw, COURSE_KEYS, "course.yaml", problems)
     if raw.get("format") != 1:
         problems.append(f"course.yaml: format must be 1, not {raw.get('format')!r}")
+    for key in ("slug", "title"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            problems.append(f"course.yaml: `{key}` is required")
+    if not SLUG.fullmatch(str(raw.get("slug", ""))):
+        problems.append("course.yaml: `slug` may hold only letters, digits, - and _")
+    if raw.get("language", "en") not in Language.values:
+        problems.append(f"course.yaml: language must be one of {', '.join(Language.values)}")
     modules = tuple(
         _module(folder, number, module, problems)
         for number, module in enumerate(raw.get("modules") or [], 1)
@@ -133,6 +143,11 @@ def _module(folder: Path, number: int, raw: Any, problems: list[str]) -> ModuleS
 def _item(folder: Path, where: str, raw: Any, problems: list[str]) -> ItemSpec:
     if not isinstance(raw, dict) or ("lesson" in raw) == ("exercise" in raw):
         problems.append(f"{where}: an item is a mapping with either `lesson` or `exercise`")
+        return ItemSpec(slug="", title="", exercise=False)
+    slug = str(raw.get("lesson", raw.get("exercise")))
+    if not SLUG.fullmatch(slug):
+        # A slug names a file in the folder: nothing else may be read through it.
+        problems.append(f"{where}: {slug!r} is not a slug (letters, digits, - and _)")
         return ItemSpec(slug="", title="", exercise=False)
     if "lesson" in raw:
         _unknown_keys(raw, LESSON_KEYS, where, problems)

@@ -205,6 +205,7 @@ def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
     raw["colour"] = "blue"
     raw["modules"][0]["items"][0]["lesson"] = "no-such-lesson"
     raw["modules"][0]["items"][2]["due_at"] = "2026-12-01T12:00"
+    raw["modules"][1]["items"][0]["lesson"] = "../../course"
     (folder / "course.yaml").write_text(yaml.safe_dump(raw))
     # when it is imported
     with pytest.raises(CourseFolderInvalid) as error:
@@ -215,6 +216,7 @@ def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
     assert any(
         "due_at must be an ISO 8601 datetime with an offset" in p for p in error.value.problems
     )
+    assert any("'../../course' is not a slug" in p for p in error.value.problems)
     assert not Course.objects.exists()
 
 
