@@ -262,3 +262,22 @@ def test_after_a_warm_up_a_trusted_process_is_ready_in_milliseconds():
         server.close()
     warm_up()  # the process-wide one: starting it twice is harmless
     assert elapsed < 0.05
+
+
+def test_a_data_librarys_own_exception_can_be_expected_by_a_test(run_trusted):
+    answer = (
+        "import numpy as np\n"
+        "def invert(m):\n    return np.linalg.inv(m)\n"
+        "class Mine(np.linalg.LinAlgError):\n    pass\n"
+        "def custom():\n    raise Mine('singular')\n"
+    )
+    expects = "import numpy as np\ntry:\n    {call}\nexcept np.linalg.LinAlgError:\n    pass\n"
+    expects += "else:\n    raise AssertionError('no error')"
+    tests = (
+        expects.format(call="invert([[1, 2], [2, 4]])"),
+        expects.format(call="custom()"),
+        "invert([[1, 2], [2, 4]])",
+    )
+    results = run_trusted(answer, *tests)
+    assert [r.passed for r in results] == [True, True, False]
+    assert results[2].error_type == "LinAlgError"
