@@ -7,6 +7,7 @@ Public API::
         results = runner.run([CheckCell(key="test_1", code="assert f(2) == 4")])
 
     run_tests(kernel, cells, cell_timeout_s=30) -> list[CheckResult]
+    warm_up()  # when a worker process starts: the fork server imports numpy and pandas
 """
 
 from .runner import (
@@ -16,6 +17,7 @@ from .runner import (
     TrustedRunner,
     TrustedRunnerError,
     run_tests,
+    warm_up,
 )
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "TrustedRunner",
     "TrustedRunnerError",
     "run_tests",
+    "warm_up",
 ]

@@ -44,6 +44,11 @@ class ForkServer:
         threading.Thread(target=self._prepare_spare, daemon=True, name="trusted-fork").start()
         return spare
 
+    def warm_up(self) -> None:
+        """Start the fork server and fork the spare now, in the background: importing
+        numpy and pandas takes seconds on a busy machine, better not on a submission."""
+        threading.Thread(target=self._prepare_spare, daemon=True, name="trusted-fork").start()
+
     def _prepare_spare(self) -> None:
         with contextlib.suppress(OSError):
             child = self._spawn_retrying()

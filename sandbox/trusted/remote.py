@@ -232,26 +232,46 @@ def learner_error(kind: type[BaseException], message: str) -> BaseException:
 
 
 def rebuild_exception(err: dict[str, Any]) -> BaseException:
-    """The nearest builtin exception type for the learner's exception, with its message."""
+    """The nearest trusted exception type for the learner's exception, with its message.
+
+    Along the class's bases: a data library's own exception (``numpy.linalg.LinAlgError``,
+    ``pandas.errors.ParserError``), else a builtin one. Only a type and a message cross.
+    """
     message = err.get("message")
     message = message[:2000] if type(message) is str else ""
-    names: list[str] = []
     chain = err.get("mro")
     for entry in chain if isinstance(chain, list) else []:
-        if type(entry) is list and len(entry) == 2 and all(type(e) is str for e in entry):
-            names.append(entry[1] if entry[0] == "builtins" else "")
-    for name in names:
-        if name in NEVER_CROSS:
+        if type(entry) is not list or len(entry) != 2 or not all(type(e) is str for e in entry):
+            continue
+        module, name = entry
+        if module == "builtins" and name in NEVER_CROSS:
             return learner_error(RuntimeError, f"your code tried to stop the kernel ({name})")
-        if name in ONLY_FROM_NEXT:
+        if module == "builtins" and name in ONLY_FROM_NEXT:
             return learner_error(RuntimeError, f"your code raised {name}")
-        candidate = getattr(builtins, name, None) if name else None
-        if isinstance(candidate, type) and issubclass(candidate, Exception):
-            try:
-                return learner_error(candidate, message)
-            except TypeError:  # e.g. UnicodeDecodeError needs more arguments
-                continue
+        rebuilt = _trusted_exception(module, name, message)
+        if rebuilt is not None:
+            return rebuilt
     return learner_error(RuntimeError, message)
+
+
+def _trusted_exception(module: str, name: str, message: str) -> BaseException | None:
+    if module == "builtins":
+        candidate = getattr(builtins, name, None)
+    elif trusted_module_name(module) and name.isidentifier():
+        try:
+            candidate = getattr(importlib.import_module(module), name, None)
+        except Exception:
+            return None
+    else:
+        return None
+    if not isinstance(candidate, type) or not issubclass(candidate, Exception):
+        return None
+    if candidate.__name__ in ONLY_FROM_NEXT:
+        return None
+    try:
+        return learner_error(candidate, message)
+    except Exception:  # e.g. UnicodeDecodeError needs more arguments
+        return None
 
 
 def _to_kernel(value: Any) -> Any:

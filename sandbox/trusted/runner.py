@@ -300,6 +300,11 @@ def _json_number(value: Any) -> float:
     return float(value) if type(value) in (int, float) else 0.0
 
 
+def warm_up() -> None:
+    """Get this process's trusted fork server ready (call it when a worker process starts)."""
+    fork_server().warm_up()
+
+
 def run_tests(
     kernel: KernelLike, cells: Sequence[CheckCell], *, cell_timeout_s: float = 30.0
 ) -> list[CheckResult]:

@@ -242,3 +242,42 @@ def test_a_name_read_twice_crosses_once_unless_the_kernel_ran_code_in_between(ru
     answer = "count = 0\ndef bump():\n    global count\n    count += 1\n"
     test = "before = count\nassert count == before\nbump()\nassert count == before + 1"
     assert [r.passed for r in run_trusted(answer, test)] == [True]
+
+
+def test_after_a_warm_up_a_trusted_process_is_ready_in_milliseconds():
+    from sandbox.trusted import warm_up
+    from sandbox.trusted.forkserver import ForkServer
+
+    server = ForkServer()
+    try:
+        server.warm_up()
+        deadline = time.monotonic() + 60
+        while server._spare is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.perf_counter()
+        ctrl, _ = server.spawn()
+        elapsed = time.perf_counter() - started
+        ctrl.close()
+    finally:
+        server.close()
+    warm_up()  # the process-wide one: starting it twice is harmless
+    assert elapsed < 0.05
+
+
+def test_a_data_librarys_own_exception_can_be_expected_by_a_test(run_trusted):
+    answer = (
+        "import numpy as np\n"
+        "def invert(m):\n    return np.linalg.inv(m)\n"
+        "class Mine(np.linalg.LinAlgError):\n    pass\n"
+        "def custom():\n    raise Mine('singular')\n"
+    )
+    expects = "import numpy as np\ntry:\n    {call}\nexcept np.linalg.LinAlgError:\n    pass\n"
+    expects += "else:\n    raise AssertionError('no error')"
+    tests = (
+        expects.format(call="invert([[1, 2], [2, 4]])"),
+        expects.format(call="custom()"),
+        "invert([[1, 2], [2, 4]])",
+    )
+    results = run_trusted(answer, *tests)
+    assert [r.passed for r in results] == [True, True, False]
+    assert results[2].error_type == "LinAlgError"
