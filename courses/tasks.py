@@ -2,9 +2,11 @@
 
 from celery import shared_task
 from celery.app.task import Task
+from celery.signals import worker_process_init
 from django.conf import settings
 
-from courses import services
+from courses import sandboxing, services
+from sandbox.trusted import warm_up
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -27,3 +29,11 @@ def grade_submission(self: Task, submission_id: int) -> None:
 @shared_task(acks_late=True)
 def requeue_stuck_submissions() -> list[int]:
     return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Each worker process starts its kernel pool and its trusted runner's fork server at
+    once, so the first learner does not pay for them."""
+    sandboxing.kernel_pool()
+    warm_up()
