@@ -19,7 +19,7 @@ if not os.environ.get("REDIS_URL") or os.environ.get(_AUTO, str(os.getpid())) !=
 
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
