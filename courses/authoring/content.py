@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.db.models import Max
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from campus.models import Organization
 from courses.models import Course, Exercise, Lesson, Module
@@ -27,7 +28,7 @@ def course_create(
 ) -> Course:
     taken = set(Course.objects.filter(organization=organization).values_list("slug", flat=True))
     if slug and slug in taken:
-        raise AuthoringError("A course with this slug already exists in this university.")
+        raise AuthoringError(_("A course with this slug already exists in this university."))
     return Course.objects.create(
         organization=organization,
         title=title,
@@ -63,7 +64,7 @@ def module_update(*, module: Module, title: str) -> Module:
 def module_delete(*, module: Module) -> None:
     """Delete an empty-of-work module; refused when one of its exercises has submissions."""
     if Exercise.objects.filter(module=module, submissions__isnull=False).exists():
-        raise AuthoringError("This module has exercises with submissions: it cannot be deleted.")
+        raise AuthoringError(_("This module has exercises with submissions: it cannot be deleted."))
     module.delete()
 
 
@@ -82,7 +83,7 @@ def item_slugs(module: Module) -> set[str]:
 def lesson_create(*, module: Module, title: str, body: str = "", slug: str = "") -> Lesson:
     taken = item_slugs(module)
     if slug and slug in taken:
-        raise AuthoringError("This module already has an item with this slug.")
+        raise AuthoringError(_("This module already has an item with this slug."))
     return Lesson.objects.create(
         module=module,
         title=title,
@@ -114,7 +115,7 @@ def items_reorder(*, module: Module, keys: list[str]) -> None:
         for pk in Exercise.objects.filter(module=module).values_list("pk", flat=True)
     }
     if sorted(keys) != sorted(lessons | exercises):
-        raise AuthoringError("The new order must list every item of the module once.")
+        raise AuthoringError(_("The new order must list every item of the module once."))
     with transaction.atomic():
         for position, key in enumerate(keys, start=1):
             if key in lessons:
@@ -130,7 +131,7 @@ def item_move(*, module: Module, key: str, offset: int) -> None:
         for item in _module_items(module)
     ]
     if key not in keys:
-        raise AuthoringError("No such item in this module.")
+        raise AuthoringError(_("No such item in this module."))
     index = keys.index(key)
     target = min(max(index + offset, 0), len(keys) - 1)
     keys.insert(target, keys.pop(index))
@@ -140,7 +141,7 @@ def item_move(*, module: Module, key: str, offset: int) -> None:
 def modules_reorder(*, course: Course, module_ids: list[int]) -> None:
     current = set(Module.objects.filter(course=course).values_list("pk", flat=True))
     if sorted(module_ids) != sorted(current):
-        raise AuthoringError("The new order must list every module of the course once.")
+        raise AuthoringError(_("The new order must list every module of the course once."))
     with transaction.atomic():
         for position, pk in enumerate(module_ids, start=1):
             Module.objects.filter(pk=pk).update(position=position)

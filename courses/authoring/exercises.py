@@ -9,6 +9,7 @@ from typing import Any
 import nbformat
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campus.models import User
 from courses import services
@@ -44,7 +45,7 @@ def exercise_upload(
     source = read_notebook(notebook)
     taken = item_slugs(module)
     if slug and slug in taken:
-        raise AuthoringError("This module already has an item with this slug.")
+        raise AuthoringError(_("This module already has an item with this slug."))
     return services.exercise_create(
         module=module,
         title=title,
@@ -91,9 +92,9 @@ def cohort_exercise_set(
 ) -> CohortExercise:
     """The cohort's own due date, late policy and attempt limit (empty = the exercise's)."""
     if cohort.course_id != exercise.module.course_id:
-        raise AuthoringError("This cohort is not a run of this exercise's course.")
+        raise AuthoringError(_("This cohort is not a run of this exercise's course."))
     values = {k: v for k, v in vars(settings).items() if k != "title"}
-    override, _ = CohortExercise.objects.update_or_create(
+    override, _created = CohortExercise.objects.update_or_create(
         cohort=cohort, exercise=exercise, defaults=values
     )
     return override
@@ -102,7 +103,7 @@ def cohort_exercise_set(
 def extension_grant(
     *, exercise: Exercise, learner: User, due_at: datetime, reason: str, granted_by: User
 ) -> Extension:
-    extension, _ = Extension.objects.update_or_create(
+    extension, _created = Extension.objects.update_or_create(
         exercise=exercise,
         learner=learner,
         defaults={"due_at": due_at, "reason": reason, "granted_by": granted_by},
@@ -115,7 +116,7 @@ def extension_grant(
 
 def validation_request(*, exercise: Exercise) -> ExerciseValidation:
     """Queue a validation (graded by a worker: the web process never runs a kernel)."""
-    validation, _ = ExerciseValidation.objects.update_or_create(
+    validation, _created = ExerciseValidation.objects.update_or_create(
         exercise=exercise,
         defaults={
             "status": "queued",

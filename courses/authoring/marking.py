@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from campus.models import User
 from courses import services
@@ -42,11 +43,11 @@ def manual_grade_set(
     """
     maximum = manual_items(submission=submission).get(grade_id)
     if maximum is None:
-        raise MarkingError("This item is not graded by a person.")
+        raise MarkingError(_("This item is not graded by a person."))
     if points < 0 or points > Decimal(str(maximum)):
-        raise MarkingError(f"Points must be between 0 and {maximum:g}.")
+        raise MarkingError(_("Points must be between 0 and %(max)s.") % {"max": f"{maximum:g}"})
     if submission.status != SubmissionStatus.GRADED or not submission.result:
-        raise MarkingError("Only a graded submission can be graded by hand.")
+        raise MarkingError(_("Only a graded submission can be graded by hand."))
     with transaction.atomic():
         locked = (
             Submission.objects.select_for_update().select_related("exercise").get(pk=submission.pk)

@@ -160,12 +160,8 @@ def module_edit_view(
             content.module_update(module=module, title=form.cleaned_data["title"])
             messages.success(request, _("Module renamed."))
     except AuthoringError as exc:
-        messages.error(request, _translate_error(exc))
+        messages.error(request, str(exc))
     return _back(org_slug, course_slug, f"module-{module.pk}")
-
-
-def _translate_error(exc: Exception) -> str:
-    return _(str(exc))
 
 
 @login_required
@@ -186,8 +182,8 @@ def item_move_view(
         )
     except (AuthoringError, ValueError, AttributeError) as exc:
         if request.content_type == "application/json":
-            return JsonResponse({"ok": False, "error": _translate_error(exc)}, status=400)
-        messages.error(request, _translate_error(exc))
+            return JsonResponse({"ok": False, "error": str(exc)}, status=400)
+        messages.error(request, str(exc))
         return _back(org_slug, course_slug, f"module-{module.pk}")
     return _back(org_slug, course_slug, f"item-{key}")
 

@@ -139,7 +139,7 @@ def _staff_notebook(merged: ParsedExercise) -> nbformat.NotebookNode:
 def manual_grade_view(
     request: HttpRequest, org_slug: str, course_slug: str, submission_id: int
 ) -> HttpResponse:
-    _, submission = _submission(request, org_slug, course_slug, submission_id)
+    submission = _submission(request, org_slug, course_slug, submission_id)[1]
     grade_id = request.POST.get("grade_id", "")
     form = ManualGradeForm(request.POST, prefix=grade_id)
     if form.is_valid():
@@ -165,7 +165,7 @@ def manual_grade_view(
 def submission_regrade_view(
     request: HttpRequest, org_slug: str, course_slug: str, submission_id: int
 ) -> HttpResponse:
-    _, submission = _submission(request, org_slug, course_slug, submission_id)
+    submission = _submission(request, org_slug, course_slug, submission_id)[1]
     if services.submission_regrade(submission=submission):
         messages.success(request, _("Submission queued for regrading."))
     else:
