@@ -54,10 +54,10 @@ def course_document(*, course: Course) -> tuple[dict[str, Any], dict[str, str]]:
         modules.append({"title": entry.module.title, "items": items})
     document = {
         "format": FORMAT,
-        "slug": course.slug,
+        "slug": str(course.slug),
         "title": course.title,
         "summary": course.summary,
-        "language": course.language,
+        "language": str(course.language),
         "published": course.published,
         "modules": modules,
     }
@@ -69,7 +69,7 @@ def _exercise_entry(exercise: Exercise) -> dict[str, Any]:
         "exercise": exercise.slug,
         "title": exercise.title,
         "max_attempts": exercise.max_attempts,
-        "late_policy": exercise.late_policy,
+        "late_policy": str(exercise.late_policy),
         "late_penalty_percent_per_day": _number(exercise.late_penalty_percent_per_day),
         "due_at": exercise.due_at.isoformat() if exercise.due_at else None,
         "hard_deadline": exercise.hard_deadline.isoformat() if exercise.hard_deadline else None,
