@@ -32,6 +32,7 @@ from courses.models import (
     Extension,
     GradeKind,
     GradeRecord,
+    ManualGrade,
     Module,
     Submission,
     SubmissionStatus,
@@ -265,12 +266,18 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     """Save a grade (with the late penalty) and its history record. False when the claim
     is stale (the submission was requeued meanwhile): nothing is saved then."""
     submission = Submission.objects.select_related("exercise").get(pk=claim.submission_id)
-    raw = Decimal(str(round(report.score, 2)))
+    result = report.as_dict(instructor=True)
+    manual = list(ManualGrade.objects.filter(submission_id=claim.submission_id))
+    if manual:
+        # A regrade keeps what a person graded by hand.
+        from courses.authoring.marking import apply_manual_grades
+
+        result = apply_manual_grades(result=result, grades=manual)
+    raw = Decimal(str(round(result["score"], 2)))
     deadline = exercise_deadline(exercise=submission.exercise, learner=submission.learner)
     state = late_state(deadline=deadline, at=submission.created_at)
     score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
     max_score = Decimal(str(round(report.max_score, 2)))
-    result = report.as_dict(instructor=True)
     with transaction.atomic():
         if not _finish(
             claim,

@@ -169,3 +169,23 @@ def test_regrade_one_and_all_queue_the_submissions_again(world: World) -> None:
 def test_a_learner_of_another_course_never_appears(world: World) -> None:
     EnrollmentFactory(user=UserFactory(name="Outsider"))
     assert all(r.learner.name != "Outsider" for r in cohort_gradebook(cohort=world.cohort).rows)
+
+
+def test_a_regrade_keeps_the_points_given_by_hand(world: World) -> None:
+    from courses import services
+    from courses.grading import GradeReport, ItemResult
+
+    manual_grade_set(submission=world.submission, grade_id="essay", points=Decimal(2),
+                     comment="Good", grader=world.ta)
+    services.submission_regrade(submission=world.submission)
+    claim = services.submission_claim(submission_id=world.submission.pk)
+    assert claim is not None
+    report = GradeReport(score=2.0, max_score=5.0, pending_points=2.0, tests=(
+        ItemResult("test_add", 2.0, 2.0, True, "passed", "Passed"),
+        ItemResult("test_add_hidden", 0.0, 1.0, False, "failed", "A hidden test failed"),
+        ItemResult("essay", 0.0, 2.0, None, "pending", "Waiting"),
+    ))
+    services.submission_record_grade(claim=claim, report=report)
+    world.submission.refresh_from_db()
+    assert world.submission.score == Decimal(4)
+    assert world.submission.result["pending_points"] == 0
