@@ -94,6 +94,7 @@
     });
     var preview = document.getElementById("markdown-preview");
     if (preview) { enablePreview(preview); }
-    focusMovedItem();
   });
+  // After the browser's own scroll to the #fragment, which would otherwise take the focus away.
+  window.addEventListener("load", function () { setTimeout(focusMovedItem, 0); });
 })();
