@@ -21,10 +21,14 @@
     var step = values.length ? plotW / values.length : plotW;
     svg.appendChild(el("line", { x1: left, y1: top + plotH, x2: width - 8, y2: top + plotH,
                                  "class": "axis" }));
+    var shown = {};
     [0, 0.5, 1].forEach(function (f) {
+      var label = options.format(f * max);
+      if (shown[label]) { return; }  // small counts: 0.5 of 1 would repeat a label
+      shown[label] = true;
       var y = top + plotH - f * plotH;
       svg.appendChild(el("text", { x: left - 4, y: y + 4, "text-anchor": "end",
-                                   "class": "tick" }, options.format(f * max)));
+                                   "class": "tick" }, label));
     });
     values.forEach(function (value, i) {
       var h = max ? (value / max) * plotH : 0;
@@ -42,7 +46,7 @@
   }
 
   function percent(v) { return Math.round(v) + " %"; }
-  function count(v) { return String(Math.round(v)); }
+  function count(v) { return String(Math.round(v * 10) / 10); }
 
   document.addEventListener("DOMContentLoaded", function () {
     var script = document.getElementById("chart-data");
