@@ -97,7 +97,7 @@ def grading_latency(*, since: datetime | None = None) -> Latency:
     rows = Submission.objects.filter(
         finished_at__gte=since, status__in=[SubmissionStatus.GRADED, SubmissionStatus.FAILED]
     ).values_list("created_at", "finished_at")
-    seconds = sorted((done - made).total_seconds() for made, done in rows)
+    seconds = sorted((done - made).total_seconds() for made, done in rows if done is not None)
     return Latency(len(seconds), percentile(seconds, 0.5), percentile(seconds, 0.95))
 
 

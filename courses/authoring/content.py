@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from campus.models import Organization
 from courses.models import Course, Exercise, Lesson, Module
+from courses.selectors import OutlineItem
 
 
 class AuthoringError(ValueError):
@@ -126,10 +127,7 @@ def items_reorder(*, module: Module, keys: list[str]) -> None:
 
 def item_move(*, module: Module, key: str, offset: int) -> None:
     """Move one item up (-1) or down (+1): the keyboard's way of reordering."""
-    keys = [
-        f"{item.kind}-{(item.lesson or item.exercise).pk}"  # type: ignore[union-attr]
-        for item in _module_items(module)
-    ]
+    keys = [_item_key(item) for item in _module_items(module)]
     if key not in keys:
         raise AuthoringError(_("No such item in this module."))
     index = keys.index(key)
@@ -155,9 +153,13 @@ def module_move(*, module: Module, offset: int) -> None:
     modules_reorder(course=module.course, module_ids=ids)
 
 
-def _module_items(module: Module) -> list:  # type: ignore[type-arg]
-    from courses.selectors import OutlineItem
+def _item_key(item: OutlineItem) -> str:
+    target = item.lesson or item.exercise
+    assert target is not None
+    return f"{item.kind}-{target.pk}"
 
+
+def _module_items(module: Module) -> list[OutlineItem]:
     items = [OutlineItem("lesson", x.position, lesson=x) for x in module.lessons.all()]
     items += [OutlineItem("exercise", x.position, exercise=x) for x in module.exercises.all()]
     items.sort(key=lambda item: (item.position, item.kind))

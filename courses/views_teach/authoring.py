@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campus.access import access_organization
-from campus.models import Membership, Organization
+from campus.models import Membership, Organization, User
 from campus.models import Role as OrgRole
 from courses.access import access_course_for_edit, access_course_staff
 from courses.assignment import student_notebook
@@ -22,14 +22,15 @@ from courses.markdown import render_markdown
 from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 from courses.selectors import course_outline
 from courses.services import parsed_exercise
+from courses.views_teach.common import user_of
 from courses.views_teach.forms import CourseForm, LessonForm, NewCourseForm, TitleForm
 from courses.views_teach.render import render_notebook
 
 AUTHOR_ROLES = (OrgRole.INSTRUCTOR, OrgRole.ORG_ADMIN)
 
 
-def _org_choices(user: object) -> list[tuple[str, str]]:
-    if getattr(user, "is_superuser", False):
+def _org_choices(user: User) -> list[tuple[str, str]]:
+    if user.is_superuser:
         orgs = Organization.objects.all()
     else:
         orgs = Organization.objects.filter(
@@ -40,23 +41,23 @@ def _org_choices(user: object) -> list[tuple[str, str]]:
 
 @login_required
 def teach_home_view(request: HttpRequest) -> HttpResponse:
-    form = NewCourseForm(organizations=_org_choices(request.user))
-    courses = teaching_courses(user=request.user)  # type: ignore[arg-type]
+    form = NewCourseForm(organizations=_org_choices(user_of(request)))
+    courses = teaching_courses(user=user_of(request))
     return render(request, "courses/teach/home.html", {"courses": courses, "form": form})
 
 
 @login_required
 @require_POST
 def course_create_view(request: HttpRequest) -> HttpResponse:
-    form = NewCourseForm(request.POST, organizations=_org_choices(request.user))
+    form = NewCourseForm(request.POST, organizations=_org_choices(user_of(request)))
     if not form.is_valid():
-        courses = teaching_courses(user=request.user)  # type: ignore[arg-type]
+        courses = teaching_courses(user=user_of(request))
         return render(
             request, "courses/teach/home.html", {"courses": courses, "form": form}, status=400
         )
     org = access_organization(
-        user=request.user,
-        slug=form.cleaned_data["organization"],  # type: ignore[arg-type]
+        user=user_of(request),
+        slug=form.cleaned_data["organization"],
         roles=AUTHOR_ROLES,
     )
     course = content.course_create(
@@ -68,26 +69,28 @@ def course_create_view(request: HttpRequest) -> HttpResponse:
     # The author teaches it: a first cohort holds their instructor enrollment.
     cohort = Cohort.objects.create(course=course, name=_("First cohort"))
     if not Membership.objects.filter(
-        user=request.user,
-        organization=org,  # type: ignore[misc]
+        user=user_of(request),
+        organization=org,
         role=OrgRole.ORG_ADMIN,
     ).exists():
-        Enrollment.objects.create(user=request.user, cohort=cohort, role=EnrollmentRole.INSTRUCTOR)
+        Enrollment.objects.create(
+            user=user_of(request), cohort=cohort, role=EnrollmentRole.INSTRUCTOR
+        )
     messages.success(request, _("Course created. Add a module to start."))
     return redirect("courses:teach:course", org.slug, course.slug)
 
 
 @login_required
 def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     course = access.course
     form = CourseForm(
         initial={"title": course.title, "summary": course.summary, "language": course.language}
     )
     if request.method == "POST":
         access = access_course_for_edit(
-            user=request.user,
-            org_slug=org_slug,  # type: ignore[arg-type]
+            user=user_of(request),
+            org_slug=org_slug,
             course_slug=course_slug,
         )
         form = CourseForm(request.POST)
@@ -111,7 +114,9 @@ def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> H
 @login_required
 @require_POST
 def course_publish_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     published = request.POST.get("published") == "1"
     content.course_set_published(course=access.course, published=published)
     messages.success(request, _("Course published.") if published else _("Course unpublished."))
@@ -121,7 +126,9 @@ def course_publish_view(request: HttpRequest, org_slug: str, course_slug: str) -
 @login_required
 @require_POST
 def module_create_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     form = TitleForm(request.POST)
     if form.is_valid():
         module = content.module_create(course=access.course, title=form.cleaned_data["title"])
@@ -131,7 +138,9 @@ def module_create_view(request: HttpRequest, org_slug: str, course_slug: str) ->
 
 
 def _module(request: HttpRequest, org_slug: str, course_slug: str, module_id: int) -> Module:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     return get_object_or_404(Module, pk=module_id, course=access.course)
 
 
@@ -209,7 +218,9 @@ def lesson_create_view(
 def lesson_edit_view(
     request: HttpRequest, org_slug: str, course_slug: str, lesson_id: int
 ) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     lesson = get_object_or_404(
         Lesson.objects.select_related("module"), pk=lesson_id, module__course=access.course
     )
@@ -239,7 +250,7 @@ def lesson_edit_view(
 @require_POST
 def markdown_preview_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
     """The lesson editor's live preview: the same renderer (and sanitiser) as the lesson page."""
-    access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access_course_for_edit(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     return HttpResponse(
         render_markdown(request.POST.get("body", "")[:200_000]),
         content_type="text/html; charset=utf-8",
@@ -251,7 +262,7 @@ def preview_exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     """The exercise as a learner receives it: solutions stubbed, hidden tests gone."""
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(Exercise, pk=exercise_id, module__course=access.course)
     notebook = student_notebook(exercise=parsed_exercise(exercise))
     return render(
@@ -268,7 +279,7 @@ def preview_exercise_view(
 @login_required
 def preview_course_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
     """The course outline as a learner sees it, with links to each page's student view."""
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     return render(
         request,
         "courses/teach/preview_course.html",

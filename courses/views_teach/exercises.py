@@ -17,6 +17,7 @@ from courses.assignment import ExerciseInvalid
 from courses.authoring import exercises as authoring
 from courses.authoring.content import AuthoringError
 from courses.models import Cohort, CohortExercise, Exercise, ExerciseValidation, Module
+from courses.views_teach.common import user_of
 from courses.views_teach.forms import (
     CohortSettingsForm,
     ExerciseSettingsForm,
@@ -30,7 +31,9 @@ from courses.views_teach.forms import (
 def exercise_upload_view(
     request: HttpRequest, org_slug: str, course_slug: str, module_id: int
 ) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     module = get_object_or_404(Module, pk=module_id, course=access.course)
     form = ExerciseUploadForm(request.POST or None, request.FILES or None)
     problems: list[Any] = []
@@ -86,13 +89,13 @@ def _cohort_forms(exercise: Exercise, cohorts: list[Cohort]) -> list[tuple[Cohor
 def exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = _exercise(access, exercise_id)
     form = ExerciseSettingsForm(initial=_settings_initial(exercise))
     if request.method == "POST":
         access = access_course_for_edit(
-            user=request.user,
-            org_slug=org_slug,  # type: ignore[arg-type]
+            user=user_of(request),
+            org_slug=org_slug,
             course_slug=course_slug,
         )
         form = ExerciseSettingsForm(request.POST)
@@ -126,7 +129,9 @@ def exercise_view(
 def exercise_notebook_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     exercise = _exercise(access, exercise_id)
     form = NotebookForm(request.POST, request.FILES)
     if form.is_valid():
@@ -147,7 +152,9 @@ def exercise_notebook_view(
 def exercise_validate_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     exercise = _exercise(access, exercise_id)
     authoring.validation_request(exercise=exercise)
     messages.info(
@@ -165,7 +172,9 @@ def exercise_validate_view(
 def cohort_settings_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int, cohort_id: int
 ) -> HttpResponse:
-    access = access_course_for_edit(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
     exercise = _exercise(access, exercise_id)
     cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
     form = CohortSettingsForm(request.POST, prefix=f"cohort-{cohort.pk}")
@@ -185,7 +194,7 @@ def cohort_settings_view(
 def extension_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = _exercise(access, exercise_id)
     form = ExtensionForm(request.POST)
     learner = None
@@ -202,7 +211,7 @@ def extension_view(
             learner=learner,
             due_at=form.cleaned_data["due_at"],
             reason=form.cleaned_data["reason"],
-            granted_by=request.user,  # type: ignore[arg-type]
+            granted_by=user_of(request),
         )
         messages.success(request, _("Extension granted to %(email)s.") % {"email": learner.email})
     return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
@@ -213,7 +222,7 @@ def extension_view(
 def exercise_regrade_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = _exercise(access, exercise_id)
     count = services.exercise_regrade_all(exercise=exercise)
     messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})

@@ -17,6 +17,7 @@ from courses.assignment import merge_submission
 from courses.authoring.marking import MarkingError, manual_grade_set, manual_items
 from courses.gradebook import cohort_analytics, cohort_gradebook, course_exercises, gradebook_csv
 from courses.models import Cohort, Exercise, ManualGrade, Submission
+from courses.views_teach.common import user_of
 from courses.views_teach.forms import GradebookFilterForm, ManualGradeForm
 from courses.views_teach.render import render_notebook
 
@@ -31,7 +32,7 @@ def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
 
 @login_required
 def gradebook_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     cohort = _cohort(access, request)
     form = GradebookFilterForm(request.GET or None)
     exercises = course_exercises(cohort=cohort) if cohort else []
@@ -65,7 +66,7 @@ def gradebook_view(request: HttpRequest, org_slug: str, course_slug: str) -> Htt
 def gradebook_csv_view(
     request: HttpRequest, org_slug: str, course_slug: str, cohort_id: int
 ) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
     body = gradebook_csv(gradebook=cohort_gradebook(cohort=cohort))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
@@ -77,7 +78,7 @@ def gradebook_csv_view(
 def _submission(
     request: HttpRequest, org_slug: str, course_slug: str, submission_id: int
 ) -> tuple[CourseAccess, Submission]:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     submission = get_object_or_404(
         Submission.objects.select_related("exercise__module", "learner", "cohort"),
         pk=submission_id,
@@ -149,8 +150,8 @@ def manual_grade_view(
                 grade_id=form.cleaned_data["grade_id"],
                 points=form.cleaned_data["points"],
                 comment=form.cleaned_data["comment"],
-                grader=request.user,
-            )  # type: ignore[arg-type]
+                grader=user_of(request),
+            )
         except MarkingError as exc:
             messages.error(request, str(exc))
         else:
@@ -175,7 +176,7 @@ def submission_regrade_view(
 
 @login_required
 def analytics_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
-    access = access_course_staff(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     cohort = _cohort(access, request)
     exercises = course_exercises(cohort=cohort) if cohort else []
     exercise: Exercise | None = None

@@ -26,15 +26,21 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -44,11 +50,22 @@ def _page_as(browser: Browser, live_server, user, language: str = "en") -> Page:
     client.force_login(user)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     domain = live_server.url.split("//")[1].split(":")[0]
-    context.add_cookies([
-        {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies["sessionid"].value,
-         "domain": domain, "path": "/"},
-        {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": domain, "path": "/"},
-    ])
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies["sessionid"].value,
+                "domain": domain,
+                "path": "/",
+            },
+            {
+                "name": settings.LANGUAGE_COOKIE_NAME,
+                "value": language,
+                "domain": domain,
+                "path": "/",
+            },
+        ]
+    )
     return context.new_page()
 
 
@@ -61,8 +78,9 @@ def _course_url(live_server, w: World) -> str:
     return f"{live_server.url}/courses/teach/{w.course.organization.slug}/{w.course.slug}/"
 
 
-def test_an_instructor_authors_a_lesson_and_an_exercise(browser: Browser, live_server,
-                                                        tmp_path: Path) -> None:
+def test_an_instructor_authors_a_lesson_and_an_exercise(
+    browser: Browser, live_server, tmp_path: Path
+) -> None:
     w = make_world()
     page = _page_as(browser, live_server, w.instructor)
     page.goto(_course_url(live_server, w))

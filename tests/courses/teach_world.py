@@ -23,7 +23,6 @@ from tests.factories import (
     LessonFactory,
     MembershipFactory,
     ModuleFactory,
-    UserFactory,
 )
 
 
@@ -53,7 +52,9 @@ def essay_exercise() -> dict[str, Any]:
     return nb
 
 
-def graded_submission(*, exercise: Exercise, learner: User, cohort: Cohort, **fields: Any) -> Submission:
+def graded_submission(
+    *, exercise: Exercise, learner: User, cohort: Cohort, **fields: Any
+) -> Submission:
     """A graded submission as the worker leaves it: 3 autograded points, essay pending."""
     result = {
         "score": 3.0,
@@ -61,24 +62,57 @@ def graded_submission(*, exercise: Exercise, learner: User, cohort: Cohort, **fi
         "pending_points": 2.0,
         "notes": [],
         "tests": [
-            {"grade_id": "test_add", "points": 2.0, "max_points": 2.0, "passed": True,
-             "status": "passed", "message": "Passed", "detail": "", "hidden": False},
-            {"grade_id": "test_add_hidden", "points": 1.0, "max_points": 1.0, "passed": True,
-             "status": "passed", "message": "Passed", "detail": "", "hidden": True},
-            {"grade_id": "essay", "points": 0.0, "max_points": 2.0, "passed": None,
-             "status": "pending", "message": "Waiting for a person to grade this answer",
-             "detail": "", "hidden": False},
+            {
+                "grade_id": "test_add",
+                "points": 2.0,
+                "max_points": 2.0,
+                "passed": True,
+                "status": "passed",
+                "message": "Passed",
+                "detail": "",
+                "hidden": False,
+            },
+            {
+                "grade_id": "test_add_hidden",
+                "points": 1.0,
+                "max_points": 1.0,
+                "passed": True,
+                "status": "passed",
+                "message": "Passed",
+                "detail": "",
+                "hidden": True,
+            },
+            {
+                "grade_id": "essay",
+                "points": 0.0,
+                "max_points": 2.0,
+                "passed": None,
+                "status": "pending",
+                "message": "Waiting for a person to grade this answer",
+                "detail": "",
+                "hidden": False,
+            },
         ],
     }
     values: dict[str, Any] = {
-        "status": SubmissionStatus.GRADED, "score": Decimal(3), "max_score": Decimal(5),
+        "status": SubmissionStatus.GRADED,
+        "score": Decimal(3),
+        "max_score": Decimal(5),
         "result": result,
-        "notebook": {"cells": [
-            {"cell_type": "code", "source": "def add(a, b):\n    return a + b\n",
-             "metadata": {"nbgrader": {"grade_id": "add"}}},
-            {"cell_type": "markdown", "source": "I added the numbers <script>alert(1)</script>",
-             "metadata": {"nbgrader": {"grade_id": "essay"}}},
-        ]},
+        "notebook": {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "source": "def add(a, b):\n    return a + b\n",
+                    "metadata": {"nbgrader": {"grade_id": "add"}},
+                },
+                {
+                    "cell_type": "markdown",
+                    "source": "I added the numbers <script>alert(1)</script>",
+                    "metadata": {"nbgrader": {"grade_id": "essay"}},
+                },
+            ]
+        },
     }
     values.update(fields)
     return Submission.objects.create(exercise=exercise, learner=learner, cohort=cohort, **values)
@@ -92,9 +126,7 @@ def make_world() -> World:
     student = EnrollmentFactory(cohort=cohort, role=EnrollmentRole.STUDENT).user
     org_admin = MembershipFactory(organization=course.organization, role=Role.ORG_ADMIN).user
     other_cohort = CohortFactory(course__organization=course.organization)
-    other_instructor = EnrollmentFactory(
-        cohort=other_cohort, role=EnrollmentRole.INSTRUCTOR
-    ).user
+    other_instructor = EnrollmentFactory(cohort=other_cohort, role=EnrollmentRole.INSTRUCTOR).user
     other_admin = MembershipFactory(role=Role.ORG_ADMIN).user
     module = ModuleFactory(course=course, title="Basics")
     lesson = LessonFactory(module=module, title="Welcome", body="Hello $x^2$")
@@ -102,11 +134,17 @@ def make_world() -> World:
         module=module, title="Add", slug="add", notebook=as_json(essay_exercise()), position=5
     )
     submission = graded_submission(exercise=exercise, learner=student, cohort=cohort)
-    return World(course, cohort, module, lesson, exercise, submission, instructor, ta, student,
-                 org_admin, other_instructor, other_admin)
-
-
-def stranger() -> User:
-    return UserFactory()
-
-
+    return World(
+        course,
+        cohort,
+        module,
+        lesson,
+        exercise,
+        submission,
+        instructor,
+        ta,
+        student,
+        org_admin,
+        other_instructor,
+        other_admin,
+    )

@@ -14,7 +14,7 @@ from courses import services
 from courses.authoring import content
 from courses.authoring.content import AuthoringError
 from courses.authoring.exercises import ExerciseSettings, cohort_exercise_set, extension_grant
-from courses.models import Course, EnrollmentRole, Exercise, Lesson, LatePolicy
+from courses.models import Course, EnrollmentRole, Exercise, LatePolicy, Lesson
 from courses.selectors import course_outline
 from tests.courses.exercises import add_exercise, answered, as_json
 from tests.courses.teach_world import World, make_world
@@ -51,8 +51,11 @@ def _keys(module) -> list[str]:
 def test_items_are_reordered_by_a_full_list_or_moved_one_step(world: World) -> None:
     second = content.lesson_create(module=world.module, title="Second")
     start = _keys(world.module)
-    assert start == [f"lesson-{world.lesson.pk}", f"exercise-{world.exercise.pk}",
-                     f"lesson-{second.pk}"]
+    assert start == [
+        f"lesson-{world.lesson.pk}",
+        f"exercise-{world.exercise.pk}",
+        f"lesson-{second.pk}",
+    ]
     content.items_reorder(module=world.module, keys=list(reversed(start)))
     assert _keys(world.module) == list(reversed(start))
     content.item_move(module=world.module, key=f"lesson-{second.pk}", offset=1)
@@ -91,10 +94,15 @@ def test_a_module_with_submissions_is_not_deleted(world: World) -> None:
 def test_an_instructor_creates_a_course_and_teaches_it() -> None:
     membership = MembershipFactory(role="instructor")
     client = _client(membership.user)
-    response = client.post("/courses/teach/new", {
-        "organization": membership.organization.slug, "title": "Climate data",
-        "summary": "", "language": "fr",
-    })
+    response = client.post(
+        "/courses/teach/new",
+        {
+            "organization": membership.organization.slug,
+            "title": "Climate data",
+            "summary": "",
+            "language": "fr",
+        },
+    )
     course = Course.objects.get(title="Climate data")
     assert response["Location"] == f"/courses/teach/{course.organization.slug}/climate-data/"
     assert course.cohorts.get().enrollments.get().role == EnrollmentRole.INSTRUCTOR
@@ -103,9 +111,14 @@ def test_an_instructor_creates_a_course_and_teaches_it() -> None:
 
 def test_a_student_member_cannot_create_a_course() -> None:
     membership = MembershipFactory(role="student")
-    response = _client(membership.user).post("/courses/teach/new", {
-        "organization": membership.organization.slug, "title": "X", "language": "en",
-    })
+    response = _client(membership.user).post(
+        "/courses/teach/new",
+        {
+            "organization": membership.organization.slug,
+            "title": "X",
+            "language": "en",
+        },
+    )
     assert response.status_code == 400
     assert not Course.objects.exists()
 
@@ -126,8 +139,9 @@ def test_a_lesson_is_edited_and_its_preview_is_rendered_by_the_server(world: Wor
     client.post(url, {"title": "Hello", "body": "# Title\n\n$a^2$"})
     world.lesson.refresh_from_db()
     assert (world.lesson.title, world.lesson.body) == ("Hello", "# Title\n\n$a^2$")
-    preview = client.post(f"{_base(world)}markdown-preview",
-                          {"body": "**bold** <script>alert(1)</script> $x$"})
+    preview = client.post(
+        f"{_base(world)}markdown-preview", {"body": "**bold** <script>alert(1)</script> $x$"}
+    )
     html = preview.content.decode()
     assert "<strong>bold</strong>" in html
     assert "<script" not in html
@@ -162,27 +176,44 @@ def test_a_valid_notebook_upload_creates_the_exercise_last_in_its_module(world: 
 def test_a_cohort_attempt_limit_and_due_date_override_the_exercise(world: World) -> None:
     # given a cohort allowed one attempt, due yesterday, refusing late work
     yesterday = timezone.now() - timedelta(days=1)
-    cohort_exercise_set(cohort=world.cohort, exercise=world.exercise, settings=ExerciseSettings(
-        title="", due_at=yesterday, hard_deadline=None, late_policy=LatePolicy.REFUSE,
-        late_penalty_percent_per_day=None, max_attempts=1))  # type: ignore[arg-type]
+    cohort_exercise_set(
+        cohort=world.cohort,
+        exercise=world.exercise,
+        settings=ExerciseSettings(
+            title="",
+            due_at=yesterday,
+            hard_deadline=None,
+            late_policy=LatePolicy.REFUSE,
+            late_penalty_percent_per_day=None,
+            max_attempts=1,
+        ),
+    )
     notebook = answered(as_json(add_exercise()), add="def add(a, b):\n    return a + b\n")
     # then the learner is refused
     with pytest.raises(services.SubmissionRefused):
-        services.submission_create(learner=world.student, exercise=world.exercise,
-                                   notebook=notebook)
+        services.submission_create(
+            learner=world.student, exercise=world.exercise, notebook=notebook
+        )
     # and an extension lets them submit, until the attempt limit
-    extension_grant(exercise=world.exercise, learner=world.student,
-                    due_at=timezone.now() + timedelta(days=1), reason="", granted_by=world.ta)
+    extension_grant(
+        exercise=world.exercise,
+        learner=world.student,
+        due_at=timezone.now() + timedelta(days=1),
+        reason="",
+        granted_by=world.ta,
+    )
     with pytest.raises(services.SubmissionRefused, match="1 attempts"):
-        services.submission_create(learner=world.student, exercise=world.exercise,
-                                   notebook=notebook)
+        services.submission_create(
+            learner=world.student, exercise=world.exercise, notebook=notebook
+        )
 
 
 def test_the_cohort_settings_form_saves_an_override(world: World) -> None:
     url = f"{_base(world)}exercises/{world.exercise.pk}/cohorts/{world.cohort.pk}"
     prefix = f"cohort-{world.cohort.pk}"
-    _client(world.instructor).post(url, {f"{prefix}-max_attempts": "4",
-                                         f"{prefix}-late_policy": ""})
+    _client(world.instructor).post(
+        url, {f"{prefix}-max_attempts": "4", f"{prefix}-late_policy": ""}
+    )
     override = world.exercise.cohort_settings.get()
     assert (override.max_attempts, override.late_policy, override.due_at) == (4, "", None)
 
@@ -205,15 +236,18 @@ def test_the_outline_editor_runs_a_fixed_number_of_queries(world: World) -> None
 
 
 def test_preview_as_a_student_shows_the_student_notebook(world: World) -> None:
-    html = _client(world.instructor).get(
-        f"{_base(world)}exercises/{world.exercise.pk}/preview"
-    ).content.decode()
+    html = (
+        _client(world.instructor)
+        .get(f"{_base(world)}exercises/{world.exercise.pk}/preview")
+        .content.decode()
+    )
     assert "add" in html
     assert "BEGIN SOLUTION" not in html
     assert "add(-5, 5)" not in html  # the hidden test
 
 
 def test_lessons_are_created_in_a_module(world: World) -> None:
-    _client(world.instructor).post(f"{_base(world)}modules/{world.module.pk}/lessons/new",
-                                   {"title": "Vectors", "body": "v"})
+    _client(world.instructor).post(
+        f"{_base(world)}modules/{world.module.pk}/lessons/new", {"title": "Vectors", "body": "v"}
+    )
     assert Lesson.objects.get(title="Vectors").slug == "vectors"

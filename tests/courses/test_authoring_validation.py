@@ -21,17 +21,22 @@ def pool():
 
 def _validate(pool, notebook: dict) -> dict:
     exercise = Exercise(source=as_json(notebook))
-    return exercise_validate(exercise=exercise, kernel_factory=lambda: pool.acquire(),
-                             limits=sandboxing.grading_limits())
+    return exercise_validate(
+        exercise=exercise, kernel_factory=lambda: pool.acquire(), limits=sandboxing.grading_limits()
+    )
 
 
 def test_a_sound_exercise_is_valid_and_each_test_outcome_is_reported(pool) -> None:
     report = _validate(pool, add_exercise())
     assert report["ok"] and report["problems"] == []
     assert [(t["grade_id"], t["status"]) for t in report["reference"]["tests"]] == [
-        ("test_add", "passed"), ("test_add_hidden", "passed")]
+        ("test_add", "passed"),
+        ("test_add_hidden", "passed"),
+    ]
     assert [(t["grade_id"], t["status"]) for t in report["student"]["tests"]] == [
-        ("test_add", "failed"), ("test_add_hidden", "failed")]
+        ("test_add", "failed"),
+        ("test_add_hidden", "failed"),
+    ]
 
 
 def test_a_wrong_reference_solution_is_caught(pool) -> None:
@@ -60,7 +65,9 @@ def test_the_worker_side_saves_the_validation_and_the_page_shows_it() -> None:
     assert (validation.status, validation.ok) == ("done", True), validation.report
     client = Client()
     client.force_login(world.instructor)
-    html = client.get(f"/courses/teach/{world.course.organization.slug}/{world.course.slug}/"
-                      f"exercises/{world.exercise.pk}/").content.decode()
+    html = client.get(
+        f"/courses/teach/{world.course.organization.slug}/{world.course.slug}/"
+        f"exercises/{world.exercise.pk}/"
+    ).content.decode()
     assert "Valid: the reference solution earns every autograded point" in html
     assert "<code>test_add_hidden</code>" in html

@@ -53,16 +53,23 @@ def test_the_export_follows_the_course_folder_format(world: World, tmp_path: Pat
     assert document["slug"] == world.course.slug
     assert document["modules"][0]["items"] == [
         {"lesson": world.lesson.slug, "title": "Welcome"},
-        {"exercise": "add", "title": "Add", "max_attempts": 3, "late_policy": "penalty",
-         "late_penalty_percent_per_day": 12.5, "due_at": "2026-12-01T23:59:00+00:00",
-         "hard_deadline": None},
+        {
+            "exercise": "add",
+            "title": "Add",
+            "max_attempts": 3,
+            "late_policy": "penalty",
+            "late_penalty_percent_per_day": 12.5,
+            "due_at": "2026-12-01T23:59:00+00:00",
+            "hard_deadline": None,
+        },
     ]
     assert (tmp_path / f"out/lessons/{world.lesson.slug}.md").read_text() == world.lesson.body
     assert json.loads((tmp_path / "out/exercises/add.ipynb").read_text()) == world.exercise.source
 
 
-def test_export_then_import_elsewhere_then_export_is_identical(world: World,
-                                                               tmp_path: Path) -> None:
+def test_export_then_import_elsewhere_then_export_is_identical(
+    world: World, tmp_path: Path
+) -> None:
     course_export(course=world.course, destination=tmp_path / "a")
     report = course_import(organization=OrganizationFactory(), path=tmp_path / "a")
     assert (report.created, report.modules, report.lessons, report.exercises) == (True, 1, 1, 1)
@@ -70,14 +77,15 @@ def test_export_then_import_elsewhere_then_export_is_identical(world: World,
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     copy = Exercise.objects.get(module__course=report.course)
     assert (copy.points, copy.max_attempts, copy.late_penalty_percent_per_day) == (
-        world.exercise.points, 3, Decimal("12.5"))
+        world.exercise.points,
+        3,
+        Decimal("12.5"),
+    )
 
 
-def test_importing_into_the_same_university_updates_in_place(world: World,
-                                                             tmp_path: Path) -> None:
+def test_importing_into_the_same_university_updates_in_place(world: World, tmp_path: Path) -> None:
     course_export(course=world.course, destination=tmp_path / "a.zip")
-    text = (zipfile.ZipFile(tmp_path / "a.zip").read(f"{world.course.slug}/course.yaml")
-            .decode())
+    text = zipfile.ZipFile(tmp_path / "a.zip").read(f"{world.course.slug}/course.yaml").decode()
     assert "format: 1" in text
     report = course_import(organization=world.course.organization, path=tmp_path / "a.zip")
     assert not report.created
@@ -98,21 +106,37 @@ def test_a_reordered_folder_reorders_the_course(world: World, tmp_path: Path) ->
     world.lesson.refresh_from_db()
     assert world.exercise.position < world.lesson.position
     assert list(Module.objects.filter(course=world.course).values_list("title", flat=True)) == [
-        "Basics", "Extra"]
+        "Basics",
+        "Extra",
+    ]
 
 
 def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> None:
     broken = as_json(add_exercise())
     broken["cells"][1]["source"] = "### BEGIN SOLUTION\nx = 1\n"  # no END marker
-    folder = _write(tmp_path / "c", {
-        "format": 1, "slug": "new-course", "title": "New", "colour": "blue",
-        "modules": [{"title": "M", "items": [
-            {"lesson": "missing-lesson", "title": "L"},
-            {"exercise": "broken", "title": "B", "late_policy": "sometimes"},
-            {"exercise": "late", "title": "T", "due_at": "2026-01-01T10:00:00"},
-        ]}],
-    }, {"exercises/broken.ipynb": json.dumps(broken),
-        "exercises/late.ipynb": json.dumps(as_json(add_exercise()))})
+    folder = _write(
+        tmp_path / "c",
+        {
+            "format": 1,
+            "slug": "new-course",
+            "title": "New",
+            "colour": "blue",
+            "modules": [
+                {
+                    "title": "M",
+                    "items": [
+                        {"lesson": "missing-lesson", "title": "L"},
+                        {"exercise": "broken", "title": "B", "late_policy": "sometimes"},
+                        {"exercise": "late", "title": "T", "due_at": "2026-01-01T10:00:00"},
+                    ],
+                }
+            ],
+        },
+        {
+            "exercises/broken.ipynb": json.dumps(broken),
+            "exercises/late.ipynb": json.dumps(as_json(add_exercise())),
+        },
+    )
     with pytest.raises(CourseFolderInvalid) as caught:
         course_import(organization=OrganizationFactory(), path=folder)
     problems = "\n".join(caught.value.problems)
@@ -124,8 +148,9 @@ def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> Non
     assert not Course.objects.exists() and not Lesson.objects.exists()
 
 
-def test_an_exercise_with_submissions_is_never_removed_by_an_import(world: World,
-                                                                    tmp_path: Path) -> None:
+def test_an_exercise_with_submissions_is_never_removed_by_an_import(
+    world: World, tmp_path: Path
+) -> None:
     course_export(course=world.course, destination=tmp_path / "a")
     document = yaml.safe_load((tmp_path / "a/course.yaml").read_text())
     document["modules"][0]["items"] = document["modules"][0]["items"][:1]
@@ -141,5 +166,5 @@ def test_the_commands_export_and_import(world: World, tmp_path: Path) -> None:
     call_command("import_course", str(tmp_path / "x.zip"), org=other.slug)
     assert Course.objects.filter(organization=other, slug=world.course.slug).exists()
     (tmp_path / "bad").mkdir()
-    with pytest.raises(CommandError, match="course.yaml: missing"):
+    with pytest.raises(CommandError, match=r"course\.yaml: missing"):
         call_command("import_course", str(tmp_path / "bad"), org=other.slug)

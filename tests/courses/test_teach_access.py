@@ -34,26 +34,41 @@ def _urls(w: World) -> list[Url]:
         Url("markdown_preview", base + "markdown-preview", True, {"body": "# secret"}),
         Url("module_create", base + "modules/new", True, {"title": "Hacked"}),
         Url("module", mod, True, {"title": "Hacked"}),
-        Url("item_order", mod + "order", True,
-            {"key": f"lesson-{w.lesson.pk}", "direction": "down"}),
+        Url(
+            "item_order", mod + "order", True, {"key": f"lesson-{w.lesson.pk}", "direction": "down"}
+        ),
         Url("lesson_create", mod + "lessons/new", True, {"title": "Hacked", "body": ""}, False),
         Url("exercise_upload", mod + "exercises/new", True, {"title": "Hacked"}, False),
-        Url("lesson", f"{base}lessons/{w.lesson.pk}/", True, {"title": "Hacked", "body": "x"}, False),
-        Url("exercise", ex, True, {"title": "Hacked", "late_policy": "accept",
-                                   "late_penalty_percent_per_day": "0"}),
+        Url(
+            "lesson", f"{base}lessons/{w.lesson.pk}/", True, {"title": "Hacked", "body": "x"}, False
+        ),
+        Url(
+            "exercise",
+            ex,
+            True,
+            {"title": "Hacked", "late_policy": "accept", "late_penalty_percent_per_day": "0"},
+        ),
         Url("preview_exercise", ex + "preview", False, {}),
         Url("exercise_notebook", ex + "notebook", True, {}),
         Url("exercise_validate", ex + "validate", True, {}),
         Url("cohort_settings", f"{ex}cohorts/{w.cohort.pk}", True, {}),
-        Url("extension", ex + "extensions", False,
-            {"learner": w.student.email, "due_at": "2030-01-01T10:00"}),
+        Url(
+            "extension",
+            ex + "extensions",
+            False,
+            {"learner": w.student.email, "due_at": "2030-01-01T10:00"},
+        ),
         Url("exercise_regrade", ex + "regrade", False, {}),
         Url("gradebook", base + "gradebook/", False, {}),
         Url("gradebook_csv", f"{base}gradebook/{w.cohort.pk}.csv", False, {}),
         Url("analytics", base + "analytics/", False, {}),
         Url("submission", sub, False, {}),
-        Url("manual_grade", sub + "grade", False,
-            {"grade_id": "essay", "essay-grade_id": "essay", "essay-points": "2"}),
+        Url(
+            "manual_grade",
+            sub + "grade",
+            False,
+            {"grade_id": "essay", "essay-grade_id": "essay", "essay-points": "2"},
+        ),
         Url("submission_regrade", sub + "regrade", False, {}),
     ]
 
@@ -141,8 +156,12 @@ def test_a_ta_may_grade_but_not_edit() -> None:
     base = f"/courses/teach/{w.course.organization.slug}/{w.course.slug}/"
     response = client.post(
         f"{base}submissions/{w.submission.pk}/grade",
-        {"grade_id": "essay", "essay-grade_id": "essay", "essay-points": "1.5",
-         "essay-comment": "Clear"},
+        {
+            "grade_id": "essay",
+            "essay-grade_id": "essay",
+            "essay-points": "1.5",
+            "essay-comment": "Clear",
+        },
     )
     assert response.status_code == 302
     assert ManualGrade.objects.get().points == 1.5
