@@ -34,15 +34,15 @@ def kernel_pool_stats(state: Any) -> dict[str, Any]:
     }
 
 
-def queue_depths(*, redis_url: str | None = None) -> dict[str, int | None]:
+def queue_depths(*, queues: tuple[str, ...] = QUEUES) -> dict[str, int | None]:
     """Messages waiting in each Celery queue (Redis list lengths); None when unreachable."""
     import redis
 
     try:
-        client = redis.Redis.from_url(redis_url or settings.CELERY_BROKER_URL, socket_timeout=1)
-        return {q: sum(client.llen(q + suffix) for suffix in PRIORITY_SUFFIXES) for q in QUEUES}
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
+        return {q: sum(client.llen(q + suffix) for suffix in PRIORITY_SUFFIXES) for q in queues}
     except redis.RedisError:
-        return dict.fromkeys(QUEUES)
+        return dict.fromkeys(queues)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class WorkerState:
 
 def workers(*, timeout: float = 1.0) -> list[WorkerState]:
     """Workers answering a ping, with their warm kernels (one broadcast each)."""
-    from config.celery import app
+    from celery import current_app as app
 
     try:
         control = app.control

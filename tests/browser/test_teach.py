@@ -156,3 +156,14 @@ def test_the_teaching_pages_speak_french(browser: Browser, live_server) -> None:
     page.goto(_course_url(live_server, w))
     expect(page.get_by_role("button", name="Ajouter un module")).to_be_visible()
     _shot(page, "teach-course-outline-fr")
+
+
+def test_platform_staff_see_the_operations_page(browser: Browser, live_server) -> None:
+    from tests.factories import UserFactory
+
+    make_world()
+    page = _page_as(browser, live_server, UserFactory(is_superuser=True, is_staff=True))
+    page.goto(f"{live_server.url}/courses/teach/operations/")
+    expect(page.get_by_role("heading", name="Queue depth")).to_be_visible()
+    expect(page.get_by_role("heading", name="Grading latency (last hour)")).to_be_visible()
+    _shot(page, "teach-operations")
