@@ -129,9 +129,9 @@ def make_world() -> World:
     other_instructor = EnrollmentFactory(cohort=other_cohort, role=EnrollmentRole.INSTRUCTOR).user
     other_admin = MembershipFactory(role=Role.ORG_ADMIN).user
     module = ModuleFactory(course=course, title="Basics")
-    lesson = LessonFactory(module=module, title="Welcome", body="Hello $x^2$")
+    lesson = LessonFactory(module=module, title="Welcome", body="Hello $x^2$", position=1)
     exercise = services.exercise_create(
-        module=module, title="Add", slug="add", notebook=as_json(essay_exercise()), position=5
+        module=module, title="Add", slug="add", notebook=as_json(essay_exercise()), position=2
     )
     submission = graded_submission(exercise=exercise, learner=student, cohort=cohort)
     return World(
