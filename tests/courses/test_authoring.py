@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -251,3 +252,49 @@ def test_lessons_are_created_in_a_module(world: World) -> None:
         f"{_base(world)}modules/{world.module.pk}/lessons/new", {"title": "Vectors", "body": "v"}
     )
     assert Lesson.objects.get(title="Vectors").slug == "vectors"
+
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("otter_demo.ipynb", "otter"), ("nbgrader_problem1.ipynb", "nbgrader")]
+)
+def test_otter_and_nbgrader_notebooks_upload_unchanged(world: World, name: str, fmt: str) -> None:
+    upload = SimpleUploadedFile(name, (NOTEBOOKS / name).read_bytes())
+    response = _client(world.instructor).post(
+        f"{_base(world)}modules/{world.module.pk}/exercises/new",
+        {"title": name, "notebook": upload},
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert Exercise.objects.get(title=name).source_format == fmt
+
+
+def test_a_notebook_with_many_problems_shows_them_all(world: World) -> None:
+    name = "nbgrader_many_problems.ipynb"
+    upload = SimpleUploadedFile(name, (NOTEBOOKS / name).read_bytes())
+    response = _client(world.instructor).post(
+        f"{_base(world)}modules/{world.module.pk}/exercises/new",
+        {"title": "Many", "notebook": upload},
+    )
+    assert response.status_code == 400
+    assert response.content.decode().count("<li><strong>Cell") >= 2
+
+
+def test_the_learners_outline_page_runs_a_fixed_number_of_queries(world: World) -> None:
+    world.course.published = True
+    world.course.save(update_fields=["published"])
+    client = _client(world.student)
+    url = f"/courses/{world.course.organization.slug}/{world.course.slug}/"
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    few = count()
+    for _ in range(4):
+        module = ModuleFactory(course=world.course)
+        LessonFactory.create_batch(3, module=module)
+        ExerciseFactory.create_batch(2, module=module)
+    assert count() == few
