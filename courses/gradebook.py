@@ -165,7 +165,7 @@ def gradebook_csv(*, gradebook: Gradebook) -> str:
         scores = [_plain(c.score) if c and c.score is not None else "" for c in row.cells]
         writer.writerow(
             [
-                row.learner.name or row.learner.email,
+                _cell_text(row.learner.name or row.learner.email),
                 "",
                 "",
                 row.learner.email,
@@ -174,6 +174,11 @@ def gradebook_csv(*, gradebook: Gradebook) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _cell_text(text: str) -> str:
+    """A name as text, never a spreadsheet formula (CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _plain(value: Decimal | None) -> str:

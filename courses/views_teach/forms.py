@@ -42,6 +42,15 @@ class LessonForm(forms.Form):
     )
 
 
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+def _check_notebook_size(upload: Any) -> Any:
+    if upload is not None and upload.size > MAX_NOTEBOOK_BYTES:
+        raise forms.ValidationError(_("This notebook is larger than 20 MB."))
+    return upload
+
+
 class ExerciseUploadForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     notebook = forms.FileField(
@@ -49,9 +58,15 @@ class ExerciseUploadForm(forms.Form):
         help_text=_("An nbgrader or otter-grader notebook, solutions and hidden tests included."),
     )
 
+    def clean_notebook(self) -> Any:
+        return _check_notebook_size(self.cleaned_data.get("notebook"))
+
 
 class NotebookForm(forms.Form):
     notebook = forms.FileField(label=_("New version of the notebook (.ipynb)"))
+
+    def clean_notebook(self) -> Any:
+        return _check_notebook_size(self.cleaned_data.get("notebook"))
 
 
 class ExerciseSettingsForm(forms.Form):

@@ -241,3 +241,12 @@ def test_a_regrade_keeps_the_points_given_by_hand(world: World) -> None:
     world.submission.refresh_from_db()
     assert world.submission.score == Decimal(4)
     assert world.submission.result["pending_points"] == 0
+
+
+def test_the_csv_never_carries_a_formula_in_a_name(world: World) -> None:
+    world.student.name = '=HYPERLINK("http://evil")'
+    world.student.save(update_fields=["name"])
+    rows = list(
+        csv.reader(io.StringIO(gradebook_csv(gradebook=cohort_gradebook(cohort=world.cohort))))
+    )
+    assert rows[2][0].startswith("'=")
