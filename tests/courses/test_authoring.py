@@ -298,3 +298,12 @@ def test_the_learners_outline_page_runs_a_fixed_number_of_queries(world: World) 
         LessonFactory.create_batch(3, module=module)
         ExerciseFactory.create_batch(2, module=module)
     assert count() == few
+
+
+def test_a_ta_grants_an_extension_to_a_learner_of_the_course(world: World) -> None:
+    url = f"{_base(world)}exercises/{world.exercise.pk}/extensions"
+    client = _client(world.ta)
+    client.post(url, {"learner": world.student.email.upper(), "due_at": "2030-01-02T10:00"})
+    assert world.exercise.extensions.get().learner == world.student
+    client.post(url, {"learner": world.other_admin.email, "due_at": "2030-01-02T10:00"})
+    assert world.exercise.extensions.count() == 1
