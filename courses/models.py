@@ -351,3 +351,26 @@ class ExerciseValidation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exercise} · {self.status}"
+
+
+class CohortQuota(models.Model):
+    """Daily allowances of each learner in a cohort; empty means unlimited.
+
+    Usage is counted in Redis per learner and per day in the cohort's time zone
+    (courses/quotas.py); this row only holds the limits.
+    """
+
+    cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="quota")
+    cpu_seconds_per_day = models.PositiveIntegerField(
+        _("sandbox CPU-seconds per learner per day"), null=True, blank=True
+    )
+    model_tokens_per_day = models.PositiveIntegerField(
+        _("model tokens per learner per day"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("cohort quota")
+        verbose_name_plural = _("cohort quotas")
+
+    def __str__(self) -> str:
+        return f"{self.cohort} · {self.cpu_seconds_per_day} s · {self.model_tokens_per_day} tokens"

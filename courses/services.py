@@ -7,8 +7,9 @@ is still current, so a redelivered or requeued task never grades twice.
 """
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,7 @@ from courses.models import (
     SubmissionStatus,
 )
 from courses.policies import Deadline, LateState, apply_penalty, late_state
+from courses.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from sandbox import SandboxUserError
 
 TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
@@ -131,6 +133,10 @@ def submission_create(
     now = now or timezone.now()
     cohort = _learner_cohort(learner=learner, exercise=exercise)
     state = _check_deadline(exercise=exercise, learner=learner, now=now)
+    try:
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+    except QuotaExceeded as exc:
+        raise SubmissionRefused(str(exc)) from exc
     answers = _answer_notebook(exercise=exercise, notebook=notebook)
     with transaction.atomic():
         # Serialise attempts of one learner on one exercise: count and insert together.
@@ -192,7 +198,7 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
         raise SubmissionRefused(_("This notebook is too large to submit."))
     wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
     answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    cells = [
+    cells: list[dict[str, Any]] = [
         {
             "cell_type": "code",
             "metadata": {"nbgrader": {"grade_id": grade_id}},
@@ -245,12 +251,20 @@ def submission_grade(*, submission_id: int) -> None:
     claim = submission_claim(submission_id=submission_id)
     if claim is None:
         return
-    submission = Submission.objects.select_related("exercise").get(pk=submission_id)
+    submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
+        pk=submission_id
+    )
+    kernels: list[sandboxing.MeteredKernel] = []
+
+    def kernel_factory() -> sandboxing.MeteredKernel:
+        kernels.append(sandboxing.MeteredKernel(sandboxing.acquire_kernel()))
+        return kernels[-1]
+
     try:
         report = grade_notebook(
             source=parsed_exercise(submission.exercise),
             submission=submission.notebook,
-            kernel_factory=sandboxing.acquire_kernel,
+            kernel_factory=kernel_factory,
             limits=sandboxing.grading_limits(),
         )
     except SandboxUserError as exc:
@@ -259,7 +273,22 @@ def submission_grade(*, submission_id: int) -> None:
     except Exception as exc:
         submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        _record_cpu(submission, sum(k.cpu_seconds for k in kernels))
     submission_record_grade(claim=claim, report=report)
+
+
+def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
+    """Count the sandbox CPU time against the learner's daily quota (measured after the
+    run, so it is recorded even past the limit; the next submission is then refused)."""
+    if cpu_seconds > 0:
+        quota_consume(
+            user=submission.learner,
+            cohort=submission.cohort,
+            kind=QuotaKind.CPU_SECONDS,
+            amount=math.ceil(cpu_seconds),
+            enforce=False,
+        )
 
 
 def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
@@ -278,14 +307,17 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     state = late_state(deadline=deadline, at=submission.created_at)
     score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
     max_score = Decimal(str(round(report.max_score, 2)))
+    # The learner's code stopped the run (time, memory, a dead kernel): FAILED with the
+    # reason shown; the tests that did run still count.
+    status = SubmissionStatus.FAILED if report.notes else SubmissionStatus.GRADED
     with transaction.atomic():
         if not _finish(
             claim,
-            status=SubmissionStatus.GRADED,
+            status=status,
             score=score,
             max_score=max_score,
             result=result,
-            error_message="",
+            error_message=" ".join(report.notes),
             needs_staff=False,
         ):
             return False
@@ -299,8 +331,7 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
             result=result,
         )
     progress.publish(
-        claim.submission_id,
-        {"status": SubmissionStatus.GRADED, "score": str(score), "max_score": str(max_score)},
+        claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}
     )
     return True
 
@@ -336,7 +367,7 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
 def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None) -> list[int]:
     """RUNNING for longer than any grading may take: its worker died. Back to the queue."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=older_than_s)
+    cutoff = now - timedelta(seconds=older_than_s)
     stuck = Q(status=SubmissionStatus.RUNNING, started_at__lt=cutoff)
     ids = list(Submission.objects.filter(stuck).values_list("pk", flat=True))
     requeued = []

@@ -2,12 +2,15 @@
 
 from celery import shared_task
 from celery.app.task import Task
+from celery.signals import worker_process_init
 from django.conf import settings
 
 from courses import (
     operations,  # noqa: F401  (workers answer its kernel_pool_stats command)
+    sandboxing,
     services,
 )
+from sandbox.trusted import warm_up
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -38,3 +41,11 @@ def validate_exercise(exercise_id: int) -> None:
     from courses.authoring.exercises import validation_run
 
     validation_run(exercise_id=exercise_id)
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Each worker process starts its kernel pool and its trusted runner's fork server at
+    once, so the first learner does not pay for them."""
+    sandboxing.kernel_pool()
+    warm_up()

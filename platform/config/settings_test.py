@@ -5,12 +5,17 @@ import os
 import tempfile
 from pathlib import Path
 
-if not os.environ.get("REDIS_URL"):
+# Each test process gets its own Redis: xdist workers inherit the controller's environment,
+# and sharing one server would mix their pub/sub channels (ids repeat across test databases).
+# A REDIS_URL given from outside is used as it is.
+_AUTO = "OSTP_TEST_REDIS_PID"
+if not os.environ.get("REDIS_URL") or os.environ.get(_AUTO, str(os.getpid())) != str(os.getpid()):
     from config.embedded_redis import start_redis
 
     _redis = start_redis(data_dir=Path(tempfile.mkdtemp(prefix="ostp-redis-")), persist=False)
     atexit.register(_redis.stop)
     os.environ["REDIS_URL"] = _redis.url
+    os.environ[_AUTO] = str(os.getpid())
 
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
 
