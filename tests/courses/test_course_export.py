@@ -168,3 +168,39 @@ def test_the_commands_export_and_import(world: World, tmp_path: Path) -> None:
     (tmp_path / "bad").mkdir()
     with pytest.raises(CommandError, match=r"course\.yaml: missing"):
         call_command("import_course", str(tmp_path / "bad"), org=other.slug)
+
+
+DEMO = Path(__file__).resolve().parents[2] / "courses/demo_courses/open-ai-models-for-science"
+
+
+def _semantic(root: Path) -> tuple[dict, dict[str, str], dict[str, dict]]:
+    """course.yaml as data, lessons as text, notebooks as JSON: what the format means."""
+    document = yaml.safe_load((root / "course.yaml").read_text())
+    lessons = {p.name: p.read_text() for p in (root / "lessons").glob("*.md")}
+    notebooks = {p.name: json.loads(p.read_text()) for p in (root / "exercises").glob("*.ipynb")}
+    return document, lessons, notebooks
+
+
+def test_the_demo_curriculum_imports_and_round_trips(tmp_path: Path) -> None:
+    # given the demo course folder as shipped
+    organization = OrganizationFactory()
+    report = course_import(organization=organization, path=DEMO)
+    assert (report.modules, report.lessons, report.exercises) == (4, 6, 5)
+    # when exported and imported again (in place)
+    course_export(course=report.course, destination=tmp_path / "a")
+    again = course_import(organization=organization, path=tmp_path / "a")
+    course_export(course=again.course, destination=tmp_path / "b")
+    # then nothing was lost: same course, same text, same notebooks
+    assert again.course.pk == report.course.pk and not again.created
+    exported, lessons, notebooks = _semantic(tmp_path / "b")
+    shipped, shipped_lessons, shipped_notebooks = _semantic(DEMO)
+    assert (lessons, notebooks) == (shipped_lessons, shipped_notebooks)
+    for key in ("slug", "title", "summary", "language", "published"):
+        assert exported[key] == shipped[key]
+    assert [
+        [(i.get("lesson") or i["exercise"], i["title"]) for i in m["items"]]
+        for m in exported["modules"]
+    ] == [
+        [(i.get("lesson") or i["exercise"], i["title"]) for i in m["items"]]
+        for m in shipped["modules"]
+    ]
