@@ -26,12 +26,14 @@ from courses.assignment import parse_exercise, submitted_answers
 from courses.grading import GradeReport, grade_notebook
 from courses.models import (
     Cohort,
+    CohortExercise,
     Enrollment,
     EnrollmentRole,
     Exercise,
     Extension,
     GradeKind,
     GradeRecord,
+    ManualGrade,
     Module,
     Submission,
     SubmissionStatus,
@@ -82,18 +84,32 @@ def parsed_exercise(exercise: Exercise) -> ParsedExercise:
 # ----------------------------------------------------------------------- submitting
 
 
+def cohort_settings(*, exercise: Exercise, learner: User) -> CohortExercise | None:
+    """The learner's cohort's own settings for the exercise, when it has any."""
+    return CohortExercise.objects.filter(
+        exercise=exercise,
+        cohort__enrollments__user=learner,
+        cohort__enrollments__role=EnrollmentRole.STUDENT,
+    ).first()
+
+
 def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
     extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
-    due_at = exercise.due_at
-    hard = exercise.hard_deadline
+    override = cohort_settings(exercise=exercise, learner=learner)
+    due_at = (override and override.due_at) or exercise.due_at
+    hard = (override and override.hard_deadline) or exercise.hard_deadline
     if extension is not None:
         due_at = extension.due_at
         hard = max(hard, extension.due_at) if hard else None
     return Deadline(
         due_at=due_at,
         hard_deadline=hard,
-        policy=exercise.late_policy,
-        penalty_percent_per_day=exercise.late_penalty_percent_per_day,
+        policy=(override and override.late_policy) or exercise.late_policy,
+        penalty_percent_per_day=(
+            override.late_penalty_percent_per_day
+            if override and override.late_penalty_percent_per_day is not None
+            else exercise.late_penalty_percent_per_day
+        ),
     )
 
 
@@ -126,10 +142,11 @@ def submission_create(
         # Serialise attempts of one learner on one exercise: count and insert together.
         Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
         used = attempts_used(exercise=exercise, learner=learner)
-        if exercise.max_attempts is not None and used >= exercise.max_attempts:
+        override = cohort_settings(exercise=exercise, learner=learner)
+        limit = (override and override.max_attempts) or exercise.max_attempts
+        if limit is not None and used >= limit:
             raise SubmissionRefused(
-                _("You have used all %(count)d attempts for this exercise.")
-                % {"count": exercise.max_attempts}
+                _("You have used all %(count)d attempts for this exercise.") % {"count": limit}
             )
         submission = Submission.objects.create(
             learner=learner,
@@ -278,12 +295,18 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     """Save a grade (with the late penalty) and its history record. False when the claim
     is stale (the submission was requeued meanwhile): nothing is saved then."""
     submission = Submission.objects.select_related("exercise").get(pk=claim.submission_id)
-    raw = Decimal(str(round(report.score, 2)))
+    result = report.as_dict(instructor=True)
+    manual = list(ManualGrade.objects.filter(submission_id=claim.submission_id))
+    if manual:
+        # A regrade keeps what a person graded by hand.
+        from courses.authoring.marking import apply_manual_grades
+
+        result = apply_manual_grades(result=result, grades=manual)
+    raw = Decimal(str(round(result["score"], 2)))
     deadline = exercise_deadline(exercise=submission.exercise, learner=submission.learner)
     state = late_state(deadline=deadline, at=submission.created_at)
     score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
     max_score = Decimal(str(round(report.max_score, 2)))
-    result = report.as_dict(instructor=True)
     # The learner's code stopped the run (time, memory, a dead kernel): FAILED with the
     # reason shown; the tests that did run still count.
     status = SubmissionStatus.FAILED if report.notes else SubmissionStatus.GRADED

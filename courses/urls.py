@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from courses import views, views_submissions
 
@@ -6,6 +6,7 @@ app_name = "courses"
 
 urlpatterns = [
     path("", views.my_courses_view, name="my_courses"),
+    path("teach/", include("courses.views_teach.urls")),
     path(
         "submissions/<int:submission_id>/",
         views_submissions.submission_status_view,
