@@ -26,13 +26,9 @@ from django.core.management import call_command
 
 from courses import services
 from courses.assignment import Role, parse_exercise, student_notebook
-from courses.demo_curriculum import (
-    COURSE_DIR,
-    CourseFolderInvalid,
-    import_course_folder,
-    load_demo_curriculum,
-    read_course,
-)
+from courses.authoring.folder import CourseFolderInvalid, Source, read_plan
+from courses.authoring.folder_import import course_import
+from courses.demo_curriculum import COURSE_DIR, load_demo_curriculum
 from courses.grading import GradeReport, grade_notebook
 from courses.markdown import render_markdown
 from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
@@ -91,10 +87,10 @@ CATALOG_ENTRY = {
 
 
 def test_the_course_folder_describes_at_least_three_modules_and_five_exercises() -> None:
-    course = read_course(COURSE_DIR)
+    course = read_plan(Source(COURSE_DIR))
     assert course.title == "Open AI models for science"
     assert len(course.modules) >= 3
-    exercises = [item for module in course.modules for item in module.items if item.exercise]
+    exercises = [item for _, items in course.modules for item in items if item.kind == "exercise"]
     assert len(exercises) >= 5
     assert {item.slug for item in exercises} == set(EXERCISES)
 
@@ -209,14 +205,14 @@ def test_a_course_folder_with_problems_is_reported_whole_and_writes_nothing(
     (folder / "course.yaml").write_text(yaml.safe_dump(raw))
     # when it is imported
     with pytest.raises(CourseFolderInvalid) as error:
-        import_course_folder(folder=folder, organization=OrganizationFactory())
+        course_import(organization=OrganizationFactory(), path=folder)
     # then both problems are reported and no course was written
     assert any("unknown key 'colour'" in p for p in error.value.problems)
     assert any("lessons/no-such-lesson.md" in p for p in error.value.problems)
     assert any(
-        "due_at must be an ISO 8601 datetime with an offset" in p for p in error.value.problems
+        "semantic-search.ipynb: due_at needs a UTC offset" in p for p in error.value.problems
     )
-    assert any("'../../course' is not a slug" in p for p in error.value.problems)
+    assert any("'../../course' is not a valid slug" in p for p in error.value.problems)
     assert not Course.objects.exists()
 
 
@@ -232,7 +228,7 @@ def test_exercise_settings_in_the_course_file_reach_the_exercise(tmp_path: Path)
         max_attempts=3,
     )
     (folder / "course.yaml").write_text(yaml.safe_dump(raw))
-    course = import_course_folder(folder=folder, organization=OrganizationFactory())
+    course = course_import(organization=OrganizationFactory(), path=folder).course
     exercise = Exercise.objects.get(module__course=course, slug="semantic-search")
     assert exercise.due_at is not None
     assert exercise.due_at.isoformat() == "2026-12-01T11:00:00+00:00"
