@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("courses/", include("courses.urls")),
+    path("models/", include("gateway.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]

@@ -108,7 +108,7 @@ class Gateway:
     async def _cached(self, key: Any, fn: Callable[..., T], *args: Any) -> T:
         hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         value = await self.in_db(fn, *args)
         self._cache[key] = (time.monotonic() + CACHE_S, value)
         return value

@@ -35,6 +35,17 @@ class TooLarge(Exception):
     pass
 
 
+# Open connections, so that a stopping gateway ends idle keep-alive ones instead of leaking.
+_connections: set[asyncio.Task[None]] = set()
+
+
+async def close_connections() -> None:
+    tasks = [t for t in _connections if t.get_loop() is asyncio.get_running_loop()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _read_request(
     conn: h11.Connection, reader: asyncio.StreamReader, max_body: int
 ) -> tuple[h11.Request, bytes] | None:
@@ -87,6 +98,9 @@ async def serve_connection(
     max_body: int,
 ) -> None:
     conn = h11.Connection(h11.SERVER)
+    task = asyncio.current_task()
+    if task is not None:
+        _connections.add(task)
     try:
         while True:
             try:
@@ -112,12 +126,13 @@ async def serve_connection(
     except (ConnectionError, h11.LocalProtocolError, asyncio.IncompleteReadError):
         return
     finally:
+        _connections.discard(task)  # type: ignore[arg-type]
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 
 
-async def start_unix(handler: Handler, path: Path, *, max_body: int) -> asyncio.AbstractServer:
+async def start_unix(handler: Handler, path: Path, *, max_body: int) -> asyncio.Server:
     """Listen on `path`; any local uid may connect, the grant decides what it may do."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -134,9 +149,7 @@ async def start_unix(handler: Handler, path: Path, *, max_body: int) -> asyncio.
     return server
 
 
-async def start_tcp(
-    handler: Handler, host: str, port: int, *, max_body: int
-) -> asyncio.AbstractServer:
+async def start_tcp(handler: Handler, host: str, port: int, *, max_body: int) -> asyncio.Server:
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_connection(reader, writer, handler=handler, uid=None, max_body=max_body)
 

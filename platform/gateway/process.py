@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.api import Gateway
 from gateway.backends import CardInfo, Registry
-from gateway.http import start_tcp, start_unix
+from gateway.http import close_connections, start_tcp, start_unix
 from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.services import usage_flush
 
@@ -43,7 +43,7 @@ class GatewayProcess:
     socket: Path
     host: str | None = None
     port: int | None = None
-    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    servers: list[asyncio.Server] = field(default_factory=list)
     gateway: Gateway | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,6 +75,7 @@ class GatewayProcess:
         finally:
             for server in self.servers:
                 server.close()
+            await close_connections()
             await gateway.redis.aclose()
             gateway.close()
 

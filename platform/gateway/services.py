@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from functools import cache
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -128,6 +129,6 @@ def usage_flush() -> int:
         client.rename(USAGE_KEY, batch)
     written = 0
     for key in client.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*"):
-        written += _usage_write(_parse_usage(client.hgetall(key)))
+        written += _usage_write(_parse_usage(cast(dict[bytes, bytes], client.hgetall(key))))
         client.delete(key)
     return written

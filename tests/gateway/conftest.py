@@ -3,6 +3,7 @@
 import asyncio
 import http.client
 import json
+import os
 import socket
 import tempfile
 import threading
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from gateway.backends import CardInfo, Registry, default_embedding_dir
 from gateway.keys import DAILY_TOKENS_KEY
@@ -37,7 +37,8 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    words = "the a model data cell protein gene star light energy open science learns fast".split()
+    words: tuple[str, ...] = ("the", "a", "model", "data", "cell", "protein", "gene", "star")
+    words += ("light", "energy", "open", "science", "learns", "fast")
     vocab = {"[PAD]": 0, "[UNK]": 1, "<eos>": 2, ":": 3} | {w: i + 4 for i, w in enumerate(words)}
     vocab |= {"user": len(vocab), "assistant": len(vocab) + 1, "system": len(vocab) + 2}
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -135,7 +136,9 @@ class RunningGateway:
     ) -> tuple[int, Any]:
         conn = self.connection(via)
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"} | (headers or {}))
+        conn.request(
+            method, path, body=data, headers={"Content-Type": "application/json"} | (headers or {})
+        )
         response = conn.getresponse()
         payload = response.read()
         conn.close()
@@ -146,16 +149,19 @@ class RunningGateway:
 
 
 @pytest.fixture
-def clean_redis() -> None:
-    client = redis_client()
-    for key in client.scan_iter(match="gateway:*"):
-        client.delete(key)
+def clean_redis(settings: Any) -> None:
+    """An empty Redis database of this test process's own: xdist workers share one server."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    settings.REDIS_URL = settings.REDIS_URL.rsplit("/", 1)[0] + f"/{int(worker[2:]) + 1}"
+    redis_client().flushdb()
 
 
 @pytest.fixture
 def gateway(transactional_db: None, clean_redis: None, minilm: Any) -> Iterator[RunningGateway]:
     registry = Registry()
-    registry.add(CardInfo(MINILM, ModelKind.EMBEDDING, BackendKind.SENTENCE_TRANSFORMERS, ""), minilm)
+    registry.add(
+        CardInfo(MINILM, ModelKind.EMBEDDING, BackendKind.SENTENCE_TRANSFORMERS, ""), minilm
+    )
     minilm_card()
     running = RunningGateway(registry)
     yield running
@@ -169,4 +175,4 @@ def tokens_used_today(user_id: int) -> int:
     return int(redis_client().get(DAILY_TOKENS_KEY.format(user_id=user_id, day=day)) or 0)
 
 
-__all__ = ["MINILM", "RunningGateway", "chat_card", "minilm_card", "settings", "tokens_used_today"]
+__all__ = ["MINILM", "RunningGateway", "chat_card", "minilm_card", "tokens_used_today"]

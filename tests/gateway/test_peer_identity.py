@@ -37,11 +37,25 @@ def run_as(uid: int, gateway: RunningGateway) -> dict:
     shutil.copy(CLIENT, client_dir / "open_models.py")
     (client_dir / "open_models.py").chmod(0o644)
     result = subprocess.run(
-        ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-         "/usr/bin/python3.11", "-c", SCRIPT],
-        env={"PYTHONPATH": str(client_dir), "OPEN_MODELS_SOCKET": str(gateway.socket),
-             "HOME": "/nonexistent"},
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "/usr/bin/python3.11",
+            "-c",
+            SCRIPT,
+        ],
+        env={
+            "PYTHONPATH": str(client_dir),
+            "OPEN_MODELS_SOCKET": str(gateway.socket),
+            "HOME": "/nonexistent",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(result.stdout)
 

@@ -28,7 +28,7 @@ class UpstreamBackend:
             self.base_url + path, data=json.dumps(payload).encode(), headers=headers
         )
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout_s)  # type: ignore[no-any-return] # noqa: S310
+            return urllib.request.urlopen(request, timeout=self.timeout_s)  # noqa: S310
         except urllib.error.HTTPError as error:
             raise self._error(error) from None
         except (OSError, urllib.error.URLError) as error:
@@ -88,7 +88,9 @@ class UpstreamBackend:
         return self._stream(messages, params, emit)
 
     def _stream(self, messages: list[Message], params: ChatParams, emit: Emit) -> Completion:
-        text, finish, usage = [], "stop", {}
+        text: list[str] = []
+        finish = "stop"
+        usage: dict[str, Any] = {}
         with self._post("/chat/completions", self._payload(messages, params, True)) as response:
             for chunk in _sse_events(response):
                 usage = chunk.get("usage") or usage

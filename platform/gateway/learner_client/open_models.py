@@ -18,6 +18,7 @@ This file uses only the standard library.
 import array
 import base64
 import http.client
+import importlib
 import json
 import math
 import os
@@ -179,19 +180,18 @@ def chat(
 
 def _httpx() -> Any:
     try:
-        import httpx2 as httpx  # what recent openai releases use
+        return importlib.import_module("httpx2")  # what recent openai releases use
     except ImportError:
-        import httpx
-    return httpx
+        return importlib.import_module("httpx")
 
 
 def _openai_settings() -> dict[str, Any]:
     if URL:
-        return {"base_url": URL.rstrip("/") + "/v1", "api_key": API_KEY or "none"}
+        return {"base_url": URL.rstrip("/") + "/v1/", "api_key": API_KEY or "none"}
     transport = _httpx().HTTPTransport(uds=SOCKET)
     # No key is needed on the socket: the gateway knows the caller. The client insists on one.
     return {
-        "base_url": "http://gateway/v1",
+        "base_url": "http://gateway/v1/",
         "api_key": "sandbox",
         "http_client": _httpx().Client(transport=transport, timeout=TIMEOUT_S),
     }
