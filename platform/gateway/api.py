@@ -176,8 +176,7 @@ class Gateway:
         req = parse.embedding_request(parse.json_body(request.body))
         card = await self.card(identity, req.model, ModelKind.EMBEDDING)
         await limits_check(self.redis, user_id=identity.user_id)
-        backend = await self.run(self.registry.get, card)
-        result = await self.run(backend.embed, req.texts)
+        result = await self.run(lambda: self.registry.get(card).embed(req.texts))
         await self._record(identity, card, result.prompt_tokens, 0)
         if req.encoding_format == "base64":
             rows: list[Any] = [

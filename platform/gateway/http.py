@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 
 import h11
@@ -80,7 +81,10 @@ async def _write_response(
     headers = [(k.encode(), v.encode()) for k, v in response.headers]
     if response.stream is None:
         headers.append((b"Content-Length", str(len(response.body)).encode()))
-    await _send(conn, writer, h11.Response(status_code=response.status, headers=headers))
+    reason = HTTPStatus(response.status).phrase.encode()
+    await _send(
+        conn, writer, h11.Response(status_code=response.status, headers=headers, reason=reason)
+    )
     if response.stream is None:
         await _send(conn, writer, h11.Data(data=response.body))
     else:
