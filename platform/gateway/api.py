@@ -1,4 +1,4 @@
-"""The OpenAI-compatible API, independent of how bytes arrive (see gateway.http).
+"""The OpenAI-compatible API, independent of how bytes arrive (see gateway.httpserver).
 
 GET /v1/models, POST /v1/embeddings, POST /v1/chat/completions (streaming as server-sent
 events in OpenAI's chunk format). Errors use OpenAI's error shape.
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from redis.asyncio import Redis
 
-from gateway import requests as parse
+from gateway import parsing as parse
 from gateway.backends import CardInfo, Completion, Registry
 from gateway.errors import ApiError, bad_request, model_not_found, unauthorized
 from gateway.identity import (

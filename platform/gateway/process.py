@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.api import Gateway
 from gateway.backends import CardInfo, Registry
-from gateway.http import close_connections, start_tcp, start_unix
+from gateway.httpserver import close_connections, start_tcp, start_unix
 from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.services import usage_flush
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.http import peer_uid
+from gateway.httpserver import peer_uid
 from gateway.models import Usage
 from gateway.services import grant_register, grant_revoke, usage_flush
 from tests.factories import CourseFactory, UserFactory

@@ -126,3 +126,9 @@ def test_the_learner_module_sets_up_openai_over_the_socket(gateway, monkeypatch)
     vectors = open_models.embed(["a cat", "a kitten", "tax law"])
     assert open_models.cosine(vectors[0], vectors[1]) > open_models.cosine(vectors[0], vectors[2])
     assert [m.id for m in open_models.OpenAI().models.list()] == [MINILM]
+
+
+def test_the_models_page_speaks_french(client, db):
+    client.force_login(UserFactory())
+    page = client.get(reverse("gateway:models"), HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Modèles ouverts" in page.text and "Créer un jeton" in page.text
