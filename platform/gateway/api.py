@@ -82,7 +82,6 @@ def _listing(card: Any) -> dict[str, Any]:
 
 
 def _allowed_cards(identity: Identity) -> dict[str, CardInfo]:
-    close_old_connections()
     cards = models_for(
         user_id=identity.user_id, course_id=identity.course_id, is_staff=identity.is_staff
     )
@@ -97,13 +96,18 @@ class Gateway:
         self.db = ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
         self.inference = ThreadPoolExecutor(4, thread_name_prefix="gateway-model")
         self._cache: dict[Any, tuple[float, Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
         self.db.shutdown(wait=True)
         self.inference.shutdown(wait=False, cancel_futures=True)
 
     async def in_db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.db, fn, *args)
+        def call() -> T:
+            close_old_connections()  # the thread lives long: drop connections past their age
+            return fn(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self.db, call)
 
     async def _cached(self, key: Any, fn: Callable[..., T], *args: Any) -> T:
         hit = self._cache.get(key)
@@ -241,9 +245,18 @@ class Gateway:
         def emit(piece: str) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, piece)
 
+        def charge(done: Completion) -> None:
+            # Charged when generation ends, whether or not the caller is still reading.
+            task = loop.create_task(
+                self._record(identity, card, done.prompt_tokens, done.completion_tokens)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
         def generate() -> None:
             try:
                 result: Any = backend.chat(req.messages, req.params, emit)
+                loop.call_soon_threadsafe(charge, result)
             except Exception as error:  # handed to the event loop, which answers with it
                 result = error
             loop.call_soon_threadsafe(queue.put_nowait, result)
@@ -253,7 +266,7 @@ class Gateway:
         if isinstance(first, Exception):
             # Nothing sent yet: the caller gets a real status (503 for a dead upstream).
             raise first
-        chunks = _sse(self, identity, card, req, cid, first, queue)
+        chunks = _sse(card, req, cid, first, queue)
         headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
         return Response(200, headers=headers, stream=chunks)
 
@@ -285,8 +298,6 @@ def _event(data: Any) -> bytes:
 
 
 async def _sse(
-    gateway: Gateway,
-    identity: Identity,
     card: CardInfo,
     req: parse.ChatRequest,
     cid: str,
@@ -305,7 +316,6 @@ async def _sse(
         )
         yield b"data: " + error.body() + b"\n\n"
         return
-    await gateway._record(identity, card, item.prompt_tokens, item.completion_tokens)
     yield _chunk(cid, card.name, {}, item.finish_reason)
     if req.include_usage:
         yield _event(

@@ -48,13 +48,20 @@ async def close_connections() -> None:
 
 
 async def _read_request(
-    conn: h11.Connection, reader: asyncio.StreamReader, max_body: int
+    conn: h11.Connection,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    max_body: int,
 ) -> tuple[h11.Request, bytes] | None:
     head: h11.Request | None = None
     body = bytearray()
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
+            if conn.they_are_waiting_for_100_continue:  # curl does, for large bodies
+                writer.write(
+                    conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                )
             conn.receive_data(await reader.read(READ_SIZE))
         elif isinstance(event, h11.Request):
             head = event
@@ -88,8 +95,13 @@ async def _write_response(
     if response.stream is None:
         await _send(conn, writer, h11.Data(data=response.body))
     else:
-        async for piece in response.stream:
-            await _send(conn, writer, h11.Data(data=piece))
+        try:
+            async for piece in response.stream:
+                await _send(conn, writer, h11.Data(data=piece))
+        finally:
+            close = getattr(response.stream, "aclose", None)
+            if close is not None:
+                await close()
     await _send(conn, writer, h11.EndOfMessage())
 
 
@@ -108,7 +120,7 @@ async def serve_connection(
     try:
         while True:
             try:
-                received = await _read_request(conn, reader, max_body)
+                received = await _read_request(conn, reader, writer, max_body)
             except (h11.RemoteProtocolError, TooLarge) as error:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     problem = (

@@ -194,3 +194,36 @@ def test_the_catalog_says_how_open_each_model_is(db):
     assert card.openness == "open_weights"
     card.training_code_open = True
     assert card.openness == "partly_open"
+
+
+def test_a_stream_the_caller_abandons_is_still_charged(gateway, learner, tiny_chat):
+    import time
+
+    request = {
+        "model": "tiny-gpt2",
+        "messages": [{"role": "user", "content": "star"}],
+        "max_tokens": 40,
+        "temperature": 0,
+        "stream": True,
+    }
+    conn = gateway.connection("socket")
+    conn.request("POST", "/v1/chat/completions", json.dumps(request))
+    conn.getresponse().readline()
+    conn.close()
+    deadline = time.monotonic() + 20
+    while tokens_used_today(learner[0].id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tokens_used_today(learner[0].id) >= 40
+
+
+def test_a_client_expecting_100_continue_is_answered(gateway, learner):
+    conn = gateway.connection("socket")
+    body = json.dumps({"model": MINILM, "input": "x" * 2000}).encode()
+    conn.putrequest("POST", "/v1/embeddings")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(len(body)))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    assert conn.sock.recv(100).startswith(b"HTTP/1.1 100")
+    conn.send(body)
+    assert conn.getresponse().status == 200

@@ -79,6 +79,9 @@ class Registry:
 
     def get(self, card: CardInfo) -> Any:
         key = (card.backend, card.location or card.name)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = self._load(card)
