@@ -36,6 +36,7 @@ from gateway.selectors import models_for
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_S = 10.0  # catalog and token look-ups are cached this long: revocations take as long
+CACHE_MAX = 10_000  # entries before the expired ones are dropped
 
 
 @dataclass
@@ -114,7 +115,10 @@ class Gateway:
         if hit and hit[0] > time.monotonic():
             return hit[1]
         value = await self.in_db(fn, *args)
-        self._cache[key] = (time.monotonic() + CACHE_S, value)
+        now = time.monotonic()
+        if len(self._cache) > CACHE_MAX:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        self._cache[key] = (now + CACHE_S, value)
         return value
 
     async def handle(self, request: Request) -> Response:
