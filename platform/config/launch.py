@@ -1,8 +1,9 @@
 """`make run`: every process of the platform on one machine, stopped together by Ctrl-C.
 
-Starts the embedded Redis (unless REDIS_URL is given), a Celery worker, Celery beat and the
-web server, waits until the web answers, then prints how to log in. When any of them dies
-the others are stopped too, so a half-running platform never pretends to be healthy.
+Starts the embedded Redis (unless REDIS_URL is given), a Celery worker, Celery beat, the
+model gateway and the web server, waits until the web answers, then prints how to log in.
+When any of them dies the others are stopped too, so a half-running platform never
+pretends to be healthy.
 """
 
 import argparse
@@ -110,6 +111,9 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
             "beat",
             [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
         ),
+        # The model gateway loads the embedded all-MiniLM-L6-v2 once, then serves sandboxes on
+        # var/gateway/gateway.sock and people on GATEWAY_PORT.
+        Service("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
         Service(
             "web",
             [

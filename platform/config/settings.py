@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "campus",
     "courses",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -205,3 +206,16 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Model gateway: its own process (`manage.py run_gateway`), started by `make run`. ---
+GATEWAY_SOCKET_DIR = Path(env_str("GATEWAY_SOCKET_DIR", str(VAR_DIR / "gateway")))
+GATEWAY_HOST = env_str("GATEWAY_HOST", "127.0.0.1")
+GATEWAY_PORT = env_int("GATEWAY_PORT", 8001)
+GATEWAY_DAILY_TOKENS = env_int("GATEWAY_DAILY_TOKENS", 200_000)
+GATEWAY_REQUESTS_PER_MINUTE = env_int("GATEWAY_REQUESTS_PER_MINUTE", 120)
+GATEWAY_MAX_INPUTS = env_int("GATEWAY_MAX_INPUTS", 256)
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 4_000_000)
+GATEWAY_MAX_COMPLETION_TOKENS = env_int("GATEWAY_MAX_COMPLETION_TOKENS", 512)
+GATEWAY_UPSTREAM_URL = env_str("GATEWAY_UPSTREAM_URL")
+GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
+GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))

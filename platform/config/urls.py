@@ -12,5 +12,6 @@ urlpatterns = [
     path("universities/", include("campus.urls")),
     path("", include("courses.urls_cohorts")),
     path("courses/", include("courses.urls")),
+    path("models/", include("gateway.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]

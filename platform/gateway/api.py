@@ -1,0 +1,335 @@
+"""The OpenAI-compatible API, independent of how bytes arrive (see gateway.httpserver).
+
+GET /v1/models, POST /v1/embeddings, POST /v1/chat/completions (streaming as server-sent
+events in OpenAI's chunk format). Errors use OpenAI's error shape.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections
+from redis.asyncio import Redis
+
+from gateway import parsing as parse
+from gateway.backends import CardInfo, Completion, Registry
+from gateway.errors import ApiError, bad_request, model_not_found, unauthorized
+from gateway.identity import (
+    Identity,
+    identity_from_peer,
+    identity_from_session,
+    identity_from_token,
+)
+from gateway.limits import limits_check, usage_record
+from gateway.models import ModelKind
+from gateway.selectors import models_for
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CACHE_S = 10.0  # catalog and token look-ups are cached this long: revocations take as long
+CACHE_MAX = 10_000  # entries before the expired ones are dropped
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    peer_uid: int | None  # set for the unix socket, None for TCP
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: AsyncIterator[bytes] | None = None
+
+
+def json_response(status: int, data: Any) -> Response:
+    return Response(status, json.dumps(data).encode(), [("Content-Type", "application/json")])
+
+
+def error_response(error: ApiError) -> Response:
+    headers = [("Content-Type", "application/json"), *error.headers.items()]
+    return Response(error.status, error.body(), headers)
+
+
+def _listing(card: Any) -> dict[str, Any]:
+    return {
+        "id": card.name,
+        "object": "model",
+        "created": int(card.created_at.timestamp()),
+        "owned_by": "open-science-training",
+        "kind": card.kind,
+        "display_name": card.display_name,
+        "license": card.license,
+        "license_url": card.license_url,
+        "openness": card.openness,
+        "weights_open": card.weights_open,
+        "training_data_open": card.training_data_open,
+        "training_code_open": card.training_code_open,
+    }
+
+
+def _allowed_cards(identity: Identity) -> dict[str, CardInfo]:
+    cards = models_for(
+        user_id=identity.user_id, course_id=identity.course_id, is_staff=identity.is_staff
+    )
+    return {c.name: CardInfo(c.name, c.kind, c.backend, c.location, _listing(c)) for c in cards}
+
+
+class Gateway:
+    def __init__(self, *, registry: Registry, redis: Redis) -> None:
+        self.registry = registry
+        self.redis = redis
+        # The ORM blocks: one thread for it. Models run in their own threads.
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
+        self.inference = ThreadPoolExecutor(4, thread_name_prefix="gateway-model")
+        self._cache: dict[Any, tuple[float, Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def close(self) -> None:
+        self.db.shutdown(wait=True)
+        self.inference.shutdown(wait=False, cancel_futures=True)
+
+    async def in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        def call() -> T:
+            close_old_connections()  # the thread lives long: drop connections past their age
+            return fn(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self.db, call)
+
+    async def _cached(self, key: Any, fn: Callable[..., T], *args: Any) -> T:
+        hit = self._cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        value = await self.in_db(fn, *args)
+        now = time.monotonic()
+        if len(self._cache) > CACHE_MAX:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        self._cache[key] = (now + CACHE_S, value)
+        return value
+
+    async def handle(self, request: Request) -> Response:
+        routes = {
+            ("GET", "/v1/models"): self.list_models,
+            ("POST", "/v1/embeddings"): self.embeddings,
+            ("POST", "/v1/chat/completions"): self.chat_completions,
+        }
+        path = request.path.split("?", 1)[0].rstrip("/")
+        if (request.method, path) == ("GET", "/healthz"):
+            return json_response(200, {"status": "ok"})
+        route = routes.get((request.method, path))
+        try:
+            if route is None:
+                raise ApiError(
+                    404, f"No route {request.method} {path}.", type_="invalid_request_error"
+                )
+            return await route(request, await self.identify(request))
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("Gateway error on %s %s", request.method, path)
+            return error_response(
+                ApiError(500, "Internal error in the model gateway.", type_="server_error")
+            )
+
+    async def identify(self, request: Request) -> Identity:
+        if request.peer_uid is not None:
+            return await identity_from_peer(self.redis, uid=request.peer_uid)
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+            return await self._cached(("token", token), identity_from_token, token)
+        cookie = SimpleCookie(request.headers.get("cookie", ""))
+        session = cookie.get(settings.SESSION_COOKIE_NAME)
+        if session is None:
+            raise unauthorized("Send a personal API token: `Authorization: Bearer <token>`.")
+        if request.method == "POST" and not request.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            # A JSON content type makes a cross-site page's request need CORS, which we never
+            # grant: a foreign page cannot spend a logged-in person's quota.
+            raise bad_request("Send the body as application/json.")
+        return await self._cached(("session", session.value), identity_from_session, session.value)
+
+    async def card(self, identity: Identity, name: str, kind: str) -> CardInfo:
+        cards = await self._cached(("cards", identity), _allowed_cards, identity)
+        card = cards.get(name)
+        if card is None:
+            raise model_not_found(name)
+        if card.kind != kind:
+            raise bad_request(f"The model {name!r} is a {card.kind} model.", param="model")
+        return card
+
+    async def list_models(self, request: Request, identity: Identity) -> Response:
+        cards = await self._cached(("cards", identity), _allowed_cards, identity)
+        return json_response(200, {"object": "list", "data": [c.listing for c in cards.values()]})
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.inference, fn, *args)
+
+    async def embeddings(self, request: Request, identity: Identity) -> Response:
+        req = parse.embedding_request(parse.json_body(request.body))
+        card = await self.card(identity, req.model, ModelKind.EMBEDDING)
+        await limits_check(self.redis, user_id=identity.user_id)
+        result = await self.run(lambda: self.registry.get(card).embed(req.texts))
+        await self._record(identity, card, result.prompt_tokens, 0)
+        if req.encoding_format == "base64":
+            rows: list[Any] = [
+                base64.b64encode(v.astype("<f4").tobytes()).decode() for v in result.vectors
+            ]
+        else:
+            rows = result.vectors.tolist()
+        data = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)]
+        usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+        return json_response(
+            200, {"object": "list", "data": data, "model": card.name, "usage": usage}
+        )
+
+    async def _record(
+        self, identity: Identity, card: CardInfo, prompt: int, completion: int
+    ) -> None:
+        await usage_record(
+            self.redis,
+            user_id=identity.user_id,
+            course_id=identity.course_id,
+            model=card.name,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+        )
+
+    async def chat_completions(self, request: Request, identity: Identity) -> Response:
+        data = parse.json_body(request.body)
+        card = await self.card(identity, parse.model_name(data), ModelKind.CHAT)
+        tokens_left = await limits_check(self.redis, user_id=identity.user_id)
+        req = parse.chat_request(data, tokens_left=tokens_left)
+        backend = await self.run(self.registry.get, card)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            return await self._stream(identity, card, backend, req, completion_id)
+        done: Completion = await self.run(backend.chat, req.messages, req.params, None)
+        await self._record(identity, card, done.prompt_tokens, done.completion_tokens)
+        message = {"role": "assistant", "content": done.text}
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": done.finish_reason,
+            "logprobs": None,
+        }
+        return json_response(
+            200,
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": card.name,
+                "choices": [choice],
+                "usage": _usage(done),
+            },
+        )
+
+    async def _stream(
+        self, identity: Identity, card: CardInfo, backend: Any, req: parse.ChatRequest, cid: str
+    ) -> Response:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def emit(piece: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+        def charge(done: Completion) -> None:
+            # Charged when generation ends, whether or not the caller is still reading.
+            task = loop.create_task(
+                self._record(identity, card, done.prompt_tokens, done.completion_tokens)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        def generate() -> None:
+            try:
+                result: Any = backend.chat(req.messages, req.params, emit)
+                loop.call_soon_threadsafe(charge, result)
+            except Exception as error:  # handed to the event loop, which answers with it
+                result = error
+            loop.call_soon_threadsafe(queue.put_nowait, result)
+
+        loop.run_in_executor(self.inference, generate)
+        first = await queue.get()
+        if isinstance(first, Exception):
+            # Nothing sent yet: the caller gets a real status (503 for a dead upstream).
+            raise first
+        chunks = _sse(card, req, cid, first, queue)
+        headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
+        return Response(200, headers=headers, stream=chunks)
+
+
+def _usage(done: Completion) -> dict[str, int]:
+    total = done.prompt_tokens + done.completion_tokens
+    return {
+        "prompt_tokens": done.prompt_tokens,
+        "completion_tokens": done.completion_tokens,
+        "total_tokens": total,
+    }
+
+
+def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+    return _event(
+        {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [choice],
+        }
+    )
+
+
+def _event(data: Any) -> bytes:
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+async def _sse(
+    card: CardInfo,
+    req: parse.ChatRequest,
+    cid: str,
+    item: Any,
+    queue: "asyncio.Queue[Any]",
+) -> AsyncIterator[bytes]:
+    yield _chunk(cid, card.name, {"role": "assistant", "content": ""})
+    while isinstance(item, str):
+        yield _chunk(cid, card.name, {"content": item})
+        item = await queue.get()
+    if isinstance(item, Exception):
+        error = (
+            item
+            if isinstance(item, ApiError)
+            else ApiError(500, "Generation failed.", type_="server_error")
+        )
+        yield b"data: " + error.body() + b"\n\n"
+        return
+    yield _chunk(cid, card.name, {}, item.finish_reason)
+    if req.include_usage:
+        yield _event(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": card.name,
+                "choices": [],
+                "usage": _usage(item),
+            }
+        )
+    yield b"data: [DONE]\n\n"

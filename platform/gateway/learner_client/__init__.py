@@ -1,0 +1,1 @@
+"""The learner client module, installed into the sandbox kernel runtime."""

@@ -1,0 +1,218 @@
+"""Open AI models served by the platform, from your notebook.
+
+    import open_models
+    open_models.models()                            # what you may use, with licenses
+    vectors = open_models.embed(["a sentence", "another one"])
+    open_models.cosine(vectors[0], vectors[1])
+    open_models.chat("Explain overfitting in one sentence.", model="...")
+
+Inside a course sandbox the platform's gateway is reached through a unix socket and knows
+who you are without any key. The `openai` package, when installed, is configured on import:
+`openai.embeddings.create(...)` works unchanged, and `open_models.OpenAI()` returns a client.
+Outside the platform set OPEN_MODELS_URL (e.g. http://127.0.0.1:8001) and OPEN_MODELS_API_KEY
+(a personal token from your API tokens page).
+
+This file uses only the standard library.
+"""
+
+import array
+import base64
+import http.client
+import importlib
+import json
+import math
+import os
+import socket
+import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+SOCKET = os.environ.get("OPEN_MODELS_SOCKET", "/run/gateway/gateway.sock")
+URL = os.environ.get("OPEN_MODELS_URL", "")
+API_KEY = os.environ.get("OPEN_MODELS_API_KEY", "")
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+TIMEOUT_S = float(os.environ.get("OPEN_MODELS_TIMEOUT_S", "300"))
+
+__all__ = ["GatewayError", "OpenAI", "chat", "configure_openai", "cosine", "embed", "models"]
+
+
+class GatewayError(Exception):
+    """The gateway said no: `status` is the HTTP status, `code` OpenAI's error code."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("gateway", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.path)
+        self.sock = sock
+
+
+_local = threading.local()
+
+
+def _new_connection() -> http.client.HTTPConnection:
+    if URL:
+        parts = urllib.parse.urlsplit(URL)
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        return cls(parts.netloc, timeout=TIMEOUT_S)
+    return _UnixConnection(SOCKET, TIMEOUT_S)
+
+
+def _request(method: str, path: str, body: Any = None) -> http.client.HTTPResponse:
+    headers = {"Content-Type": "application/json"}
+    if API_KEY:
+        headers["Authorization"] = f"Bearer {API_KEY}"
+    payload = None if body is None else json.dumps(body).encode()
+    # Keep one connection per thread; a connection the server closed is replaced once.
+    for attempt in (1, 2):
+        conn = getattr(_local, "conn", None) or _new_connection()
+        _local.conn = conn
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+        except (ConnectionError, http.client.HTTPException, OSError):
+            conn.close()
+            _local.conn = None
+            if attempt == 2:
+                raise
+            continue
+        if response.status >= 400:
+            _raise(response)
+        return response
+    raise AssertionError("unreachable")
+
+
+def _raise(response: http.client.HTTPResponse) -> None:
+    raw = response.read()
+    try:
+        error = json.loads(raw)["error"]
+        message, code = error.get("message", ""), error.get("code")
+    except (ValueError, KeyError, TypeError):
+        message, code = raw.decode(errors="replace") or response.reason, None
+    raise GatewayError(response.status, message, code)
+
+
+def _json(method: str, path: str, body: Any = None) -> Any:
+    return json.loads(_request(method, path, body).read())
+
+
+def models() -> list[dict[str, Any]]:
+    """The models you may use, each with its kind, license and openness."""
+    return list(_json("GET", "/v1/models")["data"])
+
+
+def _floats(encoded: str) -> list[float]:
+    values = array.array("f")
+    values.frombytes(base64.b64decode(encoded))
+    if sys.byteorder == "big":
+        values.byteswap()  # the gateway sends little-endian float32
+    return values.tolist()
+
+
+def embed(texts: str | Sequence[str], *, model: str = DEFAULT_EMBEDDING_MODEL) -> Any:
+    """One vector (a list of floats) for a string, or a list of vectors for a list of strings."""
+    single = isinstance(texts, str)
+    batch = [texts] if single else list(texts)
+    body = {"model": model, "input": batch, "encoding_format": "base64"}
+    rows = sorted(_json("POST", "/v1/embeddings", body)["data"], key=lambda row: row["index"])
+    vectors = [_floats(row["embedding"]) for row in rows]
+    return vectors[0] if single else vectors
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors."""
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _stream(response: http.client.HTTPResponse) -> Iterator[str]:
+    for raw in response:
+        line = raw.decode().strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        event = json.loads(data)
+        if "error" in event:
+            raise GatewayError(500, event["error"].get("message", ""), event["error"].get("code"))
+        for choice in event.get("choices", []):
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                yield piece
+
+
+def chat(
+    messages: str | list[dict[str, str]],
+    *,
+    model: str,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    stream: bool = False,
+) -> Any:
+    """The model's reply as a string, or with stream=True an iterator of pieces of it."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if temperature is not None:
+        body["temperature"] = temperature
+    response = _request("POST", "/v1/chat/completions", body)
+    if stream:
+        return _stream(response)
+    return json.loads(response.read())["choices"][0]["message"]["content"]
+
+
+def _httpx() -> Any:
+    try:
+        return importlib.import_module("httpx2")  # what recent openai releases use
+    except ImportError:
+        return importlib.import_module("httpx")
+
+
+def _openai_settings() -> dict[str, Any]:
+    if URL:
+        return {"base_url": URL.rstrip("/") + "/v1/", "api_key": API_KEY or "none"}
+    transport = _httpx().HTTPTransport(uds=SOCKET)
+    # No key is needed on the socket: the gateway knows the caller. The client insists on one.
+    return {
+        "base_url": "http://gateway/v1/",
+        "api_key": "sandbox",
+        "http_client": _httpx().Client(transport=transport, timeout=TIMEOUT_S),
+    }
+
+
+def OpenAI(**overrides: Any) -> Any:
+    """An `openai.OpenAI` client talking to the platform's gateway."""
+    import openai
+
+    return openai.OpenAI(**{**_openai_settings(), **overrides})
+
+
+def configure_openai() -> bool:
+    """Point the `openai` package's module-level client at the gateway; False if not installed."""
+    try:
+        import openai
+    except ImportError:
+        return False
+    for name, value in _openai_settings().items():
+        setattr(openai, name, value)
+    return True
+
+
+configure_openai()
