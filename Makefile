@@ -28,7 +28,7 @@ deps: $(STAMP) system-deps runtime
 # The kernel runtime: the separate environment learners' code runs in (var/kernel-env,
 # readable by the sandbox uids). A no-op when it is up to date.
 runtime: $(STAMP)
-	$(PY) -m sandbox build-runtime
+	$(PY) -m sandbox build-runtime --module platform/gateway/learner_client/open_models.py
 
 # bubblewrap (the sandbox) and chromium (browser tests) come from Debian when we are root.
 system-deps:

@@ -3,12 +3,16 @@
 Only Celery workers call this; the web process never starts a kernel.
 """
 
+import os
 import threading
 from typing import Any
 
 from django.conf import settings
 
+from gateway.services import grant_register, grant_revoke
 from sandbox import Kernel, KernelPool, Limits
+
+GRANT_SLACK_S = 30
 
 _pool: KernelPool | None = None
 _pool_lock = threading.Lock()
@@ -28,6 +32,10 @@ def kernel_pool() -> KernelPool:
     global _pool
     with _pool_lock:
         if _pool is None:
+            # Kernels see the model gateway's socket directory, read-only (sandbox/isolation).
+            settings.GATEWAY_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
+            settings.GATEWAY_SOCKET_DIR.chmod(0o755)
+            os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
             _pool = KernelPool(size=settings.SANDBOX_POOL_SIZE, limits=grading_limits())
             _pool.start()
         return _pool
@@ -45,13 +53,22 @@ def close_pool() -> None:
             _pool = None
 
 
-class MeteredKernel:
-    """A kernel that remembers the CPU time its sandbox used, read just before it is
-    destroyed (the cgroup goes with it). Everything else is the kernel's own."""
+class LearnerKernel:
+    """A kernel lent to one learner's run: while it lives, learner code may call the model
+    gateway as that learner (a grant on the kernel's slot uid), and just before it is
+    destroyed the CPU time its sandbox used is read (the cgroup goes with it). Everything
+    else is the kernel's own."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *, user_id: int, course_id: int | None) -> None:
         self._kernel = kernel
         self.cpu_seconds = 0.0
+        if kernel.uid is not None:
+            grant_register(
+                uid=kernel.uid,
+                user_id=user_id,
+                course_id=course_id,
+                ttl_s=kernel.limits.total_timeout_s + GRANT_SLACK_S,
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kernel, name)
@@ -61,4 +78,13 @@ class MeteredKernel:
         used = cgroup.cpu_seconds() if cgroup is not None else None
         if used is not None:
             self.cpu_seconds = max(self.cpu_seconds, used)
-        self._kernel.shutdown()
+        uid = self._kernel.uid
+        try:
+            self._kernel.shutdown()
+        finally:
+            if uid is not None:
+                grant_revoke(uid=uid)
+
+
+def learner_kernel(*, user_id: int, course_id: int | None) -> LearnerKernel:
+    return LearnerKernel(acquire_kernel(), user_id=user_id, course_id=course_id)

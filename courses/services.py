@@ -254,11 +254,14 @@ def submission_grade(*, submission_id: int) -> None:
     submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
         pk=submission_id
     )
-    kernels: list[sandboxing.MeteredKernel] = []
+    kernels: list[sandboxing.LearnerKernel] = []
 
-    def kernel_factory() -> sandboxing.MeteredKernel:
-        kernels.append(sandboxing.MeteredKernel(sandboxing.acquire_kernel()))
-        return kernels[-1]
+    def kernel_factory() -> sandboxing.LearnerKernel:
+        kernel = sandboxing.learner_kernel(
+            user_id=submission.learner_id, course_id=submission.cohort.course_id
+        )
+        kernels.append(kernel)
+        return kernel
 
     try:
         report = grade_notebook(

@@ -138,6 +138,26 @@ def kernel_argv(connection_file: str) -> list[str]:
     return [python, "-m", "ipykernel_launcher", "-f", connection_file, *KERNEL_OPTIONS]
 
 
+GATEWAY_INSIDE = "/run/gateway"
+
+
+def gateway_dir() -> Path | None:
+    """The model gateway's socket directory on the host (`SANDBOX_GATEWAY_DIR`), if any."""
+    configured = os.environ.get("SANDBOX_GATEWAY_DIR")
+    if not configured or not Path(configured).is_dir():
+        return None
+    return Path(configured).absolute()
+
+
+def gateway_bind_args() -> list[str]:
+    """The gateway's socket directory, read-only at /run/gateway: learner code can connect
+    to the socket (the gateway knows it by its uid) but change nothing there."""
+    directory = gateway_dir()
+    if directory is None:
+        return []
+    return ["--perms", "0755", "--dir", "/run", "--ro-bind", str(directory), GATEWAY_INSIDE]
+
+
 def runtime_bind_args() -> list[str]:
     """Bind the runtime read-only at its own path; its parents traversable by any uid
     (bwrap running as root would make them 0700)."""
@@ -168,6 +188,7 @@ def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int
         args += ["--size", tmpfs, "--perms", "0700", "--tmpfs", mount_point]
     for cache in runtime.font_cache_files():
         args += ["--ro-bind", str(cache), f"{MPLCONFIGDIR}/{cache.name}"]
+    args += gateway_bind_args()
     args += ["--bind", str(host_dir), KERNEL_DIR, "--chdir", HOME]
     args += ["--seccomp", str(seccomp_fd), "--"]
     return args

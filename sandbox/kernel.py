@@ -56,6 +56,12 @@ class Kernel:
         self._closed = False
         self.channels = client.Channels(info, max_message_bytes=_max_message_bytes(limits))
 
+    @property
+    def uid(self) -> int | None:
+        """The slot uid learner code runs as (None in the insecure local mode): services that
+        the sandbox reaches by socket identify the caller by it."""
+        return self.lease.uid if self.lease is not None else None
+
     def connection_info(self) -> dict[str, Any]:
         """Host-side connection info (transport ipc), for another trusted process's client."""
         return dict(self._info)

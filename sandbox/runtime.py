@@ -50,7 +50,9 @@ def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
     """Build (or bring up to date) the kernel runtime; a no-op when its stamp is current."""
     path = (path or runtime_path()).absolute()
     if runtime_is_current(path) and not force:
-        make_readable_by_everyone(path)
+        # The whole tree was made readable when it was built; only the parents may differ.
+        for parent in path.parents:
+            _add_mode(parent, stat.S_IXOTH)
         return path
     if not BASE_PYTHON.exists():
         raise SandboxInfraError(f"{BASE_PYTHON} is missing: apt-get install python3.11-venv")
@@ -109,13 +111,41 @@ def _add_mode(path: Path, bits: int) -> None:
         path.chmod(mode | bits)
 
 
+def install_modules(*, path: Path, modules: list[Path]) -> None:
+    """Copy single-file modules (the platform's learner clients) into the runtime, where
+    learner code can import them; rewritten only when their content changed."""
+    site = Path(
+        subprocess.check_output(
+            [
+                str(runtime_python(path)),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            text=True,
+        ).strip()
+    )
+    for module in modules:
+        target = site / module.name
+        if not target.exists() or target.read_bytes() != module.read_bytes():
+            shutil.copyfile(module, target)
+        target.chmod(0o644)
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m sandbox build-runtime")
     parser.add_argument("--path", type=Path, default=None)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument(
+        "--module",
+        type=Path,
+        action="append",
+        default=[],
+        help="a single-file module to make importable by learner code (repeatable)",
+    )
     args = parser.parse_args(argv)
     built = build_runtime(path=args.path, force=args.force)
+    install_modules(path=built, modules=args.module)
     print(f"kernel runtime ready: {built}", file=sys.stderr)
     return 0

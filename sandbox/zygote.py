@@ -72,6 +72,8 @@ class Zygote:
         self.replies: IO[str] | None = None
         self.forks = 0
         self.lock = threading.Lock()
+        # Its children see the gateway directory it was started with: a change needs a new one.
+        self.gateway_dir = isolation.gateway_dir()
 
     def start(self) -> None:
         """Start the zygote from a dedicated thread that stays alive as long as it runs."""
@@ -190,6 +192,7 @@ def zygote_argv() -> list[str]:
     args += ["--ro-bind", str(etc_dir / "group"), "/etc/group"]
     args += ["--dev", "/dev", "--dir", "/proc", "--dir", "/tmp"]  # noqa: S108
     args += ["--dir", HOME]
+    args += isolation.gateway_bind_args()
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]
     for index, base in enumerate(cgroups.base_dirs()):
@@ -206,7 +209,11 @@ _zygote_lock = threading.Lock()
 def get_zygote() -> Zygote:
     global _zygote
     with _zygote_lock:
-        if _zygote is not None and (not _zygote.is_alive() or _zygote.forks >= max_forks()):
+        if _zygote is not None and (
+            not _zygote.is_alive()
+            or _zygote.forks >= max_forks()
+            or _zygote.gateway_dir != isolation.gateway_dir()
+        ):
             _zygote.stop()
             _zygote = None
         if _zygote is None:
