@@ -53,6 +53,11 @@ class PidfdProcess:
         readable, _, _ = select.select([self.pidfd], [], [], 0)
         return not readable
 
+    def kill_now(self) -> None:
+        if self.pidfd >= 0:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
     def kill(self) -> None:
         if self.pidfd < 0:
             return

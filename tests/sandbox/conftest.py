@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox import launch, slots
-from sandbox.kernel import Kernel
+from sandbox.kernel import Kernel, drain_destroyed
 from sandbox.limits import CellResult, Limits
 
 MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
@@ -62,5 +62,6 @@ def report(kernel: Kernel, code: str, **kwargs: Any) -> Any:
 @pytest.fixture(autouse=True, scope="session")
 def nothing_left_behind() -> Iterator[None]:
     yield
+    drain_destroyed()
     # Other workers on this host may hold slot uids: only free uids must have nothing left.
     assert not slots.clean_orphans(), "a process, cgroup or directory was left behind"
