@@ -54,6 +54,8 @@ class Channels:
             sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
             # A flood fills this queue, then the kernel's PUB socket drops the rest.
             sock.setsockopt(zmq.RCVHWM, 256)
+            # We connect before the kernel binds: retry soon, not after zmq's default 100 ms.
+            sock.setsockopt(zmq.RECONNECT_IVL, 5)
             if kind == zmq.SUB:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
             if kind == zmq.SUB:
