@@ -55,7 +55,7 @@ def test_it_runs_a_notebook_and_returns_outputs_statuses_and_memory(mode: str) -
     assert "image/png" in result.cells[3].outputs[-1]["data"]
     assert result.stopped_by is None and result.peak_memory_mib is not None
     with pytest.raises(AttributeError):
-        result.stopped_by = "timeout"  # type: ignore[misc]
+        result.stopped_by = "timeout"
 
 
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
