@@ -167,7 +167,8 @@ class Kernel:
             if self.cgroup.oom_killed():
                 return "memory"
             used = self.cgroup.cpu_seconds()
-            if used is not None and used >= self.limits.cpu_seconds * 0.95:
+            # RLIMIT_CPU counts in coarse ticks: a kernel it killed may show a bit less here.
+            if used is not None and used >= self.limits.cpu_seconds * 0.9:
                 return "cpu"
         return "dead"
 
