@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import queue
 import shutil
 import threading
 import time
@@ -14,7 +17,7 @@ from sandbox.cgroups import Cgroup
 from sandbox.limits import CellResult, Limits, SandboxInfraError
 from sandbox.slots import UidLease
 
-INTERRUPT_GRACE_S = 2.0
+logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 30.0
 
 
@@ -23,7 +26,11 @@ class KernelProcess(Protocol):
 
     def is_alive(self) -> bool: ...
 
-    def kill(self) -> None: ...
+    def kill(self) -> None:
+        """Kill everything and wait until it is gone."""
+
+    def kill_now(self) -> None:
+        """Send the kill without waiting."""
 
 
 class Kernel:
@@ -54,6 +61,7 @@ class Kernel:
         self._info = info
         self._lock = threading.Lock()
         self._closed = False
+        self._destroyed = threading.Event()
         self.channels = client.Channels(info, max_message_bytes=_max_message_bytes(limits))
 
     @property
@@ -165,29 +173,83 @@ class Kernel:
             if self.cgroup.oom_killed():
                 return "memory"
             used = self.cgroup.cpu_seconds()
-            if used is not None and used >= self.limits.cpu_seconds * 0.95:
+            # RLIMIT_CPU counts in coarse ticks: a kernel it killed may show a bit less here.
+            if used is not None and used >= self.limits.cpu_seconds * 0.9:
                 return "cpu"
         return "dead"
 
-    def shutdown(self) -> None:
-        """Destroy the kernel and everything it made (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self.channels.close()
-        self.process.kill()
-        if self.cgroup is not None:
-            self.cgroup.destroy()
-        mounts.unmount(self.host_dir)
-        shutil.rmtree(self.host_dir, ignore_errors=True)
-        if self.lease is not None:
-            self.lease.release()
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Destroy the kernel (idempotent). It is killed at once; its cgroup, directory and
+        uid are released by a background thread unless `wait` is true."""
+        if not self._closed:
+            self._closed = True
+            self.channels.close()
+            self.process.kill_now()
+            if not wait:
+                _graveyard.bury(self)
+                return
+            self._destroy()
+        if wait:
+            self._destroyed.wait()
+
+    def _destroy(self) -> None:
+        try:
+            self.process.kill()
+            if self.cgroup is not None:
+                self.cgroup.destroy()
+            mounts.unmount(self.host_dir)
+            shutil.rmtree(self.host_dir, ignore_errors=True)
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+            self._destroyed.set()
 
     def __enter__(self) -> Kernel:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+class _Graveyard:
+    """Finishes destroying kernels off the caller's path: waiting for the processes to
+    go, removing the cgroup and the tmpfs take milliseconds a run need not wait for."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Kernel] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def bury(self, kernel: Kernel) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._work, name="sandbox-reaper", daemon=True
+                )
+                self.thread.start()
+                atexit.register(self.drain)
+        self.queue.put(kernel)
+
+    def _work(self) -> None:
+        while True:
+            kernel = self.queue.get()
+            try:
+                kernel._destroy()
+            except Exception:
+                logger.exception("sandbox: destroying a kernel failed")
+            finally:
+                self.queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every kernel shut down so far is fully destroyed."""
+        self.queue.join()
+
+
+_graveyard = _Graveyard()
+
+
+def drain_destroyed() -> None:
+    _graveyard.drain()
 
 
 def _max_message_bytes(limits: Limits) -> int:

@@ -69,6 +69,12 @@ class PopenProcess:
     def is_alive(self) -> bool:
         return self.popen.poll() is None
 
+    def kill_now(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
     def kill(self) -> None:
         if self.cgroup is not None:
             self.cgroup.kill_all()

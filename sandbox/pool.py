@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 
 from sandbox import launch, slots
-from sandbox.kernel import Kernel
+from sandbox.kernel import Kernel, drain_destroyed
 from sandbox.limits import Limits, SandboxInfraError
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class KernelPool:
         while not self._requests.empty():
             _, future = self._requests.get_nowait()
             future.set_exception(SandboxInfraError("the kernel pool is closed"))
+        drain_destroyed()
 
     def __enter__(self) -> KernelPool:
         self.start()
@@ -126,11 +127,9 @@ class KernelPool:
                 if time.monotonic() >= next_check:
                     self._drop_dead()
                     next_check = time.monotonic() + HEALTH_CHECK_S
-                if self.ready_count() < self.size:
-                    kernel = launch.start_kernel(limits=self.limits, mode=self.mode)
-                    with self._ready_changed:
-                        self._ready.append(kernel)
-                        self._ready_changed.notify_all()
+                missing = self.size - self.ready_count()
+                if missing > 0:
+                    self._start_several(missing)
                     self.last_error = None
                 else:
                     with self._ready_changed:
@@ -139,6 +138,24 @@ class KernelPool:
                 self.last_error = error
                 logger.exception("sandbox: starting a kernel failed")
                 self._closed.wait(RETRY_DELAY_S)
+
+    def _start_several(self, count: int) -> None:
+        """Start `count` kernels at once, then wait for each: they boot in parallel."""
+        booting = [
+            launch.start_kernel(limits=self.limits, mode=self.mode, wait=False)
+            for _ in range(count)
+        ]
+        try:
+            while booting:
+                kernel = booting[0]
+                kernel.wait_ready()
+                booting.pop(0)
+                with self._ready_changed:
+                    self._ready.append(kernel)
+                    self._ready_changed.notify_all()
+        finally:
+            for kernel in booting:
+                kernel.shutdown()
 
     def _serve_requests(self) -> None:
         while True:

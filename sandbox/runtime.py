@@ -50,9 +50,8 @@ def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
     """Build (or bring up to date) the kernel runtime; a no-op when its stamp is current."""
     path = (path or runtime_path()).absolute()
     if runtime_is_current(path) and not force:
-        # The whole tree was made readable when it was built; only the parents may differ.
-        for parent in path.parents:
-            _add_mode(parent, stat.S_IXOTH)
+        # Stamped only after the whole tree was made readable: just re-check the parents.
+        make_parents_traversable(path)
         return path
     if not BASE_PYTHON.exists():
         raise SandboxInfraError(f"{BASE_PYTHON} is missing: apt-get install python3.11-venv")
@@ -101,6 +100,10 @@ def make_readable_by_everyone(path: Path) -> None:
                 extra = stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
                 _add_mode(file, extra)
         del dirnames  # walked by os.walk itself
+    make_parents_traversable(path)
+
+
+def make_parents_traversable(path: Path) -> None:
     for parent in path.absolute().parents:
         _add_mode(parent, stat.S_IXOTH)
 

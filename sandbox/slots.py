@@ -52,6 +52,10 @@ def prepare_run_base() -> Path:
 _shared_done: list[bool] = []
 
 
+# Slot uids this process has leased at some point (tests check what they leave behind).
+USED_HERE: set[int] = set()
+
+
 def cgroup_name(uid: int) -> str:
     return f"uid{uid}"
 
@@ -77,6 +81,7 @@ def lease_uid() -> UidLease:
         except BlockingIOError:
             os.close(fd)
             continue
+        USED_HERE.add(uid)
         return UidLease(uid=uid, lock_fd=fd)
     raise SandboxInfraError(
         f"all {uid_count()} sandbox slot uids are in use (raise SANDBOX_UID_COUNT)"

@@ -53,6 +53,11 @@ class PidfdProcess:
         readable, _, _ = select.select([self.pidfd], [], [], 0)
         return not readable
 
+    def kill_now(self) -> None:
+        if self.pidfd >= 0:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
     def kill(self) -> None:
         if self.pidfd < 0:
             return
@@ -71,6 +76,7 @@ class Zygote:
         self.popen: subprocess.Popen[bytes] | None = None
         self.replies: IO[str] | None = None
         self.forks = 0
+        self.pid = 0
         self.lock = threading.Lock()
         # Its children see the gateway directory it was started with: a change needs a new one.
         self.gateway_dir = isolation.gateway_dir()
@@ -114,6 +120,7 @@ class Zygote:
         reply = self._receive()
         if not reply.get("ready"):
             raise SandboxInfraError(f"the sandbox zygote failed to start: {reply}")
+        self.pid = int(reply["pid"])
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.popen is not None and self.popen.stdin is not None
@@ -144,7 +151,16 @@ class Zygote:
             raise SandboxInfraError(f"the sandbox zygote could not fork: {reply.get('error')}")
         return int(reply["pid"])
 
+    def has_children(self) -> bool:
+        """Whether kernels it forked still live (they die with it)."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        except OSError:
+            return False
+        return bool(children.split())
+
     def stop(self) -> None:
+        """Kill the zygote, and with it every kernel it forked."""
         if self.popen is None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -203,18 +219,24 @@ def zygote_argv() -> list[str]:
 
 
 _zygote: Zygote | None = None
+_retired: list[Zygote] = []
 _zygote_lock = threading.Lock()
 
 
 def get_zygote() -> Zygote:
     global _zygote
     with _zygote_lock:
-        if _zygote is not None and (
-            not _zygote.is_alive()
-            or _zygote.forks >= max_forks()
-            or _zygote.gateway_dir != isolation.gateway_dir()
-        ):
+        for old in [z for z in _retired if not z.has_children()]:
+            old.stop()
+            _retired.remove(old)
+        if _zygote is not None and not _zygote.is_alive():
             _zygote.stop()
+            _zygote = None
+        if _zygote is not None and (
+            _zygote.forks >= max_forks() or _zygote.gateway_dir != isolation.gateway_dir()
+        ):
+            # Its kernels die with it: it is stopped once the last one is gone.
+            _retired.append(_zygote)
             _zygote = None
         if _zygote is None:
             isolation.preflight()
@@ -225,11 +247,13 @@ def get_zygote() -> Zygote:
 
 
 def stop_zygote() -> None:
+    """Stop the zygotes of this process, killing every kernel they forked."""
     global _zygote
     with _zygote_lock:
-        if _zygote is not None:
-            _zygote.stop()
-            _zygote = None
+        for zygote in [*_retired, *([_zygote] if _zygote else [])]:
+            zygote.stop()
+        _retired.clear()
+        _zygote = None
 
 
 def start_kernel(*, limits: Limits) -> Kernel:

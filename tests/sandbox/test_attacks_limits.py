@@ -140,6 +140,17 @@ def test_it_kills_a_loop_that_ignores_interrupts(start: StartKernel) -> None:
     assert not kernel.is_alive()
 
 
+def test_it_kills_a_kernel_at_its_cpu_seconds_limit(start: StartKernel) -> None:
+    kernel = start(cpu_seconds=2, cell_timeout_s=20)
+    started = time.monotonic()
+
+    result = kernel.execute("while True:\n    pass")
+
+    assert result.status == "killed" and kernel.stopped_by == "cpu"
+    assert time.monotonic() - started < 10  # soft limit, or the hard one a second later
+    assert not kernel.is_alive()
+
+
 def test_it_stops_a_run_at_its_total_time_limit(start: StartKernel) -> None:
     kernel = start(cell_timeout_s=10, total_timeout_s=1.5)
 
