@@ -275,3 +275,25 @@ class GradeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission} · {self.score}/{self.max_score}"
+
+
+class Draft(models.Model):
+    """A learner's work in progress on an exercise, saved as they type: only what the
+    learner may edit (cell sources by cell id), never the instructor's cells."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="drafts")
+    notebook = models.JSONField(_("draft notebook"), default=dict)
+    updated_at = models.DateTimeField(_("saved at"), auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "exercise"], name="one_draft_per_exercise")
+        ]
+        verbose_name = _("draft")
+        verbose_name_plural = _("drafts")
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.exercise}"

@@ -27,3 +27,7 @@ def grade_submission(self: Task, submission_id: int) -> None:
 @shared_task(acks_late=True)
 def requeue_stuck_submissions() -> list[int]:
     return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)
+
+
+# Interactive sessions' tasks live beside these; importing them registers them.
+from courses import tasks_interactive  # noqa: E402, F401
