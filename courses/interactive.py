@@ -133,6 +133,7 @@ def sessions_cull_idle(*, idle_s: float, now: float | None = None) -> int:
                 worker=record["worker"],
                 sid=record["sid"],
                 reason="culled",
+                idle_s=idle_s,
             )
             asked += 1
     return asked

@@ -70,8 +70,17 @@ def interactive_interrupt(self: Task, learner_id: int, exercise_id: int) -> None
 
 
 @shared_task(name="courses.tasks.interactive_stop", **TASK_OPTIONS)
-def interactive_stop(self: Task, learner_id: int, exercise_id: int, sid: str, reason: str) -> None:
-    interactive.session_stop(learner_id=learner_id, exercise_id=exercise_id, sid=sid, reason=reason)
+def interactive_stop(
+    self: Task,
+    learner_id: int,
+    exercise_id: int,
+    sid: str,
+    reason: str,
+    idle_s: float | None = None,
+) -> None:
+    interactive.session_stop(
+        learner_id=learner_id, exercise_id=exercise_id, sid=sid, reason=reason, idle_s=idle_s
+    )
 
 
 @shared_task(name="courses.tasks.interactive_cull_idle", acks_late=False, ignore_result=True)
