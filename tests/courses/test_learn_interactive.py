@@ -31,7 +31,10 @@ def page():
     enrollment = EnrollmentFactory()
     course = enrollment.cohort.course
     exercise = services.exercise_create(
-        module=ModuleFactory(course=course), title="Add", slug="add", notebook=as_json(add_exercise())
+        module=ModuleFactory(course=course),
+        title="Add",
+        slug="add",
+        notebook=as_json(add_exercise()),
     )
     base = f"/courses/{course.organization.slug}/{course.slug}/exercises/{exercise.slug}/"
     client = Client()
@@ -80,7 +83,9 @@ def _run_and_follow(user, client, base, cells, *, until, timeout=60) -> list[dic
 
 
 def _finished(count: int):
-    return lambda events: sum(e.get("state") in ("done", "error", "skipped") for e in events) >= count
+    return lambda events: (
+        sum(e.get("state") in ("done", "error", "skipped") for e in events) >= count
+    )
 
 
 def test_a_cell_runs_in_the_learners_kernel_and_its_outputs_stream_back(worker, page) -> None:
@@ -125,7 +130,9 @@ def test_a_matplotlib_plot_arrives_as_a_png_image(worker, page) -> None:
     events = _run_and_follow(
         user, client, base, [{"key": "p", "code": code}], until=_finished(1), timeout=90
     )
-    images = [e["output"] for e in events if e["type"] == "output" and e["output"]["type"] == "image"]
+    images = [
+        e["output"] for e in events if e["type"] == "output" and e["output"]["type"] == "image"
+    ]
     assert len(images) == 1 and images[0]["png"].startswith("iVBORw0KGgo")
 
 
@@ -171,9 +178,7 @@ def test_a_restart_clears_the_kernel_and_a_dead_kernel_is_reported(worker, page)
     user, exercise, base, client = page
     _run_and_follow(user, client, base, [{"key": "v", "code": "z = 1"}], until=_finished(1))
     client.post(base + "kernel/restart")
-    events = _run_and_follow(
-        user, client, base, [{"key": "v", "code": "z"}], until=_finished(1)
-    )
+    events = _run_and_follow(user, client, base, [{"key": "v", "code": "z"}], until=_finished(1))
     assert any(e["type"] == "output" and e["output"].get("ename") == "NameError" for e in events)
     # when the learner's code kills its own kernel
     events = _run_and_follow(
