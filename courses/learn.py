@@ -6,6 +6,7 @@ tests are never in what these functions return.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from courses.markdown import render_markdown
 from courses.models import Draft, Exercise, Submission, SubmissionStatus
 
 EDITABLE_ROLES = ("answer", "plain")
+HEADING = re.compile(r"<(/?)h([1-6])")
 
 
 class DraftRefused(ValueError):
@@ -43,7 +45,12 @@ class NotebookCell:
 
     @property
     def html(self) -> str:
-        return render_markdown(self.source) if self.cell_type == "markdown" else ""
+        if self.cell_type != "markdown":
+            return ""
+        # The page's own title is the one h1: a notebook's headings sit one level below.
+        return HEADING.sub(
+            lambda m: f"<{m[1]}h{min(int(m[2]) + 1, 6)}", render_markdown(self.source)
+        )
 
 
 def _role(meta: dict[str, Any]) -> str:
