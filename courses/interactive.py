@@ -254,10 +254,12 @@ def _run_one(held: Held, run: dict[str, str]) -> bool:
     send({"type": "run", "state": "running"})
     result = held.session.execute(run["code"], on_output=on_output)
     count = held.session.execution_count
+    duration_ms = round(result.duration_s * 1000, 1)
     if result.status == "ok":
-        send({"type": "run", "state": "done", "count": count})
+        send({"type": "run", "state": "done", "count": count, "duration_ms": duration_ms})
         return True
-    send({"type": "run", "state": "error", "count": count, "status": result.status})
+    send({"type": "run", "state": "error", "count": count, "status": result.status,
+          "duration_ms": duration_ms})  # fmt: skip
     if held.session.kernel is kernel and not held.session.is_alive():
         reason = kernel.stopped_by if kernel is not None else None
         _end(held, state="dead", reason=reason or "dead")

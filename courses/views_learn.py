@@ -3,13 +3,14 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campus.models import User
 from courses import feedback, interactive, learn, services
 from courses.access import access_course, access_submission
 from courses.models import Exercise, Submission
@@ -32,14 +34,34 @@ from courses.views_submissions import submission_state
 EVENTS_MAX_S = 600
 KEEPALIVE_S = 15
 MAX_RUN_CELLS = 200
+KERNEL_ACCESS_CACHE_S = 60
+
+
+def _me(request: HttpRequest) -> User:
+    """The logged-in learner (every view here is behind login_required)."""
+    return cast(User, request.user)
 
 
 def _exercise(request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str) -> Any:
-    access = access_course(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course(user=_me(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(
         Exercise.objects.select_related("module"), module__course=access.course, slug=exercise_slug
     )
     return access, exercise
+
+
+def _kernel_exercise_id(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> int:
+    """The exercise's id once `_exercise` allowed this user in. Kernel requests come in
+    bursts (run all, Shift+Enter...): the access decision is reused for a minute, which
+    is also how long a revoked enrollment may keep a kernel it already had."""
+    key = f"learn:kernel-access:{_me(request).pk}:{org_slug}:{course_slug}:{exercise_slug}"
+    exercise_id = cache.get(key)
+    if exercise_id is None:
+        exercise_id = _exercise(request, org_slug, course_slug, exercise_slug)[1].pk
+        cache.set(key, exercise_id, KERNEL_ACCESS_CACHE_S)
+    return int(exercise_id)
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
@@ -56,9 +78,9 @@ def exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> HttpResponse:
     access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    user = request.user
-    cells = learn.exercise_cells(exercise=exercise, learner=user)  # type: ignore[arg-type]
-    deadline = services.exercise_deadline(exercise=exercise, learner=user)  # type: ignore[arg-type]
+    user = _me(request)
+    cells = learn.exercise_cells(exercise=exercise, learner=user)
+    deadline = services.exercise_deadline(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
     args = [org_slug, course_slug, exercise_slug]
@@ -153,7 +175,7 @@ def draft_view(
     if body is None or not isinstance(body.get("cells"), dict):
         return JsonResponse({"error": _("Send the cells to save.")}, status=400)
     try:
-        draft = learn.draft_save(learner=request.user, exercise=exercise, sources=body["cells"])  # type: ignore[arg-type]
+        draft = learn.draft_save(learner=_me(request), exercise=exercise, sources=body["cells"])
     except learn.DraftRefused:
         return JsonResponse({"error": _("This notebook is too large to save.")}, status=413)
     return JsonResponse({"saved_at": draft.updated_at.isoformat()})
@@ -166,7 +188,7 @@ def kernel_run_view(
 ) -> JsonResponse:
     """Run cells in the learner's kernel: JSON {"cells": [{"key", "code"}]} → 202 run ids;
     outputs arrive on the events stream."""
-    _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
     body = _json_body(request)
     cells = body.get("cells") if body else None
     if (
@@ -176,8 +198,8 @@ def kernel_run_view(
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
     runs = interactive.session_run_request(
-        learner_id=request.user.pk,
-        exercise_id=exercise.pk,
+        learner_id=_me(request).pk,
+        exercise_id=exercise_id,
         cells=[(str(c.get("key", "")), c["code"]) for c in cells],
     )
     return JsonResponse({"runs": runs}, status=202)
@@ -188,9 +210,9 @@ def kernel_run_view(
 def kernel_interrupt_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
-    _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
     sent = interactive.session_interrupt_request(
-        learner_id=request.user.pk, exercise_id=exercise.pk
+        learner_id=_me(request).pk, exercise_id=exercise_id
     )
     return JsonResponse({"interrupted": sent}, status=202)
 
@@ -200,8 +222,8 @@ def kernel_interrupt_view(
 def kernel_restart_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
-    _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    interactive.session_restart_request(learner_id=request.user.pk, exercise_id=exercise.pk)
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    interactive.session_restart_request(learner_id=_me(request).pk, exercise_id=exercise_id)
     return JsonResponse({"restarted": True}, status=202)
 
 
@@ -212,7 +234,7 @@ async def kernel_events_view(
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"error": _("Log in first.")}, status=401)
-    request.user = user  # type: ignore[assignment]
+    request.user = user
     _access, exercise = await sync_to_async(_exercise)(
         request, org_slug, course_slug, exercise_slug
     )
@@ -255,7 +277,7 @@ def history_view(
 ) -> HttpResponse:
     """The learner's submissions to this exercise, newest first, with their links."""
     _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    submissions = Submission.objects.filter(exercise=exercise, learner=request.user)[:50]
+    submissions = Submission.objects.filter(exercise=exercise, learner=_me(request))[:50]
     if request.GET.get("format") == "html":
         return render(request, "courses/learn/history.html", {"history": submissions})
     return JsonResponse({"submissions": [_history_item(s) for s in submissions]})
@@ -273,7 +295,7 @@ def _history_item(submission: Submission) -> dict[str, Any]:
 @login_required
 @require_GET
 def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpResponse:
-    submission = access_submission(user=request.user, submission_id=submission_id)  # type: ignore[arg-type]
+    submission = access_submission(user=_me(request), submission_id=submission_id)
     notebook = learn.graded_notebook(submission=submission)
     response = HttpResponse(nbformat.writes(notebook), content_type="application/x-ipynb+json")
     name = f"{submission.exercise.slug}-attempt-{submission.attempt}.ipynb"
@@ -284,7 +306,7 @@ def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpRespon
 @login_required
 @require_GET
 def feedback_view(request: HttpRequest, submission_id: int) -> HttpResponse:
-    submission = access_submission(user=request.user, submission_id=submission_id)  # type: ignore[arg-type]
+    submission = access_submission(user=_me(request), submission_id=submission_id)
     response = HttpResponse(feedback.feedback_html(submission=submission))
     if request.GET.get("download"):
         name = f"{submission.exercise.slug}-attempt-{submission.attempt}-feedback.html"

@@ -121,7 +121,9 @@ def test_a_student_runs_plots_submits_twice_and_finds_the_draft(live_url, page) 
     # the draft is on the server: a reload finds it
     expect(page.locator("#save-status")).to_have_text("All changes saved")
     page.reload()
-    expect(_cell(page, 4).locator(".CodeMirror")).to_contain_text("return sum(values) / len(values)")
+    expect(_cell(page, 4).locator(".CodeMirror")).to_contain_text(
+        "return sum(values) / len(values)"
+    )
     expect(page.get_by_role("link", name="Feedback").first).to_be_visible()
     assert page.evaluate(LOW_CONTRAST_JS) == []
     shot(page, "04-after-reload")

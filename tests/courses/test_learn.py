@@ -90,7 +90,7 @@ def test_the_exercise_page_is_translated_into_french(setup) -> None:
 
 
 def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
-    enrollment, exercise, base, client = setup
+    enrollment, _exercise, base, client = setup
     # when the page saves the learner's answer, and a read-only test cell it must not keep
     answer = "def add(a, b):\n    return b + a  # mine\n"
     response = client.post(
@@ -109,7 +109,7 @@ def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
 
 
 def test_a_draft_of_someone_else_is_never_shown(setup) -> None:
-    enrollment, exercise, base, client = setup
+    enrollment, exercise, base, _client = setup
     learn.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "# theirs"})
     classmate = EnrollmentFactory(cohort=enrollment.cohort).user
     other = Client()
@@ -200,7 +200,7 @@ def test_a_classmate_cannot_download_my_graded_notebook(setup) -> None:
 
 
 def test_a_late_exercise_shows_its_late_state(setup) -> None:
-    enrollment, exercise, base, client = setup
+    _enrollment, exercise, base, client = setup
     exercise.due_at = timezone.now() - timezone.timedelta(days=2, hours=1)
     exercise.late_policy = "penalty"
     exercise.late_penalty_percent_per_day = Decimal(10)

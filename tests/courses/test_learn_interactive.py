@@ -119,8 +119,10 @@ def test_an_error_skips_the_next_cells_and_html_is_sanitised(worker, page) -> No
     assert html == {"type": "html", "html": "<b>bold</b>"}
     error = next(e["output"] for e in events if e.get("cell") == "e" and e["type"] == "output")
     assert error["ename"] == "ZeroDivisionError" and "\x1b[" not in error["traceback"]
-    assert {"type": "run", "state": "skipped", "cell": "n"} == {
-        k: v for k, v in events[-1].items() if k != "run"
+    assert {k: v for k, v in events[-1].items() if k != "run"} == {
+        "type": "run",
+        "state": "skipped",
+        "cell": "n",
     }
 
 
@@ -137,7 +139,7 @@ def test_a_matplotlib_plot_arrives_as_a_png_image(worker, page) -> None:
 
 
 def test_interrupt_stops_a_running_cell_and_the_session_lives_on(worker, page) -> None:
-    user, exercise, base, client = page
+    user, _exercise, base, client = page
     _run_and_follow(user, client, base, [{"key": "w", "code": "y = 5"}], until=_finished(1))
 
     async def scenario() -> list[dict]:

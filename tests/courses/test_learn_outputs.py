@@ -42,6 +42,7 @@ def test_tracebacks_lose_terminal_colours_and_streams_keep_their_name() -> None:
         "output_type": "error", "ename": "ValueError", "evalue": "bad",
         "traceback": ["\x1b[0;31mValueError\x1b[0m: bad"],
     }  # fmt: skip
-    assert safe_output(error)["traceback"] == "ValueError: bad"
+    shown = safe_output(error)
+    assert shown is not None and shown["traceback"] == "ValueError: bad"
     stream = {"output_type": "stream", "name": "evil", "text": "<b>hi</b>"}
     assert safe_output(stream) == {"type": "stream", "name": "stdout", "text": "<b>hi</b>"}
