@@ -5,12 +5,20 @@ import os
 import tempfile
 from pathlib import Path
 
-if not os.environ.get("REDIS_URL"):
+# One Redis per test process. xdist workers inherit the controller's environment, but must
+# not share its Redis: the real Celery workers the tests start consume shared queue names,
+# and pub/sub channels are global to a server, so two processes would take each other's
+# tasks and events. (The workers and web servers the tests start keep their parent's.)
+if not os.environ.get("REDIS_URL") or os.environ.get("OSTP_TEST_REDIS_FOR") not in (
+    None,
+    os.environ.get("PYTEST_XDIST_WORKER", "controller"),
+):
     from config.embedded_redis import start_redis
 
     _redis = start_redis(data_dir=Path(tempfile.mkdtemp(prefix="ostp-redis-")), persist=False)
     atexit.register(_redis.stop)
     os.environ["REDIS_URL"] = _redis.url
+    os.environ["OSTP_TEST_REDIS_FOR"] = os.environ.get("PYTEST_XDIST_WORKER", "controller")
 
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
 
