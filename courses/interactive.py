@@ -33,6 +33,7 @@ from courses.safe_outputs import safe_output
 from sandbox import KernelPool, Limits, SandboxError, Session
 
 SHARED_QUEUE = "interactive"
+STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
 
 
 def record_key(learner_id: int, exercise_id: int) -> str:
@@ -260,9 +261,11 @@ def _run_one(held: Held, run: dict[str, str]) -> bool:
         return True
     send({"type": "run", "state": "error", "count": count, "status": result.status,
           "duration_ms": duration_ms})  # fmt: skip
+    if _held.get((held.learner_id, held.exercise_id)) is not held:
+        return False  # stopped or restarted meanwhile: the page was told
     if held.session.kernel is kernel and not held.session.is_alive():
         reason = kernel.stopped_by if kernel is not None else None
-        _end(held, state="dead", reason=reason or "dead")
+        _end(held, state="dead", reason=reason or "dead", wait=False)
     return False
 
 
@@ -275,12 +278,19 @@ def publish_skipped(learner_id: int, exercise_id: int, runs: list[dict[str, str]
         )
 
 
-def _end(held: Held, *, state: str, reason: str = "") -> None:
+def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None:
     """Stop the kernel and forget the session; its record goes too if still this one's.
-    `state` is announced to the page (nothing when empty)."""
+    `state` is announced to the page (nothing when empty). With `wait`, a cell running in
+    another thread is ended first: its kernel is killed (a signal: safe from any thread)
+    and its thread lets go before the kernel's sockets close (zmq sockets are not)."""
     with _held_lock:
         if _held.get((held.learner_id, held.exercise_id)) is held:
             del _held[(held.learner_id, held.exercise_id)]
+    kernel = held.session.kernel
+    if wait and kernel is not None and held.busy.locked():
+        kernel.kill_for("stopped")
+        if held.busy.acquire(timeout=STOP_WAIT_S):
+            held.busy.release()
     held.session.stop()
     record = _record(held.learner_id, held.exercise_id)
     if record and record["sid"] == held.sid:

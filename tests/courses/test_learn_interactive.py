@@ -42,8 +42,9 @@ def page():
     return enrollment.user, exercise, base, client
 
 
-async def _collect(user, url: str, *, until, timeout: float = 60) -> list[dict]:
-    """Events of the session's stream until `until(events)` says enough."""
+async def _collect(user, url: str, *, until, timeout: float, subscribed) -> list[dict]:
+    """Events of the session's stream until `until(events)` says enough; `subscribed` is set
+    at the first event (the view subscribes before it says hello)."""
     client = AsyncClient()
     await client.aforce_login(user)
     response = await client.get(url)
@@ -54,6 +55,7 @@ async def _collect(user, url: str, *, until, timeout: float = 60) -> list[dict]:
             for block in chunk.decode().split("\n\n"):
                 if block.startswith("data: "):
                     events.append(json.loads(block[6:]))
+                    subscribed.set()
             if until(events):
                 return
 
@@ -65,21 +67,36 @@ async def _collect(user, url: str, *, until, timeout: float = 60) -> list[dict]:
     return events
 
 
-def _run_and_follow(user, client, base, cells, *, until, timeout=60) -> list[dict]:
-    """Post a run once the stream is subscribed; return the stream's events."""
+def _follow(user, base: str, *steps, until, timeout: float = 60) -> list[dict]:
+    """Open the session's stream, then do `steps` (callables, or seconds to wait) in order;
+    returns the stream's events once `until` says enough."""
 
     async def scenario() -> list[dict]:
+        subscribed = asyncio.Event()
+        url = base + "kernel/events"
         task = asyncio.create_task(
-            _collect(user, base + "kernel/events", until=until, timeout=timeout)
+            _collect(user, url, until=until, timeout=timeout, subscribed=subscribed)
         )
-        await asyncio.sleep(0.3)  # the stream subscribes before the run starts
-        response = await asyncio.to_thread(
-            client.post, base + "kernel/run", json.dumps({"cells": cells}), "application/json"
-        )
-        assert response.status_code == 202, response.content
+        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        for step in steps:
+            if callable(step):
+                await asyncio.to_thread(step)
+            else:
+                await asyncio.sleep(step)
         return await task
 
     return asyncio.run(scenario())
+
+
+def _run(client, base: str, *cells: tuple[str, str]):
+    """A step: run cells (key, code) in the session."""
+
+    def post() -> None:
+        body = json.dumps({"cells": [{"key": key, "code": code} for key, code in cells]})
+        response = client.post(base + "kernel/run", body, "application/json")
+        assert response.status_code == 202, response.content
+
+    return post
 
 
 def _finished(count: int):
@@ -88,104 +105,76 @@ def _finished(count: int):
     )
 
 
+def _outputs(events: list[dict]) -> list[dict]:
+    return [e["output"] for e in events if e["type"] == "output"]
+
+
 def test_a_cell_runs_in_the_learners_kernel_and_its_outputs_stream_back(worker, page) -> None:
     user, exercise, base, client = page
     # when two cells run, the second using the first's variable
-    events = _run_and_follow(
-        user, client, base,
-        [{"key": "a", "code": "x = 40\nprint('hello')"}, {"key": "b", "code": "x + 2"}],
+    events = _follow(
+        user, base, _run(client, base, ("a", "x = 40\nprint('hello')"), ("b", "x + 2")),
         until=_finished(2),
     )  # fmt: skip
     # then the session kept its state between cells and the outputs came back in order
     outputs = [(e["cell"], e["output"]) for e in events if e["type"] == "output"]
     assert ("a", {"type": "stream", "name": "stdout", "text": "hello\n"}) in outputs
     assert ("b", {"type": "text", "text": "42"}) in outputs
-    assert [e["state"] for e in events if e["type"] == "run" and e["state"] != "running"] == [
-        "done",
-        "done",
-    ]
+    states = [e["state"] for e in events if e["type"] == "run" and e["state"] != "running"]
+    assert states == ["done", "done"]
     assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk)
 
 
 def test_an_error_skips_the_next_cells_and_html_is_sanitised(worker, page) -> None:
-    user, _, base, client = page
+    user, _exercise, base, client = page
     code = "from IPython.display import HTML\nHTML('<b>bold</b><script>alert(1)</script>')"
-    events = _run_and_follow(
-        user, client, base,
-        [{"key": "h", "code": code}, {"key": "e", "code": "1/0"}, {"key": "n", "code": "1"}],
+    events = _follow(
+        user, base, _run(client, base, ("h", code), ("e", "1/0"), ("n", "1")),
         until=_finished(3),
     )  # fmt: skip
     html = next(e["output"] for e in events if e.get("cell") == "h" and e["type"] == "output")
     assert html == {"type": "html", "html": "<b>bold</b>"}
     error = next(e["output"] for e in events if e.get("cell") == "e" and e["type"] == "output")
     assert error["ename"] == "ZeroDivisionError" and "\x1b[" not in error["traceback"]
-    assert {k: v for k, v in events[-1].items() if k != "run"} == {
-        "type": "run",
-        "state": "skipped",
-        "cell": "n",
-    }
+    last = {k: v for k, v in events[-1].items() if k != "run"}
+    assert last == {"type": "run", "state": "skipped", "cell": "n"}
 
 
 def test_a_matplotlib_plot_arrives_as_a_png_image(worker, page) -> None:
-    user, _, base, client = page
+    user, _exercise, base, client = page
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
-    events = _run_and_follow(
-        user, client, base, [{"key": "p", "code": code}], until=_finished(1), timeout=90
-    )
-    images = [
-        e["output"] for e in events if e["type"] == "output" and e["output"]["type"] == "image"
-    ]
+    events = _follow(user, base, _run(client, base, ("p", code)), until=_finished(1), timeout=90)
+    images = [o for o in _outputs(events) if o["type"] == "image"]
     assert len(images) == 1 and images[0]["png"].startswith("iVBORw0KGgo")
 
 
 def test_interrupt_stops_a_running_cell_and_the_session_lives_on(worker, page) -> None:
     user, _exercise, base, client = page
-    _run_and_follow(user, client, base, [{"key": "w", "code": "y = 5"}], until=_finished(1))
-
-    async def scenario() -> list[dict]:
-        task = asyncio.create_task(
-            _collect(user, base + "kernel/events", until=_finished(1), timeout=60)
-        )
-        await asyncio.sleep(0.3)
-        body = json.dumps({"cells": [{"key": "s", "code": "import time\ntime.sleep(30)"}]})
-        await asyncio.to_thread(client.post, base + "kernel/run", body, "application/json")
-        await asyncio.sleep(1.5)
-        started = time.monotonic()
-        await asyncio.to_thread(client.post, base + "kernel/interrupt")
-        events = await asyncio.wait_for(task, timeout=60)
-        assert time.monotonic() - started < 10
-        return events
-
-    events = asyncio.run(scenario_then_check(scenario, user, client, base))
-    assert any(
-        e["type"] == "output" and e["output"].get("ename") == "KeyboardInterrupt" for e in events
-    )
-
-
-async def scenario_then_check(scenario, user, client, base) -> list[dict]:
-    events = await scenario()
-    # the variable defined before the interrupt is still there
-    task = asyncio.create_task(
-        _collect(user, base + "kernel/events", until=_finished(1), timeout=30)
-    )
-    await asyncio.sleep(0.3)
-    body = json.dumps({"cells": [{"key": "check", "code": "y"}]})
-    await asyncio.to_thread(client.post, base + "kernel/run", body, "application/json")
-    after = await task
-    assert {"type": "text", "text": "5"} in [e["output"] for e in after if e["type"] == "output"]
-    return events
+    _follow(user, base, _run(client, base, ("w", "y = 5")), until=_finished(1))
+    # when a sleeping cell is interrupted
+    started = time.monotonic()
+    events = _follow(
+        user, base, _run(client, base, ("s", "import time\ntime.sleep(30)")), 1.5,
+        lambda: client.post(base + "kernel/interrupt"),
+        until=_finished(1),
+    )  # fmt: skip
+    # then it stops at once with KeyboardInterrupt, and the variables are still there
+    assert time.monotonic() - started < 20
+    assert any(o.get("ename") == "KeyboardInterrupt" for o in _outputs(events))
+    after = _follow(user, base, _run(client, base, ("check", "y")), until=_finished(1))
+    assert {"type": "text", "text": "5"} in _outputs(after)
 
 
 def test_a_restart_clears_the_kernel_and_a_dead_kernel_is_reported(worker, page) -> None:
     user, exercise, base, client = page
-    _run_and_follow(user, client, base, [{"key": "v", "code": "z = 1"}], until=_finished(1))
+    _follow(user, base, _run(client, base, ("v", "z = 1")), until=_finished(1))
     client.post(base + "kernel/restart")
-    events = _run_and_follow(user, client, base, [{"key": "v", "code": "z"}], until=_finished(1))
-    assert any(e["type"] == "output" and e["output"].get("ename") == "NameError" for e in events)
+    events = _follow(user, base, _run(client, base, ("v", "z")), until=_finished(1))
+    assert any(o.get("ename") == "NameError" for o in _outputs(events))
     # when the learner's code kills its own kernel
-    events = _run_and_follow(
-        user, client, base,
-        [{"key": "k", "code": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}],
+    suicide = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    events = _follow(
+        user, base, _run(client, base, ("k", suicide)),
         until=lambda evs: any(e.get("state") == "dead" for e in evs),
     )  # fmt: skip
     # then the page is told, and no session is left behind
@@ -193,21 +182,28 @@ def test_a_restart_clears_the_kernel_and_a_dead_kernel_is_reported(worker, page)
     assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
 
 
+def test_a_restart_during_a_running_cell_ends_it_and_the_next_run_works(worker, page) -> None:
+    user, _exercise, base, client = page
+    # when the learner restarts while a cell sleeps
+    started = time.monotonic()
+    events = _follow(
+        user, base, _run(client, base, ("s", "import time\ntime.sleep(60)")), 2,
+        lambda: client.post(base + "kernel/restart"),
+        until=_finished(1),
+    )  # fmt: skip
+    # then that cell ends at once, and a fresh kernel answers the next run
+    assert time.monotonic() - started < 30
+    assert {"type": "kernel", "state": "restarted"} in events
+    after = _follow(user, base, _run(client, base, ("n", "1+1")), until=_finished(1))
+    assert {"type": "text", "text": "2"} in _outputs(after)
+
+
 def test_an_idle_session_is_culled_with_a_message(worker, page) -> None:
     user, exercise, base, client = page
-    _run_and_follow(user, client, base, [{"key": "c", "code": "1"}], until=_finished(1))
-
-    async def scenario() -> list[dict]:
-        task = asyncio.create_task(
-            _collect(
-                user, base + "kernel/events",
-                until=lambda evs: any(e.get("state") == "culled" for e in evs), timeout=30,
-            )
-        )  # fmt: skip
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(interactive.sessions_cull_idle, idle_s=0)
-        return await task
-
-    events = asyncio.run(scenario())
+    _follow(user, base, _run(client, base, ("c", "1")), until=_finished(1))
+    events = _follow(
+        user, base, lambda: interactive.sessions_cull_idle(idle_s=0),
+        until=lambda evs: any(e.get("state") == "culled" for e in evs), timeout=30,
+    )  # fmt: skip
     assert {"type": "kernel", "state": "culled"} in events
     assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
