@@ -6,6 +6,7 @@ queue, `<nodename>.dq`); a request for a session nobody holds yet goes to the sh
 kernel after a worker died would be wrong; the page reports the lost kernel instead.
 """
 
+import logging
 from typing import Any
 
 from billiard.process import current_process
@@ -18,6 +19,7 @@ from django.conf import settings
 from courses import interactive
 from sandbox import SandboxError
 
+logger = logging.getLogger(__name__)
 TASK_OPTIONS: dict[str, Any] = {"acks_late": False, "ignore_result": True, "bind": True}
 
 
@@ -36,23 +38,24 @@ def send(action: str, learner_id: int, exercise_id: int, *, worker: str | None,
     )
 
 
-def _holder_name(task: Task, learner_id: int, exercise_id: int) -> str | None:
-    """This worker's name when it can hold sessions: one process running tasks in threads.
-    A prefork child cannot (the worker's queue feeds its siblings too): say so, loudly."""
-    if current_process().name != "MainProcess":
-        interactive.publish(
-            learner_id, exercise_id, {"type": "kernel", "state": "unavailable", "reason": "pool"}
-        )
-        raise RuntimeError("interactive sessions need a worker started with -P threads")
-    return task.request.hostname
+def _can_hold_sessions() -> bool:
+    """True in a worker that runs tasks in threads of one process (or solo). A prefork
+    child cannot hold a session: the worker's queue feeds its siblings too."""
+    return bool(current_process().name == "MainProcess")
 
 
 @shared_task(name="courses.tasks.interactive_run", **TASK_OPTIONS)
 def interactive_run(
     self: Task, learner_id: int, exercise_id: int, runs: list[dict[str, str]]
 ) -> None:
-    worker = _holder_name(self, learner_id, exercise_id)
-    assert worker is not None
+    if not _can_hold_sessions():
+        logger.error("interactive sessions need a worker started with -P threads")
+        interactive.publish(
+            learner_id, exercise_id, {"type": "kernel", "state": "unavailable", "reason": "pool"}
+        )
+        interactive.publish_skipped(learner_id, exercise_id, runs)
+        return
+    worker = str(self.request.hostname)
     try:
         interactive.session_run(
             learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs

@@ -196,7 +196,7 @@
     } else if (event.type === "kernel") {
       clearTimeout(noAnswerTimer);
       showKernel(event.state, event.reason);
-      if (event.state === "restarted" || event.state === "culled" || event.state === "dead" || event.state === "stopped") {
+      if (["restarted", "culled", "dead", "stopped", "unavailable", "busy"].indexOf(event.state) >= 0) {
         order.forEach(function (key) {
           var cell = cells[key];
           if (cell.el.dataset.state === "running" || cell.el.dataset.state === "queued") cell.el.dataset.state = "";
