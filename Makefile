@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint types contracts pytest bench deps system-deps messages clean help
+.PHONY: run test lint types contracts pytest bench deps system-deps runtime messages clean help
 
 help:
 	@echo "make run    install what is missing, migrate, load the demo, start everything on :8000"
@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-deps: $(STAMP) system-deps
+deps: $(STAMP) system-deps runtime
+
+# The kernel runtime: the separate environment learners' code runs in (var/kernel-env,
+# readable by the sandbox uids). A no-op when it is up to date.
+runtime: $(STAMP)
+	$(PY) -m sandbox build-runtime
 
 # bubblewrap (the sandbox) and chromium (browser tests) come from Debian when we are root.
 system-deps:
@@ -61,10 +66,11 @@ pytest: deps
 test: lint types contracts pytest
 
 bench: deps
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 messages: $(STAMP)
-	cd platform && ../$(PY) ../manage.py makemessages -l fr --ignore "*/migrations/*" && ../$(PY) ../manage.py compilemessages
+	$(PY) manage.py makemessages -l fr --ignore "*/migrations/*" --ignore .venv --ignore var --ignore tests --ignore bench
+	$(PY) manage.py compilemessages --ignore .venv --ignore var
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -277,6 +277,105 @@ class GradeRecord(models.Model):
         return f"{self.submission} · {self.score}/{self.max_score}"
 
 
+class CohortExercise(models.Model):
+    """One cohort's own due date, late policy and attempt limit for an exercise.
+
+    An empty field falls back to the exercise's own setting.
+    """
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="exercise_settings")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="cohort_settings")
+    due_at = models.DateTimeField(_("due date"), null=True, blank=True)
+    hard_deadline = models.DateTimeField(_("hard deadline"), null=True, blank=True)
+    late_policy = models.CharField(
+        _("late policy"), max_length=10, choices=LatePolicy.choices, blank=True
+    )
+    late_penalty_percent_per_day = models.DecimalField(
+        _("late penalty (% per day)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    max_attempts = models.PositiveIntegerField(_("attempt limit"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cohort", "exercise"], name="one_setting_per_cohort_exercise"
+            )
+        ]
+        verbose_name = _("cohort exercise settings")
+        verbose_name_plural = _("cohort exercise settings")
+
+    def __str__(self) -> str:
+        return f"{self.cohort} · {self.exercise}"
+
+
+class ManualGrade(models.Model):
+    """A person's points and comment for one free-response item of a submission."""
+
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="manual_grades"
+    )
+    grade_id = models.CharField(_("item"), max_length=200)
+    points = models.DecimalField(_("points"), max_digits=7, decimal_places=2)
+    comment = models.TextField(_("comment"), blank=True)
+    grader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "grade_id"], name="one_manual_grade_per_item"
+            )
+        ]
+        verbose_name = _("manual grade")
+        verbose_name_plural = _("manual grades")
+
+    def __str__(self) -> str:
+        return f"{self.submission} · {self.grade_id}: {self.points}"
+
+
+class ExerciseValidation(models.Model):
+    """The latest check of an exercise: its reference solution and student version graded."""
+
+    exercise = models.OneToOneField(Exercise, on_delete=models.CASCADE, related_name="validation")
+    status = models.CharField(_("status"), max_length=10, default="queued")
+    ok = models.BooleanField(_("valid"), default=False)
+    report: Any = models.JSONField(_("report"), default=dict)
+    requested_at = models.DateTimeField(_("requested at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("exercise validation")
+        verbose_name_plural = _("exercise validations")
+
+    def __str__(self) -> str:
+        return f"{self.exercise} · {self.status}"
+
+
+class CohortQuota(models.Model):
+    """Daily allowances of each learner in a cohort; empty means unlimited.
+
+    Usage is counted in Redis per learner and per day in the cohort's time zone
+    (courses/quotas.py); this row only holds the limits.
+    """
+
+    cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="quota")
+    cpu_seconds_per_day = models.PositiveIntegerField(
+        _("sandbox CPU-seconds per learner per day"), null=True, blank=True
+    )
+    model_tokens_per_day = models.PositiveIntegerField(
+        _("model tokens per learner per day"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("cohort quota")
+        verbose_name_plural = _("cohort quotas")
+
+    def __str__(self) -> str:
+        return f"{self.cohort} · {self.cpu_seconds_per_day} s · {self.model_tokens_per_day} tokens"
+
+
 class Draft(models.Model):
     """A learner's work in progress on an exercise, saved as they type: only what the
     learner may edit (cell sources by cell id), never the instructor's cells."""

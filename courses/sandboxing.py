@@ -4,6 +4,7 @@ Only Celery workers call this; the web process never starts a kernel.
 """
 
 import threading
+from typing import Any
 
 from django.conf import settings
 
@@ -42,3 +43,22 @@ def close_pool() -> None:
         if _pool is not None:
             _pool.close()
             _pool = None
+
+
+class MeteredKernel:
+    """A kernel that remembers the CPU time its sandbox used, read just before it is
+    destroyed (the cgroup goes with it). Everything else is the kernel's own."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.cpu_seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kernel, name)
+
+    def shutdown(self) -> None:
+        cgroup = getattr(self._kernel, "cgroup", None)
+        used = cgroup.cpu_seconds() if cgroup is not None else None
+        if used is not None:
+            self.cpu_seconds = max(self.cpu_seconds, used)
+        self._kernel.shutdown()

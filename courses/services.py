@@ -7,8 +7,9 @@ is still current, so a redelivered or requeued task never grades twice.
 """
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,17 +26,20 @@ from courses.assignment import parse_exercise, submitted_answers
 from courses.grading import GradeReport, grade_notebook
 from courses.models import (
     Cohort,
+    CohortExercise,
     Enrollment,
     EnrollmentRole,
     Exercise,
     Extension,
     GradeKind,
     GradeRecord,
+    ManualGrade,
     Module,
     Submission,
     SubmissionStatus,
 )
 from courses.policies import Deadline, LateState, apply_penalty, late_state
+from courses.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from sandbox import SandboxUserError
 
 TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
@@ -80,18 +84,32 @@ def parsed_exercise(exercise: Exercise) -> ParsedExercise:
 # ----------------------------------------------------------------------- submitting
 
 
+def cohort_settings(*, exercise: Exercise, learner: User) -> CohortExercise | None:
+    """The learner's cohort's own settings for the exercise, when it has any."""
+    return CohortExercise.objects.filter(
+        exercise=exercise,
+        cohort__enrollments__user=learner,
+        cohort__enrollments__role=EnrollmentRole.STUDENT,
+    ).first()
+
+
 def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
     extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
-    due_at = exercise.due_at
-    hard = exercise.hard_deadline
+    override = cohort_settings(exercise=exercise, learner=learner)
+    due_at = (override and override.due_at) or exercise.due_at
+    hard = (override and override.hard_deadline) or exercise.hard_deadline
     if extension is not None:
         due_at = extension.due_at
         hard = max(hard, extension.due_at) if hard else None
     return Deadline(
         due_at=due_at,
         hard_deadline=hard,
-        policy=exercise.late_policy,
-        penalty_percent_per_day=exercise.late_penalty_percent_per_day,
+        policy=(override and override.late_policy) or exercise.late_policy,
+        penalty_percent_per_day=(
+            override.late_penalty_percent_per_day
+            if override and override.late_penalty_percent_per_day is not None
+            else exercise.late_penalty_percent_per_day
+        ),
     )
 
 
@@ -115,15 +133,20 @@ def submission_create(
     now = now or timezone.now()
     cohort = _learner_cohort(learner=learner, exercise=exercise)
     state = _check_deadline(exercise=exercise, learner=learner, now=now)
+    try:
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+    except QuotaExceeded as exc:
+        raise SubmissionRefused(str(exc)) from exc
     answers = _answer_notebook(exercise=exercise, notebook=notebook)
     with transaction.atomic():
         # Serialise attempts of one learner on one exercise: count and insert together.
         Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
         used = attempts_used(exercise=exercise, learner=learner)
-        if exercise.max_attempts is not None and used >= exercise.max_attempts:
+        override = cohort_settings(exercise=exercise, learner=learner)
+        limit = (override and override.max_attempts) or exercise.max_attempts
+        if limit is not None and used >= limit:
             raise SubmissionRefused(
-                _("You have used all %(count)d attempts for this exercise.")
-                % {"count": exercise.max_attempts}
+                _("You have used all %(count)d attempts for this exercise.") % {"count": limit}
             )
         submission = Submission.objects.create(
             learner=learner,
@@ -175,7 +198,7 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
         raise SubmissionRefused(_("This notebook is too large to submit."))
     wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
     answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    cells = [
+    cells: list[dict[str, Any]] = [
         {
             "cell_type": "code",
             "metadata": {"nbgrader": {"grade_id": grade_id}},
@@ -228,12 +251,20 @@ def submission_grade(*, submission_id: int) -> None:
     claim = submission_claim(submission_id=submission_id)
     if claim is None:
         return
-    submission = Submission.objects.select_related("exercise").get(pk=submission_id)
+    submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
+        pk=submission_id
+    )
+    kernels: list[sandboxing.MeteredKernel] = []
+
+    def kernel_factory() -> sandboxing.MeteredKernel:
+        kernels.append(sandboxing.MeteredKernel(sandboxing.acquire_kernel()))
+        return kernels[-1]
+
     try:
         report = grade_notebook(
             source=parsed_exercise(submission.exercise),
             submission=submission.notebook,
-            kernel_factory=sandboxing.acquire_kernel,
+            kernel_factory=kernel_factory,
             limits=sandboxing.grading_limits(),
         )
     except SandboxUserError as exc:
@@ -242,27 +273,51 @@ def submission_grade(*, submission_id: int) -> None:
     except Exception as exc:
         submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        _record_cpu(submission, sum(k.cpu_seconds for k in kernels))
     submission_record_grade(claim=claim, report=report)
+
+
+def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
+    """Count the sandbox CPU time against the learner's daily quota (measured after the
+    run, so it is recorded even past the limit; the next submission is then refused)."""
+    if cpu_seconds > 0:
+        quota_consume(
+            user=submission.learner,
+            cohort=submission.cohort,
+            kind=QuotaKind.CPU_SECONDS,
+            amount=math.ceil(cpu_seconds),
+            enforce=False,
+        )
 
 
 def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     """Save a grade (with the late penalty) and its history record. False when the claim
     is stale (the submission was requeued meanwhile): nothing is saved then."""
     submission = Submission.objects.select_related("exercise").get(pk=claim.submission_id)
-    raw = Decimal(str(round(report.score, 2)))
+    result = report.as_dict(instructor=True)
+    manual = list(ManualGrade.objects.filter(submission_id=claim.submission_id))
+    if manual:
+        # A regrade keeps what a person graded by hand.
+        from courses.authoring.marking import apply_manual_grades
+
+        result = apply_manual_grades(result=result, grades=manual)
+    raw = Decimal(str(round(result["score"], 2)))
     deadline = exercise_deadline(exercise=submission.exercise, learner=submission.learner)
     state = late_state(deadline=deadline, at=submission.created_at)
     score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
     max_score = Decimal(str(round(report.max_score, 2)))
-    result = report.as_dict(instructor=True)
+    # The learner's code stopped the run (time, memory, a dead kernel): FAILED with the
+    # reason shown; the tests that did run still count.
+    status = SubmissionStatus.FAILED if report.notes else SubmissionStatus.GRADED
     with transaction.atomic():
         if not _finish(
             claim,
-            status=SubmissionStatus.GRADED,
+            status=status,
             score=score,
             max_score=max_score,
             result=result,
-            error_message="",
+            error_message=" ".join(report.notes),
             needs_staff=False,
         ):
             return False
@@ -276,8 +331,7 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
             result=result,
         )
     progress.publish(
-        claim.submission_id,
-        {"status": SubmissionStatus.GRADED, "score": str(score), "max_score": str(max_score)},
+        claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}
     )
     return True
 
@@ -313,7 +367,7 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
 def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None) -> list[int]:
     """RUNNING for longer than any grading may take: its worker died. Back to the queue."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=older_than_s)
+    cutoff = now - timedelta(seconds=older_than_s)
     stuck = Q(status=SubmissionStatus.RUNNING, started_at__lt=cutoff)
     ids = list(Submission.objects.filter(stuck).values_list("pk", flat=True))
     requeued = []

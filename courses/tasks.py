@@ -2,9 +2,15 @@
 
 from celery import shared_task
 from celery.app.task import Task
+from celery.signals import worker_process_init
 from django.conf import settings
 
-from courses import services
+from courses import (
+    operations,  # noqa: F401  (workers answer its kernel_pool_stats command)
+    sandboxing,
+    services,
+)
+from sandbox.trusted import warm_up
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -27,6 +33,22 @@ def grade_submission(self: Task, submission_id: int) -> None:
 @shared_task(acks_late=True)
 def requeue_stuck_submissions() -> list[int]:
     return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)
+
+
+@shared_task(queue="grading", acks_late=True)
+def validate_exercise(exercise_id: int) -> None:
+    """Grade an exercise's reference solution and student version (instructors' check)."""
+    from courses.authoring.exercises import validation_run
+
+    validation_run(exercise_id=exercise_id)
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Each worker process starts its kernel pool and its trusted runner's fork server at
+    once, so the first learner does not pay for them."""
+    sandboxing.kernel_pool()
+    warm_up()
 
 
 # Interactive sessions' tasks live beside these; importing them registers them.

@@ -17,6 +17,7 @@ exercise_patterns = [
 
 urlpatterns = [
     path("", views.my_courses_view, name="my_courses"),
+    path("teach/", include("courses.views_teach.urls")),
     path(
         "submissions/<int:submission_id>/",
         views_submissions.submission_status_view,

@@ -40,7 +40,10 @@ def submission_state(submission: Submission, *, instructor: bool = False) -> dic
     }
     if submission.status == SubmissionStatus.FAILED:
         state["reason"] = submission.error_message
-    if submission.status == SubmissionStatus.GRADED and submission.result:
+    if (
+        submission.status in (SubmissionStatus.GRADED, SubmissionStatus.FAILED)
+        and submission.result
+    ):
         tests = submission.result.get("tests", [])
         if not instructor:
             tests = [{k: v for k, v in t.items() if k != "detail"} for t in tests]

@@ -174,7 +174,7 @@ def _rmdir_when_empty(directory: Path) -> None:
 
 def remove_stale(*, names: list[str] | None = None) -> list[str]:
     """Kill and remove per-kernel cgroups left by a killed worker (all, or those named)."""
-    removed = []
+    removed: list[str] = []
     version = cgroup_version()
     if version is None or os.geteuid() != 0:
         return removed

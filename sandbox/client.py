@@ -51,11 +51,25 @@ class Channels:
             sock.setsockopt(zmq.RCVHWM, 256)
             if kind == zmq.SUB:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
+            if kind == zmq.SUB:
+                # A message over MAXMSGSIZE makes zmq drop the connection: the monitor
+                # tells us, so an output flood is reported instead of silently lost.
+                self.monitor = self._monitor(sock)
             sock.connect(ipc_url(info, channel))
             self.sockets[channel] = sock
         self.poller = zmq.Poller()
-        for sock in self.sockets.values():
+        for sock in (*self.sockets.values(), self.monitor):
             self.poller.register(sock, zmq.POLLIN)
+
+    def _monitor(self, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+        # A unique address: pyzmq's default one reuses the fd number, which closed
+        # kernels' sockets free again ("Address already in use").
+        address = f"inproc://sandbox-monitor-{secrets.token_hex(8)}"
+        sock.monitor(address, zmq.EVENT_DISCONNECTED)
+        monitor = self.context.socket(zmq.PAIR)
+        monitor.setsockopt(zmq.LINGER, 0)
+        monitor.connect(address)
+        return monitor
 
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         msg = self.session.msg(msg_type, content)
@@ -65,7 +79,14 @@ class Channels:
     def poll(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
         """Messages ready within `timeout_s`, as (channel, message); junk is dropped."""
         ready = dict(self.poller.poll(max(0, int(timeout_s * 1000))))
-        received = []
+        received: list[tuple[str, dict[str, Any]]] = []
+        if self.monitor in ready:
+            while True:
+                try:
+                    self.monitor.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                received.append(("dropped", {"header": {}, "content": {}}))
         for channel, sock in self.sockets.items():
             if sock not in ready:
                 continue
@@ -83,13 +104,15 @@ class Channels:
         try:
             _, parts = self.session.feed_identities(frames, copy=True)
             msg = self.session.deserialize(parts, content=True, copy=True)
-        except Exception:  # noqa: BLE001 - anything malformed is dropped, whatever it raised
+        except Exception:
             return None
         if not isinstance(msg.get("content"), dict) or not isinstance(msg.get("header"), dict):
             return None
         return dict(msg)
 
     def close(self) -> None:
+        self.sockets["iopub"].disable_monitor()
+        self.monitor.close(linger=0)
         for sock in self.sockets.values():
             sock.close(linger=0)
         self.sockets.clear()

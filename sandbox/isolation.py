@@ -14,6 +14,7 @@ from sandbox.limits import Limits, SandboxInfraError
 
 KERNEL_DIR = "/kernel"  # the kernel's private directory, as seen inside the sandbox
 HOME = "/home/learner"
+SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs
 MIB = 1024 * 1024
 # Virtual address space is not memory: ipykernel's threads and numpy reserve far more than
 # they touch. RLIMIT_AS is only a backstop above the cgroup limit.
@@ -27,7 +28,7 @@ def insecure_local() -> bool:
     return os.environ.get("SANDBOX_INSECURE_LOCAL", "") == "1"
 
 
-def kernel_environment(*, home: str = HOME, tmp: str = "/tmp") -> dict[str, str]:
+def kernel_environment(*, home: str = HOME, tmp: str = SANDBOX_TMP) -> dict[str, str]:
     """The whole environment of a kernel: nothing is inherited from the worker."""
     bin_dir = runtime.runtime_path() / "bin"
     return {
@@ -71,6 +72,11 @@ def prlimit_args(limits: Limits) -> list[str]:
 
 @functools.cache
 def preflight() -> None:
+    """check_isolation(), once per process."""
+    check_isolation()
+
+
+def check_isolation() -> None:
     """Raise SandboxInfraError naming what is missing before any kernel starts."""
     if insecure_local():
         return
@@ -124,24 +130,31 @@ def write_identity_files() -> Path:
     return etc
 
 
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
+
+
 def kernel_argv(connection_file: str) -> list[str]:
-    return [
-        str(runtime.runtime_python()),
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        connection_file,
-        "--HistoryManager.enabled=False",
-    ]
+    python = str(runtime.runtime_python())
+    return [python, "-m", "ipykernel_launcher", "-f", connection_file, *KERNEL_OPTIONS]
+
+
+def runtime_bind_args() -> list[str]:
+    """Bind the runtime read-only at its own path; its parents traversable by any uid
+    (bwrap running as root would make them 0700)."""
+    runtime_dir = runtime.runtime_path().absolute()
+    args = []
+    for parent in reversed(runtime_dir.parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return [*args, "--ro-bind", str(runtime_dir), str(runtime_dir)]
 
 
 def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int) -> list[str]:
     """bwrap options for one kernel; run as the slot uid, never as root."""
     tmpfs = str(limits.tmpfs_mb * MIB)
-    runtime_dir = str(runtime.runtime_path().absolute())
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session"]
     args += ["--cap-drop", "ALL", "--hostname", "sandbox"]
-    args += ["--ro-bind", "/usr", "/usr", "--ro-bind", runtime_dir, runtime_dir]
+    args += ["--ro-bind", "/usr", "/usr", *runtime_bind_args()]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -151,7 +164,7 @@ def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int
     args += ["--ro-bind", str(etc_dir / "passwd"), "/etc/passwd"]
     args += ["--ro-bind", str(etc_dir / "group"), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    for mount_point in ("/tmp", HOME, "/dev/shm"):
+    for mount_point in ("/tmp", HOME, "/dev/shm"):  # noqa: S108 - the sandbox's own
         args += ["--size", tmpfs, "--perms", "0700", "--tmpfs", mount_point]
     for cache in runtime.font_cache_files():
         args += ["--ro-bind", str(cache), f"{MPLCONFIGDIR}/{cache.name}"]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandbox import client, outputs
+from sandbox import client, mounts, outputs
 from sandbox.cgroups import Cgroup
 from sandbox.limits import CellResult, Limits, SandboxInfraError
 from sandbox.slots import UidLease
@@ -86,7 +86,11 @@ class Kernel:
                 return
             if not messages and not self.process.is_alive():
                 raise SandboxInfraError(f"the kernel exited while starting: {self._log_tail()}")
-        raise SandboxInfraError(f"the kernel did not answer within {timeout:.0f} s")
+        raise SandboxInfraError(
+            f"the kernel did not answer within {timeout:.0f} s "
+            f"(replied={replied}, iopub={iopub_seen}, alive={self.process.is_alive()}, "
+            f"dir={sorted(p.name for p in self.host_dir.iterdir())}): {self._log_tail()[-300:]}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -105,7 +109,8 @@ class Kernel:
     ) -> CellResult:
         """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened."""
         with self._lock:
-            if not self.is_alive():
+            if self.stopped_by is not None or not self.is_alive():
+                # A limit ended this run: the kernel takes no more cells (Session resets it).
                 self.stopped_by = self.stopped_by or "dead"
                 return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
             content = {
@@ -167,6 +172,7 @@ class Kernel:
         self.process.kill()
         if self.cgroup is not None:
             self.cgroup.destroy()
+        mounts.unmount(self.host_dir)
         shutil.rmtree(self.host_dir, ignore_errors=True)
         if self.lease is not None:
             self.lease.release()

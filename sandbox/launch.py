@@ -7,13 +7,14 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import client, isolation, seccomp, slots
+from sandbox import client, isolation, mounts, seccomp, slots
 from sandbox.cgroups import Cgroup
 from sandbox.isolation import MIB
 from sandbox.kernel import Kernel
@@ -26,11 +27,11 @@ LOG_FILE = "kernel.log"
 
 
 def sandbox_mode() -> str:
-    """"insecure" (SANDBOX_INSECURE_LOCAL=1), else SANDBOX_MODE: "zygote" (default) or
+    """ "insecure" (SANDBOX_INSECURE_LOCAL=1), else SANDBOX_MODE: "zygote" (default) or
     "bwrap" (one bubblewrap exec per kernel)."""
     if isolation.insecure_local():
         return "insecure"
-    mode = os.environ.get("SANDBOX_MODE", "bwrap")
+    mode = os.environ.get("SANDBOX_MODE", "zygote")
     if mode not in ("zygote", "bwrap"):
         raise SandboxInfraError(f"SANDBOX_MODE must be zygote or bwrap, not {mode!r}")
     return mode
@@ -80,11 +81,11 @@ class PopenProcess:
             self.popen.wait(timeout=5)
 
 
-def make_host_dir(lease: UidLease) -> Path:
-    """The kernel's private directory: owned by its slot uid, unreadable by other slots."""
+def make_host_dir(lease: UidLease, limits: Limits) -> Path:
+    """The kernel's private directory: a small tmpfs owned by its slot uid."""
     host_dir = slots.prepare_run_base() / f"k{lease.uid}-{secrets.token_hex(4)}"
     host_dir.mkdir(mode=0o700)
-    os.chown(host_dir, lease.uid, lease.uid)
+    mounts.mount_private_tmpfs(host_dir, size_bytes=limits.tmpfs_mb * MIB, uid=lease.uid)
     return host_dir
 
 
@@ -101,9 +102,7 @@ def new_cgroup(lease: UidLease, limits: Limits) -> Cgroup | None:
     from sandbox import cgroups
 
     cgroups.remove_stale(names=[name])
-    return Cgroup.create(
-        name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes
-    )
+    return Cgroup.create(name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes)
 
 
 def _start_bwrap(limits: Limits) -> Kernel:
@@ -112,7 +111,7 @@ def _start_bwrap(limits: Limits) -> Kernel:
     lease = slots.lease_uid()
     host_dir, group = None, None
     try:
-        host_dir = make_host_dir(lease)
+        host_dir = make_host_dir(lease, limits)
         key = client.new_key()
         write_connection_file(
             host_dir=host_dir,
@@ -162,10 +161,13 @@ def _undo(*, group: Cgroup | None, host_dir: Path | None, lease: UidLease) -> No
     if group is not None:
         group.destroy()
     if host_dir is not None:
-        import shutil
-
-        shutil.rmtree(host_dir, ignore_errors=True)
+        remove_host_dir(host_dir)
     lease.release()
+
+
+def remove_host_dir(host_dir: Path) -> None:
+    mounts.unmount(host_dir)
+    shutil.rmtree(host_dir, ignore_errors=True)
 
 
 def _start_insecure(limits: Limits) -> Kernel:

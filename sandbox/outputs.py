@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from sandbox.kernel import Kernel
 
 INTERRUPT_GRACE_S = 2.0
+# Stands for a message too big to receive: it is counted as the whole output budget.
+OVERSIZED: dict[str, Any] = {"output_type": "stream", "name": "stdout", "text": ""}
 TRUNCATION_MARKER = "\n[output truncated: this run printed more than {limit} bytes]\n"
 
 
@@ -68,9 +70,22 @@ class CellRun:
                 self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
                 return False
             for channel, msg in messages:
-                if client.parent_id(msg) == self.msg_id:
+                if channel == "dropped" and self._kernel_died():
+                    return False
+                if channel == "dropped":
+                    self._append(OVERSIZED)
+                elif client.parent_id(msg) == self.msg_id:
                     self._handle(channel, msg)
         return True
+
+    def _kernel_died(self) -> bool:
+        """A dropped connection is either a message over the size limit, or a death."""
+        for _ in range(30):
+            if not self.kernel.process.is_alive():
+                self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
+                return True
+            time.sleep(0.01)
+        return False
 
     def _stop_after_timeout(self) -> CellResult:
         if self.kernel.stopped_by is not None:  # it died on its own: memory, cpu...
@@ -81,7 +96,12 @@ class CellRun:
             # The cell ignored the interrupt (or caught KeyboardInterrupt): kill it.
             self.kernel.kill_for("timeout")
         self._append(
-            {"output_type": "error", "ename": "TimeoutError", "evalue": self._why(), "traceback": []}
+            {
+                "output_type": "error",
+                "ename": "TimeoutError",
+                "evalue": self._why(),
+                "traceback": [],
+            }
         )
         return self._result("timeout")
 
@@ -134,9 +154,9 @@ class CellRun:
         """Keep the output if the run's budget allows; truncate with a marker otherwise."""
         if self.capped:
             return
-        size = output_size(output)
         kernel = self.kernel
         budget = kernel.limits.output_bytes - kernel.output_used
+        size = budget + 1 if output is OVERSIZED else output_size(output)
         if size > budget:
             self.capped = True
             marker = TRUNCATION_MARKER.format(limit=kernel.limits.output_bytes)
@@ -179,7 +199,7 @@ def to_output(kind: str, content: dict[str, Any]) -> dict[str, Any] | None:
         data, metadata = content.get("data"), content.get("metadata", {})
         if not isinstance(data, dict) or not isinstance(metadata, dict):
             return None
-        output = {"output_type": kind, "data": data, "metadata": metadata}
+        output: dict[str, Any] = {"output_type": kind, "data": data, "metadata": metadata}
         if kind == "execute_result":
             output["execution_count"] = content.get("execution_count")
         return output

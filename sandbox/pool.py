@@ -105,10 +105,6 @@ class KernelPool:
         while not self._requests.empty():
             _, future = self._requests.get_nowait()
             future.set_exception(SandboxInfraError("the kernel pool is closed"))
-        if self.mode == "zygote":
-            from sandbox import zygote
-
-            zygote.stop_zygote()
 
     def __enter__(self) -> KernelPool:
         self.start()
@@ -139,7 +135,7 @@ class KernelPool:
                 else:
                     with self._ready_changed:
                         self._ready_changed.wait(0.05)
-            except Exception as error:  # noqa: BLE001 - the filler must outlive one bad start
+            except Exception as error:
                 self.last_error = error
                 logger.exception("sandbox: starting a kernel failed")
                 self._closed.wait(RETRY_DELAY_S)
@@ -152,7 +148,7 @@ class KernelPool:
                 return
             try:
                 future.set_result(launch.start_kernel(limits=limits, mode=self.mode))
-            except Exception as error:  # noqa: BLE001 - handed to the caller
+            except Exception as error:
                 future.set_exception(error)
 
     def _drop_dead(self) -> None:
@@ -163,4 +159,3 @@ class KernelPool:
         for kernel in dead:
             logger.warning("sandbox: a warm kernel died; replacing it")
             kernel.shutdown()
-

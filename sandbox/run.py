@@ -73,7 +73,7 @@ def read_notebook(nb: nbformat.NotebookNode | bytes | str) -> nbformat.NotebookN
     try:
         text = nb.decode() if isinstance(nb, bytes) else nb
         return nbformat.reads(text, as_version=4)
-    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
+    except Exception as error:
         raise SandboxUserError(f"This is not a valid Jupyter notebook: {error}") from error
 
 
@@ -87,7 +87,9 @@ def run_notebook(
     notebook (markdown and raw cells are counted, not run)."""
     notebook = read_notebook(nb)
     code_cells = [
-        (index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+        (index, cell.source)
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
     ]
     return run_cells(
         [source for _, source in code_cells],
@@ -116,4 +118,3 @@ def executed_notebook(
         if cell.cell_type == "code" and index in by_index:
             cell.outputs = [nbformat.from_dict(o) for o in by_index[index].outputs]
     return notebook
-

@@ -21,9 +21,16 @@ class Session:
     `interrupt()` may be called from another thread while `execute()` runs.
     """
 
-    def __init__(self, *, limits: Limits | None = None, pool: KernelPool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        pool: KernelPool | None = None,
+        mode: str | None = None,
+    ) -> None:
         self.limits = limits or Limits()
         self.pool = pool
+        self.mode = mode
         self.kernel: Kernel | None = None
         self.last_activity = time.time()
         self.execution_count = 0
@@ -39,7 +46,7 @@ class Session:
         if self.pool is not None:
             kernel = self.pool.acquire(limits=self.limits)
         else:
-            kernel = launch.start_kernel(limits=self.limits)
+            kernel = launch.start_kernel(limits=self.limits, mode=self.mode)
         kernel.run_deadline = math.inf
         return kernel
 

@@ -15,7 +15,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import cgroups
+from sandbox import cgroups, mounts
 from sandbox.limits import SandboxInfraError
 
 
@@ -34,7 +34,7 @@ def run_base() -> Path:
         return Path(configured)
     if os.geteuid() == 0:
         return Path("/run/sandbox")
-    return Path(f"/tmp/sandbox-{os.geteuid()}")
+    return Path(f"/tmp/sandbox-{os.geteuid()}")  # noqa: S108 - insecure local mode only
 
 
 def prepare_run_base() -> Path:
@@ -43,7 +43,13 @@ def prepare_run_base() -> Path:
     # Slot uids traverse the base to reach their own directory, but cannot list it.
     base.chmod(0o711)
     (base / "locks").chmod(0o700)
+    if os.geteuid() == 0 and not _shared_done:
+        mounts.ensure_shared_mount(base)
+        _shared_done.append(True)
     return base
+
+
+_shared_done: list[bool] = []
 
 
 def cgroup_name(uid: int) -> str:
@@ -80,11 +86,20 @@ def lease_uid() -> UidLease:
 def clean_orphans() -> list[int]:
     """Kill processes, cgroups and directories of slot uids that no live worker holds.
 
-    Returns the uids that had something to clean.
+    The free uids stay leased while they are cleaned, so no worker starts a kernel under
+    one of them meanwhile. Returns the uids that had something to clean.
     """
     if os.geteuid() != 0:
         return []
-    free = _free_uids()
+    leases = _lease_all_free()
+    try:
+        return _clean(free={lease.uid for lease in leases})
+    finally:
+        for lease in leases:
+            lease.release()
+
+
+def _clean(*, free: set[int]) -> list[int]:
     cleaned = set(_kill_processes_of(free))
     names = {cgroup_name(uid): uid for uid in free}
     for name in cgroups.remove_stale(names=list(names)):
@@ -93,23 +108,21 @@ def clean_orphans() -> list[int]:
     if base.is_dir():
         for child in base.iterdir():
             owner = child.stat().st_uid
-            if child.name != "locks" and child.is_dir() and owner in free:
+            if child.name.startswith("k") and child.is_dir() and owner in free:
+                mounts.unmount(child)
                 shutil.rmtree(child, ignore_errors=True)
                 cleaned.add(owner)
     return sorted(cleaned)
 
 
-def _free_uids() -> set[int]:
+def _lease_all_free() -> list[UidLease]:
     leases = []
     try:
         while True:
             leases.append(lease_uid())
     except SandboxInfraError:
         pass
-    free = {lease.uid for lease in leases}
-    for lease in leases:
-        lease.release()
-    return free
+    return leases
 
 
 def _kill_processes_of(uids: set[int]) -> list[int]:
@@ -121,7 +134,8 @@ def _kill_processes_of(uids: set[int]) -> list[int]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             status = (entry / "status").read_text()
             uid = int(status.split("\nUid:", 1)[1].split()[0])
-            if uid in uids:
+            zombie = status.split("\nState:", 1)[1].split()[0] == "Z"
+            if uid in uids and not zombie:
                 found.append(uid)
                 os.kill(int(entry.name), signal.SIGKILL)
     return found

@@ -28,6 +28,7 @@ def celery_worker(
     *, queues: str = "default,grading,interactive", pool: str = "solo"
 ) -> Iterator[None]:
     env = dict(os.environ)
+    env.pop("OSTP_TEST_REDIS_PID", None)  # the worker uses this test process's Redis
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
         DJANGO_SETTINGS_MODULE="config.settings_test",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .model import gettext_noop
+
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 OTTER_TEXT_STUB = "_Type your answer here, replacing this text._"
@@ -19,36 +21,61 @@ class Region:
     end: re.Pattern[str]
 
 
-SOLUTION = Region("solution", re.compile(r"#+\s*BEGIN SOLUTION\s*$"),
-                  re.compile(r"#+\s*END SOLUTION\s*$"))
-HIDDEN_TESTS = Region("hidden tests", re.compile(r"#+\s*BEGIN HIDDEN TESTS\s*$"),
-                      re.compile(r"#+\s*END HIDDEN TESTS\s*$"))
-MARK_SCHEME = Region("mark scheme", re.compile(r"=+\s*BEGIN MARK SCHEME\s*=+$"),
-                     re.compile(r"=+\s*END MARK SCHEME\s*=+$"))
-MARKDOWN_SOLUTION = Region("solution", re.compile(r"(#+\s*)?BEGIN SOLUTION\s*$"),
-                           re.compile(r"(#+\s*)?END SOLUTION\s*$"))
-OTTER_SOLUTION = Region("solution", re.compile(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?\s*$"),
-                        re.compile(r"#\s*END SOLUTION\s*$"))
-OTTER_PROMPT = Region("prompt", re.compile(r"(\"\"\"|''')\s*#\s*BEGIN PROMPT\s*$"),
-                      re.compile(r"(\"\"\"|''');?\s*#\s*END PROMPT\s*$"))
+SOLUTION = Region(
+    "solution", re.compile(r"#+\s*BEGIN SOLUTION\s*$"), re.compile(r"#+\s*END SOLUTION\s*$")
+)
+HIDDEN_TESTS = Region(
+    "hidden tests",
+    re.compile(r"#+\s*BEGIN HIDDEN TESTS\s*$"),
+    re.compile(r"#+\s*END HIDDEN TESTS\s*$"),
+)
+MARK_SCHEME = Region(
+    "mark scheme",
+    re.compile(r"=+\s*BEGIN MARK SCHEME\s*=+$"),
+    re.compile(r"=+\s*END MARK SCHEME\s*=+$"),
+)
+MARKDOWN_SOLUTION = Region(
+    "solution", re.compile(r"(#+\s*)?BEGIN SOLUTION\s*$"), re.compile(r"(#+\s*)?END SOLUTION\s*$")
+)
+OTTER_SOLUTION = Region(
+    "solution",
+    re.compile(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?\s*$"),
+    re.compile(r"#\s*END SOLUTION\s*$"),
+)
+OTTER_PROMPT = Region(
+    "prompt",
+    re.compile(r"(\"\"\"|''')\s*#\s*BEGIN PROMPT\s*$"),
+    re.compile(r"(\"\"\"|''');?\s*#\s*END PROMPT\s*$"),
+)
 
 
-def region_errors(source: str, region: Region) -> list[str]:
-    """Unbalanced or nested markers of ``region`` in ``source``."""
-    errors: list[str] = []
+def region_errors(source: str, region: Region) -> list[tuple[str, dict[str, object]]]:
+    """Unbalanced or nested markers of ``region`` in ``source``: (template, arguments)."""
+    errors: list[tuple[str, dict[str, object]]] = []
+    marker = region.name.upper()
     inside = False
     for number, line in enumerate(source.splitlines(), 1):
         text = line.strip()
         if region.begin.fullmatch(text):
             if inside:
-                errors.append(f"line {number}: BEGIN {region.name.upper()} inside another one")
+                errors.append(
+                    (
+                        gettext_noop("line %(line)s: BEGIN %(marker)s inside another one"),
+                        {"line": number, "marker": marker},
+                    )
+                )
             inside = True
         elif region.end.fullmatch(text):
             if not inside:
-                errors.append(f"line {number}: END {region.name.upper()} without a BEGIN")
+                errors.append(
+                    (
+                        gettext_noop("line %(line)s: END %(marker)s without a BEGIN"),
+                        {"line": number, "marker": marker},
+                    )
+                )
             inside = False
     if inside:
-        errors.append(f"BEGIN {region.name.upper()} is never closed")
+        errors.append((gettext_noop("BEGIN %(marker)s is never closed"), {"marker": marker}))
     return errors
 
 
@@ -77,10 +104,29 @@ def replace_regions(source: str, region: Region, stub: str | None) -> str:
 def strip_markers(source: str, *regions: Region) -> str:
     """Drop the marker lines but keep what they enclose (the instructor's runnable code)."""
     return "\n".join(
-        line for line in source.splitlines()
-        if not any(r.begin.fullmatch(line.strip()) or r.end.fullmatch(line.strip())
-                   for r in regions)
+        line
+        for line in source.splitlines()
+        if not any(
+            r.begin.fullmatch(line.strip()) or r.end.fullmatch(line.strip()) for r in regions
+        )
     )
+
+
+def hidden_lines(source: str) -> frozenset[int]:
+    """1-based numbers of the lines inside HIDDEN TESTS regions, once markers are stripped."""
+    hidden: set[int] = set()
+    inside, number = False, 0
+    for line in source.splitlines():
+        text = line.strip()
+        if HIDDEN_TESTS.begin.fullmatch(text):
+            inside = True
+        elif HIDDEN_TESTS.end.fullmatch(text):
+            inside = False
+        elif not SOLUTION.begin.fullmatch(text) and not SOLUTION.end.fullmatch(text):
+            number += 1
+            if inside:
+                hidden.add(number)
+    return frozenset(hidden)
 
 
 _OTTER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#\s*SOLUTION\s*$")

@@ -28,17 +28,35 @@ ANSWER_ROLES = frozenset({Role.ANSWER, Role.MANUAL})
 READ_ONLY_ROLES = frozenset({Role.TEST, Role.LOCKED, Role.TASK})
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation (makemessages extracts it); the page showing it
+    translates it in the reader's language: this package has no Django and no language."""
+    return message
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a notebook; ``cell`` is the 0-based cell index when known."""
+    """One thing wrong with a notebook; ``cell`` is the 0-based cell index when known.
 
-    code: str  # stable identifier, for translation and tests
-    message: str
+    A page shows ``gettext(problem.template) % problem.args``; ``message`` is the English.
+    """
+
+    code: str  # stable identifier, for tests and filtering
+    template: str
     cell: int | None = None
+    args: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.template % dict(self.args)
 
     def __str__(self) -> str:
         where = f"cell {self.cell + 1}: " if self.cell is not None else ""
         return where + self.message
+
+
+def problem(code: str, template: str, cell: int | None = None, **args: object) -> Problem:
+    return Problem(code, template, cell, {k: str(v) for k, v in args.items()})
 
 
 class ExerciseInvalid(ValueError):
@@ -59,6 +77,8 @@ class ExerciseCell:
     grade_id: str | None = None
     points: float = 0.0  # maximum points of a test, manual answer or task
     hidden: bool = False  # holds hidden test code: learners never see its code or messages
+    # Lines (1-based, of ``source``) that are hidden; empty with ``hidden`` means all of them.
+    hidden_lines: frozenset[int] = frozenset()
     check: Check = Check.NBGRADER
     expected_output: str | None = None
     question: str | None = None

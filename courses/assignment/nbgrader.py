@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import markers
-from .model import ExerciseCell, Problem, Role
+from .model import ExerciseCell, Problem, Role, gettext_noop, problem
 
 FLAGS = ("grade", "solution", "locked", "task")
 LATEST_SCHEMA = 3
@@ -51,36 +51,64 @@ def parse_cell(index: int, cell: dict[str, Any], problems: list[Problem]) -> Exe
     _check_markers(index, source, role, cell_type, problems)
     hidden = role is Role.TEST and markers.has_region(source, markers.HIDDEN_TESTS)
     return ExerciseCell(
-        index=index, cell_type=cell_type, role=role,
-        source=_runnable(source, role, cell_type), student_source=student_source(source, role,
-                                                                                 cell_type),
-        grade_id=grade_id, points=points, hidden=hidden, metadata={"nbgrader": meta},
+        index=index,
+        cell_type=cell_type,
+        role=role,
+        source=_runnable(source, role, cell_type),
+        student_source=student_source(source, role, cell_type),
+        grade_id=grade_id,
+        points=points,
+        hidden=hidden,
+        hidden_lines=markers.hidden_lines(source) if hidden else frozenset(),
+        metadata={"nbgrader": meta},
     )
 
 
-def _checked_metadata(index: int, raw: dict[str, Any], cell_type: str,
-                      problems: list[Problem]) -> dict[str, Any] | None:
+def _checked_metadata(
+    index: int, raw: dict[str, Any], cell_type: str, problems: list[Problem]
+) -> dict[str, Any] | None:
     version = raw.get("schema_version", 0)
     if type(version) is not int or not 0 <= version <= LATEST_SCHEMA + 1:
-        problems.append(Problem("unknown_schema", f"unknown nbgrader schema {version!r}", index))
+        problems.append(
+            problem(
+                "unknown_schema",
+                gettext_noop("unknown nbgrader schema %(version)s"),
+                index,
+                version=repr(version),
+            )
+        )
         return None
     bad = [f for f in FLAGS if f in raw and type(raw[f]) is not bool]
     if bad:
-        problems.append(Problem("bad_flag", f"nbgrader flags must be true or false: "
-                                f"{', '.join(bad)}", index))
+        problems.append(
+            problem(
+                "bad_flag",
+                gettext_noop("nbgrader flags must be true or false: %(flags)s"),
+                index,
+                flags=", ".join(bad),
+            )
+        )
         return None
     meta = upgrade_metadata(raw)
     if meta is None:
         return None
     grade_id = meta.get("grade_id")
     if not isinstance(grade_id, str) or not grade_id.strip():
-        problems.append(Problem("grade_id_missing", "nbgrader cell has no grade_id", index))
+        problems.append(
+            problem("grade_id_missing", gettext_noop("nbgrader cell has no grade_id"), index)
+        )
     if meta["task"] and cell_type != "markdown":
-        problems.append(Problem("task_not_markdown", "task cells must be markdown", index))
+        problems.append(
+            problem("task_not_markdown", gettext_noop("task cells must be markdown"), index)
+        )
     elif cell_type == "markdown" and not meta["task"] and meta["grade"] != meta["solution"]:
-        problems.append(Problem("markdown_grade_solution",
-                                "a graded markdown cell must be both a solution and a grade "
-                                "cell", index))
+        problems.append(
+            problem(
+                "markdown_grade_solution",
+                gettext_noop("a graded markdown cell must be both a solution and a grade cell"),
+                index,
+            )
+        )
     return meta
 
 
@@ -98,27 +126,39 @@ def _points(index: int, meta: dict[str, Any], role: Role, problems: list[Problem
     if role not in (Role.TEST, Role.MANUAL, Role.TASK):
         return 0.0
     if "points" not in meta:
-        problems.append(Problem("points_missing", "grade cell has no points", index))
+        problems.append(problem("points_missing", gettext_noop("grade cell has no points"), index))
         return 0.0
     try:
         points = float(meta["points"])
     except (TypeError, ValueError):
-        problems.append(Problem("points_invalid", f"points {meta['points']!r} is not a number",
-                                index))
+        problems.append(
+            problem(
+                "points_invalid",
+                gettext_noop("points %(points)s is not a number"),
+                index,
+                points=repr(meta["points"]),
+            )
+        )
         return 0.0
     if not points >= 0:
-        problems.append(Problem("points_invalid", "points must be zero or more", index))
+        problems.append(
+            problem("points_invalid", gettext_noop("points must be zero or more"), index)
+        )
         return 0.0
     return points
 
 
-def _check_markers(index: int, source: str, role: Role, cell_type: str,
-                   problems: list[Problem]) -> None:
-    regions = [markers.SOLUTION if cell_type == "code" else markers.MARKDOWN_SOLUTION,
-               markers.HIDDEN_TESTS, markers.MARK_SCHEME]
+def _check_markers(
+    index: int, source: str, role: Role, cell_type: str, problems: list[Problem]
+) -> None:
+    regions = [
+        markers.SOLUTION if cell_type == "code" else markers.MARKDOWN_SOLUTION,
+        markers.HIDDEN_TESTS,
+        markers.MARK_SCHEME,
+    ]
     for region in regions:
-        for error in markers.region_errors(source, region):
-            problems.append(Problem("unbalanced_marker", error, index))
+        for template, args in markers.region_errors(source, region):
+            problems.append(problem("unbalanced_marker", template, index, **args))
 
 
 def _runnable(source: str, role: Role, cell_type: str) -> str:

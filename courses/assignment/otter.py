@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from . import markers
-from .model import Check, ExerciseCell, Problem, Role
+from .model import Check, ExerciseCell, Problem, Role, gettext_noop, problem
 
 _BOUNDARY = re.compile(
     r"#\s*(ASSIGNMENT CONFIG|BEGIN QUESTION|END QUESTION|BEGIN SOLUTION|END SOLUTION|"
@@ -17,7 +17,9 @@ _BOUNDARY = re.compile(
 )
 _TEST_CONFIG = re.compile(
     r"^\s*(\"\"\"|''')\s*#\s*BEGIN TEST CONFIG\s*\n(?P<yaml>.*?)\n\s*(\"\"\"|''')\s*#\s*"
-    r"END TEST CONFIG\s*(\n|$)", re.DOTALL)
+    r"END TEST CONFIG\s*(\n|$)",
+    re.DOTALL,
+)
 
 
 def boundary(cell: dict[str, Any], source: str) -> str | None:
@@ -52,8 +54,9 @@ class _State:
     questions: list[_Question] = field(default_factory=list)
 
 
-def parse_cells(cells: list[tuple[dict[str, Any], str]], problems: list[Problem]
-                ) -> list[ExerciseCell]:
+def parse_cells(
+    cells: list[tuple[dict[str, Any], str]], problems: list[Problem]
+) -> list[ExerciseCell]:
     state = _State(problems)
     for index, (cell, source) in enumerate(cells):
         keyword = boundary(cell, source)
@@ -62,8 +65,14 @@ def parse_cells(cells: list[tuple[dict[str, Any], str]], problems: list[Problem]
         else:
             _on_cell(state, index, cell, source)
     if state.question is not None:
-        problems.append(Problem("otter_unclosed", f"question {state.question.name!r} has no "
-                                "# END QUESTION", state.question.index))
+        problems.append(
+            problem(
+                "otter_unclosed",
+                gettext_noop("question %(name)s has no # END QUESTION"),
+                state.question.index,
+                name=repr(state.question.name),
+            )
+        )
     points = _resolve_points(state)
     return [_with_points(c, points) for c in state.cells]
 
@@ -72,26 +81,48 @@ def _on_boundary(state: _State, index: int, keyword: str, source: str) -> None:
     problems = state.problems
     if keyword == "BEGIN QUESTION":
         if state.question is not None:
-            problems.append(Problem("otter_nested", "question begins inside another", index))
+            problems.append(
+                problem("otter_nested", gettext_noop("question begins inside another"), index)
+            )
         state.question = _question(state, index, source)
     elif keyword == "END QUESTION":
         if state.question is None:
-            problems.append(Problem("otter_unbalanced", "END QUESTION without a BEGIN", index))
+            problems.append(
+                problem("otter_unbalanced", gettext_noop("END QUESTION without a BEGIN"), index)
+            )
         elif state.block is not None:
-            problems.append(Problem("otter_unbalanced", f"{state.block} block is not closed",
-                                    index))
+            problems.append(
+                problem(
+                    "otter_unbalanced",
+                    gettext_noop("%(block)s block is not closed"),
+                    index,
+                    block=state.block,
+                )
+            )
         if state.question is not None:
             state.questions.append(state.question)
         state.question, state.block = None, None
     elif keyword.startswith("BEGIN "):
         if state.question is None or state.block is not None:
-            problems.append(Problem("otter_unbalanced", f"{keyword} outside a question or inside "
-                                    "another block", index))
+            problems.append(
+                problem(
+                    "otter_unbalanced",
+                    gettext_noop("%(keyword)s outside a question or inside another block"),
+                    index,
+                    keyword=keyword,
+                )
+            )
         state.block = keyword.removeprefix("BEGIN ").lower()
     elif keyword.startswith("END "):
         if state.block != keyword.removeprefix("END ").lower():
-            problems.append(Problem("otter_unbalanced", f"{keyword} without a matching BEGIN",
-                                    index))
+            problems.append(
+                problem(
+                    "otter_unbalanced",
+                    gettext_noop("%(keyword)s without a matching BEGIN"),
+                    index,
+                    keyword=keyword,
+                )
+            )
         state.block = None
     # ASSIGNMENT CONFIG and the delimiters themselves never reach learners.
 
@@ -100,11 +131,19 @@ def _question(state: _State, index: int, source: str) -> _Question:
     config = _yaml(source, index, state.problems)
     name = config.get("name")
     if not isinstance(name, str) or not name.strip():
-        state.problems.append(Problem("otter_name_missing", "question has no name", index))
+        state.problems.append(
+            problem("otter_name_missing", gettext_noop("question has no name"), index)
+        )
         name = f"question-{index}"
     elif name in state.names:
-        state.problems.append(Problem("duplicate_grade_id", f"duplicate question name {name!r}",
-                                      index))
+        state.problems.append(
+            problem(
+                "duplicate_grade_id",
+                gettext_noop("duplicate question name %(name)s"),
+                index,
+                name=repr(name),
+            )
+        )
     state.names.add(name)
     return _Question(name, index, config.get("points"), config.get("manual") is True)
 
@@ -117,43 +156,59 @@ def _on_cell(state: _State, index: int, cell: dict[str, Any], source: str) -> No
     elif question is not None and block == "tests" and cell_type == "code":
         _test_cell(state, question, index, cell, source)
     else:
-        state.cells.append(ExerciseCell(index, cell_type, Role.PLAIN, source, source,
-                                        question=question.name if question else None))
+        state.cells.append(
+            ExerciseCell(
+                index,
+                cell_type,
+                Role.PLAIN,
+                source,
+                source,
+                question=question.name if question else None,
+            )
+        )
 
 
 def _answer_cell(state: _State, q: _Question, index: int, cell_type: str, source: str) -> None:
-    for error in markers.region_errors(source, markers.OTTER_SOLUTION):
-        state.problems.append(Problem("unbalanced_marker", error, index))
-    if cell_type == "code":
-        student = markers.otter_student_code(source)
-    else:
-        student = markers.OTTER_TEXT_STUB
+    for template, args in markers.region_errors(source, markers.OTTER_SOLUTION):
+        state.problems.append(problem("unbalanced_marker", template, index, **args))
+    code = cell_type == "code"
+    student = markers.otter_student_code(source) if code else markers.OTTER_TEXT_STUB
     manual_holder = q.manual and not q.answers
     q.answers.append(index)
     role = Role.MANUAL if manual_holder else Role.ANSWER
     grade_id = q.name if manual_holder else f"{q.name}-answer-{len(q.answers)}"
-    state.cells.append(ExerciseCell(index, cell_type, role, source, student, grade_id=grade_id,
-                                    question=q.name))
+    state.cells.append(
+        ExerciseCell(index, cell_type, role, source, student, grade_id=grade_id, question=q.name)
+    )
 
 
-def _test_cell(state: _State, q: _Question, index: int, cell: dict[str, Any],
-               source: str) -> None:
+def _test_cell(state: _State, q: _Question, index: int, cell: dict[str, Any], source: str) -> None:
     config: dict[str, Any] = {}
     match = _TEST_CONFIG.match(source)
     if match:
         config = _yaml(match["yaml"], index, state.problems)
-        source = source[match.end():]
+        source = source[match.end() :]
     lines = source.splitlines()
     hidden = config.get("hidden") is True
     if lines and re.fullmatch(r"\s*#\s*HIDDEN\s*", lines[0]):
         hidden, source = True, "\n".join(lines[1:])
     q.tests.append({"index": index, "points": config.get("points")})
     messages = {k: str(config[k]) for k in ("success_message", "failure_message") if config.get(k)}
-    state.cells.append(ExerciseCell(
-        index, "code", Role.TEST, source, "" if hidden else source,
-        grade_id=f"{q.name} - {len(q.tests)}", hidden=hidden, check=Check.OUTPUT,
-        expected_output=_expected_output(cell), question=q.name, messages=messages,
-    ))
+    state.cells.append(
+        ExerciseCell(
+            index,
+            "code",
+            Role.TEST,
+            source,
+            "" if hidden else source,
+            grade_id=f"{q.name} - {len(q.tests)}",
+            hidden=hidden,
+            check=Check.OUTPUT,
+            expected_output=_expected_output(cell),
+            question=q.name,
+            messages=messages,
+        )
+    )
 
 
 def _expected_output(cell: dict[str, Any]) -> str | None:
@@ -181,15 +236,25 @@ def _spread(q: _Question, resolved: dict[int, float], problems: list[Problem]) -
     tests = q.tests
     if isinstance(q.points, list):
         if len(q.points) != len(tests):
-            problems.append(Problem("points_invalid", f"question {q.name!r} lists "
-                                    f"{len(q.points)} point values for {len(tests)} tests",
-                                    q.index))
+            problems.append(
+                problem(
+                    "points_invalid",
+                    gettext_noop("question %(name)s lists %(given)s point values for %(n)s tests"),
+                    q.index,
+                    name=repr(q.name),
+                    given=len(q.points),
+                    n=len(tests),
+                )
+            )
             return
         for t, p in zip(tests, q.points, strict=True):
             resolved[t["index"]] = _number(p, q.index, problems, default=0.0)
         return
-    given = {t["index"]: _number(t["points"], q.index, problems, default=0.0)
-             for t in tests if t["points"] is not None}
+    given = {
+        t["index"]: _number(t["points"], q.index, problems, default=0.0)
+        for t in tests
+        if t["points"] is not None
+    }
     rest = [t["index"] for t in tests if t["points"] is None]
     if q.points is None:
         rest_total = 0.0 if given else 1.0
@@ -211,7 +276,14 @@ def _number(value: Any, index: int, problems: list[Problem], *, default: float) 
         return default
     if type(value) in (int, float) and value >= 0:
         return float(value)
-    problems.append(Problem("points_invalid", f"points {value!r} is not a number", index))
+    problems.append(
+        problem(
+            "points_invalid",
+            gettext_noop("points %(points)s is not a number"),
+            index,
+            points=repr(value),
+        )
+    )
     return default
 
 
@@ -219,11 +291,15 @@ def _yaml(text: str, index: int, problems: list[Problem]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        problems.append(Problem("invalid_yaml", f"invalid YAML: {exc}", index))
+        problems.append(
+            problem("invalid_yaml", gettext_noop("invalid YAML: %(error)s"), index, error=exc)
+        )
         return {}
     if data is None:
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem("invalid_yaml", "the configuration is not a mapping", index))
+        problems.append(
+            problem("invalid_yaml", gettext_noop("the configuration is not a mapping"), index)
+        )
         return {}
     return data

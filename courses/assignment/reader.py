@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import nbgrader, otter
-from .model import ANSWER_ROLES, Exercise, ExerciseCell, ExerciseInvalid, Problem
+from .model import (
+    ANSWER_ROLES,
+    Exercise,
+    ExerciseCell,
+    ExerciseInvalid,
+    Problem,
+    gettext_noop,
+    problem,
+)
 
 CELL_TYPES = ("code", "markdown", "raw")
 
@@ -30,34 +38,52 @@ def parse_exercise(*, data: bytes | str | Mapping[str, Any]) -> Exercise:
         parsed = [nbgrader.parse_cell(i, c, problems) for i, (c, _) in enumerate(cells)]
     _check_grade_ids(notebook, exercise_format, parsed, problems)
     if not any(c.role in ANSWER_ROLES for c in parsed):
-        problems.append(Problem("no_answer_cells", "the notebook has no answer (solution) cells"))
+        problems.append(
+            problem("no_answer_cells", gettext_noop("the notebook has no answer (solution) cells"))
+        )
     if problems:
         raise ExerciseInvalid(problems)
-    metadata = {k: notebook["metadata"][k] for k in ("kernelspec", "language_info")
-                if isinstance(notebook.get("metadata"), dict) and k in notebook["metadata"]}
+    metadata = {
+        k: notebook["metadata"][k]
+        for k in ("kernelspec", "language_info")
+        if isinstance(notebook.get("metadata"), dict) and k in notebook["metadata"]
+    }
     return Exercise(format=exercise_format, cells=tuple(parsed), metadata=metadata)
 
 
-def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]
-          ) -> dict[str, Any] | None:
+def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
     if isinstance(data, bytes | str):
         try:
             loaded = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(Problem("invalid_json", f"the file is not valid JSON: {exc}"))
+            problems.append(
+                problem(
+                    "invalid_json", gettext_noop("the file is not valid JSON: %(error)s"), error=exc
+                )
+            )
             return None
     else:
         loaded = data
     if not isinstance(loaded, Mapping):
-        problems.append(Problem("invalid_json", "the file is not a notebook (a JSON object)"))
+        problems.append(
+            problem("invalid_json", gettext_noop("the file is not a notebook (a JSON object)"))
+        )
         return None
     version = loaded.get("nbformat")
     if type(version) is not int or version < 4:
-        problems.append(Problem("nbformat_too_old", f"notebook format {version!r} is not "
-                                "supported: open and save it with Jupyter (nbformat 4)"))
+        problems.append(
+            problem(
+                "nbformat_too_old",
+                gettext_noop(
+                    "notebook format %(version)s is not supported: open and save it with "
+                    "Jupyter (nbformat 4)"
+                ),
+                version=repr(version),
+            )
+        )
         return None
     if not isinstance(loaded.get("cells"), list):
-        problems.append(Problem("invalid_json", "the notebook has no list of cells"))
+        problems.append(problem("invalid_json", gettext_noop("the notebook has no list of cells")))
         return None
     return dict(loaded)
 
@@ -68,24 +94,40 @@ def _cells(notebook: dict[str, Any], problems: list[Problem]) -> list[tuple[dict
         source = cell.get("source", "") if isinstance(cell, dict) else None
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
-        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES \
-                or not isinstance(source, str) or not isinstance(cell.get("metadata", {}), dict):
-            problems.append(Problem("invalid_cell", "not a valid notebook cell", index))
+        if (
+            not isinstance(cell, dict)
+            or cell.get("cell_type") not in CELL_TYPES
+            or not isinstance(source, str)
+            or not isinstance(cell.get("metadata", {}), dict)
+        ):
+            problems.append(
+                problem("invalid_cell", gettext_noop("not a valid notebook cell"), index)
+            )
             cells.append(({"cell_type": "raw", "metadata": {}}, ""))
             continue
         cells.append((cell, source))
     return cells
 
 
-def _check_grade_ids(notebook: dict[str, Any], exercise_format: str,
-                     parsed: list[ExerciseCell], problems: list[Problem]) -> None:
+def _check_grade_ids(
+    notebook: dict[str, Any],
+    exercise_format: str,
+    parsed: list[ExerciseCell],
+    problems: list[Problem],
+) -> None:
     seen: dict[str, int] = {}
     for cell in parsed:
         if cell.grade_id is None or cell.role.value == "plain":
             continue
         if cell.grade_id in seen:
-            problems.append(Problem("duplicate_grade_id", f"duplicate grade id "
-                                    f"{cell.grade_id!r} (also cell {seen[cell.grade_id] + 1})",
-                                    cell.index))
+            problems.append(
+                problem(
+                    "duplicate_grade_id",
+                    gettext_noop("duplicate grade id %(grade_id)s (also cell %(other)s)"),
+                    cell.index,
+                    grade_id=repr(cell.grade_id),
+                    other=seen[cell.grade_id] + 1,
+                )
+            )
         else:
             seen[cell.grade_id] = cell.index

@@ -27,8 +27,11 @@ def _student_cell(cell: ExerciseCell) -> nbformat.NotebookNode:
     metadata: dict[str, Any] = {}
     if cell.grade_id is not None and cell.role is not Role.PLAIN:
         metadata["nbgrader"] = {
-            "grade_id": cell.grade_id, "schema_version": 3, "task": cell.role is Role.TASK,
-            "solution": cell.role in ANSWER_ROLES, "locked": cell.role in READ_ONLY_ROLES,
+            "grade_id": cell.grade_id,
+            "schema_version": 3,
+            "task": cell.role is Role.TASK,
+            "solution": cell.role in ANSWER_ROLES,
+            "locked": cell.role in READ_ONLY_ROLES,
             "grade": cell.role in (Role.TEST, Role.MANUAL),
         }
         if cell.role in (Role.TEST, Role.MANUAL, Role.TASK):
@@ -70,7 +73,8 @@ def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Ex
         answers = _otter_source_answers(submission)
     cells = tuple(
         replace(c, source=answers.get(c.grade_id, c.student_source))
-        if c.role in ANSWER_ROLES and c.grade_id is not None else c
+        if c.role in ANSWER_ROLES and c.grade_id is not None
+        else c
         for c in exercise.cells
     )
     return replace(exercise, cells=cells)
@@ -80,10 +84,17 @@ def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:
     """Answers of an otter source notebook (an instructor checking their own solution)."""
     problems: list[Problem] = []
     cells = submission.get("cells") if isinstance(submission, Mapping) else None
-    pairs = [(c, "".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source"))
-             for c in (cells if isinstance(cells, list) else []) if isinstance(c, dict)]
-    pairs = [(c, s) for c, s in pairs if isinstance(s, str)]
+    pairs: list[tuple[dict[str, Any], str]] = []
+    for cell in cells if isinstance(cells, list) else []:
+        source = cell.get("source") if isinstance(cell, dict) else None
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        if isinstance(source, str):
+            pairs.append((cell, source))
     if not otter.is_otter(pairs):
         return {}
-    return {c.grade_id: c.source for c in otter.parse_cells(pairs, problems)
-            if c.role in ANSWER_ROLES and c.grade_id is not None}
+    return {
+        c.grade_id: c.source
+        for c in otter.parse_cells(pairs, problems)
+        if c.role in ANSWER_ROLES and c.grade_id is not None
+    }

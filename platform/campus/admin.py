@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from campus.models import EmailDomain, Membership, Organization, User
+from campus.models import AuditAction, AuditLog, EmailDomain, Membership, Organization, User
+from campus.services import audit_record
 
 
 class MembershipInline(admin.TabularInline):
@@ -33,6 +36,24 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "organization"]
     list_select_related = ["user", "organization"]
 
+    def save_model(self, request: Any, obj: Membership, form: Any, change: bool) -> None:
+        """Role changes made here are audited like those made on the members page."""
+        old_role = Membership.objects.filter(pk=obj.pk).values_list("role", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if old_role != obj.role:
+            audit_record(
+                organization=obj.organization,
+                actor=request.user,
+                action=AuditAction.ROLE_CHANGED if change else AuditAction.MEMBER_JOINED,
+                target_type="membership",
+                target_id=obj.pk,
+                target_label=obj.user.email,
+                target_user=obj.user,
+                details={"from": old_role, "to": obj.role, "via": "admin"}
+                if change
+                else {"role": obj.role, "via": "admin"},
+            )
+
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
@@ -50,3 +71,22 @@ class UserAdmin(BaseUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by services, never edited by hand."""
+
+    list_display = ["created_at", "organization", "actor", "action", "target_label"]
+    list_filter = ["action", "organization"]
+    search_fields = ["target_label", "actor__email", "target_user__email"]
+    list_select_related = ["organization", "actor"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -119,3 +119,85 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.organization} · {self.get_role_display()}"
+
+
+class AuditAction(models.TextChoices):
+    MEMBER_JOINED = "member_joined", _("Joined the university")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    USER_INVITED = "user_invited", _("Account created and invited")
+    ENROLLMENT_CREATED = "enrollment_created", _("Enrolled in a cohort")
+    ENROLLMENT_ROLE_CHANGED = "enrollment_role_changed", _("Cohort role changed")
+    ENROLLMENT_REMOVED = "enrollment_removed", _("Removed from a cohort")
+    COHORT_CREATED = "cohort_created", _("Cohort created")
+    COHORT_CHANGED = "cohort_changed", _("Cohort changed")
+    COHORT_CODE_REGENERATED = "cohort_code_regenerated", _("Enrollment code regenerated")
+
+
+class AuditLog(models.Model):
+    """Who did what to whom, and when. Rows are only ever added.
+
+    The target is kept as a type, an id and a label frozen at the time, so the entry still
+    reads correctly after the target is renamed or deleted.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_log"
+    )
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the platform acted on its own."),
+    )
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
+    target_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    target_type = models.CharField(_("target type"), max_length=40)
+    target_id = models.PositiveBigIntegerField(_("target id"), null=True, blank=True)
+    target_label = models.CharField(_("target"), max_length=300)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} · {self.actor} · {self.action}"
+
+    def details_display(self) -> str:
+        """The details in words, for people: role codes become role names."""
+        roles = dict(Role.choices)
+        parts = []
+        if "from" in self.details and "to" in self.details:
+            parts.append(
+                f"{roles.get(self.details['from'], self.details['from'])} → "
+                f"{roles.get(self.details['to'], self.details['to'])}"
+            )
+        elif "role" in self.details:
+            parts.append(str(roles.get(self.details["role"], self.details["role"])))
+        if "cohort" in self.details:
+            parts.append(str(self.details["cohort"]))
+        via = str(self.details.get("via", ""))
+        if via:
+            parts.append(_via_display(via))
+        return " · ".join(parts)
+
+
+def _via_display(via: str) -> str:
+    kind, _sep, value = via.partition(":")
+    labels = {
+        "csv": _("CSV import"),
+        "invite_link": _("invite link"),
+        "email_domain": _("email domain %(domain)s"),
+        "admin": _("by an admin"),
+    }
+    label = labels.get(kind)
+    if label is None:
+        return via
+    return str(label) % {"domain": value}

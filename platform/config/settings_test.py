@@ -5,24 +5,21 @@ import os
 import tempfile
 from pathlib import Path
 
-# One Redis per test process. xdist workers inherit the controller's environment, but must
-# not share its Redis: the real Celery workers the tests start consume shared queue names,
-# and pub/sub channels are global to a server, so two processes would take each other's
-# tasks and events. (The workers and web servers the tests start keep their parent's.)
-if not os.environ.get("REDIS_URL") or os.environ.get("OSTP_TEST_REDIS_FOR") not in (
-    None,
-    os.environ.get("PYTEST_XDIST_WORKER", "controller"),
-):
+# Each test process gets its own Redis: xdist workers inherit the controller's environment,
+# and sharing one server would mix their pub/sub channels (ids repeat across test databases).
+# A REDIS_URL given from outside is used as it is.
+_AUTO = "OSTP_TEST_REDIS_PID"
+if not os.environ.get("REDIS_URL") or os.environ.get(_AUTO, str(os.getpid())) != str(os.getpid()):
     from config.embedded_redis import start_redis
 
     _redis = start_redis(data_dir=Path(tempfile.mkdtemp(prefix="ostp-redis-")), persist=False)
     atexit.register(_redis.stop)
     os.environ["REDIS_URL"] = _redis.url
-    os.environ["OSTP_TEST_REDIS_FOR"] = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    os.environ[_AUTO] = str(os.getpid())
 
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

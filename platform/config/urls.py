@@ -9,6 +9,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("universities/", include("campus.urls")),
+    path("", include("courses.urls_cohorts")),
     path("courses/", include("courses.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]

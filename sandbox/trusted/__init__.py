@@ -7,8 +7,25 @@ Public API::
         results = runner.run([CheckCell(key="test_1", code="assert f(2) == 4")])
 
     run_tests(kernel, cells, cell_timeout_s=30) -> list[CheckResult]
+    warm_up()  # when a worker process starts: the fork server imports numpy and pandas
 """
 
-from .runner import CheckCell, CheckResult, KernelLike, TrustedRunner, run_tests
+from .runner import (
+    CheckCell,
+    CheckResult,
+    KernelLike,
+    TrustedRunner,
+    TrustedRunnerError,
+    run_tests,
+    warm_up,
+)
 
-__all__ = ["CheckCell", "CheckResult", "KernelLike", "TrustedRunner", "run_tests"]
+__all__ = [
+    "CheckCell",
+    "CheckResult",
+    "KernelLike",
+    "TrustedRunner",
+    "TrustedRunnerError",
+    "run_tests",
+    "warm_up",
+]

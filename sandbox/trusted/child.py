@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import linecache
 import math
 import numbers
 import os
@@ -25,6 +26,7 @@ from .codec import recv_frame, send_frame
 from .remote import KernelLink, Remote, TestGlobals
 
 OUTPUT_LIMIT = 20_000
+ADDRESS_SPACE_BYTES = 4 << 30
 
 
 class TestTookTooLong(Exception):
@@ -57,21 +59,29 @@ class Child:
         if op == "run":
             self.connect_if_waiting()
             return run_cell(self.globals, str(msg["code"]), float(msg["timeout"]))
+        if op == "define":
+            return {"op": "defined", "ok": define(self.globals, str(msg["code"]))}
         if op == "kernel_gone":
             self.stop_listening("your notebook's kernel could not be reached")
             return {"op": "noted"}
         if op == "end":
+            connected = self.link.sock is not None
             self.link.detach()
             self.stop_listening("your notebook's kernel is not connected")
-            return {"op": "ended"}
+            return {"op": "ended", "connected": connected}
         return None
 
     def listen(self, path: str, timeout_s: float) -> None:
         self.link.timeout_s = timeout_s
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        # The kernel runs as another uid; the directory, not the socket, keeps others out.
-        os.chmod(path, 0o666)
+        # The kernel runs as another uid and may connect: the directory keeps others out.
+        # Set by umask at creation, never by chmod on the path, which the kernel could swap
+        # for a symlink to a host file in between.
+        previous = os.umask(0)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(previous)
         listener.listen(1)
         self.listener = listener
 
@@ -106,16 +116,48 @@ class Child:
                 self.stop_listening("your notebook's kernel did not answer in time")
 
 
+def define(globals_: TestGlobals, code: str) -> bool:
+    """Bind the instructor's imports and definitions here too, so tests get these copies.
+
+    Statement by statement: an import this process cannot do (a course's own module)
+    leaves that name to the kernel and does not stop the others.
+    """
+    try:
+        statements = ast.parse(code, "<instructor>").body
+    except SyntaxError:
+        return False
+    done = True
+    for statement in statements:
+        module = ast.Module(body=[statement], type_ignores=[])
+        try:
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                exec(compile(module, "<instructor>", "exec"), globals_)  # noqa: S102
+        except Exception:
+            done = False
+    return done
+
+
 def _alarm(signum: int, frame: FrameType | None) -> None:
     raise TestTookTooLong("the test took too long")
 
 
 def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
+    globals_.forget_resolved()
     out = io.StringIO()
-    result: dict[str, Any] = {"op": "result", "passed": False, "value": None,
-                              "value_repr": None, "error_type": None, "error_message": "",
-                              "from_learner": False, "traceback": ""}
+    result: dict[str, Any] = {
+        "op": "result",
+        "passed": False,
+        "value": None,
+        "value_repr": None,
+        "error_type": None,
+        "error_message": "",
+        "from_learner": False,
+        "traceback": "",
+    }
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
@@ -125,15 +167,30 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
         result.update(passed=True, **_describe_value(value))
     except BaseException as exc:  # test code may raise anything; this process reports it
         signal.setitimer(signal.ITIMER_REAL, 0)
-        result.update(error_type=type(exc).__name__, error_message=_safe_str(exc)[:2000],
-                      from_learner=getattr(exc, "from_learner", False) is True,
-                      traceback=_test_traceback(exc))
+        result.update(
+            error_type=type(exc).__name__,
+            error_message=_safe_str(exc)[:2000],
+            from_learner=getattr(exc, "from_learner", False) is True,
+            traceback=_test_traceback(exc),
+            lines=_test_lines(exc),
+        )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]
     result["duration_s"] = time.perf_counter() - started
     return result
+
+
+def _test_lines(exc: BaseException) -> list[int]:
+    """The test's own lines the error went through, outermost first."""
+    lines: list[int] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<test>":
+            lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    return lines
 
 
 def _test_traceback(exc: BaseException) -> str:
@@ -145,8 +202,14 @@ def _test_traceback(exc: BaseException) -> str:
 
 
 def _execute(globals_: TestGlobals, code: str) -> Any:
+    # Registered so that tracebacks (for instructors) show the failing line of the test.
+    linecache.cache["<test>"] = (len(code), None, code.splitlines(True), "<test>")
     tree = ast.parse(code, "<test>", "exec")
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+    else:
+        last = None
     exec(compile(tree, "<test>", "exec"), globals_)  # noqa: S102 - the instructor's test code
     if last is None:
         return None
@@ -160,7 +223,8 @@ def _describe_value(value: Any) -> dict[str, Any]:
     if isinstance(value, numbers.Real) and not isinstance(value, bool | Remote):
         try:
             as_float = float(value)
-            numeric = as_float if math.isfinite(as_float) else None
+            # NaN or infinity as a score earns nothing (nbgrader would choke on it)
+            numeric = as_float if math.isfinite(as_float) else 0.0
         except (TypeError, ValueError):
             numeric = None
     text = None
@@ -177,8 +241,9 @@ def _holds_remote(value: Any, depth: int) -> bool:
     if type(value) in (list, tuple, set, frozenset):
         return any(_holds_remote(v, depth + 1) for v in value)
     if type(value) is dict:
-        return any(_holds_remote(k, depth + 1) or _holds_remote(v, depth + 1)
-                   for k, v in value.items())
+        return any(
+            _holds_remote(k, depth + 1) or _holds_remote(v, depth + 1) for k, v in value.items()
+        )
     return False
 
 
@@ -192,7 +257,10 @@ def _safe_str(value: Any, *, use_repr: bool = False) -> str:
 def main(fd: int) -> None:
     """Entry point of a forked trusted process: serve the worker on ``fd``, then exit."""
     import random
+    import resource
 
+    # A backstop against a flood of learner data: the worker's host must not run out.
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     random.seed()
     numpy = __import__("sys").modules.get("numpy")
     if numpy is not None:

@@ -17,9 +17,10 @@ import json as _json
 import socket as _socket
 import struct as _struct
 import sys as _sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-MAX_FRAME_BYTES = 1 << 30
+MAX_FRAME_BYTES = 512 << 20
 MAX_DEPTH = 64
 _PREFIX = _struct.Struct("!II")
 _LENGTH = _struct.Struct("!Q")
@@ -65,6 +66,7 @@ def recv_frame(sock: _socket.socket) -> tuple[dict[str, Any], list[bytes]]:
 
 
 # ---------------------------------------------------------------- encoding
+
 
 def _numpy() -> Any:
     # Only a numpy the process already uses: the codec never imports it by itself.
@@ -152,14 +154,22 @@ def _encode_scientific(value: Any, bufs: list[bytes], fb: Fallback, depth: int) 
 def _encode_pandas(pd: Any, value: Any, bufs: list[bytes], fb: Fallback, depth: int) -> Node:
     kind = type(value)
     if kind is pd.DataFrame:
-        columns = [_encode_column(pd, value.iloc[:, i], bufs, fb, depth)
-                   for i in range(value.shape[1])]
-        return {"$": "df", "columns": _encode_index(pd, value.columns, bufs, fb, depth),
-                "index": _encode_index(pd, value.index, bufs, fb, depth), "data": columns}
+        columns = [
+            _encode_column(pd, value.iloc[:, i], bufs, fb, depth) for i in range(value.shape[1])
+        ]
+        return {
+            "$": "df",
+            "columns": _encode_index(pd, value.columns, bufs, fb, depth),
+            "index": _encode_index(pd, value.index, bufs, fb, depth),
+            "data": columns,
+        }
     if kind is pd.Series:
-        return {"$": "se", "name": encode(value.name, bufs, fb, depth),
-                "index": _encode_index(pd, value.index, bufs, fb, depth),
-                "data": _encode_column(pd, value, bufs, fb, depth)}
+        return {
+            "$": "se",
+            "name": encode(value.name, bufs, fb, depth),
+            "index": _encode_index(pd, value.index, bufs, fb, depth),
+            "data": _encode_column(pd, value, bufs, fb, depth),
+        }
     if isinstance(value, pd.Index):
         return _encode_index(pd, value, bufs, fb, depth)
     if value is pd.NA:
@@ -175,15 +185,26 @@ def _encode_pandas(pd: Any, value: Any, bufs: list[bytes], fb: Fallback, depth: 
 
 def _encode_index(pd: Any, index: Any, bufs: list[bytes], fb: Fallback, depth: int) -> Node:
     if type(index) is pd.RangeIndex:
-        return {"$": "ri", "v": [index.start, index.stop, index.step],
-                "name": encode(index.name, bufs, fb, depth)}
+        return {
+            "$": "ri",
+            "v": [index.start, index.stop, index.step],
+            "name": encode(index.name, bufs, fb, depth),
+        }
     if type(index) is pd.MultiIndex:
-        levels = [_encode_column(pd, index.get_level_values(i), bufs, fb, depth)
-                  for i in range(index.nlevels)]
-        return {"$": "mi", "levels": levels,
-                "names": [encode(n, bufs, fb, depth) for n in index.names]}
-    return {"$": "ix", "name": encode(index.name, bufs, fb, depth),
-            "data": _encode_column(pd, index, bufs, fb, depth)}
+        levels = [
+            _encode_column(pd, index.get_level_values(i), bufs, fb, depth)
+            for i in range(index.nlevels)
+        ]
+        return {
+            "$": "mi",
+            "levels": levels,
+            "names": [encode(n, bufs, fb, depth) for n in index.names],
+        }
+    return {
+        "$": "ix",
+        "name": encode(index.name, bufs, fb, depth),
+        "data": _encode_column(pd, index, bufs, fb, depth),
+    }
 
 
 def _encode_column(pd: Any, values: Any, bufs: list[bytes], fb: Fallback, depth: int) -> Node:
@@ -191,8 +212,12 @@ def _encode_column(pd: Any, values: Any, bufs: list[bytes], fb: Fallback, depth:
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cat = values.array if isinstance(values, pd.Index) else values.cat
-        return {"$": "cat", "codes": _npy(np.asarray(cat.codes), bufs), "ordered": dtype.ordered,
-                "categories": _encode_index(pd, dtype.categories, bufs, fb, depth)}
+        return {
+            "$": "cat",
+            "codes": _npy(np.asarray(cat.codes), bufs),
+            "ordered": dtype.ordered,
+            "categories": _encode_index(pd, dtype.categories, bufs, fb, depth),
+        }
     if isinstance(dtype, np.dtype) and dtype.kind not in "OV":
         return {"$": "npy", "i": _npy(np.asarray(values.to_numpy()), bufs)}
     items = [encode(v, bufs, fb, depth + 1) for v in values.tolist()]
@@ -201,11 +226,16 @@ def _encode_column(pd: Any, values: Any, bufs: list[bytes], fb: Fallback, depth:
 
 # ---------------------------------------------------------------- decoding
 
+
 class Decoder:
     """Builds plain values from nodes; handles and modules go to the given callbacks."""
 
-    def __init__(self, *, on_handle: Callable[[dict[str, Any]], Any],
-                 on_module: Callable[[dict[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        *,
+        on_handle: Callable[[dict[str, Any]], Any],
+        on_module: Callable[[dict[str, Any]], Any],
+    ) -> None:
         self._on_handle = on_handle
         self._on_module = on_module
 
@@ -371,8 +401,9 @@ class Decoder:
         if tag == "cat":
             categories = self._index(node["categories"], bufs, depth)
             codes = self._load_npy(node["codes"], bufs)
-            return pd.Categorical.from_codes(codes, categories=categories,
-                                             ordered=node["ordered"] is True)
+            return pd.Categorical.from_codes(
+                codes, categories=categories, ordered=node["ordered"] is True
+            )
         if tag == "obj":
             items = self._items(node, bufs, depth)
             dtype = _text(node["dtype"])

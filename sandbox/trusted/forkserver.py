@@ -8,6 +8,7 @@ environment and never sees a test, an answer or a secret: it only forks.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -29,9 +30,36 @@ class ForkServer:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
+        self._spare: tuple[socket.socket, int] | None = None
 
     def spawn(self) -> tuple[socket.socket, int]:
-        """A fresh trusted process: its control socket and its pid."""
+        """A fresh trusted process: its control socket and its pid.
+
+        One child is forked ahead of time, so a submission does not wait for the fork.
+        """
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            spare = self._spawn_retrying()
+        threading.Thread(target=self._prepare_spare, daemon=True, name="trusted-fork").start()
+        return spare
+
+    def warm_up(self) -> None:
+        """Start the fork server and fork the spare now, in the background: importing
+        numpy and pandas takes seconds on a busy machine, better not on a submission."""
+        threading.Thread(target=self._prepare_spare, daemon=True, name="trusted-fork").start()
+
+    def _prepare_spare(self) -> None:
+        with contextlib.suppress(OSError):
+            child = self._spawn_retrying()
+            with self._lock:
+                kept = self._spare is None and self._ctrl is not None
+                if kept:
+                    self._spare = child
+            if not kept:
+                _discard(child)
+
+    def _spawn_retrying(self) -> tuple[socket.socket, int]:
         with self._lock:
             for attempt in range(2):
                 try:
@@ -56,20 +84,35 @@ class ForkServer:
 
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair()
-        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg", "HOME": "/nonexistent"}
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from sandbox.trusted.forkserver import serve; serve(int(sys.argv[2]))")
+        env = {
+            "PATH": os.defpath,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "HOME": "/nonexistent",
+        }
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from sandbox.trusted.forkserver import serve; serve(int(sys.argv[2]))"
+        )
         self._proc = subprocess.Popen(
             [sys.executable, "-s", "-c", code, _PACKAGE_ROOT, str(theirs.fileno())],
-            env=env, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, cwd="/",
+            env=env,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            cwd="/",
             start_new_session=True,
         )
         theirs.close()
         self._ctrl = ours
 
     def _stop_locked(self) -> None:
+        if self._spare is not None:
+            _discard(self._spare)
+            self._spare = None
         if self._ctrl is not None:
             self._ctrl.close()
             self._ctrl = None
@@ -81,6 +124,12 @@ class ForkServer:
     def close(self) -> None:
         with self._lock:
             self._stop_locked()
+
+
+def _discard(child: tuple[socket.socket, int]) -> None:
+    child[0].close()  # the child sees EOF and exits
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child[1], signal.SIGKILL)
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:

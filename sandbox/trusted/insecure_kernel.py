@@ -41,9 +41,11 @@ class InsecureLocalKernel:
         self._count = 0
         self._km = KernelManager(transport="ipc", ip=str(self.host_dir / "ipc"))
         self._km.connection_file = str(self.host_dir / "kernel.json")
-        self._km._kernel_spec = KernelSpec(  # noqa: SLF001 - pin the interpreter we were given
+        self._km._kernel_spec = KernelSpec(  # pin the interpreter we were given
             argv=[python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name="insecure local", language="python", interrupt_mode="signal",
+            display_name="insecure local",
+            language="python",
+            interrupt_mode="signal",
         )
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
         env.update(OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
@@ -76,18 +78,28 @@ class InsecureLocalKernel:
     def interrupt(self) -> None:
         self._km.interrupt_kernel()
 
-    def execute(self, code: str, *, timeout: float | None = None,
-                user_expressions: dict[str, str] | None = None,
-                on_output: Callable[[dict[str, Any]], None] | None = None) -> LocalCellResult:
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        user_expressions: dict[str, str] | None = None,
+        on_output: Callable[[dict[str, Any]], None] | None = None,
+    ) -> LocalCellResult:
         started = time.monotonic()
         self._count += 1
-        msg_id = self._client.execute(code, user_expressions=user_expressions or {},
-                                      allow_stdin=False, store_history=True)
+        msg_id = self._client.execute(
+            code, user_expressions=user_expressions or {}, allow_stdin=False, store_history=True
+        )
         run = _Run(msg_id, on_output)
         status = self._pump(run, started + (timeout or 1e9))
-        return LocalCellResult(index=self._count - 1, status=status, outputs=tuple(run.outputs),
-                               duration_s=time.monotonic() - started,
-                               user_expressions=run.reply.get("user_expressions", {}))
+        return LocalCellResult(
+            index=self._count - 1,
+            status=status,
+            outputs=tuple(run.outputs),
+            duration_s=time.monotonic() - started,
+            user_expressions=run.reply.get("user_expressions", {}),
+        )
 
     def _pump(self, run: _Run, deadline: float) -> str:
         poller = zmq.Poller()

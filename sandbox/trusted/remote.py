@@ -9,6 +9,7 @@ so a learner object cannot lie its way through a comparison.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import socket
 from collections.abc import Iterator
@@ -16,19 +17,80 @@ from typing import Any
 
 from .codec import Decoder, ProtocolError, encode, recv_frame, send_frame
 
-# Modules the trusted side uses its own copy of when a learner's name refers to them.
-TRUSTED_MODULES = frozenset({
-    "numpy", "math", "cmath", "scipy", "pandas", "statistics", "random", "itertools",
-    "functools", "collections", "re", "string", "json", "datetime", "decimal", "fractions",
-    "operator", "sklearn", "matplotlib",
-})
+# A learner's name for one of these modules resolves to the trusted side's own copy (a
+# patched or fake module in the kernel changes nothing). Only modules whose functions are
+# safe to run here on the learner's data: never pickle, os, subprocess and the like.
+DATA_MODULES = frozenset(
+    {
+        "numpy",
+        "pandas",
+        "scipy",
+        "math",
+        "cmath",
+        "statistics",
+        "random",
+        "itertools",
+        "functools",
+        "collections",
+        "operator",
+        "re",
+        "string",
+        "json",
+        "datetime",
+        "decimal",
+        "fractions",
+        "numbers",
+        "unittest",
+        "heapq",
+        "bisect",
+        "textwrap",
+        "difflib",
+        "nose",
+        "typing",
+        "dataclasses",
+        "enum",
+        "copy",
+    }
+)
+# A learner's FUNCTION claiming to be one of these assert helpers is replaced by the trusted
+# original: faking ``__module__`` only ever gets the genuine one. Functions only, from
+# modules whose functions return plain values or raise: a trusted class could hand back
+# an object with a permissive ``__eq__`` (``unittest.mock.ANY``), which a proxy never is.
+HELPER_MODULES = ("numpy.testing", "pandas.testing", "pandas._testing", "nose.tools")
+NUMPY_HELPERS = frozenset({"allclose", "isclose", "array_equal", "array_equiv"})
+
+
+def trusted_module_name(name: str) -> bool:
+    # Public modules only: importing ``unittest.__main__`` would run something.
+    parts = name.split(".")
+    return parts[0] in DATA_MODULES and not any(p.startswith("_") for p in parts)
+
+
+def trusted_helper_name(module: str, qualname: str) -> bool:
+    if module == "numpy":
+        return qualname in NUMPY_HELPERS
+    return any(module == m or module.startswith(m + ".") for m in HELPER_MODULES)
+
+
 # Attributes probed by Python and numpy internals: answering them locally keeps
 # `copy`, `pickle` and `numpy.asarray` from running learner code by accident.
-REMOTE_DUNDERS = frozenset({
-    "__name__", "__qualname__", "__dict__", "__defaults__", "__kwdefaults__",
-    "__annotations__", "__wrapped__", "__self__", "__func__", "__code__",
-})
+REMOTE_DUNDERS = frozenset(
+    {
+        "__name__",
+        "__qualname__",
+        "__dict__",
+        "__defaults__",
+        "__kwdefaults__",
+        "__annotations__",
+        "__wrapped__",
+        "__self__",
+        "__func__",
+        "__code__",
+    }
+)
 NEVER_CROSS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit"})
+# Raised by a call, these would silently end the test's own loops (``all(map(f, xs))``).
+ONLY_FROM_NEXT = frozenset({"StopIteration", "StopAsyncIteration"})
 
 
 class KernelUnavailable(RuntimeError):
@@ -43,17 +105,17 @@ class KernelLink:
         self.sock: socket.socket | None = None
         self.broken: str | None = "your notebook's kernel is not connected"
         self.decoder = Decoder(on_handle=self._handle, on_module=self._module)
+        self.generation = 0  # changes whenever the kernel may have run the learner's code
 
     def attach(self, sock: socket.socket) -> None:
         sock.settimeout(self.timeout_s)
         self.sock, self.broken = sock, None
+        self.generation += 1  # answer cells ran in between
 
     def detach(self) -> None:
         if self.sock is not None and self.broken is None:
-            try:
+            with contextlib.suppress(OSError):
                 send_frame(self.sock, {"op": "end"}, [])
-            except OSError:
-                pass
         if self.sock is not None:
             self.sock.close()
         self.sock, self.broken = None, "your notebook's kernel is not connected"
@@ -61,6 +123,8 @@ class KernelLink:
     def request(self, op: str, *args: Any, **fields: Any) -> Any:
         if self.sock is None or self.broken:
             raise learner_error(KernelUnavailable, self.broken or "kernel not connected")
+        if op != "resolve":
+            self.generation += 1
         bufs: list[bytes] = []
         header = {"op": op, "args": encode(list(args), bufs, _to_kernel), **fields}
         try:
@@ -72,32 +136,93 @@ class KernelLink:
         except (OSError, EOFError, ProtocolError) as exc:
             self.broken = f"your notebook's kernel stopped answering ({type(exc).__name__})"
             raise learner_error(KernelUnavailable, self.broken) from None
-        return self._reply(reply, rbufs)
+        except BaseException:
+            # The test's time ran out while the kernel was busy: a late answer would be
+            # read as the next one's, so this connection is done.
+            self.broken = "your code took too long to answer a test"
+            raise learner_error(TimeoutError, self.broken) from None
+        return self._reply(op, reply, rbufs, args)
 
-    def _reply(self, reply: dict[str, Any], bufs: list[bytes]) -> Any:
+    def _reply(
+        self, op: str, reply: dict[str, Any], bufs: list[bytes], args: tuple[Any, ...]
+    ) -> Any:
         if "ok" in reply:
             try:
-                return self.decoder.decode(reply["ok"], bufs)
+                value = self.decoder.decode(reply["ok"], bufs)
+                if op == "call" and type(reply.get("after")) is list:
+                    self._sync_arguments(reply["after"], bufs, args)
             except ProtocolError as exc:
                 raise learner_error(TypeError, f"a value could not be read: {exc}") from None
-        if reply.get("stop") is True:
+            return value
+        if reply.get("stop") is True and op == "next":
             raise StopIteration
         if type(reply.get("err")) is dict:
             raise rebuild_exception(reply["err"])
         raise learner_error(KernelUnavailable, "the kernel sent a malformed answer")
 
-    def _handle(self, node: dict[str, Any]) -> Remote:
+    def _sync_arguments(self, after: list[Any], bufs: list[bytes], args: tuple[Any, ...]) -> None:
+        """Mutations the learner's function made to the test's arguments, as in a kernel."""
+        positional, keywords = args
+        for entry in after:
+            if type(entry) is not list or len(entry) != 3:
+                raise ProtocolError("malformed argument state")
+            kind, key, node = entry
+            if kind == "p" and type(key) is int and 0 <= key < len(positional):
+                _update_in_place(positional[key], self.decoder.decode(node, bufs))
+            elif kind == "k" and type(key) is str and key in keywords:
+                _update_in_place(keywords[key], self.decoder.decode(node, bufs))
+
+    def _handle(self, node: dict[str, Any]) -> Any:
+        origin = node.get("origin")
+        if type(origin) is list and len(origin) == 2 and all(type(o) is str for o in origin):
+            trusted = trusted_object(origin[0], origin[1])
+            if trusted is not None:
+                return trusted
         kind = node.get("type")
         return Remote(self, node["id"], kind if type(kind) is str else "object")
 
     def _module(self, node: dict[str, Any]) -> Any:
         name = node["name"]
-        if name.split(".")[0] in TRUSTED_MODULES:
+        if trusted_module_name(name):
             try:
                 return importlib.import_module(name)
             except ImportError:
                 pass
-        return Remote(self, node["id"], "module") if type(node.get("id")) is int else None
+        if type(node.get("id")) is not int:
+            raise ProtocolError("module without a handle")
+        return Remote(self, node["id"], "module")
+
+
+def trusted_object(module_name: str, qualname: str) -> Any:
+    """The trusted side's own ``module.qualname`` (a plain function), if there is one."""
+    if not trusted_helper_name(module_name, qualname) or "<" in qualname:
+        return None
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except Exception:
+        return None
+    # numpy's functions are dispatcher objects, not FunctionType; classes are never wanted.
+    return value if callable(value) and not isinstance(value, type) else None
+
+
+def _update_in_place(original: Any, new: Any) -> None:
+    kind = type(original)
+    if (kind, type(new)) in ((list, list), (bytearray, bytes)):
+        original[:] = new
+    elif (kind, type(new)) in ((dict, dict), (set, set)):
+        original.clear()
+        original.update(new)
+    elif _writable_array_like(original, new):
+        original[...] = new
+
+
+def _writable_array_like(original: Any, new: Any) -> bool:
+    kind = type(original)
+    if kind.__name__ != "ndarray" or kind.__module__ != "numpy" or type(new) is not kind:
+        return False
+    return bool(new.shape == original.shape and original.flags.writeable)
 
 
 def learner_error(kind: type[BaseException], message: str) -> BaseException:
@@ -107,23 +232,46 @@ def learner_error(kind: type[BaseException], message: str) -> BaseException:
 
 
 def rebuild_exception(err: dict[str, Any]) -> BaseException:
-    """The nearest builtin exception type for the learner's exception, with its message."""
+    """The nearest trusted exception type for the learner's exception, with its message.
+
+    Along the class's bases: a data library's own exception (``numpy.linalg.LinAlgError``,
+    ``pandas.errors.ParserError``), else a builtin one. Only a type and a message cross.
+    """
     message = err.get("message")
     message = message[:2000] if type(message) is str else ""
-    names: list[str] = []
-    for entry in err.get("mro") if type(err.get("mro")) is list else []:
-        if type(entry) is list and len(entry) == 2 and all(type(e) is str for e in entry):
-            names.append(entry[1] if entry[0] == "builtins" else "")
-    for name in names:
-        if name in NEVER_CROSS:
+    chain = err.get("mro")
+    for entry in chain if isinstance(chain, list) else []:
+        if type(entry) is not list or len(entry) != 2 or not all(type(e) is str for e in entry):
+            continue
+        module, name = entry
+        if module == "builtins" and name in NEVER_CROSS:
             return learner_error(RuntimeError, f"your code tried to stop the kernel ({name})")
-        candidate = getattr(builtins, name, None) if name else None
-        if isinstance(candidate, type) and issubclass(candidate, Exception):
-            try:
-                return learner_error(candidate, message)
-            except TypeError:  # e.g. UnicodeDecodeError needs more arguments
-                continue
+        if module == "builtins" and name in ONLY_FROM_NEXT:
+            return learner_error(RuntimeError, f"your code raised {name}")
+        rebuilt = _trusted_exception(module, name, message)
+        if rebuilt is not None:
+            return rebuilt
     return learner_error(RuntimeError, message)
+
+
+def _trusted_exception(module: str, name: str, message: str) -> BaseException | None:
+    if module == "builtins":
+        candidate = getattr(builtins, name, None)
+    elif trusted_module_name(module) and name.isidentifier():
+        try:
+            candidate = getattr(importlib.import_module(module), name, None)
+        except Exception:
+            return None
+    else:
+        return None
+    if not isinstance(candidate, type) or not issubclass(candidate, Exception):
+        return None
+    if candidate.__name__ in ONLY_FROM_NEXT:
+        return None
+    try:
+        return learner_error(candidate, message)
+    except Exception:  # e.g. UnicodeDecodeError needs more arguments
+        return None
 
 
 def _to_kernel(value: Any) -> Any:
@@ -230,14 +378,25 @@ class TestGlobals(dict[str, Any]):
     def __init__(self, link: KernelLink) -> None:
         super().__init__(__name__="__main__", __builtins__=builtins)
         self.link = link
+        # A name read again before anything else was asked of the kernel cannot have
+        # changed: `df` twice in one assert crosses once.
+        self._resolved: dict[str, tuple[int, Any]] = {}
+
+    def forget_resolved(self) -> None:
+        self._resolved.clear()
 
     def __missing__(self, name: str) -> Any:
         if name in builtins.__dict__:
             return builtins.__dict__[name]
+        cached = self._resolved.get(name)
+        if cached is not None and cached[0] == self.link.generation:
+            return cached[1]
         try:
-            return self.link.request("resolve", name=name)
+            value = self.link.request("resolve", name=name)
         except NameError:
             raise KeyError(name) from None
+        self._resolved[name] = (self.link.generation, value)
+        return value
 
     def __setitem__(self, name: str, value: Any) -> None:
         if isinstance(value, Remote):

@@ -8,10 +8,14 @@ execute request per operation would cost milliseconds).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import marshal
 import os
 import secrets
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +27,25 @@ from .codec import recv_frame, send_frame
 from .forkserver import fork_server
 
 HELPER_SOURCE = Path(codec.__file__).read_text() + "\n" + Path(kernel_helper.__file__).read_text()
-_HELPER_KEY = "_trusted_grading_helper_code_" + format(abs(hash(HELPER_SOURCE)), "x")
+_HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
+# Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled
+# here costs one, when the kernel runs the same Python version (else it compiles the source).
+_HELPER_CODE = base64.b64encode(
+    marshal.dumps(compile(HELPER_SOURCE, "<trusted-helper>", "exec"))
+).decode()
+_HELPER_LOADER = (
+    f"(__import__('sys').modules.get({_HELPER_KEY!r}) or (lambda m, sys=__import__('sys'): ("
+    f"exec(__import__('marshal').loads(__import__('base64').b64decode({_HELPER_CODE!r})) "
+    f"if sys.version_info[:2] == {tuple(sys.version_info[:2])!r} "
+    f"and sys.implementation.name == {sys.implementation.name!r} "
+    f"else compile({HELPER_SOURCE!r}, '<trusted-helper>', 'exec'), m.__dict__), "
+    f"sys.modules.__setitem__({_HELPER_KEY!r}, m), m)[2])"
+    f"(__import__('types').ModuleType({_HELPER_KEY!r})))"
+)
+
+
+class TrustedRunnerError(RuntimeError):
+    """Ours, not the learner's: the trusted process failed (grading should be retried)."""
 
 
 class KernelLike(Protocol):
@@ -32,8 +54,13 @@ class KernelLike(Protocol):
     host_dir: Path
     kernel_dir: str
 
-    def execute(self, code: str, *, timeout: float | None = None,
-                user_expressions: dict[str, str] | None = None) -> Any: ...
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        user_expressions: dict[str, str] | None = None,
+    ) -> Any: ...
 
     def interrupt(self) -> None: ...
 
@@ -68,17 +95,18 @@ class CheckResult:
     error_message: str = ""
     from_learner: bool = False
     traceback: str = ""
+    lines: tuple[int, ...] = ()  # the test's lines the error went through, outermost first
     stdout: str = ""
     duration_s: float = 0.0
 
 
-def helper_expression(socket_path: str) -> str:
-    """The one user expression that loads the helper (once per kernel) and starts serving."""
-    return (
-        "(__import__('sys').modules.get({key!r}) or (lambda m: (exec(compile({src!r}, "
-        "'<trusted-helper>', 'exec'), m.__dict__), __import__('sys').modules.__setitem__("
-        "{key!r}, m), m)[2])(__import__('types').ModuleType({key!r}))).serve({path!r}, globals())"
-    ).format(key=_HELPER_KEY, src=HELPER_SOURCE, path=socket_path)
+def helper_expression(socket_path: str, *, loaded: bool = False) -> str:
+    """The one user expression that loads the helper (once per kernel) and starts serving.
+
+    Once a session has served, the helper is known to be loaded: later ones skip the code.
+    """
+    loader = f"__import__('sys').modules[{_HELPER_KEY!r}]" if loaded else _HELPER_LOADER
+    return f"{loader}.serve({socket_path!r}, globals())"
 
 
 class TrustedRunner:
@@ -90,6 +118,7 @@ class TrustedRunner:
         self._ctrl, self._pid = fork_server().spawn()
         self._send_lock = threading.Lock()
         self._dead = ""
+        self.helper_loaded = False
 
     def __enter__(self) -> TrustedRunner:
         return self
@@ -106,8 +135,17 @@ class TrustedRunner:
         if not self.kernel.is_alive():
             return [_failed(c, "your notebook's kernel stopped before this test") for c in cells]
         path = f"trusted-{secrets.token_hex(8)}.sock"
-        self._call({"op": "listen", "path": str(Path(self.kernel.host_dir) / path),
-                    "timeout": self.cell_timeout_s}, expect="listening")
+        listening = self._checked_call(
+            {
+                "op": "listen",
+                "path": str(Path(self.kernel.host_dir) / path),
+                "timeout": self.cell_timeout_s,
+            },
+            expect="listening",
+            wait_s=10,
+        )
+        if listening is None:
+            return [_failed(c, self._dead) for c in cells]
         session = _KernelSession(self, f"{self.kernel.kernel_dir}/{path}", len(cells))
         session.start()
         try:
@@ -115,25 +153,48 @@ class TrustedRunner:
         finally:
             self._end_session(session)
 
+    def define(self, code: str) -> bool:
+        """Also bind the instructor's ``code`` (imports, functions) in the test namespace.
+
+        Names bound here win over the kernel's: a learner who redefines an instructor's
+        helper or patches an imported assert function does not change what tests call.
+        Only definitions belong here; the code runs without the kernel.
+        """
+        if self._dead:
+            return False
+        reply = self._checked_call(
+            {"op": "define", "code": code}, expect="defined", wait_s=self.cell_timeout_s
+        )
+        return reply is not None and reply.get("ok") is True
+
     def _run_one(self, cell: CheckCell) -> CheckResult:
         if self._dead:
             return _failed(cell, self._dead)
         msg = {"op": "run", "code": cell.code, "timeout": self.cell_timeout_s}
+        reply = self._checked_call(msg, expect="result", wait_s=self.cell_timeout_s + 5)
+        return _failed(cell, self._dead) if reply is None else _result(cell.key, reply)
+
+    def _checked_call(
+        self, msg: dict[str, Any], *, expect: str, wait_s: float
+    ) -> dict[str, Any] | None:
+        """None when the trusted process hung (it is killed: a test outcome); a crash is ours."""
         try:
-            reply = self._call(msg, expect="result", wait_s=self.cell_timeout_s + 10)
+            return self._call(msg, expect=expect, wait_s=wait_s)
+        except TimeoutError:
+            self._kill("a test did not finish in time")
+            return None
         except (OSError, EOFError, codec.ProtocolError) as exc:
-            self._kill(f"grading stopped: the trusted runner failed ({type(exc).__name__})")
-            return _failed(cell, self._dead)
-        return _result(cell.key, reply)
+            self._kill("the trusted runner failed")
+            raise TrustedRunnerError(f"the trusted runner failed: {exc!r}") from exc
 
     def _end_session(self, session: _KernelSession) -> None:
         session.ended = True
-        if not self._dead:
-            try:
-                self._call({"op": "end"}, expect="ended", wait_s=10)
-            except (OSError, EOFError, codec.ProtocolError):
-                self._kill("grading stopped: the trusted runner failed")
-        session.finish()
+        try:
+            if not self._dead:
+                ended = self._checked_call({"op": "end"}, expect="ended", wait_s=10)
+                self.helper_loaded |= ended is not None and ended.get("connected") is True
+        finally:
+            session.finish()
 
     def _call(self, msg: dict[str, Any], *, expect: str, wait_s: float = 10) -> dict[str, Any]:
         with self._send_lock:
@@ -167,7 +228,7 @@ class _KernelSession:
 
     def __init__(self, runner: TrustedRunner, kernel_path: str, cells: int) -> None:
         self.runner = runner
-        self.expression = helper_expression(kernel_path)
+        self.expression = helper_expression(kernel_path, loaded=runner.helper_loaded)
         self.timeout = runner.cell_timeout_s * (cells + 1)
         self.done = threading.Event()
         self.ended = False
@@ -178,8 +239,9 @@ class _KernelSession:
 
     def _serve(self) -> None:
         try:
-            self.runner.kernel.execute("", timeout=self.timeout,
-                                       user_expressions={"trusted": self.expression})
+            self.runner.kernel.execute(
+                "", timeout=self.timeout, user_expressions={"trusted": self.expression}
+            )
         except Exception:  # noqa: S110 - a dead kernel is reported through the tests
             pass
         finally:
@@ -198,8 +260,13 @@ class _KernelSession:
 
 
 def _failed(cell: CheckCell, reason: str) -> CheckResult:
-    return CheckResult(key=cell.key, passed=False, error_type="KernelUnavailable",
-                       error_message=reason, from_learner=True)
+    return CheckResult(
+        key=cell.key,
+        passed=False,
+        error_type="KernelUnavailable",
+        error_message=reason,
+        from_learner=True,
+    )
 
 
 def _result(key: str, reply: dict[str, Any]) -> CheckResult:
@@ -209,17 +276,38 @@ def _result(key: str, reply: dict[str, Any]) -> CheckResult:
 
     value = reply.get("value")
     return CheckResult(
-        key=key, passed=reply.get("passed") is True,
-        value=float(value) if type(value) in (int, float) else None,
+        key=key,
+        passed=reply.get("passed") is True,
+        value=_json_number(value) if type(value) in (int, float) else None,
         value_repr=reply["value_repr"] if isinstance(reply.get("value_repr"), str) else None,
-        error_type=text("error_type") or None, error_message=text("error_message"),
-        from_learner=reply.get("from_learner") is True, traceback=text("traceback"),
-        stdout=text("stdout"), duration_s=float(reply.get("duration_s") or 0.0),
+        error_type=text("error_type") or None,
+        error_message=text("error_message"),
+        from_learner=reply.get("from_learner") is True,
+        traceback=text("traceback"),
+        lines=_lines(reply.get("lines")),
+        stdout=text("stdout"),
+        duration_s=_json_number(reply.get("duration_s")),
     )
 
 
-def run_tests(kernel: KernelLike, cells: Sequence[CheckCell], *,
-              cell_timeout_s: float = 30.0) -> list[CheckResult]:
+def _lines(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if type(v) is int)
+
+
+def _json_number(value: Any) -> float:
+    return float(value) if type(value) in (int, float) else 0.0
+
+
+def warm_up() -> None:
+    """Get this process's trusted fork server ready (call it when a worker process starts)."""
+    fork_server().warm_up()
+
+
+def run_tests(
+    kernel: KernelLike, cells: Sequence[CheckCell], *, cell_timeout_s: float = 30.0
+) -> list[CheckResult]:
     """Run test cells once against ``kernel`` in a fresh trusted process."""
     with TrustedRunner(kernel, cell_timeout_s=cell_timeout_s) as runner:
         return runner.run(cells)

@@ -26,6 +26,7 @@ def web_server() -> Iterator[str]:
     """Yields the server's base URL."""
     port = _free_port()
     env = dict(os.environ)
+    env.pop("OSTP_TEST_REDIS_PID", None)  # the server uses this test process's Redis
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
         DJANGO_SETTINGS_MODULE="config.settings_test",

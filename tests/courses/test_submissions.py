@@ -10,6 +10,7 @@ from django.utils import timezone
 from courses import services
 from courses.grading import GradeReport, ItemResult
 from courses.models import (
+    CohortQuota,
     EnrollmentRole,
     Extension,
     GradeKind,
@@ -17,6 +18,7 @@ from courses.models import (
     Submission,
     SubmissionStatus,
 )
+from courses.quotas import QuotaKind, quota_consume
 from tests.courses.exercises import add_exercise, answered, as_json
 from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
 
@@ -225,6 +227,25 @@ def test_a_failure_of_the_learners_code_is_shown_with_its_reason(enrollment, exe
     assert "1024 MB" in submission.error_message
 
 
+def test_a_run_stopped_by_the_learners_code_fails_with_the_reason_and_keeps_what_ran(
+    enrollment, exercise
+) -> None:
+    submission = _submit(enrollment, exercise)
+    claim = services.submission_claim(submission_id=submission.pk)
+    stopped = GradeReport(
+        score=2.0,
+        max_score=3.0,
+        pending_points=0.0,
+        tests=_report(2.0).tests,
+        notes=("Cell 3 did not finish within 30 s.",),
+    )
+    assert services.submission_record_grade(claim=claim, report=stopped)
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.FAILED
+    assert submission.score == Decimal("2.00")
+    assert submission.error_message == "Cell 3 did not finish within 30 s."
+
+
 def test_our_errors_are_released_for_retry_then_flagged(enrollment, exercise) -> None:
     submission = _submit(enrollment, exercise)
     claim = services.submission_claim(submission_id=submission.pk)
@@ -235,3 +256,19 @@ def test_our_errors_are_released_for_retry_then_flagged(enrollment, exercise) ->
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.ERROR
     assert submission.needs_staff
+
+
+def test_a_learner_over_the_daily_cpu_quota_cannot_submit(enrollment, exercise) -> None:
+    # given a cohort allowing 5 CPU-seconds a day, all used by earlier runs
+    CohortQuota.objects.create(cohort=enrollment.cohort, cpu_seconds_per_day=5)
+    quota_consume(
+        user=enrollment.user,
+        cohort=enrollment.cohort,
+        kind=QuotaKind.CPU_SECONDS,
+        amount=5,
+        enforce=False,
+    )
+    # when / then
+    with pytest.raises(services.SubmissionRefused, match="5 of your 5 sandbox CPU-seconds"):
+        _submit(enrollment, exercise)
+    assert not Submission.objects.filter(learner=enrollment.user).exists()

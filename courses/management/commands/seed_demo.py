@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from courses.demo import DEMO_ACCOUNTS, seed_demo
+from courses.demo_curriculum import load_demo_curriculum
 
 
 class Command(BaseCommand):
@@ -15,6 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         course = seed_demo(password=options["password"])
+        curriculum = load_demo_curriculum()
         self.stdout.write(f"Demo data ready: {course.organization.name} · {course.title}")
+        self.stdout.write(f"Demo curriculum ready: {curriculum.title}")
         for account in DEMO_ACCOUNTS:
             self.stdout.write(f"  {account.email:<22} {account.role}")

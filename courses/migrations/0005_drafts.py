@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('courses', '0002_grading_lifecycle'),
+        ('courses', '0004_instructor_tools'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,119 @@
+"""Grading through the real path: HTTP submit → Celery → sandbox → trusted grader → saved.
+
+Writes bench/results/grading.json. Run with `make bench` (or `python -m bench.grading`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import notebooks
+from bench.stack import Browser, Stack, percentile, platform_stack, write_results
+
+LATENCY_RUNS = int(__import__("os").environ.get("BENCH_RUNS", "60"))
+BURST = int(__import__("os").environ.get("BENCH_BURST", "500"))
+PASSWORD = "bench-password-1"
+
+
+def _setup(stack: Stack) -> dict[str, str]:
+    """A course with the two exercises and one learner; returns the exercises' submit paths."""
+    stack.django()
+    from campus.models import Organization, User
+    from courses import services
+    from courses.models import Cohort, Course, Enrollment, Module
+
+    org = Organization.objects.create(name="Bench University", slug="bench", country="FR")
+    course = Course.objects.create(organization=org, slug="bench", title="Bench", published=True)
+    module = Module.objects.create(course=course, title="Bench", position=1)
+    cohort = Cohort.objects.create(course=course, name="Bench")
+    learner = User.objects.create_user("learner@bench.test", PASSWORD)
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=learner, email=learner.email, verified=True, primary=True)
+    Enrollment.objects.create(user=learner, cohort=cohort)
+    paths = {}
+    for slug, nb in [("small", notebooks.small()), ("heavy", notebooks.heavy())]:
+        services.exercise_create(module=module, title=slug, slug=slug, notebook=nb)
+        paths[slug] = f"/courses/bench/bench/exercises/{slug}/submit"
+    return paths
+
+
+def _wait_graded(browser: Browser, status_url: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = browser.get_json(status_url)
+        if state["status"] in ("graded", "failed", "error"):
+            return state
+        time.sleep(0.002)
+    raise RuntimeError(f"{status_url} not graded within {timeout_s} s")
+
+
+def _latency(browser: Browser, path: str) -> list[float]:
+    samples = []
+    for _ in range(LATENCY_RUNS):
+        started = time.perf_counter()
+        submitted = browser.post_json(path, notebooks.small())
+        state = _wait_graded(browser, submitted["status_url"])
+        samples.append((time.perf_counter() - started) * 1000)
+        assert state["score"] == "2.00", state
+        time.sleep(0.5)  # learners click apart: the pool refills between two submissions
+    return samples
+
+
+def _burst(browser: Browser, path: str) -> float:
+    started = time.perf_counter()
+    urls = [browser.post_json(path, notebooks.small())["status_url"] for _ in range(BURST)]
+    for url in urls:
+        _wait_graded(browser, url, timeout_s=900)
+    return BURST / (time.perf_counter() - started)
+
+
+def _heavy_ratio(browser: Browser, path: str) -> tuple[float, float]:
+    runtime_python = Path(__file__).resolve().parents[1] / "var" / "kernel-env" / "bin" / "python"
+    code = notebooks.HEAVY_CODE + "\n" + notebooks.HEAVY_TESTS[0][0] + "\n"
+    started = time.perf_counter()
+    subprocess.run([str(runtime_python), "-c", code], check=True)
+    bare = time.perf_counter() - started
+    started = time.perf_counter()
+    state = _wait_graded(browser, browser.post_json(path, notebooks.heavy())["status_url"])
+    graded = time.perf_counter() - started
+    assert state["score"] == "1.00", state
+    return graded / bare, bare
+
+
+def main() -> dict[str, Any]:
+    with platform_stack() as stack:
+        paths = _setup(stack)
+        browser = Browser(stack.url)
+        browser.login("learner@bench.test", PASSWORD)
+        browser.post_json(paths["small"], notebooks.small())  # warm up the worker
+        time.sleep(2)
+        latency = _latency(browser, paths["small"])
+        ratio, bare_s = _heavy_ratio(browser, paths["heavy"])
+        per_s = _burst(browser, paths["small"])
+    figures: dict[str, Any] = {
+        "submit_to_graded_ms_p50": round(percentile(latency, 50), 1),
+        "submit_to_graded_ms_p95": round(percentile(latency, 95), 1),
+        "graded_per_s": round(per_s, 2),
+        "heavy_overhead_ratio": round(ratio, 3),
+        "heavy_bare_python_s": round(bare_s, 3),
+        "latency_runs": LATENCY_RUNS,
+        "burst": BURST,
+    }
+    figures.update(_competitors())
+    return figures
+
+
+def _competitors() -> dict[str, Any]:
+    from bench import competitors
+
+    return competitors.measure()
+
+
+if __name__ == "__main__":
+    write_results("grading", main())
+    sys.exit(0)

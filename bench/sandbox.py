@@ -1,0 +1,255 @@
+"""Sandbox benchmark: kernel start, hand-out, round trip, idle memory, sustained runs/s,
+and the same reference notebook run by plain nbclient and graded by `nbgrader autograde`.
+
+Writes bench/results/sandbox.json. Run as root: `python -m bench.sandbox`.
+Environment: BENCH_SANDBOX_SECONDS (sustained phase, default 20), SANDBOX_MODE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from sandbox import KernelPool, Limits, launch, runtime
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"
+RESULTS = ROOT / "bench" / "results" / "sandbox.json"
+SUSTAINED_S = float(os.environ.get("BENCH_SANDBOX_SECONDS", "20"))
+SAMPLES = 20
+
+
+def p50(values: list[float]) -> float:
+    return round(statistics.median(values), 2)
+
+
+def ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def cold_start_ms(mode: str, samples: int) -> list[float]:
+    """Make a kernel and wait for its first kernel_info reply (no pool)."""
+    times = []
+    launch.start_kernel(limits=Limits(), mode=mode).shutdown()  # a zygote, if any, is up
+    for _ in range(samples):
+        started = time.perf_counter()
+        kernel = launch.start_kernel(limits=Limits(), mode=mode)
+        times.append(ms_since(started))
+        kernel.shutdown()
+    return times
+
+
+def handout_and_roundtrip(mode: str) -> tuple[list[float], list[float]]:
+    handouts, roundtrips = [], []
+    with KernelPool(size=2, mode=mode) as pool:
+        for _ in range(SAMPLES):
+            while pool.ready_count() < 1:
+                time.sleep(0.01)
+            started = time.perf_counter()
+            with pool.kernel() as kernel:
+                kernel.execute("x = 1")
+                handouts.append(ms_since(started))
+                for _ in range(5):
+                    started = time.perf_counter()
+                    kernel.execute("x += 1")
+                    roundtrips.append(ms_since(started))
+    return handouts, roundtrips
+
+
+def smaps_unique_mib(pid: int) -> float:
+    """Private (unshared) memory of one process: what it costs beyond the zygote's pages."""
+    total_kib = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def idle_kernel_unique_mib(mode: str) -> float:
+    """Unique memory of a warm, idle kernel: every process of its cgroup together."""
+    values = []
+    for _ in range(3):
+        kernel = launch.start_kernel(limits=Limits(), mode=mode)
+        try:
+            kernel.execute("pass")
+            time.sleep(0.5)
+            assert kernel.cgroup is not None, "measuring memory needs cgroups (run as root)"
+            values.append(sum(smaps_unique_mib(pid) for pid in kernel.cgroup.pids()))
+        finally:
+            kernel.shutdown()
+    return round(statistics.median(values), 1)
+
+
+def sustained_runs_per_s(mode: str, notebook: bytes, consumers: int = 2) -> dict[str, Any]:
+    """Make a kernel, run the 6-cell reference notebook, destroy it: for SUSTAINED_S.
+
+    Besides the wall-clock rate (which other users of the host slow down), the CPU time
+    of everything a run costs is counted: this process (client, pool thread), the zygote,
+    and each kernel's cgroup. 2 cores / that cost is the rate an idle 2-core host reaches.
+    """
+    cells = [c.source for c in nbformat.reads(notebook.decode(), as_version=4).cells
+             if c.cell_type == "code"]  # fmt: skip
+    done: list[float] = []
+    kernel_cpu: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def consume(pool: KernelPool) -> None:
+        while not stop.is_set():
+            with pool.kernel() as kernel:
+                statuses = [kernel.execute(code).status for code in cells]
+                if kernel.cgroup is not None:
+                    kernel_cpu.append(kernel.cgroup.cpu_seconds() or 0.0)
+            if statuses != ["ok"] * len(cells):
+                failures.append(str(statuses))
+            done.append(time.perf_counter())
+
+    with KernelPool(size=2, mode=mode) as pool:
+        while pool.ready_count() < 2:
+            time.sleep(0.05)
+        own_before, zygote_before = _own_cpu_seconds(), _zygote_cpu_seconds(mode)
+        started = time.perf_counter()
+        threads = [threading.Thread(target=consume, args=(pool,)) for _ in range(consumers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(SUSTAINED_S)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        own = _own_cpu_seconds() - own_before
+        zygote = _zygote_cpu_seconds(mode) - zygote_before
+    runs = len(done)
+    per_run_ms = (own + zygote + sum(kernel_cpu)) * 1000 / max(runs, 1)
+    return {
+        "runs_per_s": round(runs / elapsed, 2),
+        "runs": runs,
+        "failed_runs": len(failures),
+        "cpu_ms_per_run": round(per_run_ms, 1),
+        "cpu_ms_per_run_parts": {
+            "worker": round(own * 1000 / max(runs, 1), 1),
+            "zygote": round(zygote * 1000 / max(runs, 1), 1),
+            "kernel": round(sum(kernel_cpu) * 1000 / max(len(kernel_cpu), 1), 1),
+        },
+        "runs_per_s_cpu_bound_2_cores": round(2000 / per_run_ms, 1),
+    }
+
+
+def _own_cpu_seconds() -> float:
+    # Not RUSAGE_CHILDREN: bwrap-mode kernels are reaped children, already in their cgroup.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _zygote_cpu_seconds(mode: str) -> float:
+    if mode != "zygote":
+        return 0.0
+    from sandbox import zygote
+
+    process = zygote.get_zygote().popen
+    assert process is not None
+    total = 0.0
+    for pid in [process.pid, *_children(process.pid)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def fresh_nbclient_s(notebook: bytes, samples: int = 3) -> float:
+    """The same notebook run by plain nbclient on a fresh, unsandboxed kernel."""
+    from nbclient import NotebookClient
+
+    times = []
+    for _ in range(samples):
+        nb = nbformat.reads(notebook.decode(), as_version=4)
+        started = time.perf_counter()
+        NotebookClient(nb, kernel_name="python3", timeout=60).execute()
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times), 3)
+
+
+def nbgrader_binary() -> Path:
+    """nbgrader from the bench environment (var/bench-env) or this interpreter's."""
+    for candidate in (ROOT / "var" / "bench-env" / "bin", Path(sys.executable).parent):
+        if (candidate / "nbgrader").exists():
+            return candidate / "nbgrader"
+    raise SystemExit("nbgrader is missing: pip install nbgrader==0.9.6 (bench-only)")
+
+
+def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
+    """`nbgrader autograde` of one submission of the reference notebook, as instructors run it."""
+    nbgrader = nbgrader_binary()
+    env = dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ['PATH']}")
+    times = []
+    for _ in range(samples):
+        course = Path(tempfile.mkdtemp(prefix="bench-nbgrader-"))
+        try:
+            (course / "nbgrader_config.py").write_text(
+                f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+            )
+            (course / "source" / "ps1").mkdir(parents=True)
+            (course / "source" / "ps1" / "ps1.ipynb").write_bytes(notebook)
+            _run([str(nbgrader), "generate_assignment", "ps1", "--create", "--force"], course, env)
+            submitted = course / "submitted" / "learner" / "ps1"
+            submitted.mkdir(parents=True)
+            shutil.copy(course / "source" / "ps1" / "ps1.ipynb", submitted / "ps1.ipynb")
+            started = time.perf_counter()
+            _run([str(nbgrader), "autograde", "ps1", "--create", "--force"], course, env)
+            times.append(time.perf_counter() - started)
+        finally:
+            shutil.rmtree(course, ignore_errors=True)
+    return round(statistics.median(times), 3)
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(argv[:2])} failed: {done.stderr[-2000:]}")
+
+
+def main() -> int:
+    runtime.build_runtime()
+    mode = launch.sandbox_mode()
+    notebook = REFERENCE.read_bytes()
+    load_before = os.getloadavg()[0]
+    handouts, roundtrips = handout_and_roundtrip(mode)
+    figures: dict[str, Any] = {
+        "mode": mode,
+        "handout_first_cell_ms_p50": p50(handouts),
+        "cold_start_ms_p50": p50(cold_start_ms(mode, SAMPLES)),
+        "cell_roundtrip_ms_p50": p50(roundtrips),
+        "idle_kernel_unique_mib": idle_kernel_unique_mib(mode),
+        **sustained_runs_per_s(mode, notebook),
+        "sustained_seconds": SUSTAINED_S,
+    }
+    if mode == "zygote":
+        figures["cold_start_bwrap_ms_p50"] = p50(cold_start_ms("bwrap", 5))
+    figures["fresh_nbclient_s"] = fresh_nbclient_s(notebook)
+    figures["nbgrader_autograde_s"] = nbgrader_autograde_s(notebook)
+    figures["load_average_before"] = round(load_before, 2)
+    figures["cpus"] = os.cpu_count()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Courses, modules and lessons: create, edit, order, publish."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from campus.models import Organization
+from courses.models import Course, Exercise, Lesson, Module
+from courses.selectors import OutlineItem
+
+
+class AuthoringError(ValueError):
+    """A change the instructor asked for cannot be made; the message says why."""
+
+
+def unique_slug(*, title: str, taken: set[str], fallback: str = "item") -> str:
+    """A slug from `title` that is not in `taken` (suffixes -2, -3... when needed)."""
+    base = slugify(title)[:40] or fallback
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def course_create(
+    *, organization: Organization, title: str, slug: str = "", summary: str = "", language: str
+) -> Course:
+    taken = set(Course.objects.filter(organization=organization).values_list("slug", flat=True))
+    if slug and slug in taken:
+        raise AuthoringError(_("A course with this slug already exists in this university."))
+    return Course.objects.create(
+        organization=organization,
+        title=title,
+        slug=slug or unique_slug(title=title, taken=taken, fallback="course"),
+        summary=summary,
+        language=language,
+    )
+
+
+def course_update(*, course: Course, title: str, summary: str, language: str) -> Course:
+    course.title, course.summary, course.language = title, summary, language
+    course.save(update_fields=["title", "summary", "language", "updated_at"])
+    return course
+
+
+def course_set_published(*, course: Course, published: bool) -> Course:
+    course.published = published
+    course.save(update_fields=["published", "updated_at"])
+    return course
+
+
+def module_create(*, course: Course, title: str) -> Module:
+    last = Module.objects.filter(course=course).aggregate(m=Max("position"))["m"]
+    return Module.objects.create(course=course, title=title, position=(last or 0) + 1)
+
+
+def module_update(*, module: Module, title: str) -> Module:
+    module.title = title
+    module.save(update_fields=["title"])
+    return module
+
+
+def module_delete(*, module: Module) -> None:
+    """Delete an empty-of-work module; refused when one of its exercises has submissions."""
+    if Exercise.objects.filter(module=module, submissions__isnull=False).exists():
+        raise AuthoringError(_("This module has exercises with submissions: it cannot be deleted."))
+    module.delete()
+
+
+def _next_item_position(module: Module) -> int:
+    lessons = Lesson.objects.filter(module=module).aggregate(m=Max("position"))["m"]
+    exercises = Exercise.objects.filter(module=module).aggregate(m=Max("position"))["m"]
+    return max(lessons or 0, exercises or 0) + 1
+
+
+def item_slugs(module: Module) -> set[str]:
+    return set(Lesson.objects.filter(module=module).values_list("slug", flat=True)) | set(
+        Exercise.objects.filter(module=module).values_list("slug", flat=True)
+    )
+
+
+def lesson_create(*, module: Module, title: str, body: str = "", slug: str = "") -> Lesson:
+    taken = item_slugs(module)
+    if slug and slug in taken:
+        raise AuthoringError(_("This module already has an item with this slug."))
+    return Lesson.objects.create(
+        module=module,
+        title=title,
+        body=body,
+        slug=slug or unique_slug(title=title, taken=taken, fallback="lesson"),
+        position=_next_item_position(module),
+    )
+
+
+def lesson_update(*, lesson: Lesson, title: str, body: str) -> Lesson:
+    lesson.title, lesson.body = title, body
+    lesson.save(update_fields=["title", "body"])
+    return lesson
+
+
+def lesson_delete(*, lesson: Lesson) -> None:
+    lesson.delete()
+
+
+def items_reorder(*, module: Module, keys: list[str]) -> None:
+    """Put the module's lessons and exercises in the order of `keys` ("lesson-<id>" or
+    "exercise-<id>"). `keys` must name every item of the module exactly once."""
+    lessons = {
+        f"lesson-{pk}": pk
+        for pk in Lesson.objects.filter(module=module).values_list("pk", flat=True)
+    }
+    exercises = {
+        f"exercise-{pk}": pk
+        for pk in Exercise.objects.filter(module=module).values_list("pk", flat=True)
+    }
+    if sorted(keys) != sorted(lessons | exercises):
+        raise AuthoringError(_("The new order must list every item of the module once."))
+    with transaction.atomic():
+        for position, key in enumerate(keys, start=1):
+            if key in lessons:
+                Lesson.objects.filter(pk=lessons[key]).update(position=position)
+            else:
+                Exercise.objects.filter(pk=exercises[key]).update(position=position)
+
+
+def item_move(*, module: Module, key: str, offset: int) -> None:
+    """Move one item up (-1) or down (+1): the keyboard's way of reordering."""
+    keys = [_item_key(item) for item in _module_items(module)]
+    if key not in keys:
+        raise AuthoringError(_("No such item in this module."))
+    index = keys.index(key)
+    target = min(max(index + offset, 0), len(keys) - 1)
+    keys.insert(target, keys.pop(index))
+    items_reorder(module=module, keys=keys)
+
+
+def modules_reorder(*, course: Course, module_ids: list[int]) -> None:
+    current = set(Module.objects.filter(course=course).values_list("pk", flat=True))
+    if sorted(module_ids) != sorted(current):
+        raise AuthoringError(_("The new order must list every module of the course once."))
+    with transaction.atomic():
+        for position, pk in enumerate(module_ids, start=1):
+            Module.objects.filter(pk=pk).update(position=position)
+
+
+def module_move(*, module: Module, offset: int) -> None:
+    ids = list(Module.objects.filter(course_id=module.course_id).values_list("pk", flat=True))
+    index = ids.index(module.pk)
+    target = min(max(index + offset, 0), len(ids) - 1)
+    ids.insert(target, ids.pop(index))
+    modules_reorder(course=module.course, module_ids=ids)
+
+
+def _item_key(item: OutlineItem) -> str:
+    target = item.lesson or item.exercise
+    assert target is not None
+    return f"{item.kind}-{target.pk}"
+
+
+def _module_items(module: Module) -> list[OutlineItem]:
+    items = [OutlineItem("lesson", x.position, lesson=x) for x in module.lessons.all()]
+    items += [OutlineItem("exercise", x.position, exercise=x) for x in module.exercises.all()]
+    items.sort(key=lambda item: (item.position, item.kind))
+    return items

@@ -1,0 +1,300 @@
+"""Enrollment by CSV upload: columns email, name, role.
+
+All rows are checked first; only when every row is good are they applied, in one transaction.
+A file with any bad row changes nothing, and the report says what is wrong on which line.
+"""
+
+import csv
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campus.models import AuditAction, User
+from campus.services import audit_record
+from courses.invitations import send_invitations
+from courses.models import Cohort, Enrollment, EnrollmentRole
+from courses.services_cohorts import enrollment_create
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 5000
+NAME_MAX = 200
+
+
+class Outcome(models.TextChoices):
+    CREATED = "created", gettext_lazy("New account created and enrolled")
+    ENROLLED = "enrolled", gettext_lazy("Existing account enrolled")
+    ALREADY = "already", gettext_lazy("Already enrolled")
+    ERROR = "error", gettext_lazy("Error")
+
+
+@dataclass
+class CsvRow:
+    line: int
+    email: str
+    name: str
+    role: str
+    outcome: str = Outcome.ERROR
+    message: str = ""
+    user: User | None = None
+
+    def get_outcome_display(self) -> str:
+        return str(Outcome(self.outcome).label)
+
+    def get_role_display(self) -> str:
+        return str(EnrollmentRole(self.role).label) if self.role in EnrollmentRole.values else ""
+
+
+@dataclass
+class CsvReport:
+    rows: list[CsvRow] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    applied: bool = False
+    invitation_error: str = ""
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.file_errors) or any(r.outcome == Outcome.ERROR for r in self.rows)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.rows if r.outcome == outcome)
+
+    def counts(self) -> list[tuple[str, int]]:
+        return [(str(label), self.count(value)) for value, label in Outcome.choices]
+
+
+def enrollment_csv_import(*, actor: User, cohort: Cohort, data: bytes) -> CsvReport:
+    """Check every row of `data`, then, only if all are good, apply them in one transaction
+    and invite the new accounts by email once it commits."""
+    report = CsvReport()
+    try:
+        with transaction.atomic():
+            # Lock the cohort: seats are counted by the check and taken by the apply.
+            cohort = (
+                Cohort.objects.select_for_update(of=("self",))
+                .select_related("course__organization")
+                .get(pk=cohort.pk)
+            )
+            report = enrollment_csv_check(cohort=cohort, data=data)
+            if report.has_errors:
+                return report
+            invited = _apply(actor=actor, cohort=cohort, rows=report.rows)
+            report.applied = True
+            if invited:
+                transaction.on_commit(
+                    partial(_invite, report=report, users=invited, cohort=cohort, inviter=actor)
+                )
+    except IntegrityError:
+        report.applied = False
+        report.file_errors.append(
+            _(
+                "Someone changed this cohort while the file was being applied, so nothing was "
+                "applied. Upload the file again."
+            )
+        )
+    return report
+
+
+def enrollment_csv_check(*, cohort: Cohort, data: bytes) -> CsvReport:
+    """The report of what importing `data` would do, writing nothing."""
+    report = CsvReport()
+    rows = _parse(data=data, errors=report.file_errors)
+    if report.file_errors:
+        return report
+    report.rows = rows
+    _check_fields(rows)
+    _match_accounts(rows, cohort=cohort)
+    _check_capacity(rows, cohort=cohort)
+    return report
+
+
+def _parse(*, data: bytes, errors: list[str]) -> list[CsvRow]:
+    if len(data) > MAX_BYTES:
+        errors.append(_("The file is larger than 2 MB. Split it into smaller files."))
+        return []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        errors.append(_("The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8”."))
+        return []
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        errors.append(_("The file is empty. Its first line must be the header: email,name,role."))
+        return []
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [h.strip().lower() for h in next(reader)]
+    if "email" not in header:
+        errors.append(
+            _("The first line must name the columns: email, name, role (found: %(header)s).")
+            % {"header": ", ".join(header)}
+        )
+        return []
+    rows = list(_rows(reader, header))
+    if len(rows) > MAX_ROWS:
+        errors.append(
+            _("The file has %(count)s rows; at most %(max)s are taken at once. Split it.")
+            % {"count": len(rows), "max": MAX_ROWS}
+        )
+        return []
+    if not rows:
+        errors.append(_("The file has a header but no rows."))
+    return rows
+
+
+def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
+    column = {name: header.index(name) for name in ("email", "name", "role") if name in header}
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+
+        def get(name: str, values: list[str] = values) -> str:
+            index = column.get(name)
+            return values[index].strip() if index is not None and index < len(values) else ""
+
+        yield CsvRow(
+            line=reader.line_num,  # type: ignore[attr-defined]
+            email=get("email").lower(),
+            name=get("name"),
+            role=get("role").lower() or EnrollmentRole.STUDENT,
+        )
+
+
+def _check_fields(rows: list[CsvRow]) -> None:
+    first_line: dict[str, int] = {}
+    for row in rows:
+        row.message = _row_field_error(row, first_line)
+        if row.message:
+            row.outcome = Outcome.ERROR
+        first_line.setdefault(row.email, row.line)
+
+
+def _row_field_error(row: CsvRow, first_line: dict[str, int]) -> str:
+    if not row.email:
+        return _("The email is missing.")
+    try:
+        validate_email(row.email)
+    except ValidationError:
+        return _("“%(email)s” is not a valid email address.") % {"email": row.email}
+    if row.email in first_line:
+        return _("This email is already on line %(line)s.") % {"line": first_line[row.email]}
+    if row.role not in EnrollmentRole.values:
+        return _("“%(role)s” is not a role; use one of: %(roles)s.") % {
+            "role": row.role,
+            "roles": ", ".join(EnrollmentRole.values),
+        }
+    if len(row.name) > NAME_MAX:
+        return _("The name is longer than %(max)s characters.") % {"max": NAME_MAX}
+    return ""
+
+
+def _match_accounts(rows: list[CsvRow], *, cohort: Cohort) -> None:
+    """Decide each good row's outcome with three queries, whatever the number of rows."""
+    good = [r for r in rows if not r.message]
+    emails = {r.email for r in good}
+    users = {
+        u.email_lower: u
+        for u in User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+    }
+    # An address may also be someone's secondary, verified or not: that person is meant.
+    for address in (
+        EmailAddress.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails - users.keys())
+        .select_related("user")
+    ):
+        users.setdefault(address.email_lower, address.user)
+    enrolled = dict(
+        Enrollment.objects.filter(cohort=cohort, user__in=users.values()).values_list(
+            "user_id", "role"
+        )
+    )
+    for row in good:
+        row.user = users.get(row.email)
+        if row.user is None:
+            row.outcome = Outcome.CREATED
+        elif not row.user.is_active:
+            row.outcome = Outcome.ERROR
+            row.message = _("This account is deactivated; reactivate it before enrolling it.")
+        elif row.user.pk in enrolled:
+            row.outcome = Outcome.ALREADY
+            if enrolled[row.user.pk] != row.role:
+                row.message = _("Enrolled as %(role)s; the role was not changed.") % {
+                    "role": EnrollmentRole(enrolled[row.user.pk]).label
+                }
+        else:
+            row.outcome = Outcome.ENROLLED
+
+
+def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
+    if cohort.capacity is None:
+        return
+    seats = (
+        cohort.capacity
+        - Enrollment.objects.filter(cohort=cohort, role=EnrollmentRole.STUDENT).count()
+    )
+    for row in rows:
+        joining = row.outcome in (Outcome.CREATED, Outcome.ENROLLED)
+        if joining and row.role == EnrollmentRole.STUDENT:
+            seats -= 1
+            if seats < 0:
+                row.outcome = Outcome.ERROR
+                row.message = _(
+                    "This would take the cohort over its capacity (%(capacity)s). Raise the "
+                    "capacity or remove learners from the file."
+                ) % {"capacity": cohort.capacity}
+
+
+def _apply(*, actor: User, cohort: Cohort, rows: list[CsvRow]) -> list[User]:
+    """Write the rows; returns the accounts created, to be invited once this commits."""
+    created = []
+    for row in rows:
+        if row.outcome == Outcome.CREATED:
+            row.user = _create_invited_user(actor=actor, cohort=cohort, row=row)
+            created.append(row.user)
+        if row.outcome in (Outcome.CREATED, Outcome.ENROLLED):
+            assert row.user is not None
+            enrollment_create(actor=actor, user=row.user, cohort=cohort, role=row.role, via="csv")
+    return created
+
+
+def _invite(*, report: CsvReport, users: list[User], cohort: Cohort, inviter: User) -> None:
+    """Send the invitations; a mail failure cannot undo the enrollments, so it is reported."""
+    try:
+        send_invitations(users=users, cohort=cohort, inviter=inviter)
+    except Exception as error:
+        logger.exception("Invitations for cohort %s could not be sent", cohort.pk)
+        report.invitation_error = _(
+            "The accounts were created, but the invitation emails could not be sent (%(error)s). "
+            "Ask these people to use “Forgot your password?” on the login page."
+        ) % {"error": error.__class__.__name__}
+
+
+def _create_invited_user(*, actor: User, cohort: Cohort, row: CsvRow) -> User:
+    """A new account with no usable password: its owner sets one from the invitation."""
+    user = User.objects.create_user(email=row.email, password=None, name=row.name)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    audit_record(
+        organization=cohort.course.organization,
+        actor=actor,
+        action=AuditAction.USER_INVITED,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        target_user=user,
+        details={"via": "csv", "cohort": str(cohort)},
+    )
+    return user

@@ -1,0 +1,255 @@
+"""Reads for instructors: the gradebook of a cohort, its CSV export, and analytics.
+
+Every selector runs a fixed number of queries, whatever the number of learners, exercises
+or submissions. The grade kept for a learner on an exercise is their best graded attempt.
+"""
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from campus.models import User
+from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Submission
+from courses.models import SubmissionStatus as Status
+
+
+@dataclass(frozen=True)
+class GradeCell:
+    submission_id: int
+    score: Decimal | None
+    max_score: Decimal | None
+    status: str
+    late: bool
+    attempts: int
+    needs_grading: bool  # free-response items wait for a person
+
+
+@dataclass
+class GradebookRow:
+    learner: User
+    cells: list[GradeCell | None] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((c.score or Decimal(0) for c in self.cells if c is not None), Decimal(0))
+
+    @property
+    def late(self) -> bool:
+        return any(c is not None and c.late for c in self.cells)
+
+    @property
+    def missing(self) -> bool:
+        return any(c is None for c in self.cells)
+
+
+@dataclass(frozen=True)
+class Gradebook:
+    cohort: Cohort
+    exercises: list[Exercise]
+    rows: list[GradebookRow]
+
+    @property
+    def total_points(self) -> Decimal:
+        return sum((e.points for e in self.exercises), Decimal(0))
+
+
+def course_exercises(*, cohort: Cohort) -> list[Exercise]:
+    """The course's exercises in outline order (one query)."""
+    return list(
+        Exercise.objects.filter(module__course_id=cohort.course_id)
+        .order_by("module__position", "module_id", "position", "id")
+        .only("id", "slug", "title", "points", "module_id", "position", "due_at")
+    )
+
+
+def cohort_learners(*, cohort: Cohort, query: str = "") -> list[User]:
+    enrollments = Enrollment.objects.filter(cohort=cohort, role=EnrollmentRole.STUDENT)
+    if query:
+        enrollments = enrollments.filter(
+            Q(user__name__icontains=query) | Q(user__email__icontains=query)
+        )
+    return [
+        e.user for e in enrollments.select_related("user").order_by("user__name", "user__email")
+    ]
+
+
+def kept_submissions(*, cohort: Cohort) -> dict[tuple[int, int], GradeCell]:
+    """(learner id, exercise id) → the attempt that counts, with the number of attempts."""
+    rows = Submission.objects.filter(cohort=cohort).values_list(
+        "id",
+        "learner_id",
+        "exercise_id",
+        "status",
+        "score",
+        "max_score",
+        "late_days",
+        "result__pending_points",
+    )
+    attempts: Counter[tuple[int, int]] = Counter()
+    best: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for row in rows:
+        key = (row[1], row[2])
+        attempts[key] += 1
+        if key not in best or _better(row, best[key]):
+            best[key] = row
+    return {
+        key: GradeCell(
+            submission_id=row[0],
+            score=row[4],
+            max_score=row[5],
+            status=row[3],
+            late=row[6] > 0,
+            attempts=attempts[key],
+            needs_grading=bool(row[7]),
+        )
+        for key, row in best.items()
+    }
+
+
+def _better(row: tuple[Any, ...], than: tuple[Any, ...]) -> bool:
+    """A graded attempt beats an ungraded one; then the higher score; then the later one."""
+
+    def rank(r: tuple[Any, ...]) -> tuple[bool, Decimal, int]:
+        return (r[3] == Status.GRADED, r[4] if r[4] is not None else Decimal(-1), r[0])
+
+    return rank(row) > rank(than)
+
+
+def cohort_gradebook(
+    *,
+    cohort: Cohort,
+    query: str = "",
+    only_late: bool = False,
+    only_missing: bool = False,
+    exercise_id: int | None = None,
+) -> Gradebook:
+    """Learners by exercises (three queries). Filters: a search on name or e-mail, learners
+    with late work, learners with missing work, one exercise."""
+    exercises = course_exercises(cohort=cohort)
+    if exercise_id is not None:
+        exercises = [e for e in exercises if e.pk == exercise_id]
+    cells = kept_submissions(cohort=cohort)
+    rows = [
+        GradebookRow(learner=learner, cells=[cells.get((learner.pk, e.pk)) for e in exercises])
+        for learner in cohort_learners(cohort=cohort, query=query)
+    ]
+    if only_late:
+        rows = [r for r in rows if r.late]
+    if only_missing:
+        rows = [r for r in rows if r.missing]
+    return Gradebook(cohort=cohort, exercises=exercises, rows=rows)
+
+
+def gradebook_csv(*, gradebook: Gradebook) -> str:
+    """The gradebook in the layout Canvas's gradebook import reads: Student, ID, SIS User
+    ID, SIS Login ID, Section, one column per assignment, and a "Points Possible" row.
+    Learners are matched on SIS Login ID (their e-mail); unknown columns become new
+    assignments in Canvas."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+        + [e.title for e in gradebook.exercises]
+    )
+    writer.writerow(
+        ["Points Possible", "", "", "", ""] + [_plain(e.points) for e in gradebook.exercises]
+    )
+    for row in gradebook.rows:
+        scores = [_plain(c.score) if c and c.score is not None else "" for c in row.cells]
+        writer.writerow(
+            [
+                _cell_text(row.learner.name or row.learner.email),
+                "",
+                "",
+                row.learner.email,
+                gradebook.cohort.name,
+                *scores,
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell_text(text: str) -> str:
+    """A name as text, never a spreadsheet formula (CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _plain(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return f"{value.normalize():f}"
+
+
+# ------------------------------------------------------------------------- analytics
+
+
+@dataclass(frozen=True)
+class Analytics:
+    distribution: list[int]  # kept attempts per tenth of the score (0-10 %, ..., 90-100 %)
+    pass_rates: list[tuple[str, int, int]]  # (test grade id, passed, attempted)
+    per_day: list[tuple[date, int]]  # submissions per day
+
+
+def cohort_analytics(*, cohort: Cohort, exercise: Exercise | None = None) -> Analytics:
+    """Score distribution, pass rate per test (the kept attempts) and submissions per day."""
+    kept = kept_submissions(cohort=cohort)
+    if exercise is not None:
+        kept = {k: v for k, v in kept.items() if k[1] == exercise.pk}
+    distribution = _distribution(kept.values())
+    kept_ids = [c.submission_id for c in kept.values() if c.status == Status.GRADED]
+    results = Submission.objects.filter(pk__in=kept_ids).values_list("result", flat=True)
+    passed: Counter[str] = Counter()
+    tried: Counter[str] = Counter()
+    for result in results:
+        for test in (result or {}).get("tests", []):
+            if test.get("status") in ("pending", "graded"):
+                continue  # graded by a person: not a test
+            tried[test["grade_id"]] += 1
+            passed[test["grade_id"]] += bool(test.get("passed"))
+    days = Submission.objects.filter(cohort=cohort)
+    if exercise is not None:
+        days = days.filter(exercise=exercise)
+    per_day = (
+        days.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+    return Analytics(
+        distribution=distribution,
+        pass_rates=[(gid, passed[gid], tried[gid]) for gid in sorted(tried)],
+        per_day=[(row["day"], row["n"]) for row in per_day],
+    )
+
+
+def _distribution(cells: Any) -> list[int]:
+    bins = [0] * 10
+    for cell in cells:
+        if cell.status == Status.GRADED and cell.max_score:
+            share = float((cell.score or 0) / cell.max_score)
+            bins[min(9, int(share * 10))] += 1
+    return bins
+
+
+def teaching_courses(*, user: User) -> list[Course]:
+    """Courses `user` teaches (instructor or TA in a cohort) or administers (two queries)."""
+    from campus.access import administered_organizations
+
+    orgs = administered_organizations(user=user)
+    taught = Q(
+        cohorts__enrollments__user=user,
+        cohorts__enrollments__role__in=[EnrollmentRole.INSTRUCTOR, EnrollmentRole.TA],
+    )
+    return list(
+        Course.objects.filter(taught | Q(organization__in=orgs))
+        .select_related("organization")
+        .distinct()
+        .order_by("organization__name", "title")
+    )

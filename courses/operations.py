@@ -1,0 +1,109 @@
+"""The operations page's figures: queue depth, workers, warm kernels, latency, errors.
+
+Warm kernels come from a Celery remote-control command, `kernel_pool_stats`, registered
+here and answered by every worker (this module is imported by courses.tasks, which every
+worker loads): `celery -A config inspect kernel_pool_stats` shows the same figures.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.worker.control import inspect_command
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from courses.models import Submission, SubmissionStatus
+
+QUEUES = ("grading", "interactive", "default")
+# kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<priority>".
+PRIORITY_SUFFIXES = ("", *(f"\x06\x16{p}" for p in (3, 6, 9)))
+
+
+@inspect_command()
+def kernel_pool_stats(state: Any) -> dict[str, Any]:
+    """This worker's warm kernel pool: how many kernels are ready to hand out."""
+    from courses import sandboxing
+
+    pool = sandboxing._pool
+    return {
+        "started": pool is not None,
+        "ready": pool.ready_count() if pool is not None else 0,
+        "size": settings.SANDBOX_POOL_SIZE,
+    }
+
+
+def queue_depths(*, queues: tuple[str, ...] = QUEUES) -> dict[str, int | None]:
+    """Messages waiting in each Celery queue (Redis list lengths); None when unreachable."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
+        return {q: sum(client.llen(q + suffix) for suffix in PRIORITY_SUFFIXES) for q in queues}
+    except redis.RedisError:
+        return dict.fromkeys(queues)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    name: str
+    alive: bool
+    kernels_ready: int | None
+    kernels_size: int | None
+
+
+def workers(*, timeout: float = 1.0) -> list[WorkerState]:
+    """Workers answering a ping, with their warm kernels (one broadcast each)."""
+    from celery import current_app as app
+
+    try:
+        control = app.control
+        pings = control.ping(timeout=timeout) or []
+        stats = control.broadcast("kernel_pool_stats", reply=True, timeout=timeout) or []
+    except Exception:  # the broker is down: no worker is reachable either
+        return []
+    alive = {name for reply in pings for name in reply}
+    pools = {name: value for reply in stats for name, value in reply.items()}
+    return [
+        WorkerState(
+            name=name,
+            alive=True,
+            kernels_ready=pools.get(name, {}).get("ready"),
+            kernels_size=pools.get(name, {}).get("size"),
+        )
+        for name in sorted(alive)
+    ]
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int
+    p50_s: float | None
+    p95_s: float | None
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of sorted `values`."""
+    if not values:
+        return None
+    rank = max(1, int(-(-fraction * len(values) // 1)))
+    return values[min(rank, len(values)) - 1]
+
+
+def grading_latency(*, since: datetime | None = None) -> Latency:
+    """Submitted → graded time of submissions finished in the last hour."""
+    since = since or timezone.now() - timedelta(hours=1)
+    rows = Submission.objects.filter(
+        finished_at__gte=since, status__in=[SubmissionStatus.GRADED, SubmissionStatus.FAILED]
+    ).values_list("created_at", "finished_at")
+    seconds = sorted((done - made).total_seconds() for made, done in rows if done is not None)
+    return Latency(len(seconds), percentile(seconds, 0.5), percentile(seconds, 0.95))
+
+
+def recent_errors(*, limit: int = 20) -> list[Submission]:
+    return list(
+        Submission.objects.filter(Q(status=SubmissionStatus.ERROR) | Q(needs_staff=True))
+        .select_related("exercise", "learner", "cohort__course__organization")
+        .order_by("-created_at")[:limit]
+    )

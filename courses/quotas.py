@@ -1,0 +1,111 @@
+"""Per-cohort daily quotas: sandbox CPU-seconds and model tokens per learner per day.
+
+API (for grading, interactive kernels and the model gateway's callers in courses):
+
+    quota_check(*, user, cohort, kind, amount=1) -> QuotaUsage
+        Raises QuotaExceeded when `amount` more would pass today's limit. Counts nothing.
+    quota_consume(*, user, cohort, kind, amount, enforce=True) -> QuotaUsage
+        Adds `amount` to today's usage, atomically. With enforce=True, raises QuotaExceeded
+        and adds nothing when it would pass the limit (reserve before work). With
+        enforce=False it always adds (record usage measured after the work, such as the CPU
+        time a run took); the next check then fails.
+    quota_usage(*, user, cohort, kind) -> QuotaUsage
+
+`kind` is QuotaKind.CPU_SECONDS or QuotaKind.MODEL_TOKENS; amounts are whole numbers (round
+CPU time up). "Today" is the calendar day in the cohort's time zone. A cohort without a
+CohortQuota row, or with an empty limit, is unlimited, but usage is still counted.
+`str(QuotaExceeded)` is the message to show the learner, translated.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import timezone
+
+from campus.models import User
+from campus.quotas import (
+    QuotaExceeded,
+    QuotaKind,
+    QuotaUsage,
+    counter_add,
+    counter_read,
+    counter_read_many,
+)
+from courses.models import Cohort, CohortQuota
+
+__all__ = [
+    "QuotaExceeded",
+    "QuotaKind",
+    "QuotaUsage",
+    "quota_check",
+    "quota_consume",
+    "quota_usage",
+    "quota_usage_today",
+]
+
+
+def cohort_day(*, cohort: Cohort, now: datetime | None = None) -> date:
+    """Today in the cohort's time zone."""
+    try:
+        zone = ZoneInfo(cohort.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return (now or timezone.now()).astimezone(zone).date()
+
+
+def quota_limit(*, cohort: Cohort, kind: str) -> int | None:
+    if kind not in QuotaKind.values:
+        raise ValueError(f"Unknown quota kind {kind!r}")
+    quota = CohortQuota.objects.filter(cohort=cohort).first()
+    if quota is None:
+        return None
+    if kind == QuotaKind.CPU_SECONDS:
+        return quota.cpu_seconds_per_day
+    return quota.model_tokens_per_day
+
+
+def quota_usage(*, user: User, cohort: Cohort, kind: str) -> QuotaUsage:
+    day = cohort_day(cohort=cohort)
+    used = counter_read(scope=f"cohort{cohort.pk}", user_id=user.pk, kind=kind, day=day)
+    return QuotaUsage(kind=kind, used=used, limit=quota_limit(cohort=cohort, kind=kind), day=day)
+
+
+def quota_usage_today(*, cohort: Cohort, user_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Today's usage of each kind for many learners of `cohort`: {user_id: {kind: used}}, read
+    from Redis in one round trip per kind (for the staff's view of a cohort)."""
+    day = cohort_day(cohort=cohort)
+    usage: dict[int, dict[str, int]] = {user_id: {} for user_id in user_ids}
+    for kind in QuotaKind.values:
+        counts = counter_read_many(
+            scope=f"cohort{cohort.pk}", user_ids=user_ids, kind=kind, day=day
+        )
+        for user_id, used in counts.items():
+            usage[user_id][kind] = used
+    return usage
+
+
+def quota_check(*, user: User, cohort: Cohort, kind: str, amount: int = 1) -> QuotaUsage:
+    usage = quota_usage(user=user, cohort=cohort, kind=kind)
+    if usage.limit is not None and usage.used + amount > usage.limit:
+        raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
+    return usage
+
+
+def quota_consume(
+    *, user: User, cohort: Cohort, kind: str, amount: int, enforce: bool = True
+) -> QuotaUsage:
+    limit = quota_limit(cohort=cohort, kind=kind)
+    day = cohort_day(cohort=cohort)
+    added, used = counter_add(
+        scope=f"cohort{cohort.pk}",
+        user_id=user.pk,
+        kind=kind,
+        day=day,
+        amount=amount,
+        limit=limit,
+        enforce=enforce,
+    )
+    usage = QuotaUsage(kind=kind, used=used, limit=limit, day=day)
+    if not added:
+        raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
+    return usage

@@ -1,0 +1,229 @@
+"""Exercise pages: upload with per-cell problems, settings, per-cohort settings,
+extensions, validation and regrading."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from campus.models import User
+from courses import services
+from courses.access import CourseAccess, access_course_for_edit, access_course_staff
+from courses.assignment import ExerciseInvalid
+from courses.authoring import exercises as authoring
+from courses.authoring.content import AuthoringError
+from courses.models import Cohort, CohortExercise, Exercise, ExerciseValidation, Module
+from courses.views_teach.common import user_of
+from courses.views_teach.forms import (
+    CohortSettingsForm,
+    ExerciseSettingsForm,
+    ExerciseUploadForm,
+    ExtensionForm,
+    NotebookForm,
+)
+
+
+@login_required
+def exercise_upload_view(
+    request: HttpRequest, org_slug: str, course_slug: str, module_id: int
+) -> HttpResponse:
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
+    module = get_object_or_404(Module, pk=module_id, course=access.course)
+    form = ExerciseUploadForm(request.POST or None, request.FILES or None)
+    problems: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            exercise = authoring.exercise_upload(
+                module=module,
+                title=form.cleaned_data["title"],
+                notebook=form.cleaned_data["notebook"].read(),
+            )
+        except ExerciseInvalid as exc:
+            problems = exc.problems
+        except AuthoringError as exc:
+            problems = [str(exc)]
+        else:
+            messages.success(request, _("Exercise imported. Validate it before learners see it."))
+            return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+    status = 400 if problems else 200
+    return render(
+        request,
+        "courses/teach/exercise_upload.html",
+        {
+            "course": access.course,
+            "module": module,
+            "form": form,
+            "problems": problems,
+        },
+        status=status,
+    )
+
+
+def _exercise(access: CourseAccess, exercise_id: int) -> Exercise:
+    return get_object_or_404(
+        Exercise.objects.select_related("module"), pk=exercise_id, module__course=access.course
+    )
+
+
+def _settings_initial(exercise: Exercise) -> dict[str, Any]:
+    return {name: getattr(exercise, name) for name in ExerciseSettingsForm.base_fields}
+
+
+def _cohort_forms(exercise: Exercise, cohorts: list[Cohort]) -> list[tuple[Cohort, Any]]:
+    overrides = {o.cohort_id: o for o in CohortExercise.objects.filter(exercise=exercise)}
+    forms = []
+    for cohort in cohorts:
+        override = overrides.get(cohort.pk)
+        initial = {n: getattr(override, n) for n in CohortSettingsForm().fields} if override else {}
+        forms.append((cohort, CohortSettingsForm(initial=initial, prefix=f"cohort-{cohort.pk}")))
+    return forms
+
+
+@login_required
+def exercise_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    exercise = _exercise(access, exercise_id)
+    form = ExerciseSettingsForm(initial=_settings_initial(exercise))
+    if request.method == "POST":
+        access = access_course_for_edit(
+            user=user_of(request),
+            org_slug=org_slug,
+            course_slug=course_slug,
+        )
+        form = ExerciseSettingsForm(request.POST)
+        if form.is_valid():
+            authoring.exercise_update(
+                exercise=exercise, settings=authoring.ExerciseSettings(**form.cleaned_data)
+            )
+            messages.success(request, _("Exercise settings saved."))
+            return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+    cohorts = list(Cohort.objects.filter(course=access.course))
+    validation = ExerciseValidation.objects.filter(exercise=exercise).first()
+    return render(
+        request,
+        "courses/teach/exercise.html",
+        {
+            "access": access,
+            "course": access.course,
+            "exercise": exercise,
+            "form": form,
+            "cohort_forms": _cohort_forms(exercise, cohorts),
+            "validation": validation,
+            "extension_form": ExtensionForm(),
+            "notebook_form": NotebookForm(),
+            "extensions": exercise.extensions.select_related("learner").order_by("learner__email"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def exercise_notebook_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
+    exercise = _exercise(access, exercise_id)
+    form = NotebookForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            authoring.exercise_replace_notebook(
+                exercise=exercise, notebook=form.cleaned_data["notebook"].read()
+            )
+        except ExerciseInvalid as exc:
+            for problem in exc.problems:
+                messages.error(request, str(problem))
+        else:
+            messages.success(request, _("Notebook replaced. Validate it again."))
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+
+
+@login_required
+@require_POST
+def exercise_validate_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
+    exercise = _exercise(access, exercise_id)
+    authoring.validation_request(exercise=exercise)
+    messages.info(
+        request,
+        _(
+            "Validation queued: a worker grades the reference solution and "
+            "the student version. This page updates when it is done."
+        ),
+    )
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+
+
+@login_required
+@require_POST
+def cohort_settings_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int, cohort_id: int
+) -> HttpResponse:
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
+    exercise = _exercise(access, exercise_id)
+    cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
+    form = CohortSettingsForm(request.POST, prefix=f"cohort-{cohort.pk}")
+    if form.is_valid():
+        data = {"title": exercise.title, **form.cleaned_data}
+        authoring.cohort_exercise_set(
+            cohort=cohort, exercise=exercise, settings=authoring.ExerciseSettings(**data)
+        )
+        messages.success(request, _("Settings for %(cohort)s saved.") % {"cohort": cohort.name})
+    else:
+        messages.error(request, _("Check the settings for %(cohort)s.") % {"cohort": cohort.name})
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+
+
+@login_required
+@require_POST
+def extension_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    exercise = _exercise(access, exercise_id)
+    form = ExtensionForm(request.POST)
+    learner = None
+    if form.is_valid():
+        learner = User.objects.filter(
+            email__iexact=form.cleaned_data["learner"],
+            enrollments__cohort__course=access.course,
+        ).first()
+    if learner is None:
+        messages.error(request, _("No learner with this e-mail in this course."))
+    else:
+        authoring.extension_grant(
+            exercise=exercise,
+            learner=learner,
+            due_at=form.cleaned_data["due_at"],
+            reason=form.cleaned_data["reason"],
+            granted_by=user_of(request),
+        )
+        messages.success(request, _("Extension granted to %(email)s.") % {"email": learner.email})
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+
+
+@login_required
+@require_POST
+def exercise_regrade_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    exercise = _exercise(access, exercise_id)
+    count = services.exercise_regrade_all(exercise=exercise)
+    messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)

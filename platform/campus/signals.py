@@ -1,0 +1,20 @@
+"""allauth signal handlers: thin, they call one service each."""
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from allauth.account.signals import email_confirmed, password_reset
+from django.dispatch import receiver
+
+from campus.models import User
+from campus.services import email_verify_after_password_set, membership_join_by_email_domain
+
+
+@receiver(email_confirmed, dispatch_uid="campus.join_by_email_domain")
+def join_by_email_domain(sender: Any, email_address: EmailAddress, **kwargs: Any) -> None:
+    membership_join_by_email_domain(user=email_address.user, email=email_address.email)
+
+
+@receiver(password_reset, dispatch_uid="campus.verify_after_password_set")
+def verify_after_password_set(sender: Any, user: User, **kwargs: Any) -> None:
+    email_verify_after_password_set(user=user)

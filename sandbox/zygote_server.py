@@ -1,0 +1,303 @@
+"""The zygote: a root process that pre-imports ipykernel and forks isolated kernels.
+
+Runs inside bubblewrap (as root, all capabilities, in a mount namespace that shows only
+the runtime), under the KERNEL RUNTIME's Python: standard library and ipykernel only,
+nothing from the `sandbox` package. Its memory is every kernel's memory, so it holds no
+secret: a clean environment, no keys, no tests or answers.
+
+Protocol: one JSON object per line on stdin; one JSON reply per line on the original
+stdout (fd 1 is pointed at stderr, so stray prints cannot corrupt replies).
+First line: the configuration. Then {"op": "fork", ...} -> {"pid": host pid} | {"error"}.
+
+Each kernel: unshare(NEWPID) then fork -> pid 1 of a new pid namespace, which joins its
+cgroups, unshares mount/net/ipc/uts/cgroup, mounts its own /proc and tmpfs, binds its
+kernel dir, brings loopback up, sets rlimits, drops to the slot uid, loads seccomp, then
+starts the kernel in that same process.
+"""
+
+import ctypes
+import fcntl
+import json
+import os
+import random
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
+CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 2, 4, 8, 4096, 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 4, 38, 22
+SECCOMP_MODE_FILTER = 2
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
+RLIMITS = {
+    "as": resource.RLIMIT_AS,
+    "cpu": resource.RLIMIT_CPU,
+    "fsize": resource.RLIMIT_FSIZE,
+    "nproc": resource.RLIMIT_NPROC,
+    "nofile": resource.RLIMIT_NOFILE,
+    "core": resource.RLIMIT_CORE,
+}
+# debugpy/pydevd start threads and tracing when imported: a forked kernel would hang.
+SKIP_PRELOAD = {
+    "_pydev_bundle", "_pydevd_bundle", "pydevd", "debugpy", "_pydevd_frame_eval",
+    "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole",
+    "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles",
+}  # fmt: skip
+WARMUP = "/tmp/warmup"  # noqa: S108 - inside the zygote's own root
+RUN_DIR = "/run/sandbox"  # the worker's run base, bound here; hidden from each kernel
+CGROUP_DIR = "/cg"  # the worker's per-controller sandbox cgroup dirs, bound as /cg/<n>
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def mount(source, target, fstype, flags, options=None):
+    data = options.encode() if options else None
+    check(libc.mount(source.encode(), target.encode(), fstype.encode(), flags, data), target)
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]  # fmt: skip
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def load_seccomp(bpf):
+    count = len(bpf) // ctypes.sizeof(SockFilter)
+    program = (SockFilter * count).from_buffer_copy(bpf)
+    fprog = SockFprog(count, ctypes.cast(program, ctypes.POINTER(SockFilter)))
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+
+
+def loopback_up():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP | IFF_RUNNING))
+
+
+def isolate(config, request):
+    """In pid 1 of the new pid namespace, still root: build this kernel's world."""
+    uid = request["uid"]
+    for index, name in enumerate(request["cgroups"]):
+        with open(f"{CGROUP_DIR}/{index}/{name}/cgroup.procs", "w") as procs:
+            procs.write("0")
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+                       | CLONE_NEWCGROUP), "unshare")  # fmt: skip
+    mount("none", "/", "none", MS_REC | MS_PRIVATE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    size = request["tmpfs_bytes"]
+    for target in ("/tmp", config["home"], "/dev/shm"):  # noqa: S108 - per-kernel tmpfs
+        options = f"size={size},mode=0700,uid={uid},gid={uid}"
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    mount(f"{RUN_DIR}/{request['name']}", "/kernel", "none", MS_BIND | MS_REC)
+    # Nothing of the other kernels (their dirs, their cgroups) stays in this namespace.
+    check(libc.umount2(RUN_DIR.encode(), MNT_DETACH), "umount run dir")
+    for index in range(len(request["cgroups"])):
+        check(libc.umount2(f"{CGROUP_DIR}/{index}".encode(), MNT_DETACH), "umount cgroup")
+    check(libc.umount2(config["server_path"].encode(), MNT_DETACH), "umount zygote code")
+    socket.sethostname("sandbox")
+    loopback_up()
+    write_home_files(config, uid)
+    log = os.open("/kernel/kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchown(log, uid, uid)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 65536)  # the zygote's pipes above all: they could ask for root kernels
+    for name, (soft, hard) in request["rlimits"].items():
+        resource.setrlimit(RLIMITS[name], (soft, hard))
+    os.chdir(config["home"])
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    # Changing uid without exec left us non-dumpable (/proc/self owned by root): restore
+    # what an exec'd kernel has. ptrace stays refused by seccomp, core dumps by rlimit.
+    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    # The uid change also cleared the parent-death signal: die with the zygote again.
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    load_seccomp(bytes.fromhex(config["seccomp"]))
+
+
+def write_home_files(config, uid):
+    for relative, text in config["home_files"].items():
+        path = os.path.join(config["home"], relative)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        with open(path, "w") as file:
+            file.write(text)
+        while directory.startswith(config["home"] + "/"):
+            os.chown(directory, uid, uid)
+            directory = os.path.dirname(directory)
+        os.chown(path, uid, uid)
+
+
+def reseed():
+    """Children of one zygote would otherwise draw the same 'random' numbers."""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def run_kernel(config):
+    reseed()
+    os.environ.clear()
+    os.environ.update(config["env"])
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(["-f", "/kernel/connection.json", *config["kernel_args"]])
+    app.start()
+
+
+def init_process(config, request):
+    """pid 1 of the kernel's namespace: isolate, then become the kernel.
+
+    No second fork for a separate init: a fork of the zygote's ~90 MiB image costs more
+    CPU than the rest of the isolation. Zombies of the learner's own children are bounded
+    by the process limit and vanish with the namespace.
+    """
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        isolate(config, request)
+        run_kernel(config)
+    except BaseException as error:
+        try:
+            os.write(2, f"sandbox zygote child: {error!r}\n".encode())
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
+def fork_kernel(config, request):
+    uid = request["uid"]
+    low, high = config["uid_range"]
+    if not (low <= uid < high) or uid == 0:
+        return {"error": f"uid {uid} is not a sandbox slot uid"}
+    if "/" in request["name"] or request["name"].startswith("."):
+        return {"error": "bad kernel directory name"}
+    check(libc.unshare(CLONE_NEWPID), "unshare pid")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            init_process(config, request)
+    finally:
+        # unshare(CLONE_NEWPID) works once per namespace: return to our own for the next.
+        check(libc.setns(config["own_pid_ns"], CLONE_NEWPID), "setns pid")
+    return {"pid": pid}
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def modules_a_kernel_imports(config):
+    """Start a throwaway kernel in a child and list what it imported: the zygote imports
+    all of it once, instead of every kernel importing it again (about 150 ms each)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            os.makedirs(WARMUP, exist_ok=True)
+            with open(f"{WARMUP}/c.json", "w") as file:
+                json.dump({"transport": "ipc", "ip": f"{WARMUP}/k", "key": "",
+                           "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
+                           "control_port": 4, "hb_port": 5}, file)  # fmt: skip
+            from ipykernel.kernelapp import IPKernelApp
+
+            app = IPKernelApp.instance()
+            app.initialize(["-f", f"{WARMUP}/c.json", *config["kernel_args"]])
+            os.write(write_end, "\n".join(sorted(sys.modules)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    return [name for name in b"".join(chunks).decode().split("\n") if name]
+
+
+def own_pid_namespace():
+    """An fd on the zygote's pid namespace; /proc is mounted only while opening it."""
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        check(libc.umount2(b"/proc", MNT_DETACH), "umount /proc")
+
+
+def serve(config, requests, replies):
+    # Strictly one request, then one reply: nothing waits in `requests`' buffer unseen.
+    while True:
+        ready, _, _ = select.select([requests], [], [], 1.0)
+        reap()
+        if not ready:
+            continue
+        line = requests.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        try:
+            reply = fork_kernel(config, request)
+        except OSError as error:
+            reply = {"error": str(error)}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+def main():
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    requests = os.fdopen(0, "r")
+    config = json.loads(requests.readline())
+    config["own_pid_ns"] = own_pid_namespace()
+    os.environ.clear()
+    os.environ.update(config["env"])
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for module in config["preload"]:
+        __import__(module)
+    import ipykernel.ipkernel
+    import ipykernel.kernelapp  # noqa: F401
+
+    for module in modules_a_kernel_imports(config):
+        if module.split(".")[0] in SKIP_PRELOAD:
+            continue
+        try:
+            __import__(module)
+        except Exception:  # noqa: S112 - a module that will not preload loads in the kernel
+            continue
+
+    replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    replies.flush()
+    serve(config, requests, replies)
+
+
+if __name__ == "__main__":
+    main()

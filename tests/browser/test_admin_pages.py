@@ -1,0 +1,104 @@
+"""The admin pages in a real browser (Debian's Chromium): keyboard only, as a person who does
+not use a mouse would. Screenshots land in tests/browser/artifacts/."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from campus.models import AuditLog, Membership, Role
+from courses.models import EnrollmentRole
+from tests.factories import PASSWORD, CohortFactory, EnrollmentFactory, MembershipFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture
+def page(monkeypatch) -> Iterator[object]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are ordinary synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        browser.close()
+
+
+def _log_in(page, live_server, email: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/courses/")
+
+
+def test_an_admin_changes_a_role_with_the_keyboard_only(page, live_server) -> None:
+    # given a university admin and a student
+    admin = MembershipFactory(role=Role.ORG_ADMIN, user__name="Ada Admin")
+    student = MembershipFactory(
+        organization=admin.organization, user__name="Sam Student", user__email="sam@example.org"
+    )
+    _log_in(page, live_server, admin.user.email)
+    page.goto(f"{live_server.url}/universities/{admin.organization.slug}/members/")
+    # when they reach Sam's role by its label, pick another role and save, all by keyboard
+    select = page.get_by_label("Role of sam@example.org", exact=True)
+    select.focus()
+    select.select_option("ta")  # what arrow keys do on a focused native select
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == "Save the role of sam@example.org"
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    # then the page says so, the role is saved and the change is in the log
+    assert "sam@example.org is now: Teaching assistant." in page.inner_text("main")
+    assert Membership.objects.get(pk=student.pk).role == Role.TA
+    assert AuditLog.objects.filter(target_user=student.user).exists()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "members.png"), full_page=True)
+
+
+def test_an_instructor_sees_the_csv_report_and_the_cohort_form(page, live_server, tmp_path) -> None:
+    cohort = CohortFactory(name="Spring", capacity=30)
+    instructor = EnrollmentFactory(cohort=cohort, role=EnrollmentRole.INSTRUCTOR).user
+    course = cohort.course
+    base = f"{live_server.url}/courses/{course.organization.slug}/{course.slug}/cohorts/"
+    _log_in(page, live_server, instructor.email)
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,name,role\nada@example.org,Ada,student\nnot-an-email,Bob,student\n")
+    page.goto(f"{base}{cohort.pk}/enroll/")
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_load_state()
+    assert "Nothing was applied" in page.inner_text("main")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "csv_report.png"), full_page=True)
+    page.goto(f"{base}{cohort.pk}/")
+    assert (
+        page.get_by_label("Link to share")
+        .input_value()
+        .endswith(f"/join/{cohort.enrollment_code}/")
+    )
+    page.screenshot(path=str(ARTIFACTS / "cohort_form.png"), full_page=True)
+    page.goto(base)
+    page.screenshot(path=str(ARTIFACTS / "cohort_list.png"), full_page=True)
+    page.goto(f"{base}{cohort.pk}/people/")
+    page.screenshot(path=str(ARTIFACTS / "people.png"), full_page=True)
+
+
+def test_a_learner_joins_a_cohort_from_the_invite_link(page, live_server) -> None:
+    cohort = CohortFactory(name="Spring", capacity=30)
+    learner = MembershipFactory().user
+    _log_in(page, live_server, learner.email)
+    page.goto(f"{live_server.url}/join/{cohort.enrollment_code}/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "join.png"), full_page=True)
+    page.get_by_role("button", name="Join as a learner").press("Enter")
+    page.wait_for_url(f"{live_server.url}/courses/{cohort.course.organization.slug}/**")
+    assert f"Welcome to {cohort.course.title}!" in page.inner_text("main")
+    assert cohort.enrollments.filter(user=learner, role=EnrollmentRole.STUDENT).exists()

@@ -1,0 +1,73 @@
+"""Validating an exercise grades both versions in real sandboxed kernels."""
+
+import pytest
+from django.test import Client
+
+from courses import sandboxing
+from courses.authoring.exercises import exercise_validate, validation_request, validation_run
+from courses.models import Exercise, ExerciseValidation
+from sandbox import KernelPool
+from tests.courses.exercises import add_exercise, as_json
+from tests.courses.teach_world import make_world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with KernelPool(size=1, limits=sandboxing.grading_limits()) as pool:
+        yield pool
+
+
+def _validate(pool, notebook: dict) -> dict:
+    exercise = Exercise(source=as_json(notebook))
+    return exercise_validate(
+        exercise=exercise, kernel_factory=lambda: pool.acquire(), limits=sandboxing.grading_limits()
+    )
+
+
+def test_a_sound_exercise_is_valid_and_each_test_outcome_is_reported(pool) -> None:
+    report = _validate(pool, add_exercise())
+    assert report["ok"] and report["problems"] == []
+    assert [(t["grade_id"], t["status"]) for t in report["reference"]["tests"]] == [
+        ("test_add", "passed"),
+        ("test_add_hidden", "passed"),
+    ]
+    assert [(t["grade_id"], t["status"]) for t in report["student"]["tests"]] == [
+        ("test_add", "failed"),
+        ("test_add_hidden", "failed"),
+    ]
+
+
+def test_a_wrong_reference_solution_is_caught(pool) -> None:
+    notebook = add_exercise()
+    notebook["cells"][1]["source"] = notebook["cells"][1]["source"].replace("a + b", "a - b")
+    report = _validate(pool, notebook)
+    assert report["problems"] == ["reference_not_full"]
+
+
+def test_tests_that_pass_without_an_answer_are_caught(pool) -> None:
+    notebook = add_exercise()
+    for cell in notebook["cells"][2:]:
+        cell["source"] = "assert True"
+    report = _validate(pool, notebook)
+    assert report["problems"] == ["student_passes"]
+
+
+def test_the_worker_side_saves_the_validation_and_the_page_shows_it() -> None:
+    world = make_world()
+    validation_request(exercise=world.exercise)
+    try:
+        validation_run(exercise_id=world.exercise.pk)
+    finally:
+        sandboxing.close_pool()
+    validation = ExerciseValidation.objects.get(exercise=world.exercise)
+    assert (validation.status, validation.ok) == ("done", True), validation.report
+    client = Client()
+    client.force_login(world.instructor)
+    html = client.get(
+        f"/courses/teach/{world.course.organization.slug}/{world.course.slug}/"
+        f"exercises/{world.exercise.pk}/"
+    ).content.decode()
+    assert "Valid: the reference solution earns every autograded point" in html
+    assert "<code>test_add_hidden</code>" in html

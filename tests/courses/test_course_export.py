@@ -1,0 +1,206 @@
+"""The course folder format: export, import, the lossless round trip, all-or-nothing."""
+
+import json
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from courses.authoring.folder import CourseFolderInvalid, course_export
+from courses.authoring.folder_import import course_import
+from courses.models import Course, Exercise, Lesson, Module
+from tests.courses.exercises import add_exercise, as_json
+from tests.courses.teach_world import World, make_world
+from tests.factories import OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world() -> World:
+    w = make_world()
+    w.exercise.due_at = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    w.exercise.late_policy = "penalty"
+    w.exercise.late_penalty_percent_per_day = Decimal("12.5")
+    w.exercise.max_attempts = 3
+    w.exercise.save()
+    w.lesson.body = "Héllo $x^2$\n\n```python\nprint(1)\n```\n"
+    w.lesson.save()
+    return w
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _write(root: Path, document: dict, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "course.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_export_follows_the_course_folder_format(world: World, tmp_path: Path) -> None:
+    course_export(course=world.course, destination=tmp_path / "out")
+    document = yaml.safe_load((tmp_path / "out/course.yaml").read_text())
+    assert document["format"] == 1
+    assert document["slug"] == world.course.slug
+    assert document["modules"][0]["items"] == [
+        {"lesson": world.lesson.slug, "title": "Welcome"},
+        {
+            "exercise": "add",
+            "title": "Add",
+            "max_attempts": 3,
+            "late_policy": "penalty",
+            "late_penalty_percent_per_day": 12.5,
+            "due_at": "2026-12-01T23:59:00+00:00",
+            "hard_deadline": None,
+        },
+    ]
+    assert (tmp_path / f"out/lessons/{world.lesson.slug}.md").read_text() == world.lesson.body
+    assert json.loads((tmp_path / "out/exercises/add.ipynb").read_text()) == world.exercise.source
+
+
+def test_export_then_import_elsewhere_then_export_is_identical(
+    world: World, tmp_path: Path
+) -> None:
+    course_export(course=world.course, destination=tmp_path / "a")
+    report = course_import(organization=OrganizationFactory(), path=tmp_path / "a")
+    assert (report.created, report.modules, report.lessons, report.exercises) == (True, 1, 1, 1)
+    course_export(course=report.course, destination=tmp_path / "b")
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    copy = Exercise.objects.get(module__course=report.course)
+    assert (copy.points, copy.max_attempts, copy.late_penalty_percent_per_day) == (
+        world.exercise.points,
+        3,
+        Decimal("12.5"),
+    )
+
+
+def test_importing_into_the_same_university_updates_in_place(world: World, tmp_path: Path) -> None:
+    course_export(course=world.course, destination=tmp_path / "a.zip")
+    text = zipfile.ZipFile(tmp_path / "a.zip").read(f"{world.course.slug}/course.yaml").decode()
+    assert "format: 1" in text
+    report = course_import(organization=world.course.organization, path=tmp_path / "a.zip")
+    assert not report.created
+    assert report.course.pk == world.course.pk
+    # the exercise (and its submissions) survived
+    assert Exercise.objects.get(pk=world.exercise.pk).submissions.count() == 1
+    assert Module.objects.filter(course=world.course).count() == 1
+
+
+def test_a_reordered_folder_reorders_the_course(world: World, tmp_path: Path) -> None:
+    course_export(course=world.course, destination=tmp_path / "a")
+    document = yaml.safe_load((tmp_path / "a/course.yaml").read_text())
+    document["modules"][0]["items"].reverse()
+    document["modules"].append({"title": "Extra", "items": []})
+    _write(tmp_path / "a", document, {})
+    course_import(organization=world.course.organization, path=tmp_path / "a")
+    world.exercise.refresh_from_db()
+    world.lesson.refresh_from_db()
+    assert world.exercise.position < world.lesson.position
+    assert list(Module.objects.filter(course=world.course).values_list("title", flat=True)) == [
+        "Basics",
+        "Extra",
+    ]
+
+
+def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> None:
+    broken = as_json(add_exercise())
+    broken["cells"][1]["source"] = "### BEGIN SOLUTION\nx = 1\n"  # no END marker
+    folder = _write(
+        tmp_path / "c",
+        {
+            "format": 1,
+            "slug": "new-course",
+            "title": "New",
+            "colour": "blue",
+            "modules": [
+                {
+                    "title": "M",
+                    "items": [
+                        {"lesson": "missing-lesson", "title": "L"},
+                        {"exercise": "broken", "title": "B", "late_policy": "sometimes"},
+                        {"exercise": "late", "title": "T", "due_at": "2026-01-01T10:00:00"},
+                    ],
+                }
+            ],
+        },
+        {
+            "exercises/broken.ipynb": json.dumps(broken),
+            "exercises/late.ipynb": json.dumps(as_json(add_exercise())),
+        },
+    )
+    with pytest.raises(CourseFolderInvalid) as caught:
+        course_import(organization=OrganizationFactory(), path=folder)
+    problems = "\n".join(caught.value.problems)
+    assert "unknown key 'colour'" in problems
+    assert "lessons/missing-lesson.md: missing" in problems
+    assert "late_policy must be one of" in problems
+    assert "exercises/broken.ipynb: cell 2" in problems
+    assert "due_at needs a UTC offset" in problems
+    assert not Course.objects.exists() and not Lesson.objects.exists()
+
+
+def test_an_exercise_with_submissions_is_never_removed_by_an_import(
+    world: World, tmp_path: Path
+) -> None:
+    course_export(course=world.course, destination=tmp_path / "a")
+    document = yaml.safe_load((tmp_path / "a/course.yaml").read_text())
+    document["modules"][0]["items"] = document["modules"][0]["items"][:1]
+    _write(tmp_path / "a", document, {})
+    with pytest.raises(CourseFolderInvalid, match="has submissions"):
+        course_import(organization=world.course.organization, path=tmp_path / "a")
+
+
+def test_the_commands_export_and_import(world: World, tmp_path: Path) -> None:
+    org = world.course.organization.slug
+    call_command("export_course", world.course.slug, str(tmp_path / "x.zip"), org=org)
+    other = OrganizationFactory()
+    call_command("import_course", str(tmp_path / "x.zip"), org=other.slug)
+    assert Course.objects.filter(organization=other, slug=world.course.slug).exists()
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(CommandError, match=r"course\.yaml: missing"):
+        call_command("import_course", str(tmp_path / "bad"), org=other.slug)
+
+
+DEMO = Path(__file__).resolve().parents[2] / "courses/demo_courses/open-ai-models-for-science"
+
+
+def _semantic(root: Path) -> tuple[dict, dict[str, str], dict[str, dict]]:
+    """course.yaml as data, lessons as text, notebooks as JSON: what the format means."""
+    document = yaml.safe_load((root / "course.yaml").read_text())
+    lessons = {p.name: p.read_text() for p in (root / "lessons").glob("*.md")}
+    notebooks = {p.name: json.loads(p.read_text()) for p in (root / "exercises").glob("*.ipynb")}
+    return document, lessons, notebooks
+
+
+def test_the_demo_curriculum_imports_and_round_trips(tmp_path: Path) -> None:
+    # given the demo course folder as shipped
+    organization = OrganizationFactory()
+    report = course_import(organization=organization, path=DEMO)
+    assert (report.modules, report.lessons, report.exercises) == (4, 6, 5)
+    # when exported and imported again (in place)
+    course_export(course=report.course, destination=tmp_path / "a")
+    again = course_import(organization=organization, path=tmp_path / "a")
+    course_export(course=again.course, destination=tmp_path / "b")
+    # then nothing was lost: same course, same text, same notebooks
+    assert again.course.pk == report.course.pk and not again.created
+    exported, lessons, notebooks = _semantic(tmp_path / "b")
+    shipped, shipped_lessons, shipped_notebooks = _semantic(DEMO)
+    assert (lessons, notebooks) == (shipped_lessons, shipped_notebooks)
+    for key in ("slug", "title", "summary", "language", "published"):
+        assert exported[key] == shipped[key]
+    assert [
+        [(i.get("lesson") or i["exercise"], i["title"]) for i in m["items"]]
+        for m in exported["modules"]
+    ] == [
+        [(i.get("lesson") or i["exercise"], i["title"]) for i in m["items"]]
+        for m in shipped["modules"]
+    ]

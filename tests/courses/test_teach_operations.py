@@ -1,0 +1,103 @@
+"""The operations page's figures, and a validation run by a real Celery worker."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from courses import operations
+from courses.models import ExerciseValidation, Submission, SubmissionStatus
+from tests.courses.teach_world import make_world
+from tests.factories import UserFactory
+from tests.worker import celery_worker
+
+
+def test_percentiles_use_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (operations.percentile(values, 0.5), operations.percentile(values, 0.95)) == (50, 95)
+    assert operations.percentile([], 0.5) is None
+
+
+@pytest.mark.django_db
+def test_latency_counts_submissions_finished_in_the_last_hour() -> None:
+    world = make_world()
+    now = timezone.now()
+    Submission.objects.filter(pk=world.submission.pk).update(
+        created_at=now - timedelta(seconds=12), finished_at=now - timedelta(seconds=2)
+    )
+    old = Submission.objects.create(
+        exercise=world.exercise,
+        learner=world.student,
+        cohort=world.cohort,
+        status=SubmissionStatus.GRADED,
+    )
+    Submission.objects.filter(pk=old.pk).update(
+        created_at=now - timedelta(hours=3), finished_at=now - timedelta(hours=2)
+    )
+    latency = operations.grading_latency()
+    assert (latency.count, latency.p50_s) == (1, 10.0)
+
+
+def test_queue_depth_is_the_length_of_each_celery_list() -> None:
+    # A queue of its own: no worker consumes it while this test counts.
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.rpush("ops-test", "a", "b")
+    client.rpush("ops-test\x06\x169", "c")  # a priority sub-queue of kombu's Redis transport
+    try:
+        assert operations.queue_depths(queues=("ops-test",)) == {"ops-test": 3}
+    finally:
+        client.delete("ops-test", "ops-test\x06\x169")
+
+
+@pytest.mark.django_db
+def test_recent_errors_list_failed_and_flagged_submissions() -> None:
+    world = make_world()
+    Submission.objects.filter(pk=world.submission.pk).update(
+        status=SubmissionStatus.ERROR, needs_staff=True, error_message="KernelDied"
+    )
+    assert operations.recent_errors() == [world.submission]
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(superuser)
+    html = client.get("/courses/teach/operations/").content.decode()
+    assert "KernelDied" in html
+    assert "No worker answered." in html
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup):
+    with celery_worker(queues="grading,default"):
+        yield
+
+
+@pytest.mark.worker
+@pytest.mark.xdist_group("worker")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_validates_an_exercise_and_reports_its_warm_kernels(worker) -> None:
+    # given an instructor asking for a validation
+    world = make_world()
+    client = Client()
+    client.force_login(world.instructor)
+    base = f"/courses/teach/{world.course.organization.slug}/{world.course.slug}/"
+    client.post(f"{base}exercises/{world.exercise.pk}/validate")
+    # when the worker has run it
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        validation = ExerciseValidation.objects.get(exercise=world.exercise)
+        if validation.status != "queued":
+            break
+        time.sleep(0.5)
+    # then both versions were graded
+    assert (validation.status, validation.ok) == ("done", True), validation.report
+    # and the operations page sees the worker and its kernel pool
+    workers = operations.workers(timeout=5)
+    assert len(workers) == 1
+    assert workers[0].kernels_size == settings.SANDBOX_POOL_SIZE
+    assert workers[0].kernels_ready is not None
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(superuser)
+    assert workers[0].name in client.get("/courses/teach/operations/").content.decode()

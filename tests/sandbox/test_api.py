@@ -1,0 +1,204 @@
+"""The public API: notebooks in, frozen results out; the pool, sessions, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sandbox import (
+    KernelPool,
+    Limits,
+    SandboxInfraError,
+    SandboxUserError,
+    Session,
+    isolation,
+    run_cells,
+    run_notebook,
+    slots,
+)
+from tests.sandbox.conftest import stdout
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def notebook(*sources: str) -> bytes:
+    cells = [nbformat.v4.new_markdown_cell("# title")]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    return nbformat.writes(nbformat.v4.new_notebook(cells=cells)).encode()
+
+
+def test_it_runs_a_notebook_and_returns_outputs_statuses_and_memory(mode: str) -> None:
+    nb = notebook(
+        "x = 20\nprint('hello')",
+        "x + 22",
+        "1 / 0",
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()",
+    )
+    with KernelPool(size=1, mode=mode) as pool:
+        result = run_notebook(nb, pool=pool)
+
+    assert [cell.index for cell in result.cells] == [1, 2, 3, 4]
+    assert [cell.status for cell in result.cells] == ["ok", "ok", "error", "ok"]
+    assert stdout(result.cells[0]) == "hello\n"
+    assert result.cells[1].outputs[0]["data"]["text/plain"] == "42"
+    assert result.cells[2].outputs[0]["ename"] == "ZeroDivisionError"
+    assert "image/png" in result.cells[3].outputs[-1]["data"]
+    assert result.stopped_by is None and result.peak_memory_mib is not None
+    with pytest.raises(AttributeError):
+        result.stopped_by = "timeout"
+
+
+def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
+    limits = Limits(cell_timeout_s=1)
+
+    with KernelPool(size=1, mode=mode, limits=limits) as pool:
+        result = run_cells(["1", "while True: pass", "2"], limits=limits, pool=pool)
+
+    assert [cell.status for cell in result.cells] == ["ok", "timeout", "not_run"]
+    assert result.stopped_by == "timeout"
+
+
+def test_it_returns_user_expressions(kernel) -> None:
+    result = kernel.execute("y = 6", user_expressions={"double": "y * 2"})
+
+    assert result.user_expressions["double"]["data"]["text/plain"] == "12"
+
+
+def test_it_rejects_a_broken_notebook_as_the_users_error() -> None:
+    with pytest.raises(SandboxUserError):
+        run_notebook(b"{not json")
+
+
+def test_the_cli_prints_the_executed_notebook_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(notebook("print(6 * 7)", "import time\ntime.sleep(30)", "'never'"))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", str(path), "--timeout", "3", "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+
+    result = json.loads(done.stdout)
+    assert done.returncode == 0
+    assert set(result) >= {"cells", "stopped_by"}
+    assert [set(cell) >= {"index", "status", "outputs"} for cell in result["cells"]] == [True] * 3
+    assert result["cells"][0]["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "42\n"}
+    ]
+    assert [cell["status"] for cell in result["cells"]] == ["ok", "timeout", "not_run"]
+    assert result["stopped_by"] == "timeout"
+
+
+def test_the_pool_replaces_a_kernel_that_died_while_warm(mode: str) -> None:
+    with KernelPool(size=1, mode=mode) as pool:
+        first = pool.acquire()
+        first.shutdown()
+        deadline = time.monotonic() + 30
+        while pool.ready_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warm = pool._ready[0]
+        warm.process.kill()
+
+        kernel = pool.acquire()
+        try:
+            assert kernel is not warm and kernel.is_alive()
+            assert stdout(kernel.execute("print('alive')")) == "alive\n"
+        finally:
+            kernel.shutdown()
+
+
+WORKER = """
+import sys, time
+from sandbox import KernelPool
+pool = KernelPool(size=2, mode=sys.argv[1])
+pool.start()
+while pool.ready_count() < 2:
+    time.sleep(0.05)
+print(" ".join(str(kernel.lease.uid) for kernel in pool._ready), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_worker_leaves_no_kernel_running(mode: str) -> None:
+    # given: a worker process with two warm kernels
+    worker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(WORKER), mode],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert worker.stdout is not None
+    uids = {int(uid) for uid in worker.stdout.readline().split()}
+    assert len(uids) == 2
+
+    # when: it is killed without a chance to clean up
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    # then: its kernels died with it, and a new pool's start cleans what is left
+    deadline = time.monotonic() + 5
+    while processes_of(uids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(uids) == []
+    with KernelPool(size=0, mode=mode):
+        pass
+    assert slots.clean_orphans() == []
+
+
+def processes_of(uids: set[int]) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+        except (OSError, NotADirectoryError):
+            continue
+        uid = int(status.split("\nUid:", 1)[1].split()[0])
+        zombie = status.split("\nState:", 1)[1].split()[0] == "Z"
+        if uid in uids and not zombie:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
+    streamed: list[dict[str, object]] = []
+    with Session(limits=Limits(cell_timeout_s=20), mode=mode) as session:
+        session.execute(
+            "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
+            on_output=streamed.append,
+        )
+        assert "".join(str(o["text"]) for o in streamed) == "0\n1\n2\n"
+
+        threading.Timer(0.5, session.interrupt).start()
+        interrupted = session.execute("x = 1\ntime.sleep(30)")
+        assert interrupted.status == "error"
+        assert interrupted.outputs[-1]["ename"] == "KeyboardInterrupt"
+        assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
+
+        session.restart()
+        assert session.execute("x").outputs[-1]["ename"] == "NameError"
+    assert not session.is_alive()
+
+
+def test_it_refuses_to_start_without_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("SANDBOX_INSECURE_LOCAL", raising=False)
+
+    with pytest.raises(SandboxInfraError, match="bwrap"):
+        isolation.check_isolation()
+
+
+def test_the_insecure_mode_runs_only_when_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_INSECURE_LOCAL", "1")
+
+    result = run_cells(["import os\nprint(os.getuid())"])
+
+    assert stdout(result.cells[0]) == f"{os.getuid()}\n"

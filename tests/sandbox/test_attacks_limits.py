@@ -1,0 +1,207 @@
+"""Attacks on the limits: processes, memory, disk, time and output. Each is stopped, the
+result says which limit stopped it, and the host is unharmed."""
+
+from __future__ import annotations
+
+import errno
+import resource
+import time
+
+from sandbox import KernelPool, Limits
+from sandbox.outputs import TRUNCATION_MARKER
+from tests.sandbox.conftest import StartKernel, report, stdout
+
+FORK_BOMB = """
+import json, os, time
+children, error = [], None
+try:
+    for _ in range(10_000):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                while True:
+                    os.fork()  # every child forks again, for ever
+            except OSError:
+                time.sleep(60)
+            finally:
+                os._exit(0)
+        children.append(pid)
+except OSError as e:
+    error = e.errno
+print(json.dumps({"children": len(children), "error": error}))
+"""
+
+
+def test_it_stops_a_fork_bomb_at_the_process_limit(start: StartKernel) -> None:
+    kernel = start(processes=40)
+
+    found = report(kernel, FORK_BOMB)
+
+    assert found["error"] == errno.EAGAIN
+    assert found["children"] < 40
+    if kernel.cgroup is not None:
+        assert len(kernel.cgroup.pids()) <= 40
+    # the kernel itself survives and answers
+    assert kernel.execute("1 + 1").outputs[0]["data"]["text/plain"] == "2"
+
+
+def test_it_kills_a_kernel_that_allocates_beyond_its_memory_limit(start: StartKernel) -> None:
+    kernel = start(memory_mb=200)
+
+    result = kernel.execute("chunks = []\nwhile True:\n    chunks.append(b'x' * 2**24)")
+
+    assert result.status == "killed"
+    assert kernel.stopped_by == "memory"
+    assert not kernel.is_alive()
+    assert kernel.peak_memory_mib is not None and kernel.peak_memory_mib <= 201
+
+
+def test_it_refuses_an_allocation_far_beyond_the_limit_and_keeps_the_kernel(
+    start: StartKernel,
+) -> None:
+    kernel = start(memory_mb=200)
+
+    result = kernel.execute("import numpy\nx = numpy.ones(10**11)")
+
+    assert result.status == "error"
+    assert result.outputs[-1]["ename"] == "MemoryError"
+    assert kernel.is_alive() and kernel.stopped_by is None
+
+
+FILL_DISK = """
+import json, os
+r = {}
+for where in ["/home/learner", "/tmp", "/dev/shm", "/kernel"]:
+    written, error = 0, None
+    try:
+        for i in range(10_000):
+            with open(f"{where}/fill{i}", "wb") as f:
+                for _ in range(4):
+                    f.write(b"x" * 2**20)
+                    written += 2**20
+    except OSError as e:
+        error = e.errno
+    r[where] = [written, error]
+    for name in os.listdir(where):
+        if name.startswith("fill"):
+            os.unlink(f"{where}/{name}")
+print(json.dumps(r))
+"""
+
+
+def test_it_stops_filling_the_disk_at_the_tmpfs_size(start: StartKernel) -> None:
+    kernel = start(tmpfs_mb=16)
+
+    found = report(kernel, FILL_DISK)
+
+    for where, (written, error) in found.items():
+        assert error == errno.ENOSPC, where
+        assert written <= 16 * 2**20, where
+
+
+def test_it_stops_a_single_file_at_the_file_size_limit(start: StartKernel) -> None:
+    kernel = start(file_size_mb=2, tmpfs_mb=32)
+
+    found = report(
+        kernel,
+        "import json, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "try:\n    open('/tmp/big', 'wb').write(b'x' * 2**22); r = 'written'\n"
+        "except OSError as e:\n    r = e.errno\nprint(json.dumps(r))",
+    )
+
+    assert found == errno.EFBIG
+
+
+def test_it_interrupts_an_infinite_loop_and_keeps_the_kernel(start: StartKernel) -> None:
+    kernel = start(cell_timeout_s=1.0)
+    started = time.monotonic()
+
+    result = kernel.execute("while True:\n    pass")
+
+    assert result.status == "timeout"
+    assert kernel.stopped_by == "timeout"
+    assert time.monotonic() - started < 3
+    assert any(o.get("ename") == "KeyboardInterrupt" for o in result.outputs)
+    assert kernel.is_alive()
+
+
+def test_it_kills_a_loop_that_ignores_interrupts(start: StartKernel) -> None:
+    kernel = start(cell_timeout_s=1.0)
+    started = time.monotonic()
+
+    result = kernel.execute(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass"
+    )
+
+    assert result.status == "timeout"
+    assert kernel.stopped_by == "timeout"
+    assert time.monotonic() - started < 1.0 + 2.0 + 2.0  # timeout, grace, kill
+    assert not kernel.is_alive()
+
+
+def test_it_stops_a_run_at_its_total_time_limit(start: StartKernel) -> None:
+    kernel = start(cell_timeout_s=10, total_timeout_s=1.5)
+
+    first = kernel.execute("import time; time.sleep(1)")
+    second = kernel.execute("time.sleep(5)")
+
+    assert first.status == "ok"
+    assert second.status == "timeout" and second.duration_s < 3
+    assert "in total" in second.outputs[-1]["evalue"]
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_it_caps_an_output_flood_with_a_marker_and_bounded_worker_memory(
+    start: StartKernel,
+) -> None:
+    kernel = start(output_bytes=100_000, cell_timeout_s=20)
+    before = rss_mib()
+
+    result = kernel.execute("i = 0\nwhile True:\n    i += 1\n    print(i)")
+    after = kernel.execute("print('never')")
+
+    assert result.status == "killed" and kernel.stopped_by == "output"
+    text = stdout(result)
+    assert text.startswith("1\n2\n3\n")
+    assert text.endswith(TRUNCATION_MARKER.format(limit=100_000))
+    assert len(text.encode()) <= 100_000 + 200
+    assert after.status == "not_run"
+    assert rss_mib() - before < 50
+
+
+def test_it_survives_floods_faster_than_the_kernel_can_send(start: StartKernel) -> None:
+    # Big lines pile up in the kernel's own buffers: its cgroup or our cap stops it.
+    kernel = start(output_bytes=100_000, cell_timeout_s=20)
+    before = rss_mib()
+
+    lines = kernel.execute("while True:\n    print('x' * 10_000)")
+
+    assert lines.status == "killed" and kernel.stopped_by in ("output", "memory")
+    assert len(stdout(lines).encode()) <= 100_000 + 200
+    assert rss_mib() - before < 50
+
+
+def test_it_drops_a_single_giant_message_without_holding_it(start: StartKernel) -> None:
+    kernel = start(output_bytes=100_000, cell_timeout_s=5)
+    before = rss_mib()
+
+    result = kernel.execute("print('y' * 50_000_000)")
+
+    assert result.status == "killed" and kernel.stopped_by == "output"
+    assert stdout(result) == TRUNCATION_MARKER.format(limit=100_000)
+    assert rss_mib() - before < 40
+
+
+def test_the_pool_keeps_serving_after_attacks(mode: str) -> None:
+    with KernelPool(size=1, limits=Limits(processes=40, memory_mb=200), mode=mode) as pool:
+        with pool.kernel() as bombed:
+            bombed.execute(FORK_BOMB)
+        with pool.kernel() as hog:
+            hog.execute("chunks = []\nwhile True:\n    chunks.append(b'x' * 2**24)")
+            assert hog.stopped_by == "memory"
+        with pool.kernel() as fine:
+            assert fine.execute("print(6 * 7)").outputs[0]["text"] == "42\n"
