@@ -327,7 +327,7 @@
 
   // ------------------------------------------------------------------ wiring
 
-  document.querySelectorAll(".notebook li.cell-code").forEach(setupCell);
+  document.querySelectorAll(".notebook-cells li.cell-code").forEach(setupCell);
   document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(order.slice()); });
   document.querySelector("[data-action=interrupt]").addEventListener("click", function () { kernelAction(URLS.interrupt); });
   document.querySelector("[data-action=restart]").addEventListener("click", function () { kernelAction(URLS.restart); });
