@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox.launch import sandbox_mode
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "interactive.json"
 WARMUP = 5
@@ -200,9 +202,7 @@ def main() -> None:
             "kernel_execute_ms_p50": round(statistics.median(k for _, k in browser.parts), 2),
             "first_run_with_kernel_start_ms": round(first_s * 1000, 1),
             "target_p50_ms": 50,
-            "sandbox_mode": os.environ.get("SANDBOX_MODE", "bwrap")
-            if os.environ.get("SANDBOX_INSECURE_LOCAL") != "1"
-            else "insecure",
+            "sandbox_mode": sandbox_mode(),
             "cpu_count": os.cpu_count(),
             # This machine is shared: the load says how much else ran beside the benchmark.
             "load_average_1m_before": round(load_before, 2),
