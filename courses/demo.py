@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from campus.models import EmailDomain, Membership, Organization, Role, User
-from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Lesson, Module
+from courses import services
+from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 
 DEMO_ORG_SLUG = "demo-university"
 DEMO_COURSE_SLUG = "intro-scientific-python"
@@ -30,6 +31,73 @@ values = np.array([1.0, 2.0, 3.5])
 print(values.mean())
 ```
 """
+
+
+DEMO_EXERCISE_SLUG = "mean-and-plot"
+
+
+def _nbgrader(grade_id: str, **flags: object) -> dict[str, object]:
+    meta: dict[str, object] = {"grade_id": grade_id, "schema_version": 3, "solution": False,
+                               "grade": False, "locked": False, "task": False}  # fmt: skip
+    meta.update(flags)
+    return {"nbgrader": meta}
+
+
+def demo_exercise_notebook() -> dict[str, object]:
+    """A short nbgrader exercise: a plot to look at, a function to write, a visible and a
+    hidden test (one point each)."""
+    import nbformat
+
+    v4 = nbformat.v4
+    nb = v4.new_notebook(
+        cells=[
+            v4.new_markdown_cell(
+                "# The mean, and a first plot\n\nThe mean of $n$ values is "
+                "$\\bar{x} = \\frac{1}{n}\\sum_{i=1}^{n} x_i$. Run the next cell to see a plot.",
+                metadata=_nbgrader("intro", locked=True),
+            ),
+            v4.new_code_cell(
+                "import matplotlib.pyplot as plt\nimport numpy as np\n\n"
+                "x = np.linspace(0, 2 * np.pi, 200)\nplt.plot(x, np.sin(x))\n"
+                'plt.title("sin(x)")\nplt.show()'
+            ),
+            v4.new_markdown_cell(
+                "Write `mean(values)`: the mean of a non-empty list of numbers.",
+                metadata=_nbgrader("prompt", locked=True),
+            ),
+            v4.new_code_cell(
+                "def mean(values):\n    ### BEGIN SOLUTION\n    return sum(values) / len(values)\n"
+                "    ### END SOLUTION",
+                metadata=_nbgrader("mean", solution=True),
+            ),
+            v4.new_code_cell(
+                "assert mean([1, 2, 3]) == 2",
+                metadata=_nbgrader("test_mean", grade=True, locked=True, points=1),
+            ),
+            v4.new_code_cell(
+                "### BEGIN HIDDEN TESTS\nassert abs(mean([1, 2, 3, 4]) - 2.5) < 1e-9\n"
+                "### END HIDDEN TESTS",
+                metadata=_nbgrader("test_mean_hidden", grade=True, locked=True, points=1),
+            ),
+        ]
+    )
+    for position, cell in enumerate(nb.cells):
+        cell.id = f"demo-{position}"  # stable ids: seeding again changes nothing
+    return dict(nbformat.from_dict(nb))
+
+
+def _demo_exercise(module: Module) -> Exercise:
+    notebook = demo_exercise_notebook()
+    exercise = Exercise.objects.filter(module=module, slug=DEMO_EXERCISE_SLUG).first()
+    if exercise is None:
+        return services.exercise_create(
+            module=module, title="The mean, and a first plot", slug=DEMO_EXERCISE_SLUG,
+            notebook=notebook, position=2,
+        )  # fmt: skip
+    if exercise.source != notebook:
+        exercise.source = notebook
+        exercise.save(update_fields=["source"])
+    return exercise
 
 
 @dataclass(frozen=True)
@@ -74,6 +142,7 @@ def seed_demo(*, password: str) -> Course:
         slug="welcome",
         defaults={"title": "Welcome to the course", "body": INTRO_LESSON.strip(), "position": 1},
     )
+    _demo_exercise(module)
     cohort, _ = Cohort.objects.get_or_create(
         course=course, name="Demo cohort", defaults={"time_zone": "Europe/Paris"}
     )

@@ -374,3 +374,25 @@ class CohortQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cohort} · {self.cpu_seconds_per_day} s · {self.model_tokens_per_day} tokens"
+
+
+class Draft(models.Model):
+    """A learner's work in progress on an exercise, saved as they type: only what the
+    learner may edit (cell sources by cell id), never the instructor's cells."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts"
+    )
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="drafts")
+    notebook = models.JSONField(_("draft notebook"), default=dict)
+    updated_at = models.DateTimeField(_("saved at"), auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "exercise"], name="one_draft_per_exercise")
+        ]
+        verbose_name = _("draft")
+        verbose_name_plural = _("drafts")
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.exercise}"

@@ -27,15 +27,20 @@ def grading_limits() -> Limits:
     )
 
 
+def expose_gateway() -> None:
+    """Kernels started from now on see the model gateway's socket directory, read-only
+    (sandbox.isolation mounts SANDBOX_GATEWAY_DIR at /run/gateway)."""
+    settings.GATEWAY_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
+    settings.GATEWAY_SOCKET_DIR.chmod(0o755)
+    os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
+
+
 def kernel_pool() -> KernelPool:
     """This process's pool, started on first use (after Celery forked the process)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            # Kernels see the model gateway's socket directory, read-only (sandbox/isolation).
-            settings.GATEWAY_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
-            settings.GATEWAY_SOCKET_DIR.chmod(0o755)
-            os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
+            expose_gateway()
             _pool = KernelPool(size=settings.SANDBOX_POOL_SIZE, limits=grading_limits())
             _pool.start()
         return _pool

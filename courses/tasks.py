@@ -49,3 +49,7 @@ def _warm_up(**_: object) -> None:
     once, so the first learner does not pay for them."""
     sandboxing.kernel_pool()
     warm_up()
+
+
+# Interactive sessions' tasks live beside these; importing them registers them.
+from courses import tasks_interactive  # noqa: E402, F401

@@ -98,11 +98,33 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
                 *celery,
                 "worker",
                 "-Q",
-                "grading,interactive,default",
+                "grading,default",
                 "-n",
                 "worker@%h",
                 "--concurrency",
                 str(concurrency),
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        # Interactive sessions: a kernel lives in the worker process that started it, so
+        # this worker runs tasks in threads of one process (an interrupt runs beside the
+        # busy cell); its worker-direct queue (interactive@<host>.dq) reaches its sessions.
+        Service(
+            "interactive",
+            [
+                *celery,
+                "worker",
+                "-P",
+                "threads",
+                "-Q",
+                "interactive",
+                "-n",
+                "interactive@%h",
+                # More threads than INTERACTIVE_MAX_SESSIONS (16): an interrupt or a restart
+                # must find a free thread while every session runs a cell.
+                "--concurrency",
+                "32",
                 "--loglevel",
                 "INFO",
             ],

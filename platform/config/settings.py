@@ -100,6 +100,9 @@ CELERY_TASK_ROUTES = {
     "courses.tasks.grade_submission": {"queue": "grading"},
     "courses.tasks.interactive_*": {"queue": "interactive"},
 }
+# Every worker also consumes its own queue (`<name>.dq`): interactive sessions use it to
+# reach the worker that holds a learner's kernel.
+CELERY_WORKER_DIRECT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -219,3 +222,17 @@ GATEWAY_MAX_COMPLETION_TOKENS = env_int("GATEWAY_MAX_COMPLETION_TOKENS", 512)
 GATEWAY_UPSTREAM_URL = env_str("GATEWAY_UPSTREAM_URL")
 GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
 GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))
+
+# --- Interactive sessions (the exercise page's live kernel; held by `-P threads` workers) ---
+INTERACTIVE_IDLE_TIMEOUT_S = env_int("INTERACTIVE_IDLE_TIMEOUT_S", 20 * 60)
+INTERACTIVE_CELL_TIMEOUT_S = float(env_str("INTERACTIVE_CELL_TIMEOUT_S", "60"))
+INTERACTIVE_MEMORY_MB = env_int("INTERACTIVE_MEMORY_MB", 1024)
+INTERACTIVE_CPU_SECONDS = env_int("INTERACTIVE_CPU_SECONDS", 1800)
+INTERACTIVE_MAX_SESSIONS = env_int("INTERACTIVE_MAX_SESSIONS", 16)  # per worker process
+INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 1)  # warm kernels per worker
+# A request not picked up by then (its worker is gone) is dropped; the page says so.
+INTERACTIVE_REQUEST_EXPIRES_S = env_int("INTERACTIVE_REQUEST_EXPIRES_S", 60)
+CELERY_BEAT_SCHEDULE["cull-idle-interactive-sessions"] = {
+    "task": "courses.tasks.interactive_cull_idle",
+    "schedule": 60.0,
+}

@@ -1,0 +1,221 @@
+"""The learner's side of exercises: the page's notebook (student version plus draft),
+drafts, per-item status for outlines, and what a learner may download of a submission.
+
+Everything here starts from the student version of the exercise: solutions and hidden
+tests are never in what these functions return.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import nbformat
+from django.conf import settings
+from django.db.models import Max
+
+from campus.models import User
+from courses import services
+from courses.assignment import student_notebook
+from courses.markdown import render_markdown
+from courses.models import Draft, Exercise, Submission, SubmissionStatus
+
+EDITABLE_ROLES = ("answer", "plain")
+HEADING = re.compile(r"<(/?)h([1-6])")
+
+
+class DraftRefused(ValueError):
+    """The draft is not saved; the message is for the learner."""
+
+
+@dataclass(frozen=True)
+class NotebookCell:
+    key: str  # stable across page loads: the grade id, or the position for plain cells
+    number: int  # 1-based, as the page labels it
+    cell_type: str  # "code" | "markdown" | "raw"
+    role: str  # "answer" | "manual" | "test" | "locked" | "task" | "plain"
+    source: str
+    grade_id: str | None
+    points: float | None
+
+    @property
+    def editable(self) -> bool:
+        return self.role in EDITABLE_ROLES or self.role == "manual"
+
+    @property
+    def html(self) -> str:
+        if self.cell_type != "markdown":
+            return ""
+        # The page's own title is the one h1: a notebook's headings sit one level below.
+        return HEADING.sub(
+            lambda m: f"<{m[1]}h{min(int(m[2]) + 1, 6)}", render_markdown(self.source)
+        )
+
+
+def _role(meta: dict[str, Any]) -> str:
+    if not meta:
+        return "plain"
+    if meta.get("solution"):
+        return "manual" if meta.get("grade") else "answer"
+    if meta.get("grade"):
+        return "test"
+    if meta.get("task"):
+        return "task"
+    return "locked" if meta.get("locked") else "plain"
+
+
+def _key(cell: Any, position: int) -> str:
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"id:{grade_id}" if grade_id else f"cell:{position}"
+
+
+def exercise_cells(*, exercise: Exercise, learner: User | None = None) -> list[NotebookCell]:
+    """The student version's cells, with the learner's draft over the editable ones."""
+    notebook = student_notebook(exercise=services.parsed_exercise(exercise))
+    draft = _draft_sources(exercise=exercise, learner=learner)
+    cells = []
+    for position, cell in enumerate(notebook.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        role = _role(meta)
+        key = _key(cell, position)
+        source = cell.source
+        if cell.cell_type == "code" and role in ("answer", "manual", "plain") and key in draft:
+            source = draft[key]
+        cells.append(
+            NotebookCell(
+                key=key,
+                number=position + 1,
+                cell_type=cell.cell_type,
+                role=role,
+                source=source,
+                grade_id=meta.get("grade_id"),
+                points=meta.get("points"),
+            )
+        )
+    return cells
+
+
+def _draft_sources(*, exercise: Exercise, learner: User | None) -> dict[str, str]:
+    if learner is None:
+        return {}
+    draft = Draft.objects.filter(exercise=exercise, learner=learner).only("notebook").first()
+    sources = draft.notebook.get("cells", {}) if draft else {}
+    return {k: v for k, v in sources.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def draft_save(*, learner: User, exercise: Exercise, sources: dict[str, Any]) -> Draft:
+    """Keep the learner's editable code cells (by key); anything else is ignored.
+    Raises DraftRefused when the draft is too large."""
+    editable = {
+        c.key for c in exercise_cells(exercise=exercise) if c.editable and c.cell_type == "code"
+    }
+    kept = {k: v for k, v in sources.items() if k in editable and isinstance(v, str)}
+    if len(json.dumps(kept)) > settings.SUBMISSION_MAX_BYTES:
+        raise DraftRefused("too large")
+    draft, _ = Draft.objects.update_or_create(
+        learner=learner, exercise=exercise, defaults={"notebook": {"cells": kept}}
+    )
+    return draft
+
+
+def answer_notebook(cells: list[NotebookCell]) -> dict[str, Any]:
+    """What the page submits: the learner's answer cells by grade id."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"nbgrader": {"grade_id": c.grade_id}},
+                "source": c.source,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for c in cells
+            if c.role in ("answer", "manual") and c.grade_id
+        ],
+    }
+
+
+# -------------------------------------------------------------------- status per item
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    state: str  # "not_started" | "draft" | "submitted" | "graded"
+    score: Decimal | None = None
+    max_score: Decimal | None = None
+
+
+def exercise_statuses(*, learner: User, exercise_ids: list[int]) -> dict[int, ItemStatus]:
+    """Status of each exercise for the learner: best graded score, else submitted, else
+    draft. Two queries, whatever the number of exercises."""
+    submissions = (
+        Submission.objects.filter(learner=learner, exercise_id__in=exercise_ids)
+        .values("exercise_id", "status")
+        .annotate(best=Max("score"), max_score=Max("max_score"))
+    )
+    statuses: dict[int, ItemStatus] = {}
+    for row in submissions:
+        current = statuses.get(row["exercise_id"])
+        if row["status"] == SubmissionStatus.GRADED:
+            if current is None or current.state != "graded" or (current.score or 0) < row["best"]:
+                statuses[row["exercise_id"]] = ItemStatus("graded", row["best"], row["max_score"])
+        elif current is None:
+            statuses[row["exercise_id"]] = ItemStatus("submitted")
+    drafts = Draft.objects.filter(learner=learner, exercise_id__in=exercise_ids)
+    for exercise_id in drafts.values_list("exercise_id", flat=True):
+        statuses.setdefault(exercise_id, ItemStatus("draft"))
+    return {pk: statuses.get(pk, ItemStatus("not_started")) for pk in exercise_ids}
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    done: int  # exercises with a graded submission
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, CourseProgress]:
+    """Graded exercises out of all, per course: three queries, whatever the sizes."""
+    exercises = list(
+        Exercise.objects.filter(module__course_id__in=course_ids).values_list(
+            "pk", "module__course_id"
+        )
+    )
+    statuses = exercise_statuses(learner=learner, exercise_ids=[pk for pk, _ in exercises])
+    progress = {course_id: CourseProgress(0, 0) for course_id in course_ids}
+    for pk, course_id in exercises:
+        current = progress[course_id]
+        done = current.done + (statuses[pk].state == "graded")
+        progress[course_id] = CourseProgress(done, current.total + 1)
+    return progress
+
+
+# -------------------------------------------------------------------- downloads
+
+
+def graded_notebook(*, submission: Submission) -> nbformat.NotebookNode:
+    """The student version with the learner's submitted answers: what they handed in,
+    never a hidden test or a solution."""
+    notebook = student_notebook(exercise=services.parsed_exercise(submission.exercise))
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.from_dict(submission.notebook or {"cells": []}).get("cells", [])
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    }
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+    notebook.metadata["platform"] = {
+        "exercise": submission.exercise.title,
+        "attempt": submission.attempt,
+        "submitted_at": submission.created_at.isoformat(),
+    }
+    return notebook

@@ -1,0 +1,318 @@
+"""The exercise page: a notebook in the browser, its live kernel, drafts and downloads."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import nbformat
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from campus.models import User
+from courses import feedback, interactive, learn, services
+from courses.access import access_course, access_submission
+from courses.models import Exercise, Submission
+from courses.policies import attempts_left, late_state
+from courses.views_submissions import submission_state
+
+EVENTS_MAX_S = 600
+KEEPALIVE_S = 15
+MAX_RUN_CELLS = 200
+KERNEL_ACCESS_CACHE_S = 60
+
+
+def _me(request: HttpRequest) -> User:
+    """The logged-in learner (every view here is behind login_required)."""
+    return cast(User, request.user)
+
+
+def _exercise(request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str) -> Any:
+    access = access_course(user=_me(request), org_slug=org_slug, course_slug=course_slug)
+    exercise = get_object_or_404(
+        Exercise.objects.select_related("module"), module__course=access.course, slug=exercise_slug
+    )
+    return access, exercise
+
+
+def _kernel_exercise_id(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> int:
+    """The exercise's id once `_exercise` allowed this user in. Kernel requests come in
+    bursts (run all, Shift+Enter...): the access decision is reused for a minute, which
+    is also how long a revoked enrollment may keep a kernel it already had."""
+    key = f"learn:kernel-access:{_me(request).pk}:{org_slug}:{course_slug}:{exercise_slug}"
+    exercise_id = cache.get(key)
+    if exercise_id is None:
+        exercise_id = _exercise(request, org_slug, course_slug, exercise_slug)[1].pk
+        cache.set(key, exercise_id, KERNEL_ACCESS_CACHE_S)
+    return int(exercise_id)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@login_required
+@require_GET
+def exercise_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> HttpResponse:
+    access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+    user = _me(request)
+    cells = learn.exercise_cells(exercise=exercise, learner=user)
+    deadline = services.exercise_deadline(exercise=exercise, learner=user)
+    state = late_state(deadline=deadline, at=timezone.now())
+    history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
+    args = [org_slug, course_slug, exercise_slug]
+    used = sum(1 for s in history if s.status != "error")
+    return render(
+        request,
+        "courses/learn/exercise.html",
+        {
+            "course": access.course,
+            "exercise": exercise,
+            "cells": cells,
+            "deadline": deadline,
+            "late": state,
+            "attempts_left": attempts_left(max_attempts=exercise.max_attempts, used=used),
+            "history": history,
+            "can_submit": access.cohort is not None,
+            "config": {
+                "strings": page_strings(),
+                "urls": {
+                    "draft": reverse("courses:draft", args=args),
+                    "run": reverse("courses:kernel_run", args=args),
+                    "interrupt": reverse("courses:kernel_interrupt", args=args),
+                    "restart": reverse("courses:kernel_restart", args=args),
+                    "events": reverse("courses:kernel_events", args=args),
+                    "submit": reverse("courses:submit", args=args),
+                    "history": reverse("courses:history", args=args),
+                },
+            },
+        },
+    )
+
+
+def page_strings() -> dict[str, str]:
+    """What the page's script says, in the learner's language."""
+    return {
+        "kernel_none": _("Kernel: not started (it starts when you run a cell)"),
+        "kernel_starting": _("Kernel: starting…"),
+        "kernel_ready": _("Kernel: ready"),
+        "kernel_running": _("Kernel: running…"),
+        "kernel_restarted": _("Kernel restarted: your variables were cleared."),
+        "kernel_dead": _("Your kernel stopped: %(reason)s. Run a cell to start a new one."),
+        "kernel_culled": _(
+            "Your kernel was stopped because it was idle. Run a cell to start a new one, "
+            "then run again the cells you need."
+        ),
+        "kernel_stopped": _("Your kernel was stopped. Run a cell to start a new one."),
+        "kernel_busy": _("All kernels on this server are in use. Try again in a minute."),
+        "kernel_unavailable": _(
+            "Your kernel could not be started. Try again; if it keeps failing, tell your "
+            "instructor."
+        ),
+        "kernel_no_answer": _(
+            "Your kernel does not answer. Use “Restart kernel” to get a new one."
+        ),
+        "reason_memory": _("it used more memory than allowed"),
+        "reason_timeout": _("a cell ran for too long"),
+        "reason_cpu": _("it used too much processor time"),
+        "reason_output": _("a cell printed too much"),
+        "reason_dead": _("it exited"),
+        "skipped": _("Not run: an earlier cell failed."),
+        "saving": _("Saving…"),
+        "saved": _("All changes saved"),
+        "save_failed": _("Not saved: check your connection. Retrying…"),
+        "submit_queued": _("Submitted: waiting for a grader…"),
+        "submit_running": _("Grading your notebook…"),
+        "submit_graded": _("Score: %(score)s / %(max)s"),
+        "submit_failed": _("Not graded: %(reason)s"),
+        "submit_error": _(
+            "Grading failed on our side and staff were told. This attempt does not count."
+        ),
+        "submit_network": _("Could not submit: check your connection and try again."),
+        "test": _("Test"),
+        "result": _("Result"),
+        "points": _("Points"),
+        "message": _("Message"),
+        "status_passed": _("Passed"),
+        "status_failed": _("Failed"),
+        "status_partial": _("Partial credit"),
+        "status_pending": _("Waiting for a person"),
+        "hidden_test": _("hidden test"),
+    }
+
+
+@login_required
+@require_POST
+def draft_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> JsonResponse:
+    """Save the draft: JSON {"cells": {key: source}}."""
+    _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+    body = _json_body(request)
+    if body is None or not isinstance(body.get("cells"), dict):
+        return JsonResponse({"error": _("Send the cells to save.")}, status=400)
+    try:
+        draft = learn.draft_save(learner=_me(request), exercise=exercise, sources=body["cells"])
+    except learn.DraftRefused:
+        return JsonResponse({"error": _("This notebook is too large to save.")}, status=413)
+    return JsonResponse({"saved_at": draft.updated_at.isoformat()})
+
+
+@login_required
+@require_POST
+def kernel_run_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> JsonResponse:
+    """Run cells in the learner's kernel: JSON {"cells": [{"key", "code"}]} → 202 run ids;
+    outputs arrive on the events stream."""
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    body = _json_body(request)
+    cells = body.get("cells") if body else None
+    if (
+        not isinstance(cells, list)
+        or not 0 < len(cells) <= MAX_RUN_CELLS
+        or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
+    ):
+        return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    runs = interactive.session_run_request(
+        learner_id=_me(request).pk,
+        exercise_id=exercise_id,
+        cells=[(str(c.get("key", "")), c["code"]) for c in cells],
+    )
+    return JsonResponse({"runs": runs}, status=202)
+
+
+@login_required
+@require_POST
+def kernel_interrupt_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> JsonResponse:
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    sent = interactive.session_interrupt_request(
+        learner_id=_me(request).pk, exercise_id=exercise_id
+    )
+    return JsonResponse({"interrupted": sent}, status=202)
+
+
+@login_required
+@require_POST
+def kernel_restart_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> JsonResponse:
+    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    interactive.session_restart_request(learner_id=_me(request).pk, exercise_id=exercise_id)
+    return JsonResponse({"restarted": True}, status=202)
+
+
+async def kernel_events_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> HttpResponseBase:
+    """SSE: the session's events (kernel state, runs, outputs) as they happen."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"error": _("Log in first.")}, status=401)
+    request.user = user
+    _access, exercise = await sync_to_async(_exercise)(
+        request, org_slug, course_slug, exercise_slug
+    )
+    response = StreamingHttpResponse(
+        _events(user.pk, exercise.pk), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _events(learner_id: int, exercise_id: int) -> AsyncIterator[str]:
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(interactive.channel_name(learner_id, exercise_id))
+        held = await client.exists(interactive.record_key(learner_id, exercise_id))
+        yield _sse({"type": "hello", "kernel": "ready" if held else "none"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EVENTS_MAX_S
+        while loop.time() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_S)
+            if message is None:
+                yield ": keep-alive\n\n"
+                continue
+            yield f"data: {message['data'].decode()}\n\n"
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+def _sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data)}\n\n"
+
+
+@login_required
+@require_GET
+def history_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> HttpResponse:
+    """The learner's submissions to this exercise, newest first, with their links."""
+    _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+    submissions = Submission.objects.filter(exercise=exercise, learner=_me(request))[:50]
+    if request.GET.get("format") == "html":
+        return render(request, "courses/learn/history.html", {"history": submissions})
+    return JsonResponse({"submissions": [_history_item(s) for s in submissions]})
+
+
+def _history_item(submission: Submission) -> dict[str, Any]:
+    return {
+        **submission_state(submission),
+        "submitted_at": submission.created_at.isoformat(),
+        "notebook_url": reverse("courses:graded_notebook", args=[submission.pk]),
+        "feedback_url": reverse("courses:feedback", args=[submission.pk]),
+    }
+
+
+@login_required
+@require_GET
+def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_submission(user=_me(request), submission_id=submission_id)
+    notebook = learn.graded_notebook(submission=submission)
+    response = HttpResponse(nbformat.writes(notebook), content_type="application/x-ipynb+json")
+    name = f"{submission.exercise.slug}-attempt-{submission.attempt}.ipynb"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def feedback_view(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_submission(user=_me(request), submission_id=submission_id)
+    response = HttpResponse(feedback.feedback_html(submission=submission))
+    if request.GET.get("download"):
+        name = f"{submission.exercise.slug}-attempt-{submission.attempt}-feedback.html"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # Standalone: it needs nothing from us, and must never run anything.
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    )
+    return response

@@ -1,0 +1,336 @@
+// The exercise page: CodeMirror editors, the live kernel (runs over fetch, outputs over
+// Server-Sent Events), automatic drafts, and submission with live grading progress.
+// Kernel outputs arrive sanitised by the server; text is still only ever set as text.
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("notebook-config").textContent);
+  var S = config.strings;
+  var URLS = config.urls;
+  var cells = {};          // key -> {el, editor, outputs, prompt, role}
+  var order = [];          // keys of code cells, in page order
+  var kernelState = "none";
+  var noAnswerTimer = null;
+
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function post(url, body, extra) {
+    var options = {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body || {})
+    };
+    for (var k in extra || {}) options[k] = extra[k];
+    return fetch(url, options);
+  }
+
+  // ------------------------------------------------------------------ editors
+
+  function setupCell(li) {
+    var key = li.dataset.key;
+    var textarea = li.querySelector("textarea.source");
+    var readOnly = li.classList.contains("readonly");
+    var cell = {
+      el: li, key: key, role: li.dataset.role, gradeId: li.dataset.gradeId || null,
+      outputs: li.querySelector(".outputs"), prompt: li.querySelector(".prompt"),
+      editor: null, textarea: textarea
+    };
+    if (window.CodeMirror) {
+      cell.editor = window.CodeMirror.fromTextArea(textarea, {
+        mode: "python", lineNumbers: true, indentUnit: 4, matchBrackets: true,
+        readOnly: readOnly, viewportMargin: Infinity,
+        extraKeys: {
+          "Shift-Enter": function () { runCells([key]); },
+          "Esc": function () { li.querySelector("button.run-cell").focus(); },
+          "Tab": function (cm) { cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab"); }
+        }
+      });
+      var input = cell.editor.getInputField();
+      input.setAttribute("aria-label", textarea.getAttribute("aria-label"));
+      input.setAttribute("aria-describedby", "keyboard-help");
+      if (readOnly) input.setAttribute("aria-readonly", "true");
+      cell.editor.on("change", function () { if (!readOnly) scheduleSave(); });
+    } else {
+      textarea.addEventListener("input", scheduleSave);
+    }
+    li.querySelector("button.run-cell").addEventListener("click", function () { runCells([key]); });
+    cells[key] = cell;
+    order.push(key);
+  }
+
+  function source(cell) {
+    return cell.editor ? cell.editor.getValue() : cell.textarea.value;
+  }
+
+  // ------------------------------------------------------------------ drafts
+
+  var saveTimer = null;
+  var saveStatus = document.getElementById("save-status");
+
+  function scheduleSave() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(saveDraft, 800);
+  }
+
+  function draftBody() {
+    var sources = {};
+    order.forEach(function (key) {
+      var cell = cells[key];
+      if (!cell.el.classList.contains("readonly")) sources[key] = source(cell);
+    });
+    return { cells: sources };
+  }
+
+  function saveDraft(keepalive) {
+    clearTimeout(saveTimer);
+    saveTimer = null;
+    saveStatus.textContent = S.saving;
+    return post(URLS.draft, draftBody(), keepalive ? { keepalive: true } : null)
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        saveStatus.textContent = S.saved;
+      })
+      .catch(function () {
+        saveStatus.textContent = S.save_failed;
+        saveTimer = setTimeout(saveDraft, 5000);
+      });
+  }
+
+  window.addEventListener("pagehide", function () { if (saveTimer) saveDraft(true); });
+
+  // ------------------------------------------------------------------ kernel
+
+  var kernelStatus = document.getElementById("kernel-status");
+
+  function showKernel(state, reason) {
+    kernelState = state;
+    var text = S["kernel_" + state] || "";
+    if (state === "dead") text = fmt(text, { reason: S["reason_" + reason] || S.reason_dead });
+    kernelStatus.textContent = text;
+    kernelStatus.dataset.state = state;
+  }
+
+  function clearOutputs(cell) {
+    cell.outputs.textContent = "";
+    delete cell.outputs.dataset.lastStream;
+  }
+
+  function appendOutput(cell, output) {
+    var box = cell.outputs;
+    var node;
+    if (output.type === "stream") {
+      var last = box.lastElementChild;
+      if (last && last.dataset.stream === output.name) {
+        last.textContent += output.text;
+        return;
+      }
+      node = document.createElement("pre");
+      node.className = "output stream " + output.name;
+      node.dataset.stream = output.name;
+      node.textContent = output.text;
+    } else if (output.type === "error") {
+      node = document.createElement("pre");
+      node.className = "output error";
+      node.textContent = output.traceback;
+    } else if (output.type === "image") {
+      node = document.createElement("img");
+      node.className = "output image";
+      node.alt = output.alt || "";
+      node.src = "data:image/png;base64," + output.png;
+    } else if (output.type === "html") {
+      node = document.createElement("div");
+      node.className = "output html";
+      node.innerHTML = output.html;  // cleaned by nh3 on the server
+    } else if (output.type === "text") {
+      node = document.createElement("pre");
+      node.className = "output text";
+      node.textContent = output.text;
+    } else {
+      return;
+    }
+    box.appendChild(node);
+  }
+
+  function setPrompt(cell, text) {
+    if (cell.prompt) cell.prompt.textContent = "[" + text + "]";
+  }
+
+  function onRunEvent(event) {
+    var cell = cells[event.cell];
+    if (!cell) return;
+    if (event.type === "output") { appendOutput(cell, event.output); return; }
+    cell.el.dataset.state = event.state;
+    if (event.state === "running") {
+      clearTimeout(noAnswerTimer);
+      clearOutputs(cell);
+      setPrompt(cell, "*");
+      showKernel("running");
+    } else if (event.state === "done" || event.state === "error") {
+      setPrompt(cell, event.count || " ");
+      if (kernelState === "running") showKernel("ready");
+    } else if (event.state === "skipped") {
+      setPrompt(cell, " ");
+      clearOutputs(cell);
+      var note = document.createElement("p");
+      note.className = "output skipped";
+      note.textContent = S.skipped;
+      cell.outputs.appendChild(note);
+    }
+  }
+
+  function onEvent(message) {
+    var event;
+    try { event = JSON.parse(message.data); } catch (e) { return; }
+    if (event.type === "hello") {
+      if (kernelState === "none" || kernelState === "ready") showKernel(event.kernel === "ready" ? "ready" : "none");
+    } else if (event.type === "kernel") {
+      clearTimeout(noAnswerTimer);
+      showKernel(event.state, event.reason);
+      if (["restarted", "culled", "dead", "stopped", "unavailable", "busy"].indexOf(event.state) >= 0) {
+        order.forEach(function (key) {
+          var cell = cells[key];
+          if (cell.el.dataset.state === "running" || cell.el.dataset.state === "queued") cell.el.dataset.state = "";
+          setPrompt(cell, " ");
+        });
+      }
+    } else {
+      onRunEvent(event);
+    }
+  }
+
+  var events = new EventSource(URLS.events);
+  events.onmessage = onEvent;
+
+  function runCells(keys) {
+    var payload = keys.map(function (key) {
+      var cell = cells[key];
+      cell.el.dataset.state = "queued";
+      setPrompt(cell, "*");
+      return { key: key, code: source(cell) };
+    });
+    clearTimeout(noAnswerTimer);
+    noAnswerTimer = setTimeout(function () { showKernel("no_answer"); }, 30000);
+    return post(URLS.run, { cells: payload }).then(function (response) {
+      if (!response.ok) showKernel("unavailable");
+    }).catch(function () { showKernel("unavailable"); });
+  }
+
+  function kernelAction(url) {
+    return post(url, {}).catch(function () { showKernel("unavailable"); });
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  var feedbackBox = document.getElementById("submission-feedback");
+
+  function answerNotebook() {
+    var nbCells = [];
+    order.forEach(function (key) {
+      var cell = cells[key];
+      if ((cell.role === "answer" || cell.role === "manual") && cell.gradeId) {
+        nbCells.push({
+          cell_type: "code", metadata: { nbgrader: { grade_id: cell.gradeId } },
+          source: source(cell), outputs: [], execution_count: null
+        });
+      }
+    });
+    return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: nbCells };
+  }
+
+  function say(text, className) {
+    feedbackBox.textContent = "";
+    var p = document.createElement("p");
+    p.className = className || "";
+    p.textContent = text;
+    feedbackBox.appendChild(p);
+    return p;
+  }
+
+  function testsTable(tests) {
+    var table = document.createElement("table");
+    table.className = "tests-table";
+    var head = table.createTHead().insertRow();
+    [S.test, S.result, S.points, S.message].forEach(function (label) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = label;
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    tests.forEach(function (test) {
+      var row = body.insertRow();
+      row.insertCell().textContent = test.grade_id + (test.hidden ? " (" + S.hidden_test + ")" : "");
+      var result = row.insertCell();
+      result.className = "status-" + test.status;
+      result.textContent = S["status_" + test.status] || test.status;
+      row.insertCell().textContent = test.points + " / " + test.max_points;
+      row.insertCell().textContent = test.message;
+    });
+    return table;
+  }
+
+  function showState(state) {
+    if (state.status === "queued") say(S.submit_queued);
+    else if (state.status === "running") say(S.submit_running);
+    else if (state.status === "graded") {
+      say(fmt(S.submit_graded, { score: state.score, max: state.max_score }), "score");
+      if (state.tests) feedbackBox.appendChild(testsTable(state.tests));
+    } else if (state.status === "failed") say(fmt(S.submit_failed, { reason: state.reason || "" }), "bad");
+    else if (state.status === "error") say(S.submit_error, "bad");
+  }
+
+  function refreshHistory() {
+    fetch(URLS.history + "?format=html", { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html !== null) document.getElementById("history").innerHTML = html; });
+  }
+
+  function follow(eventsUrl) {
+    var stream = new EventSource(eventsUrl);
+    stream.addEventListener("status", function (message) {
+      var state = JSON.parse(message.data);
+      showState(state);
+      if (["graded", "failed", "error"].indexOf(state.status) >= 0) {
+        stream.close();
+        refreshHistory();
+      }
+    });
+    stream.onerror = function () { if (stream.readyState === EventSource.CLOSED) refreshHistory(); };
+  }
+
+  function submit(button) {
+    button.disabled = true;
+    saveDraft();
+    post(URLS.submit, answerNotebook())
+      .then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      })
+      .then(function (result) {
+        if (!result.ok) { say(result.body.error || S.submit_network, "bad"); return; }
+        showState(result.body);
+        refreshHistory();
+        follow(result.body.events_url);
+      })
+      .catch(function () { say(S.submit_network, "bad"); })
+      .then(function () { button.disabled = false; });
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  document.querySelectorAll(".notebook-cells li.cell-code").forEach(setupCell);
+  document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(order.slice()); });
+  document.querySelector("[data-action=interrupt]").addEventListener("click", function () { kernelAction(URLS.interrupt); });
+  document.querySelector("[data-action=restart]").addEventListener("click", function () { kernelAction(URLS.restart); });
+  var submitButton = document.querySelector("[data-action=submit]");
+  if (submitButton) submitButton.addEventListener("click", function () { submit(submitButton); });
+})();

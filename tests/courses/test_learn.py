@@ -1,0 +1,209 @@
+"""The exercise page, drafts, status per item and downloads (no kernel involved)."""
+
+import json
+from decimal import Decimal
+
+import nbformat
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from courses import learn, services
+from courses.models import Draft, Submission, SubmissionStatus
+from tests.courses.exercises import add_exercise, as_json
+from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup():
+    enrollment = EnrollmentFactory()
+    course = enrollment.cohort.course
+    exercise = services.exercise_create(
+        module=ModuleFactory(course=course),
+        title="Add",
+        slug="add",
+        notebook=as_json(add_exercise()),
+    )
+    base = f"/courses/{course.organization.slug}/{course.slug}/exercises/add/"
+    client = Client()
+    client.force_login(enrollment.user)
+    return enrollment, exercise, base, client
+
+
+def _graded(enrollment, exercise, *, score: str, answer: str = "return a + b") -> Submission:
+    return Submission.objects.create(
+        learner=enrollment.user,
+        exercise=exercise,
+        cohort=enrollment.cohort,
+        status=SubmissionStatus.GRADED,
+        score=Decimal(score),
+        max_score=Decimal(3),
+        notebook={
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {"nbgrader": {"grade_id": "add"}},
+                    "source": f"def add(a, b):\n    {answer}\n",
+                }
+            ]
+        },
+        result={
+            "score": float(score),
+            "max_score": 3.0,
+            "pending_points": 0.0,
+            "notes": [],
+            "tests": [
+                {"grade_id": "test_add", "points": 2.0, "max_points": 2.0, "passed": True,
+                 "status": "passed", "message": "Passed", "detail": "SECRET DETAIL",
+                 "hidden": False},
+                {"grade_id": "test_add_hidden", "points": 0.0, "max_points": 1.0,
+                 "passed": False, "status": "failed", "message": "A hidden test failed",
+                 "detail": "assert add(-5, 5) == 0", "hidden": True},
+            ],
+        },
+    )  # fmt: skip
+
+
+def test_the_exercise_page_shows_the_student_version_with_named_controls(setup) -> None:
+    _, _, base, client = setup
+    page = client.get(base).content.decode()
+    assert "raise NotImplementedError" in page  # the stub, not the solution
+    assert "return a + b" not in page
+    assert "add(-5, 5)" not in page  # hidden tests never reach the browser
+    assert "assert add(1, 2) == 3" in page  # visible tests do, read-only
+    for name in ("Run cell", "Run all", "Submit", "Restart kernel", "Interrupt"):
+        assert f">{name}</button>" in page
+    assert 'aria-label="Code cell 2"' in page
+    assert (
+        'id="cell-3-source" aria-label="Code cell 3" aria-describedby="keyboard-help" readonly'
+        in page
+    )
+
+
+def test_the_exercise_page_is_translated_into_french(setup) -> None:
+    _, _, base, client = setup
+    page = client.get(base, headers={"accept-language": "fr"}).content.decode()
+    assert "Tout exécuter" in page
+    assert "Redémarrer le noyau" in page
+
+
+def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
+    enrollment, _exercise, base, client = setup
+    # when the page saves the learner's answer, and a read-only test cell it must not keep
+    answer = "def add(a, b):\n    return b + a  # mine\n"
+    response = client.post(
+        base + "draft",
+        json.dumps({"cells": {"id:add": answer, "id:test_add": "assert True"}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    # then the answer is there on reload, from another device too, and the test is intact
+    other_device = Client()
+    other_device.force_login(enrollment.user)
+    page = other_device.get(base).content.decode()
+    assert "return b + a  # mine" in page
+    assert "assert add(1, 2) == 3" in page
+    assert Draft.objects.get(learner=enrollment.user).notebook == {"cells": {"id:add": answer}}
+
+
+def test_a_draft_of_someone_else_is_never_shown(setup) -> None:
+    enrollment, exercise, base, _client = setup
+    learn.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "# theirs"})
+    classmate = EnrollmentFactory(cohort=enrollment.cohort).user
+    other = Client()
+    other.force_login(classmate)
+    assert "# theirs" not in other.get(base).content.decode()
+
+
+def test_a_stranger_gets_a_404_for_the_page_and_its_kernel(setup) -> None:
+    _, _, base, _ = setup
+    stranger = Client()
+    stranger.force_login(UserFactory())
+    assert stranger.get(base).status_code == 404
+    assert (
+        stranger.post(base + "kernel/run", "{}", content_type="application/json").status_code == 404
+    )
+
+
+def test_a_run_request_without_cells_is_refused(setup) -> None:
+    _, _, base, client = setup
+    response = client.post(base + "kernel/run", json.dumps({"cells": []}), "application/json")
+    assert response.status_code == 400
+
+
+def test_the_outline_shows_each_exercises_status_and_my_courses_the_progress(setup) -> None:
+    enrollment, exercise, _, client = setup
+    course = enrollment.cohort.course
+    outline_url = f"/courses/{course.organization.slug}/{course.slug}/"
+    assert "Not started" in client.get(outline_url).content.decode()
+    learn.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "x"})
+    assert "Draft" in client.get(outline_url).content.decode()
+    _graded(enrollment, exercise, score="2")
+    _graded(enrollment, exercise, score="3")
+    assert "Score 3 / 3" in client.get(outline_url).content.decode()
+    assert "1 of 1 exercise graded" in client.get("/courses/").content.decode()
+
+
+def test_the_outline_runs_a_fixed_number_of_queries(setup, django_assert_max_num_queries) -> None:
+    enrollment, exercise, _, client = setup
+    for n in range(5):
+        services.exercise_create(
+            module=exercise.module, title=f"E{n}", slug=f"e{n}", notebook=as_json(add_exercise())
+        )
+    course = enrollment.cohort.course
+    with django_assert_max_num_queries(12):
+        client.get(f"/courses/{course.organization.slug}/{course.slug}/")
+
+
+def test_the_history_lists_attempts_with_scores_and_downloads(setup) -> None:
+    enrollment, exercise, base, client = setup
+    submission = _graded(enrollment, exercise, score="2")
+    body = client.get(base + "submissions").json()
+    assert body["submissions"][0]["score"] == "2.00"
+    assert "SECRET DETAIL" not in json.dumps(body)
+    fragment = client.get(base + "submissions?format=html").content.decode()
+    assert f"/courses/submissions/{submission.pk}/notebook.ipynb" in fragment
+
+
+def test_the_graded_notebook_has_my_answers_and_no_hidden_test(setup) -> None:
+    enrollment, exercise, _, client = setup
+    submission = _graded(enrollment, exercise, score="2", answer="return 42")
+    response = client.get(f"/courses/submissions/{submission.pk}/notebook.ipynb")
+    assert response["Content-Disposition"].startswith("attachment;")
+    notebook = nbformat.reads(response.content.decode(), as_version=4)
+    nbformat.validate(notebook)
+    sources = "\n".join(cell.source for cell in notebook.cells)
+    assert "return 42" in sources
+    assert "add(-5, 5)" not in sources and "return a + b" not in sources
+
+
+def test_the_feedback_page_is_standalone_sanitised_and_shows_points(setup) -> None:
+    enrollment, exercise, _, client = setup
+    submission = _graded(enrollment, exercise, score="2", answer="return '<script>x()</script>'")
+    response = client.get(f"/courses/submissions/{submission.pk}/feedback?download=1")
+    page = response.content.decode()
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    assert "<script" not in page
+    assert "A hidden test failed" in page and "SECRET DETAIL" not in page
+    assert "add(-5, 5)" not in page
+    assert "2 / 3" in page
+
+
+def test_a_classmate_cannot_download_my_graded_notebook(setup) -> None:
+    enrollment, exercise, _, _ = setup
+    submission = _graded(enrollment, exercise, score="2")
+    classmate = Client()
+    classmate.force_login(EnrollmentFactory(cohort=enrollment.cohort).user)
+    assert classmate.get(f"/courses/submissions/{submission.pk}/notebook.ipynb").status_code == 404
+
+
+def test_a_late_exercise_shows_its_late_state(setup) -> None:
+    _enrollment, exercise, base, client = setup
+    exercise.due_at = timezone.now() - timezone.timedelta(days=2, hours=1)
+    exercise.late_policy = "penalty"
+    exercise.late_penalty_percent_per_day = Decimal(10)
+    exercise.save()
+    page = client.get(base).content.decode()
+    assert "Late by 3 days" in page and "penalty 30%" in page
