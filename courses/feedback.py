@@ -7,9 +7,11 @@ from typing import Any
 import nh3
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from nbconvert import HTMLExporter
 
 from courses import learn
+from courses.grading import MESSAGES
 from courses.models import Submission
 
 NOTEBOOK_TAGS = nh3.ALLOWED_TAGS | {"div", "span", "pre", "code", "table", "thead", "tbody",
@@ -36,9 +38,24 @@ def notebook_body_html(notebook: Any) -> str:
 
 
 def learner_tests(submission: Submission) -> list[dict[str, Any]]:
-    """Per-test results a learner may see: never the instructor-only detail."""
+    """Per-test results a learner may see, in their language: never the instructor-only
+    detail."""
     tests = (submission.result or {}).get("tests", [])
-    return [{k: v for k, v in t.items() if k != "detail"} for t in tests]
+    return [
+        {**{k: v for k, v in t.items() if k != "detail"}, "message": translated_message(t)}
+        for t in tests
+    ]
+
+
+def translated_message(test: dict[str, Any]) -> str:
+    """The grader's message in the active language (it keeps a key and arguments)."""
+    key = test.get("message_key")
+    if key in MESSAGES:
+        try:
+            return gettext(MESSAGES[key]) % dict(test.get("message_args") or {})
+        except (KeyError, TypeError, ValueError):
+            pass
+    return str(test.get("message", ""))
 
 
 def feedback_html(*, submission: Submission) -> str:

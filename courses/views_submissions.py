@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from courses import progress, services
 from courses.access import access_course, access_submission
+from courses.feedback import learner_tests
 from courses.models import Exercise, Submission, SubmissionStatus
 
 EVENTS_MAX_S = 300
@@ -44,10 +45,9 @@ def submission_state(submission: Submission, *, instructor: bool = False) -> dic
         submission.status in (SubmissionStatus.GRADED, SubmissionStatus.FAILED)
         and submission.result
     ):
-        tests = submission.result.get("tests", [])
-        if not instructor:
-            tests = [{k: v for k, v in t.items() if k != "detail"} for t in tests]
-        state["tests"] = tests
+        state["tests"] = (
+            submission.result.get("tests", []) if instructor else learner_tests(submission)
+        )
         state["notes"] = submission.result.get("notes", [])
     return state
 
