@@ -155,6 +155,13 @@ def gateway_bind_args() -> list[str]:
     directory = gateway_dir()
     if directory is None:
         return []
+    closed = [p for p in (directory, *directory.parents) if not p.stat().st_mode & 0o001]
+    if closed:
+        # bwrap runs as the slot uid: it could not bind the directory, and no kernel would start.
+        raise SandboxInfraError(
+            f"SANDBOX_GATEWAY_DIR {directory} is not reachable by the sandbox uids: "
+            f"{closed[0]} is not traversable by others (chmod o+x)"
+        )
     return ["--perms", "0755", "--dir", "/run", "--ro-bind", str(directory), GATEWAY_INSIDE]
 
 

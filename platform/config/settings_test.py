@@ -17,7 +17,10 @@ if not os.environ.get("REDIS_URL") or os.environ.get(_AUTO, str(os.getpid())) !=
     os.environ["REDIS_URL"] = _redis.url
     os.environ[_AUTO] = str(os.getpid())
 
-os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ostp-var-"))
+if "VAR_DIR" not in os.environ:
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="ostp-var-")
+    # Sandboxed kernels (other uids) bind the gateway's socket directory from under it.
+    Path(os.environ["VAR_DIR"]).chmod(0o755)
 
 from config.settings import *  # noqa: E402, F403
 

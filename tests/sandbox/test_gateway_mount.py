@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import SandboxInfraError
 from tests.sandbox.conftest import StartKernel, report
 
 
@@ -72,3 +73,17 @@ def test_learner_code_reaches_the_gateway_socket_as_its_slot_uid_and_changes_not
     assert kernel.uid is not None and kernel.uid != os.getuid()
     assert {found["create"], found["unlink"], found["rename"]} <= {"OSError", "PermissionError"}
     assert sorted(p.name for p in gateway_dir.iterdir()) == ["gateway.sock"]
+
+
+def test_a_gateway_directory_the_sandbox_uids_cannot_reach_is_refused_loudly(
+    monkeypatch: pytest.MonkeyPatch, start: StartKernel
+) -> None:
+    hidden = Path(tempfile.mkdtemp(prefix="gw-closed-"))  # 0700: slot uids cannot traverse it
+    (hidden / "gateway").mkdir(mode=0o755)
+    monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(hidden / "gateway"))
+    try:
+        with pytest.raises(SandboxInfraError, match="not reachable by the sandbox uids"):
+            start()
+    finally:
+        (hidden / "gateway").rmdir()
+        hidden.rmdir()
