@@ -60,8 +60,11 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# Browser tests run on their own afterwards: a page waiting on a live kernel should not
+# compete for the 2 cores with the rest of the suite.
 pytest: deps
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not browser"
+	$(VENV)/bin/pytest -m browser
 
 test: lint types contracts pytest
 
