@@ -41,6 +41,7 @@ class Stack:
 @contextmanager
 def platform_stack(*, worker_concurrency: int = 2, pool_size: int = 2) -> Iterator[Stack]:
     var = Path(tempfile.mkdtemp(prefix="ostp-bench-"))
+    var.chmod(0o755)  # kernels (other uids) bind the gateway's socket directory from under it
     redis = start_redis(data_dir=var / "redis", persist=False)
     port = free_port()
     env = dict(os.environ)

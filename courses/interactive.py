@@ -29,10 +29,10 @@ import redis
 from django.conf import settings
 
 from courses import progress
-from courses.models import Exercise
+from courses.models import Cohort, Enrollment, Exercise
 from courses.safe_outputs import safe_output
-from courses.sandboxing import expose_gateway
-from gateway.services import grant_register, grant_revoke
+from courses.sandboxing import expose_gateway, grant_models
+from gateway.services import grant_revoke
 from sandbox import KernelPool, Limits, SandboxError, Session
 
 SHARED_QUEUE = "interactive"
@@ -154,6 +154,7 @@ class Held:
     worker: str
     sid: str  # the record's session id: a restart makes a new one
     course_id: int | None = None
+    cohort: Cohort | None = None
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -185,10 +186,11 @@ def _grant_models(held: Held) -> None:
     gateway as the learner: the gateway knows the kernel by its slot uid."""
     kernel = held.session.kernel
     if kernel is not None and kernel.uid is not None:
-        grant_register(
+        grant_models(
             uid=kernel.uid,
             user_id=held.learner_id,
             course_id=held.course_id,
+            cohort=held.cohort,
             ttl_s=_record_ttl(),
         )
 
@@ -237,8 +239,21 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
     course_id = (
         Exercise.objects.filter(pk=exercise_id).values_list("module__course_id", flat=True).first()
     )
+    enrollment = (
+        Enrollment.objects.filter(user_id=learner_id, cohort__course_id=course_id)
+        .select_related("cohort")
+        .first()
+        if course_id is not None
+        else None
+    )
     held = Held(
-        session, learner_id, exercise_id, worker=worker, sid=record["sid"], course_id=course_id
+        session,
+        learner_id,
+        exercise_id,
+        worker=worker,
+        sid=record["sid"],
+        course_id=course_id,
+        cohort=enrollment.cohort if enrollment else None,
     )
     with _held_lock:
         _held[key] = held

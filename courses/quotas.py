@@ -28,6 +28,7 @@ from campus.quotas import (
     QuotaKind,
     QuotaUsage,
     counter_add,
+    counter_key,
     counter_read,
     counter_read_many,
 )
@@ -109,3 +110,15 @@ def quota_consume(
     if not added:
         raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
     return usage
+
+
+def model_token_quota(*, user_id: int, cohort: Cohort) -> tuple[str, int | None]:
+    """The Redis counter of the learner's model tokens today in `cohort`, and its limit:
+    handed to the model gateway in a run's grant, so the gateway charges and enforces it."""
+    key = counter_key(
+        scope=f"cohort{cohort.pk}",
+        user_id=user_id,
+        kind=QuotaKind.MODEL_TOKENS,
+        day=cohort_day(cohort=cohort),
+    )
+    return key, quota_limit(cohort=cohort, kind=QuotaKind.MODEL_TOKENS)

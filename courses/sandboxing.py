@@ -9,6 +9,8 @@ from typing import Any
 
 from django.conf import settings
 
+from courses.models import Cohort
+from courses.quotas import model_token_quota
 from gateway.services import grant_register, grant_revoke
 from sandbox import Kernel, KernelPool, Limits
 
@@ -64,14 +66,17 @@ class LearnerKernel:
     destroyed the CPU time its sandbox used is read (the cgroup goes with it). Everything
     else is the kernel's own."""
 
-    def __init__(self, kernel: Kernel, *, user_id: int, course_id: int | None) -> None:
+    def __init__(
+        self, kernel: Kernel, *, user_id: int, course_id: int | None, cohort: Cohort | None = None
+    ) -> None:
         self._kernel = kernel
         self.cpu_seconds = 0.0
         if kernel.uid is not None:
-            grant_register(
+            grant_models(
                 uid=kernel.uid,
                 user_id=user_id,
                 course_id=course_id,
+                cohort=cohort,
                 ttl_s=kernel.limits.total_timeout_s + GRANT_SLACK_S,
             )
 
@@ -91,5 +96,23 @@ class LearnerKernel:
                 grant_revoke(uid=uid)
 
 
-def learner_kernel(*, user_id: int, course_id: int | None) -> LearnerKernel:
-    return LearnerKernel(acquire_kernel(), user_id=user_id, course_id=course_id)
+def learner_kernel(*, user_id: int, course_id: int | None, cohort: Cohort | None) -> LearnerKernel:
+    return LearnerKernel(acquire_kernel(), user_id=user_id, course_id=course_id, cohort=cohort)
+
+
+def grant_models(
+    *, uid: int, user_id: int, course_id: int | None, cohort: Cohort | None, ttl_s: float
+) -> None:
+    """Let learner code on slot `uid` call the model gateway as `user_id`, charged to the
+    cohort's daily model-token quota when there is a cohort."""
+    quota_key, quota_limit = (
+        model_token_quota(user_id=user_id, cohort=cohort) if cohort else (None, None)
+    )
+    grant_register(
+        uid=uid,
+        user_id=user_id,
+        course_id=course_id,
+        ttl_s=ttl_s,
+        quota_key=quota_key,
+        quota_limit=quota_limit,
+    )

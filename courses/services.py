@@ -258,7 +258,9 @@ def submission_grade(*, submission_id: int) -> None:
 
     def kernel_factory() -> sandboxing.LearnerKernel:
         kernel = sandboxing.learner_kernel(
-            user_id=submission.learner_id, course_id=submission.cohort.course_id
+            user_id=submission.learner_id,
+            course_id=submission.cohort.course_id,
+            cohort=submission.cohort,
         )
         kernels.append(kernel)
         return kernel

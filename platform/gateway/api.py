@@ -183,7 +183,12 @@ class Gateway:
     async def embeddings(self, request: Request, identity: Identity) -> Response:
         req = parse.embedding_request(parse.json_body(request.body))
         card = await self.card(identity, req.model, ModelKind.EMBEDDING)
-        await limits_check(self.redis, user_id=identity.user_id)
+        await limits_check(
+            self.redis,
+            user_id=identity.user_id,
+            quota_key=identity.quota_key,
+            quota_limit=identity.quota_limit,
+        )
         result = await self.run(lambda: self.registry.get(card).embed(req.texts))
         await self._record(identity, card, result.prompt_tokens, 0)
         if req.encoding_format == "base64":
@@ -208,12 +213,18 @@ class Gateway:
             model=card.name,
             prompt_tokens=prompt,
             completion_tokens=completion,
+            quota_key=identity.quota_key,
         )
 
     async def chat_completions(self, request: Request, identity: Identity) -> Response:
         data = parse.json_body(request.body)
         card = await self.card(identity, parse.model_name(data), ModelKind.CHAT)
-        tokens_left = await limits_check(self.redis, user_id=identity.user_id)
+        tokens_left = await limits_check(
+            self.redis,
+            user_id=identity.user_id,
+            quota_key=identity.quota_key,
+            quota_limit=identity.quota_limit,
+        )
         req = parse.chat_request(data, tokens_left=tokens_left)
         backend = await self.run(self.registry.get, card)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -23,6 +23,10 @@ class Identity:
     user_id: int
     course_id: int | None
     is_staff: bool = False
+    # The cohort's daily model-token quota, when the grant names one: a Redis counter kept
+    # by campus.quotas (key) and its limit (None: counted, unlimited).
+    quota_key: str | None = None
+    quota_limit: int | None = None
 
 
 async def identity_from_peer(redis: Redis, *, uid: int) -> Identity:
@@ -35,7 +39,14 @@ async def identity_from_peer(redis: Redis, *, uid: int) -> Identity:
             "code while one of your runs is active."
         )
     course_id = grant.get("course_id")
-    return Identity(user_id=int(grant["user_id"]), course_id=int(course_id) if course_id else None)
+    quota = grant.get("quota") or {}
+    limit = quota.get("limit")
+    return Identity(
+        user_id=int(grant["user_id"]),
+        course_id=int(course_id) if course_id else None,
+        quota_key=str(quota["key"]) if quota.get("key") else None,
+        quota_limit=int(limit) if limit is not None else None,
+    )
 
 
 def identity_from_token(token: str) -> Identity:

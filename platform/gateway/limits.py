@@ -16,10 +16,18 @@ def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
 
 
-async def limits_check(redis: Redis, *, user_id: int, now: float | None = None) -> int:
+async def limits_check(
+    redis: Redis,
+    *,
+    user_id: int,
+    now: float | None = None,
+    quota_key: str | None = None,
+    quota_limit: int | None = None,
+) -> int:
     """Count this request against the rate limit and return the tokens left today.
 
-    Raises a 429 ApiError when the person is over either limit.
+    Raises a 429 ApiError when the person is over either limit, or over their cohort's
+    daily quota when the grant named one.
     """
     now = time.time() if now is None else now
     minute = int(now // 60)
@@ -41,6 +49,17 @@ async def limits_check(redis: Redis, *, user_id: int, now: float | None = None) 
             headers={"Retry-After": retry_after},
         )
     left = settings.GATEWAY_DAILY_TOKENS - int(used or 0)
+    if quota_key and quota_limit is not None:
+        cohort_left = quota_limit - int(await redis.get(quota_key) or 0)
+        if cohort_left <= 0:
+            raise ApiError(
+                429,
+                f"You have used your {quota_limit} model tokens for today in this course. "
+                "Your allowance starts again tomorrow; ask your instructor if you need more.",
+                type_="insufficient_quota",
+                code="insufficient_quota",
+            )
+        left = min(left, cohort_left)
     if left <= 0:
         raise ApiError(
             429,
@@ -61,6 +80,7 @@ async def usage_record(
     prompt_tokens: int,
     completion_tokens: int,
     now: float | None = None,
+    quota_key: str | None = None,
 ) -> None:
     """Charge the tokens to today's quota and queue the usage for the database."""
     now = time.time() if now is None else now
@@ -70,6 +90,9 @@ async def usage_record(
     async with redis.pipeline(transaction=False) as pipe:
         pipe.incrby(tokens_key, prompt_tokens + completion_tokens)
         pipe.expire(tokens_key, TWO_DAYS_S)
+        if quota_key:
+            pipe.incrby(quota_key, prompt_tokens + completion_tokens)
+            pipe.expire(quota_key, TWO_DAYS_S)
         pipe.hincrby(USAGE_KEY, field + "requests", 1)
         pipe.hincrby(USAGE_KEY, field + "prompt_tokens", prompt_tokens)
         pipe.hincrby(USAGE_KEY, field + "completion_tokens", completion_tokens)

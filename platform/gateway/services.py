@@ -34,14 +34,31 @@ def redis_client() -> redis.Redis:
     return _redis(settings.REDIS_URL)
 
 
-def grant_register(*, uid: int, user_id: int, course_id: int | None, ttl_s: float) -> None:
+def grant_register(
+    *,
+    uid: int,
+    user_id: int,
+    course_id: int | None,
+    ttl_s: float,
+    quota_key: str | None = None,
+    quota_limit: int | None = None,
+) -> None:
     """Let the processes running as `uid` call the gateway as `user_id` in `course_id`.
 
     Called by the worker when a learner's run starts on a sandbox slot; the grant ends after
-    `ttl_s` seconds or at `grant_revoke`, whichever comes first.
+    `ttl_s` seconds or at `grant_revoke`, whichever comes first. `quota_key` names a Redis
+    counter of today's model tokens (the cohort's quota, campus.quotas) that every call is
+    charged to and refused beyond `quota_limit`.
     """
     expires_at = time.time() + ttl_s
-    value = json.dumps({"user_id": user_id, "course_id": course_id, "expires_at": expires_at})
+    grant: dict[str, object] = {
+        "user_id": user_id,
+        "course_id": course_id,
+        "expires_at": expires_at,
+    }
+    if quota_key:
+        grant["quota"] = {"key": quota_key, "limit": quota_limit}
+    value = json.dumps(grant)
     redis_client().set(GRANT_KEY.format(uid=uid), value, px=max(1, int(ttl_s * 1000)))
 
 

@@ -108,3 +108,31 @@ def test_a_root_caller_without_grant_gets_403_even_with_a_token_header(gateway) 
     )
     assert status == 403
     assert body["error"]["type"] == "permission_error"
+
+
+def test_a_run_is_charged_to_its_cohorts_token_quota_and_refused_past_it(gateway) -> None:
+    # given a cohort allowing 20 model tokens a day, and a run granted under it
+    from courses.models import CohortQuota
+    from courses.quotas import QuotaKind, quota_usage
+    from courses.sandboxing import grant_models
+    from tests.factories import EnrollmentFactory
+
+    enrollment = EnrollmentFactory()
+    CohortQuota.objects.create(cohort=enrollment.cohort, model_tokens_per_day=20)
+    grant_models(
+        uid=LEARNER_UID,
+        user_id=enrollment.user_id,
+        course_id=enrollment.cohort.course_id,
+        cohort=enrollment.cohort,
+        ttl_s=60,
+    )
+    # when the learner's code embeds until the quota is gone
+    first = run_as(LEARNER_UID, gateway)
+    used = quota_usage(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.MODEL_TOKENS)
+    replies = [run_as(LEARNER_UID, gateway) for _ in range(4)]
+    # then the tokens were counted in the cohort's quota, and calls past it get a clear 429
+    assert first["dims"] == 384
+    assert 0 < used.used <= 20
+    refused = [r for r in replies if r.get("status") == 429]
+    assert refused, replies
+    assert "model tokens for today in this course" in refused[0]["message"]
