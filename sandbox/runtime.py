@@ -25,10 +25,21 @@ BUILD_STEPS_VERSION = "2"
 MATPLOTLIB_CACHE = "share/matplotlib-cache"
 
 
+# Kernels get their own tmpfs on these: a runtime under them would be hidden from kernels.
+MASKED_IN_SANDBOX = (Path("/tmp"), Path("/dev/shm"))  # noqa: S108
+
+
 def runtime_path() -> Path:
-    """Where the kernel runtime lives: `SANDBOX_RUNTIME`, else `<repo>/var/kernel-env`."""
+    """Where the kernel runtime lives: `SANDBOX_RUNTIME`, else `<repo>/var/kernel-env`, or,
+    for a checkout under /tmp, a folder of /var/tmp named after the checkout."""
     configured = os.environ.get("SANDBOX_RUNTIME")
-    return Path(configured) if configured else REPO_ROOT / "var" / "kernel-env"
+    if configured:
+        return Path(configured)
+    default = REPO_ROOT / "var" / "kernel-env"
+    if any(default.absolute().is_relative_to(masked) for masked in MASKED_IN_SANDBOX):
+        digest = hashlib.sha256(str(REPO_ROOT.absolute()).encode()).hexdigest()[:12]
+        return Path("/var/tmp") / f"ostp-kernel-env-{digest}"  # noqa: S108
+    return default
 
 
 def runtime_python(path: Path | None = None) -> Path:
