@@ -113,6 +113,12 @@ def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
     )
 
 
+def attempt_limit(*, exercise: Exercise, learner: User) -> int | None:
+    """How many attempts the learner has in all: their cohort's limit, else the exercise's."""
+    override = cohort_settings(exercise=exercise, learner=learner)
+    return (override and override.max_attempts) or exercise.max_attempts
+
+
 def attempts_used(*, exercise: Exercise, learner: User) -> int:
     # Our failures (ERROR) do not cost the learner an attempt.
     return (
@@ -142,8 +148,7 @@ def submission_create(
         # Serialise attempts of one learner on one exercise: count and insert together.
         Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
         used = attempts_used(exercise=exercise, learner=learner)
-        override = cohort_settings(exercise=exercise, learner=learner)
-        limit = (override and override.max_attempts) or exercise.max_attempts
+        limit = attempt_limit(exercise=exercise, learner=learner)
         if limit is not None and used >= limit:
             raise SubmissionRefused(
                 _("You have used all %(count)d attempts for this exercise.") % {"count": limit}

@@ -36,11 +36,11 @@ def requeue_stuck_submissions() -> list[int]:
 
 
 @shared_task(queue="grading", acks_late=True)
-def validate_exercise(exercise_id: int) -> None:
+def validate_exercise(exercise_id: int, requested_by_id: int) -> None:
     """Grade an exercise's reference solution and student version (instructors' check)."""
     from courses.authoring.exercises import validation_run
 
-    validation_run(exercise_id=exercise_id)
+    validation_run(exercise_id=exercise_id, requested_by_id=requested_by_id)
 
 
 @worker_process_init.connect

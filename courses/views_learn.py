@@ -84,7 +84,6 @@ def exercise_view(
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
     args = [org_slug, course_slug, exercise_slug]
-    used = sum(1 for s in history if s.status != "error")
     return render(
         request,
         "courses/learn/exercise.html",
@@ -94,7 +93,10 @@ def exercise_view(
             "cells": cells,
             "deadline": deadline,
             "late": state,
-            "attempts_left": attempts_left(max_attempts=exercise.max_attempts, used=used),
+            "attempts_left": attempts_left(
+                max_attempts=services.attempt_limit(exercise=exercise, learner=user),
+                used=services.attempts_used(exercise=exercise, learner=user),
+            ),
             "history": history,
             "can_submit": access.cohort is not None,
             "config": {

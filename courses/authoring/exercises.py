@@ -114,8 +114,9 @@ def extension_grant(
 # ---------------------------------------------------------------------- validation
 
 
-def validation_request(*, exercise: Exercise) -> ExerciseValidation:
-    """Queue a validation (graded by a worker: the web process never runs a kernel)."""
+def validation_request(*, exercise: Exercise, requested_by: User) -> ExerciseValidation:
+    """Queue a validation (graded by a worker: the web process never runs a kernel). While it
+    runs, the exercise's code may call the model gateway as `requested_by`."""
     validation, _created = ExerciseValidation.objects.update_or_create(
         exercise=exercise,
         defaults={
@@ -126,14 +127,14 @@ def validation_request(*, exercise: Exercise) -> ExerciseValidation:
             "finished_at": None,
         },
     )
-    transaction.on_commit(lambda: _enqueue(exercise.pk))
+    transaction.on_commit(lambda: _enqueue(exercise.pk, requested_by.pk))
     return validation
 
 
-def _enqueue(exercise_id: int) -> None:
+def _enqueue(exercise_id: int, requested_by_id: int) -> None:
     from courses.tasks import validate_exercise
 
-    validate_exercise.delay(exercise_id)
+    validate_exercise.delay(exercise_id, requested_by_id)
 
 
 def exercise_validate(*, exercise: Exercise, kernel_factory: Any, limits: Any) -> dict[str, Any]:
@@ -171,16 +172,23 @@ def _autograded(report: GradeReport) -> float:
     return sum(t.points for t in report.tests if t.status != "pending")
 
 
-def validation_run(*, exercise_id: int) -> None:
+def validation_run(*, exercise_id: int, requested_by_id: int) -> None:
     """The worker's side: validate and save the outcome (an infrastructure error is saved too,
-    so the page never waits forever)."""
+    so the page never waits forever). The kernels may call the model gateway as the person who
+    asked, as a learner's kernels do: an exercise may be about open models."""
     from courses import sandboxing
 
-    exercise = Exercise.objects.get(pk=exercise_id)
+    exercise = Exercise.objects.select_related("module").get(pk=exercise_id)
+
+    def kernel_factory() -> sandboxing.LearnerKernel:
+        return sandboxing.learner_kernel(
+            user_id=requested_by_id, course_id=exercise.module.course_id, cohort=None
+        )
+
     try:
         report = exercise_validate(
             exercise=exercise,
-            kernel_factory=sandboxing.acquire_kernel,
+            kernel_factory=kernel_factory,
             limits=sandboxing.grading_limits(),
         )
         fields: dict[str, Any] = {"status": "done", "ok": report["ok"], "report": report}

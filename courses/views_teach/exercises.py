@@ -156,7 +156,7 @@ def exercise_validate_view(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
     exercise = _exercise(access, exercise_id)
-    authoring.validation_request(exercise=exercise)
+    authoring.validation_request(exercise=exercise, requested_by=user_of(request))
     messages.info(
         request,
         _(

@@ -119,7 +119,10 @@ def test_an_instructor_authors_a_lesson_and_an_exercise(
     expect(page.get_by_role("status").first).to_contain_text("Validation")
     # the worker's side, run here (a real sandboxed kernel grades both versions)
     try:
-        validation_run(exercise_id=Exercise.objects.get(title="Add two numbers").pk)
+        validation_run(
+            exercise_id=Exercise.objects.get(title="Add two numbers").pk,
+            requested_by_id=w.instructor.pk,
+        )
     finally:
         sandboxing.close_pool()
     page.reload()

@@ -56,9 +56,9 @@ def test_tests_that_pass_without_an_answer_are_caught(pool) -> None:
 
 def test_the_worker_side_saves_the_validation_and_the_page_shows_it() -> None:
     world = make_world()
-    validation_request(exercise=world.exercise)
+    validation_request(exercise=world.exercise, requested_by=world.instructor)
     try:
-        validation_run(exercise_id=world.exercise.pk)
+        validation_run(exercise_id=world.exercise.pk, requested_by_id=world.instructor.pk)
     finally:
         sandboxing.close_pool()
     validation = ExerciseValidation.objects.get(exercise=world.exercise)

@@ -76,3 +76,36 @@ def test_without_a_grant_the_sandbox_is_refused_by_the_gateway(
         kernel.shutdown()
     text = "".join(o.get("text", "") for o in result.outputs)
     assert "403" in text or "grant" in text.lower() or "forbidden" in text.lower(), text
+
+
+def test_validating_an_exercise_that_calls_open_models_lets_its_kernels_reach_the_gateway(
+    gateway: RunningGateway,  # noqa: F811
+    settings: Any,
+) -> None:
+    # given: the semantic search exercise, whose reference solution embeds with open_models
+    from courses import sandboxing, services
+    from courses.authoring.exercises import validation_request, validation_run
+    from courses.models import ExerciseValidation
+    from tests.factories import ModuleFactory
+
+    settings.GATEWAY_SOCKET_DIR = gateway.socket.parent
+    notebook = json.loads((COURSE_DIR / "exercises" / "semantic-search.ipynb").read_text())
+    exercise = services.exercise_create(
+        module=ModuleFactory(), title="Semantic search", slug="semantic-search", notebook=notebook
+    )
+    instructor = UserFactory()
+    validation_request(exercise=exercise, requested_by=instructor)
+    # when: a worker validates it
+    sandboxing.close_pool()
+    try:
+        validation_run(exercise_id=exercise.pk, requested_by_id=instructor.pk)
+    finally:
+        sandboxing.close_pool()
+    # then: the reference solution earned every point, through the real gateway
+    validation = ExerciseValidation.objects.get(exercise=exercise)
+    assert (validation.status, validation.report.get("problems")) == ("done", []), [
+        (t["grade_id"], t["detail"][-300:])
+        for t in validation.report.get("reference", {}).get("tests", [])
+        if t["status"] != "passed"
+    ]
+    assert validation.ok

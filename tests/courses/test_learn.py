@@ -1,6 +1,7 @@
 """The exercise page, drafts, status per item and downloads (no kernel involved)."""
 
 import json
+import re
 from decimal import Decimal
 
 import nbformat
@@ -9,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from courses import learn, services
-from courses.models import Draft, Submission, SubmissionStatus
+from courses.models import CohortExercise, Draft, Submission, SubmissionStatus
 from tests.courses.exercises import add_exercise, as_json
 from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
 
@@ -207,3 +208,17 @@ def test_a_late_exercise_shows_its_late_state(setup) -> None:
     exercise.save()
     page = client.get(base).content.decode()
     assert "Late by 3 days" in page and "penalty 30%" in page
+
+
+def test_attempts_left_follow_the_cohorts_attempt_limit_that_submitting_enforces(setup) -> None:
+    # given: the exercise allows 5 attempts, the learner's cohort only 2, and one is used
+    enrollment, exercise, base, client = setup
+    exercise.max_attempts = 5
+    exercise.save(update_fields=["max_attempts"])
+    CohortExercise.objects.create(cohort=enrollment.cohort, exercise=exercise, max_attempts=2)
+    _graded(enrollment, exercise, score="3")
+    # when
+    page = client.get(base).content.decode()
+    # then: the page counts against the cohort's limit, as submitting does
+    left = re.search(r"Attempts left</dt><dd>([^<]*)</dd>", page)
+    assert left is not None and left[1] == "1"
