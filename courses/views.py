@@ -17,7 +17,7 @@ def my_courses_view(request: HttpRequest) -> HttpResponse:
         course_ids=[card.course.pk for card in cards],
     )
     rows = [(card, progress[card.course.pk]) for card in cards]
-    return render(request, "courses/my_courses.html", {"cards": cards, "rows": rows})
+    return render(request, "courses/learn/my_courses.html", {"cards": cards, "rows": rows})
 
 
 @login_required
@@ -33,7 +33,7 @@ def course_outline_view(request: HttpRequest, org_slug: str, course_slug: str) -
         exercise.learner_status = statuses[exercise.pk]  # type: ignore[attr-defined]
     return render(
         request,
-        "courses/outline.html",
+        "courses/learn/outline.html",
         {"access": access, "course": access.course, "outline": outline},
     )
 
@@ -52,6 +52,6 @@ def lesson_view(
         raise Http404("No such lesson")
     return render(
         request,
-        "courses/lesson.html",
+        "courses/learn/lesson.html",
         {"course": access.course, "lesson": lesson, "body_html": render_markdown(lesson.body)},
     )

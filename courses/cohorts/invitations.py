@@ -41,8 +41,8 @@ def invitation_message(*, user: User, cohort: Cohort, inviter: User) -> EmailMes
         "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
         "reset_url": settings.SITE_URL.rstrip("/") + reverse("account_reset_password"),
     }
-    subject = render_to_string("courses/email/invitation_subject.txt", context).strip()
-    body = render_to_string("courses/email/invitation_body.txt", context)
+    subject = render_to_string("courses/cohorts/email/invitation_subject.txt", context).strip()
+    body = render_to_string("courses/cohorts/email/invitation_body.txt", context)
     return EmailMessage(
         settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
         body,

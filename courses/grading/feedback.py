@@ -62,7 +62,7 @@ def feedback_html(*, submission: Submission) -> str:
     notebook = learn.graded_notebook(submission=submission)
     pygments_css = (settings.BASE_DIR / "static" / "css" / "pygments.css").read_text()
     return render_to_string(
-        "courses/learn/feedback.html",
+        "courses/grading/feedback.html",
         {
             "submission": submission,
             "exercise": submission.exercise,

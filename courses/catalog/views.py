@@ -43,7 +43,7 @@ def _org_choices(user: User) -> list[tuple[str, str]]:
 def teach_home_view(request: HttpRequest) -> HttpResponse:
     form = NewCourseForm(organizations=_org_choices(user_of(request)))
     courses = teaching_courses(user=user_of(request))
-    return render(request, "courses/teach/home.html", {"courses": courses, "form": form})
+    return render(request, "courses/catalog/home.html", {"courses": courses, "form": form})
 
 
 @login_required
@@ -53,7 +53,7 @@ def course_create_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         courses = teaching_courses(user=user_of(request))
         return render(
-            request, "courses/teach/home.html", {"courses": courses, "form": form}, status=400
+            request, "courses/catalog/home.html", {"courses": courses, "form": form}, status=400
         )
     org = access_organization(
         user=user_of(request),
@@ -100,7 +100,7 @@ def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> H
             return redirect("courses:teach:course", org_slug, course_slug)
     return render(
         request,
-        "courses/teach/course.html",
+        "courses/catalog/course.html",
         {
             "access": access,
             "course": course,
@@ -209,7 +209,7 @@ def lesson_create_view(
         return redirect("courses:teach:lesson", org_slug, course_slug, lesson.pk)
     return render(
         request,
-        "courses/teach/lesson_form.html",
+        "courses/catalog/lesson_form.html",
         {"course": module.course, "module": module, "form": form, "lesson": None},
     )
 
@@ -235,7 +235,7 @@ def lesson_edit_view(
         return redirect("courses:teach:lesson", org_slug, course_slug, lesson.pk)
     return render(
         request,
-        "courses/teach/lesson_form.html",
+        "courses/catalog/lesson_form.html",
         {
             "course": access.course,
             "module": lesson.module,
@@ -267,7 +267,7 @@ def preview_exercise_view(
     notebook = student_notebook(exercise=parsed_exercise(exercise))
     return render(
         request,
-        "courses/teach/preview_exercise.html",
+        "courses/catalog/preview_exercise.html",
         {
             "course": access.course,
             "exercise": exercise,
@@ -282,7 +282,7 @@ def preview_course_view(request: HttpRequest, org_slug: str, course_slug: str) -
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     return render(
         request,
-        "courses/teach/preview_course.html",
+        "courses/catalog/preview_course.html",
         {
             "course": access.course,
             "outline": course_outline(course=access.course),

@@ -50,7 +50,7 @@ def gradebook_view(request: HttpRequest, org_slug: str, course_slug: str) -> Htt
     gradebook = cohort_gradebook(cohort=cohort, **filters) if cohort else None
     return render(
         request,
-        "courses/teach/gradebook.html",
+        "courses/grading/gradebook.html",
         {
             "access": access,
             "course": access.course,
@@ -114,7 +114,7 @@ def submission_view(
     ]
     return render(
         request,
-        "courses/teach/submission.html",
+        "courses/grading/submission.html",
         {
             "access": access,
             "course": access.course,
@@ -191,7 +191,7 @@ def analytics_view(request: HttpRequest, org_slug: str, course_slug: str) -> Htt
     }
     return render(
         request,
-        "courses/teach/analytics.html",
+        "courses/grading/analytics.html",
         {
             "access": access,
             "course": access.course,

@@ -16,7 +16,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
     workers = operations.workers(timeout=settings.HEALTH_CELERY_TIMEOUT_S / 3)
     return render(
         request,
-        "courses/teach/operations.html",
+        "courses/grading/operations.html",
         {
             "queues": operations.queue_depths(),
             "workers": workers,

@@ -54,7 +54,7 @@ def exercise_upload_view(
     status = 400 if problems else 200
     return render(
         request,
-        "courses/teach/exercise_upload.html",
+        "courses/exercises/exercise_upload.html",
         {
             "course": access.course,
             "module": module,
@@ -109,7 +109,7 @@ def exercise_view(
     validation = ExerciseValidation.objects.filter(exercise=exercise).first()
     return render(
         request,
-        "courses/teach/exercise.html",
+        "courses/exercises/exercise.html",
         {
             "access": access,
             "course": access.course,
