@@ -23,7 +23,7 @@ def _setup(stack: Stack) -> dict[str, str]:
     """A course with the two exercises and one learner; returns the exercises' submit paths."""
     stack.django()
     from campus.models import Organization, User
-    from courses import services
+    from courses.exercises.services import exercise_create
     from courses.models import Cohort, Course, Enrollment, Module
 
     org = Organization.objects.create(name="Bench University", slug="bench", country="FR")
@@ -37,7 +37,7 @@ def _setup(stack: Stack) -> dict[str, str]:
     Enrollment.objects.create(user=learner, cohort=cohort)
     paths = {}
     for slug, nb in [("small", notebooks.small()), ("heavy", notebooks.heavy())]:
-        services.exercise_create(module=module, title=slug, slug=slug, notebook=nb)
+        exercise_create(module=module, title=slug, slug=slug, notebook=nb)
         paths[slug] = f"/courses/bench/bench/exercises/{slug}/submit"
     return paths
 

@@ -149,7 +149,7 @@ def _login_session() -> tuple[str, str]:
     from django.test import Client
 
     from campus.models import User
-    from courses.demo import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
+    from courses.demo.services import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
 
     client = Client()
     client.force_login(User.objects.get(email="student@demo.edu"))

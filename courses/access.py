@@ -1,22 +1,32 @@
-"""Fetch-and-check helpers for courses. Views call these, never bare `get()`.
+"""Who may see this? Every fetch-and-check helper of courses: views call these, never a
+bare `get()`.
 
 Who may do what:
 - a learner sees a published course they are enrolled in, and their own submissions;
 - course staff (instructor or TA enrolled in any cohort of the course) see the course even
   unpublished, and its learners' work; instructors may edit it;
-- a university admin acts on every course of their university; a superuser on all.
+- a university admin acts on every course of their university; a superuser on all;
+- managing a course's cohorts (dates, capacity, codes, quotas, CSV enrollment) is for those
+  who may edit the course;
+- an invite link's code is a credential: anyone logged in who has it may see its cohort.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
-from campus.access import is_org_admin
-from campus.models import User
+from campus.access import access_organization_admin, is_org_admin
+from campus.models import Organization, User
 from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Submission
 
 STAFF_ROLES = frozenset({EnrollmentRole.INSTRUCTOR, EnrollmentRole.TA})
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in user (courses' views are behind login_required, so never anonymous)."""
+    return cast(User, request.user)
 
 
 @dataclass(frozen=True)
@@ -92,3 +102,42 @@ def access_submission(*, user: User, submission_id: int) -> Submission:
     if access is None or not access.is_staff:
         raise Http404("No such submission")
     return submission
+
+
+# ------------------------------------------------------------------ cohorts
+
+
+def access_course_cohorts(*, user: User, org_slug: str, course_slug: str) -> CourseAccess:
+    """The course when `user` may manage its cohorts: Http404 for strangers,
+    PermissionDenied for its learners and TAs."""
+    return access_course_for_edit(user=user, org_slug=org_slug, course_slug=course_slug)
+
+
+def access_cohort_for_edit(
+    *, user: User, org_slug: str, course_slug: str, cohort_id: int
+) -> Cohort:
+    access = access_course_cohorts(user=user, org_slug=org_slug, course_slug=course_slug)
+    cohort = (
+        Cohort.objects.filter(course=access.course, pk=cohort_id)
+        .select_related("course__organization")
+        .first()
+    )
+    if cohort is None:
+        raise Http404("No such cohort")
+    return cohort
+
+
+def access_cohort_by_code(*, user: User, code: str) -> Cohort:
+    """The cohort an invite link names. The code is the credential: anyone logged in who has
+    it may see which course it is for; an unknown code is a 404."""
+    cohort = (
+        Cohort.objects.filter(enrollment_code=code).select_related("course__organization").first()
+    )
+    if cohort is None or not user.is_authenticated:
+        raise Http404("No such invitation")
+    return cohort
+
+
+def access_university_courses(*, user: User, org_slug: str) -> Organization:
+    """The university whose courses and cohorts `user` administers."""
+    return access_organization_admin(user=user, slug=org_slug)

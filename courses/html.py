@@ -1,15 +1,83 @@
-"""Markdown to safe HTML: markdown-it-py renders, nh3 sanitises (authors are trusted less
-than the page they write on)."""
+"""Is this HTML safe? Every sanitiser and its one allow-list: the review surface for what
+reaches a person's browser from content we did not write.
 
+Three sources, one vocabulary (`TAGS`, `ATTRIBUTES`, `URL_SCHEMES`):
+- Markdown (lessons, notebook text): markdown-it-py renders with raw HTML off, Pygments
+  highlights code on the server, nh3 cleans. Authors are trusted less than the page.
+- Notebooks rendered by nbconvert (staff pages, a learner's feedback): the learner's code
+  and text, cleaned; images may be embedded as raster `data:` URLs, nothing else may.
+- Kernel outputs (the live notebook): the kernel is the learner's code and can forge any
+  message, so only text (shown with textContent), the same cleaned HTML without images, and
+  PNG images whose bytes really are a PNG get through; anything else falls back to its
+  plain-text form or is dropped.
+"""
+
+import base64
+import binascii
 import html
+import re
+from functools import lru_cache
+from typing import Any
 
+import nbformat
 import nh3
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from nbconvert import HTMLExporter
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+
+# ------------------------------------------------------------------ the allow-list
+
+# ammonia's reviewed defaults (nh3), plus the math elements of dollarmath.
+TAGS = frozenset(nh3.ALLOWED_TAGS | {"eqn", "section"})
+ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    # Classes style code highlighting, math, pandas tables and nbconvert's cells; no other
+    # element takes one, so nothing can pass for a control of the page.
+    **{tag: {"class"} for tag in ("span", "div", "code", "pre")},
+    "table": nh3.ALLOWED_ATTRIBUTES["table"] | {"class"},
+    "a": {"href", "hreflang", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
+EMBEDDED_IMAGE = re.compile(r"data:image/(png|jpeg|gif);base64,", re.IGNORECASE)
+LINK_REL = "noopener noreferrer nofollow"
+
+
+def _only_embedded_images(tag: str, attribute: str, value: str) -> str | None:
+    """A `data:` URL only as an image's source, and only a raster image (an SVG may script)."""
+    if value.lstrip().lower().startswith("data:"):
+        embedded = tag == "img" and attribute == "src" and EMBEDDED_IMAGE.match(value.lstrip())
+        return value if embedded else None
+    return value
+
+
+_with_images = nh3.Cleaner(
+    tags=set(TAGS),
+    attributes=ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    attribute_filter=_only_embedded_images,
+)
+_without_images = nh3.Cleaner(
+    tags=set(TAGS - {"img"}),
+    attributes=ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    attribute_filter=_only_embedded_images,
+)
+
+
+def clean_html(markup: str, *, images: bool = True) -> str:
+    """`markup` with only the allowed tags, attributes and URLs: no script, style, event
+    handler or foreign embedding. Without `images`, no image at all."""
+    return (_with_images if images else _without_images).clean(markup)
+
+
+# ------------------------------------------------------------------ Markdown
 
 _formatter = HtmlFormatter(nowrap=True)
 
@@ -23,45 +91,99 @@ def _highlight(code: str, language: str, attrs: str) -> str:
     return highlight(code, lexer, _formatter)
 
 
-_renderer = MarkdownIt(
+_markdown = MarkdownIt(
     "commonmark", {"html": False, "linkify": False, "highlight": _highlight}
 ).enable("table")
-_renderer.use(dollarmath_plugin, allow_space=False, double_inline=True)
-
-ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
-    "span",
-    "div",
-    "pre",
-    "code",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "th",
-    "td",
-    "img",
-    "eqn",
-    "section",
-}
-ALLOWED_ATTRIBUTES = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "span": {"class"},
-    "div": {"class"},
-    "code": {"class"},
-    "pre": {"class"},
-    "eqn": set(),
-    "img": {"src", "alt", "title", "width", "height"},
-}
+_markdown.use(dollarmath_plugin, allow_space=False, double_inline=True)
 
 
 def render_markdown(text: str) -> str:
     """HTML safe to insert in a page. Math stays as text in `.math` elements for the
     vendored renderer to typeset."""
-    html = _renderer.render(text)
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
+    return clean_html(_markdown.render(text))
+
+
+# ------------------------------------------------------------------ notebooks
+
+
+@lru_cache(maxsize=1)
+def _exporter() -> HTMLExporter:
+    exporter = HTMLExporter(template_name="basic")
+    exporter.exclude_input_prompt = False
+    return exporter
+
+
+def render_notebook(notebook: dict[str, Any] | nbformat.NotebookNode) -> str:
+    """A notebook as HTML (nbconvert's basic template), cleaned: whatever the learner's
+    notebook holds, no script, event handler or foreign styling reaches the page."""
+    body, _ = _exporter().from_notebook_node(nbformat.from_dict(notebook))
+    return clean_html(body)
+
+
+# ------------------------------------------------------------------ kernel outputs
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_TEXT_CHARS = 200_000
+MAX_PNG_BYTES = 2 * 1024 * 1024
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def plain_text(value: object) -> str:
+    """Text without terminal colour codes, capped in length."""
+    if isinstance(value, list):
+        value = "".join(str(part) for part in value)
+    text = ANSI_ESCAPE.sub("", str(value))
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + "\n[…]"
+    return text
+
+
+def png_data(value: object) -> str | None:
+    """The base64 of a real PNG image, or None."""
+    if isinstance(value, list):
+        value = "".join(str(part) for part in value)
+    if not isinstance(value, str):
+        return None
+    compact = "".join(value.split())
+    if len(compact) > MAX_PNG_BYTES * 4 // 3 + 4:
+        return None
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return compact if raw.startswith(PNG_SIGNATURE) else None
+
+
+def safe_output(output: dict[str, Any]) -> dict[str, Any] | None:
+    """One nbformat v4 output as the page may show it, or None when nothing is safe."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        name = "stderr" if output.get("name") == "stderr" else "stdout"
+        return {"type": "stream", "name": name, "text": plain_text(output.get("text", ""))}
+    if kind == "error":
+        traceback = output.get("traceback") or []
+        text = "\n".join(plain_text(line) for line in traceback if isinstance(line, str))
+        return {
+            "type": "error",
+            "ename": plain_text(output.get("ename", ""))[:200],
+            "evalue": plain_text(output.get("evalue", ""))[:2000],
+            "traceback": text or f"{output.get('ename', '')}: {output.get('evalue', '')}",
+        }
+    if kind in ("execute_result", "display_data"):
+        data = output.get("data")
+        return _rich(data) if isinstance(data, dict) else None
+    return None
+
+
+def _rich(data: dict[str, Any]) -> dict[str, Any] | None:
+    png = png_data(data.get("image/png"))
+    if png is not None:
+        alt = plain_text(data.get("text/plain", ""))[:300]
+        return {"type": "image", "png": png, "alt": alt}
+    markup = data.get("text/html")
+    if isinstance(markup, str | list):
+        # Images only as checked PNGs (above): an <img> here could load any URL.
+        return {"type": "html", "html": clean_html(plain_text(markup), images=False)}
+    if "text/plain" in data:
+        return {"type": "text", "text": plain_text(data["text/plain"])}
+    return None

@@ -357,7 +357,7 @@ class CohortQuota(models.Model):
     """Daily allowances of each learner in a cohort; empty means unlimited.
 
     Usage is counted in Redis per learner and per day in the cohort's time zone
-    (courses/quotas.py); this row only holds the limits.
+    (courses/cohorts/quotas.py); this row only holds the limits.
     """
 
     cohort = models.OneToOneField(Cohort, on_delete=models.CASCADE, related_name="quota")

@@ -8,9 +8,9 @@ from django.urls import URLPattern
 
 from campus import urls as campus_urls
 from campus.models import AuditLog, Membership, Role
-from courses import urls_cohorts
 from courses.models import Cohort, Enrollment, EnrollmentRole
-from tests.factories import (
+from courses.urls import cohort_patterns
+from tests.support.factories import (
     CohortFactory,
     CourseFactory,
     EnrollmentFactory,
@@ -108,9 +108,7 @@ def _requests(target) -> list[tuple[str, str, str, dict[str, object]]]:
 def test_the_walk_covers_every_url_of_these_pages(target) -> None:
     walked = {name for name, *_rest in _requests(target)}
     declared = {
-        p.name
-        for p in [*campus_urls.urlpatterns, *urls_cohorts.urlpatterns]
-        if isinstance(p, URLPattern)
+        p.name for p in [*campus_urls.urlpatterns, *cohort_patterns] if isinstance(p, URLPattern)
     }
     assert walked == declared
 

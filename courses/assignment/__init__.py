@@ -4,6 +4,8 @@ Public API::
 
     parse_exercise(*, data) -> Exercise           # raises ExerciseInvalid(problems)
     student_notebook(*, exercise) -> NotebookNode
+    submitted_answers(submission) -> {grade id: source}
+    answer_notebook(answers) -> dict                # answer cells only, by grade id
     merge_submission(*, exercise, submission) -> Exercise
 """
 
@@ -16,7 +18,7 @@ from .model import (
     Role,
 )
 from .reader import parse_exercise
-from .student import merge_submission, student_notebook, submitted_answers
+from .student import answer_notebook, merge_submission, student_notebook, submitted_answers
 
 __all__ = [
     "Check",
@@ -25,6 +27,7 @@ __all__ = [
     "ExerciseInvalid",
     "Problem",
     "Role",
+    "answer_notebook",
     "merge_submission",
     "parse_exercise",
     "student_notebook",

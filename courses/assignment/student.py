@@ -62,6 +62,22 @@ def submitted_answers(submission: Mapping[str, Any]) -> dict[str, str]:
     return answers
 
 
+def answer_notebook(answers: Mapping[str, str]) -> dict[str, Any]:
+    """A notebook of answer cells only, by grade id: what a submission keeps of a learner's
+    notebook (the exercise supplies every other cell when it is graded)."""
+    cells: list[dict[str, Any]] = [
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": {"grade_id": grade_id}},
+            "source": source,
+            "outputs": [],
+            "execution_count": None,
+        }
+        for grade_id, source in answers.items()
+    ]
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
 def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Exercise:
     """The exercise with the learner's answer cells; every other cell is the instructor's.
 

@@ -7,6 +7,7 @@ position, lessons and exercises by slug), so export → import is lossless.
 """
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +18,8 @@ from typing import Any
 import yaml
 
 from courses.assignment import ExerciseInvalid, parse_exercise
+from courses.catalog.selectors import course_outline
 from courses.models import Course, Exercise, LatePolicy, Lesson
-from courses.selectors import course_outline
 
 FORMAT = 1
 
@@ -326,6 +327,4 @@ def _check_keys(
 
 
 def _is_slug(value: Any) -> bool:
-    import re
-
     return isinstance(value, str) and re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value) is not None

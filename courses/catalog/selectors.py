@@ -1,9 +1,11 @@
-"""Reads for pages. Each selector runs a fixed number of queries, whatever the data size."""
+"""Reads on courses, modules and lessons. Each selector runs a fixed number of queries,
+whatever the data size."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
+from campus.access import administered_organizations
 from campus.models import User
 from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 
@@ -74,3 +76,18 @@ def course_outline(*, course: Course) -> list[OutlineModule]:
         items.sort(key=lambda item: (item.position, item.kind))
         outline.append(OutlineModule(module=module, items=items))
     return outline
+
+
+def teaching_courses(*, user: User) -> list[Course]:
+    """Courses `user` teaches (instructor or TA in a cohort) or administers (two queries)."""
+    orgs = administered_organizations(user=user)
+    taught = Q(
+        cohorts__enrollments__user=user,
+        cohorts__enrollments__role__in=[EnrollmentRole.INSTRUCTOR, EnrollmentRole.TA],
+    )
+    return list(
+        Course.objects.filter(taught | Q(organization__in=orgs))
+        .select_related("organization")
+        .distinct()
+        .order_by("organization__name", "title")
+    )

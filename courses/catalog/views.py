@@ -1,4 +1,4 @@
-"""Authoring pages: courses, modules, lessons, ordering, publishing, preview."""
+"""Authoring pages: courses, modules, lessons, ordering, publishing, preview as a learner."""
 
 import json
 
@@ -13,18 +13,14 @@ from django.views.decorators.http import require_POST
 from campus.access import access_organization
 from campus.models import Membership, Organization, User
 from campus.models import Role as OrgRole
-from courses.access import access_course_for_edit, access_course_staff
-from courses.assignment import student_notebook
-from courses.authoring import content
-from courses.authoring.content import AuthoringError
-from courses.gradebook import teaching_courses
-from courses.markdown import render_markdown
+from courses.access import access_course_for_edit, access_course_staff, user_of
+from courses.assignment import parse_exercise, student_notebook
+from courses.catalog import services
+from courses.catalog.forms import CourseForm, LessonForm, NewCourseForm, TitleForm
+from courses.catalog.selectors import course_outline, teaching_courses
+from courses.catalog.services import AuthoringError
+from courses.html import render_markdown, render_notebook
 from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Lesson, Module
-from courses.selectors import course_outline
-from courses.services import parsed_exercise
-from courses.views_teach.common import user_of
-from courses.views_teach.forms import CourseForm, LessonForm, NewCourseForm, TitleForm
-from courses.views_teach.render import render_notebook
 
 AUTHOR_ROLES = (OrgRole.INSTRUCTOR, OrgRole.ORG_ADMIN)
 
@@ -60,7 +56,7 @@ def course_create_view(request: HttpRequest) -> HttpResponse:
         slug=form.cleaned_data["organization"],
         roles=AUTHOR_ROLES,
     )
-    course = content.course_create(
+    course = services.course_create(
         organization=org,
         title=form.cleaned_data["title"],
         summary=form.cleaned_data["summary"],
@@ -95,7 +91,7 @@ def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> H
         )
         form = CourseForm(request.POST)
         if form.is_valid():
-            content.course_update(course=course, **form.cleaned_data)
+            services.course_update(course=course, **form.cleaned_data)
             messages.success(request, _("Course saved."))
             return redirect("courses:teach:course", org_slug, course_slug)
     return render(
@@ -118,7 +114,7 @@ def course_publish_view(request: HttpRequest, org_slug: str, course_slug: str) -
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
     published = request.POST.get("published") == "1"
-    content.course_set_published(course=access.course, published=published)
+    services.course_set_published(course=access.course, published=published)
     messages.success(request, _("Course published.") if published else _("Course unpublished."))
     return redirect("courses:teach:course", org_slug, course_slug)
 
@@ -131,7 +127,7 @@ def module_create_view(request: HttpRequest, org_slug: str, course_slug: str) ->
     )
     form = TitleForm(request.POST)
     if form.is_valid():
-        module = content.module_create(course=access.course, title=form.cleaned_data["title"])
+        module = services.module_create(course=access.course, title=form.cleaned_data["title"])
         return _back(org_slug, course_slug, f"module-{module.pk}")
     messages.error(request, _("A module needs a title."))
     return _back(org_slug, course_slug)
@@ -158,15 +154,15 @@ def module_edit_view(
     action = request.POST.get("action")
     try:
         if action == "delete":
-            content.module_delete(module=module)
+            services.module_delete(module=module)
             messages.success(request, _("Module deleted."))
             return _back(org_slug, course_slug)
         if action in ("up", "down"):
-            content.module_move(module=module, offset=-1 if action == "up" else 1)
+            services.module_move(module=module, offset=-1 if action == "up" else 1)
             return _back(org_slug, course_slug, f"module-{module.pk}")
         form = TitleForm(request.POST)
         if form.is_valid():
-            content.module_update(module=module, title=form.cleaned_data["title"])
+            services.module_update(module=module, title=form.cleaned_data["title"])
             messages.success(request, _("Module renamed."))
     except AuthoringError as exc:
         messages.error(request, str(exc))
@@ -183,10 +179,10 @@ def item_move_view(
     try:
         if request.content_type == "application/json":
             keys = json.loads(request.body).get("keys", [])
-            content.items_reorder(module=module, keys=[str(k) for k in keys])
+            services.items_reorder(module=module, keys=[str(k) for k in keys])
             return JsonResponse({"ok": True})
         key = request.POST.get("key", "")
-        content.item_move(
+        services.item_move(
             module=module, key=key, offset=-1 if request.POST.get("direction") == "up" else 1
         )
     except (AuthoringError, ValueError, AttributeError) as exc:
@@ -204,7 +200,7 @@ def lesson_create_view(
     module = _module(request, org_slug, course_slug, module_id)
     form = LessonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lesson = content.lesson_create(module=module, **form.cleaned_data)
+        lesson = services.lesson_create(module=module, **form.cleaned_data)
         messages.success(request, _("Lesson created."))
         return redirect("courses:teach:lesson", org_slug, course_slug, lesson.pk)
     return render(
@@ -225,12 +221,12 @@ def lesson_edit_view(
         Lesson.objects.select_related("module"), pk=lesson_id, module__course=access.course
     )
     if request.method == "POST" and request.POST.get("action") == "delete":
-        content.lesson_delete(lesson=lesson)
+        services.lesson_delete(lesson=lesson)
         messages.success(request, _("Lesson deleted."))
         return _back(org_slug, course_slug)
     form = LessonForm(request.POST or None, initial={"title": lesson.title, "body": lesson.body})
     if request.method == "POST" and form.is_valid():
-        content.lesson_update(lesson=lesson, **form.cleaned_data)
+        services.lesson_update(lesson=lesson, **form.cleaned_data)
         messages.success(request, _("Lesson saved."))
         return redirect("courses:teach:lesson", org_slug, course_slug, lesson.pk)
     return render(
@@ -264,7 +260,7 @@ def preview_exercise_view(
     """The exercise as a learner receives it: solutions stubbed, hidden tests gone."""
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(Exercise, pk=exercise_id, module__course=access.course)
-    notebook = student_notebook(exercise=parsed_exercise(exercise))
+    notebook = student_notebook(exercise=parse_exercise(data=exercise.source))
     return render(
         request,
         "courses/catalog/preview_exercise.html",

@@ -21,9 +21,9 @@ from django.utils.translation import gettext_lazy
 
 from campus.models import AuditAction, User
 from campus.services import audit_record
-from courses.invitations import send_invitations
+from courses.cohorts.invitations import send_invitations
+from courses.cohorts.services import enrollment_create
 from courses.models import Cohort, Enrollment, EnrollmentRole
-from courses.services_cohorts import enrollment_create
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,12 @@
+"""Forms of the cohort pages: a cohort's settings and quotas, CSV enrollment, a role."""
+
 from zoneinfo import available_timezones
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from courses.cohorts.services import CohortSettings
 from courses.models import EnrollmentRole
-from courses.services_cohorts import CohortSettings
 
 
 def time_zone_choices() -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from campus.models import AuditAction, Role, User
 from campus.services import audit_record, membership_ensure
+from courses.cohorts.quotas import cohort_day
 from courses.models import (
     Cohort,
     CohortQuota,
@@ -18,7 +19,6 @@ from courses.models import (
     EnrollmentRole,
     new_enrollment_code,
 )
-from courses.quotas import cohort_day
 
 # The university role a person gets when first enrolled in one of its courses.
 MEMBERSHIP_ROLE: dict[str, str] = {

@@ -1,11 +1,17 @@
-"""The demo university, accounts and course that `make run` loads (idempotently)."""
+"""The demo university, its accounts and courses, that `make run` loads (idempotently):
+"Introduction to scientific Python", built here, and the curriculum "Open AI models for
+science", shipped as a course folder (curriculum/, the export_course format)."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import nbformat
+from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from campus.models import EmailDomain, Membership, Organization, Role, User
-from courses import services
+from courses.catalog.services import course_import
+from courses.exercises.services import exercise_create
 from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 
 DEMO_ORG_SLUG = "demo-university"
@@ -46,8 +52,6 @@ def _nbgrader(grade_id: str, **flags: object) -> dict[str, object]:
 def demo_exercise_notebook() -> dict[str, object]:
     """A short nbgrader exercise: a plot to look at, a function to write, a visible and a
     hidden test (one point each)."""
-    import nbformat
-
     v4 = nbformat.v4
     nb = v4.new_notebook(
         cells=[
@@ -90,7 +94,7 @@ def _demo_exercise(module: Module) -> Exercise:
     notebook = demo_exercise_notebook()
     exercise = Exercise.objects.filter(module=module, slug=DEMO_EXERCISE_SLUG).first()
     if exercise is None:
-        return services.exercise_create(
+        return exercise_create(
             module=module, title="The mean, and a first plot", slug=DEMO_EXERCISE_SLUG,
             notebook=notebook, position=2,
         )  # fmt: skip
@@ -158,8 +162,6 @@ def seed_demo(*, password: str) -> Course:
 
 
 def _demo_user(account: DemoAccount, org: Organization, password: str) -> User:
-    from allauth.account.models import EmailAddress
-
     user, created = User.objects.get_or_create(email=account.email, defaults={"name": account.name})
     if created or not user.check_password(password):
         user.set_password(password)
@@ -175,3 +177,31 @@ def _demo_user(account: DemoAccount, org: Organization, password: str) -> User:
         user=user, organization=org, defaults={"role": account.role}
     )
     return user
+
+
+# ------------------------------------------------------------------ the curriculum
+
+COURSE_DIR = Path(__file__).resolve().parent / "curriculum" / "open-ai-models-for-science"
+DEMO_COHORT = "Open models demo cohort"
+DEMO_MEMBERS = (
+    ("student@demo.edu", EnrollmentRole.STUDENT),
+    ("instructor@demo.edu", EnrollmentRole.INSTRUCTOR),
+)
+
+
+@transaction.atomic
+def load_demo_curriculum() -> Course:
+    """Import the demo course into the demo university and enroll the demo accounts.
+
+    Call after `seed_demo` (which creates the university and the accounts); safe to repeat.
+    """
+    organization = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    course = course_import(organization=organization, path=COURSE_DIR).course
+    cohort, _ = Cohort.objects.get_or_create(
+        course=course, name=DEMO_COHORT, defaults={"time_zone": "Europe/Paris"}
+    )
+    for email, role in DEMO_MEMBERS:
+        user = User.objects.filter(email=email).first()
+        if user is not None:
+            Enrollment.objects.update_or_create(user=user, cohort=cohort, defaults={"role": role})
+    return course

@@ -1,12 +1,15 @@
-"""Deadlines, late penalties and attempt limits as pure functions (no ORM, no clock)."""
+"""Deadlines, late penalties and attempt limits as pure functions (no ORM, no clock).
+
+How late work is and what penalty it earns is decided here; applying the penalty to a
+score is grading's (courses.grading.scoring.late_scores).
+"""
 
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 ONE_DAY = timedelta(days=1)
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,6 @@ def _days_late(due_at: datetime | None, at: datetime) -> int:
     if due_at is None or at <= due_at:
         return 0
     return math.ceil((at - due_at) / ONE_DAY)
-
-
-def apply_penalty(*, score: Decimal, penalty_percent: Decimal) -> Decimal:
-    """The score after a late penalty, never below zero, rounded to the cent."""
-    kept = max(Decimal(0), Decimal(100) - penalty_percent) / Decimal(100)
-    return (score * kept).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def attempts_left(*, max_attempts: int | None, used: int) -> int | None:

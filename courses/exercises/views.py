@@ -1,5 +1,5 @@
-"""Exercise pages: upload with per-cell problems, settings, per-cohort settings,
-extensions, validation and regrading."""
+"""Exercise pages: upload with per-cell problems, settings, per-cohort settings, extensions.
+(Validating and regrading an exercise are grading's pages.)"""
 
 from typing import Any
 
@@ -11,20 +11,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campus.models import User
-from courses import services
-from courses.access import CourseAccess, access_course_for_edit, access_course_staff
+from courses.access import CourseAccess, access_course_for_edit, access_course_staff, user_of
 from courses.assignment import ExerciseInvalid
-from courses.authoring import exercises as authoring
-from courses.authoring.content import AuthoringError
-from courses.models import Cohort, CohortExercise, Exercise, ExerciseValidation, Module
-from courses.views_teach.common import user_of
-from courses.views_teach.forms import (
+from courses.catalog.services import AuthoringError
+from courses.exercises import services
+from courses.exercises.forms import (
     CohortSettingsForm,
     ExerciseSettingsForm,
     ExerciseUploadForm,
     ExtensionForm,
     NotebookForm,
 )
+from courses.models import Cohort, CohortExercise, Exercise, ExerciseValidation, Module
 
 
 @login_required
@@ -39,7 +37,7 @@ def exercise_upload_view(
     problems: list[Any] = []
     if request.method == "POST" and form.is_valid():
         try:
-            exercise = authoring.exercise_upload(
+            exercise = services.exercise_upload(
                 module=module,
                 title=form.cleaned_data["title"],
                 notebook=form.cleaned_data["notebook"].read(),
@@ -65,7 +63,8 @@ def exercise_upload_view(
     )
 
 
-def _exercise(access: CourseAccess, exercise_id: int) -> Exercise:
+def exercise_of(access: CourseAccess, exercise_id: int) -> Exercise:
+    """The course's exercise `exercise_id`, or 404."""
     return get_object_or_404(
         Exercise.objects.select_related("module"), pk=exercise_id, module__course=access.course
     )
@@ -90,7 +89,7 @@ def exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = _exercise(access, exercise_id)
+    exercise = exercise_of(access, exercise_id)
     form = ExerciseSettingsForm(initial=_settings_initial(exercise))
     if request.method == "POST":
         access = access_course_for_edit(
@@ -100,8 +99,8 @@ def exercise_view(
         )
         form = ExerciseSettingsForm(request.POST)
         if form.is_valid():
-            authoring.exercise_update(
-                exercise=exercise, settings=authoring.ExerciseSettings(**form.cleaned_data)
+            services.exercise_update(
+                exercise=exercise, settings=services.ExerciseSettings(**form.cleaned_data)
             )
             messages.success(request, _("Exercise settings saved."))
             return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
@@ -132,11 +131,11 @@ def exercise_notebook_view(
     access = access_course_for_edit(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
-    exercise = _exercise(access, exercise_id)
+    exercise = exercise_of(access, exercise_id)
     form = NotebookForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            authoring.exercise_replace_notebook(
+            services.exercise_replace_notebook(
                 exercise=exercise, notebook=form.cleaned_data["notebook"].read()
             )
         except ExerciseInvalid as exc:
@@ -149,39 +148,19 @@ def exercise_notebook_view(
 
 @login_required
 @require_POST
-def exercise_validate_view(
-    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
-) -> HttpResponse:
-    access = access_course_for_edit(
-        user=user_of(request), org_slug=org_slug, course_slug=course_slug
-    )
-    exercise = _exercise(access, exercise_id)
-    authoring.validation_request(exercise=exercise, requested_by=user_of(request))
-    messages.info(
-        request,
-        _(
-            "Validation queued: a worker grades the reference solution and "
-            "the student version. This page updates when it is done."
-        ),
-    )
-    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
-
-
-@login_required
-@require_POST
 def cohort_settings_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int, cohort_id: int
 ) -> HttpResponse:
     access = access_course_for_edit(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
-    exercise = _exercise(access, exercise_id)
+    exercise = exercise_of(access, exercise_id)
     cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
     form = CohortSettingsForm(request.POST, prefix=f"cohort-{cohort.pk}")
     if form.is_valid():
         data = {"title": exercise.title, **form.cleaned_data}
-        authoring.cohort_exercise_set(
-            cohort=cohort, exercise=exercise, settings=authoring.ExerciseSettings(**data)
+        services.cohort_exercise_set(
+            cohort=cohort, exercise=exercise, settings=services.ExerciseSettings(**data)
         )
         messages.success(request, _("Settings for %(cohort)s saved.") % {"cohort": cohort.name})
     else:
@@ -195,7 +174,7 @@ def extension_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = _exercise(access, exercise_id)
+    exercise = exercise_of(access, exercise_id)
     form = ExtensionForm(request.POST)
     learner = None
     if form.is_valid():
@@ -206,7 +185,7 @@ def extension_view(
     if learner is None:
         messages.error(request, _("No learner with this e-mail in this course."))
     else:
-        authoring.extension_grant(
+        services.extension_grant(
             exercise=exercise,
             learner=learner,
             due_at=form.cleaned_data["due_at"],
@@ -214,16 +193,4 @@ def extension_view(
             granted_by=user_of(request),
         )
         messages.success(request, _("Extension granted to %(email)s.") % {"email": learner.email})
-    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
-
-
-@login_required
-@require_POST
-def exercise_regrade_view(
-    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
-) -> HttpResponse:
-    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = _exercise(access, exercise_id)
-    count = services.exercise_regrade_all(exercise=exercise)
-    messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
     return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)

@@ -1,40 +1,37 @@
-"""A learner's feedback as one standalone HTML page: their graded notebook rendered by
-nbconvert, then sanitised (notebook Markdown may hold raw HTML), with the per-test results.
-No script, no CDN: the page opens offline, years later."""
+"""What a learner gets back: the graded notebook they can download (the student version
+with their answers: never a hidden test or a solution), and their feedback as one
+standalone HTML page (that notebook rendered and sanitised, with the per-test results in
+their language). No script, no CDN: the page opens offline, years later."""
 
 from typing import Any
 
-import nh3
+import nbformat
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.translation import gettext
-from nbconvert import HTMLExporter
 
-from courses import learn
-from courses.grading import MESSAGES
+from courses.assignment import student_notebook, submitted_answers
+from courses.exercises.selectors import parsed_exercise
+from courses.grading.scoring import MESSAGES
+from courses.html import render_notebook
 from courses.models import Submission
 
-NOTEBOOK_TAGS = nh3.ALLOWED_TAGS | {"div", "span", "pre", "code", "table", "thead", "tbody",
-                                    "tr", "th", "td", "img"}  # fmt: skip
-NOTEBOOK_ATTRIBUTES = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "div": {"class"},
-    "span": {"class"},
-    "pre": {"class"},
-    "code": {"class"},
-    "img": {"src", "alt"},
-}
 
-
-def notebook_body_html(notebook: Any) -> str:
-    body, _ = HTMLExporter(template_name="basic").from_notebook_node(notebook)
-    return nh3.clean(
-        body,
-        tags=NOTEBOOK_TAGS,
-        attributes=NOTEBOOK_ATTRIBUTES,
-        url_schemes={"http", "https", "data"},
-        link_rel="noopener noreferrer nofollow",
-    )
+def graded_notebook(*, submission: Submission) -> nbformat.NotebookNode:
+    """The student version with the learner's submitted answers: what they handed in,
+    never a hidden test or a solution."""
+    notebook = student_notebook(exercise=parsed_exercise(submission.exercise))
+    answers = submitted_answers(submission.notebook or {})
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+    notebook.metadata["platform"] = {
+        "exercise": submission.exercise.title,
+        "attempt": submission.attempt,
+        "submitted_at": submission.created_at.isoformat(),
+    }
+    return notebook
 
 
 def learner_tests(submission: Submission) -> list[dict[str, Any]]:
@@ -59,7 +56,7 @@ def translated_message(test: dict[str, Any]) -> str:
 
 
 def feedback_html(*, submission: Submission) -> str:
-    notebook = learn.graded_notebook(submission=submission)
+    notebook = graded_notebook(submission=submission)
     pygments_css = (settings.BASE_DIR / "static" / "css" / "pygments.css").read_text()
     return render_to_string(
         "courses/grading/feedback.html",
@@ -68,7 +65,7 @@ def feedback_html(*, submission: Submission) -> str:
             "exercise": submission.exercise,
             "tests": learner_tests(submission),
             "notes": (submission.result or {}).get("notes", []),
-            "notebook_html": notebook_body_html(notebook),
+            "notebook_html": render_notebook(notebook),
             "pygments_css": pygments_css,
         },
     )

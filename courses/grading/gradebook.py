@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from campus.models import User
-from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Submission
+from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Submission
 from courses.models import SubmissionStatus as Status
 
 
@@ -236,20 +236,3 @@ def _distribution(cells: Any) -> list[int]:
             share = float((cell.score or 0) / cell.max_score)
             bins[min(9, int(share * 10))] += 1
     return bins
-
-
-def teaching_courses(*, user: User) -> list[Course]:
-    """Courses `user` teaches (instructor or TA in a cohort) or administers (two queries)."""
-    from campus.access import administered_organizations
-
-    orgs = administered_organizations(user=user)
-    taught = Q(
-        cohorts__enrollments__user=user,
-        cohorts__enrollments__role__in=[EnrollmentRole.INSTRUCTOR, EnrollmentRole.TA],
-    )
-    return list(
-        Course.objects.filter(taught | Q(organization__in=orgs))
-        .select_related("organization")
-        .distinct()
-        .order_by("organization__name", "title")
-    )

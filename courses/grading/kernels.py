@@ -1,6 +1,9 @@
-"""The worker's side of the sandbox: one warm kernel pool per worker process.
+"""The worker's side of the sandbox: this process's warm kernel pools, and kernels lent to
+one learner's run with access to the model gateway.
 
-Only Celery workers call this; the web process never starts a kernel.
+Two pools, one per use: `grading` (submissions and validations, SANDBOX_* limits) and
+`interactive` (learners' live notebooks, INTERACTIVE_* limits). Only Celery workers call
+this; the web process never starts a kernel.
 """
 
 import os
@@ -9,15 +12,17 @@ from typing import Any
 
 from django.conf import settings
 
+from courses.cohorts.quotas import model_token_quota
 from courses.models import Cohort
-from courses.quotas import model_token_quota
 from gateway.services import grant_register, grant_revoke
 from sandbox import Kernel, KernelPool, Limits
 
 GRANT_SLACK_S = 30
+GRADING = "grading"
+INTERACTIVE = "interactive"
 
-_pool: KernelPool | None = None
-_pool_lock = threading.Lock()
+_pools: dict[str, KernelPool] = {}
+_pools_lock = threading.Lock()
 
 
 def grading_limits() -> Limits:
@@ -29,6 +34,23 @@ def grading_limits() -> Limits:
     )
 
 
+def interactive_limits() -> Limits:
+    return Limits(
+        memory_mb=settings.INTERACTIVE_MEMORY_MB,
+        cpu_seconds=settings.INTERACTIVE_CPU_SECONDS,
+        cell_timeout_s=settings.INTERACTIVE_CELL_TIMEOUT_S,
+        total_timeout_s=settings.INTERACTIVE_CELL_TIMEOUT_S,
+    )
+
+
+def _pool_spec(use: str) -> tuple[int, Limits]:
+    if use == GRADING:
+        return settings.SANDBOX_POOL_SIZE, grading_limits()
+    if use == INTERACTIVE:
+        return settings.INTERACTIVE_POOL_SIZE, interactive_limits()
+    raise ValueError(f"Unknown kernel pool {use!r}")
+
+
 def expose_gateway() -> None:
     """Kernels started from now on see the model gateway's socket directory, read-only
     (sandbox.isolation mounts SANDBOX_GATEWAY_DIR at /run/gateway)."""
@@ -37,27 +59,38 @@ def expose_gateway() -> None:
     os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
 
 
-def kernel_pool() -> KernelPool:
-    """This process's pool, started on first use (after Celery forked the process)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
+def kernel_pool(use: str = GRADING) -> KernelPool:
+    """This process's pool for `use`, started on first use (after Celery forked the
+    process)."""
+    with _pools_lock:
+        pool = _pools.get(use)
+        if pool is None:
+            size, limits = _pool_spec(use)
             expose_gateway()
-            _pool = KernelPool(size=settings.SANDBOX_POOL_SIZE, limits=grading_limits())
-            _pool.start()
-        return _pool
+            pool = _pools[use] = KernelPool(size=size, limits=limits)
+            pool.start()
+        return pool
+
+
+def pool_stats(use: str = GRADING) -> dict[str, Any]:
+    """How many of the pool's kernels are ready to hand out (none when it is not started)."""
+    pool = _pools.get(use)
+    return {
+        "started": pool is not None,
+        "ready": pool.ready_count() if pool is not None else 0,
+        "size": _pool_spec(use)[0],
+    }
 
 
 def acquire_kernel(*, limits: Limits | None = None) -> Kernel:
     return kernel_pool().acquire(limits=limits or grading_limits(), timeout=60)
 
 
-def close_pool() -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
+def close_pool(use: str = GRADING) -> None:
+    with _pools_lock:
+        pool = _pools.pop(use, None)
+    if pool is not None:
+        pool.close()
 
 
 class LearnerKernel:

@@ -1,16 +1,16 @@
 """Grading by hand: points and a comment on free-response items (nbgrader manual answers
 and tasks). The submission's score and result change; a GradeRecord keeps the history."""
 
-import copy
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses import services
 from courses.assignment import Role
+from courses.exercises.selectors import parsed_exercise
+from courses.grading.scoring import apply_manual_grades, late_scores
+from courses.grading.services import penalty_of
 from courses.models import (
     GradeKind,
     GradeRecord,
@@ -18,7 +18,6 @@ from courses.models import (
     Submission,
     SubmissionStatus,
 )
-from courses.policies import apply_penalty, late_state
 
 MANUAL_ROLES = (Role.MANUAL, Role.TASK)
 
@@ -29,7 +28,7 @@ class MarkingError(ValueError):
 
 def manual_items(*, submission: Submission) -> dict[str, float]:
     """The free-response items of the submission's exercise: grade id → maximum points."""
-    parsed = services.parsed_exercise(submission.exercise)
+    parsed = parsed_exercise(submission.exercise)
     return {c.grade_id: c.points for c in parsed.cells if c.role in MANUAL_ROLES and c.grade_id}
 
 
@@ -60,33 +59,10 @@ def manual_grade_set(
         return _rescore(submission=locked, grader=grader)
 
 
-def apply_manual_grades(*, result: dict[str, Any], grades: list[ManualGrade]) -> dict[str, Any]:
-    """`result` with each manually graded item's points and comment in place (pure)."""
-    by_id = {g.grade_id: g for g in grades}
-    updated = copy.deepcopy(result)
-    for item in updated.get("tests", []):
-        grade = by_id.get(item.get("grade_id"))
-        if grade is None:
-            continue
-        item["points"] = float(grade.points)
-        item["status"] = "graded"
-        item["passed"] = float(grade.points) >= float(item.get("max_points", 0))
-        item["message"] = grade.comment
-        item["manual"] = True
-    updated["pending_points"] = sum(
-        float(i.get("max_points", 0)) for i in updated.get("tests", []) if i["status"] == "pending"
-    )
-    updated["score"] = round(sum(float(i.get("points", 0)) for i in updated.get("tests", [])), 6)
-    return updated
-
-
 def _rescore(*, submission: Submission, grader: User) -> Submission:
     grades = list(ManualGrade.objects.filter(submission=submission))
     result = apply_manual_grades(result=submission.result, grades=grades)
-    raw = Decimal(str(round(result["score"], 2)))
-    deadline = services.exercise_deadline(exercise=submission.exercise, learner=submission.learner)
-    state = late_state(deadline=deadline, at=submission.created_at)
-    score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
+    raw, score = late_scores(score=result["score"], penalty_percent=penalty_of(submission))
     submission.result, submission.score = result, score
     submission.save(update_fields=["result", "score"])
     GradeRecord.objects.create(

@@ -1,44 +1,29 @@
 """The operations page's figures: queue depth, workers, warm kernels, latency, errors.
 
-Warm kernels come from a Celery remote-control command, `kernel_pool_stats`, registered
-here and answered by every worker (this module is imported by courses.tasks, which every
-worker loads): `celery -A config inspect kernel_pool_stats` shows the same figures.
+Warm kernels come from a Celery remote-control command, `kernel_pool_stats`, that every
+worker answers (courses.grading.tasks registers it).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from celery.worker.control import inspect_command
+import redis
+from celery import current_app
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from courses.models import Submission, SubmissionStatus
+from courses.queues import QUEUES
 
-QUEUES = ("grading", "interactive", "default")
 # kombu's Redis transport keeps priority sub-queues as "<queue>\x06\x16<priority>".
 PRIORITY_SUFFIXES = ("", *(f"\x06\x16{p}" for p in (3, 6, 9)))
 
 
-@inspect_command()
-def kernel_pool_stats(state: Any) -> dict[str, Any]:
-    """This worker's warm kernel pool: how many kernels are ready to hand out."""
-    from courses import sandboxing
-
-    pool = sandboxing._pool
-    return {
-        "started": pool is not None,
-        "ready": pool.ready_count() if pool is not None else 0,
-        "size": settings.SANDBOX_POOL_SIZE,
-    }
-
-
 def queue_depths(*, queues: tuple[str, ...] = QUEUES) -> dict[str, int | None]:
     """Messages waiting in each Celery queue (Redis list lengths); None when unreachable."""
-    import redis
-
     try:
+        # A client of its own: a probe gives up after a second, where work waits five.
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
         return {q: sum(client.llen(q + suffix) for suffix in PRIORITY_SUFFIXES) for q in queues}
     except redis.RedisError:
@@ -55,10 +40,8 @@ class WorkerState:
 
 def workers(*, timeout: float = 1.0) -> list[WorkerState]:
     """Workers answering a ping, with their warm kernels (one broadcast each)."""
-    from celery import current_app as app
-
     try:
-        control = app.control
+        control = current_app.control
         pings = control.ping(timeout=timeout) or []
         stats = control.broadcast("kernel_pool_stats", reply=True, timeout=timeout) or []
     except Exception:  # the broker is down: no worker is reachable either

@@ -1,36 +1,25 @@
-"""Grading a submission: pure scoring functions and the pipeline that feeds them.
+"""Scoring: trusted test outcomes in, points and messages out. Pure functions: no ORM, no
+kernel, no clock, so they are tested without a database.
 
-No ORM here: the pipeline takes an exercise, a notebook, a kernel factory and limits,
-and returns a frozen, JSON-serialisable report. Scoring follows nbgrader where it makes
-sense: an error gives 0, a test's last numeric value is partial credit, and (unlike
-nbgrader) a warning printed by a correct answer does not zero it: only the trusted
-outcome counts, never what the kernel printed.
+Scoring follows nbgrader where it makes sense: an error gives 0, a test's last numeric
+value is partial credit, and (unlike nbgrader) a warning printed by a correct answer does
+not zero it: only the trusted outcome counts, never what the kernel printed. A late
+penalty and the points a person gave by hand are applied here too.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
 
-from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
+from courses.assignment import Check, Exercise, ExerciseCell, Role
 from courses.assignment.model import gettext_noop
-from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
+from sandbox.trusted import CheckResult
 
-
-def _sandbox_user_errors() -> tuple[type[BaseException], ...]:
-    """``sandbox.SandboxUserError``: the learner's code hit a limit (an outcome, not a bug)."""
-    try:
-        found = getattr(importlib.import_module("sandbox"), "SandboxUserError", None)
-    except ImportError:
-        return ()
-    return (found,) if isinstance(found, type) and issubclass(found, BaseException) else ()
-
-
-SANDBOX_USER_ERRORS = _sandbox_user_errors()
+CENT = Decimal("0.01")
 
 
 # What learners read, by key: an ItemResult keeps its key and arguments so that a page can
@@ -78,8 +67,6 @@ def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-DEFAULT_CELL_TIMEOUT_S = 30.0
-DEFAULT_TOTAL_TIMEOUT_S = 120.0
 TRUE_REPRS = frozenset({"True", "np.True_", "numpy.True_"})
 
 
@@ -270,141 +257,40 @@ def _detail(result: CheckResult) -> str:
     return "\n".join(p for p in parts if p)
 
 
-# ---------------------------------------------------------------- the pipeline
+# ---------------------------------------------------------------- late work, marking
 
 
-def grade_notebook(
-    *,
-    source: Exercise,
-    submission: Mapping[str, Any],
-    kernel_factory: Callable[[], KernelLike],
-    limits: Any = None,
-) -> GradeReport:
-    """Grade ``submission`` against ``source`` in a fresh kernel and a fresh trusted process.
-
-    Answer cells come from the submission, everything else from ``source``. Code cells run
-    in the kernel in notebook order; runs of consecutive test cells go to the trusted
-    runner at their place. ``limits`` is ``sandbox.Limits`` (its timeouts are used here;
-    the kernel factory applies the rest). The kernel is always destroyed.
-    """
-    exercise = merge_submission(exercise=source, submission=submission)
-    results, notes = _execute(exercise, kernel_factory, limits)
-    return score_exercise(exercise=exercise, results=results, notes=notes)
+def late_scores(*, score: float, penalty_percent: Decimal) -> tuple[Decimal, Decimal]:
+    """(the score before the late penalty, the score kept after it): to the cent, never
+    below zero. The one place a late penalty is applied to points."""
+    raw = Decimal(str(round(score, 2)))
+    kept = max(Decimal(0), Decimal(100) - penalty_percent) / Decimal(100)
+    return raw, (raw * kept).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
-class SolutionCheck:
-    exercise: Exercise  # with the expected outputs its solution produced, where missing
-    report: GradeReport  # the solution graded: every autograded point, if the tests agree
+class HandGrade(Protocol):
+    """Points and a comment a person gave one item (courses.models.ManualGrade)."""
+
+    grade_id: str
+    points: Decimal
+    comment: str
 
 
-def exercise_check_solution(
-    *, exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any = None
-) -> SolutionCheck:
-    """Grade the instructor's own solution, as Otter Assign does when it builds tests.
-
-    An otter test with no stored output expects what it shows when run on the solution
-    (when that is not simply True or None). The report says which tests the solution
-    fails: worth showing an instructor before learners see the exercise.
-    """
-    results, notes = _execute(exercise, kernel_factory, limits)
-    cells = tuple(_with_recorded_output(c, results.get(c.grade_id or "")) for c in exercise.cells)
-    recorded = replace(exercise, cells=cells)
-    report = score_exercise(exercise=recorded, results=results, notes=notes)
-    return SolutionCheck(exercise=recorded, report=report)
-
-
-def _with_recorded_output(cell: ExerciseCell, result: CheckResult | None) -> ExerciseCell:
-    if cell.check is not Check.OUTPUT or cell.expected_output is not None or result is None:
-        return cell
-    if not result.passed or result.value_repr is None or result.value_repr in TRUE_REPRS:
-        return cell
-    return replace(cell, expected_output=result.value_repr)
-
-
-def _execute(
-    exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any
-) -> tuple[dict[str, CheckResult], tuple[Message, ...]]:
-    cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
-    deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
-    results: dict[str, CheckResult] = {}
-    notes: list[Message] = []
-    kernel = kernel_factory()
-    try:
-        with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
-            for group in _groups(exercise.cells):
-                if time.monotonic() > deadline:
-                    notes.append(message("out_of_time"))
-                    break
-                if group[0].role is Role.TEST:
-                    checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
-                    results.update((r.key, r) for r in runner.run(checks))
-                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes):
-                    break
-                elif group[0].role in (Role.LOCKED, Role.PLAIN):
-                    definitions = instructor_definitions(group[0].source)
-                    if definitions:
-                        runner.define(definitions)
-    finally:
-        kernel.shutdown()
-    return results, tuple(notes)
-
-
-def instructor_definitions(source: str) -> str:
-    """The top-level imports, functions and classes of an instructor's code cell."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    kept: list[ast.stmt] = [
-        n
-        for n in tree.body
-        if isinstance(
-            n, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-        )
-    ]
-    return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
-
-
-def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:
-    """Code cells one by one; consecutive test cells together (one trusted session)."""
-    tests: list[ExerciseCell] = []
-    for cell in cells:
-        if cell.role is Role.TEST and cell.grade_id is not None:
-            tests.append(cell)
+def apply_manual_grades(*, result: dict[str, Any], grades: Iterable[HandGrade]) -> dict[str, Any]:
+    """`result` with each manually graded item's points and comment in place."""
+    by_id = {g.grade_id: g for g in grades}
+    updated = copy.deepcopy(result)
+    for item in updated.get("tests", []):
+        grade = by_id.get(item.get("grade_id"))
+        if grade is None:
             continue
-        if tests:
-            yield tests
-            tests = []
-        if cell.cell_type == "code" and cell.source.strip():
-            yield [cell]
-    if tests:
-        yield tests
-
-
-def _run_in_kernel(
-    kernel: KernelLike,
-    cell: ExerciseCell,
-    cell_timeout: float,
-    deadline: float,
-    notes: list[Message],
-) -> bool:
-    """Run one cell in the learner's kernel; False when the kernel is gone for good."""
-    if not kernel.is_alive():
-        notes.append(message("kernel_gone", cell=cell.index + 1))
-        return False
-    timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
-    try:
-        outcome = kernel.execute(cell.source, timeout=timeout)
-    except SANDBOX_USER_ERRORS as exc:
-        notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
-        return False
-    status = getattr(outcome, "status", "ok")
-    # As in the sandbox (and nbgrader), a limit ends the run: later tests are not run.
-    if status == "timeout":
-        notes.append(message("cell_timeout", cell=cell.index + 1, seconds=timeout))
-        return False
-    if status in ("killed", "dead", "not_run"):
-        notes.append(message("cell_killed", cell=cell.index + 1))
-        return False
-    return True
+        item["points"] = float(grade.points)
+        item["status"] = "graded"
+        item["passed"] = float(grade.points) >= float(item.get("max_points", 0))
+        item["message"] = grade.comment
+        item["manual"] = True
+    updated["pending_points"] = sum(
+        float(i.get("max_points", 0)) for i in updated.get("tests", []) if i["status"] == "pending"
+    )
+    updated["score"] = round(sum(float(i.get("points", 0)) for i in updated.get("tests", [])), 6)
+    return updated

@@ -1,9 +1,12 @@
-"""Writes: exercises and the life of a submission.
+"""Writes: the life of a submission, read top-down.
 
 QUEUED → RUNNING → GRADED | FAILED (the learner's code; the reason is shown) | ERROR (ours:
 retried, then flagged for staff). The database is the source of truth: the queue only
-carries ids, claims are conditional updates, and a grade is saved only by the claim that
-is still current, so a redelivered or requeued task never grades twice.
+carries ids (sent by name once the transaction commits: courses.queues), claims are
+conditional updates, and a grade is saved only by the claim that is still current, so a
+redelivered or requeued task never grades twice. The worker's task (courses.grading.tasks)
+calls submission_grade, which runs the pipeline (courses.grading.pipeline) and saves what
+scoring (courses.grading.scoring) made of it.
 """
 
 import json
@@ -20,26 +23,31 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses import progress, sandboxing
-from courses.assignment import Exercise as ParsedExercise
-from courses.assignment import parse_exercise, submitted_answers
-from courses.grading import GradeReport, grade_notebook
+from courses import queues
+from courses.assignment import answer_notebook, submitted_answers
+from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
+from courses.exercises.policy import LateState, late_state
+from courses.exercises.selectors import (
+    attempt_limit,
+    attempts_used,
+    exercise_deadline,
+    late_penalty_percent,
+    parsed_exercise,
+)
+from courses.grading import kernels, progress
+from courses.grading.pipeline import grade_notebook
+from courses.grading.scoring import GradeReport, apply_manual_grades, late_scores
 from courses.models import (
     Cohort,
-    CohortExercise,
     Enrollment,
     EnrollmentRole,
     Exercise,
-    Extension,
     GradeKind,
     GradeRecord,
     ManualGrade,
-    Module,
     Submission,
     SubmissionStatus,
 )
-from courses.policies import Deadline, LateState, apply_penalty, late_state
-from courses.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from sandbox import SandboxUserError
 
 TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
@@ -49,83 +57,7 @@ class SubmissionRefused(Exception):
     """The submission is not accepted; the message is for the learner."""
 
 
-# ------------------------------------------------------------------------- exercises
-
-
-def exercise_create(
-    *, module: Module, title: str, slug: str, notebook: bytes | str | dict[str, Any], **fields: Any
-) -> Exercise:
-    """Import an nbgrader or otter notebook. Raises ExerciseInvalid (every problem, by cell)
-    and saves nothing when the notebook is not valid."""
-    parsed = parse_exercise(data=notebook)
-    source = notebook if isinstance(notebook, dict) else _json(notebook)
-    return Exercise.objects.create(
-        module=module,
-        title=title,
-        slug=slug,
-        source=source,
-        source_format=parsed.format,
-        points=Decimal(str(parsed.max_score)),
-        **fields,
-    )
-
-
-def _json(data: bytes | str) -> dict[str, Any]:
-    loaded = json.loads(data)
-    if not isinstance(loaded, dict):
-        raise ValueError("a notebook is a JSON object")
-    return loaded
-
-
-def parsed_exercise(exercise: Exercise) -> ParsedExercise:
-    return parse_exercise(data=exercise.source)
-
-
 # ----------------------------------------------------------------------- submitting
-
-
-def cohort_settings(*, exercise: Exercise, learner: User) -> CohortExercise | None:
-    """The learner's cohort's own settings for the exercise, when it has any."""
-    return CohortExercise.objects.filter(
-        exercise=exercise,
-        cohort__enrollments__user=learner,
-        cohort__enrollments__role=EnrollmentRole.STUDENT,
-    ).first()
-
-
-def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
-    extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
-    override = cohort_settings(exercise=exercise, learner=learner)
-    due_at = (override and override.due_at) or exercise.due_at
-    hard = (override and override.hard_deadline) or exercise.hard_deadline
-    if extension is not None:
-        due_at = extension.due_at
-        hard = max(hard, extension.due_at) if hard else None
-    return Deadline(
-        due_at=due_at,
-        hard_deadline=hard,
-        policy=(override and override.late_policy) or exercise.late_policy,
-        penalty_percent_per_day=(
-            override.late_penalty_percent_per_day
-            if override and override.late_penalty_percent_per_day is not None
-            else exercise.late_penalty_percent_per_day
-        ),
-    )
-
-
-def attempt_limit(*, exercise: Exercise, learner: User) -> int | None:
-    """How many attempts the learner has in all: their cohort's limit, else the exercise's."""
-    override = cohort_settings(exercise=exercise, learner=learner)
-    return (override and override.max_attempts) or exercise.max_attempts
-
-
-def attempts_used(*, exercise: Exercise, learner: User) -> int:
-    # Our failures (ERROR) do not cost the learner an attempt.
-    return (
-        Submission.objects.filter(exercise=exercise, learner=learner)
-        .exclude(status=SubmissionStatus.ERROR)
-        .count()
-    )
 
 
 def submission_create(
@@ -162,15 +94,9 @@ def submission_create(
             late_days=state.days_late,
             max_score=exercise.points,
         )
-        transaction.on_commit(lambda: _enqueue(submission.pk))
+        queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission.pk)
     progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return submission
-
-
-def _enqueue(submission_id: int) -> None:
-    from courses.tasks import grade_submission
-
-    grade_submission.delay(submission_id)
 
 
 def _learner_cohort(*, learner: User, exercise: Exercise) -> Cohort:
@@ -203,17 +129,7 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
         raise SubmissionRefused(_("This notebook is too large to submit."))
     wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
     answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    cells: list[dict[str, Any]] = [
-        {
-            "cell_type": "code",
-            "metadata": {"nbgrader": {"grade_id": grade_id}},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-        for grade_id, source in answers.items()
-    ]
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+    return answer_notebook(answers)
 
 
 # ------------------------------------------------------------------------- grading
@@ -259,15 +175,15 @@ def submission_grade(*, submission_id: int) -> None:
     submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
         pk=submission_id
     )
-    kernels: list[sandboxing.LearnerKernel] = []
+    lent: list[kernels.LearnerKernel] = []
 
-    def kernel_factory() -> sandboxing.LearnerKernel:
-        kernel = sandboxing.learner_kernel(
+    def kernel_factory() -> kernels.LearnerKernel:
+        kernel = kernels.learner_kernel(
             user_id=submission.learner_id,
             course_id=submission.cohort.course_id,
             cohort=submission.cohort,
         )
-        kernels.append(kernel)
+        lent.append(kernel)
         return kernel
 
     try:
@@ -275,7 +191,7 @@ def submission_grade(*, submission_id: int) -> None:
             source=parsed_exercise(submission.exercise),
             submission=submission.notebook,
             kernel_factory=kernel_factory,
-            limits=sandboxing.grading_limits(),
+            limits=kernels.grading_limits(),
         )
     except SandboxUserError as exc:
         submission_fail(claim=claim, reason=str(exc))
@@ -284,7 +200,7 @@ def submission_grade(*, submission_id: int) -> None:
         submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        _record_cpu(submission, sum(k.cpu_seconds for k in kernels))
+        _record_cpu(submission, sum(k.cpu_seconds for k in lent))
     submission_record_grade(claim=claim, report=report)
 
 
@@ -309,13 +225,8 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
     manual = list(ManualGrade.objects.filter(submission_id=claim.submission_id))
     if manual:
         # A regrade keeps what a person graded by hand.
-        from courses.authoring.marking import apply_manual_grades
-
         result = apply_manual_grades(result=result, grades=manual)
-    raw = Decimal(str(round(result["score"], 2)))
-    deadline = exercise_deadline(exercise=submission.exercise, learner=submission.learner)
-    state = late_state(deadline=deadline, at=submission.created_at)
-    score = apply_penalty(score=raw, penalty_percent=state.penalty_percent)
+    raw, score = late_scores(score=result["score"], penalty_percent=penalty_of(submission))
     max_score = Decimal(str(round(report.max_score, 2)))
     # The learner's code stopped the run (time, memory, a dead kernel): FAILED with the
     # reason shown; the tests that did run still count.
@@ -344,6 +255,16 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
         claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}
     )
     return True
+
+
+def penalty_of(submission: Submission) -> Decimal:
+    """The late penalty of a submission, in percent, under today's deadline for its learner
+    (an extension granted since counts)."""
+    return late_penalty_percent(
+        exercise=submission.exercise,
+        learner=submission.learner,
+        submitted_at=submission.created_at,
+    )
 
 
 def submission_fail(*, claim: Claim, reason: str) -> bool:
@@ -386,7 +307,7 @@ def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None)
             status=SubmissionStatus.QUEUED
         ):
             requeued.append(submission_id)
-            transaction.on_commit(lambda sid=submission_id: _enqueue(sid))  # type: ignore[misc]
+            queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission_id)
     return requeued
 
 
@@ -396,7 +317,7 @@ def submission_regrade(*, submission: Submission) -> bool:
         status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0
     )
     if updated:
-        transaction.on_commit(lambda: _enqueue(submission.pk))
+        queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission.pk)
         progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return bool(updated)
 

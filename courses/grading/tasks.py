@@ -1,19 +1,28 @@
-"""Celery tasks: thin; they take ids, call one service and own their retry policy."""
+"""Celery tasks of grading: thin; they take ids, call one service and own their retry policy.
+
+Services send these by name (courses.queues); workers load this module from CELERY_IMPORTS.
+"""
+
+from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
 from celery.signals import worker_process_init
+from celery.worker.control import inspect_command
 from django.conf import settings
 
-from courses import (
-    operations,  # noqa: F401  (workers answer its kernel_pool_stats command)
-    sandboxing,
-    services,
-)
+from courses import queues
+from courses.grading import kernels, services, validation
 from sandbox.trusted import warm_up
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@shared_task(
+    name=queues.GRADE_SUBMISSION,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
 def grade_submission(self: Task, submission_id: int) -> None:
     """Grade one submission. A lost worker redelivers the message (acks_late); the
     idempotent claim makes a second delivery a no-op. Our errors are retried with backoff,
@@ -30,26 +39,27 @@ def grade_submission(self: Task, submission_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(60, 2**retries)) from exc
 
 
-@shared_task(acks_late=True)
+@shared_task(name=queues.REQUEUE_STUCK_SUBMISSIONS, acks_late=True)
 def requeue_stuck_submissions() -> list[int]:
     return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)
 
 
-@shared_task(queue="grading", acks_late=True)
+@shared_task(name=queues.VALIDATE_EXERCISE, acks_late=True)
 def validate_exercise(exercise_id: int, requested_by_id: int) -> None:
     """Grade an exercise's reference solution and student version (instructors' check)."""
-    from courses.authoring.exercises import validation_run
-
-    validation_run(exercise_id=exercise_id, requested_by_id=requested_by_id)
+    validation.validation_run(exercise_id=exercise_id, requested_by_id=requested_by_id)
 
 
 @worker_process_init.connect
 def _warm_up(**_: object) -> None:
     """Each worker process starts its kernel pool and its trusted runner's fork server at
     once, so the first learner does not pay for them."""
-    sandboxing.kernel_pool()
+    kernels.kernel_pool()
     warm_up()
 
 
-# Interactive sessions' tasks live beside these; importing them registers them.
-from courses import tasks_interactive  # noqa: E402, F401
+@inspect_command()
+def kernel_pool_stats(state: Any) -> dict[str, Any]:
+    """This worker's warm grading kernels (the operations page asks every worker;
+    `celery -A config inspect kernel_pool_stats` shows the same figures)."""
+    return kernels.pool_stats()

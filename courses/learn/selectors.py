@@ -1,32 +1,25 @@
-"""The learner's side of exercises: the page's notebook (student version plus draft),
-drafts, per-item status for outlines, and what a learner may download of a submission.
+"""Reads for the learner's pages: the exercise page's notebook (the student version with
+the learner's draft over it) and each exercise's and course's status for outlines.
 
 Everything here starts from the student version of the exercise: solutions and hidden
 tests are never in what these functions return.
 """
 
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import nbformat
-from django.conf import settings
 from django.db.models import Max
 
 from campus.models import User
-from courses import services
 from courses.assignment import student_notebook
-from courses.markdown import render_markdown
+from courses.exercises.selectors import parsed_exercise
+from courses.html import render_markdown
 from courses.models import Draft, Exercise, Submission, SubmissionStatus
 
 EDITABLE_ROLES = ("answer", "plain")
 HEADING = re.compile(r"<(/?)h([1-6])")
-
-
-class DraftRefused(ValueError):
-    """The draft is not saved; the message is for the learner."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +65,7 @@ def _key(cell: Any, position: int) -> str:
 
 def exercise_cells(*, exercise: Exercise, learner: User | None = None) -> list[NotebookCell]:
     """The student version's cells, with the learner's draft over the editable ones."""
-    notebook = student_notebook(exercise=services.parsed_exercise(exercise))
+    notebook = student_notebook(exercise=parsed_exercise(exercise))
     draft = _draft_sources(exercise=exercise, learner=learner)
     cells = []
     for position, cell in enumerate(notebook.cells):
@@ -102,41 +95,6 @@ def _draft_sources(*, exercise: Exercise, learner: User | None) -> dict[str, str
     draft = Draft.objects.filter(exercise=exercise, learner=learner).only("notebook").first()
     sources = draft.notebook.get("cells", {}) if draft else {}
     return {k: v for k, v in sources.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def draft_save(*, learner: User, exercise: Exercise, sources: dict[str, Any]) -> Draft:
-    """Keep the learner's editable code cells (by key); anything else is ignored.
-    Raises DraftRefused when the draft is too large."""
-    editable = {
-        c.key for c in exercise_cells(exercise=exercise) if c.editable and c.cell_type == "code"
-    }
-    kept = {k: v for k, v in sources.items() if k in editable and isinstance(v, str)}
-    if len(json.dumps(kept)) > settings.SUBMISSION_MAX_BYTES:
-        raise DraftRefused("too large")
-    draft, _ = Draft.objects.update_or_create(
-        learner=learner, exercise=exercise, defaults={"notebook": {"cells": kept}}
-    )
-    return draft
-
-
-def answer_notebook(cells: list[NotebookCell]) -> dict[str, Any]:
-    """What the page submits: the learner's answer cells by grade id."""
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {},
-        "cells": [
-            {
-                "cell_type": "code",
-                "metadata": {"nbgrader": {"grade_id": c.grade_id}},
-                "source": c.source,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for c in cells
-            if c.role in ("answer", "manual") and c.grade_id
-        ],
-    }
 
 
 # -------------------------------------------------------------------- status per item
@@ -195,27 +153,3 @@ def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, Course
         done = current.done + (statuses[pk].state == "graded")
         progress[course_id] = CourseProgress(done, current.total + 1)
     return progress
-
-
-# -------------------------------------------------------------------- downloads
-
-
-def graded_notebook(*, submission: Submission) -> nbformat.NotebookNode:
-    """The student version with the learner's submitted answers: what they handed in,
-    never a hidden test or a solution."""
-    notebook = student_notebook(exercise=services.parsed_exercise(submission.exercise))
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nbformat.from_dict(submission.notebook or {"cells": []}).get("cells", [])
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    }
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-    notebook.metadata["platform"] = {
-        "exercise": submission.exercise.title,
-        "attempt": submission.attempt,
-        "submitted_at": submission.created_at.isoformat(),
-    }
-    return notebook

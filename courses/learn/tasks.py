@@ -1,4 +1,4 @@
-"""Celery tasks of interactive sessions (see courses.interactive for the design).
+"""Celery tasks of live notebook sessions (see courses.learn.sessions for the design).
 
 A session's requests go to the queue of the worker that holds it (Celery's worker-direct
 queue, `<nodename>.dq`); a request for a session nobody holds yet goes to the shared
@@ -13,29 +13,14 @@ from billiard.process import current_process
 from celery import shared_task
 from celery.app.task import Task
 from celery.signals import worker_shutdown
-from celery.utils.nodenames import worker_direct
 from django.conf import settings
 
-from courses import interactive
+from courses import queues
+from courses.learn import holder, sessions
 from sandbox import SandboxError
 
 logger = logging.getLogger(__name__)
 TASK_OPTIONS: dict[str, Any] = {"acks_late": False, "ignore_result": True, "bind": True}
-
-
-def send(action: str, learner_id: int, exercise_id: int, *, worker: str | None,
-         **kwargs: Any) -> None:  # fmt: skip
-    """Enqueue `action` (run, interrupt, stop) for a session, to its holder when known."""
-    task = {"run": interactive_run, "interrupt": interactive_interrupt, "stop": interactive_stop}[
-        action
-    ]
-    queue: Any = worker_direct(worker) if worker else interactive.SHARED_QUEUE
-    task.apply_async(
-        args=(learner_id, exercise_id),
-        kwargs=kwargs,
-        queue=queue,
-        expires=settings.INTERACTIVE_REQUEST_EXPIRES_S,
-    )
 
 
 def _can_hold_sessions() -> bool:
@@ -44,35 +29,33 @@ def _can_hold_sessions() -> bool:
     return bool(current_process().name == "MainProcess")
 
 
-@shared_task(name="courses.tasks.interactive_run", **TASK_OPTIONS)
+@shared_task(name=queues.INTERACTIVE_RUN, **TASK_OPTIONS)
 def interactive_run(
     self: Task, learner_id: int, exercise_id: int, runs: list[dict[str, str]]
 ) -> None:
     if not _can_hold_sessions():
         logger.error("interactive sessions need a worker started with -P threads")
-        interactive.publish(
+        sessions.publish(
             learner_id, exercise_id, {"type": "kernel", "state": "unavailable", "reason": "pool"}
         )
-        interactive.publish_skipped(learner_id, exercise_id, runs)
+        sessions.publish_skipped(learner_id, exercise_id, runs)
         return
     worker = str(self.request.hostname)
     try:
-        interactive.session_run(
-            learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs
-        )
-    except interactive.NotHere as moved:
-        send("run", learner_id, exercise_id, worker=moved.worker, runs=runs)
+        holder.session_run(learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs)
+    except holder.NotHere as moved:
+        sessions.send("run", learner_id, exercise_id, worker=moved.worker, runs=runs)
     except SandboxError:
         # Already announced to the page ("unavailable"); the cells did not run.
-        interactive.publish_skipped(learner_id, exercise_id, runs)
+        sessions.publish_skipped(learner_id, exercise_id, runs)
 
 
-@shared_task(name="courses.tasks.interactive_interrupt", **TASK_OPTIONS)
+@shared_task(name=queues.INTERACTIVE_INTERRUPT, **TASK_OPTIONS)
 def interactive_interrupt(self: Task, learner_id: int, exercise_id: int) -> None:
-    interactive.session_interrupt(learner_id=learner_id, exercise_id=exercise_id)
+    holder.session_interrupt(learner_id=learner_id, exercise_id=exercise_id)
 
 
-@shared_task(name="courses.tasks.interactive_stop", **TASK_OPTIONS)
+@shared_task(name=queues.INTERACTIVE_STOP, **TASK_OPTIONS)
 def interactive_stop(
     self: Task,
     learner_id: int,
@@ -81,16 +64,16 @@ def interactive_stop(
     reason: str,
     idle_s: float | None = None,
 ) -> None:
-    interactive.session_stop(
+    holder.session_stop(
         learner_id=learner_id, exercise_id=exercise_id, sid=sid, reason=reason, idle_s=idle_s
     )
 
 
-@shared_task(name="courses.tasks.interactive_cull_idle", acks_late=False, ignore_result=True)
+@shared_task(name=queues.INTERACTIVE_CULL_IDLE, acks_late=False, ignore_result=True)
 def interactive_cull_idle() -> int:
-    return interactive.sessions_cull_idle(idle_s=settings.INTERACTIVE_IDLE_TIMEOUT_S)
+    return sessions.sessions_cull_idle(idle_s=settings.INTERACTIVE_IDLE_TIMEOUT_S)
 
 
 @worker_shutdown.connect
 def _stop_sessions(**kwargs: Any) -> None:
-    interactive.stop_all()
+    holder.stop_all()

@@ -1,49 +1,82 @@
-"""The exercise page: a notebook in the browser, its live kernel, drafts and downloads."""
+"""The learner's pages: my courses, a course's outline, a lesson, and the exercise page (a
+notebook in the browser, its live kernel, drafts, the history of submissions)."""
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
-import nbformat
-import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBase,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from campus.models import User
-from courses import feedback, interactive, learn, services
-from courses.access import access_course, access_submission
-from courses.models import Exercise, Submission
-from courses.policies import attempts_left, late_state
-from courses.views_submissions import submission_state
+from courses import sse
+from courses.access import access_course, user_of
+from courses.catalog.selectors import course_outline, my_courses
+from courses.exercises.policy import attempts_left, late_state
+from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
+from courses.grading.views.submissions import submission_state
+from courses.html import render_markdown
+from courses.learn import selectors, services, sessions
+from courses.models import Exercise, Lesson, Submission
 
 EVENTS_MAX_S = 600
-KEEPALIVE_S = 15
 MAX_RUN_CELLS = 200
 KERNEL_ACCESS_CACHE_S = 60
 
 
-def _me(request: HttpRequest) -> User:
-    """The logged-in learner (every view here is behind login_required)."""
-    return cast(User, request.user)
+@login_required
+def my_courses_view(request: HttpRequest) -> HttpResponse:
+    cards = my_courses(user=user_of(request))
+    progress = selectors.course_progress(
+        learner=user_of(request), course_ids=[card.course.pk for card in cards]
+    )
+    rows = [(card, progress[card.course.pk]) for card in cards]
+    return render(request, "courses/learn/my_courses.html", {"cards": cards, "rows": rows})
+
+
+@login_required
+def course_outline_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
+    access = access_course(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    outline = course_outline(course=access.course)
+    exercises = [item.exercise for entry in outline for item in entry.items if item.exercise]
+    statuses = selectors.exercise_statuses(
+        learner=user_of(request), exercise_ids=[exercise.pk for exercise in exercises]
+    )
+    for exercise in exercises:
+        exercise.learner_status = statuses[exercise.pk]  # type: ignore[attr-defined]
+    return render(
+        request,
+        "courses/learn/outline.html",
+        {"access": access, "course": access.course, "outline": outline},
+    )
+
+
+@login_required
+def lesson_view(
+    request: HttpRequest, org_slug: str, course_slug: str, lesson_slug: str
+) -> HttpResponse:
+    access = access_course(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    lesson = (
+        Lesson.objects.filter(module__course=access.course, slug=lesson_slug)
+        .select_related("module")
+        .first()
+    )
+    if lesson is None:
+        raise Http404("No such lesson")
+    return render(
+        request,
+        "courses/learn/lesson.html",
+        {"course": access.course, "lesson": lesson, "body_html": render_markdown(lesson.body)},
+    )
 
 
 def _exercise(request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str) -> Any:
-    access = access_course(user=_me(request), org_slug=org_slug, course_slug=course_slug)
+    access = access_course(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(
         Exercise.objects.select_related("module"), module__course=access.course, slug=exercise_slug
     )
@@ -56,7 +89,7 @@ def _kernel_exercise_id(
     """The exercise's id once `_exercise` allowed this user in. Kernel requests come in
     bursts (run all, Shift+Enter...): the access decision is reused for a minute, which
     is also how long a revoked enrollment may keep a kernel it already had."""
-    key = f"learn:kernel-access:{_me(request).pk}:{org_slug}:{course_slug}:{exercise_slug}"
+    key = f"learn:kernel-access:{user_of(request).pk}:{org_slug}:{course_slug}:{exercise_slug}"
     exercise_id = cache.get(key)
     if exercise_id is None:
         exercise_id = _exercise(request, org_slug, course_slug, exercise_slug)[1].pk
@@ -78,9 +111,9 @@ def exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> HttpResponse:
     access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    user = _me(request)
-    cells = learn.exercise_cells(exercise=exercise, learner=user)
-    deadline = services.exercise_deadline(exercise=exercise, learner=user)
+    user = user_of(request)
+    cells = selectors.exercise_cells(exercise=exercise, learner=user)
+    deadline = exercise_deadline(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
     args = [org_slug, course_slug, exercise_slug]
@@ -94,8 +127,8 @@ def exercise_view(
             "deadline": deadline,
             "late": state,
             "attempts_left": attempts_left(
-                max_attempts=services.attempt_limit(exercise=exercise, learner=user),
-                used=services.attempts_used(exercise=exercise, learner=user),
+                max_attempts=attempt_limit(exercise=exercise, learner=user),
+                used=attempts_used(exercise=exercise, learner=user),
             ),
             "history": history,
             "can_submit": access.cohort is not None,
@@ -177,8 +210,10 @@ def draft_view(
     if body is None or not isinstance(body.get("cells"), dict):
         return JsonResponse({"error": _("Send the cells to save.")}, status=400)
     try:
-        draft = learn.draft_save(learner=_me(request), exercise=exercise, sources=body["cells"])
-    except learn.DraftRefused:
+        draft = services.draft_save(
+            learner=user_of(request), exercise=exercise, sources=body["cells"]
+        )
+    except services.DraftRefused:
         return JsonResponse({"error": _("This notebook is too large to save.")}, status=413)
     return JsonResponse({"saved_at": draft.updated_at.isoformat()})
 
@@ -199,8 +234,8 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
-    runs = interactive.session_run_request(
-        learner_id=_me(request).pk,
+    runs = sessions.session_run_request(
+        learner_id=user_of(request).pk,
         exercise_id=exercise_id,
         cells=[(str(c.get("key", "")), c["code"]) for c in cells],
     )
@@ -213,8 +248,8 @@ def kernel_interrupt_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
     exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
-    sent = interactive.session_interrupt_request(
-        learner_id=_me(request).pk, exercise_id=exercise_id
+    sent = sessions.session_interrupt_request(
+        learner_id=user_of(request).pk, exercise_id=exercise_id
     )
     return JsonResponse({"interrupted": sent}, status=202)
 
@@ -225,7 +260,7 @@ def kernel_restart_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
     exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
-    interactive.session_restart_request(learner_id=_me(request).pk, exercise_id=exercise_id)
+    sessions.session_restart_request(learner_id=user_of(request).pk, exercise_id=exercise_id)
     return JsonResponse({"restarted": True}, status=202)
 
 
@@ -240,36 +275,15 @@ async def kernel_events_view(
     _access, exercise = await sync_to_async(_exercise)(
         request, org_slug, course_slug, exercise_slug
     )
-    response = StreamingHttpResponse(
-        _events(user.pk, exercise.pk), content_type="text/event-stream; charset=utf-8"
+    learner_id, exercise_id = user.pk, exercise.pk
+
+    async def hello() -> dict[str, Any]:
+        held = await sync_to_async(sessions.read_record)(learner_id, exercise_id)
+        return {"type": "hello", "kernel": "ready" if held else "none"}
+
+    return sse.response(
+        sse.relay(sessions.channel_name(learner_id, exercise_id), opening=hello, max_s=EVENTS_MAX_S)
     )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
-async def _events(learner_id: int, exercise_id: int) -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
-    pubsub = client.pubsub()
-    try:
-        await pubsub.subscribe(interactive.channel_name(learner_id, exercise_id))
-        held = await client.exists(interactive.record_key(learner_id, exercise_id))
-        yield _sse({"type": "hello", "kernel": "ready" if held else "none"})
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + EVENTS_MAX_S
-        while loop.time() < deadline:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_S)
-            if message is None:
-                yield ": keep-alive\n\n"
-                continue
-            yield f"data: {message['data'].decode()}\n\n"
-    finally:
-        await pubsub.aclose()
-        await client.aclose()
-
-
-def _sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data)}\n\n"
 
 
 @login_required
@@ -279,7 +293,7 @@ def history_view(
 ) -> HttpResponse:
     """The learner's submissions to this exercise, newest first, with their links."""
     _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    submissions = Submission.objects.filter(exercise=exercise, learner=_me(request))[:50]
+    submissions = Submission.objects.filter(exercise=exercise, learner=user_of(request))[:50]
     if request.GET.get("format") == "html":
         return render(request, "courses/learn/history.html", {"history": submissions})
     return JsonResponse({"submissions": [_history_item(s) for s in submissions]})
@@ -292,29 +306,3 @@ def _history_item(submission: Submission) -> dict[str, Any]:
         "notebook_url": reverse("courses:graded_notebook", args=[submission.pk]),
         "feedback_url": reverse("courses:feedback", args=[submission.pk]),
     }
-
-
-@login_required
-@require_GET
-def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpResponse:
-    submission = access_submission(user=_me(request), submission_id=submission_id)
-    notebook = learn.graded_notebook(submission=submission)
-    response = HttpResponse(nbformat.writes(notebook), content_type="application/x-ipynb+json")
-    name = f"{submission.exercise.slug}-attempt-{submission.attempt}.ipynb"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
-@login_required
-@require_GET
-def feedback_view(request: HttpRequest, submission_id: int) -> HttpResponse:
-    submission = access_submission(user=_me(request), submission_id=submission_id)
-    response = HttpResponse(feedback.feedback_html(submission=submission))
-    if request.GET.get("download"):
-        name = f"{submission.exercise.slug}-attempt-{submission.attempt}-feedback.html"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-    # Standalone: it needs nothing from us, and must never run anything.
-    response["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    )
-    return response

@@ -8,11 +8,12 @@ can count against a limit it was handed.
 from dataclasses import dataclass
 from datetime import date
 
-import redis
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from campus.redis_client import redis_client
 
 # A day's counter outlives its day by a day, so a learner near midnight in any time zone
 # never sees it vanish early.
@@ -80,15 +81,6 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return {1, used}
 """
 
-_clients: dict[str, redis.Redis] = {}
-
-
-def _client() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    return _clients[url]
-
 
 def counter_key(*, scope: str, user_id: int, kind: str, day: date) -> str:
     # QUOTA_KEY_PREFIX separates deployments (or test runs) that share one Redis.
@@ -97,7 +89,7 @@ def counter_key(*, scope: str, user_id: int, kind: str, day: date) -> str:
 
 
 def counter_read(*, scope: str, user_id: int, kind: str, day: date) -> int:
-    raw = _client().get(counter_key(scope=scope, user_id=user_id, kind=kind, day=day))
+    raw = redis_client().get(counter_key(scope=scope, user_id=user_id, kind=kind, day=day))
     return int(raw) if raw is not None else 0
 
 
@@ -106,7 +98,7 @@ def counter_read_many(*, scope: str, user_ids: list[int], kind: str, day: date) 
     if not user_ids:
         return {}
     keys = [counter_key(scope=scope, user_id=u, kind=kind, day=day) for u in user_ids]
-    values = _client().mget(keys)
+    values = redis_client().mget(keys)
     return {u: int(v) if v is not None else 0 for u, v in zip(user_ids, values, strict=True)}
 
 
@@ -121,7 +113,7 @@ def counter_add(
     if amount < 0:
         raise ValueError("A quota amount cannot be negative")
     key = counter_key(scope=scope, user_id=user_id, kind=kind, day=day)
-    added, used = _client().eval(
+    added, used = redis_client().eval(
         _CONSUME, 1, key, amount, -1 if limit is None else limit, int(enforce), COUNTER_TTL_S
     )
     return bool(added), int(used)

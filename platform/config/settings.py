@@ -96,8 +96,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task names are kept in courses.queues; workers import the modules that define them.
+CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks"]
 CELERY_TASK_ROUTES = {
     "courses.tasks.grade_submission": {"queue": "grading"},
+    "courses.tasks.validate_exercise": {"queue": "grading"},
     "courses.tasks.interactive_*": {"queue": "interactive"},
 }
 # Every worker also consumes its own queue (`<name>.dq`): interactive sessions use it to

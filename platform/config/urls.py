@@ -10,8 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("universities/", include("campus.urls")),
-    path("", include("courses.urls_cohorts")),
-    path("courses/", include("courses.urls")),
+    path("", include("courses.urls")),
     path("models/", include("gateway.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]

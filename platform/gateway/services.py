@@ -9,29 +9,19 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from functools import cache
 from typing import cast
 
 import redis
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from campus.models import User
+from campus.redis_client import redis_client
 from gateway.keys import GRANT_KEY, USAGE_FLUSHING_PREFIX, USAGE_KEY
 from gateway.models import ApiToken, ModelCard, Usage
 
 TOKEN_PREFIX = "osk_"  # noqa: S105 (a visible marker, not a secret)
-
-
-@cache
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
-def redis_client() -> redis.Redis:
-    return _redis(settings.REDIS_URL)
 
 
 def grant_register(

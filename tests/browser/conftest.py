@@ -3,23 +3,13 @@ a real Celery worker. Screenshots go to tests/browser/artifacts/ (git-ignored)."
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.server import web_server
-from tests.worker import celery_worker
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.worker import celery_worker
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +29,7 @@ def _orm_beside_playwright() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     # One threads worker for every queue: it can hold interactive sessions (see
-    # courses.interactive) and grade; one worker name, so one worker-direct queue.
+    # courses.learn.sessions) and grade; one worker name, so one worker-direct queue.
     with django_db_blocker.unblock(), celery_worker(
         queues="default,grading,interactive", pool="threads"
     ), web_server() as url:  # fmt: skip
@@ -60,10 +50,3 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def shot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from tests.worker import ROOT, _database_url
+from tests.support.worker import ROOT, _database_url
 
 
 def _free_port() -> int:

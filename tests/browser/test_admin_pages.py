@@ -2,17 +2,16 @@
 not use a mouse would. Screenshots land in tests/browser/artifacts/."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from campus.models import AuditLog, Membership, Role
 from courses.models import EnrollmentRole
-from tests.factories import PASSWORD, CohortFactory, EnrollmentFactory, MembershipFactory
+from tests.support.browser import shot
+from tests.support.factories import PASSWORD, CohortFactory, EnrollmentFactory, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture
@@ -59,8 +58,7 @@ def test_an_admin_changes_a_role_with_the_keyboard_only(page, live_server) -> No
     assert "sam@example.org is now: Teaching assistant." in page.inner_text("main")
     assert Membership.objects.get(pk=student.pk).role == Role.TA
     assert AuditLog.objects.filter(target_user=student.user).exists()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "members.png"), full_page=True)
+    shot(page, "members")
 
 
 def test_an_instructor_sees_the_csv_report_and_the_cohort_form(page, live_server, tmp_path) -> None:
@@ -76,19 +74,18 @@ def test_an_instructor_sees_the_csv_report_and_the_cohort_form(page, live_server
     page.get_by_role("button", name="Check and enroll").click()
     page.wait_for_load_state()
     assert "Nothing was applied" in page.inner_text("main")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "csv_report.png"), full_page=True)
+    shot(page, "csv_report")
     page.goto(f"{base}{cohort.pk}/")
     assert (
         page.get_by_label("Link to share")
         .input_value()
         .endswith(f"/join/{cohort.enrollment_code}/")
     )
-    page.screenshot(path=str(ARTIFACTS / "cohort_form.png"), full_page=True)
+    shot(page, "cohort_form")
     page.goto(base)
-    page.screenshot(path=str(ARTIFACTS / "cohort_list.png"), full_page=True)
+    shot(page, "cohort_list")
     page.goto(f"{base}{cohort.pk}/people/")
-    page.screenshot(path=str(ARTIFACTS / "people.png"), full_page=True)
+    shot(page, "people")
 
 
 def test_a_learner_joins_a_cohort_from_the_invite_link(page, live_server) -> None:
@@ -96,8 +93,7 @@ def test_a_learner_joins_a_cohort_from_the_invite_link(page, live_server) -> Non
     learner = MembershipFactory().user
     _log_in(page, live_server, learner.email)
     page.goto(f"{live_server.url}/join/{cohort.enrollment_code}/")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "join.png"), full_page=True)
+    shot(page, "join")
     page.get_by_role("button", name="Join as a learner").press("Enter")
     page.wait_for_url(f"{live_server.url}/courses/{cohort.course.organization.slug}/**")
     assert f"Welcome to {cohort.course.title}!" in page.inner_text("main")

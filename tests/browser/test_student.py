@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from courses.demo import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
-from tests.browser.conftest import shot
+from courses.demo.services import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
+from tests.support.browser import shot
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -4,7 +4,7 @@ from django.http import Http404
 
 from campus.access import access_organization, access_organization_admin, is_org_admin
 from campus.models import Role
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.support.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 
 from campus.models import User
-from tests.factories import PASSWORD, UserFactory
+from tests.support.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 
 from campus.models import AuditAction, AuditLog, EmailDomain, Membership, Role, User
-from tests.factories import OrganizationFactory
+from tests.support.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 

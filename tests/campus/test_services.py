@@ -1,6 +1,5 @@
 import pytest
 from allauth.account.models import EmailAddress
-from django.utils import translation
 
 from campus.models import AuditAction, AuditLog, EmailDomain, Membership, Role
 from campus.services import (
@@ -11,16 +10,9 @@ from campus.services import (
     membership_set_role,
     organization_for_email,
 )
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.support.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    # Messages are compared in English; a request in another test may leave French active.
-    with translation.override("en"):
-        yield
 
 
 def test_a_role_change_is_saved_and_recorded_with_who_what_and_when() -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from config.celery import ping
-from tests.worker import celery_worker
+from tests.support.worker import celery_worker
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

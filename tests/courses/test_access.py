@@ -11,7 +11,7 @@ from courses.access import (
     access_submission,
 )
 from courses.models import EnrollmentRole, Submission
-from tests.factories import (
+from tests.support.factories import (
     CohortFactory,
     EnrollmentFactory,
     ExerciseFactory,

@@ -1,8 +1,9 @@
-"""Kernel outputs are untrusted (the kernel is the learner's code): only safe ones pass."""
+"""What reaches a browser is safe: Markdown, rendered notebooks and kernel outputs (the
+kernel is the learner's code: only safe outputs pass)."""
 
 import base64
 
-from courses.safe_outputs import safe_output
+from courses.html import clean_html, render_markdown, safe_output
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
@@ -46,3 +47,54 @@ def test_tracebacks_lose_terminal_colours_and_streams_keep_their_name() -> None:
     assert shown is not None and shown["traceback"] == "ValueError: bad"
     stream = {"output_type": "stream", "name": "evil", "text": "<b>hi</b>"}
     assert safe_output(stream) == {"type": "stream", "name": "stdout", "text": "<b>hi</b>"}
+
+
+# ------------------------------------------------------------------ Markdown
+
+
+def test_raw_html_is_shown_as_text_never_as_markup() -> None:
+    html = render_markdown('<script>alert(1)</script>\n\n<img src=x onerror="alert(1)">')
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "&lt;img src=x" in html
+
+
+def test_javascript_links_are_not_links() -> None:
+    html = render_markdown("[click](javascript:alert(1)) and [ok](https://example.org)")
+    assert html.count("<a ") == 1
+    assert '<a href="https://example.org" rel="noopener noreferrer nofollow">ok</a>' in html
+
+
+def test_math_is_kept_as_text_for_the_vendored_typesetter() -> None:
+    html = render_markdown("The mean $\\bar{x} < 2$.\n\n$$\\frac{1}{n}$$")
+    assert '<span class="math inline">\\bar{x} &lt; 2</span>' in html
+    assert '<div class="math block">' in html
+
+
+def test_python_code_is_highlighted_on_the_server() -> None:
+    html = render_markdown("```python\nimport numpy as np\n```")
+    assert '<span class="kn">import</span>' in html
+
+
+def test_unknown_languages_stay_escaped_plain_text() -> None:
+    html = render_markdown("```nosuchlang\n<b>x</b>\n```")
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+# ------------------------------------------------------------------ the allow-list
+
+
+def test_data_urls_pass_only_as_embedded_raster_images() -> None:
+    html = clean_html(
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="plot">'
+        '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">'
+        '<a href="data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;">open</a>'
+    )
+    assert '<img src="data:image/png;base64,iVBORw0KGgo=" alt="plot">' in html
+    assert "svg" not in html and 'href="data:' not in html
+
+
+def test_no_element_but_code_math_and_tables_takes_a_class() -> None:
+    html = clean_html('<a href="https://example.org" class="button">pay</a><p class="alert">x</p>')
+    assert "class=" not in html
+    assert '<span class="kn">' in clean_html('<span class="kn">import</span>')

@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import URLPattern
 
 from courses.models import Lesson, ManualGrade, Module
-from courses.views_teach import urls as teach_urls
-from tests.courses.teach_world import World, make_world
+from courses.urls import teach_patterns
+from tests.support.world import World, make_world
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def _wrong_people(w: World, url: Url) -> dict[str, object]:
 
 
 def test_every_teaching_url_is_walked_by_this_test() -> None:
-    names = {p.name for p in teach_urls.urlpatterns if isinstance(p, URLPattern)}
+    names = {p.name for p in teach_patterns if isinstance(p, URLPattern)}
     walked = {u.name for u in _urls(make_world())} | {"home", "course_create", "operations"}
     assert names == walked
 

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from gateway.services import token_create
-from tests.factories import UserFactory
-from tests.gateway.conftest import minilm_card
+from tests.support.factories import UserFactory
+from tests.support.gateway import minilm_card
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import pytest
 
 from gateway.models import BackendKind, ModelCard
 from gateway.services import grant_register
-from tests.factories import CourseFactory, UserFactory
-from tests.gateway.conftest import MINILM, chat_card, minilm_card, tokens_used_today
+from tests.support.factories import CourseFactory, UserFactory
+from tests.support.gateway import MINILM, chat_card, minilm_card, tokens_used_today
 
 pytestmark = pytest.mark.xdist_group("gateway-models")
 

@@ -11,8 +11,8 @@ import pytest
 from gateway.httpserver import peer_uid
 from gateway.models import Usage
 from gateway.services import grant_register, grant_revoke, usage_flush
-from tests.factories import CourseFactory, UserFactory
-from tests.gateway.conftest import MINILM, RunningGateway
+from tests.support.factories import CourseFactory, UserFactory
+from tests.support.gateway import MINILM, RunningGateway
 
 pytestmark = pytest.mark.xdist_group("gateway-models")
 
@@ -112,10 +112,10 @@ def test_a_root_caller_without_grant_gets_403_even_with_a_token_header(gateway) 
 
 def test_a_run_is_charged_to_its_cohorts_token_quota_and_refused_past_it(gateway) -> None:
     # given a cohort allowing 20 model tokens a day, and a run granted under it
+    from courses.cohorts.quotas import QuotaKind, quota_usage
+    from courses.grading.kernels import grant_models
     from courses.models import CohortQuota
-    from courses.quotas import QuotaKind, quota_usage
-    from courses.sandboxing import grant_models
-    from tests.factories import EnrollmentFactory
+    from tests.support.factories import EnrollmentFactory
 
     enrollment = EnrollmentFactory()
     CohortQuota.objects.create(cohort=enrollment.cohort, model_tokens_per_day=20)

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from gateway.models import ApiToken, BackendKind, Usage
 from gateway.services import grant_register, token_create, token_revoke, usage_flush
-from tests.factories import CourseFactory, UserFactory
-from tests.gateway.conftest import MINILM, chat_card
+from tests.support.factories import CourseFactory, UserFactory
+from tests.support.gateway import MINILM, chat_card
 
 pytestmark = pytest.mark.xdist_group("gateway-models")
 

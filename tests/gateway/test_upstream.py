@@ -10,8 +10,8 @@ import pytest
 from config.embedded_redis import free_port
 from gateway.models import BackendKind
 from gateway.services import grant_register
-from tests.factories import CourseFactory, UserFactory
-from tests.gateway.conftest import chat_card, tokens_used_today
+from tests.support.factories import CourseFactory, UserFactory
+from tests.support.gateway import chat_card, tokens_used_today
 
 pytestmark = pytest.mark.xdist_group("gateway-models")
 KEY = "upstream-secret"

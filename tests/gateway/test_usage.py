@@ -9,8 +9,8 @@ from gateway.keys import USAGE_FLUSHING_PREFIX, USAGE_KEY
 from gateway.limits import usage_record
 from gateway.models import Usage
 from gateway.services import redis_client, usage_flush
-from tests.factories import CourseFactory, UserFactory
-from tests.gateway.conftest import MINILM, minilm_card
+from tests.support.factories import CourseFactory, UserFactory
+from tests.support.gateway import MINILM, minilm_card
 
 
 def record(settings, **kwargs) -> None:

@@ -6,16 +6,16 @@ no process, cgroup or mount was left behind.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from sandbox import launch, slots
 from sandbox.kernel import Kernel, drain_destroyed
-from sandbox.limits import CellResult, Limits
+from sandbox.limits import Limits
+from tests.support.sandbox import StartKernel
 
 MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
 
@@ -23,9 +23,6 @@ MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-StartKernel = Callable[..., Kernel]
 
 
 @pytest.fixture
@@ -48,17 +45,6 @@ def start(mode: str) -> Iterator[StartKernel]:
 @pytest.fixture
 def kernel(start: StartKernel) -> Kernel:
     return start()
-
-
-def stdout(result: CellResult) -> str:
-    return "".join(o["text"] for o in result.outputs if o["output_type"] == "stream")
-
-
-def report(kernel: Kernel, code: str, **kwargs: Any) -> Any:
-    """Run code that prints one JSON document as its last line; return it decoded."""
-    result = kernel.execute(code, **kwargs)
-    assert result.status == "ok", result.outputs
-    return json.loads(stdout(result).strip().splitlines()[-1])
 
 
 @pytest.fixture(autouse=True, scope="session")

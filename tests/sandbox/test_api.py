@@ -26,7 +26,7 @@ from sandbox import (
     run_notebook,
     slots,
 )
-from tests.sandbox.conftest import stdout
+from tests.support.sandbox import stdout
 
 REPO = Path(__file__).resolve().parents[2]
 

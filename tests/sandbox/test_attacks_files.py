@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import runtime
-from tests.sandbox.conftest import StartKernel, report
+from tests.support.sandbox import StartKernel, report
 
 READ_FILES = """
 import json

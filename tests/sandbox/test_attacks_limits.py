@@ -9,7 +9,7 @@ import time
 
 from sandbox import KernelPool, Limits
 from sandbox.outputs import TRUNCATION_MARKER
-from tests.sandbox.conftest import StartKernel, report, stdout
+from tests.support.sandbox import StartKernel, report, stdout
 
 FORK_BOMB = """
 import json, os, time

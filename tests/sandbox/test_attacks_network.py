@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sandbox.conftest import report
+from tests.support.sandbox import report
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import SandboxInfraError
-from tests.sandbox.conftest import StartKernel, report
+from tests.support.sandbox import StartKernel, report
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
-"""Small nbgrader exercises built in code for the submission tests."""
+"""Exercises for tests: small nbgrader notebooks built in code, and real nbgrader and otter
+notebooks on disk (NOTEBOOKS: nbgrader's documented example, otter's demo)."""
 
+from pathlib import Path
 from typing import Any
 
 import nbformat
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 
 def _meta(

@@ -1,4 +1,5 @@
-"""A real gateway (h11 server, unix socket and TCP) in a thread, over real models."""
+"""A real model gateway (h11 server, unix socket and TCP) in a thread, over real models;
+its fixtures are shared by every test folder (tests/conftest.py)."""
 
 import asyncio
 import http.client
@@ -13,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from campus.redis_client import redis_client
 from gateway.backends import CardInfo, Registry, default_embedding_dir
 from gateway.keys import DAILY_TOKENS_KEY
 from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.process import GatewayProcess
-from gateway.services import redis_client
 
 MINILM = "all-MiniLM-L6-v2"
 

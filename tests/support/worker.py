@@ -13,7 +13,7 @@ from django.db import connection
 
 from config.celery import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _database_url() -> str:

@@ -4,8 +4,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import nbformat
+from django.test import Client
+
 from campus.models import Role, User
-from courses import services
+from courses.catalog.selectors import course_outline
+from courses.exercises.services import exercise_create
 from courses.models import (
     Cohort,
     Course,
@@ -16,8 +20,8 @@ from courses.models import (
     Submission,
     SubmissionStatus,
 )
-from tests.courses.exercises import _meta, add_exercise, as_json
-from tests.factories import (
+from tests.support.exercises import _meta, add_exercise, as_json
+from tests.support.factories import (
     CohortFactory,
     EnrollmentFactory,
     LessonFactory,
@@ -44,8 +48,6 @@ class World:
 
 def essay_exercise() -> dict[str, Any]:
     """`add_exercise` plus a free-response answer worth 2 points (nbgrader manual cell)."""
-    import nbformat
-
     nb = add_exercise()
     meta = _meta("essay", solution=True, grade=True, points=2)
     nb["cells"].append(nbformat.v4.new_markdown_cell("Explain your approach.", metadata=meta))
@@ -130,7 +132,7 @@ def make_world() -> World:
     other_admin = MembershipFactory(role=Role.ORG_ADMIN).user
     module = ModuleFactory(course=course, title="Basics")
     lesson = LessonFactory(module=module, title="Welcome", body="Hello $x^2$", position=1)
-    exercise = services.exercise_create(
+    exercise = exercise_create(
         module=module, title="Add", slug="add", notebook=as_json(essay_exercise()), position=2
     )
     submission = graded_submission(exercise=exercise, learner=student, cohort=cohort)
@@ -148,3 +150,21 @@ def make_world() -> World:
         other_instructor,
         other_admin,
     )
+
+
+def outline_keys(module: Module) -> list[str]:
+    """The module's items in outline order, as the editor names them ("lesson-<id>")."""
+    (entry,) = [e for e in course_outline(course=module.course) if e.module == module]
+    return [f"{i.kind}-{(i.lesson or i.exercise).pk}" for i in entry.items]
+
+
+def logged_in(user: User) -> Client:
+    """A test client with `user` signed in."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def teach_url(w: World) -> str:
+    """The teaching pages' root of the world's course."""
+    return f"/courses/teach/{w.course.organization.slug}/{w.course.slug}/"

@@ -1,4 +1,5 @@
-"""Grading pages: gradebook, CSV export, a submission with manual grading, analytics."""
+"""Course staff's grading pages: gradebook, CSV export, analytics, a submission with
+marking by hand, regrading; validating an exercise."""
 
 from typing import Any
 
@@ -10,16 +11,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from courses import services
-from courses.access import CourseAccess, access_course_staff
+from courses.access import CourseAccess, access_course_for_edit, access_course_staff, user_of
 from courses.assignment import Exercise as ParsedExercise
 from courses.assignment import merge_submission
-from courses.authoring.marking import MarkingError, manual_grade_set, manual_items
-from courses.gradebook import cohort_analytics, cohort_gradebook, course_exercises, gradebook_csv
+from courses.exercises.selectors import parsed_exercise
+from courses.exercises.views import exercise_of
+from courses.grading import services, validation
+from courses.grading.forms import GradebookFilterForm, ManualGradeForm
+from courses.grading.gradebook import (
+    cohort_analytics,
+    cohort_gradebook,
+    course_exercises,
+    gradebook_csv,
+)
+from courses.grading.marking import MarkingError, manual_grade_set, manual_items
+from courses.html import render_notebook
 from courses.models import Cohort, Exercise, ManualGrade, Submission
-from courses.views_teach.common import user_of
-from courses.views_teach.forms import GradebookFilterForm, ManualGradeForm
-from courses.views_teach.render import render_notebook
 
 
 def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
@@ -92,7 +99,7 @@ def submission_view(
     request: HttpRequest, org_slug: str, course_slug: str, submission_id: int
 ) -> HttpResponse:
     access, submission = _submission(request, org_slug, course_slug, submission_id)
-    parsed = services.parsed_exercise(submission.exercise)
+    parsed = parsed_exercise(submission.exercise)
     merged = merge_submission(exercise=parsed, submission=submission.notebook)
     notebook = _staff_notebook(merged)
     grades = {g.grade_id: g for g in ManualGrade.objects.filter(submission=submission)}
@@ -204,3 +211,35 @@ def analytics_view(request: HttpRequest, org_slug: str, course_slug: str) -> Htt
             "bins": [f"{10 * i}-{10 * i + 10} %" for i in range(10)],
         },
     )
+
+
+@login_required
+@require_POST
+def exercise_validate_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    )
+    exercise = exercise_of(access, exercise_id)
+    validation.validation_request(exercise=exercise, requested_by=user_of(request))
+    messages.info(
+        request,
+        _(
+            "Validation queued: a worker grades the reference solution and "
+            "the student version. This page updates when it is done."
+        ),
+    )
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
+
+
+@login_required
+@require_POST
+def exercise_regrade_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
+) -> HttpResponse:
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    exercise = exercise_of(access, exercise_id)
+    count = services.exercise_regrade_all(exercise=exercise)
+    messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
+    return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)

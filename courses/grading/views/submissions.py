@@ -1,32 +1,25 @@
-"""Submitting a notebook, and following its grading live (Server-Sent Events)."""
+"""Where a submission starts and what its learner sees of it: submitting a notebook,
+following its grading live (Server-Sent Events), its state, the graded notebook and the
+feedback page."""
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
+import nbformat
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBase,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from courses import progress, services
-from courses.access import access_course, access_submission
-from courses.feedback import learner_tests
+from courses import sse
+from courses.access import access_course, access_submission, user_of
+from courses.grading import feedback, progress, services
+from courses.grading.feedback import learner_tests
 from courses.models import Exercise, Submission, SubmissionStatus
 
 EVENTS_MAX_S = 300
-KEEPALIVE_S = 15
 
 
 def submission_state(submission: Submission, *, instructor: bool = False) -> dict[str, Any]:
@@ -58,7 +51,7 @@ def submit_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> HttpResponse:
     """POST a notebook (JSON body: the .ipynb, or {"notebook": ...}); 202 with its URLs."""
-    access = access_course(user=request.user, org_slug=org_slug, course_slug=course_slug)  # type: ignore[arg-type]
+    access = access_course(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(Exercise, module__course=access.course, slug=exercise_slug)
     try:
         body = json.loads(request.body)
@@ -69,7 +62,7 @@ def submit_view(
         return JsonResponse({"error": "Send a Jupyter notebook (JSON with cells)."}, status=400)
     try:
         submission = services.submission_create(
-            learner=request.user,  # type: ignore[arg-type]
+            learner=user_of(request),
             exercise=exercise,
             notebook=notebook,
         )
@@ -87,7 +80,7 @@ def submit_view(
 
 @login_required
 def submission_status_view(request: HttpRequest, submission_id: int) -> JsonResponse:
-    submission = access_submission(user=request.user, submission_id=submission_id)  # type: ignore[arg-type]
+    submission = access_submission(user=user_of(request), submission_id=submission_id)
     instructor = submission.learner_id != request.user.pk
     return JsonResponse(submission_state(submission, instructor=instructor))
 
@@ -98,50 +91,53 @@ async def submission_events_view(request: HttpRequest, submission_id: int) -> Ht
     if not user.is_authenticated:
         return JsonResponse({"error": "Log in first."}, status=401)
     submission = await sync_to_async(access_submission)(user=user, submission_id=submission_id)
-    response = StreamingHttpResponse(
-        _events(submission), content_type="text/event-stream; charset=utf-8"
+
+    async def fresh_state() -> dict[str, Any]:
+        return await sync_to_async(_fresh_state)(submission.pk)
+
+    async def shown(event: dict[str, Any]) -> dict[str, Any]:
+        # The final event carries the whole result, read from the database.
+        if event.get("status") in services.TERMINAL:
+            return await fresh_state()
+        return {"id": submission.pk, "status": event.get("status")}
+
+    return sse.response(
+        sse.relay(
+            progress.channel_name(submission.pk),
+            opening=fresh_state,
+            shown=shown,
+            last=lambda event: event.get("status") in services.TERMINAL,
+            name="status",
+            max_s=EVENTS_MAX_S,
+        )
     )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
-async def _events(submission: Submission) -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
-    pubsub = client.pubsub()
-    try:
-        # Subscribe before reading the state: no change can slip between the two.
-        await pubsub.subscribe(progress.channel_name(submission.pk))
-        current = await sync_to_async(_fresh_state)(submission.pk)
-        yield _sse(current)
-        if current["status"] in services.TERMINAL:
-            return
-        async for event in _changes(pubsub, submission.pk):
-            yield event
-    finally:
-        await pubsub.aclose()
-        await client.aclose()
-
-
-async def _changes(pubsub: Any, submission_id: int) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + EVENTS_MAX_S
-    while loop.time() < deadline:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_S)
-        if message is None:
-            yield ": keep-alive\n\n"
-            continue
-        status = json.loads(message["data"]).get("status")
-        if status in services.TERMINAL:
-            # The final event carries the whole result, read from the database.
-            yield _sse(await sync_to_async(_fresh_state)(submission_id))
-            return
-        yield _sse({"id": submission_id, "status": status})
 
 
 def _fresh_state(submission_id: int) -> dict[str, Any]:
     return submission_state(Submission.objects.get(pk=submission_id))
 
 
-def _sse(data: dict[str, Any]) -> str:
-    return f"event: status\ndata: {json.dumps(data)}\n\n"
+@login_required
+@require_GET
+def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_submission(user=user_of(request), submission_id=submission_id)
+    notebook = feedback.graded_notebook(submission=submission)
+    response = HttpResponse(nbformat.writes(notebook), content_type="application/x-ipynb+json")
+    name = f"{submission.exercise.slug}-attempt-{submission.attempt}.ipynb"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def feedback_view(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access_submission(user=user_of(request), submission_id=submission_id)
+    response = HttpResponse(feedback.feedback_html(submission=submission))
+    if request.GET.get("download"):
+        name = f"{submission.exercise.slug}-attempt-{submission.attempt}-feedback.html"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # Standalone: it needs nothing from us, and must never run anything.
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    )
+    return response

@@ -13,7 +13,9 @@ import nbformat
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from courses.assignment import ExerciseInvalid, parse_exercise
-from courses.grading import GradeReport, grade_notebook
+from courses.grading import kernels
+from courses.grading.pipeline import grade_notebook
+from courses.grading.scoring import GradeReport
 
 
 class Command(BaseCommand):
@@ -54,17 +56,15 @@ class Command(BaseCommand):
 
 def _grade(exercise: Any, submission: Any) -> GradeReport:
     """The workers' own sandbox (pool, limits from settings) and grader, used once."""
-    from courses import sandboxing
-
     try:
         return grade_notebook(
             source=exercise,
             submission=submission,
-            kernel_factory=sandboxing.acquire_kernel,
-            limits=sandboxing.grading_limits(),
+            kernel_factory=kernels.acquire_kernel,
+            limits=kernels.grading_limits(),
         )
     finally:
-        sandboxing.close_pool()
+        kernels.close_pool()
 
 
 def _as_json(report: GradeReport, *, detail: bool) -> dict[str, Any]:

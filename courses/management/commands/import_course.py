@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from campus.models import Organization
-from courses.authoring.folder import CourseFolderInvalid
-from courses.authoring.folder_import import course_import
+from courses.catalog.folder import CourseFolderInvalid
+from courses.catalog.services import course_import
 
 
 class Command(BaseCommand):

@@ -4,8 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from courses.demo import DEMO_ACCOUNTS, seed_demo
-from courses.demo_curriculum import load_demo_curriculum
+from courses.demo.services import DEMO_ACCOUNTS, load_demo_curriculum, seed_demo
 
 
 class Command(BaseCommand):

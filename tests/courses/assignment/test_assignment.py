@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,8 +16,7 @@ from courses.assignment import (
     parse_exercise,
     student_notebook,
 )
-
-NOTEBOOKS = Path(__file__).parent / "notebooks"
+from tests.support.exercises import NOTEBOOKS
 
 
 def load(name: str) -> dict:

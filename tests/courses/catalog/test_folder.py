@@ -10,12 +10,13 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from courses.authoring.folder import CourseFolderInvalid, course_export
-from courses.authoring.folder_import import course_import
+from courses.catalog.folder import CourseFolderInvalid, course_export
+from courses.catalog.services import course_import
+from courses.demo.services import COURSE_DIR
 from courses.models import Course, Exercise, Lesson, Module
-from tests.courses.exercises import add_exercise, as_json
-from tests.courses.teach_world import World, make_world
-from tests.factories import OrganizationFactory
+from tests.support.exercises import add_exercise, as_json
+from tests.support.factories import OrganizationFactory
+from tests.support.world import World, make_world
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +171,7 @@ def test_the_commands_export_and_import(world: World, tmp_path: Path) -> None:
         call_command("import_course", str(tmp_path / "bad"), org=other.slug)
 
 
-DEMO = Path(__file__).resolve().parents[2] / "courses/demo_courses/open-ai-models-for-science"
+DEMO = COURSE_DIR
 
 
 def _semantic(root: Path) -> tuple[dict, dict[str, str], dict[str, dict]]:

@@ -5,13 +5,12 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError
-from django.utils import translation
 
 from campus.models import AuditAction, AuditLog, Membership, Role, User
-from courses import enrollment_csv
-from courses.enrollment_csv import Outcome, enrollment_csv_check, enrollment_csv_import
+from courses.cohorts import enrollment_csv
+from courses.cohorts.enrollment_csv import Outcome, enrollment_csv_check, enrollment_csv_import
 from courses.models import Enrollment, EnrollmentRole
-from tests.factories import (
+from tests.support.factories import (
     CohortFactory,
     EnrollmentFactory,
     MembershipFactory,
@@ -19,13 +18,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    # Messages are compared in English; a request in another test may leave French active.
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture

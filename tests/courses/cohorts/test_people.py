@@ -1,13 +1,12 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
 
 from campus.models import AuditAction, AuditLog
+from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.cohorts.services import EnrollmentRefused, enrollment_remove, enrollment_set_role
 from courses.models import CohortQuota, Enrollment, EnrollmentRole, Submission
-from courses.quotas import QuotaKind, quota_consume
-from courses.services_cohorts import EnrollmentRefused, enrollment_remove, enrollment_set_role
-from tests.factories import (
+from tests.support.factories import (
     CohortFactory,
     EnrollmentFactory,
     ExerciseFactory,
@@ -15,13 +14,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    # Messages are compared in English; a request in another test may leave French active.
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture

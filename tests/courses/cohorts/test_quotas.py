@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import translation
 
-from campus.quotas import _client, counter_key
-from courses.models import CohortQuota
-from courses.quotas import (
+from campus.quotas import counter_key
+from campus.redis_client import redis_client
+from courses.cohorts.quotas import (
     QuotaExceeded,
     QuotaKind,
     cohort_day,
@@ -13,16 +13,10 @@ from courses.quotas import (
     quota_consume,
     quota_usage,
 )
-from tests.factories import CohortFactory, UserFactory
+from courses.models import CohortQuota
+from tests.support.factories import CohortFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    # Messages are compared in English; a request in another test may leave French active.
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture
@@ -118,5 +112,5 @@ def test_counters_live_in_redis_under_a_key_per_learner_cohort_kind_and_day(coho
     key = counter_key(
         scope=f"cohort{cohort.pk}", user_id=learner.pk, kind=QuotaKind.CPU_SECONDS, day=usage.day
     )
-    assert int(_client().get(key)) == 7
-    assert 0 < _client().ttl(key) <= 2 * 24 * 3600
+    assert int(redis_client().get(key)) == 7
+    assert 0 < redis_client().ttl(key) <= 2 * 24 * 3600

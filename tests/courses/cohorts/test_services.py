@@ -1,11 +1,9 @@
 from datetime import date, timedelta
 
 import pytest
-from django.utils import translation
 
 from campus.models import AuditAction, AuditLog, Membership, Role
-from courses.models import Cohort, CohortQuota, Enrollment, EnrollmentRole
-from courses.services_cohorts import (
+from courses.cohorts.services import (
     CohortSettings,
     EnrollmentRefused,
     cohort_create,
@@ -13,16 +11,10 @@ from courses.services_cohorts import (
     cohort_update,
     enrollment_join_by_code,
 )
-from tests.factories import CohortFactory, CourseFactory, EnrollmentFactory, UserFactory
+from courses.models import Cohort, CohortQuota, Enrollment, EnrollmentRole
+from tests.support.factories import CohortFactory, CourseFactory, EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    # Messages are compared in English; a request in another test may leave French active.
-    with translation.override("en"):
-        yield
 
 
 SETTINGS = CohortSettings(

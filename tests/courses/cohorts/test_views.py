@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campus.models import AuditAction, AuditLog, Role
 from courses.models import Cohort, CohortQuota, Enrollment, EnrollmentRole
-from tests.factories import (
+from tests.support.factories import (
     CohortFactory,
     CourseFactory,
     EnrollmentFactory,

@@ -24,19 +24,20 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from courses import services
 from courses.assignment import Role, parse_exercise, student_notebook
-from courses.authoring.folder import CourseFolderInvalid, Source, read_plan
-from courses.authoring.folder_import import course_import
-from courses.demo_curriculum import COURSE_DIR, load_demo_curriculum
-from courses.grading import GradeReport, grade_notebook
-from courses.markdown import render_markdown
+from courses.catalog.folder import CourseFolderInvalid, Source, read_plan
+from courses.catalog.services import course_import
+from courses.demo.services import COURSE_DIR, load_demo_curriculum
+from courses.exercises.services import exercise_create
+from courses.grading.pipeline import grade_notebook
+from courses.grading.scoring import GradeReport
+from courses.html import render_markdown
 from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 from sandbox.trusted.insecure_kernel import InsecureLocalKernel
-from tests.courses.exercises import answered
-from tests.factories import ModuleFactory, OrganizationFactory
+from tests.support.exercises import answered
+from tests.support.factories import ModuleFactory, OrganizationFactory
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))
 LESSONS = sorted(p.stem for p in (COURSE_DIR / "lessons").glob("*.md"))
 GATEWAY_EXERCISES = ("semantic-search", "classify-abstracts", "retrieval-precision")
@@ -184,7 +185,7 @@ def test_the_loaded_exercises_carry_their_notebooks_and_points_in_course_order()
 @pytest.mark.django_db
 @pytest.mark.parametrize("slug", EXERCISES)
 def test_every_exercise_is_accepted_by_the_exercise_import_service(slug: str) -> None:
-    exercise = services.exercise_create(
+    exercise = exercise_create(
         module=ModuleFactory(), title=slug, slug=slug, notebook=json.dumps(_notebook(slug))
     )
     assert exercise.points == 10

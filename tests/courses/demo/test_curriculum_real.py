@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from courses.assignment import parse_exercise
-from courses.demo_curriculum import COURSE_DIR
-from courses.grading import grade_notebook
-from courses.sandboxing import LearnerKernel
+from courses.demo.services import COURSE_DIR
+from courses.grading.kernels import LearnerKernel
+from courses.grading.pipeline import grade_notebook
 from sandbox import Limits, launch
-from tests.factories import UserFactory
-from tests.gateway.conftest import RunningGateway, clean_redis, gateway, minilm  # noqa: F401
+from tests.support.factories import UserFactory
+from tests.support.gateway import RunningGateway
 
 pytestmark = [pytest.mark.xdist_group("gateway-sandbox")]
 
@@ -26,7 +26,7 @@ LIMITS = Limits(cell_timeout_s=120, total_timeout_s=300)
 
 @pytest.fixture
 def learner_kernels(
-    gateway: RunningGateway,  # noqa: F811
+    gateway: RunningGateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
     monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(gateway.socket.parent))
@@ -61,7 +61,7 @@ def test_each_reference_solution_earns_full_marks_through_the_real_gateway(
 
 
 def test_without_a_grant_the_sandbox_is_refused_by_the_gateway(
-    gateway: RunningGateway,  # noqa: F811
+    gateway: RunningGateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(gateway.socket.parent))
@@ -79,28 +79,29 @@ def test_without_a_grant_the_sandbox_is_refused_by_the_gateway(
 
 
 def test_validating_an_exercise_that_calls_open_models_lets_its_kernels_reach_the_gateway(
-    gateway: RunningGateway,  # noqa: F811
+    gateway: RunningGateway,
     settings: Any,
 ) -> None:
     # given: the semantic search exercise, whose reference solution embeds with open_models
-    from courses import sandboxing, services
-    from courses.authoring.exercises import validation_request, validation_run
+    from courses.exercises.services import exercise_create
+    from courses.grading import kernels
+    from courses.grading.validation import validation_request, validation_run
     from courses.models import ExerciseValidation
-    from tests.factories import ModuleFactory
+    from tests.support.factories import ModuleFactory
 
     settings.GATEWAY_SOCKET_DIR = gateway.socket.parent
     notebook = json.loads((COURSE_DIR / "exercises" / "semantic-search.ipynb").read_text())
-    exercise = services.exercise_create(
+    exercise = exercise_create(
         module=ModuleFactory(), title="Semantic search", slug="semantic-search", notebook=notebook
     )
     instructor = UserFactory()
     validation_request(exercise=exercise, requested_by=instructor)
     # when: a worker validates it
-    sandboxing.close_pool()
+    kernels.close_pool()
     try:
         validation_run(exercise_id=exercise.pk, requested_by_id=instructor.pk)
     finally:
-        sandboxing.close_pool()
+        kernels.close_pool()
     # then: the reference solution earned every point, through the real gateway
     validation = ExerciseValidation.objects.get(exercise=exercise)
     assert (validation.status, validation.report.get("problems")) == ("done", []), [

@@ -7,11 +7,11 @@ import json
 import pytest
 from django.test import AsyncClient, Client
 
-from courses import services
+from courses.exercises.services import exercise_create
 from courses.models import Submission, SubmissionStatus
-from tests.courses.exercises import add_exercise, answered, as_json
-from tests.factories import EnrollmentFactory, ModuleFactory
-from tests.worker import celery_worker
+from tests.support.exercises import add_exercise, answered, as_json
+from tests.support.factories import EnrollmentFactory, ModuleFactory
+from tests.support.worker import celery_worker
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,7 +30,7 @@ def worker(django_db_setup):
 def setup():
     enrollment = EnrollmentFactory()
     course = enrollment.cohort.course
-    exercise = services.exercise_create(
+    exercise = exercise_create(
         module=ModuleFactory(course=course),
         title="Add",
         slug="add",

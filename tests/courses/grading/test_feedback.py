@@ -1,7 +1,7 @@
 import pytest
 
 from courses.models import Submission, SubmissionStatus
-from tests.factories import EnrollmentFactory, ExerciseFactory, ModuleFactory
+from tests.support.factories import EnrollmentFactory, ExerciseFactory, ModuleFactory
 
 pytestmark = pytest.mark.django_db
 

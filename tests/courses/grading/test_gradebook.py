@@ -8,36 +8,20 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from courses.authoring.marking import MarkingError, manual_grade_set
-from courses.gradebook import cohort_analytics, cohort_gradebook, gradebook_csv
+from courses.grading.gradebook import cohort_analytics, cohort_gradebook, gradebook_csv
+from courses.grading.marking import MarkingError, manual_grade_set
 from courses.models import (
     EnrollmentRole,
     GradeKind,
     GradeRecord,
     SubmissionStatus,
 )
-from tests.courses.teach_world import World, graded_submission, make_world
-from tests.factories import EnrollmentFactory, ExerciseFactory, UserFactory
+from tests.support.factories import EnrollmentFactory, ExerciseFactory, UserFactory
+from tests.support.world import World, graded_submission, logged_in, teach_url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world() -> World:
-    return make_world()
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _base(w: World) -> str:
-    return f"/courses/teach/{w.course.organization.slug}/{w.course.slug}/"
 
 
 def test_the_gradebook_keeps_the_best_attempt_with_its_late_flag(world: World) -> None:
@@ -87,14 +71,14 @@ def test_the_csv_has_the_layout_canvas_imports(world: World) -> None:
 
 
 def test_the_csv_download_is_an_attachment(world: World) -> None:
-    response = _client(world.ta).get(f"{_base(world)}gradebook/{world.cohort.pk}.csv")
+    response = logged_in(world.ta).get(f"{teach_url(world)}gradebook/{world.cohort.pk}.csv")
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
 
 
 def test_the_gradebook_page_runs_a_fixed_number_of_queries(world: World) -> None:
-    client = _client(world.instructor)
-    url = f"{_base(world)}gradebook/?cohort={world.cohort.pk}"
+    client = logged_in(world.instructor)
+    url = f"{teach_url(world)}gradebook/?cohort={world.cohort.pk}"
 
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -120,7 +104,7 @@ def test_analytics_count_scores_tests_and_days(world: World) -> None:
 
 
 def test_the_analytics_page_draws_its_charts_from_json(world: World) -> None:
-    html = _client(world.instructor).get(f"{_base(world)}analytics/").content.decode()
+    html = logged_in(world.instructor).get(f"{teach_url(world)}analytics/").content.decode()
     assert 'id="chart-data"' in html
     assert "teach-charts.js" in html
     assert "<code>test_add</code>" in html
@@ -187,7 +171,9 @@ def test_manual_grading_refuses_points_out_of_range_and_autograded_items(world: 
 
 def test_the_submission_page_renders_the_notebook_sanitised_with_results(world: World) -> None:
     html = (
-        _client(world.ta).get(f"{_base(world)}submissions/{world.submission.pk}/").content.decode()
+        logged_in(world.ta)
+        .get(f"{teach_url(world)}submissions/{world.submission.pk}/")
+        .content.decode()
     )
     assert "I added the numbers" in html
     assert "<script>alert" not in html
@@ -197,13 +183,13 @@ def test_the_submission_page_renders_the_notebook_sanitised_with_results(world: 
 
 
 def test_regrade_one_and_all_queue_the_submissions_again(world: World) -> None:
-    client = _client(world.ta)
-    client.post(f"{_base(world)}submissions/{world.submission.pk}/regrade")
+    client = logged_in(world.ta)
+    client.post(f"{teach_url(world)}submissions/{world.submission.pk}/regrade")
     world.submission.refresh_from_db()
     assert world.submission.status == SubmissionStatus.QUEUED
     world.submission.status = SubmissionStatus.GRADED
     world.submission.save(update_fields=["status"])
-    client.post(f"{_base(world)}exercises/{world.exercise.pk}/regrade")
+    client.post(f"{teach_url(world)}exercises/{world.exercise.pk}/regrade")
     world.submission.refresh_from_db()
     assert world.submission.status == SubmissionStatus.QUEUED
 
@@ -214,8 +200,8 @@ def test_a_learner_of_another_course_never_appears(world: World) -> None:
 
 
 def test_a_regrade_keeps_the_points_given_by_hand(world: World) -> None:
-    from courses import services
-    from courses.grading import GradeReport, ItemResult
+    from courses.grading import services
+    from courses.grading.scoring import GradeReport, ItemResult
 
     manual_grade_set(
         submission=world.submission,

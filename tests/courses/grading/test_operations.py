@@ -9,11 +9,11 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from courses import operations
+from courses.grading import operations
 from courses.models import ExerciseValidation, Submission, SubmissionStatus
-from tests.courses.teach_world import make_world
-from tests.factories import UserFactory
-from tests.worker import celery_worker
+from tests.support.factories import UserFactory
+from tests.support.worker import celery_worker
+from tests.support.world import make_world
 
 
 def test_percentiles_use_the_nearest_rank() -> None:

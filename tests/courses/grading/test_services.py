@@ -7,8 +7,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from courses import services
-from courses.grading import GradeReport, ItemResult
+from courses import queues
+from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.exercises.services import exercise_create
+from courses.grading import services
+from courses.grading.scoring import GradeReport, ItemResult
 from courses.models import (
     CohortQuota,
     EnrollmentRole,
@@ -18,9 +21,8 @@ from courses.models import (
     Submission,
     SubmissionStatus,
 )
-from courses.quotas import QuotaKind, quota_consume
-from tests.courses.exercises import add_exercise, answered, as_json
-from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
+from tests.support.exercises import add_exercise, answered, as_json
+from tests.support.factories import EnrollmentFactory, ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +35,19 @@ def enrollment():
 @pytest.fixture
 def exercise(enrollment):
     module = ModuleFactory(course=enrollment.cohort.course)
-    return services.exercise_create(
-        module=module, title="Add", slug="add", notebook=as_json(add_exercise())
-    )
+    return exercise_create(module=module, title="Add", slug="add", notebook=as_json(add_exercise()))
 
 
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     """Unit tests call the services directly; the queue is covered by the worker tests."""
     queued: list[int] = []
-    monkeypatch.setattr(services, "_enqueue", queued.append)
+
+    def send(name: str, *args: object, **options: object) -> None:
+        if name == queues.GRADE_SUBMISSION:
+            queued.extend(args)
+
+    monkeypatch.setattr(queues, "send", send)
     return queued
 
 

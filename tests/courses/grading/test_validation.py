@@ -3,26 +3,26 @@
 import pytest
 from django.test import Client
 
-from courses import sandboxing
-from courses.authoring.exercises import exercise_validate, validation_request, validation_run
+from courses.grading import kernels
+from courses.grading.validation import exercise_validate, validation_request, validation_run
 from courses.models import Exercise, ExerciseValidation
 from sandbox import KernelPool
-from tests.courses.exercises import add_exercise, as_json
-from tests.courses.teach_world import make_world
+from tests.support.exercises import add_exercise, as_json
+from tests.support.world import make_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def pool():
-    with KernelPool(size=1, limits=sandboxing.grading_limits()) as pool:
+    with KernelPool(size=1, limits=kernels.grading_limits()) as pool:
         yield pool
 
 
 def _validate(pool, notebook: dict) -> dict:
     exercise = Exercise(source=as_json(notebook))
     return exercise_validate(
-        exercise=exercise, kernel_factory=lambda: pool.acquire(), limits=sandboxing.grading_limits()
+        exercise=exercise, kernel_factory=lambda: pool.acquire(), limits=kernels.grading_limits()
     )
 
 
@@ -60,7 +60,7 @@ def test_the_worker_side_saves_the_validation_and_the_page_shows_it() -> None:
     try:
         validation_run(exercise_id=world.exercise.pk, requested_by_id=world.instructor.pk)
     finally:
-        sandboxing.close_pool()
+        kernels.close_pool()
     validation = ExerciseValidation.objects.get(exercise=world.exercise)
     assert (validation.status, validation.ok) == ("done", True), validation.report
     client = Client()

@@ -1,17 +1,13 @@
 """The live kernel, for real: HTTP run request → Celery (a real `-P threads` worker, real
 Redis) → the learner's sandboxed kernel session → sanitised outputs over SSE."""
 
-import asyncio
-import json
 import time
 
 import pytest
-from django.test import AsyncClient, Client
 
-from courses import interactive, services
-from tests.courses.exercises import add_exercise, as_json
-from tests.factories import EnrollmentFactory, ModuleFactory
-from tests.worker import celery_worker
+from courses.learn import sessions
+from tests.support.sessions import finished, follow, outputs, run
+from tests.support.worker import celery_worker
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -26,111 +22,28 @@ def worker(django_db_setup):
         yield
 
 
-@pytest.fixture
-def page():
-    enrollment = EnrollmentFactory()
-    course = enrollment.cohort.course
-    exercise = services.exercise_create(
-        module=ModuleFactory(course=course),
-        title="Add",
-        slug="add",
-        notebook=as_json(add_exercise()),
-    )
-    base = f"/courses/{course.organization.slug}/{course.slug}/exercises/{exercise.slug}/"
-    client = Client()
-    client.force_login(enrollment.user)
-    return enrollment.user, exercise, base, client
-
-
-async def _collect(user, url: str, *, until, timeout: float, subscribed) -> list[dict]:
-    """Events of the session's stream until `until(events)` says enough; `subscribed` is set
-    at the first event (the view subscribes before it says hello)."""
-    client = AsyncClient()
-    await client.aforce_login(user)
-    response = await client.get(url)
-    events: list[dict] = []
-
-    async def read() -> None:
-        async for chunk in response.streaming_content:
-            for block in chunk.decode().split("\n\n"):
-                if block.startswith("data: "):
-                    events.append(json.loads(block[6:]))
-                    subscribed.set()
-            if until(events):
-                return
-
-    try:
-        await asyncio.wait_for(read(), timeout=timeout)
-    except TimeoutError:
-        print("events so far:", events)  # what the stream said, to see what is missing
-        raise
-    return events
-
-
-def _follow(user, base: str, *steps, until, timeout: float = 60) -> list[dict]:
-    """Open the session's stream, then do `steps` (callables, or seconds to wait) in order;
-    returns the stream's events once `until` says enough."""
-
-    async def scenario() -> list[dict]:
-        subscribed = asyncio.Event()
-        url = base + "kernel/events"
-        task = asyncio.create_task(
-            _collect(user, url, until=until, timeout=timeout, subscribed=subscribed)
-        )
-        await asyncio.wait_for(subscribed.wait(), timeout=30)
-        for step in steps:
-            if callable(step):
-                await asyncio.to_thread(step)
-            else:
-                await asyncio.sleep(step)
-        return await task
-
-    return asyncio.run(scenario())
-
-
-def _run(client, base: str, *cells: tuple[str, str]):
-    """A step: run cells (key, code) in the session."""
-
-    def post() -> None:
-        body = json.dumps({"cells": [{"key": key, "code": code} for key, code in cells]})
-        response = client.post(base + "kernel/run", body, "application/json")
-        assert response.status_code == 202, response.content
-
-    return post
-
-
-def _finished(count: int):
-    return lambda events: (
-        sum(e.get("state") in ("done", "error", "skipped") for e in events) >= count
-    )
-
-
-def _outputs(events: list[dict]) -> list[dict]:
-    return [e["output"] for e in events if e["type"] == "output"]
-
-
 def test_a_cell_runs_in_the_learners_kernel_and_its_outputs_stream_back(worker, page) -> None:
     user, exercise, base, client = page
     # when two cells run, the second using the first's variable
-    events = _follow(
-        user, base, _run(client, base, ("a", "x = 40\nprint('hello')"), ("b", "x + 2")),
-        until=_finished(2),
+    events = follow(
+        user, base, run(client, base, ("a", "x = 40\nprint('hello')"), ("b", "x + 2")),
+        until=finished(2),
     )  # fmt: skip
     # then the session kept its state between cells and the outputs came back in order
-    outputs = [(e["cell"], e["output"]) for e in events if e["type"] == "output"]
-    assert ("a", {"type": "stream", "name": "stdout", "text": "hello\n"}) in outputs
-    assert ("b", {"type": "text", "text": "42"}) in outputs
+    by_cell = [(e["cell"], e["output"]) for e in events if e["type"] == "output"]
+    assert ("a", {"type": "stream", "name": "stdout", "text": "hello\n"}) in by_cell
+    assert ("b", {"type": "text", "text": "42"}) in by_cell
     states = [e["state"] for e in events if e["type"] == "run" and e["state"] != "running"]
     assert states == ["done", "done"]
-    assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk)
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk)
 
 
 def test_an_error_skips_the_next_cells_and_html_is_sanitised(worker, page) -> None:
     user, _exercise, base, client = page
     code = "from IPython.display import HTML\nHTML('<b>bold</b><script>alert(1)</script>')"
-    events = _follow(
-        user, base, _run(client, base, ("h", code), ("e", "1/0"), ("n", "1")),
-        until=_finished(3),
+    events = follow(
+        user, base, run(client, base, ("h", code), ("e", "1/0"), ("n", "1")),
+        until=finished(3),
     )  # fmt: skip
     html = next(e["output"] for e in events if e.get("cell") == "h" and e["type"] == "output")
     assert html == {"type": "html", "html": "<b>bold</b>"}
@@ -143,67 +56,67 @@ def test_an_error_skips_the_next_cells_and_html_is_sanitised(worker, page) -> No
 def test_a_matplotlib_plot_arrives_as_a_png_image(worker, page) -> None:
     user, _exercise, base, client = page
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
-    events = _follow(user, base, _run(client, base, ("p", code)), until=_finished(1), timeout=90)
-    images = [o for o in _outputs(events) if o["type"] == "image"]
+    events = follow(user, base, run(client, base, ("p", code)), until=finished(1), timeout=90)
+    images = [o for o in outputs(events) if o["type"] == "image"]
     assert len(images) == 1 and images[0]["png"].startswith("iVBORw0KGgo")
 
 
 def test_interrupt_stops_a_running_cell_and_the_session_lives_on(worker, page) -> None:
     user, _exercise, base, client = page
-    _follow(user, base, _run(client, base, ("w", "y = 5")), until=_finished(1))
+    follow(user, base, run(client, base, ("w", "y = 5")), until=finished(1))
     # when a sleeping cell is interrupted
     started = time.monotonic()
-    events = _follow(
-        user, base, _run(client, base, ("s", "import time\ntime.sleep(30)")), 1.5,
+    events = follow(
+        user, base, run(client, base, ("s", "import time\ntime.sleep(30)")), 1.5,
         lambda: client.post(base + "kernel/interrupt"),
-        until=_finished(1),
+        until=finished(1),
     )  # fmt: skip
     # then it stops at once with KeyboardInterrupt, and the variables are still there
     assert time.monotonic() - started < 20
-    assert any(o.get("ename") == "KeyboardInterrupt" for o in _outputs(events))
-    after = _follow(user, base, _run(client, base, ("check", "y")), until=_finished(1))
-    assert {"type": "text", "text": "5"} in _outputs(after)
+    assert any(o.get("ename") == "KeyboardInterrupt" for o in outputs(events))
+    after = follow(user, base, run(client, base, ("check", "y")), until=finished(1))
+    assert {"type": "text", "text": "5"} in outputs(after)
 
 
 def test_a_restart_clears_the_kernel_and_a_dead_kernel_is_reported(worker, page) -> None:
     user, exercise, base, client = page
-    _follow(user, base, _run(client, base, ("v", "z = 1")), until=_finished(1))
+    follow(user, base, run(client, base, ("v", "z = 1")), until=finished(1))
     client.post(base + "kernel/restart")
-    events = _follow(user, base, _run(client, base, ("v", "z")), until=_finished(1))
-    assert any(o.get("ename") == "NameError" for o in _outputs(events))
+    events = follow(user, base, run(client, base, ("v", "z")), until=finished(1))
+    assert any(o.get("ename") == "NameError" for o in outputs(events))
     # when the learner's code kills its own kernel
     suicide = "import os\nos._exit(1)"
-    events = _follow(
-        user, base, _run(client, base, ("k", suicide)),
+    events = follow(
+        user, base, run(client, base, ("k", suicide)),
         until=lambda evs: any(e.get("state") == "dead" for e in evs),
     )  # fmt: skip
     # then the page is told, and no session is left behind
     assert any(e["type"] == "kernel" and e["state"] == "dead" for e in events)
-    assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
 
 
 def test_a_restart_during_a_running_cell_ends_it_and_the_next_run_works(worker, page) -> None:
     user, _exercise, base, client = page
     # when the learner restarts while a cell sleeps
     started = time.monotonic()
-    events = _follow(
-        user, base, _run(client, base, ("s", "import time\ntime.sleep(60)")), 2,
+    events = follow(
+        user, base, run(client, base, ("s", "import time\ntime.sleep(60)")), 2,
         lambda: client.post(base + "kernel/restart"),
-        until=_finished(1),
+        until=finished(1),
     )  # fmt: skip
     # then that cell ends at once, and a fresh kernel answers the next run
     assert time.monotonic() - started < 30
     assert {"type": "kernel", "state": "restarted"} in events
-    after = _follow(user, base, _run(client, base, ("n", "1+1")), until=_finished(1))
-    assert {"type": "text", "text": "2"} in _outputs(after)
+    after = follow(user, base, run(client, base, ("n", "1+1")), until=finished(1))
+    assert {"type": "text", "text": "2"} in outputs(after)
 
 
 def test_an_idle_session_is_culled_with_a_message(worker, page) -> None:
     user, exercise, base, client = page
-    _follow(user, base, _run(client, base, ("c", "1")), until=_finished(1))
-    events = _follow(
-        user, base, lambda: interactive.sessions_cull_idle(idle_s=0),
+    follow(user, base, run(client, base, ("c", "1")), until=finished(1))
+    events = follow(
+        user, base, lambda: sessions.sessions_cull_idle(idle_s=0),
         until=lambda evs: any(e.get("state") == "culled" for e in evs), timeout=30,
     )  # fmt: skip
     assert {"type": "kernel", "state": "culled"} in events
-    assert interactive.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.courses.test_learn_interactive import _finished, _follow, _run
-from tests.courses.test_learn_interactive import page as page  # the same fixture
-from tests.worker import celery_worker
+from tests.support.sessions import finished, follow, run
+from tests.support.worker import celery_worker
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -21,9 +20,9 @@ def prefork_worker(django_db_setup):
 
 def test_a_prefork_worker_reports_that_it_cannot_hold_a_session(prefork_worker, page) -> None:
     user, _exercise, base, client = page
-    events = _follow(
-        user, base, _run(client, base, ("a", "1+1")),
-        until=_finished(1),
+    events = follow(
+        user, base, run(client, base, ("a", "1+1")),
+        until=finished(1),
     )  # fmt: skip
     # then the page is told why, and the cell is not left waiting
     assert {"type": "kernel", "state": "unavailable", "reason": "pool"} in events

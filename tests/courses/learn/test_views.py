@@ -9,10 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from courses import learn, services
+from courses.exercises.services import exercise_create
+from courses.learn import services
 from courses.models import CohortExercise, Draft, Submission, SubmissionStatus
-from tests.courses.exercises import add_exercise, as_json
-from tests.factories import EnrollmentFactory, ModuleFactory, UserFactory
+from tests.support.exercises import add_exercise, as_json
+from tests.support.factories import EnrollmentFactory, ModuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def setup():
     enrollment = EnrollmentFactory()
     course = enrollment.cohort.course
-    exercise = services.exercise_create(
+    exercise = exercise_create(
         module=ModuleFactory(course=course),
         title="Add",
         slug="add",
@@ -111,7 +112,7 @@ def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
 
 def test_a_draft_of_someone_else_is_never_shown(setup) -> None:
     enrollment, exercise, base, _client = setup
-    learn.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "# theirs"})
+    services.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "# theirs"})
     classmate = EnrollmentFactory(cohort=enrollment.cohort).user
     other = Client()
     other.force_login(classmate)
@@ -139,7 +140,7 @@ def test_the_outline_shows_each_exercises_status_and_my_courses_the_progress(set
     course = enrollment.cohort.course
     outline_url = f"/courses/{course.organization.slug}/{course.slug}/"
     assert "Not started" in client.get(outline_url).content.decode()
-    learn.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "x"})
+    services.draft_save(learner=enrollment.user, exercise=exercise, sources={"id:add": "x"})
     assert "Draft" in client.get(outline_url).content.decode()
     _graded(enrollment, exercise, score="2")
     _graded(enrollment, exercise, score="3")
@@ -150,7 +151,7 @@ def test_the_outline_shows_each_exercises_status_and_my_courses_the_progress(set
 def test_the_outline_runs_a_fixed_number_of_queries(setup, django_assert_max_num_queries) -> None:
     enrollment, exercise, _, client = setup
     for n in range(5):
-        services.exercise_create(
+        exercise_create(
             module=exercise.module, title=f"E{n}", slug=f"e{n}", notebook=as_json(add_exercise())
         )
     course = enrollment.cohort.course

@@ -1,0 +1,161 @@
+"""The pipeline: a submission's notebook run in a fresh sandboxed kernel, its tests in a
+fresh trusted process, the outcomes scored.
+
+No ORM here: it takes an exercise, a notebook, a kernel factory and limits, and returns a
+frozen, JSON-serialisable report (courses.grading.scoring). The learner's cells run in the
+kernel in notebook order; runs of consecutive test cells go to the trusted runner at their
+place, so hidden tests never enter the learner's kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
+from courses.grading.scoring import TRUE_REPRS, GradeReport, Message, message, score_exercise
+from sandbox import SandboxUserError
+from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
+
+DEFAULT_CELL_TIMEOUT_S = 30.0
+DEFAULT_TOTAL_TIMEOUT_S = 120.0
+
+
+def grade_notebook(
+    *,
+    source: Exercise,
+    submission: Mapping[str, Any],
+    kernel_factory: Callable[[], KernelLike],
+    limits: Any = None,
+) -> GradeReport:
+    """Grade ``submission`` against ``source`` in a fresh kernel and a fresh trusted process.
+
+    Answer cells come from the submission, everything else from ``source``. Code cells run
+    in the kernel in notebook order; runs of consecutive test cells go to the trusted
+    runner at their place. ``limits`` is ``sandbox.Limits`` (its timeouts are used here;
+    the kernel factory applies the rest). The kernel is always destroyed.
+    """
+    exercise = merge_submission(exercise=source, submission=submission)
+    results, notes = _execute(exercise, kernel_factory, limits)
+    return score_exercise(exercise=exercise, results=results, notes=notes)
+
+
+@dataclass(frozen=True)
+class SolutionCheck:
+    exercise: Exercise  # with the expected outputs its solution produced, where missing
+    report: GradeReport  # the solution graded: every autograded point, if the tests agree
+
+
+def exercise_check_solution(
+    *, exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any = None
+) -> SolutionCheck:
+    """Grade the instructor's own solution, as Otter Assign does when it builds tests.
+
+    An otter test with no stored output expects what it shows when run on the solution
+    (when that is not simply True or None). The report says which tests the solution
+    fails: worth showing an instructor before learners see the exercise.
+    """
+    results, notes = _execute(exercise, kernel_factory, limits)
+    cells = tuple(_with_recorded_output(c, results.get(c.grade_id or "")) for c in exercise.cells)
+    recorded = replace(exercise, cells=cells)
+    report = score_exercise(exercise=recorded, results=results, notes=notes)
+    return SolutionCheck(exercise=recorded, report=report)
+
+
+def _with_recorded_output(cell: ExerciseCell, result: CheckResult | None) -> ExerciseCell:
+    if cell.check is not Check.OUTPUT or cell.expected_output is not None or result is None:
+        return cell
+    if not result.passed or result.value_repr is None or result.value_repr in TRUE_REPRS:
+        return cell
+    return replace(cell, expected_output=result.value_repr)
+
+
+def _execute(
+    exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any
+) -> tuple[dict[str, CheckResult], tuple[Message, ...]]:
+    cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
+    deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
+    results: dict[str, CheckResult] = {}
+    notes: list[Message] = []
+    kernel = kernel_factory()
+    try:
+        with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
+            for group in _groups(exercise.cells):
+                if time.monotonic() > deadline:
+                    notes.append(message("out_of_time"))
+                    break
+                if group[0].role is Role.TEST:
+                    checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
+                    results.update((r.key, r) for r in runner.run(checks))
+                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes):
+                    break
+                elif group[0].role in (Role.LOCKED, Role.PLAIN):
+                    definitions = instructor_definitions(group[0].source)
+                    if definitions:
+                        runner.define(definitions)
+    finally:
+        kernel.shutdown()
+    return results, tuple(notes)
+
+
+def instructor_definitions(source: str) -> str:
+    """The top-level imports, functions and classes of an instructor's code cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    kept: list[ast.stmt] = [
+        n
+        for n in tree.body
+        if isinstance(
+            n, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        )
+    ]
+    return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
+
+
+def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:
+    """Code cells one by one; consecutive test cells together (one trusted session)."""
+    tests: list[ExerciseCell] = []
+    for cell in cells:
+        if cell.role is Role.TEST and cell.grade_id is not None:
+            tests.append(cell)
+            continue
+        if tests:
+            yield tests
+            tests = []
+        if cell.cell_type == "code" and cell.source.strip():
+            yield [cell]
+    if tests:
+        yield tests
+
+
+def _run_in_kernel(
+    kernel: KernelLike,
+    cell: ExerciseCell,
+    cell_timeout: float,
+    deadline: float,
+    notes: list[Message],
+) -> bool:
+    """Run one cell in the learner's kernel; False when the kernel is gone for good."""
+    if not kernel.is_alive():
+        notes.append(message("kernel_gone", cell=cell.index + 1))
+        return False
+    timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
+    try:
+        outcome = kernel.execute(cell.source, timeout=timeout)
+    except SandboxUserError as exc:
+        notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
+        return False
+    status = getattr(outcome, "status", "ok")
+    # As in the sandbox (and nbgrader), a limit ends the run: later tests are not run.
+    if status == "timeout":
+        notes.append(message("cell_timeout", cell=cell.index + 1, seconds=timeout))
+        return False
+    if status in ("killed", "dead", "not_run"):
+        notes.append(message("cell_killed", cell=cell.index + 1))
+        return False
+    return True

@@ -1,0 +1,238 @@
+"""The holder's side of live notebook sessions: the worker that holds a learner's kernel.
+
+A record in Redis names the worker that holds each session (courses.learn.sessions); this
+module is that worker's part: it claims a session (SET NX: exactly one winner), keeps its
+kernel, runs cells one after the other, streams their outputs (sanitised here, before they
+leave the worker) and ends sessions that are stopped, restarted or idle. Its kernels may
+call the model gateway as the learner while the session lives.
+"""
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from campus.redis_client import redis_client
+from courses.grading import kernels
+from courses.html import safe_output
+from courses.learn.sessions import publish, publish_skipped, read_record, record_key, record_ttl
+from courses.models import Cohort, Enrollment, Exercise
+from gateway.services import grant_revoke
+from sandbox import SandboxError, Session
+
+STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
+
+
+@dataclass
+class Held:
+    session: Session
+    learner_id: int
+    exercise_id: int
+    worker: str
+    sid: str  # the record's session id: a restart makes a new one
+    course_id: int | None = None
+    cohort: Cohort | None = None
+    busy: threading.Lock = field(default_factory=threading.Lock)
+
+
+_held: dict[tuple[int, int], Held] = {}
+_held_lock = threading.Lock()
+
+
+def _saveread_record(held: Held) -> None:
+    record = {"worker": held.worker, "sid": held.sid, "last_activity": held.session.last_activity}
+    redis_client().set(
+        record_key(held.learner_id, held.exercise_id), json.dumps(record), ex=record_ttl()
+    )
+    _grant_models(held)
+
+
+def _grant_models(held: Held) -> None:
+    """While the session lives (renewed with its record), its kernel may call the model
+    gateway as the learner: the gateway knows the kernel by its slot uid."""
+    kernel = held.session.kernel
+    if kernel is not None and kernel.uid is not None:
+        kernels.grant_models(
+            uid=kernel.uid,
+            user_id=held.learner_id,
+            course_id=held.course_id,
+            cohort=held.cohort,
+            ttl_s=record_ttl(),
+        )
+
+
+def _claim(learner_id: int, exercise_id: int, worker: str) -> dict[str, Any]:
+    """The session's record after trying to create it (exactly one worker wins)."""
+    record = {"worker": worker, "sid": uuid.uuid4().hex, "last_activity": time.time()}
+    key = record_key(learner_id, exercise_id)
+    if redis_client().set(key, json.dumps(record), nx=True, ex=record_ttl()):
+        return record
+    return read_record(learner_id, exercise_id) or _claim(learner_id, exercise_id, worker)
+
+
+class NotHere(Exception):
+    """The session is held by another worker: the request must go there."""
+
+    def __init__(self, worker: str) -> None:
+        super().__init__(worker)
+        self.worker = worker
+
+
+def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | None:
+    """This worker's session, started (and claimed) when there is none anywhere. Raises
+    NotHere when another worker holds it; None when no kernel can be started here."""
+    key = (learner_id, exercise_id)
+    record = _claim(learner_id, exercise_id, worker)
+    if record["worker"] != worker:
+        raise NotHere(record["worker"])
+    held = _held.get(key)
+    if held is not None and held.sid == record["sid"]:
+        return held
+    if held is not None:  # restarted meanwhile: that kernel is no longer the session's
+        _end(held, state="")
+    if len(_held) >= settings.INTERACTIVE_MAX_SESSIONS:
+        redis_client().delete(record_key(learner_id, exercise_id))
+        publish(learner_id, exercise_id, {"type": "kernel", "state": "busy"})
+        return None
+    publish(learner_id, exercise_id, {"type": "kernel", "state": "starting"})
+    session = Session(
+        limits=kernels.interactive_limits(), pool=kernels.kernel_pool(kernels.INTERACTIVE)
+    )
+    try:
+        session.start()
+    except SandboxError:
+        redis_client().delete(record_key(learner_id, exercise_id))
+        publish(learner_id, exercise_id, {"type": "kernel", "state": "unavailable"})
+        raise
+    course_id = (
+        Exercise.objects.filter(pk=exercise_id).values_list("module__course_id", flat=True).first()
+    )
+    enrollment = (
+        Enrollment.objects.filter(user_id=learner_id, cohort__course_id=course_id)
+        .select_related("cohort")
+        .first()
+        if course_id is not None
+        else None
+    )
+    held = Held(
+        session,
+        learner_id,
+        exercise_id,
+        worker=worker,
+        sid=record["sid"],
+        course_id=course_id,
+        cohort=enrollment.cohort if enrollment else None,
+    )
+    with _held_lock:
+        _held[key] = held
+    _saveread_record(held)
+    publish(learner_id, exercise_id, {"type": "kernel", "state": "ready"})
+    return held
+
+
+def session_run(
+    *, learner_id: int, exercise_id: int, worker: str, runs: list[dict[str, str]]
+) -> None:
+    """Run cells one after the other, streaming their outputs; stop at the first failure."""
+    held = held_session(learner_id=learner_id, exercise_id=exercise_id, worker=worker)
+    if held is None:
+        publish_skipped(learner_id, exercise_id, runs)
+        return
+    with held.busy:
+        for position, run in enumerate(runs):
+            if not _run_one(held, run):
+                publish_skipped(learner_id, exercise_id, runs[position + 1 :])
+                break
+        if _held.get((learner_id, exercise_id)) is held:
+            _saveread_record(held)
+
+
+def _run_one(held: Held, run: dict[str, str]) -> bool:
+    ids = {"run": run["run"], "cell": run["cell"]}
+
+    def send(event: dict[str, Any]) -> None:
+        publish(held.learner_id, held.exercise_id, {**event, **ids})
+
+    def on_output(output: dict[str, Any]) -> None:
+        shown = safe_output(output)
+        if shown is not None:
+            send({"type": "output", "output": shown})
+
+    kernel = held.session.kernel
+    send({"type": "run", "state": "running"})
+    result = held.session.execute(run["code"], on_output=on_output)
+    count = held.session.execution_count
+    duration_ms = round(result.duration_s * 1000, 1)
+    if result.status == "ok":
+        send({"type": "run", "state": "done", "count": count, "duration_ms": duration_ms})
+        return True
+    send({"type": "run", "state": "error", "count": count, "status": result.status,
+          "duration_ms": duration_ms})  # fmt: skip
+    if _held.get((held.learner_id, held.exercise_id)) is not held:
+        return False  # stopped or restarted meanwhile: the page was told
+    if held.session.kernel is kernel and not held.session.is_alive():
+        reason = kernel.stopped_by if kernel is not None else None
+        _end(held, state="dead", reason=reason or "dead", wait=False)
+    return False
+
+
+def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None:
+    """Stop the kernel and forget the session; its record goes too if still this one's.
+    `state` is announced to the page (nothing when empty). With `wait`, a cell running in
+    another thread is ended first: its kernel is killed (a signal: safe from any thread)
+    and its thread lets go before the kernel's sockets close (zmq sockets are not)."""
+    with _held_lock:
+        if _held.get((held.learner_id, held.exercise_id)) is held:
+            del _held[(held.learner_id, held.exercise_id)]
+    kernel = held.session.kernel
+    if wait and kernel is not None and held.busy.locked():
+        kernel.kill_for("stopped")
+        if held.busy.acquire(timeout=STOP_WAIT_S):
+            held.busy.release()
+    uid = kernel.uid if kernel is not None else None
+    held.session.stop()
+    if uid is not None:
+        grant_revoke(uid=uid)
+    record = read_record(held.learner_id, held.exercise_id)
+    if record and record["sid"] == held.sid:
+        redis_client().delete(record_key(held.learner_id, held.exercise_id))
+    if state:
+        event = {"type": "kernel", "state": state}
+        if reason:
+            event["reason"] = reason
+        publish(held.learner_id, held.exercise_id, event)
+
+
+def session_interrupt(*, learner_id: int, exercise_id: int) -> None:
+    held = _held.get((learner_id, exercise_id))
+    if held is not None:
+        held.session.interrupt()
+
+
+def session_stop(
+    *, learner_id: int, exercise_id: int, sid: str, reason: str, idle_s: float | None = None
+) -> bool:
+    """Stop session `sid` if this worker holds it. A session to cull is spared when it was
+    used since the culler looked, or is running a cell. A restart does not wait for a
+    running cell: stopping its kernel ends it."""
+    held = _held.get((learner_id, exercise_id))
+    if held is None or held.sid != sid:
+        return False
+    if reason == "culled":
+        idle_s = idle_s if idle_s is not None else settings.INTERACTIVE_IDLE_TIMEOUT_S
+        if held.busy.locked() or time.time() - held.session.last_activity < idle_s:
+            return False
+    # The page already said "restarted"; a culled session says why it ended.
+    _end(held, state="culled" if reason == "culled" else "")
+    return True
+
+
+def stop_all() -> None:
+    """The worker is shutting down: its kernels go with it, and so do their records."""
+    for held in list(_held.values()):
+        _end(held, state="stopped")
+    kernels.close_pool(kernels.INTERACTIVE)

@@ -1,0 +1,53 @@
+"""Celery task and queue names, and sending work to them by name.
+
+Services enqueue by name, after their transaction commits, so nothing imports a tasks
+module: tasks import services, never the reverse. The names are the ones the workers, the
+beat schedule and the routes in settings already use, so messages in flight survive a
+deploy.
+"""
+
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from kombu import Queue
+
+# Queues (settings.CELERY_TASK_ROUTES sends grading and interactive tasks to theirs).
+GRADING = "grading"
+INTERACTIVE = "interactive"
+DEFAULT = "default"
+QUEUES = (GRADING, INTERACTIVE, DEFAULT)
+
+# courses.grading.tasks
+GRADE_SUBMISSION = "courses.tasks.grade_submission"
+REQUEUE_STUCK_SUBMISSIONS = "courses.tasks.requeue_stuck_submissions"
+VALIDATE_EXERCISE = "courses.tasks.validate_exercise"
+
+# courses.learn.tasks
+INTERACTIVE_RUN = "courses.tasks.interactive_run"
+INTERACTIVE_INTERRUPT = "courses.tasks.interactive_interrupt"
+INTERACTIVE_STOP = "courses.tasks.interactive_stop"
+INTERACTIVE_CULL_IDLE = "courses.tasks.interactive_cull_idle"
+
+
+def send(
+    name: str,
+    *args: Any,
+    queue: str | Queue | None = None,
+    expires: float | None = None,
+    **kwargs: Any,
+) -> None:
+    """Send task `name` now; `queue` (a name, or a kombu Queue such as a worker's own)
+    overrides the route in settings."""
+    options: dict[str, Any] = {}
+    if queue is not None:
+        options["queue"] = queue
+    if expires is not None:
+        options["expires"] = expires
+    current_app.send_task(name, args=args, kwargs=kwargs, **options)
+
+
+def enqueue_on_commit(name: str, *args: Any, queue: str | None = None) -> None:
+    """Send task `name` once the current transaction commits: a worker never sees an id
+    whose row is not written yet (or was rolled back)."""
+    transaction.on_commit(lambda: send(name, *args, queue=queue))

@@ -1,0 +1,23 @@
+import pytest
+from django.test import Client
+
+from courses.exercises.services import exercise_create
+from tests.support.exercises import add_exercise, as_json
+from tests.support.factories import EnrollmentFactory, ModuleFactory
+
+
+@pytest.fixture
+def page():
+    """A learner on the exercise page of the `add` exercise: (user, exercise, base URL, client)."""
+    enrollment = EnrollmentFactory()
+    course = enrollment.cohort.course
+    exercise = exercise_create(
+        module=ModuleFactory(course=course),
+        title="Add",
+        slug="add",
+        notebook=as_json(add_exercise()),
+    )
+    base = f"/courses/{course.organization.slug}/{course.slug}/exercises/{exercise.slug}/"
+    client = Client()
+    client.force_login(enrollment.user)
+    return enrollment.user, exercise, base, client
