@@ -12,11 +12,10 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from courses.assignment import Check, Exercise, ExerciseCell, Role, merge_submission
-from courses.grading.scoring import TRUE_REPRS, GradeReport, Message, message, score_exercise
+from courses.assignment import Exercise, ExerciseCell, Role, merge_submission
+from courses.grading.scoring import GradeReport, Message, message, score_exercise
 from sandbox import SandboxUserError
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
 
@@ -41,36 +40,6 @@ def grade_notebook(
     exercise = merge_submission(exercise=source, submission=submission)
     results, notes = _execute(exercise, kernel_factory, limits)
     return score_exercise(exercise=exercise, results=results, notes=notes)
-
-
-@dataclass(frozen=True)
-class SolutionCheck:
-    exercise: Exercise  # with the expected outputs its solution produced, where missing
-    report: GradeReport  # the solution graded: every autograded point, if the tests agree
-
-
-def exercise_check_solution(
-    *, exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any = None
-) -> SolutionCheck:
-    """Grade the instructor's own solution, as Otter Assign does when it builds tests.
-
-    An otter test with no stored output expects what it shows when run on the solution
-    (when that is not simply True or None). The report says which tests the solution
-    fails: worth showing an instructor before learners see the exercise.
-    """
-    results, notes = _execute(exercise, kernel_factory, limits)
-    cells = tuple(_with_recorded_output(c, results.get(c.grade_id or "")) for c in exercise.cells)
-    recorded = replace(exercise, cells=cells)
-    report = score_exercise(exercise=recorded, results=results, notes=notes)
-    return SolutionCheck(exercise=recorded, report=report)
-
-
-def _with_recorded_output(cell: ExerciseCell, result: CheckResult | None) -> ExerciseCell:
-    if cell.check is not Check.OUTPUT or cell.expected_output is not None or result is None:
-        return cell
-    if not result.passed or result.value_repr is None or result.value_repr in TRUE_REPRS:
-        return cell
-    return replace(cell, expected_output=result.value_repr)
 
 
 def _execute(
