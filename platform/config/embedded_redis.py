@@ -4,7 +4,9 @@ Used by `make run` (data kept under var/redis) and by the test settings (a throw
 server on a free port per test process). Production sets REDIS_URL instead.
 """
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -82,9 +84,6 @@ def start_redis(*, data_dir: Path, persist: bool, port: int | None = None) -> Em
 def _die_with_parent() -> None:
     # Linux only: the child gets SIGTERM when the process that started it dies,
     # so a killed `make run` or test run leaves no orphan server behind.
-    import ctypes
-    import signal
-
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)

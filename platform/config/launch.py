@@ -7,6 +7,7 @@ pretends to be healthy.
 """
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -72,8 +73,6 @@ class Launcher:
 def _child_setup() -> None:
     # Own process group, so stop_all reaches a service's children too (Celery's pool), and
     # PDEATHSIG, so a SIGKILLed launcher still takes its services down: no orphans.
-    import ctypes
-
     os.setpgid(0, 0)
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 

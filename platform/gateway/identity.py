@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
@@ -64,8 +65,6 @@ def identity_from_token(token: str) -> Identity:
 
 def identity_from_session(session_key: str) -> Identity:
     """The person logged in to the web with this session cookie. Blocking: call from a thread."""
-    from django.conf import settings
-
     store: type[SessionBase] = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
     # get_user checks the session's auth hash, so a changed password logs the session out here too.
     user = get_user(SimpleNamespace(session=store(session_key)))  # type: ignore[arg-type]

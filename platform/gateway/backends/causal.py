@@ -16,7 +16,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from gateway.backends import ChatParams, Completion, Emit, Message
+from gateway.backends.base import ChatParams, Completion, Emit, Message
 
 
 class _Collector(StoppingCriteria):

@@ -11,7 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
-from gateway.backends import Embeddings
+from gateway.backends.base import Embeddings
 
 BATCH_SIZE = 64
 

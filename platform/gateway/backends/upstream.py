@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.backends import ChatParams, Completion, Embeddings, Emit, Message
+from gateway.backends.base import ChatParams, Completion, Embeddings, Emit, Message
 from gateway.errors import ApiError, bad_request, upstream_unavailable
 
 

@@ -1,0 +1,56 @@
+"""What every backend deals in: catalog entries, embeddings, chat parameters, completions,
+and the two kinds of backend. Backends import these; the registry (gateway.backends) loads
+the backends."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+Message = dict[str, str]
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What the API needs to know of a catalog entry, detached from the ORM."""
+
+    name: str
+    kind: str
+    backend: str
+    location: str
+    listing: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: np.ndarray  # float32, one row per input
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class ChatParams:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length"
+
+
+class EmbeddingBackend(Protocol):
+    def embed(self, texts: list[str]) -> Embeddings: ...
+
+
+class ChatBackend(Protocol):
+    def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
+        """Generate a reply; when `emit` is given, call it with each new piece of text."""
+        ...
