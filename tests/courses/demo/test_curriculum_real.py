@@ -1,6 +1,7 @@
 """The demo curriculum graded for real: each reference solution runs in a sandboxed kernel
 (bubblewrap, slot uid, no network) whose learner client calls the real model gateway over
-its unix socket, identified by a grant on the kernel's uid; the trusted runner grades it."""
+its unix socket, identified by a grant on the kernel's uid; the trusted runner grades it.
+Validating such an exercise (the worker's own pool) reaches the gateway the same way."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import pytest
 
 from courses.assignment import parse_exercise
 from courses.demo.services import COURSE_DIR
+from courses.exercises.services import exercise_create
+from courses.grading import kernels
 from courses.grading.kernels import LearnerKernel
 from courses.grading.pipeline import grade_notebook
+from courses.grading.validation import validation_request, validation_run
+from courses.models import ExerciseValidation
 from sandbox import Limits, launch
-from tests.support.factories import UserFactory
+from tests.support.factories import ModuleFactory, UserFactory
 from tests.support.gateway import RunningGateway
 
 pytestmark = [pytest.mark.xdist_group("gateway-sandbox")]
@@ -81,15 +86,12 @@ def test_without_a_grant_the_sandbox_is_refused_by_the_gateway(
 def test_validating_an_exercise_that_calls_open_models_lets_its_kernels_reach_the_gateway(
     gateway: RunningGateway,
     settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given: the semantic search exercise, whose reference solution embeds with open_models
-    from courses.exercises.services import exercise_create
-    from courses.grading import kernels
-    from courses.grading.validation import validation_request, validation_run
-    from courses.models import ExerciseValidation
-    from tests.support.factories import ModuleFactory
-
     settings.GATEWAY_SOCKET_DIR = gateway.socket.parent
+    # (the worker's pool points kernels at it; put back for the tests that come next)
+    monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(gateway.socket.parent))
     notebook = json.loads((COURSE_DIR / "exercises" / "semantic-search.ipynb").read_text())
     exercise = exercise_create(
         module=ModuleFactory(), title="Semantic search", slug="semantic-search", notebook=notebook
