@@ -52,8 +52,9 @@ def test_an_admin_changes_a_role_with_the_keyboard_only(page, live_server) -> No
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
     assert focused == "Save the role of sam@example.org"
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    # (the form posts and the page reloads: wait for that navigation, not the current page)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     # then the page says so, the role is saved and the change is in the log
     assert "sam@example.org is now: Teaching assistant." in page.inner_text("main")
     assert Membership.objects.get(pk=student.pk).role == Role.TA
@@ -71,8 +72,8 @@ def test_an_instructor_sees_the_csv_report_and_the_cohort_form(page, live_server
     csv.write_text("email,name,role\nada@example.org,Ada,student\nnot-an-email,Bob,student\n")
     page.goto(f"{base}{cohort.pk}/enroll/")
     page.get_by_label("CSV file").set_input_files(str(csv))
-    page.get_by_role("button", name="Check and enroll").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Check and enroll").click()
     assert "Nothing was applied" in page.inner_text("main")
     shot(page, "csv_report")
     page.goto(f"{base}{cohort.pk}/")
