@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest
 
 from campus.access import access_organization_admin, is_org_admin
 from campus.models import Organization, User
-from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Submission
+from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Submission
 
 STAFF_ROLES = frozenset({EnrollmentRole.INSTRUCTOR, EnrollmentRole.TA})
 
@@ -86,6 +86,18 @@ def access_course_staff(*, user: User, org_slug: str, course_slug: str) -> Cours
     if not access.is_staff:
         raise PermissionDenied("Only the course's staff may see this")
     return access
+
+
+def access_course_exercise(*, access: CourseAccess, exercise_id: int) -> Exercise:
+    """Exercise `exercise_id` of the course `access` was granted on; Http404 otherwise."""
+    exercise = (
+        Exercise.objects.select_related("module")
+        .filter(pk=exercise_id, module__course=access.course)
+        .first()
+    )
+    if exercise is None:
+        raise Http404("No such exercise")
+    return exercise
 
 
 def access_submission(*, user: User, submission_id: int) -> Submission:

@@ -11,7 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campus.models import User
-from courses.access import CourseAccess, access_course_for_edit, access_course_staff, user_of
+from courses.access import (
+    access_course_exercise,
+    access_course_for_edit,
+    access_course_staff,
+    user_of,
+)
 from courses.assignment import ExerciseInvalid
 from courses.catalog.services import AuthoringError
 from courses.exercises import services
@@ -63,13 +68,6 @@ def exercise_upload_view(
     )
 
 
-def exercise_of(access: CourseAccess, exercise_id: int) -> Exercise:
-    """The course's exercise `exercise_id`, or 404."""
-    return get_object_or_404(
-        Exercise.objects.select_related("module"), pk=exercise_id, module__course=access.course
-    )
-
-
 def _settings_initial(exercise: Exercise) -> dict[str, Any]:
     return {name: getattr(exercise, name) for name in ExerciseSettingsForm.base_fields}
 
@@ -89,7 +87,7 @@ def exercise_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     form = ExerciseSettingsForm(initial=_settings_initial(exercise))
     if request.method == "POST":
         access = access_course_for_edit(
@@ -131,7 +129,7 @@ def exercise_notebook_view(
     access = access_course_for_edit(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     form = NotebookForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -154,7 +152,7 @@ def cohort_settings_view(
     access = access_course_for_edit(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
     form = CohortSettingsForm(request.POST, prefix=f"cohort-{cohort.pk}")
     if form.is_valid():
@@ -174,7 +172,7 @@ def extension_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     form = ExtensionForm(request.POST)
     learner = None
     if form.is_valid():

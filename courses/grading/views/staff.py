@@ -11,11 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from courses.access import CourseAccess, access_course_for_edit, access_course_staff, user_of
+from courses.access import (
+    CourseAccess,
+    access_course_exercise,
+    access_course_for_edit,
+    access_course_staff,
+    user_of,
+)
 from courses.assignment import Exercise as ParsedExercise
 from courses.assignment import merge_submission
 from courses.exercises.selectors import parsed_exercise
-from courses.exercises.views import exercise_of
 from courses.grading import services, validation
 from courses.grading.forms import GradebookFilterForm, ManualGradeForm
 from courses.grading.gradebook import (
@@ -221,7 +226,7 @@ def exercise_validate_view(
     access = access_course_for_edit(
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     validation.validation_request(exercise=exercise, requested_by=user_of(request))
     messages.info(
         request,
@@ -239,7 +244,7 @@ def exercise_regrade_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    exercise = exercise_of(access, exercise_id)
+    exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     count = services.exercise_regrade_all(exercise=exercise)
     messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
     return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)
