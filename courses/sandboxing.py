@@ -12,7 +12,7 @@ from django.conf import settings
 from courses.models import Cohort
 from courses.quotas import model_token_quota
 from gateway.services import grant_register, grant_revoke
-from sandbox import Kernel, KernelPool, Limits
+from sandbox import Kernel, KernelPool, Limits, shared_dir
 
 GRANT_SLACK_S = 30
 
@@ -32,9 +32,7 @@ def grading_limits() -> Limits:
 def expose_gateway() -> None:
     """Kernels started from now on see the model gateway's socket directory, read-only
     (sandbox.isolation mounts SANDBOX_GATEWAY_DIR at /run/gateway)."""
-    settings.GATEWAY_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
-    settings.GATEWAY_SOCKET_DIR.chmod(0o755)
-    os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
+    os.environ["SANDBOX_GATEWAY_DIR"] = str(shared_dir(settings.GATEWAY_SOCKET_DIR))
 
 
 def kernel_pool() -> KernelPool:
