@@ -1,5 +1,6 @@
 """Sandbox benchmark: kernel start, hand-out, round trip, idle memory, sustained runs/s,
-and the same reference notebook run by plain nbclient and graded by `nbgrader autograde`.
+the trusted runner's cost per test and per process, and the same reference notebook run by
+plain nbclient and graded by `nbgrader autograde`.
 
 Writes bench/results/sandbox.json. Run as root: `python -m bench.sandbox`.
 Environment: BENCH_SANDBOX_SECONDS (sustained phase, default 20), SANDBOX_MODE.
@@ -23,6 +24,8 @@ from typing import Any
 import nbformat
 
 from sandbox import KernelPool, Limits, launch, runtime
+from sandbox.trusted import CheckCell, TrustedRunner
+from sandbox.trusted.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"
@@ -173,6 +176,59 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
+SQUARES = "def squares(n):\n    return [i ** 2 for i in range(1, n + 1)]\n"
+
+
+def trusted_per_test_ms(mode: str, tests: int = 50) -> dict[str, float]:
+    """One test cell through the trusted runner, beside the same assert run in the kernel."""
+    cells = [
+        CheckCell(f"t{i}", f"assert squares({i + 1})[-1] == {(i + 1) ** 2}") for i in range(tests)
+    ]
+    kernel = launch.start_kernel(limits=Limits(), mode=mode)
+    try:
+        kernel.execute(SQUARES)
+        with TrustedRunner(kernel, cell_timeout_s=30) as runner:
+            runner.run(cells[:1])  # the kernel-side helper is compiled once per kernel
+            started = time.perf_counter()
+            results = runner.run(cells)
+            trusted = ms_since(started) / tests
+        assert all(result.passed for result in results), results
+        started = time.perf_counter()
+        for cell in cells:
+            assert kernel.execute(cell.code).status == "ok"
+        in_kernel = ms_since(started) / tests
+    finally:
+        kernel.shutdown()
+    return {"trusted_per_test_ms": round(trusted, 2), "in_kernel_per_test_ms": round(in_kernel, 2)}
+
+
+def trusted_spawn_ms(samples: int = 5) -> dict[str, float]:
+    """A trusted process for a submission: forked ahead by the warm fork server, beside a
+    cold start (a new fork server importing numpy and pandas, then its first fork)."""
+    cold = ForkServer()
+    try:
+        started = time.perf_counter()
+        ctrl, _ = cold.spawn()
+        cold_ms = ms_since(started)
+        ctrl.close()
+    finally:
+        cold.close()
+    server = ForkServer()
+    times = []
+    try:
+        server.warm_up()
+        for _ in range(samples):
+            while server._spare is None:
+                time.sleep(0.01)
+            started = time.perf_counter()
+            ctrl, _ = server.spawn()
+            times.append(ms_since(started))
+            ctrl.close()
+    finally:
+        server.close()
+    return {"trusted_spawn_warm_ms_p50": p50(times), "trusted_spawn_cold_ms": round(cold_ms, 1)}
+
+
 def fresh_nbclient_s(notebook: bytes, samples: int = 3) -> float:
     """The same notebook run by plain nbclient on a fresh, unsandboxed kernel."""
     from nbclient import NotebookClient
@@ -245,6 +301,8 @@ def main() -> int:
         "cold_start_ms_p50": p50(cold_start_ms(mode, SAMPLES)),
         "cell_roundtrip_ms_p50": p50(roundtrips),
         "idle_kernel_unique_mib": idle_kernel_unique_mib(mode),
+        **trusted_per_test_ms(mode),
+        **trusted_spawn_ms(),
         **sustained_runs_per_s(mode, notebook),
         "sustained_seconds": SUSTAINED_S,
     }

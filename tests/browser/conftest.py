@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.server import web_server
 from tests.worker import celery_worker
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# Playwright waits for what a test expects; these only bound a failing test. Its defaults
+# (5 s for an expectation) are within reach of a busy 2-core machine.
+WAIT_MS = 120_000
+expect.set_options(timeout=WAIT_MS)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -57,6 +61,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     yield page
     context.close()

@@ -103,7 +103,7 @@ def test_a_hidden_tests_message_shows_neither_its_code_nor_expected_values():
     )
     for item in (failed, raised):
         assert "385" not in item.message
-        assert "385" in item.detail or item is raised
+        assert "385" in item.detail  # the instructor's detail keeps it
     assert raised.message == "A hidden test failed: your code raised ValueError"
 
 
@@ -269,10 +269,10 @@ def test_an_answer_cell_that_never_ends_ends_the_run_with_a_note(problem1):
     report, _ = grade(
         problem1,
         submit(problem1, {"squares": loops, "sum_of_squares": SUM_OF_SQUARES}),
-        cell_timeout_s=1.0,
+        cell_timeout_s=5.0,  # ample for the notebook's other cells; this one never ends
     )
     assert report.score == 0.0
-    assert any("did not finish within 1 s" in note for note in report.notes)
+    assert any("did not finish within 5 s" in note for note in report.notes)
     assert {t.message for t in report.tests if t.status == "failed"} >= {
         "Not graded: the notebook stopped before this test"
     }
