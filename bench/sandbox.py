@@ -13,7 +13,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 import nbformat
 
+from bench import competitors
 from sandbox import KernelPool, Limits, launch, runtime
 from sandbox.trusted import CheckCell, TrustedRunner
 from sandbox.trusted.forkserver import ForkServer
@@ -32,7 +32,6 @@ REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"
 RESULTS = ROOT / "bench" / "results" / "sandbox.json"
 SUSTAINED_S = float(os.environ.get("BENCH_SANDBOX_SECONDS", "20"))
 SAMPLES = 20
-NBGRADER = "nbgrader==0.9.6"
 
 
 def p50(values: list[float]) -> float:
@@ -59,8 +58,7 @@ def handout_and_roundtrip(mode: str) -> tuple[list[float], list[float]]:
     handouts, roundtrips = [], []
     with KernelPool(size=2, mode=mode) as pool:
         for _ in range(SAMPLES):
-            while pool.ready_count() < 1:
-                time.sleep(0.01)
+            pool.wait_ready(1)
             started = time.perf_counter()
             with pool.kernel() as kernel:
                 kernel.execute("x = 1")
@@ -121,8 +119,7 @@ def sustained_runs_per_s(mode: str, notebook: bytes, consumers: int = 2) -> dict
             done.append(time.perf_counter())
 
     with KernelPool(size=2, mode=mode) as pool:
-        while pool.ready_count() < 2:
-            time.sleep(0.05)
+        pool.wait_ready(2)
         own_before, zygote_before = _own_cpu_seconds(), _zygote_cpu_seconds(mode)
         started = time.perf_counter()
         threads = [threading.Thread(target=consume, args=(pool,)) for _ in range(consumers)]
@@ -242,26 +239,10 @@ def fresh_nbclient_s(notebook: bytes, samples: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
-def nbgrader_binary() -> Path:
-    """nbgrader from the bench-only environment (var/bench-env), built on first use.
-
-    Not the platform's environment: nbgrader's dependencies make `import nbformat` there
-    seconds slower (jsonschema then loads a grammar-building URI validator).
-    """
-    env = ROOT / "var" / "bench-env"
-    nbgrader = env / "bin" / "nbgrader"
-    if not nbgrader.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-        pinned = ROOT / "bench" / "requirements-competitors.txt"
-        what = ["-r", str(pinned)] if pinned.exists() else [NBGRADER]
-        subprocess.run([str(env / "bin" / "pip"), "install", "-q", *what], check=True)
-    return nbgrader
-
-
 def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
-    """`nbgrader autograde` of one submission of the reference notebook, as instructors run it."""
-    nbgrader = nbgrader_binary()
-    env = dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ['PATH']}")
+    """`nbgrader autograde` of one submission of the reference notebook, as instructors run it
+    (nbgrader from the bench-only environment, bench/competitors.py)."""
+    bin_dir = competitors.ensure_env()
     times = []
     for _ in range(samples):
         course = Path(tempfile.mkdtemp(prefix="bench-nbgrader-"))
@@ -271,22 +252,19 @@ def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
             )
             (course / "source" / "ps1").mkdir(parents=True)
             (course / "source" / "ps1" / "ps1.ipynb").write_bytes(notebook)
-            _run([str(nbgrader), "generate_assignment", "ps1", "--create", "--force"], course, env)
+            nbgrader = str(bin_dir / "nbgrader")
+            competitors.timed(
+                [nbgrader, "generate_assignment", "ps1", "--create", "--force"], course
+            )
             submitted = course / "submitted" / "learner" / "ps1"
             submitted.mkdir(parents=True)
             shutil.copy(course / "source" / "ps1" / "ps1.ipynb", submitted / "ps1.ipynb")
-            started = time.perf_counter()
-            _run([str(nbgrader), "autograde", "ps1", "--create", "--force"], course, env)
-            times.append(time.perf_counter() - started)
+            times.append(
+                competitors.timed([nbgrader, "autograde", "ps1", "--create", "--force"], course)
+            )
         finally:
             shutil.rmtree(course, ignore_errors=True)
     return round(statistics.median(times), 3)
-
-
-def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(argv[:2])} failed: {done.stderr[-2000:]}")
 
 
 def main() -> int:
