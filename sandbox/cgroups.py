@@ -159,7 +159,6 @@ class Cgroup:
             _rmdir_when_empty(directory, deadline)
 
 
-
 def _wait_empty(group: Cgroup, deadline_s: float) -> None:
     deadline = time.monotonic() + deadline_s
     while group.pids() and time.monotonic() < deadline:

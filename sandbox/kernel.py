@@ -59,7 +59,6 @@ class Kernel:
         self.interrupt_requested = False
         # The clock the time limits are measured on (a test may move it forward).
         self.clock: Callable[[], float] = time.monotonic
-        self.started_at = self.clock()
         self._info = info
         self._lock = threading.Lock()
         self._closed = False

@@ -32,9 +32,9 @@ from courses.demo_curriculum import COURSE_DIR, load_demo_curriculum
 from courses.grading import GradeReport, grade_notebook
 from courses.markdown import render_markdown
 from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
-from sandbox.trusted.insecure_kernel import InsecureLocalKernel
 from tests.courses.exercises import answered
 from tests.factories import ModuleFactory, OrganizationFactory
+from tests.insecure_kernel import InsecureLocalKernel
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))

@@ -21,7 +21,7 @@ from courses.grading import (
     score_pending,
 )
 from sandbox.trusted import CheckResult
-from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+from tests.insecure_kernel import InsecureLocalKernel
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 SQUARES = (

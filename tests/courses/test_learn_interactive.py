@@ -87,9 +87,7 @@ def _follow(user, base: str, *steps, until, timeout: float = 300) -> list[dict]:
         events: list[dict] = []
         arrived = asyncio.Event()
         url = base + "kernel/events"
-        task = asyncio.create_task(
-            _collect(user, url, events=events, arrived=arrived, until=until)
-        )
+        task = asyncio.create_task(_collect(user, url, events=events, arrived=arrived, until=until))
         # the view subscribes before it says hello: the first event means we hear everything
         await _seen(events, arrived, bool)
         for step in steps:

@@ -163,7 +163,7 @@ def test_the_right_people_see_every_page_and_may_use_every_action() -> None:
     ta = Client()
     ta.force_login(w.ta)
     for url in _urls(w):
-        if url.post_only and not url.edit or not url.post_only and url.ta_may_read:
+        if (url.post_only and not url.edit) or (not url.post_only and url.ta_may_read):
             _assert_served(ta, url)
 
 

@@ -180,4 +180,11 @@ def tokens_used_today(user_id: int) -> int:
     return int(redis_client().get(DAILY_TOKENS_KEY.format(user_id=user_id, day=day)) or 0)
 
 
-__all__ = ["FROZEN_NOW", "MINILM", "RunningGateway", "chat_card", "minilm_card", "tokens_used_today"]
+__all__ = [
+    "FROZEN_NOW",
+    "MINILM",
+    "RunningGateway",
+    "chat_card",
+    "minilm_card",
+    "tokens_used_today",
+]

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -51,16 +51,6 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
-
-
-class EmbeddingBackend(Protocol):
-    def embed(self, texts: list[str]) -> Embeddings: ...
-
-
-class ChatBackend(Protocol):
-    def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
-        """Generate a reply; when `emit` is given, call it with each new piece of text."""
-        ...
 
 
 def default_embedding_dir() -> Path:

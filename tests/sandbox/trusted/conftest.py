@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sandbox.trusted import CheckCell, CheckResult, run_tests
-from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+from tests.insecure_kernel import InsecureLocalKernel
 
 
 class KernelSupply:
