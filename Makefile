@@ -21,9 +21,11 @@ $(PY): | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# Building the (empty) project leaves build/ and its egg-info here, where PYTHONPATH would
+# show them to every other environment's pip (the kernel runtime's, the bench's): removed.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet ".[dev]"
-	rm -f $(VENV)/.installed-*
+	rm -rf build *.egg-info $(VENV)/.installed-*
 	touch $@
 
 deps: system-deps $(STAMP) runtime

@@ -121,14 +121,16 @@ class CellRun:
         return self._result("timeout")
 
     def _stop_after_output_cap(self) -> CellResult:
-        self.kernel.send_interrupt()
         # Outputs past the cap are not kept: the first sign that the cell ended will do
-        # (a flood can make the kernel drop its idle status).
-        if not self._pump_until(self.clock() + INTERRUPT_GRACE_S, self._replied_or_idle):
-            if self.kernel.stopped_by is not None:
-                # It died on its own (memory, cpu): its connection dropping was no message.
-                return self._result("killed")
-            self.kernel.kill_for("output")
+        # (a flood can make the kernel drop its idle status). A cell already over is not
+        # interrupted: a session goes on with its kernel.
+        if not self._replied_or_idle():
+            self.kernel.send_interrupt()
+            if not self._pump_until(self.clock() + INTERRUPT_GRACE_S, self._replied_or_idle):
+                if self.kernel.stopped_by is not None:
+                    # It died on its own (memory, cpu): its connection dropping was no message.
+                    return self._result("killed")
+                self.kernel.kill_for("output")
         if self.lost_message:
             self.capped = False
             self._append(OVERSIZED)
