@@ -52,7 +52,8 @@ def prepare_run_base() -> Path:
 _shared_done: list[bool] = []
 
 
-# Slot uids this process has leased at some point (tests check what they leave behind).
+# Slot uids this process has leased for a kernel at some point (tests check what they leave
+# behind).
 USED_HERE: set[int] = set()
 
 
@@ -72,7 +73,13 @@ class UidLease:
 
 
 def lease_uid() -> UidLease:
-    """Take the first free slot uid; raise SandboxInfraError when all are taken."""
+    """Take the first free slot uid for a kernel; raise SandboxInfraError when all are taken."""
+    lease = _lease_first_free()
+    USED_HERE.add(lease.uid)
+    return lease
+
+
+def _lease_first_free() -> UidLease:
     locks = prepare_run_base() / "locks"
     for uid in range(uid_base(), uid_base() + uid_count()):
         fd = os.open(locks / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -81,7 +88,6 @@ def lease_uid() -> UidLease:
         except BlockingIOError:
             os.close(fd)
             continue
-        USED_HERE.add(uid)
         return UidLease(uid=uid, lock_fd=fd)
     raise SandboxInfraError(
         f"all {uid_count()} sandbox slot uids are in use (raise SANDBOX_UID_COUNT)"
@@ -124,7 +130,7 @@ def _lease_all_free() -> list[UidLease]:
     leases = []
     try:
         while True:
-            leases.append(lease_uid())
+            leases.append(_lease_first_free())  # to clean, not to run: not in USED_HERE
     except SandboxInfraError:
         pass
     return leases
