@@ -179,6 +179,11 @@ def _rmdir_when_empty(directory: Path, deadline: float) -> None:
             time.sleep(0.005)
 
 
+def exists(name: str) -> bool:
+    """Whether a per-kernel cgroup `name` is there, in any controller."""
+    return any((base / name).is_dir() for base in base_dirs())
+
+
 def remove_stale(*, names: list[str] | None = None) -> list[str]:
     """Kill and remove per-kernel cgroups left by a killed worker (all, or those named)."""
     removed: list[str] = []
