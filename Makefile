@@ -76,5 +76,11 @@ messages: $(STAMP)
 	$(PY) manage.py makemessages -l fr --ignore "*/migrations/*" --ignore .venv --ignore var --ignore tests --ignore bench
 	$(PY) manage.py compilemessages --ignore .venv --ignore var
 
+# Also this checkout's own folder under /var/lib/open-science-training (never a folder
+# given in SANDBOX_STATE_DIR: it may hold more than ours).
 clean:
+	@if [ -x $(PY) ] && [ -z "$${SANDBOX_STATE_DIR:-}" ]; then \
+	  state=$$($(PY) -c 'from sandbox.state import state_dir; print(state_dir())') && \
+	  echo "rm -rf $$state" && rm -rf "$$state"; \
+	fi
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

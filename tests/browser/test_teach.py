@@ -5,50 +5,28 @@ tests/browser/artifacts/ (git-ignored) for a person to look at.
 """
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from courses import sandboxing
 from courses.authoring.exercises import validation_run
 from courses.models import Exercise, ManualGrade
+from tests.browser.conftest import WAIT_MS, shot
 from tests.courses.exercises import add_exercise, as_json
 from tests.courses.teach_world import World, make_world
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are ours.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def _page_as(browser: Browser, live_server, user, language: str = "en") -> Page:
     client = Client()
     client.force_login(user)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
     domain = live_server.url.split("//")[1].split(":")[0]
     context.add_cookies(
         [
@@ -69,11 +47,6 @@ def _page_as(browser: Browser, live_server, user, language: str = "en") -> Page:
     return context.new_page()
 
 
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def _course_url(live_server, w: World) -> str:
     return f"{live_server.url}/courses/teach/{w.course.organization.slug}/{w.course.slug}/"
 
@@ -90,7 +63,7 @@ def test_an_instructor_authors_a_lesson_and_an_exercise(
     page.get_by_label("Lesson text (Markdown)").fill("Some **bold** maths: $a^2 + b^2$")
     expect(page.locator("#markdown-preview strong")).to_have_text("bold")
     expect(page.locator("#markdown-preview .katex")).to_have_count(1)
-    _shot(page, "teach-lesson-editor")
+    shot(page, "teach-lesson-editor")
     page.get_by_role("button", name="Save the lesson").click()
     # reorder by keyboard: the new lesson moves up, focus stays on it
     page.goto(_course_url(live_server, w))
@@ -125,9 +98,9 @@ def test_an_instructor_authors_a_lesson_and_an_exercise(
     page.reload()
     expect(page.locator("#validation")).to_contain_text("Valid: the reference solution")
     expect(page.locator("#validation table")).to_have_count(2)
-    _shot(page, "teach-exercise-validated")
+    shot(page, "teach-exercise-validated")
     page.goto(_course_url(live_server, w))
-    _shot(page, "teach-course-outline")
+    shot(page, "teach-course-outline")
 
 
 def test_a_ta_grades_a_free_response_from_the_gradebook(browser: Browser, live_server) -> None:
@@ -135,7 +108,7 @@ def test_a_ta_grades_a_free_response_from_the_gradebook(browser: Browser, live_s
     page = _page_as(browser, live_server, w.ta)
     page.goto(_course_url(live_server, w) + "gradebook/")
     expect(page.locator("table.gradebook")).to_contain_text(w.student.email)
-    _shot(page, "teach-gradebook")
+    shot(page, "teach-gradebook")
     page.locator("table.gradebook td a").first.click()
     expect(page.locator("#score")).to_contain_text("3")
     page.get_by_role("spinbutton", name="Points").fill("1.5")
@@ -143,11 +116,11 @@ def test_a_ta_grades_a_free_response_from_the_gradebook(browser: Browser, live_s
     page.get_by_role("button", name="Save the grade").click()
     expect(page.locator("#score")).to_contain_text("4.5")
     expect(page.locator(".messages")).to_contain_text("Grade saved.")
-    _shot(page, "teach-submission-graded")
+    shot(page, "teach-submission-graded")
     assert ManualGrade.objects.get().comment == "Clear, but say why it works."
     page.goto(_course_url(live_server, w) + "analytics/")
     expect(page.locator("svg.chart-svg")).to_have_count(3)
-    _shot(page, "teach-analytics")
+    shot(page, "teach-analytics")
 
 
 def test_the_teaching_pages_speak_french(browser: Browser, live_server) -> None:
@@ -155,7 +128,7 @@ def test_the_teaching_pages_speak_french(browser: Browser, live_server) -> None:
     page = _page_as(browser, live_server, w.instructor, language="fr")
     page.goto(_course_url(live_server, w))
     expect(page.get_by_role("button", name="Ajouter un module")).to_be_visible()
-    _shot(page, "teach-course-outline-fr")
+    shot(page, "teach-course-outline-fr")
 
 
 def test_platform_staff_see_the_operations_page(browser: Browser, live_server) -> None:
@@ -166,4 +139,4 @@ def test_platform_staff_see_the_operations_page(browser: Browser, live_server) -
     page.goto(f"{live_server.url}/courses/teach/operations/")
     expect(page.get_by_role("heading", name="Queue depth")).to_be_visible()
     expect(page.get_by_role("heading", name="Grading latency (last hour)")).to_be_visible()
-    _shot(page, "teach-operations")
+    shot(page, "teach-operations")
