@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import nbformat
@@ -201,6 +202,26 @@ def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
         session.restart()
         assert session.execute("x").outputs[-1]["ename"] == "NameError"
     assert not session.is_alive()
+
+
+def test_a_kernel_shut_down_from_another_thread_ends_its_running_cell(start) -> None:
+    # given: a cell that runs for ten minutes, and a thread that shuts the kernel down
+    kernel = start(cell_timeout_s=600, total_timeout_s=600)
+
+    def shut_down_when_sleeping(output: dict[str, object]) -> None:
+        if output.get("text") == "sleeping\n":
+            threading.Thread(target=kernel.shutdown).start()
+
+    # when it does, while the cell runs
+    result = kernel.execute(
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(600)",
+        on_output=shut_down_when_sleeping,
+    )
+
+    # then the cell ends as killed, and the kernel is released (by the fixture's checks too)
+    assert result.status == "killed"
+    assert not kernel.is_alive()
+    kernel.shutdown(wait=True)
 
 
 def test_it_refuses_to_start_without_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
