@@ -25,7 +25,8 @@ ENV = ROOT / "var" / "bench-env"
 REQUIREMENTS = ROOT / "bench" / "requirements-competitors.txt"
 
 
-def _ensure_env() -> Path:
+def ensure_env() -> Path:
+    """The bench-only environment's bin folder, built on first use."""
     bin_dir = ENV / "bin"
     if not (bin_dir / "nbgrader").exists() or not (bin_dir / "otter").exists():
         subprocess.run([sys.executable, "-m", "venv", str(ENV)], check=True)
@@ -33,7 +34,8 @@ def _ensure_env() -> Path:
     return bin_dir
 
 
-def _timed(argv: list[str], cwd: Path) -> float:
+def timed(argv: list[str], cwd: Path) -> float:
+    """Seconds `argv` took, run in `cwd` with its environment's tools first on PATH."""
     # Their tools call helpers (alembic, jupyter) by name: their environment first on PATH.
     env = dict(os.environ, PATH=f"{Path(argv[0]).parent}{os.pathsep}{os.environ['PATH']}")
     started = time.perf_counter()
@@ -54,7 +56,7 @@ def nbgrader_autograde_s(bin_dir: Path) -> float:
     source = course / "source" / "ps1"
     source.mkdir(parents=True)
     nbformat.write(nbformat.from_dict(notebooks.small()), source / "ps1.ipynb")
-    _timed([str(bin_dir / "nbgrader"), "generate_assignment", "ps1", "--create", "--force"], course)
+    timed([str(bin_dir / "nbgrader"), "generate_assignment", "ps1", "--create", "--force"], course)
     submitted = course / "submitted" / "learner" / "ps1"
     submitted.mkdir(parents=True)
     shutil.copy(course / "release" / "ps1" / "ps1.ipynb", submitted / "ps1.ipynb")
@@ -64,9 +66,7 @@ def nbgrader_autograde_s(bin_dir: Path) -> float:
             cell.source = "def mean(values):\n    return sum(values) / len(values)\n"
     nbformat.write(answer, submitted / "ps1.ipynb")
     try:
-        return _timed(
-            [str(bin_dir / "nbgrader"), "autograde", "ps1", "--create", "--force"], course
-        )
+        return timed([str(bin_dir / "nbgrader"), "autograde", "ps1", "--create", "--force"], course)
     finally:
         shutil.rmtree(course, ignore_errors=True)
 
@@ -116,7 +116,7 @@ def otter_run_s(bin_dir: Path) -> float:
     work = Path(tempfile.mkdtemp(prefix="bench-otter-"))
     try:
         nbformat.write(nbformat.from_dict(_otter_notebook()), work / "mean.ipynb")
-        _timed([str(bin_dir / "otter"), "assign", "mean.ipynb", "dist"], work)
+        timed([str(bin_dir / "otter"), "assign", "mean.ipynb", "dist"], work)
         student = work / "dist" / "student" / "mean.ipynb"
         answer = json.loads(student.read_text())
         for cell in answer["cells"]:
@@ -124,7 +124,7 @@ def otter_run_s(bin_dir: Path) -> float:
                 cell["source"] = "def mean(values):\n    return sum(values) / len(values)\n"
         student.write_text(json.dumps(answer))
         zip_path = next((work / "dist" / "autograder").glob("*.zip"))
-        return _timed(
+        return timed(
             [str(bin_dir / "otter"), "run", "-a", str(zip_path), "-o", str(work), str(student)],
             work,
         )
@@ -133,7 +133,7 @@ def otter_run_s(bin_dir: Path) -> float:
 
 
 def measure() -> dict[str, Any]:
-    bin_dir = _ensure_env()
+    bin_dir = ensure_env()
     return {
         "nbgrader_autograde_s": round(nbgrader_autograde_s(bin_dir), 3),
         "otter_run_s": round(otter_run_s(bin_dir), 3),

@@ -3,15 +3,14 @@
 Starts a real gateway process (`manage.py run_gateway`, the embedded all-MiniLM-L6-v2) on a
 throwaway database and Redis, then measures through its unix socket with the learner
 client module, from inside a sandboxed kernel (the `sandbox` library: bubblewrap/zygote,
-its own uid, no network), or, where no sandbox can be started, from a plain process
-running as an unprivileged uid (setpriv) with Debian's Python; the result says which:
+its own uid, no network):
   embed_ms_p50       one sentence per request
   embeddings_per_s   batches of 64 sentences
 and, in the same run, direct_embeddings_per_s: the same batches encoded by
 sentence-transformers in one plain process. Targets: embed_ms_p50 <= 50 and
 embeddings_per_s >= 0.9 x direct_embeddings_per_s.
 
-Run as root from the repository root: python bench/gateway.py
+Run as root: `make bench BENCH=gateway`.
 """
 
 import json
@@ -31,7 +30,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "gateway.json"
 CLIENT = ROOT / "platform" / "gateway" / "learner_client" / "open_models.py"
-BENCH_UID = 64400
 SINGLE_REQUESTS = 40
 BATCHES = 3
 ROUNDS = 6
@@ -83,18 +81,6 @@ def warm_up(batch):
     for _ in range(10):
         open_models.embed(batch[0])
 """
-
-PLAIN_CLIENT_SCRIPT = (
-    CLIENT_CODE
-    + """
-import sys
-batch = json.loads(sys.stdin.readline())
-warm_up(batch)
-for line in sys.stdin:
-    kind, count = line.split()
-    print(json.dumps(bench_round(kind, int(count), batch)), flush=True)
-"""
-)
 
 DIRECT_SCRIPT = """
 import json, os, sys, time
@@ -178,25 +164,6 @@ class KernelClient:
         self.kernel.shutdown()
 
 
-def start_sandboxed_kernel() -> tuple[Any, str]:
-    """A sandboxed kernel, or None and why not."""
-    try:
-        from sandbox import Limits, SandboxError, start_kernel
-    except ImportError:
-        return None, "the sandbox library is not installed"
-    limits = Limits(cpu_seconds=900, cell_timeout_s=300, total_timeout_s=3600)
-    try:
-        return start_kernel(limits=limits), ""
-    except SandboxError as error:
-        return None, f"no sandbox could start: {error}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare(env: dict[str, str], uid: int) -> None:
     """Migrate a fresh database, create a learner and grant the bench uid to them."""
     script = (
@@ -228,23 +195,7 @@ def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: flo
     raise RuntimeError("the gateway did not answer on its socket")
 
 
-def plain_client(socket_path: Path, client_dir: Path) -> Worker:
-    return Worker(
-        [
-            "setpriv",
-            f"--reuid={BENCH_UID}",
-            f"--regid={BENCH_UID}",
-            "--clear-groups",
-            "--no-new-privs",
-            "/usr/bin/python3.11",
-            "-c",
-            PLAIN_CLIENT_SCRIPT,
-        ],
-        {"PYTHONPATH": str(client_dir), "OPEN_MODELS_SOCKET": str(socket_path), "HOME": "/"},
-    )
-
-
-def measure(client: "Worker | KernelClient", env: dict[str, str]) -> dict[str, float]:
+def measure(client: KernelClient, env: dict[str, str]) -> dict[str, float]:
     direct = Worker([sys.executable, "-c", DIRECT_SCRIPT], env)
     p50s, p90s, through, alone, direct_p50s = [], [], [], [], []
     try:
@@ -276,21 +227,16 @@ def measure(client: "Worker | KernelClient", env: dict[str, str]) -> dict[str, f
 
 def main() -> int:
     sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
-    from config.embedded_redis import start_redis
+    from config.embedded_redis import free_port, start_redis
+    from sandbox import Limits, start_kernel
 
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    work.chmod(0o755)  # the unprivileged client must reach the socket and the client module
-    kernel, why_not = start_sandboxed_kernel()
-    if kernel is not None:
-        # The gateway listens inside the kernel's shared directory, as it would in the
-        # directory that the sandbox bind-mounts.
-        client_dir, uid = kernel.host_dir, os.stat(kernel.host_dir).st_uid
-        socket_dir = kernel.host_dir / "gateway"
-        where = f"inside a sandboxed kernel (uid {uid}, sandbox library, no network)"
-    else:
-        client_dir, uid, socket_dir = work / "client", BENCH_UID, work / "gateway"
-        client_dir.mkdir(mode=0o755)
-        where = f"plain process as unprivileged uid {uid} (setpriv, Debian python3.11): {why_not}"
+    kernel = start_kernel(limits=Limits(cpu_seconds=900, cell_timeout_s=300, total_timeout_s=3600))
+    # The gateway listens inside the kernel's shared directory, as it would in the directory
+    # that the sandbox bind-mounts.
+    client_dir, uid = kernel.host_dir, os.stat(kernel.host_dir).st_uid
+    socket_dir = kernel.host_dir / "gateway"
+    where = f"inside a sandboxed kernel (uid {uid}, sandbox library, no network)"
     shutil.copy(CLIENT, client_dir / "open_models.py")
     (client_dir / "open_models.py").chmod(0o644)
     redis = start_redis(data_dir=work / "redis", persist=False)
@@ -314,19 +260,13 @@ def main() -> int:
         )
         socket_path = socket_dir / "gateway.sock"
         wait_for_socket(socket_path, gateway)
-        if kernel is not None:
-            client: Worker | KernelClient = KernelClient(
-                kernel, f"{kernel.kernel_dir}/gateway/gateway.sock"
-            )
-        else:
-            client = plain_client(socket_path, client_dir)
+        client = KernelClient(kernel, f"{kernel.kernel_dir}/gateway/gateway.sock")
         figures = measure(client, env)
     finally:
         if gateway is not None:
             gateway.terminate()
             gateway.wait(30)
-        if kernel is not None:
-            kernel.shutdown()
+        kernel.shutdown()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
     results = {

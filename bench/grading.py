@@ -5,17 +5,18 @@ Writes bench/results/grading.json. Run with `make bench` (or `python -m bench.gr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from bench import notebooks
 from bench.stack import Browser, Stack, percentile, platform_stack, write_results
+from sandbox import runtime
 
-LATENCY_RUNS = int(__import__("os").environ.get("BENCH_RUNS", "60"))
-BURST = int(__import__("os").environ.get("BENCH_BURST", "500"))
+LATENCY_RUNS = int(os.environ.get("BENCH_RUNS", "60"))
+BURST = int(os.environ.get("BENCH_BURST", "500"))
 PASSWORD = "bench-password-1"
 
 
@@ -73,10 +74,9 @@ def _burst(browser: Browser, path: str) -> float:
 
 
 def _heavy_ratio(browser: Browser, path: str) -> tuple[float, float]:
-    runtime_python = Path(__file__).resolve().parents[1] / "var" / "kernel-env" / "bin" / "python"
     code = notebooks.HEAVY_CODE + "\n" + notebooks.HEAVY_TESTS[0][0] + "\n"
     started = time.perf_counter()
-    subprocess.run([str(runtime_python), "-c", code], check=True)
+    subprocess.run([str(runtime.runtime_python()), "-c", code], check=True)
     bare = time.perf_counter() - started
     started = time.perf_counter()
     state = _wait_graded(browser, browser.post_json(path, notebooks.heavy())["status_url"])

@@ -1,5 +1,6 @@
 """Sandbox benchmark: kernel start, hand-out, round trip, idle memory, sustained runs/s,
-and the same reference notebook run by plain nbclient and graded by `nbgrader autograde`.
+the trusted runner's cost per test and per process, and the same reference notebook run by
+plain nbclient and graded by `nbgrader autograde`.
 
 Writes bench/results/sandbox.json. Run as root: `python -m bench.sandbox`.
 Environment: BENCH_SANDBOX_SECONDS (sustained phase, default 20), SANDBOX_MODE.
@@ -12,7 +13,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,14 +22,16 @@ from typing import Any
 
 import nbformat
 
+from bench import competitors
 from sandbox import KernelPool, Limits, launch, runtime
+from sandbox.trusted import CheckCell, TrustedRunner
+from sandbox.trusted.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"
 RESULTS = ROOT / "bench" / "results" / "sandbox.json"
 SUSTAINED_S = float(os.environ.get("BENCH_SANDBOX_SECONDS", "20"))
 SAMPLES = 20
-NBGRADER = "nbgrader==0.9.6"
 
 
 def p50(values: list[float]) -> float:
@@ -56,8 +58,7 @@ def handout_and_roundtrip(mode: str) -> tuple[list[float], list[float]]:
     handouts, roundtrips = [], []
     with KernelPool(size=2, mode=mode) as pool:
         for _ in range(SAMPLES):
-            while pool.ready_count() < 1:
-                time.sleep(0.01)
+            pool.wait_ready(1)
             started = time.perf_counter()
             with pool.kernel() as kernel:
                 kernel.execute("x = 1")
@@ -118,8 +119,7 @@ def sustained_runs_per_s(mode: str, notebook: bytes, consumers: int = 2) -> dict
             done.append(time.perf_counter())
 
     with KernelPool(size=2, mode=mode) as pool:
-        while pool.ready_count() < 2:
-            time.sleep(0.05)
+        pool.wait_ready(2)
         own_before, zygote_before = _own_cpu_seconds(), _zygote_cpu_seconds(mode)
         started = time.perf_counter()
         threads = [threading.Thread(target=consume, args=(pool,)) for _ in range(consumers)]
@@ -173,6 +173,59 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
+SQUARES = "def squares(n):\n    return [i ** 2 for i in range(1, n + 1)]\n"
+
+
+def trusted_per_test_ms(mode: str, tests: int = 50) -> dict[str, float]:
+    """One test cell through the trusted runner, beside the same assert run in the kernel."""
+    cells = [
+        CheckCell(f"t{i}", f"assert squares({i + 1})[-1] == {(i + 1) ** 2}") for i in range(tests)
+    ]
+    kernel = launch.start_kernel(limits=Limits(), mode=mode)
+    try:
+        kernel.execute(SQUARES)
+        with TrustedRunner(kernel, cell_timeout_s=30) as runner:
+            runner.run(cells[:1])  # the kernel-side helper is compiled once per kernel
+            started = time.perf_counter()
+            results = runner.run(cells)
+            trusted = ms_since(started) / tests
+        assert all(result.passed for result in results), results
+        started = time.perf_counter()
+        for cell in cells:
+            assert kernel.execute(cell.code).status == "ok"
+        in_kernel = ms_since(started) / tests
+    finally:
+        kernel.shutdown()
+    return {"trusted_per_test_ms": round(trusted, 2), "in_kernel_per_test_ms": round(in_kernel, 2)}
+
+
+def trusted_spawn_ms(samples: int = 5) -> dict[str, float]:
+    """A trusted process for a submission: forked ahead by the warm fork server, beside a
+    cold start (a new fork server importing numpy and pandas, then its first fork)."""
+    cold = ForkServer()
+    try:
+        started = time.perf_counter()
+        ctrl, _ = cold.spawn()
+        cold_ms = ms_since(started)
+        ctrl.close()
+    finally:
+        cold.close()
+    server = ForkServer()
+    times = []
+    try:
+        server.warm_up()
+        for _ in range(samples):
+            while server._spare is None:
+                time.sleep(0.01)
+            started = time.perf_counter()
+            ctrl, _ = server.spawn()
+            times.append(ms_since(started))
+            ctrl.close()
+    finally:
+        server.close()
+    return {"trusted_spawn_warm_ms_p50": p50(times), "trusted_spawn_cold_ms": round(cold_ms, 1)}
+
+
 def fresh_nbclient_s(notebook: bytes, samples: int = 3) -> float:
     """The same notebook run by plain nbclient on a fresh, unsandboxed kernel."""
     from nbclient import NotebookClient
@@ -186,26 +239,10 @@ def fresh_nbclient_s(notebook: bytes, samples: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
-def nbgrader_binary() -> Path:
-    """nbgrader from the bench-only environment (var/bench-env), built on first use.
-
-    Not the platform's environment: nbgrader's dependencies make `import nbformat` there
-    seconds slower (jsonschema then loads a grammar-building URI validator).
-    """
-    env = ROOT / "var" / "bench-env"
-    nbgrader = env / "bin" / "nbgrader"
-    if not nbgrader.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-        pinned = ROOT / "bench" / "requirements-competitors.txt"
-        what = ["-r", str(pinned)] if pinned.exists() else [NBGRADER]
-        subprocess.run([str(env / "bin" / "pip"), "install", "-q", *what], check=True)
-    return nbgrader
-
-
 def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
-    """`nbgrader autograde` of one submission of the reference notebook, as instructors run it."""
-    nbgrader = nbgrader_binary()
-    env = dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ['PATH']}")
+    """`nbgrader autograde` of one submission of the reference notebook, as instructors run it
+    (nbgrader from the bench-only environment, bench/competitors.py)."""
+    bin_dir = competitors.ensure_env()
     times = []
     for _ in range(samples):
         course = Path(tempfile.mkdtemp(prefix="bench-nbgrader-"))
@@ -215,22 +252,19 @@ def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
             )
             (course / "source" / "ps1").mkdir(parents=True)
             (course / "source" / "ps1" / "ps1.ipynb").write_bytes(notebook)
-            _run([str(nbgrader), "generate_assignment", "ps1", "--create", "--force"], course, env)
+            nbgrader = str(bin_dir / "nbgrader")
+            competitors.timed(
+                [nbgrader, "generate_assignment", "ps1", "--create", "--force"], course
+            )
             submitted = course / "submitted" / "learner" / "ps1"
             submitted.mkdir(parents=True)
             shutil.copy(course / "source" / "ps1" / "ps1.ipynb", submitted / "ps1.ipynb")
-            started = time.perf_counter()
-            _run([str(nbgrader), "autograde", "ps1", "--create", "--force"], course, env)
-            times.append(time.perf_counter() - started)
+            times.append(
+                competitors.timed([nbgrader, "autograde", "ps1", "--create", "--force"], course)
+            )
         finally:
             shutil.rmtree(course, ignore_errors=True)
     return round(statistics.median(times), 3)
-
-
-def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(argv[:2])} failed: {done.stderr[-2000:]}")
 
 
 def main() -> int:
@@ -245,6 +279,8 @@ def main() -> int:
         "cold_start_ms_p50": p50(cold_start_ms(mode, SAMPLES)),
         "cell_roundtrip_ms_p50": p50(roundtrips),
         "idle_kernel_unique_mib": idle_kernel_unique_mib(mode),
+        **trusted_per_test_ms(mode),
+        **trusted_spawn_ms(),
         **sustained_runs_per_s(mode, notebook),
         "sustained_seconds": SUSTAINED_S,
     }

@@ -28,6 +28,7 @@ from config.embedded_redis import free_port, start_redis  # noqa: E402
 @dataclass
 class Stack:
     url: str
+    port: int
     env: dict[str, str]
 
     def django(self) -> None:
@@ -38,10 +39,22 @@ class Stack:
         django.setup()
 
 
+GRADING_WORKER = ["-Q", "grading,interactive,default", "--concurrency", "2"]
+
+
 @contextmanager
-def platform_stack(*, worker_concurrency: int = 2, pool_size: int = 2) -> Iterator[Stack]:
+def platform_stack(
+    *,
+    worker: list[str] = GRADING_WORKER,
+    pool_size: int = 2,
+    seed_demo: bool = False,
+    env_extra: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """The platform in a throwaway folder; `worker` is the Celery worker's options (it must
+    consume `default`: the health check pings through it)."""
     var = Path(tempfile.mkdtemp(prefix="ostp-bench-"))
-    var.chmod(0o755)  # kernels (other uids) bind the gateway's socket directory from under it
+    # Its own gateway socket folder, which kernels (other uids) bind: /tmp lets them through.
+    var.chmod(0o755)
     redis = start_redis(data_dir=var / "redis", persist=False)
     port = free_port()
     env = dict(os.environ)
@@ -49,32 +62,22 @@ def platform_stack(*, worker_concurrency: int = 2, pool_size: int = 2) -> Iterat
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
         DJANGO_SETTINGS_MODULE="config.settings",
         VAR_DIR=str(var),
+        GATEWAY_SOCKET_DIR=str(var / "gateway"),
         REDIS_URL=redis.url,
         HTTPS="0",
         LOG_LEVEL="WARNING",
         SANDBOX_POOL_SIZE=str(pool_size),
         PYTHONUNBUFFERED="1",
+        **(env_extra or {}),
     )
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    if seed_demo:
+        subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
+    celery = [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING"]
     procs = [
         subprocess.Popen(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "grading,interactive,default",
-                "--concurrency",
-                str(worker_concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            [*celery, *worker, "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -95,7 +98,7 @@ def platform_stack(*, worker_concurrency: int = 2, pool_size: int = 2) -> Iterat
             env=env,
         ),
     ]
-    stack = Stack(url=f"http://127.0.0.1:{port}", env=env)
+    stack = Stack(url=f"http://127.0.0.1:{port}", port=port, env=env)
     try:
         _wait_for(f"{stack.url}/healthz", timeout_s=90)
         yield stack

@@ -16,6 +16,7 @@ from sandbox.limits import (
 from sandbox.pool import KernelPool
 from sandbox.run import executed_notebook, raise_for_stop, run_cells, run_notebook
 from sandbox.session import Session
+from sandbox.state import shared_dir
 
 __all__ = [
     "CellResult",
@@ -31,5 +32,6 @@ __all__ = [
     "raise_for_stop",
     "run_cells",
     "run_notebook",
+    "shared_dir",
     "start_kernel",
 ]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
+# How long destroy() waits for a killed kernel's processes to be gone (a safety net only).
+DESTROY_WITHIN_S = 120.0
 
 
 def cgroup_version() -> int | None:
@@ -147,11 +149,14 @@ class Cgroup:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.005)
 
-    def destroy(self) -> None:
-        """Kill what is left and remove the directories (idempotent)."""
-        self.kill_all()
+    def destroy(self, *, within_s: float = DESTROY_WITHIN_S) -> None:
+        """Kill what is left and remove the directories (idempotent). Waits until every
+        process has left: a big kernel on a loaded host takes a while to die, and its slot
+        uid must not be lent again before."""
+        self.kill_all(deadline_s=within_s)
+        deadline = time.monotonic() + within_s
         for directory in self.dirs:
-            _rmdir_when_empty(directory)
+            _rmdir_when_empty(directory, deadline)
 
 
 def _wait_empty(group: Cgroup, deadline_s: float) -> None:
@@ -160,16 +165,23 @@ def _wait_empty(group: Cgroup, deadline_s: float) -> None:
         time.sleep(0.005)
 
 
-def _rmdir_when_empty(directory: Path) -> None:
-    # A killed process leaves its cgroup a moment after the signal: retry briefly.
-    for _ in range(200):
+def _rmdir_when_empty(directory: Path, deadline: float) -> None:
+    # A killed process leaves its cgroup a moment after it is gone from cgroup.procs.
+    while True:
         try:
             directory.rmdir()
             return
         except FileNotFoundError:
             return
         except OSError:
+            if time.monotonic() >= deadline:
+                return
             time.sleep(0.005)
+
+
+def exists(name: str) -> bool:
+    """Whether a per-kernel cgroup `name` is there, in any controller."""
+    return any((base / name).is_dir() for base in base_dirs())
 
 
 def remove_stale(*, names: list[str] | None = None) -> list[str]:

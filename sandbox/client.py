@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -152,9 +151,3 @@ def parent_id(msg: dict[str, Any]) -> str | None:
 def msg_type(msg: dict[str, Any]) -> str:
     value = msg["header"].get("msg_type")
     return value if isinstance(value, str) else ""
-
-
-def remove_sockets(directory: Path) -> None:
-    for channel in CHANNELS:
-        for path in directory.glob(f"*-{PORTS[channel]}"):
-            path.unlink(missing_ok=True)

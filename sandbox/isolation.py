@@ -9,7 +9,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from sandbox import runtime, slots
+from sandbox import runtime, slots, state
 from sandbox.limits import Limits, SandboxInfraError
 
 KERNEL_DIR = "/kernel"  # the kernel's private directory, as seen inside the sandbox
@@ -130,7 +130,11 @@ def write_identity_files() -> Path:
     return etc
 
 
-KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
+# stdout and stderr in bounded messages (kernel_outstream.py, installed in the runtime).
+KERNEL_OPTIONS = (
+    "--HistoryManager.enabled=False",
+    "--IPKernelApp.outstream_class=kernel_outstream.ChunkedOutStream",
+)
 
 
 def kernel_argv(connection_file: str) -> list[str]:
@@ -155,12 +159,11 @@ def gateway_bind_args() -> list[str]:
     directory = gateway_dir()
     if directory is None:
         return []
-    closed = [p for p in (directory, *directory.parents) if not p.stat().st_mode & 0o001]
-    if closed:
+    if (closed := state.closed_folder(directory)) is not None:
         # bwrap runs as the slot uid: it could not bind the directory, and no kernel would start.
         raise SandboxInfraError(
             f"SANDBOX_GATEWAY_DIR {directory} is not reachable by the sandbox uids: "
-            f"{closed[0]} is not traversable by others (chmod o+x)"
+            f"{closed} does not let other users through (see GATEWAY_SOCKET_DIR)"
         )
     return ["--perms", "0755", "--dir", "/run", "--ro-bind", str(directory), GATEWAY_INSIDE]
 

@@ -57,10 +57,12 @@ class Kernel:
         self.output_used = 0
         self.run_deadline: float | None = None
         self.interrupt_requested = False
-        self.started_at = time.monotonic()
+        # The clock the time limits are measured on (a test may move it forward).
+        self.clock: Callable[[], float] = time.monotonic
         self._info = info
         self._lock = threading.Lock()
         self._closed = False
+        self._released = False
         self._destroyed = threading.Event()
         self.channels = client.Channels(info, max_message_bytes=_max_message_bytes(limits))
 
@@ -123,26 +125,40 @@ class Kernel:
     ) -> CellResult:
         """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened."""
         with self._lock:
-            if self.stopped_by is not None or not self.is_alive():
-                # A limit ended this run: the kernel takes no more cells (Session resets it).
-                self.stopped_by = self.stopped_by or "dead"
-                return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
-            content = {
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": user_expressions or {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            }
-            if self.run_deadline is None:
-                self.run_deadline = time.monotonic() + self.limits.total_timeout_s
-            msg_id = self.channels.send("shell", "execute_request", content)
-            cell_timeout = timeout if timeout is not None else self.limits.cell_timeout_s
-            run = outputs.CellRun(
-                kernel=self, msg_id=msg_id, index=index, timeout_s=cell_timeout, on_output=on_output
-            )
-            return run.wait()
+            try:
+                return self._execute(code, timeout, user_expressions, on_output, index)
+            finally:
+                if self._closed:  # shut down from another thread meanwhile: ours to finish
+                    self._release(wait=False)
+
+    def _execute(
+        self,
+        code: str,
+        timeout: float | None,
+        user_expressions: dict[str, str] | None,
+        on_output: Callable[[dict[str, Any]], None] | None,
+        index: int,
+    ) -> CellResult:
+        if self.stopped_by is not None or not self.is_alive():
+            # A limit ended this run: the kernel takes no more cells (Session resets it).
+            self.stopped_by = self.stopped_by or "dead"
+            return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        if self.run_deadline is None:
+            self.run_deadline = self.clock() + self.limits.total_timeout_s
+        msg_id = self.channels.send("shell", "execute_request", content)
+        cell_timeout = timeout if timeout is not None else self.limits.cell_timeout_s
+        run = outputs.CellRun(
+            kernel=self, msg_id=msg_id, index=index, timeout_s=cell_timeout, on_output=on_output
+        )
+        return run.wait()
 
     def interrupt(self) -> None:
         """Interrupt the running cell; safe to call from another thread than execute()'s.
@@ -180,17 +196,33 @@ class Kernel:
 
     def shutdown(self, *, wait: bool = False) -> None:
         """Destroy the kernel (idempotent). It is killed at once; its cgroup, directory and
-        uid are released by a background thread unless `wait` is true."""
+        uid are released by a background thread unless `wait` is true.
+
+        Safe from another thread while execute() runs (a restart does not wait for the
+        cell): that cell ends as killed, and its thread, the only one using the sockets,
+        releases the kernel when it returns.
+        """
         if not self._closed:
             self._closed = True
-            self.channels.close()
             self.process.kill_now()
-            if not wait:
-                _graveyard.bury(self)
-                return
-            self._destroy()
+            if self._lock.acquire(blocking=False):
+                try:
+                    self._release(wait=wait)
+                finally:
+                    self._lock.release()
         if wait:
             self._destroyed.wait()
+
+    def _release(self, *, wait: bool) -> None:
+        """Close the sockets and destroy the rest, once; the caller holds `_lock`."""
+        if self._released:
+            return
+        self._released = True
+        self.channels.close()
+        if wait:
+            self._destroy()
+        else:
+            _graveyard.bury(self)
 
     def _destroy(self) -> None:
         try:

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-# Why a run stopped early. `None` means it ran to the end (cells may still have raised).
-STOPPED_BY = ("timeout", "memory", "output", "cpu", "dead")
-
 
 @dataclass(frozen=True)
 class Limits:

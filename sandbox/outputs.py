@@ -4,7 +4,6 @@ wall-clock limits (interrupt first, kill when the interrupt is ignored)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,8 @@ if TYPE_CHECKING:
     from sandbox.kernel import Kernel
 
 INTERRUPT_GRACE_S = 2.0
-# Stands for a message too big to receive: it is counted as the whole output budget.
+# Stands for a message too big to receive (the kernel's own stdout never sends one, see
+# kernel_outstream.py: only code that bypasses it does): it uses up the output budget.
 OVERSIZED: dict[str, Any] = {"output_type": "stream", "name": "stdout", "text": ""}
 TRUNCATION_MARKER = "\n[output truncated: this run printed more than {limit} bytes]\n"
 
@@ -37,7 +37,8 @@ class CellRun:
         self.msg_id = msg_id
         self.index = index
         self.on_output = on_output
-        self.started = time.monotonic()
+        self.clock = kernel.clock
+        self.started = self.clock()
         assert kernel.run_deadline is not None
         self.deadline = min(self.started + timeout_s, kernel.run_deadline)
         self.outputs: list[dict[str, Any]] = []
@@ -45,9 +46,11 @@ class CellRun:
         self.reply: dict[str, Any] | None = None
         self.idle = False
         self.capped = False
+        # A message too big to receive: shown as the marker unless the kernel was dying.
+        self.lost_message = False
 
     def wait(self) -> CellResult:
-        finished = self._pump_until(self.deadline, stop_on_cap=True)
+        finished = self._pump_until(self.deadline, self._replied_and_idle, stop_on_cap=True)
         if not finished:
             return self._stop_after_timeout()
         if self.capped:
@@ -55,12 +58,25 @@ class CellRun:
         status = "ok" if self.reply and self.reply.get("status") == "ok" else "error"
         return self._result(status)
 
-    def _pump_until(self, deadline: float, *, stop_on_cap: bool = False) -> bool:
-        """Handle messages until reply + idle (True), the deadline or a death (False)."""
-        while not (self.reply is not None and self.idle):
+    def _replied_and_idle(self) -> bool:
+        return self.reply is not None and self.idle
+
+    def _idle(self) -> bool:
+        # Published after every output of the request, on the same socket: all are in. An
+        # interrupt that lands as the cell ends can cost ipykernel its reply, never this.
+        return self.idle
+
+    def _replied_or_idle(self) -> bool:
+        return self.reply is not None or self.idle
+
+    def _pump_until(
+        self, deadline: float, done: Callable[[], bool], *, stop_on_cap: bool = False
+    ) -> bool:
+        """Handle messages until `done()` (True), the deadline or a death (False)."""
+        while not done():
             if stop_on_cap and self.capped:
                 return True
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 return False
             if self.kernel.interrupt_requested:
@@ -72,27 +88,26 @@ class CellRun:
             for channel, msg in messages:
                 if channel == "dropped" and self._kernel_died():
                     return False
-                if channel == "dropped":
-                    self._append(OVERSIZED)
-                elif client.parent_id(msg) == self.msg_id:
+                if channel == "dropped" and not self.capped:
+                    # Over the size limit, or a death not visible yet: the run stops either
+                    # way, and _stop_after_output_cap tells which it was.
+                    self.capped = self.lost_message = True
+                elif channel != "dropped" and client.parent_id(msg) == self.msg_id:
                     self._handle(channel, msg)
         return True
 
     def _kernel_died(self) -> bool:
-        """A dropped connection is either a message over the size limit, or a death."""
-        for _ in range(30):
-            if not self.kernel.process.is_alive():
-                self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
-                return True
-            time.sleep(0.01)
-        return False
+        if self.kernel.process.is_alive():
+            return False
+        self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
+        return True
 
     def _stop_after_timeout(self) -> CellResult:
         if self.kernel.stopped_by is not None:  # it died on its own: memory, cpu...
             return self._result("killed")
         self.kernel.stopped_by = "timeout"
         self.kernel.send_interrupt()
-        if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
+        if not self._pump_until(self.clock() + INTERRUPT_GRACE_S, self._idle):
             # The cell ignored the interrupt (or caught KeyboardInterrupt): kill it.
             self.kernel.kill_for("timeout")
         self._append(
@@ -106,10 +121,20 @@ class CellRun:
         return self._result("timeout")
 
     def _stop_after_output_cap(self) -> CellResult:
+        # Outputs past the cap are not kept: the first sign that the cell ended will do
+        # (a flood can make the kernel drop its idle status). A cell already over is not
+        # interrupted: a session goes on with its kernel.
+        if not self._replied_or_idle():
+            self.kernel.send_interrupt()
+            if not self._pump_until(self.clock() + INTERRUPT_GRACE_S, self._replied_or_idle):
+                if self.kernel.stopped_by is not None:
+                    # It died on its own (memory, cpu): its connection dropping was no message.
+                    return self._result("killed")
+                self.kernel.kill_for("output")
+        if self.lost_message:
+            self.capped = False
+            self._append(OVERSIZED)
         self.kernel.stopped_by = self.kernel.stopped_by or "output"
-        self.kernel.send_interrupt()
-        if not self._pump_until(time.monotonic() + INTERRUPT_GRACE_S):
-            self.kernel.kill_for("output")
         return self._result("killed")
 
     def _why(self) -> str:
@@ -126,7 +151,7 @@ class CellRun:
             index=self.index,
             status=status,
             outputs=tuple(self.outputs),
-            duration_s=time.monotonic() - self.started,
+            duration_s=self.clock() - self.started,
             user_expressions=MappingProxyType(expressions),
         )
 

@@ -95,6 +95,12 @@ class KernelPool:
         with self._ready_changed:
             return len(self._ready)
 
+    def wait_ready(self, count: int, *, timeout: float = 60) -> bool:
+        """Wait until `count` kernels are warm (True), or `timeout` seconds went by (False)."""
+        self.start()
+        with self._ready_changed:
+            return self._ready_changed.wait_for(lambda: len(self._ready) >= count, timeout)
+
     def close(self) -> None:
         self._closed.set()
         if self._thread is not None:

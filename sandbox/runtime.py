@@ -1,7 +1,8 @@
 """The kernel runtime: the Python environment learner code runs in.
 
 It is separate from the platform's environment (which lives under /root, unreadable by the
-sandbox uids) and is built from Debian's /usr/bin/python3.11, readable by any uid.
+sandbox uids) and is built from Debian's /usr/bin/python3.11, readable by any uid, in the
+platform's own state folder (sandbox.state), which the sandbox uids can reach.
 """
 
 from __future__ import annotations
@@ -14,32 +15,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sandbox import state
 from sandbox.limits import SandboxInfraError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = Path(__file__).resolve().parent / "runtime-requirements.txt"
+# Modules of this package that run inside the kernel: installed into the runtime.
+KERNEL_MODULES = (Path(__file__).resolve().parent / "kernel_outstream.py",)
 BASE_PYTHON = Path("/usr/bin/python3.11")
 STAMP_NAME = ".sandbox-runtime-stamp"
 # Bump when the build steps change, so existing runtimes are brought up to date.
 BUILD_STEPS_VERSION = "2"
 MATPLOTLIB_CACHE = "share/matplotlib-cache"
 
-
 # Kernels get their own tmpfs on these: a runtime under them would be hidden from kernels.
 MASKED_IN_SANDBOX = (Path("/tmp"), Path("/dev/shm"))  # noqa: S108
 
 
 def runtime_path() -> Path:
-    """Where the kernel runtime lives: `SANDBOX_RUNTIME`, else `<repo>/var/kernel-env`, or,
-    for a checkout under /tmp, a folder of /var/tmp named after the checkout."""
+    """Where the kernel runtime lives: `SANDBOX_RUNTIME`, else `kernel-env` in the state
+    folder (/var/lib/open-science-training/<checkout>/kernel-env when root)."""
     configured = os.environ.get("SANDBOX_RUNTIME")
-    if configured:
-        return Path(configured)
-    default = REPO_ROOT / "var" / "kernel-env"
-    if any(default.absolute().is_relative_to(masked) for masked in MASKED_IN_SANDBOX):
-        digest = hashlib.sha256(str(REPO_ROOT.absolute()).encode()).hexdigest()[:12]
-        return Path("/var/tmp") / f"ostp-kernel-env-{digest}"  # noqa: S108
-    return default
+    return Path(configured).absolute() if configured else state.state_dir() / "kernel-env"
 
 
 def runtime_python(path: Path | None = None) -> Path:
@@ -60,22 +56,24 @@ def runtime_is_current(path: Path | None = None) -> bool:
 def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
     """Build (or bring up to date) the kernel runtime; a no-op when its stamp is current."""
     path = (path or runtime_path()).absolute()
+    if any(path.is_relative_to(masked) for masked in MASKED_IN_SANDBOX):
+        raise SandboxInfraError(f"the kernel runtime cannot live under /tmp or /dev/shm: {path}")
+    state.shared_dir(path.parent)
     if runtime_is_current(path) and not force:
-        # Stamped only after the whole tree was made readable: just re-check the parents.
-        make_parents_traversable(path)
+        install_modules(path=path, modules=list(KERNEL_MODULES))
         return path
     if not BASE_PYTHON.exists():
         raise SandboxInfraError(f"{BASE_PYTHON} is missing: apt-get install python3.11-venv")
     if force and path.exists():
         shutil.rmtree(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not runtime_python(path).exists():
         _run([str(BASE_PYTHON), "-m", "venv", str(path)])
     pip = [str(runtime_python(path)), "-m", "pip", "--disable-pip-version-check", "-q"]
     _run([*pip, "install", "-r", str(REQUIREMENTS)])
     _build_font_cache(path)
-    (path / STAMP_NAME).write_text(requirements_hash() + "\n")
+    install_modules(path=path, modules=list(KERNEL_MODULES))
     make_readable_by_everyone(path)
+    (path / STAMP_NAME).write_text(requirements_hash() + "\n")
     return path
 
 
@@ -101,7 +99,7 @@ def _run(command: list[str]) -> None:
 
 
 def make_readable_by_everyone(path: Path) -> None:
-    """The slot uids must read the runtime and traverse every parent directory."""
+    """The slot uids must read the whole runtime (its parents are sandbox.state's)."""
     for directory, dirnames, filenames in os.walk(path):
         _add_mode(Path(directory), stat.S_IROTH | stat.S_IXOTH)
         for name in filenames:
@@ -111,12 +109,6 @@ def make_readable_by_everyone(path: Path) -> None:
                 extra = stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
                 _add_mode(file, extra)
         del dirnames  # walked by os.walk itself
-    make_parents_traversable(path)
-
-
-def make_parents_traversable(path: Path) -> None:
-    for parent in path.absolute().parents:
-        _add_mode(parent, stat.S_IXOTH)
 
 
 def _add_mode(path: Path, bits: int) -> None:

@@ -52,7 +52,8 @@ def prepare_run_base() -> Path:
 _shared_done: list[bool] = []
 
 
-# Slot uids this process has leased at some point (tests check what they leave behind).
+# Slot uids this process has leased for a kernel at some point (tests check what they leave
+# behind).
 USED_HERE: set[int] = set()
 
 
@@ -72,65 +73,93 @@ class UidLease:
 
 
 def lease_uid() -> UidLease:
-    """Take the first free slot uid; raise SandboxInfraError when all are taken."""
-    locks = prepare_run_base() / "locks"
+    """Take the first free slot uid for a kernel; raise SandboxInfraError when all are taken."""
+    lease = _lease_first_free()
+    USED_HERE.add(lease.uid)
+    return lease
+
+
+def _lease_first_free() -> UidLease:
     for uid in range(uid_base(), uid_base() + uid_count()):
-        fd = os.open(locks / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        USED_HERE.add(uid)
-        return UidLease(uid=uid, lock_fd=fd)
+        lease = _try_lease(uid)
+        if lease is not None:
+            return lease
     raise SandboxInfraError(
         f"all {uid_count()} sandbox slot uids are in use (raise SANDBOX_UID_COUNT)"
     )
 
 
+def _try_lease(uid: int) -> UidLease | None:
+    path = prepare_run_base() / "locks" / f"uid-{uid}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return UidLease(uid=uid, lock_fd=fd)
+
+
 def clean_orphans() -> list[int]:
     """Kill processes, cgroups and directories of slot uids that no live worker holds.
 
-    The free uids stay leased while they are cleaned, so no worker starts a kernel under
-    one of them meanwhile. Returns the uids that had something to clean.
+    A uid is leased while it is cleaned, so no worker starts a kernel under it meanwhile;
+    one at a time, so that workers starting kernels meanwhile find the others free.
+    Returns the uids that had something to clean.
     """
     if os.geteuid() != 0:
         return []
-    leases = _lease_all_free()
-    try:
-        return _clean(free={lease.uid for lease in leases})
-    finally:
-        for lease in leases:
+    cleaned = []
+    for uid in _uids_with_leftovers():
+        lease = _try_lease(uid)
+        if lease is None:
+            continue  # a live kernel's
+        try:
+            if _clean(uid):
+                cleaned.append(uid)
+        finally:
             lease.release()
+    return cleaned
 
 
-def _clean(*, free: set[int]) -> list[int]:
-    cleaned = set(_kill_processes_of(free))
-    names = {cgroup_name(uid): uid for uid in free}
-    for name in cgroups.remove_stale(names=list(names)):
-        cleaned.add(names[name])
+def _uids_with_leftovers() -> list[int]:
+    slot_uids = set(range(uid_base(), uid_base() + uid_count()))
+    found = {uid for uid, _ in _processes_of(slot_uids)}
+    found |= {uid for uid in slot_uids if cgroups.exists(cgroup_name(uid))}
+    found |= {uid for uid, _ in _kernel_dirs(slot_uids)}
+    return sorted(found)
+
+
+def _clean(uid: int) -> bool:
+    """Everything left under `uid`, which the caller holds the lease of."""
+    killed = False
+    for _, pid in _processes_of({uid}):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+    removed = bool(cgroups.remove_stale(names=[cgroup_name(uid)]))
+    dirs = [directory for _, directory in _kernel_dirs({uid})]
+    for directory in dirs:
+        mounts.unmount(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+    return killed or removed or bool(dirs)
+
+
+def _kernel_dirs(uids: set[int]) -> list[tuple[int, Path]]:
     base = run_base()
-    if base.is_dir():
-        for child in base.iterdir():
+    if not base.is_dir():
+        return []
+    found = []
+    for child in base.iterdir():
+        with contextlib.suppress(OSError):
             owner = child.stat().st_uid
-            if child.name.startswith("k") and child.is_dir() and owner in free:
-                mounts.unmount(child)
-                shutil.rmtree(child, ignore_errors=True)
-                cleaned.add(owner)
-    return sorted(cleaned)
+            if child.name.startswith("k") and child.is_dir() and owner in uids:
+                found.append((owner, child))
+    return found
 
 
-def _lease_all_free() -> list[UidLease]:
-    leases = []
-    try:
-        while True:
-            leases.append(lease_uid())
-    except SandboxInfraError:
-        pass
-    return leases
-
-
-def _kill_processes_of(uids: set[int]) -> list[int]:
+def _processes_of(uids: set[int]) -> list[tuple[int, int]]:
+    """(uid, pid) of the living (not zombie) processes running as one of `uids`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -141,6 +170,5 @@ def _kill_processes_of(uids: set[int]) -> list[int]:
             uid = int(status.split("\nUid:", 1)[1].split()[0])
             zombie = status.split("\nState:", 1)[1].split()[0] == "Z"
             if uid in uids and not zombie:
-                found.append(uid)
-                os.kill(int(entry.name), signal.SIGKILL)
+                found.append((uid, int(entry.name)))
     return found

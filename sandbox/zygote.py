@@ -67,8 +67,9 @@ class PidfdProcess:
         if self.group is not None:
             self.group.kill_all()
         select.select([self.pidfd], [], [], 2.0)
-        os.close(self.pidfd)
-        self.pidfd = -1
+        # Forgotten before it is closed: is_alive() must never select on a number reused.
+        pidfd, self.pidfd = self.pidfd, -1
+        os.close(pidfd)
 
 
 class Zygote:

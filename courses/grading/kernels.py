@@ -15,7 +15,7 @@ from django.conf import settings
 from courses.cohorts.quotas import model_token_quota
 from courses.models import Cohort
 from gateway.services import grant_register, grant_revoke
-from sandbox import Kernel, KernelPool, Limits
+from sandbox import Kernel, KernelPool, Limits, shared_dir
 
 GRANT_SLACK_S = 30
 GRADING = "grading"
@@ -54,9 +54,7 @@ def _pool_spec(use: str) -> tuple[int, Limits]:
 def expose_gateway() -> None:
     """Kernels started from now on see the model gateway's socket directory, read-only
     (sandbox.isolation mounts SANDBOX_GATEWAY_DIR at /run/gateway)."""
-    settings.GATEWAY_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
-    settings.GATEWAY_SOCKET_DIR.chmod(0o755)
-    os.environ["SANDBOX_GATEWAY_DIR"] = str(settings.GATEWAY_SOCKET_DIR)
+    os.environ["SANDBOX_GATEWAY_DIR"] = str(shared_dir(settings.GATEWAY_SOCKET_DIR))
 
 
 def kernel_pool(use: str = GRADING) -> KernelPool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 from celery.worker.control import inspect_command
 from django.conf import settings
 
@@ -56,6 +56,14 @@ def _warm_up(**_: object) -> None:
     once, so the first learner does not pay for them."""
     kernels.kernel_pool()
     warm_up()
+
+
+@worker_process_shutdown.connect  # a prefork child
+@worker_shutdown.connect  # the worker itself (solo and threads pools hold kernels there)
+def _close_pool(**_: object) -> None:
+    """A worker that stops destroys its warm kernels itself, cgroups and directories
+    included, before it lets their slot uids go (they would die with it, but later)."""
+    kernels.close_pool()
 
 
 @inspect_command()

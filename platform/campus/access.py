@@ -13,7 +13,6 @@ from django.http import Http404
 from campus.models import Membership, Organization, Role, User
 
 STAFF_ROLES = frozenset({Role.ORG_ADMIN, Role.INSTRUCTOR, Role.TA})
-TEACHING_ROLES = frozenset({Role.INSTRUCTOR, Role.TA})
 
 
 def membership_role(*, user: User, organization: Organization) -> str | None:

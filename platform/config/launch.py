@@ -133,7 +133,7 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
             [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
         ),
         # The model gateway loads the embedded all-MiniLM-L6-v2 once, then serves sandboxes on
-        # var/gateway/gateway.sock and people on GATEWAY_PORT.
+        # GATEWAY_SOCKET_DIR/gateway.sock and people on GATEWAY_PORT.
         Service("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
         Service(
             "web",

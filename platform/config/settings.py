@@ -7,6 +7,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_int, env_list, env_str, persistent_secret
+from sandbox.state import state_dir as sandbox_state_dir
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PLATFORM_DIR = BASE_DIR / "platform"
@@ -214,7 +215,9 @@ CELERY_BEAT_SCHEDULE.update(
 )
 
 # --- Model gateway: its own process (`manage.py run_gateway`), started by `make run`. ---
-GATEWAY_SOCKET_DIR = Path(env_str("GATEWAY_SOCKET_DIR", str(VAR_DIR / "gateway")))
+# Bound read-only into each sandbox: sandbox uids must reach it, so it lives in the folder
+# the platform owns for them (/var/lib/open-science-training/<checkout>/gateway as root).
+GATEWAY_SOCKET_DIR = Path(env_str("GATEWAY_SOCKET_DIR", str(sandbox_state_dir() / "gateway")))
 GATEWAY_HOST = env_str("GATEWAY_HOST", "127.0.0.1")
 GATEWAY_PORT = env_int("GATEWAY_PORT", 8001)
 GATEWAY_DAILY_TOKENS = env_int("GATEWAY_DAILY_TOKENS", 200_000)

@@ -19,8 +19,15 @@ if not os.environ.get("REDIS_URL") or os.environ.get(_AUTO, str(os.getpid())) !=
 
 if "VAR_DIR" not in os.environ:
     os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="ostp-var-")
-    # Sandboxed kernels (other uids) bind the gateway's socket directory from under it.
-    Path(os.environ["VAR_DIR"]).chmod(0o755)
+# The gateway's socket folder too, one per test process (same reasoning); sandboxed kernels
+# (other uids) bind it, so it is made reachable: /tmp lets everyone through.
+_OWN_GATEWAY = "OSTP_TEST_GATEWAY_PID"
+_parent_gateway = os.environ.get(_OWN_GATEWAY, str(os.getpid())) != str(os.getpid())
+if not os.environ.get("GATEWAY_SOCKET_DIR") or _parent_gateway:
+    _gateway_dir = Path(tempfile.mkdtemp(prefix="ostp-gateway-"))
+    _gateway_dir.chmod(0o755)
+    os.environ["GATEWAY_SOCKET_DIR"] = str(_gateway_dir)
+    os.environ[_OWN_GATEWAY] = str(os.getpid())
 
 from config.settings import *  # noqa: E402, F403
 

@@ -90,9 +90,13 @@ def _allowed_cards(identity: Identity) -> dict[str, CardInfo]:
 
 
 class Gateway:
-    def __init__(self, *, registry: Registry, redis: Redis) -> None:
+    def __init__(
+        self, *, registry: Registry, redis: Redis, clock: Callable[[], float] = time.time
+    ) -> None:
         self.registry = registry
         self.redis = redis
+        # Quota days and rate-limit minutes are read on this clock (tests pin it).
+        self.clock = clock
         # The ORM blocks: one thread for it. Models run in their own threads.
         self.db = ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
         self.inference = ThreadPoolExecutor(4, thread_name_prefix="gateway-model")
@@ -186,6 +190,7 @@ class Gateway:
         await limits_check(
             self.redis,
             user_id=identity.user_id,
+            now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
         )
@@ -213,6 +218,7 @@ class Gateway:
             model=card.name,
             prompt_tokens=prompt,
             completion_tokens=completion,
+            now=self.clock(),
             quota_key=identity.quota_key,
         )
 
@@ -222,6 +228,7 @@ class Gateway:
         tokens_left = await limits_check(
             self.redis,
             user_id=identity.user_id,
+            now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
         )

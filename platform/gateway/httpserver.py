@@ -141,6 +141,10 @@ async def serve_connection(
             conn.start_next_cycle()
     except (ConnectionError, h11.LocalProtocolError, asyncio.IncompleteReadError):
         return
+    except asyncio.CancelledError:
+        # close_connections() at shutdown: the connection task ends here, quietly (Python
+        # 3.11's stream protocol logs a cancelled connection task as an error).
+        return
     finally:
         _connections.discard(task)  # type: ignore[arg-type]
         writer.close()

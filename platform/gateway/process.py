@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,9 +48,11 @@ class GatewayProcess:
     servers: list[asyncio.Server] = field(default_factory=list)
     gateway: Gateway | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], float] = time.time
 
     async def start(self) -> Gateway:
-        self.gateway = Gateway(registry=self.registry, redis=Redis.from_url(settings.REDIS_URL))
+        redis = Redis.from_url(settings.REDIS_URL)
+        self.gateway = Gateway(registry=self.registry, redis=redis, clock=self.clock)
         limit = settings.GATEWAY_MAX_BODY_BYTES
         self.servers.append(await start_unix(self.gateway.handle, self.socket, max_body=limit))
         if self.port is not None:

@@ -7,7 +7,6 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
 from typing import cast
 
@@ -77,14 +76,6 @@ def token_revoke(*, user: User, token_id: int) -> bool:
         revoked_at=timezone.now()
     )
     return updated == 1
-
-
-def course_models_enable(*, course_id: int, names: Iterable[str]) -> list[ModelCard]:
-    """Enable the catalog models `names` in a course (for authoring tools and the demo)."""
-    cards = list(ModelCard.objects.filter(name__in=list(names)))
-    for card in cards:
-        card.courses.add(course_id)
-    return cards
 
 
 Counters = dict[str, int]

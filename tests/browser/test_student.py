@@ -8,7 +8,7 @@ from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from courses.demo.services import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
-from tests.support.browser import shot
+from tests.support.browser import WAIT_MS, shot
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -19,8 +19,8 @@ pytestmark = [
 
 PASSWORD = "browser-test-password"
 EXERCISE = f"/courses/{DEMO_ORG_SLUG}/{DEMO_COURSE_SLUG}/exercises/{DEMO_EXERCISE_SLUG}/"
-KERNEL_S = 90_000  # ms: the first run starts a sandboxed kernel
-GRADING_S = 120_000
+KERNEL_S = 300_000  # ms, a failure bound: the first run starts a sandboxed kernel
+GRADING_S = 300_000
 
 # Text whose contrast with its background is below WCAG AA (4.5:1; 3:1 for large text).
 LOW_CONTRAST_JS = """
@@ -136,6 +136,7 @@ def test_a_student_runs_plots_submits_twice_and_finds_the_draft(live_url, page) 
 def test_the_exercise_page_works_from_the_keyboard_and_in_french(live_url, browser) -> None:
     call_command("seed_demo", password=PASSWORD)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     try:
         _log_in(page, live_url)

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from courses.grading import kernels
 from courses.grading.validation import validation_run
 from courses.models import Exercise, ManualGrade
-from tests.support.browser import shot
+from tests.support.browser import WAIT_MS, shot
 from tests.support.exercises import add_exercise, as_json
 from tests.support.world import World, make_world
 
@@ -26,6 +26,7 @@ def _page_as(browser: Browser, live_server, user, language: str = "en") -> Page:
     client = Client()
     client.force_login(user)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
     domain = live_server.url.split("//")[1].split(":")[0]
     context.add_cookies(
         [

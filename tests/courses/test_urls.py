@@ -21,6 +21,18 @@ class Url:
     post: dict[str, str]
     ta_may_read: bool = True  # GET shows the page read-only to TAs
 
+    @property
+    def post_only(self) -> bool:
+        return self.name in POST_ONLY
+
+
+# Actions, not pages: a GET is answered 405 before anything else, whoever asks.
+POST_ONLY = {
+    "publish", "markdown_preview", "module_create", "module", "item_order", "exercise_notebook",
+    "exercise_validate", "cohort_settings", "extension", "exercise_regrade", "manual_grade",
+    "submission_regrade",
+}  # fmt: skip
+
 
 def _urls(w: World) -> list[Url]:
     base = f"/courses/teach/{w.course.organization.slug}/{w.course.slug}/"
@@ -76,12 +88,16 @@ def _urls(w: World) -> list[Url]:
 SECRETS = ("Basics", "Welcome", "test_add_hidden", "return a + b")
 
 
-def _assert_refused(response, *, who: str, url: str) -> None:
+def _assert_refused(response, *, who: str, url: str, method_not_allowed: bool = False) -> None:
+    """Refused: the login page, 403 or 404; 405 only for a GET of a POST-only action (the
+    refusal itself is then checked by the POST)."""
     status = response.status_code
-    if status == 302:
+    if method_not_allowed:
+        assert status == 405, (who, url, status)
+    elif status == 302:
         assert response["Location"].startswith("/accounts/login/"), (who, url)
     else:
-        assert status in (403, 404, 405), (who, url, status)
+        assert status in (403, 404), (who, url, status)
     body = response.content.decode(errors="replace")
     for secret in SECRETS:
         assert secret not in body, (who, url, secret)
@@ -116,7 +132,10 @@ def test_wrong_roles_get_403_404_or_the_login_page_and_change_nothing() -> None:
             if person is not None:
                 client.force_login(person)
             if not (person is w.ta and url.ta_may_read):
-                _assert_refused(client.get(url.path), who=who, url=url.path)
+                response = client.get(url.path)
+                # anonymous visitors are sent to log in before the method is looked at
+                not_allowed = url.post_only and person is not None
+                _assert_refused(response, who=who, url=url.path, method_not_allowed=not_allowed)
             _assert_refused(client.post(url.path, url.post), who=who, url=url.path)
     # and nothing changed
     w.course.refresh_from_db()
@@ -134,19 +153,30 @@ def test_only_superusers_see_the_operations_page() -> None:
     assert Client().get("/courses/teach/operations/").status_code == 302
 
 
-def test_the_right_people_see_every_page() -> None:
+def test_the_right_people_see_every_page_and_may_use_every_action() -> None:
     w = make_world()
     for person in (w.instructor, w.org_admin):
         client = Client()
         client.force_login(person)
         for url in _urls(w):
-            response = client.get(url.path)
-            assert response.status_code in (200, 405), (url.path, response.status_code)
+            _assert_served(client, url)
     ta = Client()
     ta.force_login(w.ta)
     for url in _urls(w):
-        if url.ta_may_read:
-            assert ta.get(url.path).status_code in (200, 405), url.path
+        if (url.post_only and not url.edit) or (not url.post_only and url.ta_may_read):
+            _assert_served(ta, url)
+
+
+def _assert_served(client: Client, url: Url) -> None:
+    """A page answers a GET; an action answers its POST (done, or the form again)."""
+    if not url.post_only:
+        assert client.get(url.path).status_code == 200, url.path
+        return
+    assert client.get(url.path).status_code == 405, url.path
+    response = client.post(url.path, url.post)
+    assert response.status_code in (200, 302), (url.path, response.status_code)
+    if response.status_code == 302:
+        assert not response["Location"].startswith("/accounts/login/"), url.path
 
 
 def test_a_ta_may_grade_but_not_edit() -> None:

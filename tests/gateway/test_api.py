@@ -121,16 +121,14 @@ def test_over_the_daily_token_quota_is_a_429(gateway, learner, settings):
 
 
 def test_over_the_request_rate_is_a_429_with_retry_after(gateway, learner, settings):
-    settings.GATEWAY_REQUESTS_PER_MINUTE = 2
-    if time.time() % 60 > 55:  # the window is the clock's minute: start well inside one
-        time.sleep(60.5 - time.time() % 60)
+    settings.GATEWAY_REQUESTS_PER_MINUTE = 2  # the gateway's clock is 30 s into a minute
     statuses = [embed(gateway, "hi")[0] for _ in range(3)]
     assert statuses == [200, 200, 429]
     conn = gateway.connection("socket")
     conn.request("POST", "/v1/embeddings", json.dumps({"model": MINILM, "input": "x"}))
     response = conn.getresponse()
     assert response.status == 429
-    assert 0 < int(response.getheader("Retry-After")) <= 60
+    assert response.getheader("Retry-After") == "30"
     assert json.loads(response.read())["error"]["code"] == "rate_limit_exceeded"
 
 
@@ -211,7 +209,7 @@ def test_a_stream_the_caller_abandons_is_still_charged(gateway, learner, tiny_ch
     conn.request("POST", "/v1/chat/completions", json.dumps(request))
     conn.getresponse().readline()
     conn.close()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 300  # charged once the server notices: wait for it
     while tokens_used_today(learner[0].id) == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert tokens_used_today(learner[0].id) >= 40

@@ -10,13 +10,14 @@ from gateway.limits import usage_record
 from gateway.models import Usage
 from gateway.services import redis_client, usage_flush
 from tests.support.factories import CourseFactory, UserFactory
-from tests.support.gateway import MINILM, minilm_card
+from tests.support.gateway import FROZEN_NOW, MINILM, minilm_card
 
 
 def record(settings, **kwargs) -> None:
     async def go() -> None:
         redis = Redis.from_url(settings.REDIS_URL)
-        await usage_record(redis, model=MINILM, completion_tokens=0, **kwargs)
+        # one instant for all: a test running over midnight must not make two days of usage
+        await usage_record(redis, model=MINILM, completion_tokens=0, now=FROZEN_NOW, **kwargs)
         await redis.aclose()
 
     asyncio.run(go())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import nbformat
@@ -59,10 +59,10 @@ def test_it_runs_a_notebook_and_returns_outputs_statuses_and_memory(mode: str) -
 
 
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
-    limits = Limits(cell_timeout_s=1)
+    limits = Limits(cell_timeout_s=5)  # ample for `1`; the second cell never ends
 
     with KernelPool(size=1, mode=mode, limits=limits) as pool:
-        result = run_cells(["1", "while True: pass", "2"], limits=limits, pool=pool)
+        result = run_cells(["1", "import time\ntime.sleep(600)", "2"], limits=limits, pool=pool)
 
     assert [cell.status for cell in result.cells] == ["ok", "timeout", "not_run"]
     assert result.stopped_by == "timeout"
@@ -81,10 +81,10 @@ def test_it_rejects_a_broken_notebook_as_the_users_error() -> None:
 
 def test_the_cli_prints_the_executed_notebook_as_json(tmp_path: Path) -> None:
     path = tmp_path / "nb.ipynb"
-    path.write_bytes(notebook("print(6 * 7)", "import time\ntime.sleep(30)", "'never'"))
+    path.write_bytes(notebook("print(6 * 7)", "import time\ntime.sleep(600)", "'never'"))
 
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", str(path), "--timeout", "3", "--json"],
+        [sys.executable, "-m", "sandbox", "run", str(path), "--timeout", "5", "--json"],
         capture_output=True, text=True, cwd=REPO, timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
@@ -104,9 +104,7 @@ def test_the_pool_replaces_a_kernel_that_died_while_warm(mode: str) -> None:
     with KernelPool(size=1, mode=mode) as pool:
         first = pool.acquire()
         first.shutdown()
-        deadline = time.monotonic() + 30
-        while pool.ready_count() < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert pool.wait_ready(1)
         warm = pool._ready[0]
         warm.process.kill()
 
@@ -122,9 +120,7 @@ WORKER = """
 import sys, time
 from sandbox import KernelPool
 pool = KernelPool(size=2, mode=sys.argv[1])
-pool.start()
-while pool.ready_count() < 2:
-    time.sleep(0.05)
+assert pool.wait_ready(2, timeout=600)
 print(" ".join(str(kernel.lease.uid) for kernel in pool._ready), flush=True)
 time.sleep(600)
 """
@@ -145,13 +141,27 @@ def test_a_killed_worker_leaves_no_kernel_running(mode: str) -> None:
     worker.wait()
 
     # then: its kernels died with it, and a new pool's start cleans what is left
-    deadline = time.monotonic() + 5
-    while processes_of(uids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_exit(processes_of(uids))
     assert processes_of(uids) == []
     with KernelPool(size=0, mode=mode):
         pass
     assert slots.clean_orphans() == []
+
+
+def wait_for_exit(pids: list[int], timeout_s: float = 600) -> None:
+    """Wait until these processes have exited (a pidfd is readable once its process is)."""
+    pidfds = []
+    for pid in pids:
+        try:
+            pidfds.append(os.pidfd_open(pid))
+        except ProcessLookupError:
+            continue
+    try:
+        for pidfd in pidfds:
+            select.select([pidfd], [], [], timeout_s)
+    finally:
+        for pidfd in pidfds:
+            os.close(pidfd)
 
 
 def processes_of(uids: set[int]) -> list[int]:
@@ -170,15 +180,21 @@ def processes_of(uids: set[int]) -> list[int]:
 
 def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
     streamed: list[dict[str, object]] = []
-    with Session(limits=Limits(cell_timeout_s=20), mode=mode) as session:
+    with Session(limits=Limits(cell_timeout_s=600), mode=mode) as session:
         session.execute(
             "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
             on_output=streamed.append,
         )
         assert "".join(str(o["text"]) for o in streamed) == "0\n1\n2\n"
 
-        threading.Timer(0.5, session.interrupt).start()
-        interrupted = session.execute("x = 1\ntime.sleep(30)")
+        def interrupt_when_sleeping(output: dict[str, object]) -> None:
+            if output.get("text") == "sleeping\n":  # surely running: no race with its start
+                session.interrupt()
+
+        interrupted = session.execute(
+            "x = 1\nprint('sleeping', flush=True)\ntime.sleep(600)",
+            on_output=interrupt_when_sleeping,
+        )
         assert interrupted.status == "error"
         assert interrupted.outputs[-1]["ename"] == "KeyboardInterrupt"
         assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
@@ -186,6 +202,26 @@ def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
         session.restart()
         assert session.execute("x").outputs[-1]["ename"] == "NameError"
     assert not session.is_alive()
+
+
+def test_a_kernel_shut_down_from_another_thread_ends_its_running_cell(start) -> None:
+    # given: a cell that runs for ten minutes, and a thread that shuts the kernel down
+    kernel = start(cell_timeout_s=600, total_timeout_s=600)
+
+    def shut_down_when_sleeping(output: dict[str, object]) -> None:
+        if output.get("text") == "sleeping\n":
+            threading.Thread(target=kernel.shutdown).start()
+
+    # when it does, while the cell runs
+    result = kernel.execute(
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(600)",
+        on_output=shut_down_when_sleeping,
+    )
+
+    # then the cell ends as killed, and the kernel is released (by the fixture's checks too)
+    assert result.status == "killed"
+    assert not kernel.is_alive()
+    kernel.shutdown(wait=True)
 
 
 def test_it_refuses_to_start_without_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:

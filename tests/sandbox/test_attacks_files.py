@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,28 +30,28 @@ print(json.dumps(found))
 
 
 @pytest.fixture
-def host_secrets(tmp_path: Path) -> Iterator[dict[str, str]]:
+def host_secrets() -> Iterator[dict[str, str]]:
     """World-readable secret files on the host: only the namespace can hide them."""
     secret = secrets.token_hex(16)
     # Next to the kernel runtime (its parent is partly visible inside), and in /tmp.
     beside_runtime = runtime.runtime_path().parent / f"test-secret-{secret[:8]}"
     beside_runtime.mkdir()
+    in_tmp = Path(tempfile.mkdtemp(prefix="test-secret-"))
     settings = beside_runtime / "settings.py"
     settings.write_text(f"SECRET_KEY = '{secret}'\nDATABASE_URL = 'postgres://u:{secret}@db'\n")
-    key_file = tmp_path / "secret_key"
+    key_file = in_tmp / "secret_key"
     key_file.write_text(secret)
     database = beside_runtime / "db.sqlite3"
     with sqlite3.connect(database) as connection:
         connection.execute("create table learner (password text)")
         connection.execute("insert into learner values (?)", (secret,))
-    for path in (beside_runtime, tmp_path, *tmp_path.parents):
-        path.chmod(path.stat().st_mode | 0o755)
+    for path in (beside_runtime, in_tmp):
+        path.chmod(0o755)
     for path in (settings, key_file, database):
         path.chmod(0o644)
     yield {"secret": secret, "settings": str(settings), "key": str(key_file), "db": str(database)}
-    for path in (settings, database):
-        path.unlink()
-    beside_runtime.rmdir()
+    shutil.rmtree(beside_runtime)
+    shutil.rmtree(in_tmp)
 
 
 def test_it_hides_the_platform_settings_database_and_secret_key_file(

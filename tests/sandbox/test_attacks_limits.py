@@ -7,7 +7,9 @@ import errno
 import resource
 import time
 
-from sandbox import KernelPool, Limits
+import pytest
+
+from sandbox import KernelPool, Limits, outputs
 from sandbox.outputs import TRUNCATION_MARKER
 from tests.support.sandbox import StartKernel, report, stdout
 
@@ -39,8 +41,7 @@ def test_it_stops_a_fork_bomb_at_the_process_limit(start: StartKernel) -> None:
 
     assert found["error"] == errno.EAGAIN
     assert found["children"] < 40
-    if kernel.cgroup is not None:
-        assert len(kernel.cgroup.pids()) <= 40
+    assert kernel.cgroup is not None and len(kernel.cgroup.pids()) <= 40
     # the kernel itself survives and answers
     assert kernel.execute("1 + 1").outputs[0]["data"]["text/plain"] == "2"
 
@@ -112,22 +113,24 @@ def test_it_stops_a_single_file_at_the_file_size_limit(start: StartKernel) -> No
     assert found == errno.EFBIG
 
 
-def test_it_interrupts_an_infinite_loop_and_keeps_the_kernel(start: StartKernel) -> None:
+def test_it_interrupts_an_infinite_loop_and_keeps_the_kernel(
+    start: StartKernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loaded machine may take its time to deliver the interrupt: never kill here.
+    monkeypatch.setattr(outputs, "INTERRUPT_GRACE_S", 600)
     kernel = start(cell_timeout_s=1.0)
-    started = time.monotonic()
 
     result = kernel.execute("while True:\n    pass")
 
     assert result.status == "timeout"
     assert kernel.stopped_by == "timeout"
-    assert time.monotonic() - started < 3
     assert any(o.get("ename") == "KeyboardInterrupt" for o in result.outputs)
+    assert result.outputs[-1]["evalue"] == "the cell ran longer than 1 s"
     assert kernel.is_alive()
 
 
 def test_it_kills_a_loop_that_ignores_interrupts(start: StartKernel) -> None:
     kernel = start(cell_timeout_s=1.0)
-    started = time.monotonic()
 
     result = kernel.execute(
         "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -136,30 +139,45 @@ def test_it_kills_a_loop_that_ignores_interrupts(start: StartKernel) -> None:
 
     assert result.status == "timeout"
     assert kernel.stopped_by == "timeout"
-    assert time.monotonic() - started < 1.0 + 2.0 + 2.0  # timeout, grace, kill
     assert not kernel.is_alive()
 
 
 def test_it_kills_a_kernel_at_its_cpu_seconds_limit(start: StartKernel) -> None:
-    kernel = start(cpu_seconds=2, cell_timeout_s=20)
-    started = time.monotonic()
+    kernel = start(cpu_seconds=2, cell_timeout_s=600, total_timeout_s=600)
 
     result = kernel.execute("while True:\n    pass")
 
     assert result.status == "killed" and kernel.stopped_by == "cpu"
-    assert time.monotonic() - started < 10  # soft limit, or the hard one a second later
     assert not kernel.is_alive()
 
 
+class SteppedClock:
+    """The real monotonic clock, plus whatever time a test says has passed."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
 def test_it_stops_a_run_at_its_total_time_limit(start: StartKernel) -> None:
-    kernel = start(cell_timeout_s=10, total_timeout_s=1.5)
+    # given: a run that has used all but a second of its 600 s
+    kernel = start(cell_timeout_s=600, total_timeout_s=600)
+    kernel.clock = clock = SteppedClock()
+    first = kernel.execute("import time")
+    clock.skip(599)
 
-    first = kernel.execute("import time; time.sleep(1)")
-    second = kernel.execute("time.sleep(5)")
+    # when: its next cell would run for ten minutes
+    second = kernel.execute("time.sleep(600)")
 
+    # then: the total limit stops it, not the cell's own
     assert first.status == "ok"
-    assert second.status == "timeout" and second.duration_s < 3
-    assert "in total" in second.outputs[-1]["evalue"]
+    assert second.status == "timeout" and kernel.stopped_by == "timeout"
+    assert second.outputs[-1]["evalue"] == "the notebook ran longer than 600 s in total"
 
 
 def rss_mib() -> float:
@@ -177,10 +195,23 @@ def test_it_caps_an_output_flood_with_a_marker_and_bounded_worker_memory(
 
     assert result.status == "killed" and kernel.stopped_by == "output"
     text = stdout(result)
-    assert text.startswith("1\n2\n3\n")
+    assert text.startswith("1\n2\n3\n")  # the head, however fast the kernel printed
     assert text.endswith(TRUNCATION_MARKER.format(limit=100_000))
     assert len(text.encode()) <= 100_000 + 200
     assert after.status == "not_run"
+    assert rss_mib() - before < 50
+
+
+@pytest.mark.parametrize("size", [300_000, 50_000_000])
+def test_it_shows_the_head_of_a_single_print_over_the_cap(start: StartKernel, size: int) -> None:
+    # One write, flushed as one piece of text: the head shows, cut exactly at the cap.
+    kernel = start(output_bytes=100_000, cell_timeout_s=20)
+    before = rss_mib()
+
+    result = kernel.execute(f"print('y' * {size})")
+
+    assert result.status == "killed" and kernel.stopped_by == "output"
+    assert stdout(result) == "y" * 100_000 + TRUNCATION_MARKER.format(limit=100_000)
     assert rss_mib() - before < 50
 
 
@@ -196,11 +227,23 @@ def test_it_survives_floods_faster_than_the_kernel_can_send(start: StartKernel) 
     assert rss_mib() - before < 50
 
 
-def test_it_drops_a_single_giant_message_without_holding_it(start: StartKernel) -> None:
-    kernel = start(output_bytes=100_000, cell_timeout_s=5)
+RAW_GIANT_MESSAGE = """
+kernel = get_ipython().kernel
+kernel.session.send(kernel.iopub_socket, "stream", {"name": "stdout", "text": "y" * 50_000_000},
+                    parent=kernel.get_parent())
+import time
+time.sleep(600)
+"""
+
+
+def test_it_drops_a_giant_message_sent_past_stdout_without_holding_it(
+    start: StartKernel,
+) -> None:
+    # The receive-size limit bounds the worker's memory against code that sends one itself.
+    kernel = start(output_bytes=100_000, cell_timeout_s=600, total_timeout_s=600)
     before = rss_mib()
 
-    result = kernel.execute("print('y' * 50_000_000)")
+    result = kernel.execute(RAW_GIANT_MESSAGE)
 
     assert result.status == "killed" and kernel.stopped_by == "output"
     assert stdout(result) == TRUNCATION_MARKER.format(limit=100_000)

@@ -9,6 +9,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.process import GatewayProcess
 
 MINILM = "all-MiniLM-L6-v2"
+# The gateway's clock in tests: half a minute into a minute, at noon, so that no test's
+# requests straddle a rate-limit minute or a quota day, whenever the suite runs.
+FROZEN_NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC).timestamp()
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +96,13 @@ def chat_card(name: str, *, backend: str, location: str = "", **extra: Any) -> M
 class RunningGateway:
     """The gateway process's server, run by an event loop in a thread."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, now: float = FROZEN_NOW) -> None:
         directory = Path(tempfile.mkdtemp(prefix="gateway-test-"))
         directory.chmod(0o755)  # other uids (setpriv clients) must reach the socket
         self.socket = directory / "sock" / "gateway.sock"
-        self.process = GatewayProcess(registry=registry, socket=self.socket, port=0)
+        self.process = GatewayProcess(
+            registry=registry, socket=self.socket, port=0, clock=lambda: now
+        )
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -170,10 +176,16 @@ def gateway(transactional_db: None, clean_redis: None, minilm: Any) -> Iterator[
 
 
 def tokens_used_today(user_id: int) -> int:
-    from datetime import UTC, datetime
-
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    """Tokens charged on the gateway's (frozen) day."""
+    day = datetime.fromtimestamp(FROZEN_NOW, UTC).strftime("%Y-%m-%d")
     return int(redis_client().get(DAILY_TOKENS_KEY.format(user_id=user_id, day=day)) or 0)
 
 
-__all__ = ["MINILM", "RunningGateway", "chat_card", "minilm_card", "tokens_used_today"]
+__all__ = [
+    "FROZEN_NOW",
+    "MINILM",
+    "RunningGateway",
+    "chat_card",
+    "minilm_card",
+    "tokens_used_today",
+]

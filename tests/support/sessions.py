@@ -1,56 +1,75 @@
 """Driving a learner's live notebook session as its page does: run requests over HTTP, the
-session's events read from its Server-Sent Events stream."""
+session's events read from its Server-Sent Events stream, steps that wait on events (never
+on the clock)."""
 
 import asyncio
 import json
 
+import pytest
 from django.test import AsyncClient
 
 
-async def _collect(user, url: str, *, until, timeout: float, subscribed) -> list[dict]:
-    """Events of the session's stream until `until(events)` says enough; `subscribed` is set
-    at the first event (the view subscribes before it says hello)."""
+async def _collect(user, url: str, *, events: list[dict], arrived, until) -> None:
+    """Append the session stream's events to `events` until `until(events)` says enough;
+    `arrived` is set at each one."""
     client = AsyncClient()
     await client.aforce_login(user)
     response = await client.get(url)
-    events: list[dict] = []
-
-    async def read() -> None:
-        async for chunk in response.streaming_content:
-            for block in chunk.decode().split("\n\n"):
-                if block.startswith("data: "):
-                    events.append(json.loads(block[6:]))
-                    subscribed.set()
-            if until(events):
-                return
-
-    try:
-        await asyncio.wait_for(read(), timeout=timeout)
-    except TimeoutError:
-        print("events so far:", events)  # what the stream said, to see what is missing
-        raise
-    return events
+    async for chunk in response.streaming_content:
+        for block in chunk.decode().split("\n\n"):
+            if block.startswith("data: "):
+                events.append(json.loads(block[6:]))
+                arrived.set()
+        if until(events):
+            return
 
 
-def follow(user, base: str, *steps, until, timeout: float = 60) -> list[dict]:
-    """Open the session's stream, then do `steps` (callables, or seconds to wait) in order;
-    returns the stream's events once `until` says enough."""
+async def _seen(events: list[dict], arrived, predicate) -> None:
+    while not predicate(events):
+        arrived.clear()
+        await arrived.wait()
+
+
+class Seen:
+    """A step: wait until the stream's events so far satisfy `predicate`."""
+
+    def __init__(self, predicate) -> None:
+        self.predicate = predicate
+
+
+def printed(cell: str, text: str):
+    """The cell's output `text` arrived: it is surely running now."""
+    return Seen(
+        lambda events: any(
+            e.get("cell") == cell and e["type"] == "output" and e["output"].get("text") == text
+            for e in events
+        )
+    )
+
+
+def follow(user, base: str, *steps, until, timeout: float = 300) -> list[dict]:
+    """Open the session's stream, then do `steps` (callables, or Seen) in order; returns
+    the stream's events once `until` says enough. `timeout` only bounds a failing test."""
 
     async def scenario() -> list[dict]:
-        subscribed = asyncio.Event()
+        events: list[dict] = []
+        arrived = asyncio.Event()
         url = base + "kernel/events"
-        task = asyncio.create_task(
-            _collect(user, url, until=until, timeout=timeout, subscribed=subscribed)
-        )
-        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        task = asyncio.create_task(_collect(user, url, events=events, arrived=arrived, until=until))
+        # the view subscribes before it says hello: the first event means we hear everything
+        await _seen(events, arrived, bool)
         for step in steps:
-            if callable(step):
-                await asyncio.to_thread(step)
+            if isinstance(step, Seen):
+                await _seen(events, arrived, step.predicate)
             else:
-                await asyncio.sleep(step)
-        return await task
+                await asyncio.to_thread(step)
+        await task
+        return events
 
-    return asyncio.run(scenario())
+    try:
+        return asyncio.run(asyncio.wait_for(scenario(), timeout=timeout))
+    except TimeoutError:
+        pytest.fail(f"the session's stream did not say what was expected within {timeout} s")
 
 
 def run(client, base: str, *cells: tuple[str, str]):

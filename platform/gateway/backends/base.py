@@ -1,10 +1,10 @@
-"""What every backend deals in: catalog entries, embeddings, chat parameters, completions,
-and the two kinds of backend. Backends import these; the registry (gateway.backends) loads
+"""What every backend deals in: catalog entries, embeddings, chat parameters and
+completions. Backends import these; the registry (gateway.backends) loads
 the backends."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -44,13 +44,3 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
-
-
-class EmbeddingBackend(Protocol):
-    def embed(self, texts: list[str]) -> Embeddings: ...
-
-
-class ChatBackend(Protocol):
-    def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
-        """Generate a reply; when `emit` is given, call it with each new piece of text."""
-        ...

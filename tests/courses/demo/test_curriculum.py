@@ -33,9 +33,9 @@ from courses.grading.pipeline import grade_notebook
 from courses.grading.scoring import GradeReport
 from courses.html import render_markdown
 from courses.models import Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
-from sandbox.trusted.insecure_kernel import InsecureLocalKernel
 from tests.support.exercises import answered
 from tests.support.factories import ModuleFactory, OrganizationFactory
+from tests.support.insecure_kernel import InsecureLocalKernel
 
 REPO = Path(__file__).resolve().parents[3]
 EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))

@@ -72,7 +72,7 @@ def test_a_submission_is_graded_by_a_real_worker_and_followed_live(
     assert response.status_code == 202, response.content
     body = response.json()
     # then the event stream ends with the grade
-    events = asyncio.run(asyncio.wait_for(_follow(user, body["events_url"]), timeout=90))
+    events = asyncio.run(asyncio.wait_for(_follow(user, body["events_url"]), timeout=300))
     final = events[-1]
     assert final["status"] == SubmissionStatus.GRADED, events
     assert final["score"] == score

@@ -10,7 +10,7 @@ import nbformat
 
 from courses.assignment import parse_exercise, student_notebook
 from courses.grading.pipeline import grade_notebook, instructor_definitions
-from sandbox.trusted.insecure_kernel import InsecureLocalKernel
+from tests.support.insecure_kernel import InsecureLocalKernel
 from tests.support.exercises import NOTEBOOKS
 
 SQUARES = (
@@ -124,10 +124,10 @@ def test_an_answer_cell_that_never_ends_ends_the_run_with_a_note(problem1):
     report, _ = grade(
         problem1,
         submit(problem1, {"squares": loops, "sum_of_squares": SUM_OF_SQUARES}),
-        cell_timeout_s=1.0,
+        cell_timeout_s=5.0,  # ample for the notebook's other cells; this one never ends
     )
     assert report.score == 0.0
-    assert any("did not finish within 1 s" in note for note in report.notes)
+    assert any("did not finish within 5 s" in note for note in report.notes)
     assert {t.message for t in report.tests if t.status == "failed"} >= {
         "Not graded: the notebook stopped before this test"
     }

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from courses.learn import sessions
-from tests.support.sessions import finished, follow, outputs, run
+from tests.support.sessions import finished, follow, outputs, printed, run
 from tests.support.worker import celery_worker
 
 pytestmark = [
@@ -56,24 +56,25 @@ def test_an_error_skips_the_next_cells_and_html_is_sanitised(worker, page) -> No
 def test_a_matplotlib_plot_arrives_as_a_png_image(worker, page) -> None:
     user, _exercise, base, client = page
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
-    events = follow(user, base, run(client, base, ("p", code)), until=finished(1), timeout=90)
+    events = follow(user, base, run(client, base, ("p", code)), until=finished(1))
     images = [o for o in outputs(events) if o["type"] == "image"]
     assert len(images) == 1 and images[0]["png"].startswith("iVBORw0KGgo")
+
+
+SLEEPS = "import time\nprint('sleeping', flush=True)\ntime.sleep(600)"
 
 
 def test_interrupt_stops_a_running_cell_and_the_session_lives_on(worker, page) -> None:
     user, _exercise, base, client = page
     follow(user, base, run(client, base, ("w", "y = 5")), until=finished(1))
     # when a sleeping cell is interrupted
-    started = time.monotonic()
     events = follow(
-        user, base, run(client, base, ("s", "import time\ntime.sleep(30)")), 1.5,
+        user, base, run(client, base, ("s", SLEEPS)), printed("s", "sleeping\n"),
         lambda: client.post(base + "kernel/interrupt"),
         until=finished(1),
     )  # fmt: skip
-    # then it stops at once with KeyboardInterrupt, and the variables are still there
-    assert time.monotonic() - started < 20
-    assert any(o.get("ename") == "KeyboardInterrupt" for o in outputs(events))
+    # then the interrupt stopped it (not the cell's time limit), and the variables remain
+    assert [o["ename"] for o in outputs(events) if "ename" in o] == ["KeyboardInterrupt"]
     after = follow(user, base, run(client, base, ("check", "y")), until=finished(1))
     assert {"type": "text", "text": "5"} in outputs(after)
 
@@ -98,14 +99,12 @@ def test_a_restart_clears_the_kernel_and_a_dead_kernel_is_reported(worker, page)
 def test_a_restart_during_a_running_cell_ends_it_and_the_next_run_works(worker, page) -> None:
     user, _exercise, base, client = page
     # when the learner restarts while a cell sleeps
-    started = time.monotonic()
     events = follow(
-        user, base, run(client, base, ("s", "import time\ntime.sleep(60)")), 2,
+        user, base, run(client, base, ("s", SLEEPS)), printed("s", "sleeping\n"),
         lambda: client.post(base + "kernel/restart"),
         until=finished(1),
     )  # fmt: skip
-    # then that cell ends at once, and a fresh kernel answers the next run
-    assert time.monotonic() - started < 30
+    # then that cell ends, and a fresh kernel answers the next run
     assert {"type": "kernel", "state": "restarted"} in events
     after = follow(user, base, run(client, base, ("n", "1+1")), until=finished(1))
     assert {"type": "text", "text": "2"} in outputs(after)
@@ -116,7 +115,7 @@ def test_an_idle_session_is_culled_with_a_message(worker, page) -> None:
     follow(user, base, run(client, base, ("c", "1")), until=finished(1))
     events = follow(
         user, base, lambda: sessions.sessions_cull_idle(idle_s=0),
-        until=lambda evs: any(e.get("state") == "culled" for e in evs), timeout=30,
+        until=lambda evs: any(e.get("state") == "culled" for e in evs),
     )  # fmt: skip
     assert {"type": "kernel", "state": "culled"} in events
     assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None

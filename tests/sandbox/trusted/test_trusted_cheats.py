@@ -251,7 +251,7 @@ def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
 
 def test_a_learner_function_that_never_returns_fails_its_test_in_time(run_trusted):
     cheat = "def squares(n):\n    while True:\n        pass\n"
-    results = run_trusted(cheat, "assert squares(3) == [1, 4, 9]", cell_timeout_s=1.5)
+    results = run_trusted(cheat, "assert squares(3) == [1, 4, 9]", cell_timeout_s=5)
     assert [r.passed for r in results] == [False]
     assert results[0].error_type == "TimeoutError"
 

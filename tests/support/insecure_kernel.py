@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +50,10 @@ class InsecureLocalKernel:
         )
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
         env.update(OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
-        self._km.start_kernel(env=env, cwd=str(self.host_dir))
+        # Cheats that break the interpreter make it print tracebacks as it exits: not ours.
+        self._km.start_kernel(
+            env=env, cwd=str(self.host_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self._client = self._km.blocking_client()
         self._client.start_channels()
         self._wait_ready(start_timeout_s)
