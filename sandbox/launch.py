@@ -4,24 +4,25 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from sandbox import client, isolation, mounts, seccomp, slots
+from sandbox import client, isolation, seccomp, slots, zygote
 from sandbox.cgroups import Cgroup
-from sandbox.isolation import MIB
+from sandbox.hostdir import (
+    CONNECTION_FILE,
+    make_host_dir,
+    new_cgroup,
+    remove_host_dir,
+    write_connection_file,
+)
 from sandbox.kernel import Kernel
 from sandbox.limits import Limits, SandboxInfraError
 from sandbox.slots import UidLease
 
-CONNECTION_FILE = "connection.json"
 # The kernel's stdout and stderr (bwrap's errors included): read when it fails to start.
 LOG_FILE = "kernel.log"
 
@@ -45,8 +46,6 @@ def start_kernel(*, limits: Limits, mode: str | None = None, wait: bool = True) 
     elif mode == "bwrap":
         kernel = _start_bwrap(limits)
     elif mode == "zygote":
-        from sandbox import zygote
-
         kernel = zygote.start_kernel(limits=limits)
     else:
         raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
@@ -85,30 +84,6 @@ class PopenProcess:
             self.popen.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
-
-
-def make_host_dir(lease: UidLease, limits: Limits) -> Path:
-    """The kernel's private directory: a small tmpfs owned by its slot uid."""
-    host_dir = slots.prepare_run_base() / f"k{lease.uid}-{secrets.token_hex(4)}"
-    host_dir.mkdir(mode=0o700)
-    mounts.mount_private_tmpfs(host_dir, size_bytes=limits.tmpfs_mb * MIB, uid=lease.uid)
-    return host_dir
-
-
-def write_connection_file(*, host_dir: Path, info: dict[str, Any], owner: int | None) -> None:
-    path = host_dir / CONNECTION_FILE
-    path.write_text(json.dumps(info))
-    path.chmod(0o600)
-    if owner is not None:
-        os.chown(path, owner, owner)
-
-
-def new_cgroup(lease: UidLease, limits: Limits) -> Cgroup | None:
-    name = slots.cgroup_name(lease.uid)
-    from sandbox import cgroups
-
-    cgroups.remove_stale(names=[name])
-    return Cgroup.create(name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes)
 
 
 def _start_bwrap(limits: Limits) -> Kernel:
@@ -169,11 +144,6 @@ def _undo(*, group: Cgroup | None, host_dir: Path | None, lease: UidLease) -> No
     if host_dir is not None:
         remove_host_dir(host_dir)
     lease.release()
-
-
-def remove_host_dir(host_dir: Path) -> None:
-    mounts.unmount(host_dir)
-    shutil.rmtree(host_dir, ignore_errors=True)
 
 
 def _start_insecure(limits: Limits) -> Kernel:

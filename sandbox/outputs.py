@@ -1,18 +1,19 @@
 """Waiting for one cell: collecting its outputs under the output cap, and enforcing its
-wall-clock limits (interrupt first, kill when the interrupt is ignored)."""
+wall-clock limits (interrupt first, kill when the interrupt is ignored).
+
+A cell's run needs only a few things of its kernel (RunningKernel below): sandbox.kernel
+hands itself over, and this module never imports it.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sandbox import client
-from sandbox.limits import CellResult
-
-if TYPE_CHECKING:
-    from sandbox.kernel import Kernel
+from sandbox.limits import CellResult, Limits
 
 INTERRUPT_GRACE_S = 2.0
 # Stands for a message too big to receive (the kernel's own stdout never sends one, see
@@ -21,13 +22,41 @@ OVERSIZED: dict[str, Any] = {"output_type": "stream", "name": "stdout", "text": 
 TRUNCATION_MARKER = "\n[output truncated: this run printed more than {limit} bytes]\n"
 
 
+class Alive(Protocol):
+    def is_alive(self) -> bool: ...
+
+
+class RunningKernel(Protocol):
+    """What waiting for a cell needs of its kernel (sandbox.kernel.Kernel): its channels,
+    limits and clock, the run's deadline and output budget, and the ways to stop it."""
+
+    limits: Limits
+    clock: Callable[[], float]
+    run_deadline: float | None
+    output_used: int
+    interrupt_requested: bool
+    stopped_by: str | None
+
+    @property
+    def channels(self) -> client.Channels: ...
+
+    @property
+    def process(self) -> Alive: ...
+
+    def send_interrupt(self) -> None: ...
+
+    def kill_for(self, reason: str) -> None: ...
+
+    def death_reason(self) -> str: ...
+
+
 class CellRun:
     """The messages of one execute_request, until its reply and idle status, or a limit."""
 
     def __init__(
         self,
         *,
-        kernel: Kernel,
+        kernel: RunningKernel,
         msg_id: str,
         index: int,
         timeout_s: float,

@@ -7,6 +7,7 @@ platform's own state folder (sandbox.state), which the sandbox uids can reach.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -138,8 +139,6 @@ def install_modules(*, path: Path, modules: list[Path]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m sandbox build-runtime")
     parser.add_argument("--path", type=Path, default=None)
     parser.add_argument("--force", action="store_true")

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sandbox import cgroups, client, isolation, runtime, seccomp, slots
+from sandbox.hostdir import CONNECTION_FILE, make_host_dir, new_cgroup, remove_host_dir
 from sandbox.isolation import HOME, MIB
 from sandbox.kernel import Kernel
-from sandbox.launch import CONNECTION_FILE, make_host_dir, new_cgroup, remove_host_dir
 from sandbox.limits import Limits, SandboxInfraError
 
 SERVER = Path(__file__).resolve().parent / "zygote_server.py"

@@ -13,6 +13,10 @@ Each kernel: unshare(NEWPID) then fork -> pid 1 of a new pid namespace, which jo
 cgroups, unshares mount/net/ipc/uts/cgroup, mounts its own /proc and tmpfs, binds its
 kernel dir, brings loopback up, sets rlimits, drops to the slot uid, loads seccomp, then
 starts the kernel in that same process.
+
+ipykernel is imported inside functions on purpose: in the zygote only once its clean
+environment is in place (and after the configured preloads), in a warm-up child to learn
+what a kernel imports, in each kernel after its own environment is set.
 """
 
 import ctypes

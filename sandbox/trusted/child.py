@@ -14,6 +14,8 @@ import linecache
 import math
 import numbers
 import os
+import random
+import resource
 import select
 import signal
 import socket
@@ -256,9 +258,6 @@ def _safe_str(value: Any, *, use_repr: bool = False) -> str:
 
 def main(fd: int) -> None:
     """Entry point of a forked trusted process: serve the worker on ``fd``, then exit."""
-    import random
-    import resource
-
     # A backstop against a flood of learner data: the worker's host must not run out.
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     random.seed()

@@ -18,6 +18,8 @@ import sys
 import threading
 from pathlib import Path
 
+from . import child
+
 PRELOAD = ("numpy", "numpy.testing", "pandas", "unittest", "math", "scipy")
 _PID = struct.Struct("!i")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -163,8 +165,6 @@ def serve(fd: int) -> None:
             __import__(name)
         except ImportError:
             continue
-    from . import child
-
     ctrl = socket.socket(fileno=fd)
     # Children are reaped by the kernel: the worker kills them by pid if they hang.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)

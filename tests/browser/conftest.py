@@ -11,6 +11,7 @@ from tests.browser.server import web_server
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.support.worker import celery_worker
 
+
 @pytest.fixture(scope="module", autouse=True)
 def _orm_beside_playwright() -> Iterator[None]:
     """Playwright's sync API keeps an event loop running in this thread, so Django takes

@@ -10,8 +10,8 @@ import nbformat
 
 from courses.assignment import parse_exercise, student_notebook
 from courses.grading.pipeline import grade_notebook, instructor_definitions
-from tests.support.insecure_kernel import InsecureLocalKernel
 from tests.support.exercises import NOTEBOOKS
+from tests.support.insecure_kernel import InsecureLocalKernel
 
 SQUARES = (
     "def squares(n):\n    if n < 1:\n        raise ValueError('n < 1')\n"

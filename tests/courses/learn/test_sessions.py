@@ -1,8 +1,6 @@
 """The live kernel, for real: HTTP run request → Celery (a real `-P threads` worker, real
 Redis) → the learner's sandboxed kernel session → sanitised outputs over SSE."""
 
-import time
-
 import pytest
 
 from courses.learn import sessions
