@@ -34,8 +34,10 @@ def pick(platform: Platform, client: Client, items: list[str]) -> dict:
     assert picker.status_code == 200
     back = client.post(response["Location"], {"item": items})
     page = back.content.decode()
-    action = unescape(re.search(r'<form id="lti-autopost" method="post" action="([^"]+)"', page)[1])
-    jwt_value = unescape(re.search(r'name="JWT" value="([^"]+)"', page)[1])
+    action = unescape(
+        re.findall(r'<form id="lti-autopost" method="post" action="([^"]+)"', page)[0]
+    )
+    jwt_value = unescape(re.findall(r'name="JWT" value="([^"]+)"', page)[0])
     data = urllib.parse.urlencode({"JWT": jwt_value}).encode()
     with urllib.request.urlopen(action, data=data, timeout=10) as answer:  # noqa: S310
         assert answer.status == 200
