@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campus.models import AuditAction, User
-from campus.services import audit_record
+from campus.selectors import pending_users_by_email, users_by_verified_email
+from campus.services import audit_record, email_unverified_claims_remove, pending_account_reclaim
 from courses.cohorts.invitations import send_invitations
 from courses.cohorts.services import enrollment_create
 from courses.models import Cohort, Enrollment, EnrollmentRole
@@ -35,6 +36,7 @@ NAME_MAX = 200
 class Outcome(models.TextChoices):
     CREATED = "created", gettext_lazy("New account created and enrolled")
     ENROLLED = "enrolled", gettext_lazy("Existing account enrolled")
+    INVITED = "invited", gettext_lazy("Unconfirmed account enrolled and invited")
     ALREADY = "already", gettext_lazy("Already enrolled")
     ERROR = "error", gettext_lazy("Error")
 
@@ -203,28 +205,35 @@ def _row_field_error(row: CsvRow, first_line: dict[str, int]) -> str:
 
 
 def _match_accounts(rows: list[CsvRow], *, cohort: Cohort) -> None:
-    """Decide each good row's outcome with three queries, whatever the number of rows."""
+    """Decide each good row's outcome with a fixed number of queries, whatever the rows.
+
+    Only a verified address names an account (`users_by_verified_email`): a person who typed
+    someone else's address into their profile is never enrolled in that person's place.
+    """
     good = [r for r in rows if not r.message]
     emails = {r.email for r in good}
-    users = {
-        u.email_lower: u
-        for u in User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+    users = users_by_verified_email(emails=emails)
+    pending = pending_users_by_email(emails=emails - users.keys())
+    taken = {
+        email
+        for email in User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails - users.keys() - pending.keys())
+        .values_list("email_lower", flat=True)
     }
-    # An address may also be someone's secondary, verified or not: that person is meant.
-    for address in (
-        EmailAddress.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=emails - users.keys())
-        .select_related("user")
-    ):
-        users.setdefault(address.email_lower, address.user)
     enrolled = dict(
-        Enrollment.objects.filter(cohort=cohort, user__in=users.values()).values_list(
-            "user_id", "role"
-        )
+        Enrollment.objects.filter(
+            cohort=cohort, user__in=[*users.values(), *pending.values()]
+        ).values_list("user_id", "role")
     )
     for row in good:
-        row.user = users.get(row.email)
-        if row.user is None:
+        row.user = users.get(row.email) or pending.get(row.email)
+        if row.email in taken:
+            row.outcome = Outcome.ERROR
+            row.message = _(
+                "An account uses this address as its login without having confirmed it, and "
+                "has another confirmed address. Ask a platform administrator to correct it."
+            )
+        elif row.user is None:
             row.outcome = Outcome.CREATED
         elif not row.user.is_active:
             row.outcome = Outcome.ERROR
@@ -235,6 +244,8 @@ def _match_accounts(rows: list[CsvRow], *, cohort: Cohort) -> None:
                 row.message = _("Enrolled as %(role)s; the role was not changed.") % {
                     "role": EnrollmentRole(enrolled[row.user.pk]).label
                 }
+        elif row.email in pending:
+            row.outcome = Outcome.INVITED
         else:
             row.outcome = Outcome.ENROLLED
 
@@ -247,7 +258,7 @@ def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
         - Enrollment.objects.filter(cohort=cohort, role=EnrollmentRole.STUDENT).count()
     )
     for row in rows:
-        joining = row.outcome in (Outcome.CREATED, Outcome.ENROLLED)
+        joining = row.outcome in (Outcome.CREATED, Outcome.ENROLLED, Outcome.INVITED)
         if joining and row.role == EnrollmentRole.STUDENT:
             seats -= 1
             if seats < 0:
@@ -259,16 +270,22 @@ def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
 
 
 def _apply(*, actor: User, cohort: Cohort, rows: list[CsvRow]) -> list[User]:
-    """Write the rows; returns the accounts created, to be invited once this commits."""
-    created = []
+    """Write the rows; returns the accounts to invite once this commits: the new ones, and
+    the unconfirmed ones, now opened only by the invitation mailed to their address."""
+    invited = []
     for row in rows:
         if row.outcome == Outcome.CREATED:
+            email_unverified_claims_remove(email=row.email)
             row.user = _create_invited_user(actor=actor, cohort=cohort, row=row)
-            created.append(row.user)
-        if row.outcome in (Outcome.CREATED, Outcome.ENROLLED):
+            invited.append(row.user)
+        elif row.outcome == Outcome.INVITED:
+            assert row.user is not None
+            email_unverified_claims_remove(email=row.email)
+            invited.append(pending_account_reclaim(user=row.user))
+        if row.outcome in (Outcome.CREATED, Outcome.ENROLLED, Outcome.INVITED):
             assert row.user is not None
             enrollment_create(actor=actor, user=row.user, cohort=cohort, role=row.role, via="csv")
-    return created
+    return invited
 
 
 def _invite(*, report: CsvReport, users: list[User], cohort: Cohort, inviter: User) -> None:

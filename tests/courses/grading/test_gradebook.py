@@ -236,3 +236,21 @@ def test_the_csv_never_carries_a_formula_in_a_name(world: World) -> None:
         csv.reader(io.StringIO(gradebook_csv(gradebook=cohort_gradebook(cohort=world.cohort))))
     )
     assert rows[2][0].startswith("'=")
+
+
+def test_no_cell_of_the_csv_can_carry_a_formula(world: World) -> None:
+    # given a learner whose e-mail (signup accepts it) and name start formulas, a cohort and
+    # an exercise named as formulas
+    world.student.email = "=1+1+x@example.org"
+    world.student.name = ""
+    world.student.save(update_fields=["email", "name"])
+    world.cohort.name = "@SUM(1+1)*cmd|' /C calc'!A0"
+    world.cohort.save(update_fields=["name"])
+    world.exercise.title = "+HYPERLINK(\"http://evil.example\")"
+    world.exercise.save(update_fields=["title"])
+    # when the gradebook is exported
+    text = gradebook_csv(gradebook=cohort_gradebook(cohort=world.cohort))
+    # then no cell starts a formula
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'=1+1+x@example.org" in cells and "'+HYPERLINK(\"http://evil.example\")" in cells
+    assert not [c for c in cells if c[:1] in "=+-@" and c.strip("-.0123456789")]
