@@ -7,6 +7,7 @@ A file with any bad row changes nothing, and the report says what is wrong on wh
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,6 +32,17 @@ logger = logging.getLogger(__name__)
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 NAME_MAX = 200
+FIELD_MAX = 1000
+# NUL and other control characters (tab aside): never part of a name or an address, and
+# PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_MESSAGE = gettext_lazy(
+    "This line holds a control character (such as NUL); save the file again as plain CSV."
+)
+_UNREADABLE = gettext_lazy(
+    'This line cannot be read: a field is too long, or a quote (") is never closed. Put '
+    'quotes around a field that holds a comma, and double a quote inside one ("").'
+)
 
 
 class Outcome(models.TextChoices):
@@ -134,12 +146,15 @@ def _parse(*, data: bytes, errors: list[str]) -> list[CsvRow]:
     if not lines or not lines[0].strip():
         errors.append(_("The file is empty. Its first line must be the header: email,name,role."))
         return []
+    # Only the delimiter is guessed: a sniffed dialect also guesses quoting from the header,
+    # which has no quotes, and then misreads "O""Brien" on later lines.
+    delimiter = max(",;\t", key=lines[0].count)
+    reader = csv.reader(io.StringIO(text), csv.excel, delimiter=delimiter)
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+        header = [h.strip().lower() for h in next(reader)]
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip().lower() for h in next(reader)]
+        errors.append(_("The first line is not readable CSV: it must be email,name,role."))
+        return []
     if "email" not in header:
         errors.append(
             _("The first line must name the columns: email, name, role (found: %(header)s).")
@@ -160,7 +175,17 @@ def _parse(*, data: bytes, errors: list[str]) -> list[CsvRow]:
 
 def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
     column = {name: header.index(name) for name in ("email", "name", "role") if name in header}
-    for values in reader:
+    while True:
+        line = reader.line_num + 1  # type: ignore[attr-defined]
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # A field over the csv module's limit, or a quote that never closes: this line
+            # is reported, the next one is read on its own.
+            yield CsvRow(line=line, email="", name="", role="", message=str(_UNREADABLE))
+            continue
         if not any(v.strip() for v in values):
             continue
 
@@ -168,18 +193,28 @@ def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
             index = column.get(name)
             return values[index].strip() if index is not None and index < len(values) else ""
 
-        yield CsvRow(
+        row = CsvRow(
             line=reader.line_num,  # type: ignore[attr-defined]
             email=get("email").lower(),
             name=get("name"),
             role=get("role").lower() or EnrollmentRole.STUDENT,
         )
+        if any(_CONTROL.search(v) for v in values):
+            row.message = str(_CONTROL_MESSAGE)
+        elif any(len(v) > FIELD_MAX for v in values):
+            row.message = _("A field on this line is longer than %(max)s characters.") % {
+                "max": FIELD_MAX
+            }
+        if row.message:  # what the report shows of the line stays short and printable
+            row.email, row.name = _CONTROL.sub("?", row.email[:80]), ""
+            row.role = EnrollmentRole.STUDENT
+        yield row
 
 
 def _check_fields(rows: list[CsvRow]) -> None:
     first_line: dict[str, int] = {}
     for row in rows:
-        row.message = _row_field_error(row, first_line)
+        row.message = row.message or _row_field_error(row, first_line)
         if row.message:
             row.outcome = Outcome.ERROR
         first_line.setdefault(row.email, row.line)

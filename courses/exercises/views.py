@@ -178,9 +178,10 @@ def extension_view(
     if form.is_valid():
         email = form.cleaned_data["learner"]
         learner = users_by_verified_email(emails=[email]).get(email.strip().lower())
-        if learner is not None and not learner.enrollments.filter(
-            cohort__course=access.course
-        ).exists():
+        if (
+            learner is not None
+            and not learner.enrollments.filter(cohort__course=access.course).exists()
+        ):
             learner = None
     if learner is None:
         messages.error(request, _("No learner with this e-mail in this course."))

@@ -151,10 +151,11 @@ def gradebook_rows(*, gradebook: Gradebook) -> list[list[Cell]]:
     ID, SIS Login ID, Section, one column per assignment, and a "Points Possible" row.
     Learners are matched on SIS Login ID (their e-mail); unknown columns become new
     assignments in Canvas. Written with campus.spreadsheets, which neutralises every cell."""
-    rows: list[list[Cell]] = [
-        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-        + [e.title for e in gradebook.exercises],
-        ["Points Possible", "", "", "", ""] + [_plain(e.points) for e in gradebook.exercises],
+    header: list[Cell] = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    points: list[Cell] = ["Points Possible", "", "", "", ""]
+    rows = [
+        header + [e.title for e in gradebook.exercises],
+        points + [_plain(e.points) for e in gradebook.exercises],
     ]
     for row in gradebook.rows:
         scores = [_plain(c.score) if c and c.score is not None else "" for c in row.cells]

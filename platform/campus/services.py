@@ -172,9 +172,11 @@ def email_unverified_claims_remove(*, email: str) -> int:
     """Remove the unproven claims other accounts hold on `email` (an address they added but
     never confirmed), before an account is made for it on its owner's behalf. Returns how
     many were removed."""
-    removed, _details = EmailAddress.objects.filter(
-        email__iexact=email.strip(), verified=False
-    ).exclude(user__email__iexact=email.strip()).delete()
+    removed, _details = (
+        EmailAddress.objects.filter(email__iexact=email.strip(), verified=False)
+        .exclude(user__email__iexact=email.strip())
+        .delete()
+    )
     return removed
 
 

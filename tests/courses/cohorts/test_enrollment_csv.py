@@ -316,3 +316,34 @@ def test_a_verified_address_of_another_account_is_matched_even_if_someone_claims
     report = enrollment_csv_import(actor=admin, cohort=cohort, data=b"email\nowner@univ.example\n")
     assert _outcomes(report) == [(2, Outcome.ENROLLED)]
     assert Enrollment.objects.get(cohort=cohort).user == owner
+
+
+def test_a_field_over_the_csv_limit_is_a_row_error_not_a_crash(cohort, admin) -> None:
+    data = (
+        b"email,name\n"
+        b"ok@example.org,Ok\n"
+        b'long@example.org,"' + b"x" * 200_000 + b'"\n'
+        b"after@example.org,After\n"
+    )
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.has_errors and not report.applied
+    bad = [r for r in report.rows if r.outcome == Outcome.ERROR]
+    assert [r.line for r in bad] == [3]
+    assert "too long" in bad[0].message or "longer than" in bad[0].message
+    assert len(bad[0].email) <= 80
+    assert not Enrollment.objects.filter(cohort=cohort).exists()
+
+
+def test_a_nul_byte_is_a_row_error_and_never_stored(cohort, admin) -> None:
+    data = b"email,name\nnul@example.org,Ada\x00Lovelace\n"
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.has_errors and "control character" in report.rows[0].message
+    assert not User.objects.filter(email="nul@example.org").exists()
+
+
+def test_doubled_quotes_inside_a_quoted_field_are_one_quote(cohort, admin) -> None:
+    data = b'email,name,role\n"obrien@example.org","Conan ""The"" O\'Brien, Jr",ta\n'
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.applied, [r.message for r in report.rows]
+    assert User.objects.get(email="obrien@example.org").name == 'Conan "The" O\'Brien, Jr'
+    assert Enrollment.objects.get(cohort=cohort).role == EnrollmentRole.TA
