@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("campus.sso.urls")),
     path("accounts/", include("allauth.urls")),
     path("universities/", include("campus.urls")),
     path("", include("courses.urls")),
