@@ -43,6 +43,11 @@ def record_key(learner_id: int, exercise_id: int) -> str:
     return f"interactive:session:{learner_id}:{exercise_id}"
 
 
+def learner_key(learner_id: int) -> str:
+    """A learner's live sessions: exercise ids scored by last activity."""
+    return f"interactive:learner:{learner_id}"
+
+
 def channel_name(learner_id: int, exercise_id: int) -> str:
     return f"interactive:{learner_id}:{exercise_id}:events"
 
@@ -69,6 +74,34 @@ def read_record(learner_id: int, exercise_id: int) -> dict[str, Any] | None:
 def record_ttl() -> int:
     # A backstop for records of workers that died: the culler normally ends sessions first.
     return settings.INTERACTIVE_IDLE_TIMEOUT_S + 300
+
+
+def sessions_close_least_recent(*, learner_id: int, exercise_id: int) -> int:
+    """The per-learner limit (INTERACTIVE_SESSIONS_PER_LEARNER), before a new session of
+    `exercise_id` starts: the learner's least recently used sessions are closed until the
+    new one fits, and their pages say why. Returns how many were closed."""
+    limit = settings.INTERACTIVE_SESSIONS_PER_LEARNER
+    if limit <= 0:
+        return 0
+    client = redis_client()
+    others = []
+    for member, last_used in client.zrange(learner_key(learner_id), 0, -1, withscores=True):
+        other = int(member)
+        record = read_record(learner_id, other) if other != exercise_id else None
+        if record is None:
+            if other != exercise_id:
+                client.zrem(learner_key(learner_id), member)
+            continue
+        others.append((last_used, other, record))
+    closing = sorted(others)[: max(0, len(others) - limit + 1)]
+    for _, other, record in closing:
+        # The record goes first, as for a restart: a run on that page starts afresh.
+        client.delete(record_key(learner_id, other))
+        client.zrem(learner_key(learner_id), other)
+        send("stop", learner_id, other, worker=record["worker"], sid=record["sid"],
+             reason="evicted")  # fmt: skip
+        publish(learner_id, other, {"type": "kernel", "state": "evicted", "limit": limit})
+    return len(closing)
 
 
 # ------------------------------------------------------------------- the web's side

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
+from courses.cohorts.quotas import QuotaExceeded
 from courses.exercises.policy import attempts_left, late_state
 from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
 from courses.grading.views.submissions import submission_state
@@ -163,6 +164,11 @@ def page_strings() -> dict[str, str]:
         ),
         "kernel_stopped": _("Your kernel was stopped. Run a cell to start a new one."),
         "kernel_busy": _("All kernels on this server are in use. Try again in a minute."),
+        "kernel_evicted": _(
+            "This kernel was closed because you opened notebooks in other exercises (at most "
+            "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
+            "new kernel."
+        ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
             "instructor."
@@ -234,6 +240,10 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    try:
+        selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
+    except QuotaExceeded as exc:
+        return JsonResponse({"error": str(exc)}, status=429)
     runs = sessions.session_run_request(
         learner_id=user_of(request).pk,
         exercise_id=exercise_id,
