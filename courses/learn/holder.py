@@ -8,6 +8,7 @@ call the model gateway as the learner while the session lives.
 """
 
 import json
+import logging
 import math
 import threading
 import time
@@ -17,7 +18,10 @@ from typing import Any
 
 from django.conf import settings
 
+from campus.models import User
 from campus.redis_client import redis_client
+from courses import routing
+from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.grading import kernels
 from courses.html import safe_output
 from courses.learn import capacity
@@ -28,14 +32,15 @@ from courses.learn.sessions import (
     read_record,
     record_key,
     record_ttl,
+    session_wait,
     sessions_close_least_recent,
+    waiting_admit,
 )
-from campus.models import User
-from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.models import Cohort, Enrollment, Exercise
 from gateway.services import grant_revoke
 from sandbox import SandboxError, Session
 
+logger = logging.getLogger(__name__)
 STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
 
 
@@ -113,7 +118,6 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
         _end(held, state="")
     if not _reserve_slot():
         redis_client().delete(record_key(learner_id, exercise_id))
-        publish(learner_id, exercise_id, {"type": "kernel", "state": "busy"})
         return None
     try:
         held = _start(learner_id, exercise_id, worker=worker, sid=record["sid"])
@@ -121,6 +125,7 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
         _release_slot()
     _save_record(held)
     publish(learner_id, exercise_id, {"type": "kernel", "state": "ready"})
+    report_load(worker)
     return held
 
 
@@ -196,12 +201,19 @@ def _charge_cpu(held: Held, *, final: bool = False) -> None:
 
 
 def session_run(
-    *, learner_id: int, exercise_id: int, worker: str, runs: list[dict[str, str]]
+    *,
+    learner_id: int,
+    exercise_id: int,
+    worker: str,
+    runs: list[dict[str, str]],
+    since: float | None = None,
 ) -> None:
-    """Run cells one after the other, streaming their outputs; stop at the first failure."""
+    """Run cells one after the other, streaming their outputs; stop at the first failure.
+    When this worker is full, the learner waits in line (keeping their place `since`)."""
     held = held_session(learner_id=learner_id, exercise_id=exercise_id, worker=worker)
     if held is None:
-        publish_skipped(learner_id, exercise_id, runs)
+        session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs, since=since)
+        report_load(worker)
         return
     with held.busy:
         for position, run in enumerate(runs):
@@ -269,6 +281,8 @@ def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None
         if reason:
             event["reason"] = reason
         publish(held.learner_id, held.exercise_id, event)
+    if not _stopping.is_set():
+        report_load(held.worker)
 
 
 def session_interrupt(*, learner_id: int, exercise_id: int) -> None:
@@ -297,6 +311,44 @@ def session_stop(
 
 def stop_all() -> None:
     """The worker is shutting down: its kernels go with it, and so do their records."""
+    _stopping.set()
     for held in list(_held.values()):
         _end(held, state="stopped")
     kernels.close_pool(kernels.INTERACTIVE)
+    for worker in _reporting:
+        routing.worker_forget(worker=worker)
+
+
+# ------------------------------------------------------------------- load and the line
+
+_stopping = threading.Event()
+_reporting: list[str] = []
+
+
+def report_load(worker: str) -> None:
+    """Tell the web how loaded this worker is, and take learners waiting in line while
+    there is room."""
+    with _held_lock:
+        taken = len(_held) + _starting[0]
+    room = capacity.session_capacity(held=taken)
+    routing.worker_report(worker=worker, held=taken, capacity=room)
+    if room > taken:
+        waiting_admit(worker=worker, free=room - taken)
+
+
+def start_reporting(worker: str) -> None:
+    """From the worker's start: its load every few seconds, so the web knows it is alive
+    and how much room it has."""
+    if _reporting:
+        return
+    _reporting.append(worker)
+    report_load(worker)
+
+    def loop() -> None:
+        while not _stopping.wait(routing.REPORT_EVERY_S):
+            try:
+                report_load(worker)
+            except Exception:
+                logger.exception("interactive: reporting this worker's load failed")
+
+    threading.Thread(target=loop, name="interactive-load", daemon=True).start()

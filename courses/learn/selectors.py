@@ -14,8 +14,8 @@ from django.db.models import Max
 
 from campus.models import User
 from courses.assignment import student_notebook
-from courses.exercises.selectors import parsed_exercise
 from courses.cohorts.quotas import QuotaKind, quota_check
+from courses.exercises.selectors import parsed_exercise
 from courses.html import render_markdown
 from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
 

@@ -163,7 +163,18 @@ def page_strings() -> dict[str, str]:
             "then run again the cells you need."
         ),
         "kernel_stopped": _("Your kernel was stopped. Run a cell to start a new one."),
-        "kernel_busy": _("All kernels on this server are in use. Try again in a minute."),
+        "kernel_queued": _(
+            "Every kernel is taken: you are number %(place)s in line, about %(eta_s)s s. "
+            "Your cells will run as soon as a kernel is free."
+        ),
+        "kernel_lost": _(
+            "Your kernel was restarted: the server holding it stopped, and your variables "
+            "were cleared. Run your cells again."
+        ),
+        "kernel_idle_warning": _(
+            "Your kernel has been idle and will stop in about %(minutes)s min. Your draft "
+            "is kept; run a cell to keep the kernel."
+        ),
         "kernel_evicted": _(
             "This kernel was closed because you opened notebooks in other exercises (at most "
             "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "

@@ -231,6 +231,8 @@ GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))
 
 # --- Interactive sessions (the exercise page's live kernel; held by `-P threads` workers) ---
 INTERACTIVE_IDLE_TIMEOUT_S = env_int("INTERACTIVE_IDLE_TIMEOUT_S", 20 * 60)
+# The page is told this long before an idle kernel is stopped (its draft is saved then).
+INTERACTIVE_IDLE_WARNING_S = env_int("INTERACTIVE_IDLE_WARNING_S", 5 * 60)
 INTERACTIVE_CELL_TIMEOUT_S = float(env_str("INTERACTIVE_CELL_TIMEOUT_S", "60"))
 INTERACTIVE_MEMORY_MB = env_int("INTERACTIVE_MEMORY_MB", 1024)
 INTERACTIVE_CPU_SECONDS = env_int("INTERACTIVE_CPU_SECONDS", 1800)

@@ -116,7 +116,7 @@
     kernelState = state;
     var text = S["kernel_" + state] || "";
     if (state === "dead") text = fmt(text, { reason: S["reason_" + reason] || S.reason_dead });
-    if (state === "evicted") text = fmt(text, { limit: (event && event.limit) || "" });
+    else if (event) text = fmt(text, { limit: event.limit, place: event.place, eta_s: event.eta_s, minutes: event.minutes });
     kernelStatus.textContent = text;
     kernelStatus.dataset.state = state;
   }
@@ -199,7 +199,7 @@
       showKernel(event.state, event.reason, event);
       // A kernel about to end, or ended, keeps nothing: the draft must be saved now.
       if (["idle_warning", "culled", "evicted", "lost"].indexOf(event.state) >= 0 && saveTimer) saveDraft();
-      if (["restarted", "culled", "dead", "stopped", "unavailable", "busy", "evicted", "lost"].indexOf(event.state) >= 0) {
+      if (["restarted", "culled", "dead", "stopped", "unavailable", "evicted", "lost"].indexOf(event.state) >= 0) {
         order.forEach(function (key) {
           var cell = cells[key];
           if (cell.el.dataset.state === "running" || cell.el.dataset.state === "queued") cell.el.dataset.state = "";

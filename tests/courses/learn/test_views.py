@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from courses.exercises.services import exercise_create
 from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.exercises.services import exercise_create
 from courses.grading import services as grading_services
 from courses.learn import services
 from courses.models import CohortExercise, CohortQuota, Draft, Submission, SubmissionStatus
