@@ -4,7 +4,7 @@ AUTHENTICATION_BACKENDS: PermissionDenied stops Django from asking the others.""
 
 from typing import Any
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
@@ -21,3 +21,7 @@ class SsoOnlyBackend(BaseBackend):
         ):
             raise PermissionDenied("This university signs its people in itself")
         return None
+
+    def get_user(self, user_id: Any) -> Any:
+        # force_login() records the first backend: sessions made so must still resolve.
+        return ModelBackend().get_user(user_id)
