@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "campus.sso.middleware.mfa_required_middleware",
+    "config.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,7 +115,19 @@ CELERY_TASK_ROUTES = {
 # Every worker also consumes its own queue (`<name>.dq`): interactive sessions use it to
 # reach the worker that holds a learner's kernel.
 CELERY_WORKER_DIRECT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A send while Redis is down gives up in about a second (the outbox sends it later):
+# a learner's submit never hangs on the broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
@@ -131,6 +145,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_FORMS = {"add_email": "campus.forms.AddEmailForm"}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Open Science Training] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG or SITE_URL.startswith("http:") else "https"
@@ -212,6 +227,12 @@ CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Everything from this site, nothing inline: no CDN, no inline script, style or handler.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data:; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'",
+)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -251,14 +272,32 @@ SANDBOX_TOTAL_TIMEOUT_S = float(env_str("SANDBOX_TOTAL_TIMEOUT_S", "120"))
 
 # --- Grading ---
 GRADING_MAX_RETRIES = env_int("GRADING_MAX_RETRIES", 3)
-# A submission RUNNING for longer than this was lost with its worker: requeue it.
+# Accepted means graded (courses.grading.recovery): a worker grading a submission beats
+# every GRADING_HEARTBEAT_S; RUNNING with no beat for GRADING_HEARTBEAT_STALE_S (or for
+# longer than any grading may take) lost its worker and is requeued; QUEUED never sent
+# (broker down) is sent after GRADING_UNSENT_AFTER_S, and sent again after
+# GRADING_RESEND_AFTER_S when the grading queue is empty (the broker lost it). The sweep
+# that does this runs every GRADING_SWEEP_S.
+GRADING_HEARTBEAT_S = float(env_str("GRADING_HEARTBEAT_S", "3"))
+GRADING_HEARTBEAT_STALE_S = float(env_str("GRADING_HEARTBEAT_STALE_S", "12"))
 GRADING_STUCK_AFTER_S = env_int("GRADING_STUCK_AFTER_S", 300)
+GRADING_UNSENT_AFTER_S = float(env_str("GRADING_UNSENT_AFTER_S", "3"))
+GRADING_RESEND_AFTER_S = float(env_str("GRADING_RESEND_AFTER_S", "30"))
+GRADING_SWEEP_S = float(env_str("GRADING_SWEEP_S", "5"))
 SUBMISSION_MAX_BYTES = env_int("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
+# The largest request body the web server takes (config.edge): an exercise upload (20 MB
+# notebook) and its form. Below it, each view gives its own limit and message.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+# A client that has not sent its whole body by then is answered 408 (slow-client defence).
+REQUEST_BODY_TIMEOUT_S = env_int("REQUEST_BODY_TIMEOUT_S", 30)
 CELERY_BEAT_SCHEDULE.update(
     {
-        "requeue-stuck-submissions": {
-            "task": "courses.tasks.requeue_stuck_submissions",
-            "schedule": 60.0,
+        "sweep-submissions": {
+            "task": "courses.tasks.sweep_submissions",
+            "schedule": GRADING_SWEEP_S,
+            # A sweep nobody ran in time is replaced by the next one, not piled up.
+            "options": {"expires": GRADING_SWEEP_S},
         },
     }
 )
@@ -273,7 +312,12 @@ GATEWAY_DAILY_TOKENS = env_int("GATEWAY_DAILY_TOKENS", 200_000)
 GATEWAY_REQUESTS_PER_MINUTE = env_int("GATEWAY_REQUESTS_PER_MINUTE", 120)
 GATEWAY_MAX_INPUTS = env_int("GATEWAY_MAX_INPUTS", 256)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 4_000_000)
+# Slow clients: a request must arrive whole within this; connections held at once, per socket.
+GATEWAY_REQUEST_TIMEOUT_S = env_int("GATEWAY_REQUEST_TIMEOUT_S", 30)
+GATEWAY_MAX_CONNECTIONS = env_int("GATEWAY_MAX_CONNECTIONS", 256)
 GATEWAY_MAX_COMPLETION_TOKENS = env_int("GATEWAY_MAX_COMPLETION_TOKENS", 512)
+# Whose cohort quotas a personal token or web session is charged to (a function of user_id).
+GATEWAY_PERSONAL_QUOTAS = "courses.cohorts.quotas.personal_model_token_quotas"
 GATEWAY_UPSTREAM_URL = env_str("GATEWAY_UPSTREAM_URL")
 GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
 GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))
