@@ -163,10 +163,10 @@ SOCIALACCOUNT_PROVIDERS = {
         "OAUTH_PKCE_ENABLED": True,
     },
 }
-ACCOUNT_FORMS = {
-    "login": "campus.sso.forms.UniversityLoginForm",
-    "signup": "campus.sso.forms.UniversitySignupForm",
-}
+ACCOUNT_FORMS.update(
+    login="campus.sso.forms.UniversityLoginForm",
+    signup="campus.sso.forms.UniversitySignupForm",
+)
 SOCIALACCOUNT_AUTO_SIGNUP = True
 # Never link by email alone: campus.sso.adapter decides, from the university's own domains.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
