@@ -22,6 +22,8 @@ from courses.catalog.selectors import course_outline
 from courses.models import Course, Exercise, LatePolicy, Lesson
 
 FORMAT = 1
+# A zip is read into memory: a small archive must not unpack into gigabytes.
+MAX_UNZIPPED_BYTES = 64 * 2**20
 
 
 class CourseFolderInvalid(ValueError):
@@ -114,13 +116,21 @@ class Source:
                     self._files[file.relative_to(path).as_posix()] = file.read_bytes()
         elif zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                members = {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
+                files = [info for info in archive.infolist() if not info.is_dir()]
+                if sum(info.file_size for info in files) > MAX_UNZIPPED_BYTES:
+                    raise CourseFolderInvalid(
+                        [f"{path.name}: more than {MAX_UNZIPPED_BYTES // 2**20} MiB once unzipped"]
+                    )
+                members = {info.filename: archive.read(info) for info in files}
             self._files = _strip_root_folder(members)
         else:
-            raise CourseFolderInvalid([f"{path}: neither a folder nor a zip file"])
+            raise CourseFolderInvalid([f"{path.name}: neither a folder nor a zip file"])
 
     def read(self, name: str) -> bytes | None:
         return self._files.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._files)
 
 
 def _strip_root_folder(members: dict[str, bytes]) -> dict[str, bytes]:
@@ -132,6 +142,17 @@ def _strip_root_folder(members: dict[str, bytes]) -> dict[str, bytes]:
         root = roots.pop()
         return {name[len(root) + 1 :]: data for name, data in members.items()}
     return members
+
+
+def course_folder_slug(path: Path) -> str:
+    """The slug course.yaml names (before anything else is checked); "" when it names none."""
+    raw = Source(path).read("course.yaml")
+    try:
+        document = yaml.safe_load(raw.decode("utf-8")) if raw else None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return ""
+    slug = document.get("slug") if isinstance(document, dict) else None
+    return str(slug) if _is_slug(slug) else ""
 
 
 # ------------------------------------------------------------------------- checking

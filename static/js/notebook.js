@@ -46,15 +46,30 @@
       editor: null, textarea: textarea
     };
     if (window.CodeMirror) {
+      // Tab indents in an answer cell; after Escape (or anywhere in a read-only cell) Tab
+      // and Shift+Tab move focus on like anywhere else, so no editor traps the keyboard.
+      var escaped = false;
+      var movesOn = function () { return readOnly || escaped; };
       cell.editor = window.CodeMirror.fromTextArea(textarea, {
         mode: "python", lineNumbers: true, indentUnit: 4, matchBrackets: true,
         readOnly: readOnly, viewportMargin: Infinity,
         extraKeys: {
           "Shift-Enter": function () { runCells([key]); },
-          "Esc": function () { li.querySelector("button.run-cell").focus(); },
-          "Tab": function (cm) { cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab"); }
+          "Esc": function () { escaped = true; },
+          "Tab": function (cm) {
+            if (movesOn()) return window.CodeMirror.Pass;
+            cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab");
+          },
+          "Shift-Tab": function (cm) {
+            if (movesOn()) return window.CodeMirror.Pass;
+            cm.execCommand("indentLess");
+          }
         }
       });
+      cell.editor.on("keydown", function (cm, event) {
+        if (event.key !== "Escape" && event.key !== "Tab" && event.key !== "Shift") escaped = false;
+      });
+      cell.editor.on("blur", function () { escaped = false; });
       var input = cell.editor.getInputField();
       input.setAttribute("aria-label", textarea.getAttribute("aria-label"));
       input.setAttribute("aria-describedby", "keyboard-help");

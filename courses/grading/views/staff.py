@@ -6,6 +6,7 @@ from typing import Any
 import nbformat
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -39,7 +40,9 @@ def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
     wanted = request.GET.get("cohort")
     if wanted and wanted.isdigit():
         return get_object_or_404(cohorts, pk=int(wanted))
-    return cohorts.first()
+    # The newest cohort is often one that has not started: open the newest with work in it.
+    busy = cohorts.filter(Exists(Submission.objects.filter(cohort=OuterRef("pk"))))
+    return busy.first() or cohorts.first()
 
 
 @login_required
