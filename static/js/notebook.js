@@ -47,27 +47,20 @@
     };
     if (window.CodeMirror) {
       // Tab indents in an answer cell; after Escape (or anywhere in a read-only cell) Tab
-      // and Shift+Tab move focus on like anywhere else, so no editor traps the keyboard.
+      // and Shift+Tab are left to the browser, so no editor traps the keyboard.
       var escaped = false;
-      var movesOn = function () { return readOnly || escaped; };
       cell.editor = window.CodeMirror.fromTextArea(textarea, {
         mode: "python", lineNumbers: true, indentUnit: 4, matchBrackets: true,
         readOnly: readOnly, viewportMargin: Infinity,
         extraKeys: {
           "Shift-Enter": function () { runCells([key]); },
           "Esc": function () { escaped = true; },
-          "Tab": function (cm) {
-            if (movesOn()) return window.CodeMirror.Pass;
-            cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab");
-          },
-          "Shift-Tab": function (cm) {
-            if (movesOn()) return window.CodeMirror.Pass;
-            cm.execCommand("indentLess");
-          }
+          "Tab": function (cm) { cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab"); }
         }
       });
       cell.editor.on("keydown", function (cm, event) {
-        if (event.key !== "Escape" && event.key !== "Tab" && event.key !== "Shift") escaped = false;
+        if (event.key === "Tab" && (readOnly || escaped)) event.codemirrorIgnore = true;
+        else if (event.key !== "Escape" && event.key !== "Shift") escaped = false;
       });
       cell.editor.on("blur", function () { escaped = false; });
       var input = cell.editor.getInputField();

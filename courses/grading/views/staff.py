@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from courses.access import (
@@ -249,5 +250,13 @@ def exercise_regrade_view(
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     count = services.exercise_regrade_all(exercise=exercise)
-    messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d submission queued for regrading.",
+            "%(count)d submissions queued for regrading.",
+            count,
+        )
+        % {"count": count},
+    )
     return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)

@@ -238,3 +238,23 @@ def test_attempts_left_follow_the_cohorts_attempt_limit_that_submitting_enforces
     # then: the page counts against the cohort's limit, as submitting does
     left = re.search(r"Attempts left</dt><dd>([^<]*)</dd>", page)
     assert left is not None and left[1] == "1"
+
+
+def test_a_closed_exercise_shows_submit_disabled_and_says_why(setup) -> None:
+    _, exercise, base, client = setup
+    exercise.hard_deadline = timezone.now() - timezone.timedelta(days=1)
+    exercise.due_at = exercise.hard_deadline
+    exercise.save(update_fields=["hard_deadline", "due_at"])
+    page = client.get(base).content.decode()
+    assert re.search(r'<button type="button" data-action="submit"[^>]* disabled', page)
+    assert "This exercise is closed" in page
+
+
+def test_an_exercise_without_attempts_left_shows_submit_disabled(setup) -> None:
+    enrollment, exercise, base, client = setup
+    exercise.max_attempts = 1
+    exercise.save(update_fields=["max_attempts"])
+    _graded(enrollment, exercise, score="2")
+    page = client.get(base).content.decode()
+    assert re.search(r'<button type="button" data-action="submit"[^>]* disabled', page)
+    assert "You have used every attempt" in page
