@@ -2,8 +2,10 @@
 kernel is the learner's code: only safe outputs pass)."""
 
 import base64
+import re
 
 import nbformat
+import pytest
 
 from courses.html import clean_html, render_markdown, render_notebook, safe_output
 
@@ -110,3 +112,27 @@ def test_a_notebook_renders_its_markdown_as_the_learners_page_does() -> None:
     html = render_notebook(notebook)
     assert '<span class="math inline">\\pi r^2</span>' in html
     assert "<b " not in html  # raw HTML in Markdown stays text, as on the learner's page
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/pixel.png",
+        "http://tracker.example/pixel.png",
+        "//tracker.example/pixel.png",
+        "/\\tracker.example/pixel.png",
+        " \t//tracker.example/p.png",
+        "/\t/tracker.example/p.png",
+        "HTTPS://tracker.example/p.png",
+    ],
+)
+def test_an_image_from_another_site_is_never_fetched(src: str) -> None:
+    markup = f'<p><img src="{src}" alt="chart"></p>'
+    cleaned = clean_html(markup)
+    assert "tracker.example" not in cleaned
+    sources = re.findall(r'src="([^"]*)"', render_markdown(f"![chart]({src.strip()})"))
+    assert not [s for s in sources if re.match(r"\s*([a-z]+:|[/\\]{2})", s, re.IGNORECASE)]
+
+
+def test_an_image_from_this_site_is_kept() -> None:
+    assert 'src="/static/img/logo.png"' in clean_html('<img src="/static/img/logo.png">')
