@@ -1,6 +1,8 @@
 """Inside the LMS's iframe: cookies a third party may keep (SameSite=None, Secure,
 Partitioned), framable pages for launched sessions only, and the new-window fallback."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -11,7 +13,7 @@ from tests.support.lti_platform import LEARNER, Platform
 pytestmark = pytest.mark.django_db
 
 
-def cookie_header(response, name: str) -> str:  # type: ignore[no-untyped-def]
+def cookie_header(response: Any, name: str) -> str:
     return response.cookies[name].output(header="")
 
 
