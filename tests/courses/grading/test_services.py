@@ -75,7 +75,9 @@ def test_importing_an_exercise_counts_its_points(exercise) -> None:
     assert exercise.source_format == "nbgrader"
 
 
-def test_only_answer_and_added_cells_are_kept_from_a_submission(enrollment, exercise, no_queue) -> None:
+def test_only_answer_and_added_cells_are_kept_from_a_submission(
+    enrollment, exercise, no_queue
+) -> None:
     # given a learner who also rewrote a test cell and added a cell of their own
     notebook = answered(
         add_exercise(), add="def add(a, b):\n    return 3\n", test_add="pass  # I edited the test"
