@@ -18,17 +18,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import capacity
 from config.embedded_redis import EmbeddedRedis, start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 15
 
 
-@dataclass
-class Service:
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the platform: what to run. A list of these is the whole platform."""
+
     name: str
     argv: list[str]
+
+
+@dataclass
+class Service:
+    spec: ServiceSpec
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 @dataclass
@@ -38,11 +50,9 @@ class Launcher:
     redis: EmbeddedRedis | None = None
     stopping: bool = False
 
-    def start(self, service: Service) -> None:
-        service.process = subprocess.Popen(
-            service.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup
-        )
-        self.services.append(service)
+    def start(self, spec: ServiceSpec) -> None:
+        process = subprocess.Popen(spec.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup)
+        self.services.append(Service(spec, process))
 
     def first_dead(self) -> Service | None:
         return next((s for s in self.services if s.process and s.process.poll() is not None), None)
@@ -88,10 +98,12 @@ def _wait_for_http(url: str, *, timeout_s: float, alive: Callable[[], bool]) -> 
     return False
 
 
-def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int) -> list[Service]:
+def service_specs(
+    python: str, *, host: str, port: int, var_dir: Path, web_workers: int, concurrency: int
+) -> list[ServiceSpec]:
     celery = [python, "-m", "celery", "-A", "config"]
     return [
-        Service(
+        ServiceSpec(
             "worker",
             [
                 *celery,
@@ -109,7 +121,9 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
         # Interactive sessions: a kernel lives in the worker process that started it, so
         # this worker runs tasks in threads of one process (an interrupt runs beside the
         # busy cell); its worker-direct queue (interactive@<host>.dq) reaches its sessions.
-        Service(
+        # More threads than INTERACTIVE_MAX_SESSIONS (16): an interrupt or a restart must
+        # find a free thread while every session runs a cell.
+        ServiceSpec(
             "interactive",
             [
                 *celery,
@@ -120,35 +134,38 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
                 "interactive",
                 "-n",
                 "interactive@%h",
-                # More threads than INTERACTIVE_MAX_SESSIONS (16): an interrupt or a restart
-                # must find a free thread while every session runs a cell.
                 "--concurrency",
                 "32",
                 "--loglevel",
                 "INFO",
             ],
         ),
-        Service(
+        ServiceSpec(
             "beat",
             [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
         ),
         # The model gateway loads the embedded all-MiniLM-L6-v2 once, then serves sandboxes on
         # GATEWAY_SOCKET_DIR/gateway.sock and people on GATEWAY_PORT.
-        Service("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
-        Service(
-            "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-        ),
+        ServiceSpec("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
+        ServiceSpec("web", web_argv(python, host=host, port=port, workers=web_workers)),
+    ]
+
+
+def web_argv(python: str, *, host: str, port: int, workers: int) -> list[str]:
+    """uvicorn with one process per core: a Django process runs Python on one core at a
+    time (the GIL), so one process leaves the others idle however many threads it has."""
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
     ]
 
 
@@ -175,7 +192,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=capacity.grading_concurrency())
+    parser.add_argument("--web-workers", type=int, default=capacity.web_workers())
     args = parser.parse_args()
 
     var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -197,8 +215,20 @@ def main() -> int:
             launcher.redis = start_redis(data_dir=var_dir / "redis", persist=True)
             env["REDIS_URL"] = launcher.redis.url
             print(f"Embedded Redis on {launcher.redis.url}", flush=True)
-        for service in _services(sys.executable, args.host, args.port, var_dir, args.concurrency):
-            launcher.start(service)
+        specs = service_specs(
+            sys.executable,
+            host=args.host,
+            port=args.port,
+            var_dir=var_dir,
+            web_workers=args.web_workers,
+            concurrency=args.concurrency,
+        )
+        # Every process sizes its database pool from the same count (config.capacity).
+        env.setdefault(
+            "DATABASE_PROCESSES", str(args.web_workers + args.concurrency + len(specs) - 2)
+        )
+        for spec in specs:
+            launcher.start(spec)
         url = f"http://{args.host}:{args.port}"
         if not _wait_for_http(
             f"{url}/accounts/login/", timeout_s=120, alive=lambda: launcher.first_dead() is None

@@ -14,3 +14,5 @@ urlpatterns = [
     path("models/", include("gateway.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]
+
+handler500 = "config.views.server_error"

@@ -22,6 +22,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
             "workers": workers,
             "warm_kernels": sum(w.kernels_ready or 0 for w in workers),
             "latency": operations.grading_latency(),
+            "web_latency": operations.web_latency(),
             "errors": operations.recent_errors(),
         },
     )
