@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("campus.sso.urls")),
     path("accounts/", include("allauth.urls")),
     path("universities/", include("campus.urls")),
     path("", include("courses.urls")),
