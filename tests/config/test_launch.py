@@ -54,7 +54,9 @@ def test_the_web_server_answers_from_as_many_processes_as_configured(tmp_path) -
         deadline = time.monotonic() + 120  # a failure guard only: we wait for the answer
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5):
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/static/css/app.css", timeout=5
+                ):
                     break
             except OSError:
                 assert process.poll() is None, "the web server exited"
