@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "campus",
     "courses",
     "gateway",
+    "lti",
 ]
 
 MIDDLEWARE = [
@@ -118,7 +119,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Task names are kept in courses.queues; workers import the modules that define them.
-CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks"]
+CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks", "lti.tasks"]
 CELERY_TASK_ROUTES = {
     "courses.tasks.grade_submission": {"queue": "grading"},
     "courses.tasks.validate_exercise": {"queue": "grading"},
@@ -242,6 +243,16 @@ LOGGING = {
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "open-science")
 WEB_WORKERS = capacity.web_workers()  # uvicorn processes started by `make run`
 HEALTH_CELERY_TIMEOUT_S = float(env_str("HEALTH_CELERY_TIMEOUT_S", "3"))
+
+# --- LTI 1.3 tool (platform/lti) ---
+LTI_HTTP_TIMEOUT_S = float(env_str("LTI_HTTP_TIMEOUT_S", "10"))
+# The launch's state cookie is sent only to the tool's own URLs.
+LTI_COOKIE_PATH = "/lti/"
+# Scores an LMS did not take are sent again (lti.grades.scores_retry_failed).
+CELERY_BEAT_SCHEDULE["lti-retry-failed-scores"] = {
+    "task": "lti.tasks.scores_retry_failed",
+    "schedule": 300.0,
+}
 
 # --- Sandbox (used by Celery workers only) ---
 SANDBOX_POOL_SIZE = env_int("SANDBOX_POOL_SIZE", 2)
