@@ -38,7 +38,9 @@ def test_a_page_request_without_a_free_connection_gets_a_503_page_that_says_to_r
 
 
 def test_an_api_request_without_a_free_connection_gets_a_json_503() -> None:
-    request = RequestFactory().post("/courses/x/y/exercises/z/submit", HTTP_ACCEPT="*/*")
+    request = RequestFactory().post(
+        "/courses/x/y/exercises/z/submit", data="{}", content_type="application/json"
+    )
     response = _handled(request)
     assert response.status_code == 503
     assert "try again" in json.loads(response.content)["error"]

@@ -35,7 +35,16 @@ API_KEY = os.environ.get("OPEN_MODELS_API_KEY", "")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 TIMEOUT_S = float(os.environ.get("OPEN_MODELS_TIMEOUT_S", "300"))
 
-__all__ = ["GatewayError", "OpenAI", "chat", "configure_openai", "cosine", "embed", "models"]
+__all__ = [
+    "GatewayError",
+    "ModelServiceUnavailable",
+    "OpenAI",
+    "chat",
+    "configure_openai",
+    "cosine",
+    "embed",
+    "models",
+]
 
 
 class GatewayError(Exception):
@@ -46,6 +55,16 @@ class GatewayError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class ModelServiceUnavailable(GatewayError):
+    """The model service cannot be reached (it is restarting): try again in a moment.
+    Grading treats it as the platform's fault, not the learner's."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(
+            503, f"the model service is restarting; try again in a moment ({reason})", None
+        )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -83,11 +102,11 @@ def _request(method: str, path: str, body: Any = None) -> http.client.HTTPRespon
         try:
             conn.request(method, path, body=payload, headers=headers)
             response = conn.getresponse()
-        except (ConnectionError, http.client.HTTPException, OSError):
+        except (ConnectionError, http.client.HTTPException, OSError) as exc:
             conn.close()
             _local.conn = None
             if attempt == 2:
-                raise
+                raise ModelServiceUnavailable(exc) from exc
             continue
         if response.status >= 400:
             _raise(response)
