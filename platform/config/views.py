@@ -1,26 +1,24 @@
-"""Operational endpoints, and the answer when the database has no connection to spare."""
+"""Operational endpoints, and the admin's way in."""
 
 import http.client
 import json
 import socket
-import sys
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
-from django.utils.translation import gettext as _
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.defaults import server_error as django_server_error
 from kombu.exceptions import KombuError
-from psycopg_pool import PoolTimeout
 
 from config.celery import ping
-from config.unavailable import RETRY_AFTER_S, wants_json
 from gateway.process import socket_path
 
 
@@ -111,31 +109,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": healthy, **report}, status=200 if healthy else 503)
 
 
-def _is_pool_timeout(error: BaseException | None) -> bool:
-    # Django wraps the pool's PoolTimeout in its own OperationalError: walk the chain.
-    while error is not None:
-        if isinstance(error, PoolTimeout):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a 503 with Retry-After when every database connection of this process
-    stayed busy for DATABASE_POOL_TIMEOUT_S (a load peak, not a bug); Django's 500 otherwise.
-
-    Django calls it while handling the exception, so sys.exc_info() holds it. The busy page
-    is rendered without the request's context: reading the session or the user would wait
-    for a connection again.
-    """
-    if not _is_pool_timeout(sys.exc_info()[1]):
-        return django_server_error(request)
-    message = _("The platform is busy right now. Nothing was lost: try again in a few seconds.")
-    response: HttpResponse
-    if wants_json(request):
-        response = JsonResponse({"error": message, "retry_after_s": RETRY_AFTER_S}, status=503)
-    else:
-        html = render_to_string("503.html", {"message": message, "user": AnonymousUser()})
-        response = HttpResponse(html, status=503)
-    response["Retry-After"] = str(RETRY_AFTER_S)
-    return response
+@never_cache
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Replaces Django admin's own login form, which has no rate limit: staff sign in through
+    allauth's form (rate-limited, email verification enforced), then come back here. A POST
+    of a password to this address is never checked."""
+    target = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("admin:index")
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
+    if request.user.is_active and request.user.is_staff:
+        return redirect(target)
+    raise PermissionDenied

@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 from psycopg_pool import PoolTimeout
 
 from config import capacity
-from config.views import server_error
+from config.unavailable import server_error
 
 
 def _raised_from_pool_timeout():
