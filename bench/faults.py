@@ -3,8 +3,9 @@ sent by 10 learners at once, and a fault injected a third of the way through.
 
 For each fault: `lost` (accepted, never terminal), `duplicated` (graded more than once),
 `wrong_scores`, `recovery_s` (from the end of the fault until every accepted submission is
-terminal) and `submit_5xx` (refusals must be 503 with a message, never other 5xx; `submit_503`
-counts those). The same burst with no fault is the baseline. Writes bench/results/faults.json.
+terminal; `recovery_s_over_baseline` subtracts the same run's no-fault drain) and
+`submit_5xx` (refusals must be 503 with a message, never other 5xx; `submit_503` counts
+those). The same burst with no fault is the baseline. Writes bench/results/faults.json.
 """
 
 from __future__ import annotations
@@ -221,6 +222,13 @@ def main() -> dict[str, Any]:
             _wait(lambda: _healthy(stack), 120, f"not healthy before {name}")
             figures[name] = _burst(stack, var, browsers, fault)
             print(name, figures[name], flush=True)
+        # The drain of the burst itself is in every recovery_s: what the fault added is the
+        # difference with the same run's no-fault burst.
+        for name in FAULTS:
+            if name != "none":
+                extra = figures[name]["recovery_s"] - figures["none"]["recovery_s"]
+                figures[name]["recovery_s_over_baseline"] = round(extra, 1)
+        figures["load_at_end"] = os.getloadavg()[0]
         return figures
     finally:
         launcher.send_signal(signal.SIGTERM)
