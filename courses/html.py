@@ -21,6 +21,7 @@ from typing import Any
 
 import nbformat
 import nh3
+from jinja2 import pass_context
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbconvert import HTMLExporter
@@ -47,11 +48,23 @@ EMBEDDED_IMAGE = re.compile(r"data:image/(png|jpeg|gif);base64,", re.IGNORECASE)
 LINK_REL = "noopener noreferrer nofollow"
 
 
+# A URL that leaves this site: a scheme, or `//host` (browsers read `\` as `/`).
+_C0_AND_SPACE = "".join(map(chr, range(33)))
+OUTSIDE_URL = re.compile(r"([a-z][a-z0-9+.-]*:|[/\\]{2})", re.IGNORECASE)
+
+
 def _only_embedded_images(tag: str, attribute: str, value: str) -> str | None:
-    """A `data:` URL only as an image's source, and only a raster image (an SVG may script)."""
-    if value.lstrip().lower().startswith("data:"):
-        embedded = tag == "img" and attribute == "src" and EMBEDDED_IMAGE.match(value.lstrip())
+    """A `data:` URL only as an image's source, and only a raster image (an SVG may script).
+    An image from another site is not fetched: the request would tell that site who reads
+    the page, and when."""
+    # As a browser reads it: tabs and line breaks anywhere dropped, controls and spaces
+    # in front ignored.
+    stripped = re.sub(r"[\t\n\r]", "", value).lstrip(_C0_AND_SPACE)
+    if stripped.lower().startswith("data:"):
+        embedded = tag == "img" and attribute == "src" and EMBEDDED_IMAGE.match(stripped)
         return value if embedded else None
+    if tag == "img" and attribute == "src" and OUTSIDE_URL.match(stripped):
+        return None
     return value
 
 
@@ -106,9 +119,18 @@ def render_markdown(text: str) -> str:
 # ------------------------------------------------------------------ notebooks
 
 
+class _NotebookExporter(HTMLExporter):
+    """nbconvert's basic template with this site's Markdown renderer, the learner's page's:
+    math left in `.math` elements for the same typesetter, code highlighted the same way."""
+
+    @pass_context
+    def markdown2html(self, context: Any, source: str) -> str:
+        return _markdown.render(source)
+
+
 @lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
-    exporter = HTMLExporter(template_name="basic")
+    exporter = _NotebookExporter(template_name="basic")
     exporter.exclude_input_prompt = False
     return exporter
 

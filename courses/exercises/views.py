@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campus.models import User
+from campus.selectors import users_by_verified_email
 from courses.access import (
     access_course_exercise,
     access_course_for_edit,
@@ -114,7 +114,8 @@ def exercise_view(
             "form": form,
             "cohort_forms": _cohort_forms(exercise, cohorts),
             "validation": validation,
-            "extension_form": ExtensionForm(),
+            # Its own ids: the settings form above has a due_at field too.
+            "extension_form": ExtensionForm(auto_id="extension-%s"),
             "notebook_form": NotebookForm(),
             "extensions": exercise.extensions.select_related("learner").order_by("learner__email"),
         },
@@ -176,10 +177,13 @@ def extension_view(
     form = ExtensionForm(request.POST)
     learner = None
     if form.is_valid():
-        learner = User.objects.filter(
-            email__iexact=form.cleaned_data["learner"],
-            enrollments__cohort__course=access.course,
-        ).first()
+        email = form.cleaned_data["learner"]
+        learner = users_by_verified_email(emails=[email]).get(email.strip().lower())
+        if (
+            learner is not None
+            and not learner.enrollments.filter(cohort__course=access.course).exists()
+        ):
+            learner = None
     if learner is None:
         messages.error(request, _("No learner with this e-mail in this course."))
     else:

@@ -1,7 +1,6 @@
 """The learner's pages: my courses, a course's outline, a lesson, and the exercise page (a
 notebook in the browser, its live kernel, drafts, the history of submissions)."""
 
-import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -14,9 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campus.payloads import json_loads_bounded
 from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
+from courses.cohorts.quotas import QuotaExceeded
 from courses.exercises.policy import attempts_left, late_state
 from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
 from courses.grading.views.submissions import submission_state
@@ -99,7 +100,7 @@ def _kernel_exercise_id(
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     try:
-        body = json.loads(request.body)
+        body = json_loads_bounded(request.body)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
@@ -116,6 +117,10 @@ def exercise_view(
     deadline = exercise_deadline(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
+    left = attempts_left(
+        max_attempts=attempt_limit(exercise=exercise, learner=user),
+        used=attempts_used(exercise=exercise, learner=user),
+    )
     args = [org_slug, course_slug, exercise_slug]
     return render(
         request,
@@ -126,12 +131,10 @@ def exercise_view(
             "cells": cells,
             "deadline": deadline,
             "late": state,
-            "attempts_left": attempts_left(
-                max_attempts=attempt_limit(exercise=exercise, learner=user),
-                used=attempts_used(exercise=exercise, learner=user),
-            ),
+            "attempts_left": left,
             "history": history,
             "can_submit": access.cohort is not None,
+            "closed": not state.accepted or left == 0,
             "config": {
                 "strings": page_strings(),
                 "urls": {
@@ -162,7 +165,23 @@ def page_strings() -> dict[str, str]:
             "then run again the cells you need."
         ),
         "kernel_stopped": _("Your kernel was stopped. Run a cell to start a new one."),
-        "kernel_busy": _("All kernels on this server are in use. Try again in a minute."),
+        "kernel_queued": _(
+            "Every kernel is taken: you are number %(place)s in line, about %(eta_s)s s. "
+            "Your cells will run as soon as a kernel is free."
+        ),
+        "kernel_lost": _(
+            "Your kernel was restarted: the server holding it stopped, and your variables "
+            "were cleared. Run your cells again."
+        ),
+        "kernel_idle_warning": _(
+            "Your kernel has been idle and will stop in about %(minutes)s min. Your draft "
+            "is kept; run a cell to keep the kernel."
+        ),
+        "kernel_evicted": _(
+            "This kernel was closed because you opened notebooks in other exercises (at most "
+            "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
+            "new kernel."
+        ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
             "instructor."
@@ -195,6 +214,7 @@ def page_strings() -> dict[str, str]:
         "status_failed": _("Failed"),
         "status_partial": _("Partial credit"),
         "status_pending": _("Waiting for a person"),
+        "status_graded": _("Graded by a person"),
         "hidden_test": _("hidden test"),
     }
 
@@ -234,6 +254,10 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    try:
+        selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
+    except QuotaExceeded as exc:
+        return JsonResponse({"error": str(exc)}, status=429)
     runs = sessions.session_run_request(
         learner_id=user_of(request).pk,
         exercise_id=exercise_id,

@@ -193,6 +193,7 @@ class Gateway:
             now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
+            personal_quotas=identity.personal_quotas,
         )
         result = await self.run(lambda: self.registry.get(card).embed(req.texts))
         await self._record(identity, card, result.prompt_tokens, 0)
@@ -220,6 +221,7 @@ class Gateway:
             completion_tokens=completion,
             now=self.clock(),
             quota_key=identity.quota_key,
+            personal_quotas=identity.personal_quotas,
         )
 
     async def chat_completions(self, request: Request, identity: Identity) -> Response:
@@ -231,6 +233,7 @@ class Gateway:
             now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
+            personal_quotas=identity.personal_quotas,
         )
         req = parse.chat_request(data, tokens_left=tokens_left)
         backend = await self.run(self.registry.get, card)

@@ -2,8 +2,12 @@
 kernel is the learner's code: only safe outputs pass)."""
 
 import base64
+import re
 
-from courses.html import clean_html, render_markdown, safe_output
+import nbformat
+import pytest
+
+from courses.html import clean_html, render_markdown, render_notebook, safe_output
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
@@ -98,3 +102,37 @@ def test_no_element_but_code_math_and_tables_takes_a_class() -> None:
     html = clean_html('<a href="https://example.org" class="button">pay</a><p class="alert">x</p>')
     assert "class=" not in html
     assert '<span class="kn">' in clean_html('<span class="kn">import</span>')
+
+
+def test_a_notebook_renders_its_markdown_as_the_learners_page_does() -> None:
+    # Math is left for the page's typesetter, as on the learner's page: not as raw TeX
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("Area $\\pi r^2$ and <b onclick=x()>bold</b>")]
+    )
+    html = render_notebook(notebook)
+    assert '<span class="math inline">\\pi r^2</span>' in html
+    assert "<b " not in html  # raw HTML in Markdown stays text, as on the learner's page
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/pixel.png",
+        "http://tracker.example/pixel.png",
+        "//tracker.example/pixel.png",
+        "/\\tracker.example/pixel.png",
+        " \t//tracker.example/p.png",
+        "/\t/tracker.example/p.png",
+        "HTTPS://tracker.example/p.png",
+    ],
+)
+def test_an_image_from_another_site_is_never_fetched(src: str) -> None:
+    markup = f'<p><img src="{src}" alt="chart"></p>'
+    cleaned = clean_html(markup)
+    assert "tracker.example" not in cleaned
+    sources = re.findall(r'src="([^"]*)"', render_markdown(f"![chart]({src.strip()})"))
+    assert not [s for s in sources if re.match(r"\s*([a-z]+:|[/\\]{2})", s, re.IGNORECASE)]
+
+
+def test_an_image_from_this_site_is_kept() -> None:
+    assert 'src="/static/img/logo.png"' in clean_html('<img src="/static/img/logo.png">')
