@@ -128,8 +128,44 @@ def _exporter() -> HTMLExporter:
 def render_notebook(notebook: dict[str, Any] | nbformat.NotebookNode) -> str:
     """A notebook as HTML (nbconvert's basic template), cleaned: whatever the learner's
     notebook holds, no script, event handler or foreign styling reaches the page."""
-    body, _ = _exporter().from_notebook_node(nbformat.from_dict(notebook))
+    body, _ = _exporter().from_notebook_node(_with_safe_attachments(notebook))
     return clean_html(body)
+
+
+RASTER_TYPES = ("image/png", "image/jpeg", "image/gif")
+_ATTACHMENT_URL = re.compile(r"attachment:([^\s()<>\"']+)")
+
+
+def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> Any:
+    """A copy whose cell attachments (`![f](attachment:f.png)`) are only raster images given
+    as text; a reference to anything else points nowhere. nbconvert raises on a reference to
+    a missing attachment, and a learner's answer keeps its text but not its attachments."""
+    copy = nbformat.from_dict(notebook)
+    for cell in copy.get("cells", []):
+        kept = _raster_attachments(cell.get("attachments"))
+        if "attachments" in cell:
+            cell["attachments"] = kept
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        if isinstance(source, str) and "attachment:" in source:
+            cell["source"] = _ATTACHMENT_URL.sub(
+                lambda m: m.group(0) if m.group(1) in kept else "data:,", source
+            )
+    return copy
+
+
+def _raster_attachments(bundles: Any) -> dict[str, dict[str, str]]:
+    kept: dict[str, dict[str, str]] = {}
+    for name, bundle in bundles.items() if isinstance(bundles, dict) else []:
+        images = (
+            {m: d for m, d in bundle.items() if m in RASTER_TYPES and isinstance(d, str)}
+            if isinstance(bundle, dict)
+            else {}
+        )
+        if images:
+            kept[name] = images
+    return kept
 
 
 # ------------------------------------------------------------------ kernel outputs
