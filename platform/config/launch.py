@@ -223,7 +223,7 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
             [
                 python,
                 "-m",
-                "uvicorn",
+                "config.serve",  # uvicorn, with slow-client limits
                 "config.asgi:application",
                 "--host",
                 host,
