@@ -150,7 +150,7 @@ def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> 
             source = "".join(str(part) for part in source)
         if isinstance(source, str) and "attachment:" in source:
             cell["source"] = _ATTACHMENT_URL.sub(
-                lambda m: m.group(0) if m.group(1) in kept else "data:,", source
+                lambda m, kept=kept: m.group(0) if m.group(1) in kept else "data:,", source
             )
     return copy
 
