@@ -16,7 +16,7 @@ import base64
 import binascii
 import html
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import nbformat
@@ -149,10 +149,12 @@ def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> 
         if isinstance(source, list):
             source = "".join(str(part) for part in source)
         if isinstance(source, str) and "attachment:" in source:
-            cell["source"] = _ATTACHMENT_URL.sub(
-                lambda m, kept=kept: m.group(0) if m.group(1) in kept else "data:,", source
-            )
+            cell["source"] = _ATTACHMENT_URL.sub(partial(_attachment_url, kept=kept), source)
     return copy
+
+
+def _attachment_url(match: re.Match[str], *, kept: dict[str, Any]) -> str:
+    return match.group(0) if match.group(1) in kept else "data:,"
 
 
 def _raster_attachments(bundles: Any) -> dict[str, dict[str, str]]:
