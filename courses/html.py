@@ -147,9 +147,9 @@ _ATTACHMENT_URL = re.compile(r"attachment:([^\s()<>\"']+)")
 
 
 def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> Any:
-    """A copy whose cell attachments (`![f](attachment:f.png)`) are only raster images given
-    as text; a reference to anything else points nowhere. nbconvert raises on a reference to
-    a missing attachment, and a learner's answer keeps its text but not its attachments."""
+    """A copy whose references to cell attachments (`![f](attachment:f.png)`) are embedded
+    images when the attachment is a raster image, and point nowhere otherwise (a learner's
+    answer keeps its text but not its attachments; an SVG may script)."""
     copy = nbformat.from_dict(notebook)
     for cell in copy.get("cells", []):
         kept = _raster_attachments(cell.get("attachments"))
@@ -163,8 +163,13 @@ def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> 
     return copy
 
 
-def _attachment_url(match: re.Match[str], *, kept: dict[str, Any]) -> str:
-    return match.group(0) if match.group(1) in kept else "data:,"
+def _attachment_url(match: re.Match[str], *, kept: dict[str, dict[str, str]]) -> str:
+    """The attachment as an embedded image, or an empty URL that shows nothing."""
+    bundle = kept.get(match.group(1))
+    if not bundle:
+        return "data:,"
+    mime, data = next(iter(bundle.items()))
+    return f"data:{mime};base64,{''.join(data.split())}"
 
 
 def _raster_attachments(bundles: Any) -> dict[str, dict[str, str]]:

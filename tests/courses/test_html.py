@@ -157,4 +157,3 @@ def test_notebook_attachments_render_or_drop_safely_never_raise() -> None:
     html = render_notebook(notebook)
     assert f'src="data:image/png;base64,{PNG}"' in html
     assert "svg" not in html and "onload" not in html and "attachment:" not in html
-    assert html.count("<img") == 4
