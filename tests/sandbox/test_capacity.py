@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import memory_available_mib, sessions_that_fit
+from sandbox import cgroups, memory_available_mib, sessions_that_fit
 from tests.support.worker import ROOT
 
 
@@ -46,3 +46,17 @@ def test_a_worker_process_can_hold_the_sockets_of_hundreds_of_kernels() -> None:
     # then zmq's default of 1023 sockets per context did not stop it
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1500"
+
+
+def test_cgroup_v2_gets_the_same_cpu_weight_as_v1_shares(tmp_path: Path) -> None:
+    # given a v2 hierarchy's `sandbox` folder (here a plain folder: this host runs v1)
+    group = cgroups.Cgroup(version=2, dirs=[tmp_path / "worker" / "sandbox" / "uid61000"])
+    (tmp_path / "worker").mkdir()
+    # when a kernel's cgroup is made with weight 50
+    group._make(memory_bytes=256 * 1024 * 1024, pids_max=64, cpu_weight=50)
+    # then v2 enables the cpu controller for kernels and writes the weight v1 would give
+    sandbox_dir = tmp_path / "worker" / "sandbox"
+    assert (sandbox_dir / "cgroup.subtree_control").read_text() == "+cpu"
+    assert (sandbox_dir / "uid61000" / "cpu.weight").read_text() == "50"
+    assert group.cpu_weight() == 50
+    assert cgroups.v1_shares(50) == 512 and cgroups.v1_shares(100) == 1024
