@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from sandbox import (
+    Kernel,
     KernelPool,
     Limits,
     SandboxInfraError,
@@ -253,7 +254,7 @@ def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch)
     with KernelPool(size=1, mode="zygote") as pool:
         assert pool.wait_ready(1)
         # when four callers want a kernel at the same moment
-        got: list[object] = []
+        got: list[Kernel] = []
         barrier = threading.Barrier(4)
 
         def take() -> None:
@@ -266,7 +267,7 @@ def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch)
         for taker in takers:
             taker.join()
         for kernel in got:
-            kernel.shutdown()  # type: ignore[attr-defined]
+            kernel.shutdown()
     # then each got one, and the kernels they waited for were started in one batch
     assert len(got) == 4
     assert max(batches) >= 2, batches
