@@ -231,6 +231,8 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         group = Class(stack, total, wait_s=wait_s)
         worker_pid = _worker_pid(stack)
         worker_before = _uss_mib(worker_pid)
+        fds_before = len(os.listdir(f"/proc/{worker_pid}/fd"))
+        threads_before = len(os.listdir(f"/proc/{worker_pid}/task"))
         spacing = BURST_WINDOW_S / BURST
         burst = _together(
             [(i * spacing, lambda i=i: group.run(i, "burst", "1 + 1")) for i in range(BURST)]
@@ -245,6 +247,8 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         kernels = _kernel_pids(worker_pid)
         kernel_mib = statistics.fmean(_uss_mib(pid) for pid in kernels) if kernels else 0.0
         worker_growth = max(0.0, _uss_mib(worker_pid) - worker_before)
+        fds = len(os.listdir(f"/proc/{worker_pid}/fd")) - fds_before
+        threads = len(os.listdir(f"/proc/{worker_pid}/task")) - threads_before
         # A session's own memory: its kernel's unique pages, and its share of what the
         # worker grew by (sockets, buffers, the session's bookkeeping).
         return {
@@ -255,6 +259,9 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
             if held
             else None,
             "worker_growth_mib_per_session": round(worker_growth / held, 2) if held else None,
+            # What a live session costs the worker besides memory (threads: its pool's).
+            "worker_fds_per_session": round(fds / held, 1) if held else None,
+            "worker_threads_added": threads,
             "class_burst": _ms(burst),
             "active": _ms(active),
         }
