@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses.assignment import answer_notebook, submitted_answers
+from courses.assignment import learner_cells, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from courses.exercises.policy import LateState, late_state
 from courses.exercises.selectors import (
@@ -131,12 +131,10 @@ def _check_deadline(*, exercise: Exercise, learner: User, now: datetime) -> Late
 
 
 def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[str, Any]:
-    """Only the learner's answer cells, matched by grade id: nothing else is ever used."""
+    """The learner's answer cells (by grade id) and added cells: nothing else is ever used."""
     if len(json.dumps(notebook)) > settings.SUBMISSION_MAX_BYTES:
         raise SubmissionRefused(_("This notebook is too large to submit."))
-    wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
-    answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    return answer_notebook(answers)
+    return stored_notebook(learner_cells(exercise=parsed_exercise(exercise), submission=notebook))
 
 
 # ------------------------------------------------------------------------- grading

@@ -75,6 +75,19 @@ def test_it_returns_user_expressions(kernel) -> None:
     assert result.user_expressions["double"]["data"]["text/plain"] == "12"
 
 
+def test_the_kernel_runtime_has_the_scientific_stack(kernel) -> None:
+    code = (
+        "from sympy import *\n"
+        "x = symbols('x')\n"
+        "import scipy.integrate\n"
+        "area = scipy.integrate.quad(lambda t: t * t, 0, 3)[0]"
+    )
+    result = kernel.execute(code, user_expressions={"r": "(str(integrate(x**2, x)), round(area))"})
+
+    assert result.status == "ok"
+    assert result.user_expressions["r"]["data"]["text/plain"] == "('x**3/3', 9)"
+
+
 def test_it_rejects_a_broken_notebook_as_the_users_error() -> None:
     with pytest.raises(SandboxUserError):
         run_notebook(b"{not json")
