@@ -146,6 +146,36 @@ class Claim:
     token: datetime  # started_at of this claim: only its holder may finish the submission
 
 
+def submission_pick_latest(*, submission_id: int) -> int:
+    """Which submission a grading task for `submission_id` grades: the learner's latest
+    still-QUEUED submission of the same exercise, when it is newer (at a deadline, the
+    grade that counts comes first). `submission_id` then goes back to the end of the queue,
+    so it is graded too: every run grades one submission, and none is lost or skipped.
+    """
+    row = (
+        Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED)
+        .values("learner_id", "exercise_id")
+        .first()
+    )
+    if row is None:
+        return submission_id
+    latest = (
+        Submission.objects.filter(
+            learner_id=row["learner_id"],
+            exercise_id=row["exercise_id"],
+            status=SubmissionStatus.QUEUED,
+            pk__gt=submission_id,
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is None or not recovery.enqueue(submission_id):
+        # Nothing newer, or the broker is unreachable: grade this one, as sent.
+        return submission_id
+    return latest
+
+
 def submission_claim(*, submission_id: int) -> Claim | None:
     """QUEUED → RUNNING for exactly one caller; None when another got it (or it is done)."""
     token = timezone.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import select
@@ -56,6 +57,29 @@ def test_it_runs_a_notebook_and_returns_outputs_statuses_and_memory(mode: str) -
     assert result.stopped_by is None and result.peak_memory_mib is not None
     with pytest.raises(AttributeError):
         result.stopped_by = "timeout"
+
+
+def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(start, mode) -> None:
+    # Imported once in the zygote: a learner's `import pandas` costs a kernel nothing.
+    if mode != "zygote":
+        return
+    kernel = start()
+    wanted = [
+        "numpy",
+        "pandas",
+        "matplotlib.pyplot",
+        "scipy.stats",
+        "sklearn.neighbors",
+        "open_models",
+    ]
+    outcome = kernel.execute(
+        f"import sys, matplotlib; [m for m in {wanted!r} if m not in sys.modules],"
+        " matplotlib.get_backend()",
+        timeout=30,
+    )
+    missing, backend = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
+    assert missing == []
+    assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
 
 
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
