@@ -19,7 +19,7 @@ import hashlib
 import html
 import json
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import nbformat
@@ -166,7 +166,7 @@ def render_notebook(notebook: dict[str, Any] | nbformat.NotebookNode) -> str:
         cached = cache.get(key)
         if cached is not None:
             return str(cached)
-    body, _ = _exporter().from_notebook_node(nbformat.from_dict(notebook))
+    body, _ = _exporter().from_notebook_node(_with_safe_attachments(notebook))
     rendered = clean_html(body)
     with contextlib.suppress(redis.RedisError):
         cache.set(key, rendered, NOTEBOOK_CACHE_S)
@@ -174,6 +174,49 @@ def render_notebook(notebook: dict[str, Any] | nbformat.NotebookNode) -> str:
 
 
 NOTEBOOK_CACHE_S = 24 * 3600
+
+
+RASTER_TYPES = ("image/png", "image/jpeg", "image/gif")
+_ATTACHMENT_URL = re.compile(r"attachment:([^\s()<>\"']+)")
+
+
+def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> Any:
+    """A copy whose references to cell attachments (`![f](attachment:f.png)`) are embedded
+    images when the attachment is a raster image, and point nowhere otherwise (a learner's
+    answer keeps its text but not its attachments; an SVG may script)."""
+    copy = nbformat.from_dict(notebook)
+    for cell in copy.get("cells", []):
+        kept = _raster_attachments(cell.get("attachments"))
+        if "attachments" in cell:
+            cell["attachments"] = kept
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        if isinstance(source, str) and "attachment:" in source:
+            cell["source"] = _ATTACHMENT_URL.sub(partial(_attachment_url, kept=kept), source)
+    return copy
+
+
+def _attachment_url(match: re.Match[str], *, kept: dict[str, dict[str, str]]) -> str:
+    """The attachment as an embedded image, or an empty URL that shows nothing."""
+    bundle = kept.get(match.group(1))
+    if not bundle:
+        return "data:,"
+    mime, data = next(iter(bundle.items()))
+    return f"data:{mime};base64,{''.join(data.split())}"
+
+
+def _raster_attachments(bundles: Any) -> dict[str, dict[str, str]]:
+    kept: dict[str, dict[str, str]] = {}
+    for name, bundle in bundles.items() if isinstance(bundles, dict) else []:
+        images = (
+            {m: d for m, d in bundle.items() if m in RASTER_TYPES and isinstance(d, str)}
+            if isinstance(bundle, dict)
+            else {}
+        )
+        if images:
+            kept[name] = images
+    return kept
 
 
 # ------------------------------------------------------------------ kernel outputs

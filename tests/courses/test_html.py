@@ -139,6 +139,27 @@ def test_an_image_from_this_site_is_kept() -> None:
     assert 'src="/static/img/logo.png"' in clean_html('<img src="/static/img/logo.png">')
 
 
+def test_notebook_attachments_render_or_drop_safely_never_raise() -> None:
+    import nbformat
+
+    from courses.html import render_notebook
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_markdown_cell(
+        "![kept](attachment:ok.png) ![gone](attachment:missing.png) "
+        '<img src="attachment:evil.svg"> ![odd](attachment:odd.png)'
+    )
+    cell["attachments"] = {
+        "ok.png": {"image/png": PNG},
+        "evil.svg": {"image/svg+xml": "<svg onload=alert(1)>"},
+        "odd.png": ["not", "a", "bundle"],
+    }
+    notebook.cells.append(cell)
+    html = render_notebook(notebook)
+    assert f'src="data:image/png;base64,{PNG}"' in html
+    assert "svg" not in html and "onload" not in html and "attachment:" not in html
+
+
 def test_a_version_of_markdown_is_rendered_once_per_process() -> None:
     text = "# A lesson\n\nWith $x^2$ and **bold**, version 7."
     first = render_markdown(text)
