@@ -225,6 +225,8 @@ LOCALE_PATHS = [PLATFORM_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+# Unambiguous dates with their time zone (config/formats); pages localise them in script.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static files: served by WhiteNoise, no CDN anywhere. ---
 STATIC_URL = "/static/"
