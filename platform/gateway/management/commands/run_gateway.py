@@ -13,11 +13,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         registry = Registry()
-        preload(registry)
+        try:
+            preload(registry)
+        except BaseException:
+            registry.close()
+            raise
         process = GatewayProcess(
             registry=registry,
             socket=socket_path(),
             host=settings.GATEWAY_HOST,
             port=settings.GATEWAY_PORT,
         )
-        asyncio.run(serve_forever(process))
+        try:
+            asyncio.run(serve_forever(process))
+        finally:
+            registry.close()
