@@ -29,9 +29,8 @@ def socket_path() -> Path:
     return Path(settings.GATEWAY_SOCKET_DIR) / SOCKET_NAME
 
 
-def preload(registry: Registry) -> None:
-    """Load every active local embedding model before listening, and start the llama.cpp
-    engines, which load in the background: the gateway answers meanwhile."""
+def start_engines(registry: Registry) -> None:
+    """Start the llama.cpp engines of the active catalog; they load in the background."""
     for card in ModelCard.objects.filter(active=True, backend=BackendKind.LLAMA_CPP):
         try:
             registry.get(card_info(card))
@@ -39,6 +38,10 @@ def preload(registry: Registry) -> None:
             log.error("%s is not served: %s", card.name, error.message)
         else:
             log.info("Loading %s in the background", card.name)
+
+
+def preload(registry: Registry) -> None:
+    """Load every active local embedding model (a request for one meanwhile waits for it)."""
     cards = ModelCard.objects.filter(
         active=True, kind=ModelKind.EMBEDDING, backend=BackendKind.SENTENCE_TRANSFORMERS
     )

@@ -61,12 +61,12 @@ class Registry:
             self._loaded[(card.backend, card.location or card.name)] = backend
 
     def close(self) -> None:
-        """Stop what runs beside the gateway (the llama.cpp engine)."""
-        with self._lock:
-            for backend in self._loaded.values():
-                if callable(close := getattr(backend, "close", None)):
-                    close()
-            self._loaded.clear()
+        """Stop what runs beside the gateway (the llama.cpp engines). Without the lock: a
+        model still loading holds it, and a stopping gateway need not wait for that."""
+        for key, backend in list(self._loaded.items()):
+            if callable(close := getattr(backend, "close", None)):
+                close()
+            self._loaded.pop(key, None)
 
     def _load(self, card: CardInfo) -> Any:
         if card.backend == BackendKind.SENTENCE_TRANSFORMERS:
