@@ -195,7 +195,7 @@ def _jsonable(values: dict[str, object]) -> dict[str, object]:
 
 
 def _audit_enrollment(
-    *, actor: User, enrollment: Enrollment, action: str, details: dict[str, object]
+    *, actor: User | None, enrollment: Enrollment, action: str, details: dict[str, object]
 ) -> None:
     cohort = enrollment.cohort
     audit_record(
@@ -211,7 +211,7 @@ def _audit_enrollment(
 
 
 @transaction.atomic
-def enrollment_set_role(*, actor: User, enrollment: Enrollment, role: str) -> Enrollment:
+def enrollment_set_role(*, actor: User | None, enrollment: Enrollment, role: str) -> Enrollment:
     """Change someone's role in a cohort (learner, TA, instructor), recording it. The
     university membership is left as it is: it is changed on the members page."""
     if role not in EnrollmentRole.values:
@@ -231,7 +231,7 @@ def enrollment_set_role(*, actor: User, enrollment: Enrollment, role: str) -> En
 
 
 @transaction.atomic
-def enrollment_remove(*, actor: User, enrollment: Enrollment) -> None:
+def enrollment_remove(*, actor: User | None, enrollment: Enrollment) -> None:
     """Take someone out of a cohort. Their submissions stay (they belong to the cohort's
     record), and the removal is recorded with the role they had."""
     _audit_enrollment(

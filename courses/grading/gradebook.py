@@ -80,18 +80,21 @@ def cohort_learners(*, cohort: Cohort, query: str = "") -> list[User]:
     ]
 
 
+KEPT_FIELDS = (
+    "id",
+    "learner_id",
+    "exercise_id",
+    "status",
+    "score",
+    "max_score",
+    "late_days",
+    "result__pending_points",
+)
+
+
 def kept_submissions(*, cohort: Cohort) -> dict[tuple[int, int], GradeCell]:
     """(learner id, exercise id) → the attempt that counts, with the number of attempts."""
-    rows = Submission.objects.filter(cohort=cohort).values_list(
-        "id",
-        "learner_id",
-        "exercise_id",
-        "status",
-        "score",
-        "max_score",
-        "late_days",
-        "result__pending_points",
-    )
+    rows = Submission.objects.filter(cohort=cohort).values_list(*KEPT_FIELDS)
     attempts: Counter[tuple[int, int]] = Counter()
     best: dict[tuple[int, int], tuple[Any, ...]] = {}
     for row in rows:
@@ -111,6 +114,30 @@ def kept_submissions(*, cohort: Cohort) -> dict[tuple[int, int], GradeCell]:
         )
         for key, row in best.items()
     }
+
+
+def kept_submission(*, cohort_id: int, learner_id: int, exercise_id: int) -> GradeCell | None:
+    """The attempt that counts for one learner on one exercise (the gradebook's rule)."""
+    rows = Submission.objects.filter(
+        cohort_id=cohort_id, learner_id=learner_id, exercise_id=exercise_id
+    ).values_list(*KEPT_FIELDS)
+    best: tuple[Any, ...] | None = None
+    count = 0
+    for row in rows:
+        count += 1
+        if best is None or _better(row, best):
+            best = row
+    if best is None:
+        return None
+    return GradeCell(
+        submission_id=best[0],
+        score=best[4],
+        max_score=best[5],
+        status=best[3],
+        late=best[6] > 0,
+        attempts=count,
+        needs_grading=bool(best[7]),
+    )
 
 
 def _better(row: tuple[Any, ...], than: tuple[Any, ...]) -> bool:

@@ -131,6 +131,11 @@ class AuditAction(models.TextChoices):
     COHORT_CREATED = "cohort_created", _("Cohort created")
     COHORT_CHANGED = "cohort_changed", _("Cohort changed")
     COHORT_CODE_REGENERATED = "cohort_code_regenerated", _("Enrollment code regenerated")
+    SSO_ACCOUNT_CREATED = "sso_account_created", _("Account created at university sign-in")
+    SSO_ACCOUNT_LINKED = "sso_account_linked", _("Account linked to university sign-in")
+    IDP_ADDED = "idp_added", _("Identity provider added")
+    IDP_CHANGED = "idp_changed", _("Identity provider changed")
+    IDP_REMOVED = "idp_removed", _("Identity provider removed")
 
 
 class AuditLog(models.Model):
@@ -196,8 +201,66 @@ def _via_display(via: str) -> str:
         "invite_link": _("invite link"),
         "email_domain": _("email domain %(domain)s"),
         "admin": _("by an admin"),
+        "sso": _("university sign-in %(domain)s"),
     }
     label = labels.get(kind)
     if label is None:
         return via
     return str(label) % {"domain": value}
+
+
+class IdentityProvider(models.Model):
+    """A university's own sign-in: a SAML 2.0 identity provider or an OpenID Connect
+    provider. allauth's SocialApp (`app`) holds the protocol settings; this row says which
+    university it speaks for and what its assertions may do (see campus/sso/)."""
+
+    class Protocol(models.TextChoices):
+        SAML = "saml", _("SAML 2.0")
+        OIDC = "oidc", _("OpenID Connect")
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="identity_providers"
+    )
+    protocol = models.CharField(_("protocol"), max_length=4, choices=Protocol.choices)
+    app = models.OneToOneField(
+        "socialaccount.SocialApp", on_delete=models.CASCADE, related_name="identity_provider"
+    )
+    sso_only = models.BooleanField(
+        _("university sign-in only"),
+        default=False,
+        help_text=_("People with an address in the university's domains cannot use a password."),
+    )
+    default_role = models.CharField(
+        _("role of new members"), max_length=20, choices=Role.choices, default=Role.STUDENT
+    )
+    role_map = models.JSONField(
+        _("roles by affiliation"),
+        default=dict,
+        blank=True,
+        help_text=_("eduPersonAffiliation value → role, e.g. faculty → instructor."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "protocol"], name="one_idp_per_protocol_per_org"
+            )
+        ]
+        ordering = ["organization", "protocol"]
+        verbose_name = _("identity provider")
+        verbose_name_plural = _("identity providers")
+
+    def __str__(self) -> str:
+        return f"{self.organization} · {self.get_protocol_display()}"
+
+
+class SamlMessageUse(models.Model):
+    """A SAML Response or Assertion ID already accepted, kept until it expires: the same
+    signed Response posted again is a replay and is refused."""
+
+    key = models.CharField(max_length=300, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

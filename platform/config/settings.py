@@ -29,9 +29,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.saml",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "campus",
     "courses",
     "gateway",
+    "lti",
 ]
 
 MIDDLEWARE = [
@@ -45,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "campus.sso.middleware.mfa_required_middleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,7 +105,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Task names are kept in courses.queues; workers import the modules that define them.
-CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks"]
+CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks", "lti.tasks"]
 CELERY_TASK_ROUTES = {
     "courses.tasks.grade_submission": {"queue": "grading"},
     "courses.tasks.validate_exercise": {"queue": "grading"},
@@ -129,6 +135,33 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Open Science Training] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG or SITE_URL.startswith("http:") else "https"
 LOGIN_REDIRECT_URL = "courses:my_courses"
 LOGIN_URL = "account_login"
+
+# --- University sign-in (SAML 2.0, OpenID Connect) and MFA: see campus/sso/. ---
+# Identity providers live in the database (campus.IdentityProvider, one allauth SocialApp
+# each); these classes close what allauth leaves open (SAML replays, unverified id_tokens).
+SOCIALACCOUNT_ADAPTER = "campus.sso.adapter.UniversitySocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    "saml": {"provider_class": "campus.sso.providers.ReplaySafeSAMLProvider"},
+    "openid_connect": {
+        "provider_class": "campus.sso.providers.VerifiedOpenIDConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+    },
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Never link by email alone: campus.sso.adapter decides, from the university's own domains.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("SSO_REQUESTS_TIMEOUT_S", 10)
+SSO_METADATA_TIMEOUT_S = env_int("SSO_METADATA_TIMEOUT_S", 10)
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", DEBUG)
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Open Science Training")
+# Instructors, TAs, university admins, staff and superusers must set up a second factor
+# before anything else when this is on.
+MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", False)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,6 +226,16 @@ LOGGING = {
 # --- Platform ---
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "open-science")
 HEALTH_CELERY_TIMEOUT_S = float(env_str("HEALTH_CELERY_TIMEOUT_S", "3"))
+
+# --- LTI 1.3 tool (platform/lti) ---
+LTI_HTTP_TIMEOUT_S = float(env_str("LTI_HTTP_TIMEOUT_S", "10"))
+# The launch's state cookie is sent only to the tool's own URLs.
+LTI_COOKIE_PATH = "/lti/"
+# Scores an LMS did not take are sent again (lti.grades.scores_retry_failed).
+CELERY_BEAT_SCHEDULE["lti-retry-failed-scores"] = {
+    "task": "lti.tasks.scores_retry_failed",
+    "schedule": 300.0,
+}
 
 # --- Sandbox (used by Celery workers only) ---
 SANDBOX_POOL_SIZE = env_int("SANDBOX_POOL_SIZE", 2)

@@ -1,0 +1,19 @@
+"""Every new grade (automatic, regrade, by hand) may change what an LMS gradebook shows:
+once it is committed, a task works out and sends the scores (lti.grades)."""
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from courses.models import GradeRecord
+from courses.queues import enqueue_on_commit
+from lti import queues
+
+
+@receiver(post_save, sender=GradeRecord, dispatch_uid="lti-scores-after-grade")
+def _grade_recorded(
+    sender: type[GradeRecord], instance: GradeRecord, created: bool, **_: Any
+) -> None:
+    if created:
+        enqueue_on_commit(queues.SCORES_SYNC_SUBMISSION, instance.submission_id)

@@ -1,0 +1,21 @@
+"""The tool's URLs under /lti/ (what platforms call), and the university admins' LTI page
+(`university_patterns`, included under /universities/<org>/lti/ by config.urls)."""
+
+from django.urls import URLPattern, path
+
+from lti import views
+
+app_name = "lti"
+
+urlpatterns = [
+    path("jwks.json", views.jwks_view, name="jwks"),
+    path("login/", views.login_view, name="login"),
+    path("launch/", views.launch_view, name="launch"),
+    path("register/<str:token>/", views.register_view, name="register"),
+]
+
+university_patterns: list[URLPattern] = [
+    path("", views.university_view, name="home"),
+    path("<int:pk>/revoke/", views.revoke_view, name="revoke"),
+    path("<int:pk>/deployments/", views.deployment_add_view, name="deployment_add"),
+]

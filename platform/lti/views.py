@@ -1,0 +1,226 @@
+"""The tool's endpoints for platforms (JWKS, OIDC login, launch) and its pages.
+
+The platform posts the login and the launch cross-site, so those two are exempt from CSRF:
+their protection is the state (single use, bound to the browser by a cookie when the
+browser keeps one) and the nonce inside the signed id_token.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from campus.access import access_organization_admin
+from courses.access import user_of
+from lti import claims, keys, registration, selectors, services, tokens
+from lti.cookies import STATE_COOKIE, set_cross_site_cookie
+from lti.forms import DeploymentForm
+from lti.models import Registration
+
+LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    return render(request, "lti/error.html", {"message": message}, status=status)
+
+
+@require_GET
+def jwks_view(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(keys.tool_jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """OIDC third-party initiated login: remember a state and nonce, send the browser to the
+    platform's authorization endpoint."""
+    params = request.POST if request.method == "POST" else request.GET
+    issuer = params.get("iss", "")
+    login_hint = params.get("login_hint", "")
+    target = params.get("target_link_uri", "")
+    if not issuer or not login_hint or not target:
+        return _error(
+            request, _("The LMS's login request lacks iss, login_hint or target_link_uri.")
+        )
+    registration = selectors.registration_for_login(
+        issuer=issuer, client_id=params.get("client_id", "")
+    )
+    if registration is None:
+        return _error(
+            request,
+            _(
+                "This LMS is not registered with this site, or more than one registration "
+                "matches and the LMS sent no client_id. A university admin can register it."
+            ),
+            status=403,
+        )
+    login_state = tokens.state_create(registration=registration, target_link_uri=target)
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": registration.client_id,
+        "redirect_uri": request.build_absolute_uri(reverse("lti:launch")),
+        "login_hint": login_hint,
+        "state": login_state.state,
+        "nonce": login_state.nonce,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    separator = "&" if "?" in registration.auth_login_url else "?"
+    response = HttpResponseRedirect(registration.auth_login_url + separator + urlencode(query))
+    set_cross_site_cookie(
+        response,
+        request,
+        STATE_COOKIE,
+        login_state.state,
+        max_age=int(tokens.STATE_TTL.total_seconds()),
+    )
+    return response
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def launch_view(request: HttpRequest) -> HttpResponse:
+    """The platform posts the id_token here; the person is logged in and sent on."""
+    state = request.POST.get("state", "")
+    id_token = request.POST.get("id_token", "")
+    if request.POST.get("error"):
+        return _error(
+            request,
+            _("The LMS refused the launch: %(error)s")
+            % {"error": request.POST.get("error_description") or request.POST["error"]},
+        )
+    if not state or not id_token:
+        return _error(request, _("The launch lacks its state or id_token."))
+    cookie = request.COOKIES.get(STATE_COOKIE)
+    # A browser that blocks third-party cookies sends none: the state is still single use and
+    # bound to the nonce in the signed token. One that sends another login's state is refused.
+    if cookie is not None and cookie != state:
+        return _error(request, _("This launch belongs to another login. Open the link again."))
+    try:
+        launch = tokens.launch_validate(id_token=id_token, state=state)
+        if launch.message_type == claims.DEEP_LINKING_REQUEST:
+            raise tokens.LaunchError(_("Deep linking is not available yet."))
+        result = services.launch_complete(launch=launch, host=request.get_host())
+    except tokens.LaunchError as error:
+        return _error(request, str(error), status=403)
+    login(request, result.user, backend=LOGIN_BACKEND)
+    request.session["lti"] = {
+        "registration": launch.registration.pk,
+        "context": result.context.pk,
+    }
+    if result.target is None:
+        return HttpResponseRedirect(reverse("courses:my_courses"))
+    if result.role is None:
+        return _error(
+            request,
+            _("Your role in this LMS course gives no access to this page. Ask the instructor."),
+            status=403,
+        )
+    return HttpResponseRedirect(result.target.url())
+
+
+# ------------------------------------------------------------------ dynamic registration
+
+
+@never_cache
+@xframe_options_exempt
+@require_GET
+def register_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The registration URL an admin pastes into the LMS. The LMS opens it (in a frame or a
+    window) with `openid_configuration` and `registration_token`; we register at once."""
+    try:
+        organization = registration.organization_of_token(token)
+    except registration.RegistrationError as error:
+        return _error(request, str(error), status=403)
+    config_url = request.GET.get("openid_configuration", "")
+    if not config_url:
+        return render(request, "lti/register.html", {"organization": organization, "done": None})
+    try:
+        made = registration.registration_register(
+            organization=organization,
+            openid_configuration_url=config_url,
+            registration_token=request.GET.get("registration_token", ""),
+            base_url=request.build_absolute_uri("/").rstrip("/"),
+            tool_name=_("Open Science Training"),
+        )
+    except registration.RegistrationError as error:
+        return _error(request, str(error))
+    return render(request, "lti/register.html", {"organization": organization, "done": made})
+
+
+# ------------------------------------------------------------------ the university's admins
+
+
+@login_required
+@require_GET
+def university_view(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = access_organization_admin(user=user_of(request), slug=org_slug)
+    token = registration.registration_token(organization=organization)
+    return render(
+        request,
+        "lti/university.html",
+        {
+            "organization": organization,
+            "registrations": selectors.university_registrations(organization=organization),
+            "registration_url": request.build_absolute_uri(
+                reverse("lti:register", kwargs={"token": token})
+            ),
+            "tool_urls": {
+                _("Login initiation URL"): request.build_absolute_uri(reverse("lti:login")),
+                _("Redirect (launch) URL"): request.build_absolute_uri(reverse("lti:launch")),
+                _("Public keyset (JWKS) URL"): request.build_absolute_uri(reverse("lti:jwks")),
+            },
+            "deployment_form": DeploymentForm(),
+        },
+    )
+
+
+def _university_registration(request: HttpRequest, org_slug: str, pk: int) -> Registration:
+    organization = access_organization_admin(user=user_of(request), slug=org_slug)
+    found = Registration.objects.filter(organization=organization, pk=pk).first()
+    if found is None:
+        raise Http404("No such registration")
+    return found
+
+
+@login_required
+@require_POST
+def revoke_view(request: HttpRequest, org_slug: str, pk: int) -> HttpResponse:
+    found = _university_registration(request, org_slug, pk)
+    registration.registration_revoke(actor=user_of(request), registration=found)
+    messages.success(
+        request, _("%(name)s was revoked: it can no longer launch.") % {"name": found.name}
+    )
+    return redirect("lti_university:home", org_slug=org_slug)
+
+
+@login_required
+@require_POST
+def deployment_add_view(request: HttpRequest, org_slug: str, pk: int) -> HttpResponse:
+    found = _university_registration(request, org_slug, pk)
+    form = DeploymentForm(request.POST)
+    if form.is_valid():
+        registration.deployment_add(
+            actor=user_of(request),
+            registration=found,
+            deployment_id=form.cleaned_data["deployment_id"],
+        )
+        messages.success(request, _("Deployment added."))
+    else:
+        messages.error(request, _("Give the deployment id the LMS shows."))
+    return redirect("lti_university:home", org_slug=org_slug)
