@@ -7,6 +7,12 @@ from typing import Any
 import requests
 from django.conf import settings
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+_NS = {
+    "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+}
 
 
 class MetadataError(Exception):
@@ -47,9 +53,7 @@ def saml_metadata_parse(xml: str | bytes, *, entity_id: str | None = None) -> Sa
             "The metadata describes no identity provider with an HTTP-Redirect "
             "single sign-on service."
         )
-    certificates = list((idp.get("x509certMulti") or {}).get("signing") or [])
-    if idp.get("x509cert"):
-        certificates.insert(0, idp["x509cert"])
+    certificates = _signing_certificates(xml, entity)
     if not certificates:
         raise MetadataError("The metadata has no signing certificate: assertions must be signed.")
     return SamlIdp(
@@ -58,6 +62,22 @@ def saml_metadata_parse(xml: str | bytes, *, entity_id: str | None = None) -> Sa
         slo_url=(idp.get("singleLogoutService") or {}).get("url") or "",
         signing_certificates=tuple(dict.fromkeys(certificates)),
     )
+
+
+def _signing_certificates(xml: str | bytes, entity_id: str) -> list[str]:
+    """The IdP's signing certificates: KeyDescriptors marked for signing or for any use
+    (the parser would also hand out an encryption-only key as the signing one)."""
+    root = OneLogin_Saml2_XML.to_etree(xml)
+    certificates = []
+    for descriptor in root.iter(f"{{{_NS['md']}}}EntityDescriptor"):
+        if descriptor.get("entityID") != entity_id:
+            continue
+        for key in descriptor.xpath("md:IDPSSODescriptor/md:KeyDescriptor", namespaces=_NS):
+            if key.get("use", "signing") != "signing":
+                continue
+            for cert in key.xpath(".//ds:X509Certificate", namespaces=_NS):
+                certificates.append("".join((cert.text or "").split()))
+    return [c for c in dict.fromkeys(certificates) if c]
 
 
 REQUIRED_DISCOVERY = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")

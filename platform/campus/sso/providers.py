@@ -51,6 +51,8 @@ class VerifiedOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):
 
 
 class VerifiedOpenIDConnectProvider(OpenIDConnectProvider):
+    # allauth finds a provider's URLs in its package: allauth's (ours override two views).
+    package = "allauth.socialaccount.providers.openid_connect"
     oauth2_adapter_class = VerifiedOpenIDConnectAdapter
     pkce_enabled_default = True
 
@@ -78,6 +80,8 @@ class VerifiedOpenIDConnectProvider(OpenIDConnectProvider):
 class ReplaySafeSAMLProvider(SAMLProvider):
     """Refuses a SAML Response (or Assertion) whose ID was accepted before: allauth 65.21.1
     remembers none, so a captured IdP-initiated Response would sign its person in again."""
+
+    package = "allauth.socialaccount.providers.saml"
 
     def sociallogin_from_response(self, request: HttpRequest, response: Any) -> Any:
         try:

@@ -99,6 +99,8 @@ def _saml_settings(*, organization: Organization, idp: SamlIdp, metadata_url: st
             "want_assertion_signed": True,
             "reject_deprecated_algorithm": True,
             "reject_idp_initiated_sso": False,
+            # Hosts like "sso-test" on an intranet; python3-saml still checks the URLs' form.
+            "allow_single_label_domains": True,
             "want_attribute_statement": False,
             "allow_repeat_attribute_name": True,
         },
