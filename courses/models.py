@@ -207,12 +207,17 @@ class Submission(models.Model):
     error_message = models.TextField(_("error message"), blank=True)
     infra_failures = models.PositiveSmallIntegerField(_("infrastructure failures"), default=0)
     needs_staff = models.BooleanField(_("flagged for staff"), default=False)
+    # The outbox: when its grading message last reached the broker (null: not yet, e.g.
+    # Redis was down), and when the worker grading it last said it was alive.
+    enqueued_at = models.DateTimeField(_("sent for grading at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("grader last seen at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["learner", "exercise", "-created_at"]),
             models.Index(fields=["status", "started_at"]),
+            models.Index(fields=["status", "enqueued_at"]),
         ]
         verbose_name = _("submission")
         verbose_name_plural = _("submissions")

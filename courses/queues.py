@@ -20,7 +20,7 @@ QUEUES = (GRADING, INTERACTIVE, DEFAULT)
 
 # courses.grading.tasks
 GRADE_SUBMISSION = "courses.tasks.grade_submission"
-REQUEUE_STUCK_SUBMISSIONS = "courses.tasks.requeue_stuck_submissions"
+SWEEP_SUBMISSIONS = "courses.tasks.sweep_submissions"
 VALIDATE_EXERCISE = "courses.tasks.validate_exercise"
 
 # courses.learn.tasks
@@ -39,7 +39,9 @@ def send(
 ) -> None:
     """Send task `name` now; `queue` (a name, or a kombu Queue such as a worker's own)
     overrides the route in settings."""
-    options: dict[str, Any] = {}
+    # Fire and forget: nobody reads these tasks' results (the database holds the outcome),
+    # and subscribing for one would tie the send to the result backend's connection.
+    options: dict[str, Any] = {"ignore_result": True}
     if queue is not None:
         options["queue"] = queue
     if expires is not None:

@@ -7,6 +7,7 @@ this; the web process never starts a kernel.
 """
 
 import os
+import socket
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.conf import settings
 
 from courses.cohorts.quotas import model_token_quota
 from courses.models import Cohort
+from gateway.process import socket_path
 from gateway.services import grant_register, grant_revoke
 from sandbox import Kernel, KernelPool, Limits, shared_dir
 
@@ -55,6 +57,18 @@ def expose_gateway() -> None:
     """Kernels started from now on see the model gateway's socket directory, read-only
     (sandbox.isolation mounts SANDBOX_GATEWAY_DIR at /run/gateway)."""
     os.environ["SANDBOX_GATEWAY_DIR"] = str(shared_dir(settings.GATEWAY_SOCKET_DIR))
+
+
+def model_service_up(timeout_s: float = 2.0) -> bool:
+    """Whether the model gateway accepts connections on the socket kernels use (grading
+    asks when a learner's run met ModelServiceUnavailable)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout_s)
+            probe.connect(str(socket_path()))
+    except OSError:
+        return False
+    return True
 
 
 def kernel_pool(use: str = GRADING) -> KernelPool:

@@ -21,6 +21,13 @@ from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
 
 DEFAULT_CELL_TIMEOUT_S = 30.0
 DEFAULT_TOTAL_TIMEOUT_S = 120.0
+# What the learner client's ModelServiceUnavailable says (its type crosses to the trusted
+# side as a plain Exception, its message intact).
+MODEL_SERVICE_DOWN = "the model service is restarting"
+
+
+class ModelServiceDown(Exception):
+    """The run called a model while the model service was down: our fault, to be retried."""
 
 
 def grade_notebook(
@@ -29,6 +36,7 @@ def grade_notebook(
     submission: Mapping[str, Any],
     kernel_factory: Callable[[], KernelLike],
     limits: Any = None,
+    model_service_up: Callable[[], bool] = lambda: True,
 ) -> GradeReport:
     """Grade ``submission`` against ``source`` in a fresh kernel and a fresh trusted process.
 
@@ -36,19 +44,25 @@ def grade_notebook(
     in the kernel in notebook order; runs of consecutive test cells go to the trusted
     runner at their place. ``limits`` is ``sandbox.Limits`` (its timeouts are used here;
     the kernel factory applies the rest). The kernel is always destroyed.
+
+    Raises ModelServiceDown when the learner's code met ModelServiceUnavailable and
+    ``model_service_up()`` confirms the model service is down (so a learner cannot fake it).
     """
     exercise = merge_submission(exercise=source, submission=submission)
-    results, notes = _execute(exercise, kernel_factory, limits)
+    results, notes, errors = _execute(exercise, kernel_factory, limits)
+    if any(MODEL_SERVICE_DOWN in error for error in errors) and not model_service_up():
+        raise ModelServiceDown("the model service was unavailable during grading")
     return score_exercise(exercise=exercise, results=results, notes=notes)
 
 
 def _execute(
     exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any
-) -> tuple[dict[str, CheckResult], tuple[Message, ...]]:
+) -> tuple[dict[str, CheckResult], tuple[Message, ...], set[str]]:
     cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
     deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
     results: dict[str, CheckResult] = {}
     notes: list[Message] = []
+    errors: set[str] = set()  # the errors the learner's code raised ("Type: message")
     kernel = kernel_factory()
     try:
         with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
@@ -58,8 +72,10 @@ def _execute(
                     break
                 if group[0].role is Role.TEST:
                     checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
-                    results.update((r.key, r) for r in runner.run(checks))
-                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes):
+                    for result in runner.run(checks):
+                        results[result.key] = result
+                        errors.add(f"{result.error_type}: {result.error_message}")
+                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes, errors):
                     break
                 elif group[0].role in (Role.LOCKED, Role.PLAIN):
                     definitions = instructor_definitions(group[0].source)
@@ -67,7 +83,7 @@ def _execute(
                         runner.define(definitions)
     finally:
         kernel.shutdown()
-    return results, tuple(notes)
+    return results, tuple(notes), errors
 
 
 def instructor_definitions(source: str) -> str:
@@ -108,6 +124,7 @@ def _run_in_kernel(
     cell_timeout: float,
     deadline: float,
     notes: list[Message],
+    errors: set[str],
 ) -> bool:
     """Run one cell in the learner's kernel; False when the kernel is gone for good."""
     if not kernel.is_alive():
@@ -120,6 +137,8 @@ def _run_in_kernel(
         notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
         return False
     status = getattr(outcome, "status", "ok")
+    outputs = getattr(outcome, "outputs", ()) or ()
+    errors.update(f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if "ename" in o)
     # As in the sandbox (and nbgrader), a limit ends the run: later tests are not run.
     if status == "timeout":
         notes.append(message("cell_timeout", cell=cell.index + 1, seconds=timeout))

@@ -9,21 +9,23 @@ calls submission_grade, which runs the pipeline (courses.grading.pipeline) and s
 scoring (courses.grading.scoring) made of it.
 """
 
+import contextlib
 import json
+import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses import queues
 from courses.assignment import answer_notebook, submitted_answers
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from courses.exercises.policy import LateState, late_state
@@ -34,7 +36,7 @@ from courses.exercises.selectors import (
     late_penalty_percent,
     parsed_exercise,
 )
-from courses.grading import kernels, progress
+from courses.grading import kernels, progress, recovery
 from courses.grading.pipeline import grade_notebook
 from courses.grading.scoring import GradeReport, apply_manual_grades, late_scores
 from courses.models import (
@@ -51,6 +53,7 @@ from courses.models import (
 from sandbox import SandboxUserError
 
 TERMINAL = (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
+log = logging.getLogger(__name__)
 
 
 class SubmissionRefused(Exception):
@@ -66,7 +69,8 @@ def submission_create(
     """Accept a learner's notebook for grading and enqueue it once the transaction commits.
 
     Only the answer cells are kept. Raises SubmissionRefused (not enrolled, deadline passed,
-    no attempts left, notebook too large) with a message for the learner.
+    no attempts left, notebook too large) with a message for the learner. With Redis
+    down the submission is still accepted: the outbox sends it once Redis is back.
     """
     now = now or timezone.now()
     cohort = _learner_cohort(learner=learner, exercise=exercise)
@@ -75,6 +79,9 @@ def submission_create(
         quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
     except QuotaExceeded as exc:
         raise SubmissionRefused(str(exc)) from exc
+    except redis.RedisError as exc:
+        # The quota cannot be read: accept (the CPU used is recorded after the run).
+        log.warning("CPU quota not checked for %s: %s", learner.pk, exc)
     answers = _answer_notebook(exercise=exercise, notebook=notebook)
     with transaction.atomic():
         # Serialise attempts of one learner on one exercise: count and insert together.
@@ -94,7 +101,7 @@ def submission_create(
             late_days=state.days_late,
             max_score=exercise.points,
         )
-        queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission.pk)
+        recovery.enqueue_on_commit(submission.pk)
     progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return submission
 
@@ -145,7 +152,7 @@ def submission_claim(*, submission_id: int) -> Claim | None:
     """QUEUED → RUNNING for exactly one caller; None when another got it (or it is done)."""
     token = timezone.now()
     updated = Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED).update(
-        status=SubmissionStatus.RUNNING, started_at=token
+        status=SubmissionStatus.RUNNING, started_at=token, heartbeat_at=token
     )
     if updated != 1:
         # Nothing got updated: another worker claimed it first, or it is finished.
@@ -187,12 +194,14 @@ def submission_grade(*, submission_id: int) -> None:
         return kernel
 
     try:
-        report = grade_notebook(
-            source=parsed_exercise(submission.exercise),
-            submission=submission.notebook,
-            kernel_factory=kernel_factory,
-            limits=kernels.grading_limits(),
-        )
+        with recovery.heartbeat(submission_id=submission_id, token=claim.token):
+            report = grade_notebook(
+                source=parsed_exercise(submission.exercise),
+                submission=submission.notebook,
+                kernel_factory=kernel_factory,
+                limits=kernels.grading_limits(),
+                model_service_up=kernels.model_service_up,
+            )
     except SandboxUserError as exc:
         submission_fail(claim=claim, reason=str(exc))
         return
@@ -207,7 +216,10 @@ def submission_grade(*, submission_id: int) -> None:
 def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
     """Count the sandbox CPU time against the learner's daily quota (measured after the
     run, so it is recorded even past the limit; the next submission is then refused)."""
-    if cpu_seconds > 0:
+    if cpu_seconds <= 0:
+        return
+    # Redis down: the grade matters more than the count (left uncounted, not raised).
+    with contextlib.suppress(redis.RedisError):
         quota_consume(
             user=submission.learner,
             cohort=submission.cohort,
@@ -279,7 +291,7 @@ def submission_release(*, claim: Claim, error: str) -> None:
     """Our failure, to be retried: back to QUEUED so the retry can claim it again."""
     Submission.objects.filter(
         pk=claim.submission_id, status=SubmissionStatus.RUNNING, started_at=claim.token
-    ).update(status=SubmissionStatus.QUEUED, error_message=error[:2000])
+    ).update(status=SubmissionStatus.QUEUED, error_message=error[:2000], enqueued_at=timezone.now())
     Submission.objects.filter(pk=claim.submission_id).update(infra_failures=F("infra_failures") + 1)
     progress.publish(claim.submission_id, {"status": SubmissionStatus.QUEUED, "retrying": True})
 
@@ -295,29 +307,13 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
     progress.publish(submission_id, {"status": SubmissionStatus.ERROR})
 
 
-def submissions_requeue_stuck(*, older_than_s: int, now: datetime | None = None) -> list[int]:
-    """RUNNING for longer than any grading may take: its worker died. Back to the queue."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=older_than_s)
-    stuck = Q(status=SubmissionStatus.RUNNING, started_at__lt=cutoff)
-    ids = list(Submission.objects.filter(stuck).values_list("pk", flat=True))
-    requeued = []
-    for submission_id in ids:
-        if Submission.objects.filter(stuck, pk=submission_id).update(
-            status=SubmissionStatus.QUEUED
-        ):
-            requeued.append(submission_id)
-            queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission_id)
-    return requeued
-
-
 def submission_regrade(*, submission: Submission) -> bool:
     """Grade a finished submission again; its earlier grades stay in the history."""
     updated = Submission.objects.filter(pk=submission.pk, status__in=TERMINAL).update(
-        status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0
+        status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0, enqueued_at=None
     )
     if updated:
-        queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission.pk)
+        recovery.enqueue_on_commit(submission.pk)
         progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return bool(updated)
 

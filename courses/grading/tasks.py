@@ -12,7 +12,7 @@ from celery.worker.control import inspect_command
 from django.conf import settings
 
 from courses import queues
-from courses.grading import kernels, services, validation
+from courses.grading import kernels, recovery, services, validation
 from sandbox.trusted import warm_up
 
 
@@ -36,12 +36,18 @@ def grade_submission(self: Task, submission_id: int) -> None:
                 submission_id=submission_id, error=f"{type(exc).__name__}: {exc}"
             )
             return
-        raise self.retry(exc=exc, countdown=min(60, 2**retries)) from exc
+        try:
+            raise self.retry(exc=exc, countdown=min(60, 2**retries)) from exc
+        except recovery.BROKER_ERRORS:
+            # The retry could not be sent (Redis down): the sweep sends it once it is back.
+            recovery.mark_unsent(submission_id)
+            raise
 
 
-@shared_task(name=queues.REQUEUE_STUCK_SUBMISSIONS, acks_late=True)
-def requeue_stuck_submissions() -> list[int]:
-    return services.submissions_requeue_stuck(older_than_s=settings.GRADING_STUCK_AFTER_S)
+@shared_task(name=queues.SWEEP_SUBMISSIONS, acks_late=True)
+def sweep_submissions() -> dict[str, list[int]]:
+    """Accepted work that no worker will finish is sent again (courses.grading.recovery)."""
+    return recovery.sweep()
 
 
 @shared_task(name=queues.VALIDATE_EXERCISE, acks_late=True)

@@ -1,13 +1,18 @@
-"""`make run`: every process of the platform on one machine, stopped together by Ctrl-C.
+"""`make run`: every process of the platform on one machine, supervised, stopped together
+by Ctrl-C.
 
 Starts the embedded Redis (unless REDIS_URL is given), a Celery worker, Celery beat, the
 model gateway and the web server, waits until the web answers, then prints how to log in.
-When any of them dies the others are stopped too, so a half-running platform never
-pretends to be healthy.
+A service that dies is started again after a backoff (0.5 s, doubling up to 30 s); one that
+dies RESTART_LIMIT times within CRASH_WINDOW_S is crash-looping: then everything stops
+with a message naming it. The state of each service is written to VAR_DIR/services.json,
+which /healthz reports.
 """
 
 import argparse
+import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.embedded_redis import EmbeddedRedis, start_redis
+from config.embedded_redis import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 15
+RESTART_LIMIT = 5
+CRASH_WINDOW_S = 60.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
 
 
 @dataclass
@@ -29,23 +38,95 @@ class Service:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
+    # Supervision: when it died lately, and when it is due to start again.
+    deaths: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+
+    def state(self) -> str:
+        if self.restart_at is not None:
+            return "restarting"
+        return "running" if self.process and self.process.poll() is None else "stopped"
+
+
+class CrashLoop(Exception):
+    """A service keeps dying: the message names it."""
 
 
 @dataclass
 class Launcher:
     env: dict[str, str]
     services: list[Service] = field(default_factory=list)
-    redis: EmbeddedRedis | None = None
     stopping: bool = False
+    status_file: Path | None = None
+    clock: Callable[[], float] = time.monotonic
+    # How a dead service is started again (the embedded Redis has its own).
+    respawn: dict[str, Callable[[], subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     def start(self, service: Service) -> None:
-        service.process = subprocess.Popen(
-            service.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup
-        )
+        service.process = self._spawn(service)
         self.services.append(service)
+
+    def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
+        if service.name in self.respawn:
+            return self.respawn[service.name]()
+        return subprocess.Popen(service.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup)
 
     def first_dead(self) -> Service | None:
         return next((s for s in self.services if s.process and s.process.poll() is not None), None)
+
+    def supervise(self) -> None:
+        """One round: note the services that died, start those whose backoff is over.
+        Raises CrashLoop when one died RESTART_LIMIT times within CRASH_WINDOW_S."""
+        now = self.clock()
+        for service in self.services:
+            if (
+                service.restart_at is None
+                and service.process
+                and service.process.poll() is not None
+            ):
+                self._schedule_restart(service, now)
+            if service.restart_at is not None and now >= service.restart_at:
+                service.restart_at = None
+                try:
+                    service.process = self._spawn(service)
+                except (OSError, RuntimeError) as exc:
+                    print(f"The {service.name} service could not start: {exc}", file=sys.stderr)
+                    self._schedule_restart(service, now)
+                    continue
+                print(f"The {service.name} service started again.", flush=True)
+        self.write_status()
+
+    def _schedule_restart(self, service: Service, now: float) -> None:
+        code = service.process.returncode if service.process else None
+        service.deaths = [t for t in service.deaths if now - t < CRASH_WINDOW_S] + [now]
+        if len(service.deaths) >= RESTART_LIMIT:
+            raise CrashLoop(
+                f"The {service.name} service exited {len(service.deaths)} times within "
+                f"{CRASH_WINDOW_S:.0f} s (last exit code {code}): it is crash-looping, so the "
+                "platform stops. Its output above says why."
+            )
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (len(service.deaths) - 1))
+        service.restart_at = now + delay
+        print(
+            f"The {service.name} service exited ({code}); starting it again in {delay:g} s.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def write_status(self) -> None:
+        if self.status_file is None:
+            return
+        status = {
+            s.name: {
+                "state": s.state(),
+                "pid": s.process.pid if s.process else None,
+                "restarts": len(s.deaths),
+            }
+            for s in self.services
+        }
+        temporary = self.status_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(status))
+        temporary.replace(self.status_file)
 
     def stop_all(self) -> None:
         if self.stopping:
@@ -54,7 +135,8 @@ class Launcher:
         print("\nStopping the platform…", flush=True)
         for service in reversed(self.services):
             if service.process and service.process.poll() is None:
-                os.killpg(service.process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for service in reversed(self.services):
             if service.process is None:
@@ -63,10 +145,11 @@ class Launcher:
                 service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 print(f"  {service.name} did not stop in {STOP_GRACE_S} s: killing it", flush=True)
-                os.killpg(service.process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGKILL)
                 service.process.wait()
-        if self.redis:
-            self.redis.stop()
+        if self.status_file:
+            self.status_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
 
 
@@ -184,7 +267,7 @@ def main() -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     env.setdefault("HTTPS", "0")  # plain HTTP on localhost; production terminates TLS
     env["PYTHONUNBUFFERED"] = "1"
-    launcher = Launcher(env=env)
+    launcher = Launcher(env=env, status_file=var_dir / "services.json")
 
     def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -194,9 +277,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         if not env.get("REDIS_URL"):
-            launcher.redis = start_redis(data_dir=var_dir / "redis", persist=True)
-            env["REDIS_URL"] = launcher.redis.url
-            print(f"Embedded Redis on {launcher.redis.url}", flush=True)
+            _start_embedded_redis(launcher, var_dir)
         for service in _services(sys.executable, args.host, args.port, var_dir, args.concurrency):
             launcher.start(service)
         url = f"http://{args.host}:{args.port}"
@@ -207,17 +288,28 @@ def main() -> int:
             print(f"The {dead.name if dead else 'web'} service failed to start.", file=sys.stderr)
             return 1
         print(_banner(url, env.get("DEMO_PASSWORD", "open-science")), flush=True)
-        while (dead := launcher.first_dead()) is None:
+        while True:
+            launcher.supervise()
             time.sleep(0.5)
-        print(
-            f"The {dead.name} service exited ({dead.process.returncode if dead.process else '?'}).",
-            file=sys.stderr,
-        )
+    except CrashLoop as exc:
+        print(str(exc), file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
         launcher.stop_all()
+
+
+def _start_embedded_redis(launcher: Launcher, var_dir: Path) -> None:
+    """Redis as a supervised service: started again on the same port, from its append-only
+    file, so the broker's queues survive its restart."""
+    redis = start_redis(data_dir=var_dir / "redis", persist=True)
+    launcher.env["REDIS_URL"] = redis.url
+    launcher.respawn["redis"] = lambda: (
+        start_redis(data_dir=var_dir / "redis", persist=True, port=redis.port).process
+    )
+    launcher.services.append(Service("redis", [], process=redis.process))
+    print(f"Embedded Redis on {redis.url}", flush=True)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "campus.sso.middleware.mfa_required_middleware",
+    "config.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,7 +115,19 @@ CELERY_TASK_ROUTES = {
 # Every worker also consumes its own queue (`<name>.dq`): interactive sessions use it to
 # reach the worker that holds a learner's kernel.
 CELERY_WORKER_DIRECT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A send while Redis is down gives up in about a second (the outbox sends it later):
+# a learner's submit never hangs on the broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
@@ -246,14 +259,26 @@ SANDBOX_TOTAL_TIMEOUT_S = float(env_str("SANDBOX_TOTAL_TIMEOUT_S", "120"))
 
 # --- Grading ---
 GRADING_MAX_RETRIES = env_int("GRADING_MAX_RETRIES", 3)
-# A submission RUNNING for longer than this was lost with its worker: requeue it.
+# Accepted means graded (courses.grading.recovery): a worker grading a submission beats
+# every GRADING_HEARTBEAT_S; RUNNING with no beat for GRADING_HEARTBEAT_STALE_S (or for
+# longer than any grading may take) lost its worker and is requeued; QUEUED never sent
+# (broker down) is sent after GRADING_UNSENT_AFTER_S, and sent again after
+# GRADING_RESEND_AFTER_S when the grading queue is empty (the broker lost it). The sweep
+# that does this runs every GRADING_SWEEP_S.
+GRADING_HEARTBEAT_S = float(env_str("GRADING_HEARTBEAT_S", "3"))
+GRADING_HEARTBEAT_STALE_S = float(env_str("GRADING_HEARTBEAT_STALE_S", "12"))
 GRADING_STUCK_AFTER_S = env_int("GRADING_STUCK_AFTER_S", 300)
+GRADING_UNSENT_AFTER_S = float(env_str("GRADING_UNSENT_AFTER_S", "3"))
+GRADING_RESEND_AFTER_S = float(env_str("GRADING_RESEND_AFTER_S", "30"))
+GRADING_SWEEP_S = float(env_str("GRADING_SWEEP_S", "5"))
 SUBMISSION_MAX_BYTES = env_int("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
 CELERY_BEAT_SCHEDULE.update(
     {
-        "requeue-stuck-submissions": {
-            "task": "courses.tasks.requeue_stuck_submissions",
-            "schedule": 60.0,
+        "sweep-submissions": {
+            "task": "courses.tasks.sweep_submissions",
+            "schedule": GRADING_SWEEP_S,
+            # A sweep nobody ran in time is replaced by the next one, not piled up.
+            "options": {"expires": GRADING_SWEEP_S},
         },
     }
 )

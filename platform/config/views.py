@@ -1,14 +1,20 @@
 """Operational endpoints."""
 
+import http.client
+import json
+import socket
 import time
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from kombu.exceptions import KombuError
 
 from config.celery import ping
+from gateway.process import socket_path
 
 
 def _check_database() -> dict[str, object]:
@@ -30,25 +36,69 @@ def _check_redis() -> dict[str, object]:
 def _check_celery() -> dict[str, object]:
     # A real task through the broker to a worker and back, not just a broker ping.
     started = time.monotonic()
-    result = ping.apply_async(queue="default", expires=settings.HEALTH_CELERY_TIMEOUT_S)
     try:
-        answer = result.get(timeout=settings.HEALTH_CELERY_TIMEOUT_S)
-    finally:
-        result.forget()
+        result = ping.apply_async(queue="default", expires=settings.HEALTH_CELERY_TIMEOUT_S)
+        try:
+            answer = result.get(timeout=settings.HEALTH_CELERY_TIMEOUT_S)
+        finally:
+            result.forget()
+    except (RuntimeError, redis.RedisError, KombuError):
+        _drop_result_backend()
+        raise
     return {"ok": answer == "pong", "round_trip_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(socket_path()))
+
+
+def _check_gateway() -> dict[str, object]:
+    # The model gateway, on the socket the sandboxes use.
+    connection = _UnixHTTPConnection("gateway", timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        status = connection.getresponse().status
+    finally:
+        connection.close()
+    return {"ok": status == 200}
+
+
+# What the web needs (a load balancer takes a web process out when one fails), and what it
+# only reports (the model gateway: runs that call a model say so themselves).
+def _drop_result_backend() -> None:
+    # Once Redis has restarted, Celery's Redis result consumer gives up for good ("The
+    # Celery application must be restarted"): this process builds a new one next time.
+    app: Any = ping.app
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 CHECKS = {"database": _check_database, "redis": _check_redis, "celery": _check_celery}
 
 
+def _check_services() -> dict[str, object]:
+    # What `make run` supervises (config.launch writes it); absent elsewhere.
+    path = settings.VAR_DIR / "services.json"
+    if not path.exists():
+        return {"ok": True, "supervised": False}
+    states = json.loads(path.read_text())
+    return {"ok": all(s["state"] == "running" for s in states.values()), "services": states}
+
+
+REPORTED = {"gateway": _check_gateway, "services": _check_services}
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Status of each service; HTTP 503 when any is down."""
+    """Status of each service; HTTP 503 when one the web needs is down."""
     report: dict[str, dict[str, object]] = {}
-    for name, check in CHECKS.items():
+    for name, check in (CHECKS | REPORTED).items():
         try:
             report[name] = check()
         except Exception as exc:
             report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    healthy = all(item["ok"] for item in report.values())
+    healthy = all(report[name]["ok"] for name in CHECKS)
     return JsonResponse({"ok": healthy, **report}, status=200 if healthy else 503)

@@ -25,8 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "Installing ${missing[*]} with apt-get"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Another apt-get (a second checkout installing at the same time) holds the lock: wait.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ "$(id -u)" -ne 0 ]; then

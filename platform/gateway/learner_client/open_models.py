@@ -45,6 +45,7 @@ TIMEOUT_S = float(os.environ.get("OPEN_MODELS_TIMEOUT_S", "300"))
 
 __all__ = [
     "GatewayError",
+    "ModelServiceUnavailable",
     "OpenAI",
     "chat",
     "complete",
@@ -63,6 +64,16 @@ class GatewayError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class ModelServiceUnavailable(GatewayError):
+    """The model service cannot be reached (it is restarting): try again in a moment.
+    Grading treats it as the platform's fault, not the learner's."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(
+            503, f"the model service is restarting; try again in a moment ({reason})", None
+        )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -100,11 +111,11 @@ def _request(method: str, path: str, body: Any = None) -> http.client.HTTPRespon
         try:
             conn.request(method, path, body=payload, headers=headers)
             response = conn.getresponse()
-        except (ConnectionError, http.client.HTTPException, OSError):
+        except (ConnectionError, http.client.HTTPException, OSError) as exc:
             conn.close()
             _local.conn = None
             if attempt == 2:
-                raise
+                raise ModelServiceUnavailable(exc) from exc
             continue
         if response.status >= 400:
             _raise(response)

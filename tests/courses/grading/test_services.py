@@ -10,7 +10,7 @@ from django.utils import timezone
 from courses import queues
 from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.exercises.services import exercise_create
-from courses.grading import services
+from courses.grading import recovery, services
 from courses.grading.scoring import GradeReport, ItemResult
 from courses.models import (
     CohortQuota,
@@ -181,7 +181,7 @@ def test_a_stale_claim_saves_nothing(enrollment, exercise) -> None:
     submission = _submit(enrollment, exercise)
     stale = services.submission_claim(submission_id=submission.pk)
     later = timezone.now() + timedelta(hours=1)
-    assert services.submissions_requeue_stuck(older_than_s=60, now=later) == [submission.pk]
+    assert recovery.sweep(now=later)["orphaned"] == [submission.pk]
     fresh = services.submission_claim(submission_id=submission.pk)
     # when the old worker finally reports
     assert not services.submission_record_grade(claim=stale, report=_report(3.0))
@@ -198,9 +198,12 @@ def test_stuck_submissions_are_requeued_but_fresh_ones_are_left_alone(
     stuck = _submit(enrollment, exercise)
     running = _submit(enrollment, exercise)
     services.submission_claim(submission_id=stuck.pk)
-    Submission.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    # beating, but running for longer than any grading may take: its worker is wedged
+    Submission.objects.filter(pk=stuck.pk).update(
+        started_at=timezone.now() - timedelta(hours=1), heartbeat_at=timezone.now()
+    )
     services.submission_claim(submission_id=running.pk)
-    assert services.submissions_requeue_stuck(older_than_s=300) == [stuck.pk]
+    assert recovery.sweep()["orphaned"] == [stuck.pk]
     assert Submission.objects.get(pk=running.pk).status == SubmissionStatus.RUNNING
 
 
