@@ -47,11 +47,23 @@ EMBEDDED_IMAGE = re.compile(r"data:image/(png|jpeg|gif);base64,", re.IGNORECASE)
 LINK_REL = "noopener noreferrer nofollow"
 
 
+# A URL that leaves this site: a scheme, or `//host` (browsers read `\` as `/`).
+_C0_AND_SPACE = "".join(map(chr, range(33)))
+OUTSIDE_URL = re.compile(r"([a-z][a-z0-9+.-]*:|[/\\]{2})", re.IGNORECASE)
+
+
 def _only_embedded_images(tag: str, attribute: str, value: str) -> str | None:
-    """A `data:` URL only as an image's source, and only a raster image (an SVG may script)."""
-    if value.lstrip().lower().startswith("data:"):
-        embedded = tag == "img" and attribute == "src" and EMBEDDED_IMAGE.match(value.lstrip())
+    """A `data:` URL only as an image's source, and only a raster image (an SVG may script).
+    An image from another site is not fetched: the request would tell that site who reads
+    the page, and when."""
+    # As a browser reads it: tabs and line breaks anywhere dropped, controls and spaces
+    # in front ignored.
+    stripped = re.sub(r"[\t\n\r]", "", value).lstrip(_C0_AND_SPACE)
+    if stripped.lower().startswith("data:"):
+        embedded = tag == "img" and attribute == "src" and EMBEDDED_IMAGE.match(stripped)
         return value if embedded else None
+    if tag == "img" and attribute == "src" and OUTSIDE_URL.match(stripped):
+        return None
     return value
 
 

@@ -55,7 +55,7 @@ def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]) -> dic
     if isinstance(data, bytes | str):
         try:
             loaded = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(
                 problem(
                     "invalid_json", gettext_noop("the file is not valid JSON: %(error)s"), error=exc

@@ -1,7 +1,5 @@
 """Authoring pages: courses, modules, lessons, ordering, publishing, preview as a learner."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +11,7 @@ from django.views.decorators.http import require_POST
 from campus.access import access_organization
 from campus.models import Membership, Organization, User
 from campus.models import Role as OrgRole
+from campus.payloads import json_loads_bounded
 from courses.access import access_course_for_edit, access_course_staff, user_of
 from courses.assignment import parse_exercise, student_notebook
 from courses.catalog import services
@@ -178,7 +177,7 @@ def item_move_view(
     module = _module(request, org_slug, course_slug, module_id)
     try:
         if request.content_type == "application/json":
-            keys = json.loads(request.body).get("keys", [])
+            keys = json_loads_bounded(request.body).get("keys", [])
             services.items_reorder(module=module, keys=[str(k) for k in keys])
             return JsonResponse({"ok": True})
         key = request.POST.get("key", "")

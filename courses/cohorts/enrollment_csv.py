@@ -7,6 +7,7 @@ A file with any bad row changes nothing, and the report says what is wrong on wh
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campus.models import AuditAction, User
-from campus.services import audit_record
+from campus.selectors import pending_users_by_email, users_by_verified_email
+from campus.services import audit_record, email_unverified_claims_remove, pending_account_reclaim
 from courses.cohorts.invitations import send_invitations
 from courses.cohorts.services import enrollment_create
 from courses.models import Cohort, Enrollment, EnrollmentRole
@@ -30,11 +32,23 @@ logger = logging.getLogger(__name__)
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 NAME_MAX = 200
+FIELD_MAX = 1000
+# NUL and other control characters (tab aside): never part of a name or an address, and
+# PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_MESSAGE = gettext_lazy(
+    "This line holds a control character (such as NUL); save the file again as plain CSV."
+)
+_UNREADABLE = gettext_lazy(
+    'This line cannot be read: a field is too long, or a quote (") is never closed. Put '
+    'quotes around a field that holds a comma, and double a quote inside one ("").'
+)
 
 
 class Outcome(models.TextChoices):
     CREATED = "created", gettext_lazy("New account created and enrolled")
     ENROLLED = "enrolled", gettext_lazy("Existing account enrolled")
+    INVITED = "invited", gettext_lazy("Unconfirmed account enrolled and invited")
     ALREADY = "already", gettext_lazy("Already enrolled")
     ERROR = "error", gettext_lazy("Error")
 
@@ -132,12 +146,15 @@ def _parse(*, data: bytes, errors: list[str]) -> list[CsvRow]:
     if not lines or not lines[0].strip():
         errors.append(_("The file is empty. Its first line must be the header: email,name,role."))
         return []
+    # Only the delimiter is guessed: a sniffed dialect also guesses quoting from the header,
+    # which has no quotes, and then misreads "O""Brien" on later lines.
+    delimiter = max(",;\t", key=lines[0].count)
+    reader = csv.reader(io.StringIO(text), csv.excel, delimiter=delimiter)
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+        header = [h.strip().lower() for h in next(reader)]
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip().lower() for h in next(reader)]
+        errors.append(_("The first line is not readable CSV: it must be email,name,role."))
+        return []
     if "email" not in header:
         errors.append(
             _("The first line must name the columns: email, name, role (found: %(header)s).")
@@ -158,7 +175,17 @@ def _parse(*, data: bytes, errors: list[str]) -> list[CsvRow]:
 
 def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
     column = {name: header.index(name) for name in ("email", "name", "role") if name in header}
-    for values in reader:
+    while True:
+        line = reader.line_num + 1  # type: ignore[attr-defined]
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # A field over the csv module's limit, or a quote that never closes: this line
+            # is reported, the next one is read on its own.
+            yield CsvRow(line=line, email="", name="", role="", message=str(_UNREADABLE))
+            continue
         if not any(v.strip() for v in values):
             continue
 
@@ -166,18 +193,28 @@ def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
             index = column.get(name)
             return values[index].strip() if index is not None and index < len(values) else ""
 
-        yield CsvRow(
+        row = CsvRow(
             line=reader.line_num,  # type: ignore[attr-defined]
             email=get("email").lower(),
             name=get("name"),
             role=get("role").lower() or EnrollmentRole.STUDENT,
         )
+        if any(_CONTROL.search(v) for v in values):
+            row.message = str(_CONTROL_MESSAGE)
+        elif any(len(v) > FIELD_MAX for v in values):
+            row.message = _("A field on this line is longer than %(max)s characters.") % {
+                "max": FIELD_MAX
+            }
+        if row.message:  # what the report shows of the line stays short and printable
+            row.email, row.name = _CONTROL.sub("?", row.email[:80]), ""
+            row.role = EnrollmentRole.STUDENT
+        yield row
 
 
 def _check_fields(rows: list[CsvRow]) -> None:
     first_line: dict[str, int] = {}
     for row in rows:
-        row.message = _row_field_error(row, first_line)
+        row.message = row.message or _row_field_error(row, first_line)
         if row.message:
             row.outcome = Outcome.ERROR
         first_line.setdefault(row.email, row.line)
@@ -203,28 +240,35 @@ def _row_field_error(row: CsvRow, first_line: dict[str, int]) -> str:
 
 
 def _match_accounts(rows: list[CsvRow], *, cohort: Cohort) -> None:
-    """Decide each good row's outcome with three queries, whatever the number of rows."""
+    """Decide each good row's outcome with a fixed number of queries, whatever the rows.
+
+    Only a verified address names an account (`users_by_verified_email`): a person who typed
+    someone else's address into their profile is never enrolled in that person's place.
+    """
     good = [r for r in rows if not r.message]
     emails = {r.email for r in good}
-    users = {
-        u.email_lower: u
-        for u in User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+    users = users_by_verified_email(emails=emails)
+    pending = pending_users_by_email(emails=emails - users.keys())
+    taken = {
+        email
+        for email in User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails - users.keys() - pending.keys())
+        .values_list("email_lower", flat=True)
     }
-    # An address may also be someone's secondary, verified or not: that person is meant.
-    for address in (
-        EmailAddress.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=emails - users.keys())
-        .select_related("user")
-    ):
-        users.setdefault(address.email_lower, address.user)
     enrolled = dict(
-        Enrollment.objects.filter(cohort=cohort, user__in=users.values()).values_list(
-            "user_id", "role"
-        )
+        Enrollment.objects.filter(
+            cohort=cohort, user__in=[*users.values(), *pending.values()]
+        ).values_list("user_id", "role")
     )
     for row in good:
-        row.user = users.get(row.email)
-        if row.user is None:
+        row.user = users.get(row.email) or pending.get(row.email)
+        if row.email in taken:
+            row.outcome = Outcome.ERROR
+            row.message = _(
+                "An account uses this address as its login without having confirmed it, and "
+                "has another confirmed address. Ask a platform administrator to correct it."
+            )
+        elif row.user is None:
             row.outcome = Outcome.CREATED
         elif not row.user.is_active:
             row.outcome = Outcome.ERROR
@@ -235,6 +279,8 @@ def _match_accounts(rows: list[CsvRow], *, cohort: Cohort) -> None:
                 row.message = _("Enrolled as %(role)s; the role was not changed.") % {
                     "role": EnrollmentRole(enrolled[row.user.pk]).label
                 }
+        elif row.email in pending:
+            row.outcome = Outcome.INVITED
         else:
             row.outcome = Outcome.ENROLLED
 
@@ -247,7 +293,7 @@ def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
         - Enrollment.objects.filter(cohort=cohort, role=EnrollmentRole.STUDENT).count()
     )
     for row in rows:
-        joining = row.outcome in (Outcome.CREATED, Outcome.ENROLLED)
+        joining = row.outcome in (Outcome.CREATED, Outcome.ENROLLED, Outcome.INVITED)
         if joining and row.role == EnrollmentRole.STUDENT:
             seats -= 1
             if seats < 0:
@@ -259,16 +305,22 @@ def _check_capacity(rows: list[CsvRow], *, cohort: Cohort) -> None:
 
 
 def _apply(*, actor: User, cohort: Cohort, rows: list[CsvRow]) -> list[User]:
-    """Write the rows; returns the accounts created, to be invited once this commits."""
-    created = []
+    """Write the rows; returns the accounts to invite once this commits: the new ones, and
+    the unconfirmed ones, now opened only by the invitation mailed to their address."""
+    invited = []
     for row in rows:
         if row.outcome == Outcome.CREATED:
+            email_unverified_claims_remove(email=row.email)
             row.user = _create_invited_user(actor=actor, cohort=cohort, row=row)
-            created.append(row.user)
-        if row.outcome in (Outcome.CREATED, Outcome.ENROLLED):
+            invited.append(row.user)
+        elif row.outcome == Outcome.INVITED:
+            assert row.user is not None
+            email_unverified_claims_remove(email=row.email)
+            invited.append(pending_account_reclaim(user=row.user))
+        if row.outcome in (Outcome.CREATED, Outcome.ENROLLED, Outcome.INVITED):
             assert row.user is not None
             enrollment_create(actor=actor, user=row.user, cohort=cohort, role=row.role, via="csv")
-    return created
+    return invited
 
 
 def _invite(*, report: CsvReport, users: list[User], cohort: Cohort, inviter: User) -> None:

@@ -32,12 +32,13 @@ from campus.quotas import (
     counter_read,
     counter_read_many,
 )
-from courses.models import Cohort, CohortQuota
+from courses.models import Cohort, CohortQuota, EnrollmentRole
 
 __all__ = [
     "QuotaExceeded",
     "QuotaKind",
     "QuotaUsage",
+    "personal_model_token_quotas",
     "quota_check",
     "quota_consume",
     "quota_usage",
@@ -122,3 +123,35 @@ def model_token_quota(*, user_id: int, cohort: Cohort) -> tuple[str, int | None]
         day=cohort_day(cohort=cohort),
     )
     return key, quota_limit(cohort=cohort, kind=QuotaKind.MODEL_TOKENS)
+
+
+def personal_model_token_quotas(*, user_id: int) -> list[tuple[str, int]]:
+    """The model-token quotas a person's own calls (personal API token, web session) are
+    charged to: those of every cohort they are a learner of that has not ended.
+
+    Such a call names no course, so it counts against each of them and is refused once any
+    is spent: otherwise a token would be a way around the cohort's limit. Named in the
+    GATEWAY_PERSONAL_QUOTAS setting, which the gateway (not allowed to import courses) reads.
+    """
+    today = timezone.now().date()
+    cohorts = (
+        Cohort.objects.filter(
+            enrollments__user_id=user_id,
+            enrollments__role=EnrollmentRole.STUDENT,
+            quota__model_tokens_per_day__isnull=False,
+        )
+        .exclude(ends_on__lt=today)
+        .select_related("quota")
+    )
+    return [
+        (
+            counter_key(
+                scope=f"cohort{cohort.pk}",
+                user_id=user_id,
+                kind=QuotaKind.MODEL_TOKENS,
+                day=cohort_day(cohort=cohort),
+            ),
+            int(cohort.quota.model_tokens_per_day or 0),
+        )
+        for cohort in cohorts
+    ]

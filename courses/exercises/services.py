@@ -1,7 +1,6 @@
 """Writes on exercises: import (upload, a new notebook version), settings per course and
 per cohort, extensions."""
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from campus.models import User
+from campus.payloads import json_loads_bounded
 from courses.assignment import ExerciseInvalid, Problem, parse_exercise
 from courses.catalog.services import AuthoringError, item_slugs, next_item_position, unique_slug
 from courses.models import (
@@ -44,7 +44,7 @@ def exercise_create(
 def read_notebook(data: bytes | str) -> dict[str, Any]:
     """The uploaded file as a notebook dict; ExerciseInvalid when it is not JSON."""
     try:
-        loaded = json.loads(data)
+        loaded = json_loads_bounded(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ExerciseInvalid([Problem("not_json", f"The file is not a notebook: {exc}")]) from exc
     if not isinstance(loaded, dict):

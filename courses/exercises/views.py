@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campus.models import User
+from campus.selectors import users_by_verified_email
 from courses.access import (
     access_course_exercise,
     access_course_for_edit,
@@ -176,10 +176,13 @@ def extension_view(
     form = ExtensionForm(request.POST)
     learner = None
     if form.is_valid():
-        learner = User.objects.filter(
-            email__iexact=form.cleaned_data["learner"],
-            enrollments__cohort__course=access.course,
-        ).first()
+        email = form.cleaned_data["learner"]
+        learner = users_by_verified_email(emails=[email]).get(email.strip().lower())
+        if (
+            learner is not None
+            and not learner.enrollments.filter(cohort__course=access.course).exists()
+        ):
+            learner = None
     if learner is None:
         messages.error(request, _("No learner with this e-mail in this course."))
     else:

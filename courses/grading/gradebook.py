@@ -4,8 +4,6 @@ Every selector runs a fixed number of queries, whatever the number of learners, 
 or submissions. The grade kept for a learner on an exercise is their best graded attempt.
 """
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +14,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from campus.models import User
+from campus.spreadsheets import Cell, csv_text
 from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Submission
 from courses.models import SubmissionStatus as Status
 
@@ -174,25 +173,22 @@ def cohort_gradebook(
     return Gradebook(cohort=cohort, exercises=exercises, rows=rows)
 
 
-def gradebook_csv(*, gradebook: Gradebook) -> str:
+def gradebook_rows(*, gradebook: Gradebook) -> list[list[Cell]]:
     """The gradebook in the layout Canvas's gradebook import reads: Student, ID, SIS User
     ID, SIS Login ID, Section, one column per assignment, and a "Points Possible" row.
     Learners are matched on SIS Login ID (their e-mail); unknown columns become new
-    assignments in Canvas."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(
-        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-        + [e.title for e in gradebook.exercises]
-    )
-    writer.writerow(
-        ["Points Possible", "", "", "", ""] + [_plain(e.points) for e in gradebook.exercises]
-    )
+    assignments in Canvas. Written with campus.spreadsheets, which neutralises every cell."""
+    header: list[Cell] = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    points: list[Cell] = ["Points Possible", "", "", "", ""]
+    rows = [
+        header + [e.title for e in gradebook.exercises],
+        points + [_plain(e.points) for e in gradebook.exercises],
+    ]
     for row in gradebook.rows:
         scores = [_plain(c.score) if c and c.score is not None else "" for c in row.cells]
-        writer.writerow(
+        rows.append(
             [
-                _cell_text(row.learner.name or row.learner.email),
+                row.learner.name or row.learner.email,
                 "",
                 "",
                 row.learner.email,
@@ -200,12 +196,11 @@ def gradebook_csv(*, gradebook: Gradebook) -> str:
                 *scores,
             ]
         )
-    return out.getvalue()
+    return rows
 
 
-def _cell_text(text: str) -> str:
-    """A name as text, never a spreadsheet formula (CSV injection)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def gradebook_csv(*, gradebook: Gradebook) -> str:
+    return csv_text(gradebook_rows(gradebook=gradebook))
 
 
 def _plain(value: Decimal | None) -> str:

@@ -287,7 +287,10 @@ def apply_manual_grades(*, result: dict[str, Any], grades: Iterable[HandGrade]) 
         item["points"] = float(grade.points)
         item["status"] = "graded"
         item["passed"] = float(grade.points) >= float(item.get("max_points", 0))
+        # The grader's own words replace "waiting for a person" wherever a learner reads it.
         item["message"] = grade.comment
+        item["message_key"] = "instructor"
+        item["message_args"] = {"text": grade.comment}
         item["manual"] = True
     updated["pending_points"] = sum(
         float(i.get("max_points", 0)) for i in updated.get("tests", []) if i["status"] == "pending"

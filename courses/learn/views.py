@@ -1,7 +1,6 @@
 """The learner's pages: my courses, a course's outline, a lesson, and the exercise page (a
 notebook in the browser, its live kernel, drafts, the history of submissions)."""
 
-import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campus.payloads import json_loads_bounded
 from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
@@ -99,7 +99,7 @@ def _kernel_exercise_id(
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     try:
-        body = json.loads(request.body)
+        body = json_loads_bounded(request.body)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
@@ -195,6 +195,7 @@ def page_strings() -> dict[str, str]:
         "status_failed": _("Failed"),
         "status_partial": _("Partial credit"),
         "status_pending": _("Waiting for a person"),
+        "status_graded": _("Graded by a person"),
         "hidden_test": _("hidden test"),
     }
 

@@ -166,3 +166,35 @@ def email_verify_after_password_set(*, user: User) -> EmailAddress | None:
     address.save(update_fields=["verified", "primary"])
     membership_join_by_email_domain(user=user, email=address.email)
     return address
+
+
+def email_unverified_claims_remove(*, email: str) -> int:
+    """Remove the unproven claims other accounts hold on `email` (an address they added but
+    never confirmed), before an account is made for it on its owner's behalf. Returns how
+    many were removed."""
+    removed, _details = (
+        EmailAddress.objects.filter(email__iexact=email.strip(), verified=False)
+        .exclude(user__email__iexact=email.strip())
+        .delete()
+    )
+    return removed
+
+
+@transaction.atomic
+def pending_account_reclaim(*, user: User) -> User:
+    """Hand an account nobody has proved they own (no verified address) to the person who
+    reads its login address: its password stops working (which also ends its sessions) and
+    every other address it holds is removed, so only the invitation mailed to that address
+    opens it.
+
+    Callers: enrollment on someone's behalf, for an account `pending_users_by_email` found.
+    """
+    if EmailAddress.objects.filter(user=user, verified=True).exists():
+        raise ValueError("an account with a verified address is not pending")
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).delete()
+    login = EmailAddress.objects.filter(user=user, email__iexact=user.email)
+    if not login.update(primary=True, verified=False):
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    return user

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -143,6 +144,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_FORMS = {"add_email": "campus.forms.AddEmailForm"}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Open Science Training] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG or SITE_URL.startswith("http:") else "https"
@@ -220,6 +222,12 @@ CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Everything from this site, nothing inline: no CDN, no inline script, style or handler.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data:; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'",
+)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -272,6 +280,12 @@ GRADING_UNSENT_AFTER_S = float(env_str("GRADING_UNSENT_AFTER_S", "3"))
 GRADING_RESEND_AFTER_S = float(env_str("GRADING_RESEND_AFTER_S", "30"))
 GRADING_SWEEP_S = float(env_str("GRADING_SWEEP_S", "5"))
 SUBMISSION_MAX_BYTES = env_int("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
+# The largest request body the web server takes (config.edge): an exercise upload (20 MB
+# notebook) and its form. Below it, each view gives its own limit and message.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+# A client that has not sent its whole body by then is answered 408 (slow-client defence).
+REQUEST_BODY_TIMEOUT_S = env_int("REQUEST_BODY_TIMEOUT_S", 30)
 CELERY_BEAT_SCHEDULE.update(
     {
         "sweep-submissions": {
@@ -293,7 +307,12 @@ GATEWAY_DAILY_TOKENS = env_int("GATEWAY_DAILY_TOKENS", 200_000)
 GATEWAY_REQUESTS_PER_MINUTE = env_int("GATEWAY_REQUESTS_PER_MINUTE", 120)
 GATEWAY_MAX_INPUTS = env_int("GATEWAY_MAX_INPUTS", 256)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 4_000_000)
+# Slow clients: a request must arrive whole within this; connections held at once, per socket.
+GATEWAY_REQUEST_TIMEOUT_S = env_int("GATEWAY_REQUEST_TIMEOUT_S", 30)
+GATEWAY_MAX_CONNECTIONS = env_int("GATEWAY_MAX_CONNECTIONS", 256)
 GATEWAY_MAX_COMPLETION_TOKENS = env_int("GATEWAY_MAX_COMPLETION_TOKENS", 512)
+# Whose cohort quotas a personal token or web session is charged to (a function of user_id).
+GATEWAY_PERSONAL_QUOTAS = "courses.cohorts.quotas.personal_model_token_quotas"
 GATEWAY_UPSTREAM_URL = env_str("GATEWAY_UPSTREAM_URL")
 GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
 GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))

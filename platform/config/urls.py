@@ -8,6 +8,7 @@ from lti.urls import university_patterns as lti_university_patterns
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("campus.sso.urls")),
     path("accounts/", include("allauth.urls")),

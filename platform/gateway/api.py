@@ -212,6 +212,7 @@ class Gateway:
             now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
+            personal_quotas=identity.personal_quotas,
         )
         result = await self.run(lambda: self.registry.get(card).embed(req.texts))
         await self._record(identity, card, result.prompt_tokens, 0)
@@ -239,6 +240,7 @@ class Gateway:
             completion_tokens=completion,
             now=self.clock(),
             quota_key=identity.quota_key,
+            personal_quotas=identity.personal_quotas,
         )
 
     async def chat_completions(self, request: Request, identity: Identity) -> Response:
@@ -258,6 +260,7 @@ class Gateway:
             now=self.clock(),
             quota_key=identity.quota_key,
             quota_limit=identity.quota_limit,
+            personal_quotas=identity.personal_quotas,
         )
         req = parse.generation_request(data, tokens_left=tokens_left, chat=shape.chat)
         backend = await self.run(self.registry.get, card)

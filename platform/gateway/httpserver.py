@@ -18,6 +18,13 @@ from pathlib import Path
 import h11
 
 from gateway.api import Request, Response, error_response
+from gateway.edge import (
+    ConnectionSlots,
+    SlowClient,
+    body_too_large,
+    request_timeout,
+    within_request_deadline,
+)
 from gateway.errors import bad_request
 
 log = logging.getLogger(__name__)
@@ -120,15 +127,21 @@ async def serve_connection(
     try:
         while True:
             try:
-                received = await _read_request(conn, reader, writer, max_body)
-            except (h11.RemoteProtocolError, TooLarge) as error:
-                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    problem = (
-                        "Request body too large."
-                        if isinstance(error, TooLarge)
-                        else "Malformed HTTP request."
-                    )
-                    await _write_response(conn, writer, error_response(bad_request(problem)))
+                received = await within_request_deadline(
+                    _read_request(conn, reader, writer, max_body)
+                )
+            except (h11.RemoteProtocolError, TooLarge, SlowClient) as error:
+                started = conn.their_state is not h11.IDLE
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE) and (
+                    started or not isinstance(error, SlowClient)
+                ):
+                    if isinstance(error, TooLarge):
+                        answer = body_too_large(max_body)
+                    elif isinstance(error, SlowClient):
+                        answer = request_timeout()
+                    else:
+                        answer = bad_request("Malformed HTTP request.")
+                    await _write_response(conn, writer, error_response(answer))
                 return
             if received is None:
                 return
@@ -155,9 +168,15 @@ async def serve_connection(
 async def start_unix(handler: Handler, path: Path, *, max_body: int) -> asyncio.Server:
     """Listen on `path`; any local uid may connect, the grant decides what it may do."""
 
+    slots = ConnectionSlots()
+
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        uid = peer_uid(writer.get_extra_info("socket"))
-        await serve_connection(reader, writer, handler=handler, uid=uid, max_body=max_body)
+        async with slots.slot() as admitted:
+            if not admitted:
+                writer.close()
+                return
+            uid = peer_uid(writer.get_extra_info("socket"))
+            await serve_connection(reader, writer, handler=handler, uid=uid, max_body=max_body)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o755)  # bind-mounted read-only into sandboxes, which run as other uids
@@ -170,7 +189,13 @@ async def start_unix(handler: Handler, path: Path, *, max_body: int) -> asyncio.
 
 
 async def start_tcp(handler: Handler, host: str, port: int, *, max_body: int) -> asyncio.Server:
+    slots = ConnectionSlots()
+
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(reader, writer, handler=handler, uid=None, max_body=max_body)
+        async with slots.slot() as admitted:
+            if not admitted:
+                writer.close()
+                return
+            await serve_connection(reader, writer, handler=handler, uid=None, max_body=max_body)
 
     return await asyncio.start_server(on_connect, host=host, port=port)

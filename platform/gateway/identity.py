@@ -28,6 +28,19 @@ class Identity:
     # by campus.quotas (key) and its limit (None: counted, unlimited).
     quota_key: str | None = None
     quota_limit: int | None = None
+    # A person's own calls (token, session) name no cohort: they are charged to the quota
+    # of every cohort the person learns in, (Redis counter key, limit) pairs.
+    personal_quotas: tuple[tuple[str, int], ...] = ()
+
+
+def _personal_quotas(user_id: int) -> tuple[tuple[str, int], ...]:
+    """From settings.GATEWAY_PERSONAL_QUOTAS, a function of the user id (the gateway may not
+    import courses, which own the cohort quotas). Blocking."""
+    path = getattr(settings, "GATEWAY_PERSONAL_QUOTAS", "")
+    if not path:
+        return ()
+    provider = import_string(path)
+    return tuple((str(key), int(limit)) for key, limit in provider(user_id=user_id))
 
 
 async def identity_from_peer(redis: Redis, *, uid: int) -> Identity:
@@ -60,7 +73,12 @@ def identity_from_token(token: str) -> Identity:
     if row is None or not row.user.is_active:
         raise unauthorized("Invalid or revoked API token. Create one on your API tokens page.")
     ApiToken.objects.filter(id=row.id).update(last_used_at=timezone.now())
-    return Identity(user_id=row.user_id, course_id=None, is_staff=row.user.is_staff)
+    return Identity(
+        user_id=row.user_id,
+        course_id=None,
+        is_staff=row.user.is_staff,
+        personal_quotas=_personal_quotas(row.user_id),
+    )
 
 
 def identity_from_session(session_key: str) -> Identity:
@@ -70,4 +88,9 @@ def identity_from_session(session_key: str) -> Identity:
     user = get_user(SimpleNamespace(session=store(session_key)))  # type: ignore[arg-type]
     if not user.is_authenticated or not user.is_active:
         raise unauthorized("Your session has expired: log in again, or use an API token.")
-    return Identity(user_id=int(user.pk), course_id=None, is_staff=user.is_staff)
+    return Identity(
+        user_id=int(user.pk),
+        course_id=None,
+        is_staff=user.is_staff,
+        personal_quotas=_personal_quotas(int(user.pk)),
+    )

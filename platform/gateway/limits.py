@@ -1,6 +1,7 @@
 """Per-person daily token quotas and per-minute request rate limits, counted in Redis."""
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -23,11 +24,12 @@ async def limits_check(
     now: float | None = None,
     quota_key: str | None = None,
     quota_limit: int | None = None,
+    personal_quotas: Sequence[tuple[str, int]] = (),
 ) -> int:
     """Count this request against the rate limit and return the tokens left today.
 
     Raises a 429 ApiError when the person is over either limit, or over their cohort's
-    daily quota when the grant named one.
+    daily quota when the grant named one, or over any of `personal_quotas`.
     """
     now = time.time() if now is None else now
     minute = int(now // 60)
@@ -49,17 +51,23 @@ async def limits_check(
             headers={"Retry-After": retry_after},
         )
     left = settings.GATEWAY_DAILY_TOKENS - int(used or 0)
+    quotas = [*personal_quotas]
     if quota_key and quota_limit is not None:
-        cohort_left = quota_limit - int(await redis.get(quota_key) or 0)
-        if cohort_left <= 0:
-            raise ApiError(
-                429,
-                f"You have used your {quota_limit} model tokens for today in this course. "
-                "Your allowance starts again tomorrow; ask your instructor if you need more.",
-                type_="insufficient_quota",
-                code="insufficient_quota",
-            )
-        left = min(left, cohort_left)
+        quotas.append((quota_key, quota_limit))
+    if quotas:
+        counted = await redis.mget([key for key, _limit in quotas])
+        for (_key, limit), used_in_cohort in zip(quotas, counted, strict=True):
+            cohort_left = limit - int(used_in_cohort or 0)
+            if cohort_left <= 0:
+                raise ApiError(
+                    429,
+                    f"You have used your {limit} model tokens for today in this course. "
+                    "Your allowance starts again tomorrow; ask your instructor if you need "
+                    "more.",
+                    type_="insufficient_quota",
+                    code="insufficient_quota",
+                )
+            left = min(left, cohort_left)
     if left <= 0:
         raise ApiError(
             429,
@@ -81,6 +89,7 @@ async def usage_record(
     completion_tokens: int,
     now: float | None = None,
     quota_key: str | None = None,
+    personal_quotas: Sequence[tuple[str, int]] = (),
 ) -> None:
     """Charge the tokens to today's quota and queue the usage for the database."""
     now = time.time() if now is None else now
@@ -90,9 +99,9 @@ async def usage_record(
     async with redis.pipeline(transaction=False) as pipe:
         pipe.incrby(tokens_key, prompt_tokens + completion_tokens)
         pipe.expire(tokens_key, TWO_DAYS_S)
-        if quota_key:
-            pipe.incrby(quota_key, prompt_tokens + completion_tokens)
-            pipe.expire(quota_key, TWO_DAYS_S)
+        for key in [*([quota_key] if quota_key else []), *(k for k, _l in personal_quotas)]:
+            pipe.incrby(key, prompt_tokens + completion_tokens)
+            pipe.expire(key, TWO_DAYS_S)
         pipe.hincrby(USAGE_KEY, field + "requests", 1)
         pipe.hincrby(USAGE_KEY, field + "prompt_tokens", prompt_tokens)
         pipe.hincrby(USAGE_KEY, field + "completion_tokens", completion_tokens)

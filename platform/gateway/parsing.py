@@ -1,11 +1,11 @@
 """Parsing and checking API request bodies; every problem is a 400 that says what to fix."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from campus.payloads import JsonTooDeep, json_loads_bounded
 from gateway.backends import ChatParams, Message
 from gateway.errors import bad_request
 
@@ -14,7 +14,9 @@ ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 def json_body(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"null")
+        data = json_loads_bounded(body or b"null")
+    except JsonTooDeep as error:
+        raise bad_request(f"The request body is not accepted: {error}.") from None
     except ValueError:
         raise bad_request("The request body is not valid JSON.") from None
     if not isinstance(data, dict):

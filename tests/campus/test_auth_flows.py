@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 
 from campus.models import User
@@ -113,3 +114,23 @@ def test_account_pages_use_the_platform_layout_in_french(client) -> None:
     assert 'id="main"' in page.text
     assert "Mes cours" not in page.text  # anonymous: no course navigation
     assert "Connexion" in page.text or "Se connecter" in page.text
+
+
+def test_an_address_another_account_verified_cannot_be_added(client) -> None:
+    # given an attacker who knows the victim's address
+    UserFactory(email="victim@univ.example")
+    attacker = UserFactory(email="attacker@example.org")
+    client.force_login(attacker)
+    # when they add it to their own account
+    response = client.post("/accounts/email/", {"action_add": "", "email": "Victim@Univ.example"})
+    # then it is refused and nothing is stored
+    assert response.status_code == 200
+    assert "belongs to another account" in response.text
+    assert not EmailAddress.objects.filter(user=attacker, email__iexact="victim@univ.example")
+
+
+def test_a_free_address_can_still_be_added(client) -> None:
+    client.force_login(UserFactory(email="me@example.org"))
+    response = client.post("/accounts/email/", {"action_add": "", "email": "second@example.org"})
+    assert response.status_code == 302
+    assert EmailAddress.objects.filter(email="second@example.org", verified=False).exists()

@@ -2,6 +2,9 @@
 kernel is the learner's code: only safe outputs pass)."""
 
 import base64
+import re
+
+import pytest
 
 from courses.html import clean_html, render_markdown, safe_output
 
@@ -98,3 +101,27 @@ def test_no_element_but_code_math_and_tables_takes_a_class() -> None:
     html = clean_html('<a href="https://example.org" class="button">pay</a><p class="alert">x</p>')
     assert "class=" not in html
     assert '<span class="kn">' in clean_html('<span class="kn">import</span>')
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/pixel.png",
+        "http://tracker.example/pixel.png",
+        "//tracker.example/pixel.png",
+        "/\\tracker.example/pixel.png",
+        " \t//tracker.example/p.png",
+        "/\t/tracker.example/p.png",
+        "HTTPS://tracker.example/p.png",
+    ],
+)
+def test_an_image_from_another_site_is_never_fetched(src: str) -> None:
+    markup = f'<p><img src="{src}" alt="chart"></p>'
+    cleaned = clean_html(markup)
+    assert "tracker.example" not in cleaned
+    sources = re.findall(r'src="([^"]*)"', render_markdown(f"![chart]({src.strip()})"))
+    assert not [s for s in sources if re.match(r"\s*([a-z]+:|[/\\]{2})", s, re.IGNORECASE)]
+
+
+def test_an_image_from_this_site_is_kept() -> None:
+    assert 'src="/static/img/logo.png"' in clean_html('<img src="/static/img/logo.png">')

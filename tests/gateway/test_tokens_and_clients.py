@@ -132,3 +132,31 @@ def test_the_models_page_speaks_french(client, db):
     client.force_login(UserFactory())
     page = client.get(reverse("gateway:models"), HTTP_ACCEPT_LANGUAGE="fr")
     assert "Modèles ouverts" in page.text and "Créer un jeton" in page.text
+
+
+def test_a_personal_token_is_charged_to_the_learners_cohort_quota_and_refused_past_it(gateway):
+    # given a learner of a cohort allowing 20 model tokens a day, with a personal token
+    from courses.cohorts.quotas import QuotaKind, quota_usage
+    from courses.models import CohortQuota
+    from tests.support.factories import EnrollmentFactory
+
+    enrollment = EnrollmentFactory()
+    CohortQuota.objects.create(cohort=enrollment.cohort, model_tokens_per_day=20)
+    _, token = token_create(user=enrollment.user, name="laptop")
+    # (over 20 tokens: one call spends the whole allowance)
+    text = "A sentence long enough to use all of a twenty-token daily allowance at once, " * 2
+
+    # when they embed with the token, which names no course, until the allowance is gone
+    def embed() -> tuple[int, dict]:
+        payload = {"model": MINILM, "input": text}
+        return gateway.call("POST", "/v1/embeddings", payload, via="tcp", headers=bearer(token))
+
+    first_status, _ = embed()
+    replies = [embed() for _ in range(3)]
+    # then the tokens were counted in the cohort's quota, and calls past it get the 429
+    used = quota_usage(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.MODEL_TOKENS)
+    assert first_status == 200
+    assert used.used >= 20
+    refused = [body for status, body in replies if status == 429]
+    assert len(refused) == 3
+    assert "model tokens for today" in refused[0]["error"]["message"]

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from campus.spreadsheets import csv_response
 from courses.access import (
     CourseAccess,
     access_course_exercise,
@@ -27,7 +28,7 @@ from courses.grading.gradebook import (
     cohort_analytics,
     cohort_gradebook,
     course_exercises,
-    gradebook_csv,
+    gradebook_rows,
 )
 from courses.grading.marking import MarkingError, manual_grade_set, manual_items
 from courses.html import render_notebook
@@ -80,11 +81,10 @@ def gradebook_csv_view(
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
-    body = gradebook_csv(gradebook=cohort_gradebook(cohort=cohort))
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    name = f"{access.course.slug}-{cohort.pk}-grades.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_response(
+        rows=gradebook_rows(gradebook=cohort_gradebook(cohort=cohort)),
+        filename=f"{access.course.slug}-{cohort.pk}-grades.csv",
+    )
 
 
 def _submission(

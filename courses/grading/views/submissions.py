@@ -2,7 +2,6 @@
 following its grading live (Server-Sent Events), its state, the graded notebook and the
 feedback page."""
 
-import json
 from typing import Any
 
 import nbformat
@@ -13,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from campus.payloads import JsonTooDeep, json_loads_bounded
 from courses import sse
 from courses.access import access_course, access_submission, user_of
 from courses.grading import feedback, progress, services
@@ -54,7 +54,9 @@ def submit_view(
     access = access_course(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = get_object_or_404(Exercise, module__course=access.course, slug=exercise_slug)
     try:
-        body = json.loads(request.body)
+        body = json_loads_bounded(request.body)
+    except JsonTooDeep as exc:
+        return JsonResponse({"error": f"The notebook is not accepted: {exc}."}, status=400)
     except ValueError:
         return JsonResponse({"error": "The request body is not valid JSON."}, status=400)
     notebook = body.get("notebook", body) if isinstance(body, dict) else None

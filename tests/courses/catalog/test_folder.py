@@ -205,3 +205,54 @@ def test_the_demo_curriculum_imports_and_round_trips(tmp_path: Path) -> None:
         [(i.get("lesson") or i["exercise"], i["title"]) for i in m["items"]]
         for m in shipped["modules"]
     ]
+
+
+def _lesson_course(root: Path) -> Path:
+    document = {
+        "format": 1,
+        "slug": "linked",
+        "title": "Linked",
+        "modules": [{"title": "M", "items": [{"lesson": "intro", "title": "Intro"}]}],
+    }
+    return _write(root, document, {})
+
+
+def test_an_import_never_follows_a_link_out_of_the_course_folder(tmp_path: Path) -> None:
+    # given a course folder whose lesson is a link to a secret file, and a linked folder
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET_KEY=hunter2")
+    folder = _lesson_course(tmp_path / "c")
+    (folder / "lessons").mkdir()
+    (folder / "lessons" / "intro.md").symlink_to(secret)
+    (folder / "outside").symlink_to(tmp_path, target_is_directory=True)
+    # when it is imported, then it is refused, and the secret is nowhere
+    with pytest.raises(CourseFolderInvalid) as caught:
+        course_import(organization=OrganizationFactory(), path=folder)
+    assert "lessons/intro.md: a link to outside the course folder" in "\n".join(
+        caught.value.problems
+    )
+    assert "outside: a link to outside" in "\n".join(caught.value.problems)
+    assert not Lesson.objects.filter(body__contains="hunter2").exists()
+
+
+def test_a_zip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("course.yaml", "format: 1\n")
+        archive.writestr("lessons/zeros.md", b"\0" * (30 * 1024 * 1024))
+    with pytest.raises(CourseFolderInvalid) as caught:
+        course_import(organization=OrganizationFactory(), path=bomb)
+    assert (
+        "lessons/zeros.md: larger than 25 MB, or compressed more than 100 times"
+        in (caught.value.problems[0])
+    )
+
+
+def test_a_zip_of_too_many_files_is_refused(tmp_path: Path) -> None:
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        for n in range(2001):
+            archive.writestr(f"lessons/{n}.md", "x")
+    with pytest.raises(CourseFolderInvalid) as caught:
+        course_import(organization=OrganizationFactory(), path=many)
+    assert "more than 2000 files" in caught.value.problems[0]

@@ -247,3 +247,103 @@ def test_a_mail_failure_keeps_the_enrollments_and_says_what_to_do(
     assert "ConnectionRefusedError" in report.invitation_error
     assert "Forgot your password?" in report.invitation_error
     assert Enrollment.objects.filter(cohort=cohort, user__email="a@example.org").exists()
+
+
+def test_an_unverified_secondary_address_never_enrolls_its_claimant(
+    client, cohort, admin, django_capture_on_commit_callbacks
+) -> None:
+    # given an attacker who typed the victim's address into their profile, never confirmed
+    attacker = UserFactory(email="attacker@example.org")
+    EmailAddress.objects.create(user=attacker, email="Victim@Univ.example", verified=False)
+    # when an instructor enrolls the victim's address as an instructor
+    with django_capture_on_commit_callbacks(execute=True):
+        report = enrollment_csv_import(
+            actor=admin, cohort=cohort, data=b"email,name,role\nvictim@univ.example,V,instructor\n"
+        )
+    # then a new account is made for the victim, who alone is invited and enrolled
+    assert _outcomes(report) == [(2, Outcome.CREATED)]
+    victim = User.objects.get(email="victim@univ.example")
+    assert victim != attacker
+    assert list(Enrollment.objects.filter(cohort=cohort).values_list("user", flat=True)) == [
+        victim.pk
+    ]
+    assert [m.to for m in mail.outbox] == [["victim@univ.example"]]
+    # and the attacker's unproven claim on the address is gone
+    assert not EmailAddress.objects.filter(user=attacker, email__iexact="victim@univ.example")
+    assert not Membership.objects.filter(user=attacker).exists()
+
+
+def test_an_unconfirmed_sign_up_with_the_address_is_reclaimed_for_its_owner(
+    client, cohort, admin, django_capture_on_commit_callbacks, settings
+) -> None:
+    # given an attacker who signed up with the victim's address, never confirmed it, and is
+    # logged in (verification optional), holding a second address of their own
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    claimant = User.objects.create_user(email="victim@univ.example", password="attacker-pass-1")
+    EmailAddress.objects.create(
+        user=claimant, email="victim@univ.example", primary=True, verified=False
+    )
+    EmailAddress.objects.create(user=claimant, email="attacker@evil.example", verified=False)
+    client.force_login(claimant)
+    # when an instructor enrolls the victim's address
+    with django_capture_on_commit_callbacks(execute=True):
+        report = enrollment_csv_import(
+            actor=admin, cohort=cohort, data=b"email,name,role\nvictim@univ.example,V,ta\n"
+        )
+    # then the account is enrolled, but only the invitation mailed to the victim opens it
+    assert _outcomes(report) == [(2, Outcome.INVITED)]
+    claimant.refresh_from_db()
+    assert not claimant.has_usable_password()
+    assert list(EmailAddress.objects.filter(user=claimant).values_list("email", flat=True)) == [
+        "victim@univ.example"
+    ]
+    assert [m.to for m in mail.outbox] == [["victim@univ.example"]]
+    # the attacker's session and password are dead
+    assert client.get("/courses/").status_code == 302
+    response = client.post(
+        "/accounts/login/", {"login": "victim@univ.example", "password": "attacker-pass-1"}
+    )
+    assert "_auth_user_id" not in client.session
+    assert response.status_code == 200
+
+
+def test_a_verified_address_of_another_account_is_matched_even_if_someone_claims_it(
+    cohort, admin
+) -> None:
+    owner = UserFactory(email="owner@univ.example")
+    attacker = UserFactory(email="attacker@example.org")
+    EmailAddress.objects.create(user=attacker, email="OWNER@univ.example", verified=False)
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=b"email\nowner@univ.example\n")
+    assert _outcomes(report) == [(2, Outcome.ENROLLED)]
+    assert Enrollment.objects.get(cohort=cohort).user == owner
+
+
+def test_a_field_over_the_csv_limit_is_a_row_error_not_a_crash(cohort, admin) -> None:
+    data = (
+        b"email,name\n"
+        b"ok@example.org,Ok\n"
+        b'long@example.org,"' + b"x" * 200_000 + b'"\n'
+        b"after@example.org,After\n"
+    )
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.has_errors and not report.applied
+    bad = [r for r in report.rows if r.outcome == Outcome.ERROR]
+    assert [r.line for r in bad] == [3]
+    assert "too long" in bad[0].message or "longer than" in bad[0].message
+    assert len(bad[0].email) <= 80
+    assert not Enrollment.objects.filter(cohort=cohort).exists()
+
+
+def test_a_nul_byte_is_a_row_error_and_never_stored(cohort, admin) -> None:
+    data = b"email,name\nnul@example.org,Ada\x00Lovelace\n"
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.has_errors and "control character" in report.rows[0].message
+    assert not User.objects.filter(email="nul@example.org").exists()
+
+
+def test_doubled_quotes_inside_a_quoted_field_are_one_quote(cohort, admin) -> None:
+    data = b'email,name,role\n"obrien@example.org","Conan ""The"" O\'Brien, Jr",ta\n'
+    report = enrollment_csv_import(actor=admin, cohort=cohort, data=data)
+    assert report.applied, [r.message for r in report.rows]
+    assert User.objects.get(email="obrien@example.org").name == 'Conan "The" O\'Brien, Jr'
+    assert Enrollment.objects.get(cohort=cohort).role == EnrollmentRole.TA

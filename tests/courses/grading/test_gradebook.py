@@ -236,3 +236,42 @@ def test_the_csv_never_carries_a_formula_in_a_name(world: World) -> None:
         csv.reader(io.StringIO(gradebook_csv(gradebook=cohort_gradebook(cohort=world.cohort))))
     )
     assert rows[2][0].startswith("'=")
+
+
+def test_no_cell_of_the_csv_can_carry_a_formula(world: World) -> None:
+    # given a learner whose e-mail (signup accepts it) and name start formulas, a cohort and
+    # an exercise named as formulas
+    world.student.email = "=1+1+x@example.org"
+    world.student.name = ""
+    world.student.save(update_fields=["email", "name"])
+    world.cohort.name = "@SUM(1+1)*cmd|' /C calc'!A0"
+    world.cohort.save(update_fields=["name"])
+    world.exercise.title = '+HYPERLINK("http://evil.example")'
+    world.exercise.save(update_fields=["title"])
+    # when the gradebook is exported
+    text = gradebook_csv(gradebook=cohort_gradebook(cohort=world.cohort))
+    # then no cell starts a formula
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'=1+1+x@example.org" in cells and '\'+HYPERLINK("http://evil.example")' in cells
+    assert not [c for c in cells if c[:1] in "=+-@" and c.strip("-.0123456789")]
+
+
+def test_the_learner_reads_the_graders_comment_with_the_points(world: World) -> None:
+    # given a TA graded the free-response answer by hand, with a comment
+    manual_grade_set(
+        submission=world.submission,
+        grade_id="essay",
+        points=Decimal("1.5"),
+        comment="Clear but too short: give an example.",
+        grader=world.ta,
+    )
+    learner = logged_in(world.student)
+    # when the learner reads the submission's status and its feedback page
+    status = learner.get(f"/courses/submissions/{world.submission.pk}/").json()
+    feedback = learner.get(f"/courses/submissions/{world.submission.pk}/feedback").content.decode()
+    # then both show the comment and the points, and no longer wait for a person
+    essay = next(t for t in status["tests"] if t["grade_id"] == "essay")
+    assert (essay["message"], essay["points"]) == ("Clear but too short: give an example.", 1.5)
+    row = re.search(r"<tr><td>essay</td>.*?</tr>", feedback).group(0)
+    assert "Clear but too short: give an example." in row and "1.50 / 2" in row
+    assert "Graded by a person" in row and "Waiting for a person" not in row

@@ -1,0 +1,108 @@
+"""The web server's edge (config.edge): size, nesting and time limits before Django reads."""
+
+import asyncio
+import json
+
+import pytest
+
+from config.edge import RequestGuard
+
+
+class Inner:
+    """An application that reads the whole body, as Django's handler does."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok:" + body[:20]})
+
+
+def call(app, *, chunks, headers, stall=False):
+    async def run():
+        queue = list(chunks)
+        sent = []
+
+        async def receive():
+            if not queue:
+                if stall:
+                    await asyncio.Event().wait()  # a client that never sends the rest
+                return {"type": "http.disconnect"}
+            piece = queue.pop(0)
+            return {"type": "http.request", "body": piece, "more_body": bool(queue) or stall}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/x", "headers": headers}
+        await app(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return start["status"], body
+
+    return asyncio.run(run())
+
+
+JSON = [(b"content-type", b"application/json")]
+FORM = [(b"content-type", b"multipart/form-data; boundary=x")]
+
+
+@pytest.fixture
+def inner() -> Inner:
+    return Inner()
+
+
+@pytest.fixture
+def guard(inner) -> RequestGuard:
+    return RequestGuard(inner, max_bytes=1000, body_timeout_s=5)
+
+
+def test_a_declared_length_over_the_limit_is_413_and_never_read(guard, inner) -> None:
+    status, body = call(guard, chunks=[b"x" * 10], headers=[(b"content-length", b"50000000")])
+    assert status == 413 and b"larger than" in body and inner.bodies == []
+
+
+@pytest.mark.parametrize("headers", [JSON, FORM, []])
+def test_an_undeclared_body_is_cut_off_once_over_the_limit(guard, inner, headers) -> None:
+    status, body = call(guard, chunks=[b"a" * 600, b"b" * 600, b"c" * 600], headers=headers)
+    assert status == 413 and b"larger than" in body
+    assert inner.bodies == []
+
+
+def test_json_nested_too_deep_is_400_before_any_view(guard, inner) -> None:
+    status, body = call(guard, chunks=[b"[" * 400 + b"]" * 400], headers=JSON)
+    assert status == 400
+    assert "nested more than 64" in json.loads(body)["error"]
+    assert inner.bodies == []
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(inner) -> None:
+    guard = RequestGuard(inner, max_bytes=1000, body_timeout_s=0.05)
+    for headers in (JSON, FORM):
+        status, body = call(guard, chunks=[b"{"], headers=headers, stall=True)
+        assert status == 408 and b"did not arrive" in body
+    assert inner.bodies == []
+
+
+def test_good_requests_pass_whole(guard, inner) -> None:
+    payload = json.dumps({"cells": [[{"a": 1}]]}).encode()
+    assert call(guard, chunks=[payload[:5], payload[5:]], headers=JSON) == (
+        200,
+        b"ok:" + payload[:20],
+    )
+    assert call(guard, chunks=[b"--x\r\n", b"data"], headers=FORM)[0] == 200
+    assert inner.bodies == [payload, b"--x\r\ndata"]
+
+
+def test_the_site_is_served_behind_the_guard() -> None:
+    from config.asgi import application
+
+    assert isinstance(application, RequestGuard)
