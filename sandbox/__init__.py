@@ -3,6 +3,7 @@
 A plain library: no Django, nothing from the platform's packages.
 """
 
+from sandbox.capacity import memory_available_mib, raise_open_files_limit, sessions_that_fit
 from sandbox.kernel import Kernel
 from sandbox.launch import start_kernel
 from sandbox.limits import (
@@ -29,9 +30,12 @@ __all__ = [
     "SandboxUserError",
     "Session",
     "executed_notebook",
+    "memory_available_mib",
     "raise_for_stop",
+    "raise_open_files_limit",
     "run_cells",
     "run_notebook",
+    "sessions_that_fit",
     "shared_dir",
     "start_kernel",
 ]

@@ -1,6 +1,8 @@
-"""Per-kernel cgroups: the real memory and process limits (rlimits are only backstops).
+"""Per-kernel cgroups: the real memory and process limits (rlimits are only backstops), and
+each kernel's CPU weight: kernels share the CPU as equals, however many threads a runaway
+loop starts.
 
-cgroup v1 (separate memory, pids and cpuacct hierarchies) and v2 (unified) are handled.
+cgroup v1 (separate memory, pids, cpuacct and cpu hierarchies) and v2 (unified) are handled.
 Each kernel gets `<this process's cgroup>/sandbox/<name>` in every controller used.
 """
 
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-V1_CONTROLLERS = ("memory", "pids", "cpuacct")
+V1_CONTROLLERS = ("memory", "pids", "cpuacct", "cpu")
+# cgroup v2's default cpu.weight; v1's cpu.shares scale is 1024 for the same share.
+DEFAULT_CPU_WEIGHT = 100
 # How long destroy() waits for a killed kernel's processes to be gone (a safety net only).
 DESTROY_WITHIN_S = 120.0
 
@@ -28,7 +32,7 @@ def cgroup_version() -> int | None:
     return None
 
 
-def _own_path(controller: str) -> str:
+def own_path(controller: str) -> str:
     """This process's cgroup path in a v1 controller ("" selects the v2 hierarchy)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
@@ -41,12 +45,12 @@ def base_dirs() -> list[Path]:
     """The `sandbox` parent directories under which per-kernel cgroups are made."""
     version = cgroup_version()
     if version == 2:
-        return [ROOT / _own_path("") / "sandbox"]
+        return [ROOT / own_path("") / "sandbox"]
     if version == 1:
         dirs = []
         for controller in V1_CONTROLLERS:
             if (ROOT / controller / "cgroup.procs").exists():
-                dirs.append(ROOT / controller / _own_path(controller) / "sandbox")
+                dirs.append(ROOT / controller / own_path(controller) / "sandbox")
         return dirs
     return []
 
@@ -59,7 +63,9 @@ class Cgroup:
     dirs: list[Path]
 
     @classmethod
-    def create(cls, *, name: str, memory_bytes: int, pids_max: int) -> Cgroup | None:
+    def create(
+        cls, *, name: str, memory_bytes: int, pids_max: int, cpu_weight: int = DEFAULT_CPU_WEIGHT
+    ) -> Cgroup | None:
         """Make the cgroup with its limits, or return None where cgroups cannot be used."""
         version = cgroup_version()
         if version is None or os.geteuid() != 0:
@@ -67,18 +73,21 @@ class Cgroup:
         dirs = [base / name for base in base_dirs()]
         group = cls(version=version, dirs=dirs)
         try:
-            group._make(memory_bytes=memory_bytes, pids_max=pids_max)
+            group._make(memory_bytes=memory_bytes, pids_max=pids_max, cpu_weight=cpu_weight)
         except OSError:
             group.destroy()
             return None
         return group
 
-    def _make(self, *, memory_bytes: int, pids_max: int) -> None:
+    def _make(self, *, memory_bytes: int, pids_max: int, cpu_weight: int) -> None:
         if self.version == 2:
             base = self.dirs[0].parent
             base.mkdir(exist_ok=True)
             _write(base.parent / "cgroup.subtree_control", "+memory +pids", check=False)
             _write(base / "cgroup.subtree_control", "+memory +pids")
+            # Where the cpu controller is not delegated to us, kernels share as threads.
+            _write(base.parent / "cgroup.subtree_control", "+cpu", check=False)
+            _write(base / "cgroup.subtree_control", "+cpu", check=False)
         for directory in self.dirs:
             directory.mkdir(parents=True, exist_ok=True)
         if self.version == 2:
@@ -86,12 +95,25 @@ class Cgroup:
             _write(group / "memory.max", str(memory_bytes))
             _write(group / "memory.swap.max", "0", check=False)
             _write(group / "pids.max", str(pids_max))
+            _write(group / "cpu.weight", str(cpu_weight), check=False)
             return
         memory, pids = self._v1("memory"), self._v1("pids")
         _write(memory / "memory.limit_in_bytes", str(memory_bytes))
         # Without a memsw limit the kernel would page the learner's memory out to swap.
         _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes), check=False)
         _write(pids / "pids.max", str(pids_max))
+        with contextlib.suppress(KeyError):
+            _write(self._v1("cpu") / "cpu.shares", str(v1_shares(cpu_weight)))
+
+    def cpu_weight(self) -> int | None:
+        """The weight in force, on v2's scale (v1's shares converted back)."""
+        if self.version == 2:
+            return _read_int(self.dirs[0] / "cpu.weight")
+        try:
+            shares = _read_int(self._v1("cpu") / "cpu.shares")
+        except KeyError:
+            return None
+        return round(shares * DEFAULT_CPU_WEIGHT / 1024) if shares is not None else None
 
     def _v1(self, controller: str) -> Path:
         for directory in self.dirs:
@@ -157,6 +179,11 @@ class Cgroup:
         deadline = time.monotonic() + within_s
         for directory in self.dirs:
             _rmdir_when_empty(directory, deadline)
+
+
+def v1_shares(weight: int) -> int:
+    """cgroup v1 cpu.shares for a v2 cpu.weight (1..10000, default 100 = 1024 shares)."""
+    return max(2, weight * 1024 // DEFAULT_CPU_WEIGHT)
 
 
 def _wait_empty(group: Cgroup, deadline_s: float) -> None:

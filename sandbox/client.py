@@ -20,6 +20,9 @@ from jupyter_client.session import Session
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 DELIMITER = b"<IDS|MSG>"
 PORTS = {name: index + 1 for index, name in enumerate(CHANNELS)}
+# Each live kernel takes five zmq sockets in the worker (shell, control, iopub, and iopub's
+# monitor pair); zmq's default of 1023 sockets per context would cap a worker near 200.
+MAX_SOCKETS = 65536
 
 
 def connection_info(*, ip: str, key: str) -> dict[str, Any]:
@@ -35,6 +38,15 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
+def shared_context() -> zmq.Context[zmq.Socket[bytes]]:
+    """The process's zmq context, allowed enough sockets for hundreds of kernels (a limit
+    zmq reads only before the context's first socket, so it is set on first use)."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    if context.get(zmq.MAX_SOCKETS) < MAX_SOCKETS:
+        context.set(zmq.MAX_SOCKETS, min(MAX_SOCKETS, context.get(zmq.SOCKET_LIMIT)))
+    return context
+
+
 def ipc_url(info: dict[str, Any], channel: str) -> str:
     return f"ipc://{info['ip']}-{info[f'{channel}_port']}"
 
@@ -45,7 +57,7 @@ class Channels:
     def __init__(self, info: dict[str, Any], *, max_message_bytes: int) -> None:
         self.session = Session(key=info["key"].encode(), signature_scheme="hmac-sha256")
         self.hmac = hmac.new(info["key"].encode(), digestmod=hashlib.sha256)
-        self.context = zmq.Context.instance()
+        self.context = shared_context()
         self.sockets: dict[str, zmq.Socket[bytes]] = {}
         for channel, kind in (("shell", zmq.DEALER), ("control", zmq.DEALER), ("iopub", zmq.SUB)):
             sock = self.context.socket(kind)

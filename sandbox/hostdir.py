@@ -40,7 +40,12 @@ def write_connection_file(*, host_dir: Path, info: dict[str, Any], owner: int | 
 def new_cgroup(lease: UidLease, limits: Limits) -> Cgroup | None:
     name = slots.cgroup_name(lease.uid)
     cgroups.remove_stale(names=[name])
-    return Cgroup.create(name=name, memory_bytes=limits.memory_mb * MIB, pids_max=limits.processes)
+    return Cgroup.create(
+        name=name,
+        memory_bytes=limits.memory_mb * MIB,
+        pids_max=limits.processes,
+        cpu_weight=limits.cpu_weight,
+    )
 
 
 def remove_host_dir(host_dir: Path) -> None:

@@ -84,6 +84,10 @@ class Kernel:
     def is_alive(self) -> bool:
         return not self._closed and self.process.is_alive()
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time its processes used so far; None without a cgroup, or once destroyed."""
+        return self.cgroup.cpu_seconds() if self.cgroup is not None else None
+
     def wait_ready(self, *, timeout: float = READY_TIMEOUT_S) -> None:
         """kernel_info round trips until both a reply and an iopub message (subscribed) came."""
         deadline = time.monotonic() + timeout

@@ -18,6 +18,7 @@ class Limits:
     cell_timeout_s: float = 30.0  # per cell wall time: interrupt, then kill
     total_timeout_s: float = 120.0
     output_bytes: int = 1_000_000  # captured output cap per run (truncated with a marker)
+    cpu_weight: int = 100  # share of the CPU against other kernels (cgroup v2 scale, 1..10000)
 
     def __post_init__(self) -> None:
         for name in ("memory_mb", "processes", "cpu_seconds", "file_size_mb", "tmpfs_mb"):
@@ -25,6 +26,8 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be at least 1")
         if self.cell_timeout_s <= 0 or self.total_timeout_s <= 0:
             raise ValueError("Limits timeouts must be positive")
+        if not 1 <= self.cpu_weight <= 10000:
+            raise ValueError("Limits.cpu_weight must be between 1 and 10000")
         if self.output_bytes < 1024:
             raise ValueError("Limits.output_bytes must be at least 1024")
 

@@ -33,6 +33,7 @@ def process_limits(limits: Limits) -> tuple[int, ...]:
         limits.cpu_seconds,
         limits.file_size_mb,
         limits.tmpfs_mb,
+        limits.cpu_weight,
     )
 
 

@@ -72,6 +72,11 @@ class Session:
     def is_alive(self) -> bool:
         return self.kernel is not None and self.kernel.is_alive()
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the current kernel used so far (None when unknown)."""
+        kernel = self.kernel
+        return kernel.cpu_seconds() if kernel is not None else None
+
     def restart(self) -> None:
         """A fresh kernel: nothing survives from the previous one."""
         with self._lock:

@@ -24,7 +24,9 @@ def uid_base() -> int:
 
 
 def uid_count() -> int:
-    return int(os.environ.get("SANDBOX_UID_COUNT", "64"))
+    """Slot uids on this host: one per live kernel, grading and interactive together, for
+    every worker process on the host (a class of hundreds needs hundreds)."""
+    return int(os.environ.get("SANDBOX_UID_COUNT", "1024"))
 
 
 def run_base() -> Path:
@@ -80,8 +82,9 @@ def lease_uid() -> UidLease:
 
 
 def _lease_first_free() -> UidLease:
+    locks = prepare_run_base() / "locks"
     for uid in range(uid_base(), uid_base() + uid_count()):
-        lease = _try_lease(uid)
+        lease = _try_lease(uid, locks=locks)
         if lease is not None:
             return lease
     raise SandboxInfraError(
@@ -89,8 +92,8 @@ def _lease_first_free() -> UidLease:
     )
 
 
-def _try_lease(uid: int) -> UidLease | None:
-    path = prepare_run_base() / "locks" / f"uid-{uid}.lock"
+def _try_lease(uid: int, *, locks: Path | None = None) -> UidLease | None:
+    path = (locks or prepare_run_base() / "locks") / f"uid-{uid}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

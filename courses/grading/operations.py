@@ -4,6 +4,7 @@ Warm kernels come from a Celery remote-control command, `kernel_pool_stats`, tha
 worker answers (courses.grading.tasks registers it).
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from courses import routing
 from courses.models import Submission, SubmissionStatus
 from courses.queues import QUEUES
 
@@ -57,6 +59,43 @@ def workers(*, timeout: float = 1.0) -> list[WorkerState]:
         )
         for name in sorted(alive)
     ]
+
+
+@dataclass(frozen=True)
+class SessionWorker:
+    name: str
+    alive: bool
+    held: int
+    free: int
+    capacity: int
+
+
+def session_workers(*, now: float | None = None) -> list[SessionWorker]:
+    """Live notebook sessions held and free on each interactive worker, from the loads
+    they report (courses.routing); a worker that stopped reporting shows as not alive."""
+    now = now or time.time()
+    try:
+        loads = routing.workers_load()
+    except redis.RedisError:
+        return []
+    return [
+        SessionWorker(
+            name=load.name,
+            alive=load.alive(now),
+            held=load.held,
+            free=load.free if load.alive(now) else 0,
+            capacity=load.capacity,
+        )
+        for load in loads
+    ]
+
+
+def sessions_waiting() -> int:
+    """Learners waiting in line for a live kernel (0 when Redis does not answer)."""
+    try:
+        return routing.waiting_count()
+    except redis.RedisError:
+        return 0
 
 
 @dataclass(frozen=True)

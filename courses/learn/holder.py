@@ -8,6 +8,8 @@ call the model gateway as the learner while the session lives.
 """
 
 import json
+import logging
+import math
 import threading
 import time
 import uuid
@@ -16,14 +18,29 @@ from typing import Any
 
 from django.conf import settings
 
+from campus.models import User
 from campus.redis_client import redis_client
+from courses import routing
+from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.grading import kernels
 from courses.html import safe_output
-from courses.learn.sessions import publish, publish_skipped, read_record, record_key, record_ttl
+from courses.learn import capacity
+from courses.learn.sessions import (
+    learner_key,
+    publish,
+    publish_skipped,
+    read_record,
+    record_key,
+    record_ttl,
+    session_wait,
+    sessions_close_least_recent,
+    waiting_admit,
+)
 from courses.models import Cohort, Enrollment, Exercise
 from gateway.services import grant_revoke
 from sandbox import SandboxError, Session
 
+logger = logging.getLogger(__name__)
 STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
 
 
@@ -36,6 +53,8 @@ class Held:
     sid: str  # the record's session id: a restart makes a new one
     course_id: int | None = None
     cohort: Cohort | None = None
+    user: User | None = None
+    cpu_charged: float = 0.0  # whole CPU-seconds already counted against the quota
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -43,11 +62,14 @@ _held: dict[tuple[int, int], Held] = {}
 _held_lock = threading.Lock()
 
 
-def _saveread_record(held: Held) -> None:
-    record = {"worker": held.worker, "sid": held.sid, "last_activity": held.session.last_activity}
-    redis_client().set(
-        record_key(held.learner_id, held.exercise_id), json.dumps(record), ex=record_ttl()
-    )
+def _save_record(held: Held) -> None:
+    last_used = held.session.last_activity
+    record = {"worker": held.worker, "sid": held.sid, "last_activity": last_used}
+    pipe = redis_client().pipeline()
+    pipe.set(record_key(held.learner_id, held.exercise_id), json.dumps(record), ex=record_ttl())
+    pipe.zadd(learner_key(held.learner_id), {str(held.exercise_id): last_used})
+    pipe.expire(learner_key(held.learner_id), record_ttl())
+    pipe.execute()
     _grant_models(held)
 
 
@@ -94,10 +116,39 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
         return held
     if held is not None:  # restarted meanwhile: that kernel is no longer the session's
         _end(held, state="")
-    if len(_held) >= settings.INTERACTIVE_MAX_SESSIONS:
+    if not _reserve_slot():
         redis_client().delete(record_key(learner_id, exercise_id))
-        publish(learner_id, exercise_id, {"type": "kernel", "state": "busy"})
         return None
+    try:
+        held = _start(learner_id, exercise_id, worker=worker, sid=record["sid"])
+    finally:
+        _release_slot()
+    _save_record(held)
+    publish(learner_id, exercise_id, {"type": "kernel", "state": "ready"})
+    report_load(worker)
+    return held
+
+
+_starting: list[int] = [0]  # sessions whose kernel is starting (counted against capacity)
+
+
+def _reserve_slot() -> bool:
+    with _held_lock:
+        taken = len(_held) + _starting[0]
+        if taken >= capacity.session_capacity(held=taken):
+            return False
+        _starting[0] += 1
+        return True
+
+
+def _release_slot() -> None:
+    with _held_lock:
+        _starting[0] -= 1
+
+
+def _start(learner_id: int, exercise_id: int, *, worker: str, sid: str) -> Held:
+    """A new kernel for the session, held here (the record is removed if it fails)."""
+    sessions_close_least_recent(learner_id=learner_id, exercise_id=exercise_id)
     publish(learner_id, exercise_id, {"type": "kernel", "state": "starting"})
     session = Session(
         limits=kernels.interactive_limits(), pool=kernels.kernel_pool(kernels.INTERACTIVE)
@@ -113,7 +164,7 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
     )
     enrollment = (
         Enrollment.objects.filter(user_id=learner_id, cohort__course_id=course_id)
-        .select_related("cohort")
+        .select_related("cohort", "user")
         .first()
         if course_id is not None
         else None
@@ -123,32 +174,55 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
         learner_id,
         exercise_id,
         worker=worker,
-        sid=record["sid"],
+        sid=sid,
         course_id=course_id,
         cohort=enrollment.cohort if enrollment else None,
+        user=enrollment.user if enrollment else None,
     )
     with _held_lock:
-        _held[key] = held
-    _saveread_record(held)
-    publish(learner_id, exercise_id, {"type": "kernel", "state": "ready"})
+        _held[(learner_id, exercise_id)] = held
     return held
 
 
+def _charge_cpu(held: Held, *, final: bool = False) -> None:
+    """Charge the kernel's CPU time to the cohort's daily CPU-seconds quota, as grading
+    does: whole seconds as they accrue, the rest rounded up when the kernel ends."""
+    if held.cohort is None or held.user is None:
+        return
+    used = held.session.cpu_seconds()
+    if used is None:
+        return
+    due = used - held.cpu_charged
+    amount = math.ceil(due) if final else math.floor(due)
+    if amount > 0:
+        quota_consume(user=held.user, cohort=held.cohort, kind=QuotaKind.CPU_SECONDS,
+                      amount=amount, enforce=False)  # fmt: skip
+        held.cpu_charged += amount
+
+
 def session_run(
-    *, learner_id: int, exercise_id: int, worker: str, runs: list[dict[str, str]]
+    *,
+    learner_id: int,
+    exercise_id: int,
+    worker: str,
+    runs: list[dict[str, str]],
+    since: float | None = None,
 ) -> None:
-    """Run cells one after the other, streaming their outputs; stop at the first failure."""
+    """Run cells one after the other, streaming their outputs; stop at the first failure.
+    When this worker is full, the learner waits in line (keeping their place `since`)."""
     held = held_session(learner_id=learner_id, exercise_id=exercise_id, worker=worker)
     if held is None:
-        publish_skipped(learner_id, exercise_id, runs)
+        session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs, since=since)
+        report_load(worker)
         return
     with held.busy:
         for position, run in enumerate(runs):
             if not _run_one(held, run):
                 publish_skipped(learner_id, exercise_id, runs[position + 1 :])
                 break
+        _charge_cpu(held)
         if _held.get((learner_id, exercise_id)) is held:
-            _saveread_record(held)
+            _save_record(held)
 
 
 def _run_one(held: Held, run: dict[str, str]) -> bool:
@@ -194,17 +268,21 @@ def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None
         if held.busy.acquire(timeout=STOP_WAIT_S):
             held.busy.release()
     uid = kernel.uid if kernel is not None else None
+    _charge_cpu(held, final=True)
     held.session.stop()
     if uid is not None:
         grant_revoke(uid=uid)
     record = read_record(held.learner_id, held.exercise_id)
     if record and record["sid"] == held.sid:
         redis_client().delete(record_key(held.learner_id, held.exercise_id))
+        redis_client().zrem(learner_key(held.learner_id), str(held.exercise_id))
     if state:
         event = {"type": "kernel", "state": state}
         if reason:
             event["reason"] = reason
         publish(held.learner_id, held.exercise_id, event)
+    if not _stopping.is_set():
+        report_load(held.worker)
 
 
 def session_interrupt(*, learner_id: int, exercise_id: int) -> None:
@@ -226,13 +304,51 @@ def session_stop(
         idle_s = idle_s if idle_s is not None else settings.INTERACTIVE_IDLE_TIMEOUT_S
         if held.busy.locked() or time.time() - held.session.last_activity < idle_s:
             return False
-    # The page already said "restarted"; a culled session says why it ended.
+    # The page already said "restarted" or "evicted"; a culled session says why it ended.
     _end(held, state="culled" if reason == "culled" else "")
     return True
 
 
 def stop_all() -> None:
     """The worker is shutting down: its kernels go with it, and so do their records."""
+    _stopping.set()
     for held in list(_held.values()):
         _end(held, state="stopped")
     kernels.close_pool(kernels.INTERACTIVE)
+    for worker in _reporting:
+        routing.worker_forget(worker=worker)
+
+
+# ------------------------------------------------------------------- load and the line
+
+_stopping = threading.Event()
+_reporting: list[str] = []
+
+
+def report_load(worker: str) -> None:
+    """Tell the web how loaded this worker is, and take learners waiting in line while
+    there is room."""
+    with _held_lock:
+        taken = len(_held) + _starting[0]
+    room = capacity.session_capacity(held=taken)
+    routing.worker_report(worker=worker, held=taken, capacity=room)
+    if room > taken:
+        waiting_admit(worker=worker, free=room - taken)
+
+
+def start_reporting(worker: str) -> None:
+    """From the worker's start: its load every few seconds, so the web knows it is alive
+    and how much room it has."""
+    if _reporting:
+        return
+    _reporting.append(worker)
+    report_load(worker)
+
+    def loop() -> None:
+        while not _stopping.wait(routing.REPORT_EVERY_S):
+            try:
+                report_load(worker)
+            except Exception:
+                logger.exception("interactive: reporting this worker's load failed")
+
+    threading.Thread(target=loop, name="interactive-load", daemon=True).start()

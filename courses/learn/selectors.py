@@ -14,9 +14,10 @@ from django.db.models import Max
 
 from campus.models import User
 from courses.assignment import student_notebook
+from courses.cohorts.quotas import QuotaKind, quota_check
 from courses.exercises.selectors import parsed_exercise
 from courses.html import render_markdown
-from courses.models import Draft, Exercise, Submission, SubmissionStatus
+from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
 
 EDITABLE_ROLES = ("answer", "plain")
 HEADING = re.compile(r"<(/?)h([1-6])")
@@ -153,3 +154,16 @@ def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, Course
         done = current.done + (statuses[pk].state == "graded")
         progress[course_id] = CourseProgress(done, current.total + 1)
     return progress
+
+
+def check_session_quota(*, learner: User, exercise_id: int) -> None:
+    """Raise QuotaExceeded (its text is the message submitting gives) when the learner's
+    cohort in the exercise's course has no CPU-seconds left today: live kernels draw on the
+    same daily quota as grading."""
+    enrollment = (
+        Enrollment.objects.filter(user=learner, cohort__course__modules__exercises=exercise_id)
+        .select_related("cohort")
+        .first()
+    )
+    if enrollment is not None:
+        quota_check(user=learner, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS)

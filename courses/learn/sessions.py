@@ -30,7 +30,7 @@ from celery.utils.nodenames import worker_direct
 from django.conf import settings
 
 from campus.redis_client import redis_client
-from courses import queues, sse
+from courses import queues, routing, sse
 
 ACTIONS = {
     "run": queues.INTERACTIVE_RUN,
@@ -41,6 +41,11 @@ ACTIONS = {
 
 def record_key(learner_id: int, exercise_id: int) -> str:
     return f"interactive:session:{learner_id}:{exercise_id}"
+
+
+def learner_key(learner_id: int) -> str:
+    """A learner's live sessions: exercise ids scored by last activity."""
+    return f"interactive:learner:{learner_id}"
 
 
 def channel_name(learner_id: int, exercise_id: int) -> str:
@@ -71,6 +76,37 @@ def record_ttl() -> int:
     return settings.INTERACTIVE_IDLE_TIMEOUT_S + 300
 
 
+def sessions_close_least_recent(*, learner_id: int, exercise_id: int) -> int:
+    """The per-learner limit (INTERACTIVE_SESSIONS_PER_LEARNER), before a new session of
+    `exercise_id` starts: the learner's least recently used sessions are closed until the
+    new one fits, and their pages say why. Returns how many were closed."""
+    limit = settings.INTERACTIVE_SESSIONS_PER_LEARNER
+    if limit <= 0:
+        return 0
+    client = redis_client()
+    others = []
+    entries: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
+        learner_key(learner_id), 0, -1, withscores=True
+    )
+    for member, last_used in entries:
+        other = int(member)
+        record = read_record(learner_id, other) if other != exercise_id else None
+        if record is None:
+            if other != exercise_id:
+                client.zrem(learner_key(learner_id), member)
+            continue
+        others.append((last_used, other, record))
+    closing = sorted(others)[: max(0, len(others) - limit + 1)]
+    for _, other, record in closing:
+        # The record goes first, as for a restart: a run on that page starts afresh.
+        client.delete(record_key(learner_id, other))
+        client.zrem(learner_key(learner_id), other)
+        send("stop", learner_id, other, worker=record["worker"], sid=record["sid"],
+             reason="evicted")  # fmt: skip
+        publish(learner_id, other, {"type": "kernel", "state": "evicted", "limit": limit})
+    return len(closing)
+
+
 # ------------------------------------------------------------------- the web's side
 
 
@@ -80,13 +116,42 @@ def session_holder(*, learner_id: int, exercise_id: int) -> str | None:
     return record["worker"] if record else None
 
 
+def _live_holder(learner_id: int, exercise_id: int) -> str | None:
+    """The worker that holds the session; a session whose worker died is reported lost
+    (its page says the kernel was restarted) and forgotten, so it reopens elsewhere."""
+    record = read_record(learner_id, exercise_id)
+    if record is None:
+        return None
+    if routing.worker_is_dead(record["worker"]):
+        session_lost(learner_id=learner_id, exercise_id=exercise_id, sid=record["sid"])
+        return None
+    return str(record["worker"])
+
+
+def session_lost(*, learner_id: int, exercise_id: int, sid: str) -> None:
+    client = redis_client()
+    record = read_record(learner_id, exercise_id)
+    if record is None or record["sid"] != sid:
+        return  # ended or replaced meanwhile
+    client.delete(record_key(learner_id, exercise_id))
+    client.zrem(learner_key(learner_id), str(exercise_id))
+    publish(learner_id, exercise_id, {"type": "kernel", "state": "lost"})
+
+
 def session_run_request(
     *, learner_id: int, exercise_id: int, cells: list[tuple[str, str]]
 ) -> list[str]:
     """Run cells (key, code) in order in the learner's session; one run id per cell.
-    The session starts on first use; a failing cell skips the rest."""
+    The session starts on first use, on the least loaded worker; when every worker is
+    full the learner waits in line (the page shows where). A failing cell skips the rest."""
     runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code} for key, code in cells]
-    _send("run", learner_id, exercise_id, runs=runs)
+    worker = _live_holder(learner_id, exercise_id)
+    if worker is None:
+        worker = routing.worker_pick()
+        if worker is None and routing.workers_known()[0] > 0:
+            session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs)
+            return [run["run"] for run in runs]
+    send("run", learner_id, exercise_id, worker=worker, runs=runs)
     return [run["run"] for run in runs]
 
 
@@ -130,8 +195,10 @@ def send(action: str, learner_id: int, exercise_id: int, *, worker: str | None,
     )
 
 
-def sessions_cull_idle(*, idle_s: float, now: float | None = None) -> int:
-    """Beat: ask holders to stop sessions idle for `idle_s`; returns how many were asked."""
+def sessions_cull_idle(*, idle_s: float, warn_s: float = 0, now: float | None = None) -> int:
+    """Beat: ask holders to stop sessions idle for `idle_s`, after warning their pages
+    `warn_s` before; report sessions of dead workers lost. Returns how many were asked to
+    stop."""
     now = now or time.time()
     client = redis_client()
     asked = 0
@@ -140,8 +207,14 @@ def sessions_cull_idle(*, idle_s: float, now: float | None = None) -> int:
         if not raw:
             continue
         record = json.loads(raw)
-        if now - float(record.get("last_activity", 0)) >= idle_s:
-            learner_id, exercise_id = (int(part) for part in key.decode().split(":")[2:4])
+        learner_id, exercise_id = (int(part) for part in key.decode().split(":")[2:4])
+        if routing.worker_is_dead(record["worker"], now=now):
+            session_lost(learner_id=learner_id, exercise_id=exercise_id, sid=record["sid"])
+            continue
+        idle = now - float(record.get("last_activity", 0))
+        if warn_s and idle_s - warn_s <= idle < idle_s:
+            _warn_idle(learner_id, exercise_id, record, left_s=idle_s - idle)
+        if idle >= idle_s:
             _send(
                 "stop",
                 learner_id,
@@ -152,4 +225,90 @@ def sessions_cull_idle(*, idle_s: float, now: float | None = None) -> int:
                 idle_s=idle_s,
             )
             asked += 1
+    routing.workers_forget_dead(now=now)
     return asked
+
+
+def _warn_idle(learner_id: int, exercise_id: int, record: dict[str, Any], *, left_s: float) -> None:
+    """Once per idle spell (a run makes a new last_activity, so a new warning later)."""
+    key = f"interactive:warned:{learner_id}:{exercise_id}:{record['last_activity']}"
+    if redis_client().set(key, 1, nx=True, ex=int(left_s) + 600):
+        minutes = max(1, round(left_s / 60))
+        publish(learner_id, exercise_id,
+                {"type": "kernel", "state": "idle_warning", "minutes": minutes})  # fmt: skip
+
+
+# ------------------------------------------------------------------- the waiting line
+# When every worker is full, a learner's first run waits here instead of being refused:
+# a sorted set (learner:exercise by arrival) and the runs of each; holders with room take
+# from the head. Each waiting page is told its place and about how long.
+
+WAITING_KEY = routing.WAITING_KEY
+WAITING_RUNS_KEY = "interactive:waiting:runs"
+ADMITTED_KEY = "interactive:admitted"  # recent admission times, for the estimate
+SECONDS_PER_PLACE = 10.0  # the estimate before there is any admission to go by
+
+
+def session_wait(
+    *, learner_id: int, exercise_id: int, runs: list[dict[str, str]], since: float | None = None
+) -> int:
+    """Put the learner in line (or add these runs to their place); returns the place."""
+    client = redis_client()
+    member = f"{learner_id}:{exercise_id}"
+    raw = client.hget(WAITING_RUNS_KEY, member)
+    entry = json.loads(raw) if raw else {"since": since or time.time(), "runs": []}
+    entry["runs"] += runs
+    pipe = client.pipeline()
+    pipe.zadd(WAITING_KEY, {member: entry["since"]}, nx=True)
+    pipe.hset(WAITING_RUNS_KEY, member, json.dumps(entry))
+    pipe.execute()
+    rank: int | None = client.zrank(WAITING_KEY, member)  # type: ignore[assignment]
+    place = (rank or 0) + 1
+    publish(learner_id, exercise_id, _queued_event(place, _seconds_per_place()))
+    return place
+
+
+def waiting_admit(*, worker: str, free: int) -> int:
+    """A holder with `free` room takes that many learners from the head of the line (their
+    runs go to its own queue); the others are told their new place. Returns how many."""
+    client = redis_client()
+    admitted = 0
+    while admitted < free:
+        popped: list[tuple[bytes, float]] = client.zpopmin(WAITING_KEY)  # type: ignore[assignment]
+        if not popped:
+            break
+        member = popped[0][0].decode()
+        raw = client.hget(WAITING_RUNS_KEY, member)
+        client.hdel(WAITING_RUNS_KEY, member)
+        if raw is None:
+            continue
+        learner_id, exercise_id = (int(part) for part in member.split(":"))
+        entry = json.loads(raw)
+        send("run", learner_id, exercise_id, worker=worker, runs=entry["runs"],
+             since=entry["since"])  # fmt: skip
+        client.lpush(ADMITTED_KEY, time.time())
+        client.ltrim(ADMITTED_KEY, 0, 19)
+        admitted += 1
+    if admitted:
+        waiting_tell_places()
+    return admitted
+
+
+def waiting_tell_places(*, limit: int = 200) -> None:
+    per_place = _seconds_per_place()
+    members: list[bytes] = redis_client().zrange(WAITING_KEY, 0, limit - 1)  # type: ignore[assignment]
+    for index, member in enumerate(members):
+        learner_id, exercise_id = (int(part) for part in member.decode().split(":"))
+        publish(learner_id, exercise_id, _queued_event(index + 1, per_place))
+
+
+def _queued_event(place: int, per_place: float) -> dict[str, Any]:
+    return {"type": "kernel", "state": "queued", "place": place,
+            "eta_s": max(1, round(place * per_place))}  # fmt: skip
+
+
+def _seconds_per_place() -> float:
+    times = sorted(float(t) for t in redis_client().lrange(ADMITTED_KEY, 0, -1))
+    if len(times) < 2:
+        return SECONDS_PER_PLACE
+    return max(0.5, (times[-1] - times[0]) / (len(times) - 1))

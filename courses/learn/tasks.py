@@ -12,7 +12,7 @@ from typing import Any
 from billiard.process import current_process
 from celery import shared_task
 from celery.app.task import Task
-from celery.signals import worker_shutdown
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
 from courses import queues
@@ -31,7 +31,11 @@ def _can_hold_sessions() -> bool:
 
 @shared_task(name=queues.INTERACTIVE_RUN, **TASK_OPTIONS)
 def interactive_run(
-    self: Task, learner_id: int, exercise_id: int, runs: list[dict[str, str]]
+    self: Task,
+    learner_id: int,
+    exercise_id: int,
+    runs: list[dict[str, str]],
+    since: float | None = None,
 ) -> None:
     if not _can_hold_sessions():
         logger.error("interactive sessions need a worker started with -P threads")
@@ -42,7 +46,9 @@ def interactive_run(
         return
     worker = str(self.request.hostname)
     try:
-        holder.session_run(learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs)
+        holder.session_run(
+            learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs, since=since
+        )
     except holder.NotHere as moved:
         sessions.send("run", learner_id, exercise_id, worker=moved.worker, runs=runs)
     except SandboxError:
@@ -71,7 +77,19 @@ def interactive_stop(
 
 @shared_task(name=queues.INTERACTIVE_CULL_IDLE, acks_late=False, ignore_result=True)
 def interactive_cull_idle() -> int:
-    return sessions.sessions_cull_idle(idle_s=settings.INTERACTIVE_IDLE_TIMEOUT_S)
+    return sessions.sessions_cull_idle(
+        idle_s=settings.INTERACTIVE_IDLE_TIMEOUT_S, warn_s=settings.INTERACTIVE_IDLE_WARNING_S
+    )
+
+
+@worker_ready.connect
+def _report_load(sender: Any, **kwargs: Any) -> None:
+    """A worker that takes interactive sessions says so from the start (courses.routing)."""
+    consumed = {queue.name for queue in sender.task_consumer.queues}
+    # A prefork pool's children cannot hold sessions (see _can_hold_sessions).
+    in_threads = "prefork" not in type(sender.pool).__module__
+    if queues.INTERACTIVE in consumed and in_threads:
+        holder.start_reporting(str(sender.hostname))
 
 
 @worker_shutdown.connect

@@ -17,6 +17,7 @@ from campus.payloads import json_loads_bounded
 from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
+from courses.cohorts.quotas import QuotaExceeded
 from courses.exercises.policy import attempts_left, late_state
 from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
 from courses.grading.views.submissions import submission_state
@@ -162,7 +163,23 @@ def page_strings() -> dict[str, str]:
             "then run again the cells you need."
         ),
         "kernel_stopped": _("Your kernel was stopped. Run a cell to start a new one."),
-        "kernel_busy": _("All kernels on this server are in use. Try again in a minute."),
+        "kernel_queued": _(
+            "Every kernel is taken: you are number %(place)s in line, about %(eta_s)s s. "
+            "Your cells will run as soon as a kernel is free."
+        ),
+        "kernel_lost": _(
+            "Your kernel was restarted: the server holding it stopped, and your variables "
+            "were cleared. Run your cells again."
+        ),
+        "kernel_idle_warning": _(
+            "Your kernel has been idle and will stop in about %(minutes)s min. Your draft "
+            "is kept; run a cell to keep the kernel."
+        ),
+        "kernel_evicted": _(
+            "This kernel was closed because you opened notebooks in other exercises (at most "
+            "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
+            "new kernel."
+        ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
             "instructor."
@@ -235,6 +252,10 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    try:
+        selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
+    except QuotaExceeded as exc:
+        return JsonResponse({"error": str(exc)}, status=429)
     runs = sessions.session_run_request(
         learner_id=user_of(request).pk,
         exercise_id=exercise_id,

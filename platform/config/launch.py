@@ -171,6 +171,12 @@ def _wait_for_http(url: str, *, timeout_s: float, alive: Callable[[], bool]) -> 
     return False
 
 
+def interactive_threads() -> int:
+    """Threads of the interactive worker: one per cell running at once (an idle session
+    holds none), with room for an interrupt or a restart while every thread is busy."""
+    return int(os.environ.get("INTERACTIVE_WORKER_THREADS", "64"))
+
+
 def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int) -> list[Service]:
     celery = [python, "-m", "celery", "-A", "config"]
     return [
@@ -203,10 +209,8 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
                 "interactive",
                 "-n",
                 "interactive@%h",
-                # More threads than INTERACTIVE_MAX_SESSIONS (16): an interrupt or a restart
-                # must find a free thread while every session runs a cell.
                 "--concurrency",
-                "32",
+                str(interactive_threads()),
                 "--loglevel",
                 "INFO",
             ],

@@ -328,10 +328,18 @@ GATEWAY_ENGINE_READY_WAIT_S = float(env_str("GATEWAY_ENGINE_READY_WAIT_S", "30")
 
 # --- Interactive sessions (the exercise page's live kernel; held by `-P threads` workers) ---
 INTERACTIVE_IDLE_TIMEOUT_S = env_int("INTERACTIVE_IDLE_TIMEOUT_S", 20 * 60)
+# The page is told this long before an idle kernel is stopped (its draft is saved then).
+INTERACTIVE_IDLE_WARNING_S = env_int("INTERACTIVE_IDLE_WARNING_S", 5 * 60)
 INTERACTIVE_CELL_TIMEOUT_S = float(env_str("INTERACTIVE_CELL_TIMEOUT_S", "60"))
 INTERACTIVE_MEMORY_MB = env_int("INTERACTIVE_MEMORY_MB", 1024)
 INTERACTIVE_CPU_SECONDS = env_int("INTERACTIVE_CPU_SECONDS", 1800)
-INTERACTIVE_MAX_SESSIONS = env_int("INTERACTIVE_MAX_SESSIONS", 16)  # per worker process
+# Sessions per worker process: 0 derives the limit from memory (courses.learn.capacity),
+# INTERACTIVE_SESSION_MIB per session, INTERACTIVE_MEMORY_RESERVE_MIB kept for the rest.
+INTERACTIVE_MAX_SESSIONS = env_int("INTERACTIVE_MAX_SESSIONS", 0)
+INTERACTIVE_SESSION_MIB = env_int("INTERACTIVE_SESSION_MIB", 64)
+INTERACTIVE_MEMORY_RESERVE_MIB = env_int("INTERACTIVE_MEMORY_RESERVE_MIB", 1024)
+# Live sessions one learner may hold at once; opening one more closes the least recent.
+INTERACTIVE_SESSIONS_PER_LEARNER = env_int("INTERACTIVE_SESSIONS_PER_LEARNER", 2)
 INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 1)  # warm kernels per worker
 # A request not picked up by then (its worker is gone) is dropped; the page says so.
 INTERACTIVE_REQUEST_EXPIRES_S = env_int("INTERACTIVE_REQUEST_EXPIRES_S", 60)

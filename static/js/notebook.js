@@ -112,10 +112,11 @@
 
   var kernelStatus = document.getElementById("kernel-status");
 
-  function showKernel(state, reason) {
+  function showKernel(state, reason, event) {
     kernelState = state;
     var text = S["kernel_" + state] || "";
     if (state === "dead") text = fmt(text, { reason: S["reason_" + reason] || S.reason_dead });
+    else if (event) text = fmt(text, { limit: event.limit, place: event.place, eta_s: event.eta_s, minutes: event.minutes });
     kernelStatus.textContent = text;
     kernelStatus.dataset.state = state;
   }
@@ -195,8 +196,10 @@
       if (kernelState === "none" || kernelState === "ready") showKernel(event.kernel === "ready" ? "ready" : "none");
     } else if (event.type === "kernel") {
       clearTimeout(noAnswerTimer);
-      showKernel(event.state, event.reason);
-      if (["restarted", "culled", "dead", "stopped", "unavailable", "busy"].indexOf(event.state) >= 0) {
+      showKernel(event.state, event.reason, event);
+      // A kernel about to end, or ended, keeps nothing: the draft must be saved now.
+      if (["idle_warning", "culled", "evicted", "lost"].indexOf(event.state) >= 0 && saveTimer) saveDraft();
+      if (["restarted", "culled", "dead", "stopped", "unavailable", "evicted", "lost"].indexOf(event.state) >= 0) {
         order.forEach(function (key) {
           var cell = cells[key];
           if (cell.el.dataset.state === "running" || cell.el.dataset.state === "queued") cell.el.dataset.state = "";
@@ -221,7 +224,14 @@
     clearTimeout(noAnswerTimer);
     noAnswerTimer = setTimeout(function () { showKernel("no_answer"); }, 30000);
     return post(URLS.run, { cells: payload }).then(function (response) {
-      if (!response.ok) showKernel("unavailable");
+      if (response.ok) return;
+      clearTimeout(noAnswerTimer);
+      payload.forEach(function (run) { cells[run.key].el.dataset.state = ""; setPrompt(cells[run.key], " "); });
+      return response.json().then(function (body) {
+        if (!body.error) throw new Error(response.status);
+        kernelStatus.textContent = body.error;  // the server's message, e.g. the quota's
+        kernelStatus.dataset.state = "refused";
+      });
     }).catch(function () { showKernel("unavailable"); });
   }
 

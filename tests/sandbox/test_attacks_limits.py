@@ -259,3 +259,35 @@ def test_the_pool_keeps_serving_after_attacks(mode: str) -> None:
             assert hog.stopped_by == "memory"
         with pool.kernel() as fine:
             assert fine.execute("print(6 * 7)").outputs[0]["text"] == "42\n"
+
+
+RUNAWAY = """
+import os
+for _ in range(8):
+    if os.fork() == 0:
+        while True:
+            pass
+print("spinning", flush=True)
+"""
+MY_SHARE = """
+import json, time
+start = time.process_time()
+while time.process_time() - start < 0.5:
+    pass
+print(json.dumps({"done": True}))
+"""
+
+
+def test_a_runaway_kernel_cannot_starve_another_of_the_cpu(start: StartKernel) -> None:
+    # given a kernel spinning eight processes, and a second kernel of the same weight
+    hog, other = start(cpu_weight=100), start(cpu_weight=100)
+    assert hog.cgroup is not None and hog.cgroup.cpu_weight() == 100
+    hog.execute(RUNAWAY)
+    before = hog.cpu_seconds()
+    # when the other kernel needs half a CPU-second
+    report(other, MY_SHARE, timeout=300)
+    # then it got about as much CPU as the hog meanwhile: the hog's nine processes count as
+    # one cgroup, not nine equals (threads alone would leave the other about 1/9 of it)
+    assert before is not None
+    hog_used = (hog.cpu_seconds() or 0) - before
+    assert hog_used < 1.5, f"the hog used {hog_used:.1f} s while the other used 0.5 s"

@@ -25,9 +25,13 @@ def _database_url() -> str:
 
 @contextmanager
 def celery_worker(
-    *, queues: str = "default,grading,interactive", pool: str = "solo"
-) -> Iterator[None]:
-    env = dict(os.environ)
+    *,
+    queues: str = "default,grading,interactive",
+    pool: str = "solo",
+    name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    extra_env, env = env, dict(os.environ)
     # the worker uses this test process's Redis and gateway socket folder
     env.pop("OSTP_TEST_REDIS_PID", None)
     env.pop("OSTP_TEST_GATEWAY_PID", None)
@@ -38,7 +42,8 @@ def celery_worker(
         DATABASE_URL=_database_url(),
         VAR_DIR=str(settings.VAR_DIR),
     )
-    name = f"test-{os.getpid()}@localhost"
+    env.update(extra_env or {})
+    name = name or f"test-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -63,7 +68,7 @@ def celery_worker(
     )
     try:
         _wait_until_ready(name, process)
-        yield
+        yield process
     finally:
         process.terminate()
         try:

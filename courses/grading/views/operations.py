@@ -21,6 +21,8 @@ def operations_view(request: HttpRequest) -> HttpResponse:
             "queues": operations.queue_depths(),
             "workers": workers,
             "warm_kernels": sum(w.kernels_ready or 0 for w in workers),
+            "session_workers": operations.session_workers(),
+            "sessions_waiting": operations.sessions_waiting(),
             "latency": operations.grading_latency(),
             "errors": operations.recent_errors(),
         },

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from courses import routing
 from courses.grading import operations
 from courses.models import ExerciseValidation, Submission, SubmissionStatus
 from tests.support.factories import UserFactory
@@ -66,6 +67,29 @@ def test_recent_errors_list_failed_and_flagged_submissions() -> None:
     html = client.get("/courses/teach/operations/").content.decode()
     assert "KernelDied" in html
     assert "No worker answered." in html
+
+
+@pytest.mark.django_db
+def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
+    # given two interactive workers that reported, one of them since gone silent
+    now = time.time()
+    routing.worker_report(worker="interactive@h1", held=180, capacity=300, now=now)
+    routing.worker_report(worker="interactive@h2", held=7, capacity=300, now=now - 600)
+    try:
+        rows = {w.name: w for w in operations.session_workers(now=now)}
+        superuser = UserFactory(is_superuser=True, is_staff=True)
+        client = Client()
+        client.force_login(superuser)
+        html = client.get("/courses/teach/operations/").content.decode()
+    finally:
+        routing.worker_forget(worker="interactive@h1")
+        routing.worker_forget(worker="interactive@h2")
+    # then each shows what it holds and what is free; the silent one has no room
+    assert (rows["interactive@h1"].held, rows["interactive@h1"].free) == (180, 120)
+    assert (rows["interactive@h2"].alive, rows["interactive@h2"].free) == (False, 0)
+    assert "Live notebook sessions" in html and "interactive@h1" in html
+    assert "<td>180</td><td>120</td>" in html
+    assert "not reporting" in html
 
 
 @pytest.fixture(scope="module")

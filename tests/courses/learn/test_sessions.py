@@ -3,7 +3,9 @@ Redis) → the learner's sandboxed kernel session → sanitised outputs over SSE
 
 import pytest
 
+from courses.exercises.services import exercise_create
 from courses.learn import sessions
+from tests.support.exercises import add_exercise, as_json
 from tests.support.sessions import finished, follow, outputs, printed, run
 from tests.support.worker import celery_worker
 
@@ -117,3 +119,28 @@ def test_an_idle_session_is_culled_with_a_message(worker, page) -> None:
     )  # fmt: skip
     assert {"type": "kernel", "state": "culled"} in events
     assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
+
+
+def test_a_third_live_kernel_closes_the_learners_least_recently_used(worker, page) -> None:
+    user, first, base, client = page
+    # given the learner runs cells in two exercises, the first one used longest ago
+    others = [
+        exercise_create(module=first.module, title=f"Add {n}", slug=f"add-{n}",
+                        notebook=as_json(add_exercise()))
+        for n in (2, 3)
+    ]  # fmt: skip
+    bases = [base.replace("/add/", f"/{other.slug}/") for other in others]
+    follow(user, base, run(client, base, ("a", "1")), until=finished(1))
+    follow(user, bases[0], run(client, bases[0], ("a", "2")), until=finished(1))
+    # when a third exercise's kernel starts
+    events = follow(
+        user, base, run(client, bases[1], ("a", "3")),
+        until=lambda evs: any(e.get("state") == "evicted" for e in evs),
+    )  # fmt: skip
+    # then the first page is told why its kernel closed, and the two recent ones live on
+    assert {"type": "kernel", "state": "evicted", "limit": 2} in events
+    held = [
+        sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk)
+        for exercise in (first, *others)
+    ]
+    assert held[0] is None and held[1] and held[2]

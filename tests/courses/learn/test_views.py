@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.exercises.services import exercise_create
+from courses.grading import services as grading_services
 from courses.learn import services
-from courses.models import CohortExercise, Draft, Submission, SubmissionStatus
+from courses.models import CohortExercise, CohortQuota, Draft, Submission, SubmissionStatus
 from tests.support.exercises import add_exercise, as_json
 from tests.support.factories import EnrollmentFactory, ModuleFactory, UserFactory
 
@@ -133,6 +135,24 @@ def test_a_run_request_without_cells_is_refused(setup) -> None:
     _, _, base, client = setup
     response = client.post(base + "kernel/run", json.dumps({"cells": []}), "application/json")
     assert response.status_code == 400
+
+
+def test_a_learner_over_the_daily_cpu_quota_cannot_run_cells_either(setup) -> None:
+    # given a cohort allowing 5 CPU-seconds a day, all used
+    enrollment, exercise, base, client = setup
+    CohortQuota.objects.create(cohort=enrollment.cohort, cpu_seconds_per_day=5)
+    quota_consume(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
+                  amount=5, enforce=False)  # fmt: skip
+    # when they run a cell
+    body = json.dumps({"cells": [{"key": "a", "code": "while True: pass"}]})
+    response = client.post(base + "kernel/run", body, "application/json")
+    # then it is refused with the message submitting gives, and no run is sent
+    assert response.status_code == 429
+    assert "5 of your 5 sandbox CPU-seconds" in response.json()["error"]
+    with pytest.raises(grading_services.SubmissionRefused) as refused:
+        grading_services.submission_create(learner=enrollment.user, exercise=exercise,
+                                           notebook=nbformat.v4.new_notebook())  # fmt: skip
+    assert response.json()["error"] == str(refused.value)
 
 
 def test_the_outline_shows_each_exercises_status_and_my_courses_the_progress(setup) -> None:

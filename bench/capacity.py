@@ -1,0 +1,291 @@
+"""Benchmark: a whole class at once on one interactive worker.
+
+Starts its own platform (bench.stack) twice in one run: first as it was configured before
+(a constant 16 sessions per worker, 64 slot uids: the baseline), then with today's
+defaults (capacity derived from memory). Against each, learners enrolled in the demo
+course open the demo exercise and run cells through the web API; the cell's `done` event
+is read from the session's Redis channel (what the page's event stream relays).
+
+- class burst: 100 learners each run a small cell, their first requests spread over 10 s
+  (cold: the time includes getting a kernel);
+- active: 50 of them run `sum(range(10**5))` at the same moment;
+- sessions held: more learners open a session until SESSIONS_WANTED distinct learners hold
+  one; then the unique memory (USS) of the worker's kernels, plus what the worker itself
+  grew by, per idle session.
+
+Writes bench/results/capacity.json. Run: `make bench BENCH=capacity`.
+"""
+
+import json
+import os
+import queue
+import statistics
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.stack import Stack, percentile, platform_stack, write_results
+
+BURST = int(os.environ.get("BENCH_CAPACITY_BURST", "100"))
+BURST_WINDOW_S = 10.0
+ACTIVE = int(os.environ.get("BENCH_CAPACITY_ACTIVE", "50"))
+SESSIONS_WANTED = int(os.environ.get("BENCH_CAPACITY_SESSIONS", "220"))
+WAIT_S = 120.0
+# Before, a learner beyond the 16th was refused; here they wait in line, and the baseline
+# gives up on them sooner.
+BASELINE_WAIT_S = 20.0
+CSRF = "b" * 32
+THREADS = "160"
+BASELINE_ENV = {"INTERACTIVE_MAX_SESSIONS": "16", "SANDBOX_UID_COUNT": "64"}
+
+
+def worker_options(name: str) -> list[str]:
+    return ["-P", "threads", "-Q", "interactive,default", "-n", name, "--concurrency", THREADS]
+
+
+class Class:
+    """Learners of the demo course, each with a logged-in session; events from Redis."""
+
+    def __init__(self, stack: Stack, count: int, *, wait_s: float) -> None:
+        self.wait_s = wait_s
+        stack.django()
+        from django.test import Client
+
+        from campus.models import User
+        from courses.demo.services import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
+        from courses.models import Enrollment, Exercise
+
+        student = Enrollment.objects.select_related("cohort").get(user__email="student@demo.edu")
+        self.exercise_id = Exercise.objects.get(
+            slug=DEMO_EXERCISE_SLUG, module__course__slug=DEMO_COURSE_SLUG
+        ).pk
+        self.path = f"/courses/{DEMO_ORG_SLUG}/{DEMO_COURSE_SLUG}/exercises/{DEMO_EXERCISE_SLUG}/"
+        self.port = stack.port
+        self.learners: list[tuple[int, str, str]] = []  # (user id, session id, csrf)
+        for n in range(count):
+            user = User.objects.create_user(email=f"learner{n}@bench.edu", password=None)
+            Enrollment.objects.create(user=user, cohort=student.cohort)
+            client = Client()
+            client.force_login(user)
+            self.learners.append((user.pk, client.cookies["sessionid"].value, CSRF))
+        self.events: dict[int, queue.Queue[dict[str, Any]]] = {
+            uid: queue.Queue() for uid, _, _ in self.learners
+        }
+        self._listen(stack.env["REDIS_URL"])
+
+    def _listen(self, url: str) -> None:
+        import redis
+
+        pubsub = redis.Redis.from_url(url).pubsub()
+        pubsub.psubscribe("interactive:*:events")
+        ready = threading.Event()
+
+        def loop() -> None:
+            for message in pubsub.listen():
+                if message["type"] == "psubscribe":
+                    ready.set()
+                    continue
+                learner_id = int(message["channel"].decode().split(":")[1])
+                if learner_id in self.events:
+                    self.events[learner_id].put(json.loads(message["data"]))
+
+        threading.Thread(target=loop, daemon=True).start()
+        ready.wait(10)
+
+    def run(self, index: int, key: str, code: str) -> float | None:
+        """Seconds from POST kernel/run to the cell's `done` event; None if it never came."""
+        user_id, session_id, csrf = self.learners[index]
+        body = json.dumps({"cells": [{"key": key, "code": code}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{self.path}kernel/run",
+            data=body,
+            headers={
+                "Cookie": f"sessionid={session_id}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+                "Content-Type": "application/json",
+                "Referer": f"http://127.0.0.1:{self.port}{self.path}",
+            },
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 202, response.status
+        deadline = time.monotonic() + self.wait_s
+        events = self.events[user_id]
+        while time.monotonic() < deadline:
+            try:
+                event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if event.get("cell") == key and event.get("state") in ("done", "error", "skipped"):
+                return time.perf_counter() - started if event["state"] == "done" else None
+        return None
+
+
+def _together(jobs: list[tuple[float, Any]]) -> list[Any]:
+    """Run each job (delay before starting, callable) in its own thread; their results."""
+    results: list[Any] = [None] * len(jobs)
+    start = time.monotonic()
+
+    def one(index: int, delay: float, job: Any) -> None:
+        time.sleep(max(0.0, start + delay - time.monotonic()))
+        results[index] = job()
+
+    threads = [
+        threading.Thread(target=one, args=(i, delay, job)) for i, (delay, job) in enumerate(jobs)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _ms(values: list[float | None]) -> dict[str, Any]:
+    done = [v * 1000 for v in values if v is not None]
+    return {
+        "p50": round(statistics.median(done), 1) if done else None,
+        "p95": round(percentile(done, 95), 1) if done else None,
+        "completed": len(done),
+        "without_kernel": len(values) - len(done),
+    }
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _uss_mib(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    kib = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("Private_"))
+    return kib / 1024
+
+
+def _kernel_pids(worker_pid: int) -> list[int]:
+    """The worker's kernels: its zygote's children (each the pid 1 of its namespace)."""
+    zygotes = [
+        pid
+        for pid in _descendants(worker_pid)
+        if b"zygote_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    return [kid for zygote in zygotes for kid in _descendants(zygote)]
+
+
+def _worker_pid(stack: Stack) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if (
+                b"celery" in cmdline
+                and stack.env["VAR_DIR"].encode() in (entry / "environ").read_bytes()
+            ):
+                return int(entry.name)
+    raise RuntimeError("the bench's worker is not running")
+
+
+def _held(stack: Stack) -> int:
+    import redis
+
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    return sum(1 for _ in client.scan_iter(match="interactive:session:*", count=1000))
+
+
+def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
+    total = max(BURST, ACTIVE, SESSIONS_WANTED)
+    env = {"DEMO_PASSWORD": "bench-password", **env_extra}
+    with platform_stack(
+        worker=worker_options("capacity@%h"), seed_demo=True, env_extra=env
+    ) as stack:
+        group = Class(stack, total, wait_s=wait_s)
+        worker_pid = _worker_pid(stack)
+        worker_before = _uss_mib(worker_pid)
+        spacing = BURST_WINDOW_S / BURST
+        burst = _together(
+            [(i * spacing, lambda i=i: group.run(i, "burst", "1 + 1")) for i in range(BURST)]
+        )
+        active = _together(
+            [(0.0, lambda i=i: group.run(i, "active", "sum(range(10**5))")) for i in range(ACTIVE)]
+        )
+        rest = range(BURST, SESSIONS_WANTED)
+        _together([(0.05 * (i - BURST), lambda i=i: group.run(i, "open", "1")) for i in rest])
+        time.sleep(2)  # let the last kernels settle into idle
+        held = _held(stack)
+        kernels = _kernel_pids(worker_pid)
+        kernel_mib = sum(_uss_mib(pid) for pid in kernels)
+        worker_growth = max(0.0, _uss_mib(worker_pid) - worker_before)
+        return {
+            "sessions_held": held,
+            "kernel_processes": len(kernels),
+            "unique_mib_per_idle_session": round((kernel_mib + worker_growth) / held, 1)
+            if held
+            else None,
+            "worker_growth_mib_per_session": round(worker_growth / held, 2) if held else None,
+            "class_burst": _ms(burst),
+            "active": _ms(active),
+        }
+
+
+def main() -> None:
+    load_before = os.getloadavg()[0]
+    baseline = measure(BASELINE_ENV, wait_s=BASELINE_WAIT_S)
+    load_middle = os.getloadavg()[0]
+    new = measure({}, wait_s=WAIT_S)
+    result = {
+        "benchmark": "capacity",
+        "what": f"{BURST} learners open the exercise and run `1 + 1` within "
+        f"{BURST_WINDOW_S:g} s (cold), {ACTIVE} run `sum(range(10**5))` at once, then "
+        f"up to {SESSIONS_WANTED} distinct learners hold a session; POST kernel/run → the "
+        "cell's done event on the session's Redis channel",
+        "sessions_held": new["sessions_held"],
+        "sessions_held_baseline": baseline["sessions_held"],
+        "unique_mib_per_idle_session": new["unique_mib_per_idle_session"],
+        "unique_mib_per_idle_session_baseline": baseline["unique_mib_per_idle_session"],
+        "class_burst_cell_ms_p50": new["class_burst"]["p50"],
+        "class_burst_cell_ms_p95": new["class_burst"]["p95"],
+        "class_burst_cell_ms_p50_baseline": baseline["class_burst"]["p50"],
+        "class_burst_cell_ms_p95_baseline": baseline["class_burst"]["p95"],
+        "class_burst_without_kernel": new["class_burst"]["without_kernel"],
+        "class_burst_without_kernel_baseline": baseline["class_burst"]["without_kernel"],
+        "active_cell_ms_p95": new["active"]["p95"],
+        "active_cell_ms_p95_baseline": baseline["active"]["p95"],
+        "details": {"new": new, "baseline": baseline},
+        "baseline": "the same run, configured as before: INTERACTIVE_MAX_SESSIONS=16, "
+        "SANDBOX_UID_COUNT=64 (learners beyond 16 wait in line where they were refused)",
+        "targets": {
+            "sessions_held": ">= 200",
+            "unique_mib_per_idle_session": "<= 20",
+            "class_burst_cell_ms_p95": "<= 1000",
+            "active_cell_ms_p95": "<= 300",
+        },
+        "cpu_count": os.cpu_count(),
+        # This machine is shared: the load says how much else ran beside the benchmark.
+        "load_average_1m_before": round(load_before, 2),
+        "load_average_1m_between": round(load_middle, 2),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+    }
+    write_results("capacity", result)
+
+
+if __name__ == "__main__":
+    main()

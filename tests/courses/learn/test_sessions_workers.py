@@ -1,0 +1,72 @@
+"""Several interactive workers, for real: a dead worker's session is reported to its
+learner and reopens on another worker; a full worker makes learners wait in a visible
+line instead of refusing them."""
+
+import time
+
+import pytest
+from django.test import Client
+
+from courses import routing
+from courses.learn import sessions
+from courses.models import Enrollment
+from tests.support.factories import EnrollmentFactory
+from tests.support.sessions import Seen, finished, follow, outputs, run
+from tests.support.worker import celery_worker
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.xdist_group("worker"),
+]
+
+
+def test_a_dead_workers_session_is_reported_lost_and_reopens_on_another(page) -> None:
+    user, exercise, base, client = page
+    # given a session held by a worker that is then killed
+    with celery_worker(queues="interactive", pool="threads", name="first@localhost") as first:
+        follow(user, base, run(client, base, ("a", "x = 1")), until=finished(1))
+        assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) == (
+            "first@localhost"
+        )
+        first.kill()
+        first.wait()
+    with celery_worker(queues="interactive", pool="threads", name="second@localhost"):
+        # when the beat looks once the dead worker's reports are stale
+        later = time.time() + routing.STALE_AFTER_S + 1
+        events = follow(
+            user, base, lambda: sessions.sessions_cull_idle(idle_s=10**6, now=later),
+            until=lambda evs: any(e.get("state") == "lost" for e in evs),
+        )  # fmt: skip
+        # then the page is told its kernel was restarted, and the next run gets a new one
+        assert {"type": "kernel", "state": "lost"} in events
+        after = follow(user, base, run(client, base, ("b", "x")), until=finished(1))
+        assert any(o.get("ename") == "NameError" for o in outputs(after))
+        assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) == (
+            "second@localhost"
+        )
+
+
+def queued(events: list[dict]) -> bool:
+    return any(e.get("state") == "queued" for e in events)
+
+
+def test_a_learner_waits_in_line_when_the_worker_is_full(page) -> None:
+    user, _exercise, base, client = page
+    other = EnrollmentFactory(cohort=Enrollment.objects.get(user=user).cohort).user
+    other_client = Client()
+    other_client.force_login(other)
+    full_after_one = {"INTERACTIVE_MAX_SESSIONS": "1"}
+    with celery_worker(queues="interactive", pool="threads", env=full_after_one):
+        # given the only kernel is held by one learner
+        follow(user, base, run(client, base, ("a", "1")), until=finished(1))
+        # when another learner runs a cell, and later the first learner's kernel ends
+        events = follow(
+            other, base, run(other_client, base, ("b", "2 + 2")), Seen(queued),
+            lambda: client.post(base + "kernel/restart"),
+            until=finished(1),
+        )  # fmt: skip
+    # then the second learner saw their place in line, then their cell ran
+    place = next(e for e in events if e.get("state") == "queued")
+    assert place["place"] == 1 and place["eta_s"] >= 1
+    assert {"type": "text", "text": "4"} in outputs(events)
