@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 
 from campus.models import Organization
-from lti.models import Registration
+from courses.models import Course
+from lti.models import Context, Registration, ScorePost
 
 
 def registration_for_login(*, issuer: str, client_id: str) -> Registration | None:
@@ -22,3 +23,17 @@ def university_registrations(*, organization: Organization) -> QuerySet[Registra
         .prefetch_related("deployments")
         .order_by("-active", "name")
     )
+
+
+def course_scores(*, course: Course) -> QuerySet[ScorePost]:
+    """The LMS scores of a course's exercises, for its staff (one query)."""
+    return (
+        ScorePost.objects.filter(link__exercise__module__course=course)
+        .select_related("account__user", "link__exercise", "link__context")
+        .order_by("link__context__title", "link__exercise__title", "account__user__name", "pk")
+    )
+
+
+def course_contexts(*, course: Course) -> QuerySet[Context]:
+    """The LMS courses linked to a course's cohorts."""
+    return Context.objects.filter(cohorts__cohort__course=course).distinct().order_by("title")

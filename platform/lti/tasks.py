@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from celery.app.task import Task
 
-from lti import grades, queues
+from lti import grades, queues, roster
 from lti.outbound import PlatformError
 
 SEND_RETRIES = 5
@@ -33,3 +33,14 @@ def score_send(self: Task, score_post_id: int) -> bool:
 @shared_task(name=queues.SCORES_RETRY_FAILED, acks_late=True)
 def scores_retry_failed() -> list[int]:
     return grades.scores_retry_failed(older_than=timedelta(minutes=15))
+
+
+@shared_task(name=queues.ROSTER_SYNC, bind=True, acks_late=True, max_retries=3)
+def roster_sync(self: Task, context_id: int) -> dict[str, int]:
+    try:
+        changes = roster.roster_sync(context_id=context_id)
+    except PlatformError as error:
+        if not error.retry:
+            raise
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
+    return {k: len(v) for k, v in vars(changes).items()}

@@ -6,12 +6,17 @@ from django.urls import URLPattern, path
 from lti import views
 
 app_name = "lti"
+COURSE = "teach/<slug:org_slug>/<slug:course_slug>/"
 
 urlpatterns = [
     path("jwks.json", views.jwks_view, name="jwks"),
     path("login/", views.login_view, name="login"),
     path("launch/", views.launch_view, name="launch"),
     path("register/<str:token>/", views.register_view, name="register"),
+    path("deep-link/", views.deep_link_view, name="deep_link"),
+    path(COURSE + "scores/", views.scores_view, name="scores"),
+    path(COURSE + "scores/<int:pk>/resend/", views.score_resend_view, name="score_resend"),
+    path(COURSE + "roster/<int:context_id>/sync/", views.roster_sync_view, name="roster_sync"),
 ]
 
 university_patterns: list[URLPattern] = [

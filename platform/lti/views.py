@@ -19,13 +19,27 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campus.access import access_organization_admin
-from courses.access import user_of
-from lti import claims, keys, registration, selectors, services, tokens
+from campus.models import User
+from courses.access import access_course_staff, user_of
+from lti import (
+    claims,
+    deep_linking,
+    grades,
+    keys,
+    outbound,
+    registration,
+    roster,
+    selectors,
+    services,
+    tokens,
+)
 from lti.cookies import STATE_COOKIE, set_cross_site_cookie
 from lti.forms import DeploymentForm
 from lti.models import Registration
 
 LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# In the session of a person who came through a launch (lti.middleware reads it).
+LTI_SESSION = "lti"
 
 
 def _error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -114,15 +128,12 @@ def launch_view(request: HttpRequest) -> HttpResponse:
     try:
         launch = tokens.launch_validate(id_token=id_token, state=state)
         if launch.message_type == claims.DEEP_LINKING_REQUEST:
-            raise tokens.LaunchError(_("Deep linking is not available yet."))
+            return _deep_linking_start(request, launch)
         result = services.launch_complete(launch=launch, host=request.get_host())
     except tokens.LaunchError as error:
         return _error(request, str(error), status=403)
-    login(request, result.user, backend=LOGIN_BACKEND)
-    request.session["lti"] = {
-        "registration": launch.registration.pk,
-        "context": result.context.pk,
-    }
+    roster.roster_sync_soon(context=result.context)
+    _login(request, result.user, launch)
     if result.target is None:
         return HttpResponseRedirect(reverse("courses:my_courses"))
     if result.role is None:
@@ -132,6 +143,111 @@ def launch_view(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     return HttpResponseRedirect(result.target.url())
+
+
+def _login(request: HttpRequest, user: User, launch: tokens.ValidLaunch) -> None:
+    """Log in with Django's own login (not allauth's flows): the LMS vouched for the person."""
+    login(request, user, backend=LOGIN_BACKEND)
+    request.session[LTI_SESSION] = {"registration": launch.registration.pk}
+
+
+def _deep_linking_start(request: HttpRequest, launch: tokens.ValidLaunch) -> HttpResponse:
+    user = services.account_for(
+        registration=launch.registration, sub=str(launch.claims["sub"]), payload=launch.claims
+    )
+    remembered = deep_linking.request_remember(launch=launch, user=user)
+    _login(request, user, launch)
+    request.session[deep_linking.SESSION_KEY] = remembered
+    return HttpResponseRedirect(reverse("lti:deep_link"))
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def deep_link_view(request: HttpRequest) -> HttpResponse:
+    """The picker: the instructor's choice goes back to the LMS as a signed response."""
+    remembered = request.session.get(deep_linking.SESSION_KEY)
+    if not remembered or remembered.get("user") != request.user.pk:
+        return _error(request, _("Open the tool's link picker from your LMS again."))
+    if request.method == "POST":
+        chosen = [] if "cancel" in request.POST else request.POST.getlist("item")
+        if not chosen and "cancel" not in request.POST:
+            messages.error(request, _("Choose at least one exercise or lesson, or cancel."))
+            return redirect("lti:deep_link")
+        token = deep_linking.response_jwt(
+            request_state=remembered,
+            choices=chosen,
+            base_url=request.build_absolute_uri("/").rstrip("/"),
+        )
+        del request.session[deep_linking.SESSION_KEY]
+        return render(
+            request,
+            "lti/autopost.html",
+            {"action": remembered["return_url"], "fields": {"JWT": token}},
+        )
+    registration = Registration.objects.get(pk=remembered["registration"])
+    courses = deep_linking.offered_courses(registration=registration, user=user_of(request))
+    return render(
+        request,
+        "lti/deep_link.html",
+        {"courses": courses, "multiple": remembered["accept_multiple"]},
+    )
+
+
+# ------------------------------------------------------------------ course staff
+
+
+@login_required
+@require_GET
+def scores_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
+    """Per learner, where their score stands in each LMS gradebook."""
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    return render(
+        request,
+        "lti/scores.html",
+        {
+            "course": access.course,
+            "scores": selectors.course_scores(course=access.course),
+            "contexts": selectors.course_contexts(course=access.course),
+        },
+    )
+
+
+@login_required
+@require_POST
+def score_resend_view(
+    request: HttpRequest, org_slug: str, course_slug: str, pk: int
+) -> HttpResponse:
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    post = selectors.course_scores(course=access.course).filter(pk=pk).first()
+    if post is None:
+        raise Http404("No such score")
+    grades.score_resend(score_post=post)
+    messages.success(request, _("The score will be sent again in a moment."))
+    return redirect("lti:scores", org_slug=org_slug, course_slug=course_slug)
+
+
+@login_required
+@require_POST
+def roster_sync_view(
+    request: HttpRequest, org_slug: str, course_slug: str, context_id: int
+) -> HttpResponse:
+    """Read the LMS course's roster now (the instructor's "sync")."""
+    access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
+    context = selectors.course_contexts(course=access.course).filter(pk=context_id).first()
+    if context is None:
+        raise Http404("No such LMS course")
+    try:
+        changes = roster.roster_sync(context_id=context.pk)
+    except outbound.PlatformError as error:
+        messages.error(request, _("The LMS roster could not be read: %s") % error)
+    else:
+        messages.success(
+            request,
+            _("Roster synced: %(added)d added, %(changed)d changed, %(removed)d removed.")
+            % {k: len(v) for k, v in vars(changes).items()},
+        )
+    return redirect("lti:scores", org_slug=org_slug, course_slug=course_slug)
 
 
 # ------------------------------------------------------------------ dynamic registration

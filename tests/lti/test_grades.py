@@ -13,7 +13,7 @@ from lti import grades, tasks
 from lti.models import PlatformAccount, ScorePost, ScoreStatus
 from tests.lti.conftest import Campus, launch
 from tests.support.factories import EnrollmentFactory
-from tests.support.lti_platform import Platform
+from tests.support.lti_platform import INSTRUCTOR, Platform
 from tests.support.world import graded_submission
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +169,33 @@ def test_a_revoked_registration_sends_nothing(
     send_all(grades.scores_record_for_submission(submission_id=submission.pk))
     assert ScorePost.objects.get().status == ScoreStatus.FAILED
     assert lms_scores(platform) == []
+
+
+def test_the_instructor_sees_each_learners_lms_score_and_resends_a_failure(
+    platform: Platform, campus: Campus, learners: None
+) -> None:
+    # given
+    platform.courses["ctx-1"].members.pop("learner-1")
+    send_all(grades.scores_record_for_submission(submission_id=grade(campus, "learner-1").pk))
+    teacher = Client()
+    launch(platform, teacher, user_id="teacher", roles=INSTRUCTOR, target=campus.exercise_url())
+    url = f"/lti/teach/{campus.organization.slug}/{campus.course.slug}/scores/"
+    # when
+    page = teacher.get(url)
+    # then
+    assert page.status_code == 200
+    assert "failed: " in page.content.decode()
+    assert "422" in page.content.decode()
+    post = ScorePost.objects.get()
+    teacher.post(f"{url}{post.pk}/resend/")
+    post.refresh_from_db()
+    assert (post.status, post.attempts, post.error) == (ScoreStatus.PENDING, 0, "")
+
+
+def test_a_learner_cannot_see_the_lms_scores(
+    platform: Platform, campus: Campus, learners: None
+) -> None:
+    learner = Client()
+    launch(platform, learner, user_id="learner-1", target=campus.exercise_url())
+    url = f"/lti/teach/{campus.organization.slug}/{campus.course.slug}/scores/"
+    assert learner.get(url).status_code in (403, 404)

@@ -546,6 +546,25 @@ class Platform:
         }
         return answer
 
+    def accept_deep_links(self, context_id: str) -> list[tuple[str, str]]:
+        """What the LMS does with the last deep-linking response: a link per content item,
+        with a gradebook column where a line item was asked for. (link id, url) each."""
+        made = []
+        for item in self.deep_link_returns[-1][
+            "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
+        ]:
+            link_id = "dl-" + secrets.token_hex(4)
+            if "lineItem" in item:
+                item_id = secrets.token_hex(4)
+                self.lineitems[item_id] = {
+                    **item["lineItem"],
+                    "id": self.url + "/lineitems/" + item_id,
+                    "context": context_id,
+                    "resourceLinkId": link_id,
+                }
+            made.append((link_id, item["url"]))
+        return made
+
     def _deep_link_return(self, form: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         try:
             claims = self._verify_tool_jwt(form.get("JWT", ""), self.issuer)
