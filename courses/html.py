@@ -21,6 +21,7 @@ from typing import Any
 
 import nbformat
 import nh3
+from jinja2 import pass_context
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbconvert import HTMLExporter
@@ -118,9 +119,18 @@ def render_markdown(text: str) -> str:
 # ------------------------------------------------------------------ notebooks
 
 
+class _NotebookExporter(HTMLExporter):
+    """nbconvert's basic template with this site's Markdown renderer, the learner's page's:
+    math left in `.math` elements for the same typesetter, code highlighted the same way."""
+
+    @pass_context
+    def markdown2html(self, context: Any, source: str) -> str:
+        return _markdown.render(source)
+
+
 @lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
-    exporter = HTMLExporter(template_name="basic")
+    exporter = _NotebookExporter(template_name="basic")
     exporter.exclude_input_prompt = False
     return exporter
 

@@ -126,10 +126,13 @@ class Source:
         elif zipfile.is_zipfile(path):
             self._files = _strip_root_folder(_read_zip(path))
         else:
-            raise CourseFolderInvalid([f"{path}: neither a folder nor a zip file"])
+            raise CourseFolderInvalid([f"{path.name}: neither a folder nor a zip file"])
 
     def read(self, name: str) -> bytes | None:
         return self._files.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._files)
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
@@ -204,6 +207,17 @@ def _strip_root_folder(members: dict[str, bytes]) -> dict[str, bytes]:
         root = roots.pop()
         return {name[len(root) + 1 :]: data for name, data in members.items()}
     return members
+
+
+def course_folder_slug(path: Path) -> str:
+    """The slug course.yaml names (before anything else is checked); "" when it names none."""
+    raw = Source(path).read("course.yaml")
+    try:
+        document = yaml.safe_load(raw.decode("utf-8")) if raw else None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return ""
+    slug = document.get("slug") if isinstance(document, dict) else None
+    return str(slug) if _is_slug(slug) else ""
 
 
 # ------------------------------------------------------------------------- checking

@@ -38,3 +38,19 @@ class LessonForm(forms.Form):
             "Markdown with $math$ and fenced code blocks. The preview updates as you type."
         ),
     )
+
+
+class CourseImportForm(forms.Form):
+    organization = forms.ChoiceField(label=_("University"))
+    file = forms.FileField(
+        label=_("Course folder (zip)"),
+        help_text=_(
+            "A zip of course.yaml, lessons/*.md and exercises/*.ipynb, as the Download button "
+            "makes it. A course with the same slug in the university is updated in place."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+
+    def __init__(self, *args: Any, organizations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].choices = organizations  # type: ignore[attr-defined]

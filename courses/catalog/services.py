@@ -175,12 +175,31 @@ def _module_items(module: Module) -> list[OutlineItem]:
 
 
 @dataclass(frozen=True)
+class FileOutcome:
+    """What an import did with one file of the folder."""
+
+    path: str
+    outcome: str  # created, updated, removed, ignored, or problem
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ImportReport:
     course: Course
     created: bool
     modules: int
     lessons: int
     exercises: int
+    files: tuple[FileOutcome, ...] = ()
+
+
+def import_problems_by_file(problems: list[str]) -> list[FileOutcome]:
+    """CourseFolderInvalid's problems ("path: what") as one entry per file, in order."""
+    grouped: dict[str, list[str]] = {}
+    for problem in problems:
+        path, _sep, message = problem.partition(": ")
+        grouped.setdefault(path, []).append(message or path)
+    return [FileOutcome(path, "problem", tuple(found)) for path, found in grouped.items()]
 
 
 def course_import(*, organization: Organization, path: Path) -> ImportReport:
@@ -188,7 +207,8 @@ def course_import(*, organization: Organization, path: Path) -> ImportReport:
 
     Raises CourseFolderInvalid with every problem; nothing is written then.
     """
-    plan = read_plan(Source(path))
+    source = Source(path)
+    plan = read_plan(source)
     with transaction.atomic():
         course = (
             Course.objects.select_for_update()
@@ -199,9 +219,20 @@ def course_import(*, organization: Organization, path: Path) -> ImportReport:
         created = course is None
         course = _save_course(organization, course, plan)
         modules, surplus = _save_modules(course, plan)
-        lessons, exercises = _save_items(course, modules, plan)
+        files = _save_items(course, modules, plan)
         Module.objects.filter(pk__in=[m.pk for m in surplus]).delete()
-    return ImportReport(course, created, len(modules), lessons, exercises)
+    files.insert(0, FileOutcome("course.yaml", "created" if created else "updated"))
+    used = {outcome.path for outcome in files}
+    files += [FileOutcome(name, "ignored") for name in source.names() if name not in used]
+    saved = [f.path.split("/")[0] for f in files if f.outcome in ("created", "updated")]
+    return ImportReport(
+        course,
+        created,
+        len(modules),
+        lessons=saved.count("lessons"),
+        exercises=saved.count("exercises"),
+        files=tuple(files),
+    )
 
 
 def _check_removals(course: Course | None, plan: Plan) -> None:
@@ -254,21 +285,26 @@ def _save_modules(course: Course, plan: Plan) -> tuple[list[Module], list[Module
     return modules, existing
 
 
-def _save_items(course: Course, modules: list[Module], plan: Plan) -> tuple[int, int]:
+def _save_items(course: Course, modules: list[Module], plan: Plan) -> list[FileOutcome]:
     lessons = {x.slug: x for x in Lesson.objects.filter(module__course=course)}
     exercises = {x.slug: x for x in Exercise.objects.filter(module__course=course)}
-    n_lessons = n_exercises = 0
+    files = []
     for module, (_title, items) in zip(modules, plan.modules, strict=True):
         for position, item in enumerate(items, start=1):
             if item.kind == "lesson":
-                _save_lesson(module, position, item, lessons.pop(item.slug, None))
-                n_lessons += 1
+                lesson = lessons.pop(item.slug, None)
+                _save_lesson(module, position, item, lesson)
+                path, existed = f"lessons/{item.slug}.md", lesson is not None
             else:
-                _save_exercise(module, position, item, exercises.pop(item.slug, None))
-                n_exercises += 1
+                exercise = exercises.pop(item.slug, None)
+                _save_exercise(module, position, item, exercise)
+                path, existed = f"exercises/{item.slug}.ipynb", exercise is not None
+            files.append(FileOutcome(path, "updated" if existed else "created"))
+    files += [FileOutcome(f"lessons/{slug}.md", "removed") for slug in lessons]
+    files += [FileOutcome(f"exercises/{slug}.ipynb", "removed") for slug in exercises]
     Lesson.objects.filter(pk__in=[x.pk for x in lessons.values()]).delete()
     Exercise.objects.filter(pk__in=[x.pk for x in exercises.values()]).delete()
-    return n_lessons, n_exercises
+    return files
 
 
 def _save_lesson(module: Module, position: int, item: PlannedItem, lesson: Lesson | None) -> None:

@@ -1,7 +1,12 @@
 """Authoring pages: courses, modules, lessons, ordering, publishing, preview as a learner."""
 
+import tempfile
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,13 +20,21 @@ from campus.payloads import json_loads_bounded
 from courses.access import access_course_for_edit, access_course_staff, user_of
 from courses.assignment import parse_exercise, student_notebook
 from courses.catalog import services
-from courses.catalog.forms import CourseForm, LessonForm, NewCourseForm, TitleForm
+from courses.catalog.folder import CourseFolderInvalid, course_export, course_folder_slug
+from courses.catalog.forms import (
+    CourseForm,
+    CourseImportForm,
+    LessonForm,
+    NewCourseForm,
+    TitleForm,
+)
 from courses.catalog.selectors import course_outline, teaching_courses
-from courses.catalog.services import AuthoringError
+from courses.catalog.services import AuthoringError, ImportReport
 from courses.html import render_markdown, render_notebook
-from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Lesson, Module
+from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 
 AUTHOR_ROLES = (OrgRole.INSTRUCTOR, OrgRole.ORG_ADMIN)
+MAX_UPLOAD_BYTES = 20 * 2**20
 
 
 def _org_choices(user: User) -> list[tuple[str, str]]:
@@ -61,18 +74,88 @@ def course_create_view(request: HttpRequest) -> HttpResponse:
         summary=form.cleaned_data["summary"],
         language=form.cleaned_data["language"],
     )
-    # The author teaches it: a first cohort holds their instructor enrollment.
-    cohort = Cohort.objects.create(course=course, name=_("First cohort"))
-    if not Membership.objects.filter(
-        user=user_of(request),
-        organization=org,
-        role=OrgRole.ORG_ADMIN,
-    ).exists():
-        Enrollment.objects.create(
-            user=user_of(request), cohort=cohort, role=EnrollmentRole.INSTRUCTOR
-        )
+    _author_teaches(author=user_of(request), course=course)
     messages.success(request, _("Course created. Add a module to start."))
     return redirect("courses:teach:course", org.slug, course.slug)
+
+
+def _author_teaches(*, author: User, course: Course) -> None:
+    """The author of a new course teaches it: a first cohort holds their instructor
+    enrollment (a university admin edits every course of theirs without one)."""
+    cohort = Cohort.objects.create(course=course, name=_("First cohort"))
+    if not Membership.objects.filter(
+        user=author, organization=course.organization, role=OrgRole.ORG_ADMIN
+    ).exists():
+        Enrollment.objects.create(user=author, cohort=cohort, role=EnrollmentRole.INSTRUCTOR)
+
+
+# ------------------------------------------------------------------ course folders (zip)
+
+
+@login_required
+def course_export_view(request: HttpRequest, org_slug: str, course_slug: str) -> HttpResponse:
+    """The course folder as a zip: what `import` reads back (hidden tests included, so
+    only those who may edit the course get it)."""
+    course = access_course_for_edit(
+        user=user_of(request), org_slug=org_slug, course_slug=course_slug
+    ).course
+    with tempfile.TemporaryDirectory() as folder:
+        path = course_export(course=course, destination=Path(folder) / f"{course.slug}.zip")
+        data = path.read_bytes()
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{course.slug}.zip"'
+    return response
+
+
+@login_required
+def course_import_view(request: HttpRequest) -> HttpResponse:
+    """Upload a course folder zip; a report says what happened to each file."""
+    user = user_of(request)
+    organizations = _org_choices(user)
+    if not organizations:
+        raise PermissionDenied(_("You may not create courses in any university."))
+    form = CourseImportForm(
+        request.POST or None,
+        request.FILES or None,
+        organizations=organizations,
+        initial={"organization": request.GET.get("org")},
+    )
+    report, files = None, []
+    if request.method == "POST" and form.is_valid():
+        org = access_organization(
+            user=user, slug=form.cleaned_data["organization"], roles=AUTHOR_ROLES
+        )
+        try:
+            report = _import_upload(user=user, organization=org, upload=form.cleaned_data["file"])
+            files = list(report.files)
+        except CourseFolderInvalid as error:
+            files = services.import_problems_by_file(error.problems)
+    status = 422 if request.method == "POST" and report is None else 200
+    return render(
+        request,
+        "courses/catalog/import.html",
+        {"form": form, "report": report, "files": files},
+        status=status,
+    )
+
+
+def _import_upload(*, user: User, organization: Organization, upload: UploadedFile) -> ImportReport:
+    if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+        raise CourseFolderInvalid([f"upload.zip: larger than {MAX_UPLOAD_BYTES // 2**20} MiB"])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.zip"
+        with path.open("wb") as copy:
+            for chunk in upload.chunks():
+                copy.write(chunk)
+        slug = course_folder_slug(path)
+        existing = Course.objects.filter(organization=organization, slug=slug).first()
+        if existing is not None:
+            # Updating a course needs the right to edit that course.
+            access_course_for_edit(user=user, org_slug=organization.slug, course_slug=slug)
+        report = services.course_import(organization=organization, path=path)
+    if report.created:
+        _author_teaches(author=user, course=report.course)
+    return report
 
 
 @login_required

@@ -102,11 +102,16 @@ def cohort_update(*, actor: User, cohort: Cohort, settings: CohortSettings) -> C
 
 @transaction.atomic
 def cohort_regenerate_code(*, actor: User, cohort: Cohort) -> Cohort:
-    """A new enrollment code: the old invite link stops working at once."""
+    """A new enrollment code: the old invite link stops working at once. The old code is
+    kept in the audit entry, so its link can say it was replaced rather than unknown."""
+    replaced_code = cohort.enrollment_code
     cohort.enrollment_code = new_enrollment_code()
     cohort.save(update_fields=["enrollment_code"])
     _audit_cohort(
-        actor=actor, cohort=cohort, action=AuditAction.COHORT_CODE_REGENERATED, details={}
+        actor=actor,
+        cohort=cohort,
+        action=AuditAction.COHORT_CODE_REGENERATED,
+        details={"replaced_code": replaced_code},
     )
     return cohort
 

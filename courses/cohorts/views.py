@@ -27,7 +27,12 @@ from courses.access import (
 from courses.cohorts.enrollment_csv import MAX_BYTES, Outcome, enrollment_csv_import
 from courses.cohorts.forms import CohortForm, EnrollmentCsvForm, EnrollmentRoleForm
 from courses.cohorts.quotas import quota_usage_today
-from courses.cohorts.selectors import cohort_people, course_cohorts, university_courses
+from courses.cohorts.selectors import (
+    cohort_people,
+    course_cohorts,
+    invitation_replaced,
+    university_courses,
+)
 from courses.cohorts.services import (
     EnrollmentRefused,
     check_can_join,
@@ -165,14 +170,17 @@ def cohort_import_view(
 @login_required
 def join_view(request: HttpRequest, code: str) -> HttpResponse:
     """GET: what the invitation is for; POST: enroll the logged-in user as a student."""
-    cohort = access_cohort_by_code(user=user_of(request), code=code)
+    try:
+        cohort = access_cohort_by_code(user=user_of(request), code=code)
+    except Http404:
+        return _invitation_not_found(request, code)
     refusal = ""
     if request.method == "POST":
         try:
             result = enrollment_join_by_code(user=user_of(request), code=code)
         except Cohort.DoesNotExist:
             # The code was regenerated between the check above and the lock.
-            raise Http404("No such invitation") from None
+            return _invitation_not_found(request, code)
         except EnrollmentRefused as error:
             refusal = str(error)
         else:
@@ -194,6 +202,16 @@ def join_view(request: HttpRequest, code: str) -> HttpResponse:
         "courses/cohorts/join.html",
         {"cohort": cohort, "course": cohort.course, "refusal": refusal, "enrolled": enrolled},
         status=409 if refusal and request.method == "POST" else 200,
+    )
+
+
+def _invitation_not_found(request: HttpRequest, code: str) -> HttpResponse:
+    """A 404 that says whether the link was replaced by a newer one, and whom to ask."""
+    return render(
+        request,
+        "courses/cohorts/join_not_found.html",
+        {"replaced": invitation_replaced(code=code)},
+        status=404,
     )
 
 

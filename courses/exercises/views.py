@@ -114,7 +114,8 @@ def exercise_view(
             "form": form,
             "cohort_forms": _cohort_forms(exercise, cohorts),
             "validation": validation,
-            "extension_form": ExtensionForm(),
+            # Its own ids: the settings form above has a due_at field too.
+            "extension_form": ExtensionForm(auto_id="extension-%s"),
             "notebook_form": NotebookForm(),
             "extensions": exercise.extensions.select_related("learner").order_by("learner__email"),
         },

@@ -17,21 +17,84 @@ from courses.html import render_notebook
 from courses.models import Submission
 
 
-def graded_notebook(*, submission: Submission) -> nbformat.NotebookNode:
+def graded_notebook(*, submission: Submission, summary: bool = True) -> nbformat.NotebookNode:
     """The student version with the learner's submitted answers: what they handed in,
-    never a hidden test or a solution."""
+    never a hidden test or a solution. Each visible test cell's output says how it went;
+    with `summary`, a first cell holds the score and every test's result (hidden ones
+    included, by name only), as the learner's page shows them."""
     notebook = student_notebook(exercise=parsed_exercise(submission.exercise))
     answers = submitted_answers(submission.notebook or {})
+    tests = learner_tests(submission)
+    by_id = {test["grade_id"]: test for test in tests}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in answers:
             cell.source = answers[meta["grade_id"]]
+        elif cell.cell_type == "code" and meta.get("grade_id") in by_id:
+            cell.outputs = [
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=_result_line(by_id[meta["grade_id"]]) + "\n"
+                )
+            ]
+    if summary:
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell(_summary(submission, tests)))
     notebook.metadata["platform"] = {
         "exercise": submission.exercise.title,
         "attempt": submission.attempt,
         "submitted_at": submission.created_at.isoformat(),
+        "status": submission.status,
+        "score": None if submission.score is None else float(submission.score),
+        "max_score": float(submission.max_score or 0),
+        "tests": [
+            {k: test.get(k) for k in ("grade_id", "status", "points", "max_points", "message")}
+            for test in tests
+        ],
     }
     return notebook
+
+
+def _status_word(status: str) -> str:
+    return {
+        "passed": gettext("Passed"),
+        "partial": gettext("Partial credit"),
+        "pending": gettext("Waiting for a person"),
+    }.get(status, gettext("Failed"))
+
+
+def _result_line(test: dict[str, Any]) -> str:
+    points = f"{_number(test.get('points'))} / {_number(test.get('max_points'))}"
+    line = f"{_status_word(str(test.get('status')))} · {points}"
+    return f"{line} · {test['message']}" if test.get("message") else line
+
+
+def _number(value: Any) -> str:
+    return f"{float(value or 0):.2f}".rstrip("0").rstrip(".")
+
+
+def _summary(submission: Submission, tests: list[dict[str, Any]]) -> str:
+    """The first cell of the downloaded notebook, in Markdown."""
+    if submission.score is None:
+        score = submission.get_status_display()
+    else:
+        score = f"{_number(submission.score)} / {_number(submission.max_score)}"
+    lines = [
+        f"# {submission.exercise.title}",
+        "",
+        gettext("Attempt %(attempt)s, submitted %(when)s (UTC).")
+        % {"attempt": submission.attempt, "when": f"{submission.created_at:%Y-%m-%d %H:%M}"},
+        "",
+        f"**{gettext('Score')}: {score}**",
+    ]
+    if tests:
+        lines += ["", f"| {gettext('Test')} | {gettext('Result')} |", "| --- | --- |"]
+        for test in tests:
+            name = str(test["grade_id"])
+            if test.get("hidden"):
+                name += f" ({gettext('hidden test')})"
+            result = _result_line(test).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {name} | {result} |")
+    lines += [f"\n{note}" for note in (submission.result or {}).get("notes", [])]
+    return "\n".join(lines)
 
 
 def learner_tests(submission: Submission) -> list[dict[str, Any]]:
@@ -56,7 +119,7 @@ def translated_message(test: dict[str, Any]) -> str:
 
 
 def feedback_html(*, submission: Submission) -> str:
-    notebook = graded_notebook(submission=submission)
+    notebook = graded_notebook(submission=submission, summary=False)
     pygments_css = (settings.BASE_DIR / "static" / "css" / "pygments.css").read_text()
     return render_to_string(
         "courses/grading/feedback.html",

@@ -117,6 +117,10 @@ def exercise_view(
     deadline = exercise_deadline(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
+    left = attempts_left(
+        max_attempts=attempt_limit(exercise=exercise, learner=user),
+        used=attempts_used(exercise=exercise, learner=user),
+    )
     args = [org_slug, course_slug, exercise_slug]
     return render(
         request,
@@ -127,12 +131,10 @@ def exercise_view(
             "cells": cells,
             "deadline": deadline,
             "late": state,
-            "attempts_left": attempts_left(
-                max_attempts=attempt_limit(exercise=exercise, learner=user),
-                used=attempts_used(exercise=exercise, learner=user),
-            ),
+            "attempts_left": left,
             "history": history,
             "can_submit": access.cohort is not None,
+            "closed": not state.accepted or left == 0,
             "config": {
                 "strings": page_strings(),
                 "urls": {

@@ -7,6 +7,7 @@ do what they asked.
 
 from collections.abc import Iterable
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -51,6 +52,14 @@ def access_organization(
 def access_organization_admin(*, user: User, slug: str) -> Organization:
     """The organization `slug` when `user` administers it."""
     return access_organization(user=user, slug=slug, roles=[Role.ORG_ADMIN])
+
+
+def administers_any_university(*, user: User | AnonymousUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role=Role.ORG_ADMIN).exists()
 
 
 def is_org_admin(*, user: User, organization: Organization) -> bool:

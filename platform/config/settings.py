@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "campus.context_processors.navigation",
             ],
         },
     },
@@ -136,6 +137,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # --- Accounts (django-allauth, email as the login) ---
 AUTH_USER_MODEL = "campus.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses passwords for the people of SSO-only universities (campus/sso/).
+    "campus.sso.backends.SsoOnlyBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -162,6 +165,10 @@ SOCIALACCOUNT_PROVIDERS = {
         "OAUTH_PKCE_ENABLED": True,
     },
 }
+ACCOUNT_FORMS.update(
+    login="campus.sso.forms.UniversityLoginForm",
+    signup="campus.sso.forms.UniversitySignupForm",
+)
 SOCIALACCOUNT_AUTO_SIGNUP = True
 # Never link by email alone: campus.sso.adapter decides, from the university's own domains.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False

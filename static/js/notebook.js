@@ -46,15 +46,23 @@
       editor: null, textarea: textarea
     };
     if (window.CodeMirror) {
+      // Tab indents in an answer cell; after Escape (or anywhere in a read-only cell) Tab
+      // and Shift+Tab are left to the browser, so no editor traps the keyboard.
+      var escaped = false;
       cell.editor = window.CodeMirror.fromTextArea(textarea, {
         mode: "python", lineNumbers: true, indentUnit: 4, matchBrackets: true,
         readOnly: readOnly, viewportMargin: Infinity,
         extraKeys: {
           "Shift-Enter": function () { runCells([key]); },
-          "Esc": function () { li.querySelector("button.run-cell").focus(); },
+          "Esc": function () { escaped = true; },
           "Tab": function (cm) { cm.execCommand(cm.somethingSelected() ? "indentMore" : "insertSoftTab"); }
         }
       });
+      cell.editor.on("keydown", function (cm, event) {
+        if (event.key === "Tab" && (readOnly || escaped)) event.codemirrorIgnore = true;
+        else if (event.key !== "Escape" && event.key !== "Shift") escaped = false;
+      });
+      cell.editor.on("blur", function () { escaped = false; });
       var input = cell.editor.getInputField();
       input.setAttribute("aria-label", textarea.getAttribute("aria-label"));
       input.setAttribute("aria-describedby", "keyboard-help");

@@ -13,7 +13,8 @@
 
   // Vertical bars: values with their labels; a tooltip (<title>) on each bar.
   function bars(container, labels, values, options) {
-    var width = 480, height = 220, left = 36, bottom = 48, top = 10;
+    // Text is sized in these units: at the page's usual width they are screen pixels.
+    var width = 480, height = 260, left = 44, bottom = 80, top = 10;
     var max = Math.max.apply(null, values.concat([options.max || 1]));
     var svg = el("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
                           "aria-hidden": "true", "class": "chart-svg" });
@@ -37,10 +38,10 @@
                              "class": "bar" });
       bar.appendChild(el("title", {}, labels[i] + ": " + options.format(value)));
       svg.appendChild(bar);
-      svg.appendChild(el("text", { x: x + step * 0.35, y: height - bottom + 14,
-                                   "text-anchor": "middle", "class": "label",
-                                   transform: "rotate(30 " + (x + step * 0.35) + " " +
-                                              (height - bottom + 14) + ")" }, labels[i]));
+      svg.appendChild(el("text", { x: x + step * 0.35, y: height - bottom + 16,
+                                   "text-anchor": "end", "class": "label",
+                                   transform: "rotate(-40 " + (x + step * 0.35) + " " +
+                                              (height - bottom + 16) + ")" }, labels[i]));
     });
     container.appendChild(svg);
   }

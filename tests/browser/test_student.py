@@ -55,6 +55,43 @@ LOW_CONTRAST_JS = """
 """
 
 
+# Where the keyboard focus is: "editor N" inside cell N's code editor, "<action> N" on a
+# cell's button, "submit", or the focused element's tag.
+FOCUS_JS = """
+() => {
+  const el = document.activeElement;
+  const cell = el.closest("li.cell");
+  if (el.closest(".CodeMirror")) return "editor " + cell.dataset.number;
+  if (el.dataset.action === "submit") return "submit";
+  if (el.dataset.action) return el.dataset.action + (cell ? " " + cell.dataset.number : "");
+  return el.tagName.toLowerCase();
+}
+"""
+
+
+def _tab_to_submit(page: Page, *, edit: bool) -> list[str]:
+    """Tab from the toolbar until Submit has the focus, as a keyboard-only learner would:
+    in an answer cell (where Tab indents) Escape first, after typing in it when `edit`."""
+    page.get_by_role("button", name="Restart kernel").focus()
+    visited: list[str] = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        where = page.evaluate(FOCUS_JS)
+        visited.append(where)
+        if where == "submit":
+            return visited
+        if where.startswith("editor") and page.evaluate(
+            "!document.activeElement.closest('li.cell').classList.contains('readonly')"
+        ):
+            if edit:
+                page.keyboard.press("End")
+                page.keyboard.press("Tab")  # indents: the focus stays in the editor
+                assert page.evaluate(FOCUS_JS) == where
+                page.keyboard.type("# checked")
+            page.keyboard.press("Escape")
+    raise AssertionError(f"Submit never got the focus: {visited}")
+
+
 def _log_in(page: Page, base: str) -> None:
     page.goto(f"{base}/accounts/login/")
     page.fill("input[name=login]", "student@demo.edu")
@@ -133,6 +170,25 @@ def test_a_student_runs_plots_submits_twice_and_finds_the_draft(live_url, page) 
     expect(page.get_by_text("Score 2 / 2")).to_be_visible()
 
 
+def test_the_keyboard_reaches_every_cell_and_submit_with_and_without_editing(
+    live_url, page
+) -> None:
+    call_command("seed_demo", password=PASSWORD)
+    _log_in(page, live_url)
+    page.goto(live_url + EXERCISE)
+    numbers = page.locator("li.cell-code").evaluate_all("cells => cells.map(c => c.dataset.number)")
+    every_cell = [stop for n in numbers for stop in (f"run-cell {n}", f"editor {n}")]
+
+    untouched = _tab_to_submit(page, edit=False)
+    assert [stop for stop in untouched if stop in every_cell] == every_cell
+
+    edited = _tab_to_submit(page, edit=True)
+    assert [stop for stop in edited if stop in every_cell] == every_cell
+    expect(_cell(page, 4).locator(".CodeMirror")).to_contain_text("# checked")
+    expect(page.locator("#save-status")).to_have_text("All changes saved")
+    shot(page, "06-keyboard-reached-submit")
+
+
 def test_the_exercise_page_works_from_the_keyboard_and_in_french(live_url, browser) -> None:
     call_command("seed_demo", password=PASSWORD)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
@@ -151,10 +207,11 @@ def test_the_exercise_page_works_from_the_keyboard_and_in_french(live_url, brows
         assert focused == "Interrompre"
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline == "solid"
-        # Escape leaves an editor for its cell's button: no keyboard trap
+        # Escape, then Tab, leaves an answer cell's editor for the next control
         page.get_by_role("textbox", name="Cellule de code 4").focus()
         page.keyboard.press("Escape")
-        assert page.evaluate("document.activeElement.dataset.action") == "run-cell"
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUS_JS) == "run-cell 5"
         shot(page, "05-french-keyboard-focus")
         assert page.evaluate(LOW_CONTRAST_JS) == []
     finally:

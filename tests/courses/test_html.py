@@ -4,9 +4,10 @@ kernel is the learner's code: only safe outputs pass)."""
 import base64
 import re
 
+import nbformat
 import pytest
 
-from courses.html import clean_html, render_markdown, safe_output
+from courses.html import clean_html, render_markdown, render_notebook, safe_output
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
@@ -101,6 +102,16 @@ def test_no_element_but_code_math_and_tables_takes_a_class() -> None:
     html = clean_html('<a href="https://example.org" class="button">pay</a><p class="alert">x</p>')
     assert "class=" not in html
     assert '<span class="kn">' in clean_html('<span class="kn">import</span>')
+
+
+def test_a_notebook_renders_its_markdown_as_the_learners_page_does() -> None:
+    # Math is left for the page's typesetter, as on the learner's page: not as raw TeX
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("Area $\\pi r^2$ and <b onclick=x()>bold</b>")]
+    )
+    html = render_notebook(notebook)
+    assert '<span class="math inline">\\pi r^2</span>' in html
+    assert "<b " not in html  # raw HTML in Markdown stays text, as on the learner's page
 
 
 @pytest.mark.parametrize(

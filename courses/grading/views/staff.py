@@ -6,9 +6,11 @@ from typing import Any
 import nbformat
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from campus.spreadsheets import csv_response
@@ -40,7 +42,9 @@ def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
     wanted = request.GET.get("cohort")
     if wanted and wanted.isdigit():
         return get_object_or_404(cohorts, pk=int(wanted))
-    return cohorts.first()
+    # The newest cohort is often one that has not started: open the newest with work in it.
+    busy = cohorts.filter(Exists(Submission.objects.filter(cohort=OuterRef("pk"))))
+    return busy.first() or cohorts.first()
 
 
 @login_required
@@ -246,5 +250,13 @@ def exercise_regrade_view(
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     exercise = access_course_exercise(access=access, exercise_id=exercise_id)
     count = services.exercise_regrade_all(exercise=exercise)
-    messages.success(request, _("%(count)d submissions queued for regrading.") % {"count": count})
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d submission queued for regrading.",
+            "%(count)d submissions queued for regrading.",
+            count,
+        )
+        % {"count": count},
+    )
     return redirect("courses:teach:exercise", org_slug, course_slug, exercise.pk)

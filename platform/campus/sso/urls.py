@@ -16,4 +16,9 @@ urlpatterns = [
         name="openid_connect_callback",
     ),
     path("university/", views.university_search_view, name="sso_university_search"),
+    path(
+        "university/search.json",
+        views.university_search_json_view,
+        name="sso_university_search_json",
+    ),
 ]

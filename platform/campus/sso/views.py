@@ -6,11 +6,11 @@ from typing import Any
 from allauth.account.internal.decorators import login_not_required
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from campus.sso.providers import NONCE_STATE_KEY, VerifiedOpenIDConnectAdapter
-from campus.sso.selectors import idps_search, sign_in_path
+from campus.sso.selectors import idps_search, sign_in_path, sso_only_idp_for_email
 
 
 class _NonceCheckingCallbackView(OAuth2CallbackView):
@@ -57,4 +57,28 @@ def university_search_view(request: HttpRequest) -> HttpResponse:
             "results": [(idp, sign_in_path(idp)) for idp in idps],
             "next": next_url,
         },
+    )
+
+
+@login_not_required
+def university_search_json_view(request: HttpRequest) -> JsonResponse:
+    """The login page's live search; `sso_only` names the university whose sign-in must
+    replace the password for the typed address."""
+    query = request.GET.get("q", "")[:200].strip()
+    idps = idps_search(query=query) if len(query) >= 2 else []
+    sso_only = sso_only_idp_for_email(email=query) if "@" in query else None
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "name": idp.organization.name,
+                    "protocol": idp.get_protocol_display(),
+                    "url": sign_in_path(idp),
+                }
+                for idp in idps
+            ],
+            "sso_only": {"name": sso_only.organization.name, "url": sign_in_path(sso_only)}
+            if sso_only
+            else None,
+        }
     )

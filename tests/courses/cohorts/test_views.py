@@ -169,10 +169,42 @@ def test_a_full_cohort_says_so_and_enrolls_nobody(client) -> None:
     assert Enrollment.objects.filter(cohort=cohort).count() == 1
 
 
-def test_an_unknown_code_is_not_found(client) -> None:
+def test_an_unknown_code_is_not_found_and_says_so_in_the_site_layout(client) -> None:
     client.force_login(UserFactory())
-    assert client.get("/join/not-a-code/").status_code == 404
     assert client.post("/join/not-a-code/").status_code == 404
+    page = client.get("/join/not-a-code/")
+    assert page.status_code == 404
+    assert "This invite link is not valid" in page.text
+    assert "Go to my courses" in page.text
+    assert 'class="site-header"' in page.text
+
+
+def test_a_replaced_invite_link_says_it_was_replaced_and_whom_to_ask(client, course) -> None:
+    # given a cohort whose instructor made a new link
+    cohort = CohortFactory(course=course, name="Spring")
+    instructor = EnrollmentFactory(
+        cohort=cohort, role=EnrollmentRole.INSTRUCTOR, user__name="Ada Lovelace"
+    ).user
+    old_code = cohort.enrollment_code
+    client.force_login(instructor)
+    client.post(f"{_base(course)}{cohort.pk}/code/")
+    # when a learner follows the old link
+    learner = UserFactory()
+    client.force_login(learner)
+    page = client.get(f"/join/{old_code}/")
+    refused = client.post(f"/join/{old_code}/")
+    # then they learn it was replaced, for which course, and whom to ask; nothing changes
+    assert page.status_code == refused.status_code == 404
+    assert "This invite link was replaced" in page.text
+    assert course.title in page.text and "Spring" in page.text
+    assert "Ada Lovelace" in page.text and instructor.email in page.text
+    assert not Enrollment.objects.filter(user=learner).exists()
+
+
+def test_the_invite_link_pages_speak_french(client) -> None:
+    client.force_login(UserFactory())
+    page = client.get("/join/not-a-code/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Ce lien d’invitation n’est pas valide" in page.text  # noqa: RUF001
 
 
 def test_uploading_a_csv_shows_the_per_row_report(client, course, instructor) -> None:

@@ -2,6 +2,7 @@
 cohort, extensions."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,10 @@ def test_a_ta_grants_an_extension_to_a_learner_of_the_course(world: World) -> No
     assert world.exercise.extensions.get().learner == world.student
     client.post(url, {"learner": world.other_admin.email, "due_at": "2030-01-02T10:00"})
     assert world.exercise.extensions.count() == 1
+
+
+def test_every_label_of_the_exercise_page_points_at_its_own_field(world: World) -> None:
+    page = logged_in(world.instructor).get(f"{teach_url(world)}exercises/{world.exercise.pk}/")
+    ids = re.findall(r'\sid="([^"]+)"', page.content.decode())
+    assert [i for i in set(ids) if ids.count(i) > 1] == []
+    assert '<label for="extension-due_at">New due date</label>' in page.content.decode()

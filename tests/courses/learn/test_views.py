@@ -201,6 +201,21 @@ def test_the_graded_notebook_has_my_answers_and_no_hidden_test(setup) -> None:
     assert "add(-5, 5)" not in sources and "return a + b" not in sources
 
 
+def test_the_graded_notebook_holds_the_score_and_every_test_result(setup) -> None:
+    enrollment, exercise, _, client = setup
+    submission = _graded(enrollment, exercise, score="2", answer="return 42")
+    response = client.get(f"/courses/submissions/{submission.pk}/notebook.ipynb")
+    notebook = nbformat.reads(response.content.decode(), as_version=4)
+    summary = notebook.cells[0].source
+    assert "**Score: 2 / 3**" in summary
+    assert "| test_add | Passed · 2 / 2 · Passed |" in summary
+    assert "test_add_hidden (hidden test) | Failed · 0 / 1 · A hidden test failed" in summary
+    (test_cell,) = [c for c in notebook.cells if "assert add(1, 2) == 3" in c.source]
+    assert test_cell.outputs[0].text.startswith("Passed · 2 / 2")
+    assert notebook.metadata.platform.score == 2.0
+    assert "SECRET DETAIL" not in response.content.decode()
+
+
 def test_the_feedback_page_is_standalone_sanitised_and_shows_points(setup) -> None:
     enrollment, exercise, _, client = setup
     submission = _graded(enrollment, exercise, score="2", answer="return '<script>x()</script>'")
@@ -243,3 +258,23 @@ def test_attempts_left_follow_the_cohorts_attempt_limit_that_submitting_enforces
     # then: the page counts against the cohort's limit, as submitting does
     left = re.search(r"Attempts left</dt><dd>([^<]*)</dd>", page)
     assert left is not None and left[1] == "1"
+
+
+def test_a_closed_exercise_shows_submit_disabled_and_says_why(setup) -> None:
+    _, exercise, base, client = setup
+    exercise.hard_deadline = timezone.now() - timezone.timedelta(days=1)
+    exercise.due_at = exercise.hard_deadline
+    exercise.save(update_fields=["hard_deadline", "due_at"])
+    page = client.get(base).content.decode()
+    assert re.search(r'<button type="button" data-action="submit"[^>]* disabled', page)
+    assert "This exercise is closed" in page
+
+
+def test_an_exercise_without_attempts_left_shows_submit_disabled(setup) -> None:
+    enrollment, exercise, base, client = setup
+    exercise.max_attempts = 1
+    exercise.save(update_fields=["max_attempts"])
+    _graded(enrollment, exercise, score="2")
+    page = client.get(base).content.decode()
+    assert re.search(r'<button type="button" data-action="submit"[^>]* disabled', page)
+    assert "You have used every attempt" in page
