@@ -31,6 +31,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -42,6 +43,8 @@ API_KEY = os.environ.get("OPEN_MODELS_API_KEY", "")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CHAT_MODEL = "SmolLM2-135M-Instruct"
 TIMEOUT_S = float(os.environ.get("OPEN_MODELS_TIMEOUT_S", "300"))
+BUSY_RETRIES = 6
+MAX_RETRY_AFTER_S = 10
 
 __all__ = [
     "GatewayError",
@@ -104,22 +107,34 @@ def _request(method: str, path: str, body: Any = None) -> http.client.HTTPRespon
     if API_KEY:
         headers["Authorization"] = f"Bearer {API_KEY}"
     payload = None if body is None else json.dumps(body).encode()
+    # A busy or loading model answers 503 with Retry-After: wait as told, a few times.
+    for _ in range(BUSY_RETRIES):
+        response = _send(method, path, payload, headers)
+        wait = response.getheader("Retry-After") if response.status == 503 else None
+        if wait is None or not wait.isdigit() or int(wait) > MAX_RETRY_AFTER_S:
+            break
+        response.read()
+        time.sleep(int(wait))
+    if response.status >= 400:
+        _raise(response)
+    return response
+
+
+def _send(
+    method: str, path: str, payload: bytes | None, headers: dict[str, str]
+) -> http.client.HTTPResponse:
     # Keep one connection per thread; a connection the server closed is replaced once.
     for attempt in (1, 2):
         conn = getattr(_local, "conn", None) or _new_connection()
         _local.conn = conn
         try:
             conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
+            return conn.getresponse()
         except (ConnectionError, http.client.HTTPException, OSError) as exc:
             conn.close()
             _local.conn = None
             if attempt == 2:
                 raise ModelServiceUnavailable(exc) from exc
-            continue
-        if response.status >= 400:
-            _raise(response)
-        return response
     raise AssertionError("unreachable")
 
 
