@@ -22,7 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
+from config.capacity import web_workers as web_count  # noqa: E402
 from config.embedded_redis import free_port, start_redis  # noqa: E402
+from config.launch import web_argv  # noqa: E402
 
 
 @dataclass
@@ -49,6 +51,7 @@ def platform_stack(
     pool_size: int = 2,
     seed_demo: bool = False,
     env_extra: dict[str, str] | None = None,
+    web_workers: int | None = None,
 ) -> Iterator[Stack]:
     """The platform in a throwaway folder; `worker` is the Celery worker's options (it must
     consume `default`: the health check pings through it)."""
@@ -72,6 +75,10 @@ def platform_stack(
     )
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    # Hashed static names come from the manifest collectstatic writes.
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+    )
     if seed_demo:
         subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
     celery = [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING"]
@@ -84,13 +91,7 @@ def platform_stack(
         ),
         subprocess.Popen(
             [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--port",
-                str(port),
-                "--no-access-log",
+                *web_argv(python, host="127.0.0.1", port=port, workers=web_workers or web_count()),
                 "--log-level",
                 "warning",
             ],

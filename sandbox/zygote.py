@@ -34,10 +34,21 @@ def max_forks() -> int:
     return int(os.environ.get("SANDBOX_ZYGOTE_MAX_FORKS", "1000"))
 
 
+# What learners' notebooks import (the data-science stack, the model client): imported once
+# in the zygote, so a fresh kernel pays nothing for them (numpy + pandas + matplotlib + scipy
+# + scikit-learn cost a cold kernel about 1.5 CPU-s). Modules absent from the runtime are
+# skipped.
+DEFAULT_PRELOAD = (
+    "numpy,numpy.random,pandas,matplotlib,matplotlib.pyplot,"
+    "scipy,scipy.stats,scipy.optimize,scipy.linalg,sympy,"
+    "sklearn,sklearn.base,sklearn.datasets,sklearn.model_selection,sklearn.neighbors,"
+    "sklearn.pipeline,sklearn.preprocessing,sklearn.linear_model,sklearn.metrics,"
+    "open_models"
+)
+
+
 def preload() -> list[str]:
-    return [
-        m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", "numpy,numpy.random").split(",") if m
-    ]
+    return [m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", DEFAULT_PRELOAD).split(",") if m]
 
 
 class PidfdProcess:

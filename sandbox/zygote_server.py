@@ -31,6 +31,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 from typing import IO, Any, NoReturn
 
 Config = dict[str, Any]  # the first line the worker sends
@@ -179,7 +180,17 @@ def run_kernel(config: Config) -> None:
         finish_initialize(app)
     else:
         app.initialize(["-f", "/kernel/connection.json", *config["kernel_args"]])
+    use_kernel_matplotlib_backend()
     app.start()
+
+
+def use_kernel_matplotlib_backend() -> None:
+    """matplotlib was imported in the zygote with Agg; the kernel's choice (MPLBACKEND, set
+    by ipykernel to its inline backend) applies from the first figure on."""
+    matplotlib = sys.modules.get("matplotlib")
+    backend = os.environ.get("MPLBACKEND")
+    if matplotlib is not None and backend:
+        matplotlib.rcParams["backend"] = backend
 
 
 PRE_INITIALIZED = False
@@ -331,6 +342,23 @@ def serve(config: Config, requests: IO[str], replies: IO[str]) -> None:
         replies.flush()
 
 
+def preload(modules: list[str]) -> None:
+    """Import what learners' code imports, once: a kernel forked afterwards pays nothing for
+    it. A module missing from the runtime is skipped (it would fail in the kernel too)."""
+    # Headless while importing: pyplot must not look for a display or a GUI toolkit.
+    os.environ["MPLBACKEND"] = "Agg"
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+    del os.environ["MPLBACKEND"]
+    # A thread started by an import would not exist in the forked kernels, and a lock it
+    # held would stay locked there forever.
+    if threading.active_count() != 1:
+        raise RuntimeError(f"a preloaded module started threads: {threading.enumerate()}")
+
+
 def main() -> None:
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -340,8 +368,7 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(config["env"])
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    for module in config["preload"]:
-        __import__(module)
+    preload(config["preload"])
     import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
 

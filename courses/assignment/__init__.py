@@ -5,10 +5,12 @@ Public API::
     parse_exercise(*, data) -> Exercise           # raises ExerciseInvalid(problems)
     student_notebook(*, exercise) -> NotebookNode
     submitted_answers(submission) -> {grade id: source}
-    answer_notebook(answers) -> dict                # answer cells only, by grade id
-    merge_submission(*, exercise, submission) -> Exercise
+    merge_submission(*, exercise, submission) -> Exercise   # answers and added cells
+    learner_cells(*, exercise, submission) -> [LearnerCell]  # what grading keeps
+    stored_notebook(cells) -> dict                  # a submission's stored notebook
 """
 
+from .added import LearnerCell, learner_cells, stored_notebook
 from .model import (
     Check,
     Exercise,
@@ -18,18 +20,20 @@ from .model import (
     Role,
 )
 from .reader import parse_exercise
-from .student import answer_notebook, merge_submission, student_notebook, submitted_answers
+from .student import merge_submission, student_notebook, submitted_answers
 
 __all__ = [
     "Check",
     "Exercise",
     "ExerciseCell",
     "ExerciseInvalid",
+    "LearnerCell",
     "Problem",
     "Role",
-    "answer_notebook",
+    "learner_cells",
     "merge_submission",
     "parse_exercise",
+    "stored_notebook",
     "student_notebook",
     "submitted_answers",
 ]

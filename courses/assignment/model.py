@@ -15,6 +15,7 @@ class Role(StrEnum):
     TASK = "task"  # a prompt graded by a person (nbgrader task cell)
     LOCKED = "locked"  # the instructor's, read-only
     PLAIN = "plain"  # the instructor's; learners may edit their copy but grading uses this one
+    ADDED = "added"  # a cell the learner added: run in their kernel with their answers
 
 
 class Check(StrEnum):

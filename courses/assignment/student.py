@@ -9,6 +9,7 @@ from typing import Any
 import nbformat
 
 from . import otter
+from .added import learner_cells, with_added_cells
 from .model import ANSWER_ROLES, READ_ONLY_ROLES, Exercise, ExerciseCell, Problem, Role
 
 
@@ -62,38 +63,25 @@ def submitted_answers(submission: Mapping[str, Any]) -> dict[str, str]:
     return answers
 
 
-def answer_notebook(answers: Mapping[str, str]) -> dict[str, Any]:
-    """A notebook of answer cells only, by grade id: what a submission keeps of a learner's
-    notebook (the exercise supplies every other cell when it is graded)."""
-    cells: list[dict[str, Any]] = [
-        {
-            "cell_type": "code",
-            "metadata": {"nbgrader": {"grade_id": grade_id}},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-        for grade_id, source in answers.items()
-    ]
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
-
-
 def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Exercise:
-    """The exercise with the learner's answer cells; every other cell is the instructor's.
+    """The exercise with the learner's answer cells and added cells; every other cell is
+    the instructor's.
 
-    Only answer cells are taken, matched by grade id, and keep the instructor's cell type:
-    editing, adding or deleting any other cell changes nothing. A missing answer is the stub.
+    Answer cells are matched by grade id and keep the instructor's cell type; cells the
+    learner added are kept where ``added`` puts them; editing or deleting any other cell
+    changes nothing. A missing answer is the stub.
     """
-    answers = submitted_answers(submission)
+    mine = learner_cells(exercise=exercise, submission=submission)
+    answers = {c.grade_id: c.source for c in mine if c.grade_id is not None}
     if not answers and exercise.format == "otter":
-        answers = _otter_source_answers(submission)
+        answers, mine = _otter_source_answers(submission), []
     cells = tuple(
         replace(c, source=answers.get(c.grade_id, c.student_source))
         if c.role in ANSWER_ROLES and c.grade_id is not None
         else c
         for c in exercise.cells
     )
-    return replace(exercise, cells=cells)
+    return with_added_cells(replace(exercise, cells=cells), mine)
 
 
 def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:

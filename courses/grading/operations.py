@@ -4,6 +4,7 @@ Warm kernels come from a Celery remote-control command, `kernel_pool_stats`, tha
 worker answers (courses.grading.tasks registers it).
 """
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,3 +130,59 @@ def recent_errors(*, limit: int = 20) -> list[Submission]:
         .select_related("exercise", "learner", "cohort__course__organization")
         .order_by("-created_at")[:limit]
     )
+
+
+# --- Web latency per route: each web process records, the operations page reads. ---
+WEB_LATENCY_KEY = "ostp:web:latency:"
+WEB_ROUTES_KEY = "ostp:web:routes"
+WEB_SAMPLES = 1000  # the latest requests of each route
+_web_client: redis.Redis | None = None
+
+
+def _web_redis() -> redis.Redis:
+    # Its own client with a short timeout: recording must never slow a request down much.
+    global _web_client
+    if _web_client is None:
+        _web_client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.2, socket_connect_timeout=0.2
+        )
+    return _web_client
+
+
+def web_request_record(*, route: str, seconds: float) -> None:
+    """Best effort: a Redis outage never fails a request."""
+    with contextlib.suppress(redis.RedisError):
+        pipe = _web_redis().pipeline(transaction=False)
+        pipe.sadd(WEB_ROUTES_KEY, route)
+        pipe.lpush(WEB_LATENCY_KEY + route, round(seconds * 1000, 2))
+        pipe.ltrim(WEB_LATENCY_KEY + route, 0, WEB_SAMPLES - 1)
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class RouteLatency:
+    route: str
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def web_latency() -> list[RouteLatency]:
+    """p50/p95 of each route's latest WEB_SAMPLES requests (all web processes), slowest
+    p95 first."""
+    try:
+        client = _web_redis()
+        routes = sorted(
+            r.decode() if isinstance(r, bytes) else str(r) for r in client.smembers(WEB_ROUTES_KEY)
+        )
+        pipe = client.pipeline(transaction=False)
+        for route in routes:
+            pipe.lrange(WEB_LATENCY_KEY + route, 0, -1)
+        samples = pipe.execute()
+    except redis.RedisError:
+        return []
+    rows = []
+    for route, values in zip(routes, samples, strict=True):
+        ms = sorted(float(v) for v in values)
+        rows.append(RouteLatency(route, len(ms), percentile(ms, 0.5), percentile(ms, 0.95)))
+    return sorted(rows, key=lambda row: -(row.p95_ms or 0))

@@ -67,6 +67,7 @@ def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+TRACEBACK_MESSAGE_LIMIT = 2000
 TRUE_REPRS = frozenset({"True", "np.True_", "numpy.True_"})
 
 
@@ -84,6 +85,7 @@ class ItemResult:
     hidden: bool = False
     message_key: str = ""  # the message, to translate: MESSAGES[message_key] % message_args
     message_args: Mapping[str, str] = field(default_factory=dict)
+    traceback: str = ""  # safe for learners: a visible test's failing lines and the error
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ def _item(
         hidden=cell.hidden,
         message_key=said.key,
         message_args=said.args,
+        traceback="" if status == "passed" else learner_traceback(cell, result),
     )
 
 
@@ -230,6 +233,29 @@ def _failure_message(cell: ExerciseCell, result: CheckResult) -> Message:
     if detail:
         return message("failed_message", error=error, detail=detail)
     return message("failed", error=error)
+
+
+def learner_traceback(cell: ExerciseCell, result: CheckResult) -> str:
+    """The failing test's own lines and the error, as nbgrader shows them, when the test is
+    visible to the learner: never a line of a hidden test, nor the trusted side's frames.
+
+    Lines are numbered as the learner sees the cell (hidden parts left out).
+    """
+    if result.passed or not result.error_type or not result.lines:
+        return ""
+    if result.error_type in ("KernelUnavailable", "NotRun") or _shows_hidden_code(cell, result):
+        return ""
+    source = cell.source.splitlines()
+    shown = []
+    for line in result.lines:
+        if not 0 < line <= len(source) or line in cell.hidden_lines:
+            return ""
+        visible = line - sum(1 for h in cell.hidden_lines if h < line)
+        shown.append(f"  line {visible}\n    {source[line - 1].strip()}")
+    error = result.error_type
+    if result.error_message:
+        error += f": {result.error_message[:TRACEBACK_MESSAGE_LIMIT]}"
+    return "\n".join(["Traceback (the test's lines, most recent last):", *shown, error])
 
 
 def _mismatch_message(cell: ExerciseCell, result: CheckResult) -> Message:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses.assignment import answer_notebook, submitted_answers
+from courses.assignment import learner_cells, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from courses.exercises.policy import LateState, late_state
 from courses.exercises.selectors import (
@@ -131,12 +131,10 @@ def _check_deadline(*, exercise: Exercise, learner: User, now: datetime) -> Late
 
 
 def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[str, Any]:
-    """Only the learner's answer cells, matched by grade id: nothing else is ever used."""
+    """The learner's answer cells (by grade id) and added cells: nothing else is ever used."""
     if len(json.dumps(notebook)) > settings.SUBMISSION_MAX_BYTES:
         raise SubmissionRefused(_("This notebook is too large to submit."))
-    wanted = {c.grade_id for c in parsed_exercise(exercise).answer_cells if c.grade_id}
-    answers = {k: v for k, v in submitted_answers(notebook).items() if k in wanted}
-    return answer_notebook(answers)
+    return stored_notebook(learner_cells(exercise=parsed_exercise(exercise), submission=notebook))
 
 
 # ------------------------------------------------------------------------- grading
@@ -146,6 +144,36 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
 class Claim:
     submission_id: int
     token: datetime  # started_at of this claim: only its holder may finish the submission
+
+
+def submission_pick_latest(*, submission_id: int) -> int:
+    """Which submission a grading task for `submission_id` grades: the learner's latest
+    still-QUEUED submission of the same exercise, when it is newer (at a deadline, the
+    grade that counts comes first). `submission_id` then goes back to the end of the queue,
+    so it is graded too: every run grades one submission, and none is lost or skipped.
+    """
+    row = (
+        Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED)
+        .values("learner_id", "exercise_id")
+        .first()
+    )
+    if row is None:
+        return submission_id
+    latest = (
+        Submission.objects.filter(
+            learner_id=row["learner_id"],
+            exercise_id=row["exercise_id"],
+            status=SubmissionStatus.QUEUED,
+            pk__gt=submission_id,
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is None or not recovery.enqueue(submission_id):
+        # Nothing newer, or the broker is unreachable: grade this one, as sent.
+        return submission_id
+    return latest
 
 
 def submission_claim(*, submission_id: int) -> Claim | None:

@@ -26,21 +26,23 @@ from sandbox.trusted import warm_up
 def grade_submission(self: Task, submission_id: int) -> None:
     """Grade one submission. A lost worker redelivers the message (acks_late); the
     idempotent claim makes a second delivery a no-op. Our errors are retried with backoff,
-    then the submission is flagged for staff."""
+    then the submission is flagged for staff. The learner's latest queued submission of
+    the exercise is graded first (submission_pick_latest)."""
+    target = services.submission_pick_latest(submission_id=submission_id)
     try:
-        services.submission_grade(submission_id=submission_id)
+        services.submission_grade(submission_id=target)
     except Exception as exc:
         retries = self.request.retries
         if retries >= settings.GRADING_MAX_RETRIES:
             services.submission_flag_error(
-                submission_id=submission_id, error=f"{type(exc).__name__}: {exc}"
+                submission_id=target, error=f"{type(exc).__name__}: {exc}"
             )
             return
         try:
-            raise self.retry(exc=exc, countdown=min(60, 2**retries)) from exc
+            raise self.retry(args=(target,), exc=exc, countdown=min(60, 2**retries)) from exc
         except recovery.BROKER_ERRORS:
             # The retry could not be sent (Redis down): the sweep sends it once it is back.
-            recovery.mark_unsent(submission_id)
+            recovery.mark_unsent(target)
             raise
 
 

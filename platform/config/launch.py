@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import capacity
 from config.embedded_redis import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,7 +178,10 @@ def interactive_threads() -> int:
     return int(os.environ.get("INTERACTIVE_WORKER_THREADS", "64"))
 
 
-def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int) -> list[Service]:
+def service_specs(
+    python: str, *, host: str, port: int, var_dir: Path, web_workers: int, concurrency: int
+) -> list[Service]:
+    """The platform's processes, by name (supervised by Launcher)."""
     celery = [python, "-m", "celery", "-A", "config"]
     return [
         Service(
@@ -222,20 +226,25 @@ def _services(python: str, host: str, port: int, var_dir: Path, concurrency: int
         # The model gateway loads the embedded all-MiniLM-L6-v2 once, then serves sandboxes on
         # GATEWAY_SOCKET_DIR/gateway.sock and people on GATEWAY_PORT.
         Service("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
-        Service(
-            "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-        ),
+        Service("web", web_argv(python, host=host, port=port, workers=web_workers)),
+    ]
+
+
+def web_argv(python: str, *, host: str, port: int, workers: int) -> list[str]:
+    """uvicorn with one process per core: a Django process runs Python on one core at a
+    time (the GIL), so one process leaves the others idle however many threads it has."""
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
     ]
 
 
@@ -262,7 +271,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=capacity.grading_concurrency())
+    parser.add_argument("--web-workers", type=int, default=capacity.web_workers())
     args = parser.parse_args()
 
     var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -282,7 +292,19 @@ def main() -> int:
     try:
         if not env.get("REDIS_URL"):
             _start_embedded_redis(launcher, var_dir)
-        for service in _services(sys.executable, args.host, args.port, var_dir, args.concurrency):
+        specs = service_specs(
+            sys.executable,
+            host=args.host,
+            port=args.port,
+            var_dir=var_dir,
+            web_workers=args.web_workers,
+            concurrency=args.concurrency,
+        )
+        # Every process sizes its database pool from the same count (config.capacity):
+        # web and grading processes, plus interactive, beat and the gateway.
+        processes = args.web_workers + args.concurrency + len(specs) - 2
+        env.setdefault("DATABASE_PROCESSES", str(processes))
+        for service in specs:
             launcher.start(service)
         url = f"http://{args.host}:{args.port}"
         if not _wait_for_http(

@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from config import capacity
 from config.env import env_bool, env_int, env_list, env_str, persistent_secret
 from sandbox.state import state_dir as sandbox_state_dir
 
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.timing.RouteTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -78,8 +80,21 @@ TEMPLATES = [
 
 # --- Database: SQLite under var/ unless DATABASE_URL names another (PostgreSQL). ---
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # One shared pool per process (psycopg_pool, Django's native support) instead of a
+    # connection per thread: a host never opens more than DATABASE_CONNECTION_BUDGET, and a
+    # request that waits DATABASE_POOL_TIMEOUT_S for one gets a 503 (config.views).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": capacity.database_pool_max_size(),
+        "timeout": float(env_str("DATABASE_POOL_TIMEOUT_S", "10")),
+        # A connection idle this long is closed: a quiet process gives its share back.
+        "max_idle": 300.0,
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # Web, worker and beat share the file: WAL lets readers run beside one writer, and
@@ -218,7 +233,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names (app.3f2a1c.css): WhiteNoise serves them with a year-long immutable
+    # cache, and a new version is a new name, so browsers never keep a stale file.
+    "staticfiles": {"BACKEND": "config.storage.HashedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
@@ -253,6 +270,7 @@ LOGGING = {
 
 # --- Platform ---
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "open-science")
+WEB_WORKERS = capacity.web_workers()  # uvicorn processes started by `make run`
 HEALTH_CELERY_TIMEOUT_S = float(env_str("HEALTH_CELERY_TIMEOUT_S", "3"))
 
 # --- LTI 1.3 tool (platform/lti) ---

@@ -1,18 +1,24 @@
-"""A service behind a page is down (Redis, the broker): 503 with a clear message and
-Retry-After, in the site's layout (or as JSON for the JSON endpoints), never a 500.
+"""A service behind a page is down (Redis, the broker) or every database connection is
+busy: 503 with a clear message and Retry-After, in the site's layout (or as JSON for the
+JSON endpoints), never a 500.
 
 Pages that do not need the service keep working; only the request that met the error is
 answered this way, and nothing it was doing is half-saved (views write in transactions).
 """
 
 import logging
+import sys
 from collections.abc import Callable
 
 import redis
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.views.defaults import server_error as django_server_error
 from kombu.exceptions import KombuError
+from psycopg_pool import PoolTimeout
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
@@ -52,3 +58,33 @@ class ServiceUnavailableMiddleware:
             return None
         log.warning("%s %s: service unavailable: %s", request.method, request.path, exception)
         return unavailable_response(request)
+
+
+def _is_pool_timeout(error: BaseException | None) -> bool:
+    # Django wraps the pool's PoolTimeout in its own OperationalError: walk the chain.
+    while error is not None:
+        if isinstance(error, PoolTimeout):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a 503 with Retry-After when every database connection of this process
+    stayed busy for DATABASE_POOL_TIMEOUT_S (a load peak, not a bug); Django's 500 otherwise.
+
+    Django calls it while handling the exception, so sys.exc_info() holds it. The busy page
+    is rendered without the request's context: reading the session or the user would wait
+    for a connection again.
+    """
+    if not _is_pool_timeout(sys.exc_info()[1]):
+        return django_server_error(request)
+    message = _("The platform is busy right now. Nothing was lost: try again in a few seconds.")
+    response: HttpResponse
+    if wants_json(request):
+        response = JsonResponse({"error": message, "retry_after_s": RETRY_AFTER_S}, status=503)
+    else:
+        html = render_to_string("503.html", {"message": message, "user": AnonymousUser()})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response

@@ -22,3 +22,5 @@ urlpatterns = [
     path("lti/", include("lti.urls")),
     path("", RedirectView.as_view(pattern_name="courses:my_courses"), name="home"),
 ]
+
+handler500 = "config.unavailable.server_error"

@@ -25,13 +25,16 @@ from types import FrameType
 from typing import Any
 
 from .codec import recv_frame, send_frame
-from .remote import KernelLink, Remote, TestGlobals
+from .namespace import TestGlobals
+from .remote import KernelLink, Remote
 
 OUTPUT_LIMIT = 20_000
 ADDRESS_SPACE_BYTES = 4 << 30
 
 
-class TestTookTooLong(Exception):
+class TestTookTooLong(BaseException):
+    """Not an Exception: a test's ``except Exception`` must not swallow its own time limit."""
+
     __test__ = False
 
 
@@ -163,6 +166,7 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
+        globals_.lending = True
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             value = _execute(globals_, code)
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -177,6 +181,7 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
             lines=_test_lines(exc),
         )
     finally:
+        globals_.lending = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]

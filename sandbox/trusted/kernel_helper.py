@@ -6,6 +6,7 @@ decoded strictly on the trusted side, so at worst it behaves like a learner's fu
 Handles stay valid for the whole run: the table lives on a module in ``sys.modules``.
 """
 
+import builtins
 import contextlib
 import socket
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 # Imported as part of the package (lint, tests); in the kernel the codec's source precedes
 # this one and there is no package to import from.
 with contextlib.suppress(ImportError):
-    from .codec import Decoder, encode, recv_frame, send_frame
+    from .codec import Decoder, describe_exception, encode, recv_frame, send_frame
 
 STATE_MODULE = "_trusted_grading_helper"
 BASE_TYPES = (int, float, str, list, tuple, dict, set, frozenset, bytes)
@@ -25,6 +26,7 @@ class _State:
     def __init__(self) -> None:
         self.objects: dict[int, Any] = {}
         self.next_id = 1
+        self.session: _Session | None = None
 
     def keep(self, value: Any) -> int:
         handle = self.next_id
@@ -62,6 +64,8 @@ def _rebased(value: Any) -> Any:
 
 def _encoder(state: _State) -> Any:
     def fallback(value: Any) -> Any:
+        if type(value) is TestFunction:
+            return {"$": "cb", "id": value._id}
         if isinstance(value, types.ModuleType):
             return {"$": "m", "name": str(value.__name__), "id": state.keep(value)}
         if isinstance(value, BASE_TYPES) and type(value) not in BASE_TYPES:
@@ -97,17 +101,6 @@ def _after_call(args: list[Any], encoder: Any, bufs: list[bytes]) -> list[Any]:
     after: list[Any] = [["p", i, encoder(a, bufs)] for i, a in enumerate(args[0]) if _mutable(a)]
     after += [["k", k, encoder(a, bufs)] for k, a in args[1].items() if _mutable(a)]
     return after
-
-
-def _describe(exc: BaseException) -> dict[str, Any]:
-    chain = []
-    for klass in type(exc).__mro__:
-        chain.append([str(getattr(klass, "__module__", "")), str(getattr(klass, "__name__", ""))])
-    try:
-        message = str(exc)[:2000]
-    except BaseException:  # a learner's __str__ may raise anything
-        message = "<unprintable exception>"
-    return {"mro": chain[:50], "message": message}
 
 
 def _dispatch(req: dict[str, Any], args: list[Any], ns: dict[str, Any], state: _State) -> Any:
@@ -168,47 +161,211 @@ def _dispatch_more(
     raise ValueError(f"unknown operation {op!r}")
 
 
+class TestFunction:
+    """A test's function, as learner code sees it: calling it asks the trusted side to run
+    it. It holds no code and no globals, only the number the trusted side knows it by."""
+
+    __slots__ = ("_id", "_name", "_session")
+    __test__ = False
+
+    def __init__(self, session: "_Session", ident: int, name: str) -> None:
+        self._session = session
+        self._id = ident
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call_back(self._id, list(args), kwargs)
+
+    def __repr__(self) -> str:
+        return f"<test function {self._name}>"
+
+
+class _Session:
+    """One serve request: the socket to the trusted side while a run of tests lasts."""
+
+    def __init__(self, sock: socket.socket, ns: dict[str, Any], state: _State) -> None:
+        self.sock, self.ns, self.state = sock, ns, state
+        self.open = True
+        self.encoder = _encoder(state)
+        self.decoder = Decoder(
+            on_handle=lambda node: state.objects[node["id"]],
+            on_module=lambda node: __import__(node["name"], fromlist=["_"]),
+            on_callback=self._test_function,
+        )
+
+        # Names the test lent to learner code: the version written here, and the kernel's
+        # own value (present, value) to put back when the tests end.
+        self.synced: dict[str, Any] = {}
+        self.saved: dict[str, tuple[bool, Any]] = {}
+        self.references: dict[tuple[int, ...], Any] = {}
+
+    def _test_function(self, node: dict[str, Any]) -> TestFunction:
+        name = node.get("name")
+        return TestFunction(self, node["id"], name if type(name) is str else "function")
+
+    def serve(self) -> None:
+        while True:
+            req, bufs = recv_frame(self.sock)
+            if req.get("op") == "end":
+                return
+            send_frame(self.sock, *_answer(req, bufs, self))
+
+    def call_back(self, ident: int, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run the test's function ``ident`` on the trusted side; answer its requests
+        (it may call the learner's code again) until its result comes back."""
+        if not self.open:
+            raise RuntimeError("a test's function can only be called while its test runs")
+        bufs: list[bytes] = []
+        send_frame(self.sock, {"cb": ident, "args": self.encoder([args, kwargs], bufs)}, bufs)
+        while True:
+            reply, rbufs = recv_frame(self.sock)
+            if "cbok" in reply:
+                return self.decoder.decode(reply["cbok"], rbufs)
+            if "cberr" in reply:
+                raise _test_error(reply["cberr"])
+            if reply.get("op") == "end":
+                self.open = False
+                raise RuntimeError("the test ended while its function was running")
+            send_frame(self.sock, *_answer(reply, rbufs, self))
+
+    def borrow(self, lent: Any, target: Any) -> None:
+        """Before learner code runs: pull the test's names that this code mentions."""
+        if type(lent) is not dict:
+            return
+        for name in [n for n in self.synced if n not in lent]:
+            self.give_back(name)  # the test deleted it
+        if not lent:
+            return
+        wanted = [
+            n for n in self._names_used_by(target) if n in lent and self.synced.get(n) != lent[n]
+        ]
+        if not wanted:
+            return
+        send_frame(self.sock, {"pull": wanted}, [])
+        reply, bufs = recv_frame(self.sock)
+        values = self.decoder.decode(reply.get("lent"), bufs)
+        for name in wanted:
+            self.synced[name] = lent[name]
+            if name in values:
+                if name not in self.saved:
+                    self.saved[name] = (name in self.ns, self.ns.get(name))
+                self.ns[name] = values[name]
+
+    def give_back(self, name: str) -> None:
+        self.synced.pop(name, None)
+        if name in self.saved:
+            present, value = self.saved.pop(name)
+            if present:
+                self.ns[name] = value
+            else:
+                self.ns.pop(name, None)
+
+    def keep(self, name: str) -> None:
+        """The test wrote ``name`` for good (a learner object, or ``del``)."""
+        self.synced.pop(name, None)
+        self.saved.pop(name, None)
+
+    def _names_used_by(self, target: Any) -> frozenset[str]:
+        codes = _codes_of(target)
+        if not codes:
+            return frozenset()
+        key = tuple(id(c) for c in codes)
+        cached = self.references.get(key)
+        if cached is None or cached[0] != codes:  # the codes are kept: ids stay theirs
+            cached = self.references[key] = (codes, _global_names(codes, self.ns))
+        return cached[1]
+
+
+def _codes_of(value: Any) -> list[Any]:
+    """The code that calling or using ``value`` runs: a function's, a class's methods'."""
+    for _ in range(5):
+        if isinstance(value, types.MethodType):
+            value = value.__func__
+        elif isinstance(value, types.FunctionType):
+            return [value.__code__]
+        elif isinstance(value, types.GeneratorType):
+            return [value.gi_code]
+        elif type(value).__name__ == "partial" and hasattr(value, "func"):
+            value = value.func
+        elif isinstance(value, type):
+            return [v.__code__ for v in vars(value).values() if isinstance(v, types.FunctionType)]
+        else:
+            value = type(value)
+    return []
+
+
+def _global_names(codes: list[Any], ns: dict[str, Any], limit: int = 500) -> frozenset[str]:
+    """Names the code (and the learner's functions and classes it names) may read."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    todo = list(codes)
+    while todo and len(seen) < limit:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        names.update(current.co_names)
+        todo.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        for name in current.co_names:
+            value = ns.get(name)
+            if isinstance(value, (types.FunctionType, type)) and getattr(
+                value, "__module__", None
+            ) == ns.get("__name__"):
+                todo.extend(_codes_of(value))
+    return frozenset(names)
+
+
+def _test_error(err: Any) -> BaseException:
+    """The test function's exception, as the nearest builtin type with its message."""
+    message = err.get("message") if type(err) is dict else None
+    message = message if type(message) is str else ""
+    chain = err.get("mro") if type(err) is dict else None
+    for entry in chain if type(chain) is list else []:
+        if type(entry) is list and len(entry) == 2 and entry[0] == "builtins":
+            kind = getattr(builtins, str(entry[1]), None)
+            if isinstance(kind, type) and issubclass(kind, Exception):
+                with contextlib.suppress(Exception):
+                    return kind(message)
+    return RuntimeError(message)
+
+
 def serve(path: str, ns: dict[str, Any]) -> None:
     """Answer requests on the unix socket at ``path`` until told to stop."""
     state = _state()
-    encoder = _encoder(state)
-    decoder = Decoder(
-        on_handle=lambda node: state.objects[node["id"]],
-        on_module=lambda node: __import__(node["name"], fromlist=["_"]),
-    )
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
+    session = _Session(sock, ns, state)
+    state.session = session
     try:
-        while True:
-            req, bufs = recv_frame(sock)
-            if req.get("op") == "end":
-                return
-            send_frame(sock, *_answer(req, bufs, ns, state, encoder, decoder))
+        session.serve()
     except (OSError, EOFError):
         return
     finally:
+        session.open = False
+        for name in list(session.saved):
+            session.give_back(name)
         sock.close()
 
 
 def _answer(
-    req: dict[str, Any],
-    bufs: list[bytes],
-    ns: dict[str, Any],
-    state: _State,
-    encoder: Any,
-    decoder: Any,
+    req: dict[str, Any], bufs: list[bytes], session: _Session
 ) -> tuple[dict[str, Any], list[bytes]]:
     try:
-        args = decoder.decode(req.get("args", []), bufs)
-        value = _dispatch(req, args, ns, state)
+        args = session.decoder.decode(req.get("args", []), bufs)
+        if "lent" in req:
+            target = session.state.objects[req["h"]] if "h" in req else None
+            session.borrow(req["lent"], target)
+        elif req.get("op") in ("setglobal", "delglobal"):
+            session.keep(str(req["name"]))
+        value = _dispatch(req, args, session.ns, session.state)
         out: list[bytes] = []
-        reply = {"ok": encoder(value, out)}
+        reply = {"ok": session.encoder(value, out)}
         if req.get("op") == "call":
-            reply["after"] = _after_call(args, encoder, out)
+            reply["after"] = _after_call(args, session.encoder, out)
         return reply, out
     except StopIteration as exc:
         if req.get("op") == "next":
             return {"stop": True}, []
-        return {"err": _describe(exc)}, []
+        return {"err": describe_exception(exc)}, []
     except BaseException as exc:  # the learner's code may raise anything, SystemExit included
-        return {"err": _describe(exc)}, []
+        return {"err": describe_exception(exc)}, []

@@ -12,10 +12,11 @@ import builtins
 import contextlib
 import importlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .codec import Decoder, ProtocolError, encode, recv_frame, send_frame
+from .functions import TestFunctions
 
 # A learner's name for one of these modules resolves to the trusted side's own copy (a
 # patched or fake module in the kernel changes nothing). Only modules whose functions are
@@ -88,6 +89,10 @@ REMOTE_DUNDERS = frozenset(
         "__code__",
     }
 )
+# Requests that may run the learner's code: they say which names the test lends.
+RUNS_LEARNER_CODE = frozenset(
+    {"call", "getattr", "setattr", "getitem", "setitem", "len", "iter", "next", "repr", "str"}
+)
 NEVER_CROSS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit"})
 # Raised by a call, these would silently end the test's own loops (``all(map(f, xs))``).
 ONLY_FROM_NEXT = frozenset({"StopIteration", "StopAsyncIteration"})
@@ -104,8 +109,15 @@ class KernelLink:
         self.timeout_s = timeout_s
         self.sock: socket.socket | None = None
         self.broken: str | None = "your notebook's kernel is not connected"
-        self.decoder = Decoder(on_handle=self._handle, on_module=self._module)
+        self.functions = TestFunctions()
+        self.decoder = Decoder(
+            on_handle=self._handle, on_module=self._module, on_callback=self.functions.lookup
+        )
         self.generation = 0  # changes whenever the kernel may have run the learner's code
+        self.depth = 0  # test functions running for the learner's code, one inside another
+        # Names the test lends to learner code (name -> version) and how to get their values.
+        self.lent: dict[str, int] = {}
+        self.lend: Callable[[Any, list[bytes]], dict[str, Any]] | None = None
 
     def attach(self, sock: socket.socket) -> None:
         sock.settimeout(self.timeout_s)
@@ -126,22 +138,52 @@ class KernelLink:
         if op != "resolve":
             self.generation += 1
         bufs: list[bytes] = []
-        header = {"op": op, "args": encode(list(args), bufs, _to_kernel), **fields}
+        header = {"op": op, "args": self.encode(list(args), bufs), **fields}
+        if op in RUNS_LEARNER_CODE:
+            header["lent"] = self.lent
         try:
             send_frame(self.sock, header, bufs)
-            reply, rbufs = recv_frame(self.sock)
+            reply, rbufs = self._receive(self.sock)
         except TimeoutError:
             self.broken = "your code took too long to answer a test"
             raise learner_error(TimeoutError, self.broken) from None
         except (OSError, EOFError, ProtocolError) as exc:
             self.broken = f"your notebook's kernel stopped answering ({type(exc).__name__})"
             raise learner_error(KernelUnavailable, self.broken) from None
-        except BaseException:
+        except BaseException as exc:
+            if self.broken and getattr(exc, "from_learner", False) is True:
+                raise  # a request made by a test's function already said what went wrong
             # The test's time ran out while the kernel was busy: a late answer would be
             # read as the next one's, so this connection is done.
             self.broken = "your code took too long to answer a test"
             raise learner_error(TimeoutError, self.broken) from None
         return self._reply(op, reply, rbufs, args)
+
+    def encode(self, value: Any, bufs: list[bytes]) -> Any:
+        return encode(value, bufs, self._to_kernel)
+
+    def _receive(self, sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
+        """The answer to the request just sent, running the test's functions that the
+        learner's code calls meanwhile (they may make requests of their own)."""
+        while True:
+            reply, bufs = recv_frame(sock)
+            if "cb" in reply:
+                answer, out = self.functions.run(reply, bufs, self)
+            elif "pull" in reply and self.lend is not None:
+                out = []
+                answer = self.lend(reply["pull"], out)
+            else:
+                return reply, bufs
+            send_frame(sock, answer, out)
+
+    def _to_kernel(self, value: Any) -> Any:
+        if isinstance(value, Remote):
+            return {"$": "h", "id": object.__getattribute__(value, "_id")}
+        if isinstance(value, type(builtins)):
+            return {"$": "m", "name": value.__name__}
+        if callable(value):
+            return self.functions.node(value)
+        raise TypeError(f"a {type(value).__name__} from the test cannot be passed to the notebook")
 
     def _reply(
         self, op: str, reply: dict[str, Any], bufs: list[bytes], args: tuple[Any, ...]
@@ -274,14 +316,6 @@ def _trusted_exception(module: str, name: str, message: str) -> BaseException | 
         return None
 
 
-def _to_kernel(value: Any) -> Any:
-    if isinstance(value, Remote):
-        return {"$": "h", "id": object.__getattribute__(value, "_id")}
-    if isinstance(value, type(builtins)):
-        return {"$": "m", "name": value.__name__}
-    raise TypeError(f"a {type(value).__name__} from the test cannot be passed to the notebook")
-
-
 class Remote:
     """A handle to an object living in the learner's kernel."""
 
@@ -362,54 +396,3 @@ class _RemoteIterator:
 
     def __next__(self) -> Any:
         return self._remote._ask("next")
-
-
-class TestGlobals(dict[str, Any]):
-    """Globals for test code: the test's own names, then trusted builtins, then the kernel.
-
-    A dict subclass with ``__missing__`` (not a locals mapping) is what makes names inside
-    functions, lambdas and generator expressions resolve too. Top-level ``name = handle``
-    and ``del name`` are written through to the kernel; plain values the test binds stay
-    here, so expected values never reach the learner's namespace.
-    """
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, link: KernelLink) -> None:
-        super().__init__(__name__="__main__", __builtins__=builtins)
-        self.link = link
-        # A name read again before anything else was asked of the kernel cannot have
-        # changed: `df` twice in one assert crosses once.
-        self._resolved: dict[str, tuple[int, Any]] = {}
-
-    def forget_resolved(self) -> None:
-        self._resolved.clear()
-
-    def __missing__(self, name: str) -> Any:
-        if name in builtins.__dict__:
-            return builtins.__dict__[name]
-        cached = self._resolved.get(name)
-        if cached is not None and cached[0] == self.link.generation:
-            return cached[1]
-        try:
-            value = self.link.request("resolve", name=name)
-        except NameError:
-            raise KeyError(name) from None
-        self._resolved[name] = (self.link.generation, value)
-        return value
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        if isinstance(value, Remote):
-            dict.pop(self, name, None)
-            self.link.request("setglobal", value, name=name)
-        else:
-            dict.__setitem__(self, name, value)
-
-    def __delitem__(self, name: str) -> None:
-        if dict.__contains__(self, name):
-            dict.__delitem__(self, name)
-            return
-        try:
-            self.link.request("delglobal", name=name)
-        except NameError:
-            raise KeyError(name) from None

@@ -292,9 +292,19 @@
       result.className = "status-" + test.status;
       result.textContent = S["status_" + test.status] || test.status;
       row.insertCell().textContent = test.points + " / " + test.max_points;
-      row.insertCell().textContent = test.message;
+      messageCell(row.insertCell(), test);
     });
     return table;
+  }
+
+  // The message, and for a visible test the failing lines and the error (plain text).
+  function messageCell(cell, test) {
+    cell.textContent = test.message;
+    if (!test.traceback) return;
+    var pre = document.createElement("pre");
+    pre.className = "traceback";
+    pre.textContent = test.traceback;
+    cell.appendChild(pre);
   }
 
   function showState(state) {

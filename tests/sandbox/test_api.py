@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import select
@@ -58,6 +59,29 @@ def test_it_runs_a_notebook_and_returns_outputs_statuses_and_memory(mode: str) -
         result.stopped_by = "timeout"
 
 
+def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(start, mode) -> None:
+    # Imported once in the zygote: a learner's `import pandas` costs a kernel nothing.
+    if mode != "zygote":
+        return
+    kernel = start()
+    wanted = [
+        "numpy",
+        "pandas",
+        "matplotlib.pyplot",
+        "scipy.stats",
+        "sklearn.neighbors",
+        "open_models",
+    ]
+    outcome = kernel.execute(
+        f"import sys, matplotlib; [m for m in {wanted!r} if m not in sys.modules],"
+        " matplotlib.get_backend()",
+        timeout=30,
+    )
+    missing, backend = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
+    assert missing == []
+    assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
+
+
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
     limits = Limits(cell_timeout_s=5)  # ample for `1`; the second cell never ends
 
@@ -72,6 +96,19 @@ def test_it_returns_user_expressions(kernel) -> None:
     result = kernel.execute("y = 6", user_expressions={"double": "y * 2"})
 
     assert result.user_expressions["double"]["data"]["text/plain"] == "12"
+
+
+def test_the_kernel_runtime_has_the_scientific_stack(kernel) -> None:
+    code = (
+        "from sympy import *\n"
+        "x = symbols('x')\n"
+        "import scipy.integrate\n"
+        "area = scipy.integrate.quad(lambda t: t * t, 0, 3)[0]"
+    )
+    result = kernel.execute(code, user_expressions={"r": "(str(integrate(x**2, x)), round(area))"})
+
+    assert result.status == "ok"
+    assert result.user_expressions["r"]["data"]["text/plain"] == "('x**3/3', 9)"
 
 
 def test_it_rejects_a_broken_notebook_as_the_users_error() -> None:

@@ -24,6 +24,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
             "session_workers": operations.session_workers(),
             "sessions_waiting": operations.sessions_waiting(),
             "latency": operations.grading_latency(),
+            "web_latency": operations.web_latency(),
             "errors": operations.recent_errors(),
         },
     )

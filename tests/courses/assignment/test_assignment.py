@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
 import nbformat
@@ -228,7 +229,7 @@ def answered(notebook: dict, grade_id: str, source: str) -> dict:
     return notebook
 
 
-def test_merging_takes_only_answer_cells_from_the_submission():
+def test_merging_takes_answer_and_added_cells_from_the_submission():
     exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
     submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
     answered(submission, "squares", "def squares(n):\n    return 'mine'")
@@ -245,8 +246,9 @@ def test_merging_takes_only_answer_cells_from_the_submission():
     original = {c.grade_id: c.source for c in exercise.cells if c.grade_id}
     assert sources["correct_squares"] == original["correct_squares"]
     assert sources["squares_invalid_input"] == original["squares_invalid_input"]
-    assert len(merged.cells) == len(exercise.cells)
-    assert "print('extra')" not in json.dumps([c.source for c in merged.cells])
+    added = [c for c in merged.cells if c.role is Role.ADDED]
+    assert [c.source for c in added] == ["print('extra')"]
+    assert len(merged.cells) == len(exercise.cells) + 1
 
 
 def test_a_cell_claiming_a_test_grade_id_or_a_second_answer_is_ignored():
@@ -303,3 +305,64 @@ def test_every_problem_can_be_translated_from_its_template_and_arguments():
     for problem in caught.value.problems:
         assert problem.template % dict(problem.args) == problem.message
         assert "%(" not in problem.message
+
+
+def roles_and_ids(exercise) -> list[str]:
+    return [c.grade_id or c.role.value for c in exercise.cells if c.cell_type == "code"]
+
+
+def test_an_added_cell_runs_right_after_the_answer_it_follows():
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    at = next(
+        i
+        for i, c in enumerate(submission["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "squares"
+    )
+    submission["cells"].insert(at + 1, nbformat.v4.new_code_cell("def helper(): pass"))
+    merged = merge_submission(exercise=exercise, submission=submission)
+    ids = roles_and_ids(merged)
+    assert ids[ids.index("squares") + 1] == "added"
+
+
+def test_an_added_cell_after_a_test_never_runs_between_tests():
+    # given cells added after each test, rebinding the answer between the tests
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    cells = []
+    for cell in submission["cells"]:
+        cells.append(cell)
+        if cell["metadata"].get("nbgrader", {}).get("grade", False):
+            cells.append(nbformat.v4.new_code_cell("squares = lambda n: 'rebound'"))
+    submission["cells"] = cells
+    # then every added cell runs after an answer cell, never between two tests
+    ids = roles_and_ids(merge_submission(exercise=exercise, submission=submission))
+    tests = {c.grade_id for c in exercise.test_cells}
+    for before, after in itertools.pairwise(ids):
+        assert not (before in tests and after == "added")
+
+
+def test_added_cells_before_any_answer_run_before_the_first_answer():
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    submission["cells"].insert(0, nbformat.v4.new_code_cell("import math"))
+    ids = roles_and_ids(merge_submission(exercise=exercise, submission=submission))
+    assert ids.index("added") == ids.index("squares") - 1
+
+
+def test_a_cell_claiming_an_unknown_test_is_learner_code_and_earns_nothing():
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    fake = nbformat.v4.new_code_cell("print('Passed')")
+    fake["metadata"]["nbgrader"] = {"grade": True, "grade_id": "fake", "points": 100}
+    submission["cells"].append(fake)
+    merged = merge_submission(exercise=exercise, submission=submission)
+    assert merged.max_score == exercise.max_score
+    assert [c.role for c in merged.cells if c.source == "print('Passed')"] == [Role.ADDED]
+
+
+def test_unchanged_copies_of_instructor_cells_are_not_added_again():
+    exercise = parse_exercise(data=load("nbgrader_problem1.ipynb"))
+    submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    merged = merge_submission(exercise=exercise, submission=submission)
+    assert [c for c in merged.cells if c.role is Role.ADDED] == []

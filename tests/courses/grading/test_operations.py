@@ -70,6 +70,26 @@ def test_recent_errors_list_failed_and_flagged_submissions() -> None:
 
 
 @pytest.mark.django_db
+def test_the_operations_page_shows_web_latency_per_route() -> None:
+    # given: requests to two routes, recorded by every web process in Redis
+    redis.Redis.from_url(settings.REDIS_URL).delete(
+        operations.WEB_ROUTES_KEY, operations.WEB_LATENCY_KEY + "courses:my_courses"
+    )
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(superuser)
+    for _ in range(3):
+        client.get("/courses/")
+    # when
+    html = client.get("/courses/teach/operations/").content.decode()
+    rows = {row.route: row for row in operations.web_latency()}
+    # then
+    assert rows["courses:my_courses"].count == 3
+    assert rows["courses:my_courses"].p95_ms is not None
+    assert "<code>courses:my_courses</code>" in html
+
+
+@pytest.mark.django_db
 def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
     # given two interactive workers that reported, one of them since gone silent
     now = time.time()

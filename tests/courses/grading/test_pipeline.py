@@ -170,3 +170,57 @@ def test_an_exercise_can_be_graded_with_a_kernel_factory_and_no_limits(problem1)
         kernel_factory=InsecureLocalKernel,
     )
     assert report.score == 3.0
+
+
+def with_added(notebook: dict, after_grade_id: str | None, *sources: str) -> dict:
+    """The learner's notebook with code cells added after a cell (None: at the end)."""
+    cells = notebook["cells"]
+    at = (
+        len(cells)
+        if after_grade_id is None
+        else 1
+        + next(
+            i
+            for i, c in enumerate(cells)
+            if c["metadata"].get("nbgrader", {}).get("grade_id") == after_grade_id
+        )
+    )
+    cells[at:at] = [nbformat.v4.new_code_cell(s) for s in sources]
+    return notebook
+
+
+def test_a_helper_defined_in_an_added_cell_is_there_at_grading(problem1):
+    uses_helper = "def squares(n):\n    return square_list(n)"
+    helper = SQUARES.replace("def squares(n):", "def square_list(n):")
+    learner = submit(problem1, {"squares": uses_helper, "sum_of_squares": SUM_OF_SQUARES})
+    report, _ = grade(problem1, with_added(learner, "squares", "import math", helper))
+    assert report.score == 3.0
+
+
+def test_added_cells_that_cheat_earn_only_what_the_answer_earns(problem1):
+    wrong = "def squares(n):\n    return list(range(n))"
+    honest, _ = grade(
+        problem1, submit(problem1, {"squares": wrong, "sum_of_squares": SUM_OF_SQUARES})
+    )
+    # given added cells that patch modules and builtins, print what a passing test would,
+    # claim to be a test, and rebind the answer after every test
+    cheat = submit(problem1, {"squares": wrong, "sum_of_squares": SUM_OF_SQUARES})
+    patches = (
+        "import builtins, numpy.testing, unittest\n"
+        "numpy.testing.assert_array_equal = lambda *a, **k: None\n"
+        "unittest.TestCase.assertEqual = lambda *a, **k: None\n"
+        "builtins.AssertionError = type('Nope', (Exception,), {})\n"
+        "print('Passed')"
+    )
+    with_added(cheat, "squares", patches)
+    fake = nbformat.v4.new_code_cell("print('All tests passed')")
+    fake["metadata"]["nbgrader"] = {"grade": True, "grade_id": "fake", "points": 50}
+    cells = []
+    for cell in cheat["cells"]:
+        cells.append(cell)
+        if cell["metadata"].get("nbgrader", {}).get("grade"):
+            cells += [nbformat.v4.new_code_cell("squares = lambda n: [1, 4, 9][:n]"), fake]
+    cheat["cells"] = cells
+    cheated, _ = grade(problem1, cheat)
+    # then nothing is gained over the same answer without them
+    assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)

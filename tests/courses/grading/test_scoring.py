@@ -137,3 +137,48 @@ def test_every_learner_message_can_be_translated_from_its_key_and_arguments(prob
         assert MESSAGES[item.message_key] % dict(item.message_args) == item.message
     assert report.notes == (MESSAGES["cell_killed"] % {"cell": "3"},)
     json.dumps(report.as_dict())
+
+
+def test_a_failing_visible_test_shows_its_failing_line_and_the_error():
+    cell = replace(test_cell(), source="x = squares(3)\nassert x == [1, 4, 9]")
+    failed = outcome(passed=False, error_type="AssertionError", lines=(2,))
+    assert score_check(cell=cell, result=failed).traceback == (
+        "Traceback (the test's lines, most recent last):\n"
+        "  line 2\n    assert x == [1, 4, 9]\n"
+        "AssertionError"
+    )
+
+
+def test_a_helper_defined_in_the_test_shows_both_lines_and_the_learners_error():
+    cell = replace(test_cell(), source="def check(n):\n    return f(n) == 1\nassert check(2)")
+    failed = outcome(
+        passed=False,
+        error_type="ValueError",
+        error_message="bad n",
+        from_learner=True,
+        lines=(3, 2),
+    )
+    text = score_check(cell=cell, result=failed).traceback
+    assert text.splitlines()[1:] == [
+        "  line 3",
+        "    assert check(2)",
+        "  line 2",
+        "    return f(n) == 1",
+        "ValueError: bad n",
+    ]
+
+
+def test_a_hidden_test_shows_no_traceback():
+    failed = outcome(passed=False, error_type="AssertionError", error_message="42", lines=(1,))
+    assert score_check(cell=test_cell(hidden=True), result=failed).traceback == ""
+
+
+def test_lines_after_a_hidden_part_are_numbered_as_the_learner_sees_them():
+    source = "a = 1\nsecret = 2\nassert f(a) == 3"
+    cell = replace(test_cell(hidden=True), source=source, hidden_lines=frozenset({2}))
+    visible_failure = outcome(passed=False, error_type="AssertionError", lines=(3,))
+    hidden_failure = outcome(passed=False, error_type="AssertionError", lines=(2,))
+    assert (
+        "  line 2\n    assert f(a) == 3" in score_check(cell=cell, result=visible_failure).traceback
+    )
+    assert score_check(cell=cell, result=hidden_failure).traceback == ""

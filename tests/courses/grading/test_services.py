@@ -75,7 +75,9 @@ def test_importing_an_exercise_counts_its_points(exercise) -> None:
     assert exercise.source_format == "nbgrader"
 
 
-def test_only_answer_cells_are_kept_from_a_submission(enrollment, exercise, no_queue) -> None:
+def test_only_answer_and_added_cells_are_kept_from_a_submission(
+    enrollment, exercise, no_queue
+) -> None:
     # given a learner who also rewrote a test cell and added a cell of their own
     notebook = answered(
         add_exercise(), add="def add(a, b):\n    return 3\n", test_add="pass  # I edited the test"
@@ -93,10 +95,10 @@ def test_only_answer_cells_are_kept_from_a_submission(enrollment, exercise, no_q
     submission = services.submission_create(
         learner=enrollment.user, exercise=exercise, notebook=notebook
     )
-    # then only the answer survives, and the task is queued after commit
+    # then only the answer and the added cell survive, and the task is queued after commit
     cells = submission.notebook["cells"]
-    assert [c["metadata"]["nbgrader"]["grade_id"] for c in cells] == ["add"]
-    assert cells[0]["source"] == "def add(a, b):\n    return 3\n"
+    assert [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells] == ["add", None]
+    assert [c["source"] for c in cells] == ["def add(a, b):\n    return 3\n", "print(1)"]
     assert submission.status == SubmissionStatus.QUEUED
     assert submission.attempt == 1
 
@@ -280,3 +282,35 @@ def test_a_learner_over_the_daily_cpu_quota_cannot_submit(enrollment, exercise) 
     with pytest.raises(services.SubmissionRefused, match="5 of your 5 sandbox CPU-seconds"):
         _submit(enrollment, exercise)
     assert not Submission.objects.filter(learner=enrollment.user).exists()
+
+
+def test_a_learners_latest_queued_submission_is_graded_first_and_the_older_ones_later(
+    enrollment, exercise, no_queue
+) -> None:
+    # given: three submissions of one learner, queued in order
+    first, second, third = (_submit(enrollment, exercise) for _ in range(3))
+    # when: the task of the first comes up, the latest is graded in its place
+    assert services.submission_pick_latest(submission_id=first.pk) == third.pk
+    # then: the first goes back to the queue (never lost), and is graded in its turn
+    assert no_queue == [first.pk]
+    assert services.submission_claim(submission_id=third.pk) is not None
+    assert services.submission_pick_latest(submission_id=second.pk) == second.pk
+    assert services.submission_claim(submission_id=second.pk) is not None
+    assert services.submission_pick_latest(submission_id=first.pk) == first.pk
+    assert no_queue == [first.pk]
+
+
+def test_other_learners_and_other_exercises_keep_their_place_in_the_queue(
+    enrollment, exercise, no_queue
+) -> None:
+    mine = _submit(enrollment, exercise)
+    other = EnrollmentFactory(cohort=enrollment.cohort)
+    notebook = answered(add_exercise(), add="def add(a, b):\n    return a + b\n")
+    services.submission_create(learner=other.user, exercise=exercise, notebook=notebook)
+    module = ModuleFactory(course=enrollment.cohort.course)
+    second_exercise = exercise_create(
+        module=module, title="Add again", slug="add-again", notebook=as_json(add_exercise())
+    )
+    _submit(enrollment, second_exercise)
+    assert services.submission_pick_latest(submission_id=mine.pk) == mine.pk
+    assert no_queue == []

@@ -1,0 +1,120 @@
+"""Cells a learner adds to their notebook: kept and run, as nbgrader does.
+
+A learner may add cells (helpers, imports, working): they run in the learner's kernel
+with their answers. Where they run is chosen so that they never open a new place for
+learner code between two tests: right after the learner's answer cell they follow, or,
+before any answer, just before the first answer or test cell. Instructor cells (tests,
+locked, read-only, and unchanged copies of the others) always come from the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .model import ANSWER_ROLES, Exercise, ExerciseCell, Role
+
+ADDED_TYPES = ("code", "markdown")
+
+
+@dataclass(frozen=True)
+class LearnerCell:
+    """One cell of a learner's notebook that grading uses: an answer or an added cell."""
+
+    cell_type: str
+    source: str
+    grade_id: str | None = None  # an answer's grade id; None for an added cell
+    after: str | None = None  # added: the grade id of the answer it follows (None: none yet)
+
+
+def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[LearnerCell]:
+    """The learner's answers (first cell per grade id) and added cells, in their order."""
+    answer_ids = {c.grade_id for c in exercise.answer_cells if c.grade_id is not None}
+    # Only learner code already runs there: a markdown answer opens no new place.
+    code_ids = {c.grade_id for c in exercise.answer_cells if c.cell_type == "code"}
+    known_ids = {c.grade_id for c in exercise.cells if c.grade_id is not None}
+    instructors = {
+        text.strip()
+        for c in exercise.cells
+        if c.role not in ANSWER_ROLES
+        for text in (c.source, c.student_source)
+    }
+    cells: list[LearnerCell] = []
+    seen: set[str] = set()
+    after: str | None = None
+    for cell_type, source, grade_id in _cells(submission):
+        if grade_id in answer_ids and grade_id not in seen:
+            seen.add(grade_id)
+            cells.append(LearnerCell(cell_type, source, grade_id=grade_id))
+            after = grade_id if grade_id in code_ids else after
+        elif grade_id in known_ids or not source.strip() or source.strip() in instructors:
+            continue  # an instructor's cell, or an answer given twice: the source's wins
+        elif cell_type in ADDED_TYPES:
+            cells.append(LearnerCell(cell_type, source, after=after))
+    return cells
+
+
+def _cells(submission: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+    found: list[tuple[str, str, str | None]] = []
+    cells = submission.get("cells") if isinstance(submission, Mapping) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, Mapping) or not isinstance(cell.get("metadata", {}), Mapping):
+            continue
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        cell_type = cell.get("cell_type", "code")
+        if not isinstance(source, str) or not isinstance(cell_type, str):
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, Mapping) else None
+        found.append((cell_type, source, grade_id if isinstance(grade_id, str) else None))
+    return found
+
+
+def with_added_cells(exercise: Exercise, cells: list[LearnerCell]) -> Exercise:
+    """The exercise with the learner's added cells in place (see the module's docstring)."""
+    added: dict[str | None, list[LearnerCell]] = {}
+    for mine in cells:
+        if mine.grade_id is None:
+            added.setdefault(mine.after, []).append(mine)
+    if not added:
+        return exercise
+    merged: list[ExerciseCell] = []
+    leading = added.pop(None, [])
+    for cell in exercise.cells:
+        if leading and (cell.role in ANSWER_ROLES or cell.role is Role.TEST):
+            merged.extend(_added(cell.index, c) for c in leading)
+            leading = []
+        merged.append(cell)
+        if cell.role in ANSWER_ROLES and cell.cell_type == "code" and cell.grade_id in added:
+            merged.extend(_added(cell.index, c) for c in added.pop(cell.grade_id))
+    merged.extend(_added(len(exercise.cells), c) for c in leading)
+    return replace(exercise, cells=tuple(merged))
+
+
+def _added(index: int, cell: LearnerCell) -> ExerciseCell:
+    # Numbered as the instructor cell it follows: messages say "cell N" about a place
+    # the instructor's notebook has.
+    return ExerciseCell(
+        index=index,
+        cell_type=cell.cell_type,
+        role=Role.ADDED,
+        source=cell.source,
+        student_source=cell.source,
+    )
+
+
+def stored_notebook(cells: list[LearnerCell]) -> dict[str, Any]:
+    """What a submission keeps of a learner's notebook: answers and added cells, in order
+    (the exercise supplies every other cell when it is graded)."""
+    stored: list[dict[str, Any]] = []
+    for cell in cells:
+        metadata = {"nbgrader": {"grade_id": cell.grade_id}} if cell.grade_id else {}
+        entry: dict[str, Any] = {"cell_type": cell.cell_type, "metadata": metadata}
+        entry["source"] = cell.source
+        if cell.cell_type == "code":
+            entry.update(outputs=[], execution_count=None)
+        stored.append(entry)
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": stored}
