@@ -14,13 +14,18 @@ Three sources, one vocabulary (`TAGS`, `ATTRIBUTES`, `URL_SCHEMES`):
 
 import base64
 import binascii
+import contextlib
+import hashlib
 import html
+import json
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import nbformat
 import nh3
+import redis
+from django.core.cache import cache
 from jinja2 import pass_context
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -110,10 +115,24 @@ _markdown = MarkdownIt(
 _markdown.use(dollarmath_plugin, allow_space=False, double_inline=True)
 
 
+# Rendered HTML is kept per version of the text (the text is the key): a lesson or a
+# notebook's Markdown cells are rendered once per process, not on every page view.
+CACHED_MAX_CHARS = 100_000
+
+
 def render_markdown(text: str) -> str:
     """HTML safe to insert in a page. Math stays as text in `.math` elements for the
     vendored renderer to typeset."""
+    if len(text) > CACHED_MAX_CHARS:
+        return _render_markdown(text)
+    return _render_markdown_cached(text)
+
+
+def _render_markdown(text: str) -> str:
     return clean_html(_markdown.render(text))
+
+
+_render_markdown_cached = lru_cache(maxsize=1024)(_render_markdown)
 
 
 # ------------------------------------------------------------------ notebooks
@@ -137,9 +156,67 @@ def _exporter() -> HTMLExporter:
 
 def render_notebook(notebook: dict[str, Any] | nbformat.NotebookNode) -> str:
     """A notebook as HTML (nbconvert's basic template), cleaned: whatever the learner's
-    notebook holds, no script, event handler or foreign styling reaches the page."""
-    body, _ = _exporter().from_notebook_node(nbformat.from_dict(notebook))
-    return clean_html(body)
+    notebook holds, no script, event handler or foreign styling reaches the page.
+
+    nbconvert takes tens of milliseconds: the result is cached (shared by every web process)
+    under the hash of the notebook's content, so each version is rendered once."""
+    digest = hashlib.sha256(json.dumps(notebook, sort_keys=True, default=str).encode())
+    key = f"notebook-html:{digest.hexdigest()}"
+    with contextlib.suppress(redis.RedisError):
+        cached = cache.get(key)
+        if cached is not None:
+            return str(cached)
+    body, _ = _exporter().from_notebook_node(_with_safe_attachments(notebook))
+    rendered = clean_html(body)
+    with contextlib.suppress(redis.RedisError):
+        cache.set(key, rendered, NOTEBOOK_CACHE_S)
+    return rendered
+
+
+NOTEBOOK_CACHE_S = 24 * 3600
+
+
+RASTER_TYPES = ("image/png", "image/jpeg", "image/gif")
+_ATTACHMENT_URL = re.compile(r"attachment:([^\s()<>\"']+)")
+
+
+def _with_safe_attachments(notebook: dict[str, Any] | nbformat.NotebookNode) -> Any:
+    """A copy whose references to cell attachments (`![f](attachment:f.png)`) are embedded
+    images when the attachment is a raster image, and point nowhere otherwise (a learner's
+    answer keeps its text but not its attachments; an SVG may script)."""
+    copy = nbformat.from_dict(notebook)
+    for cell in copy.get("cells", []):
+        kept = _raster_attachments(cell.get("attachments"))
+        if "attachments" in cell:
+            cell["attachments"] = kept
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        if isinstance(source, str) and "attachment:" in source:
+            cell["source"] = _ATTACHMENT_URL.sub(partial(_attachment_url, kept=kept), source)
+    return copy
+
+
+def _attachment_url(match: re.Match[str], *, kept: dict[str, dict[str, str]]) -> str:
+    """The attachment as an embedded image, or an empty URL that shows nothing."""
+    bundle = kept.get(match.group(1))
+    if not bundle:
+        return "data:,"
+    mime, data = next(iter(bundle.items()))
+    return f"data:{mime};base64,{''.join(data.split())}"
+
+
+def _raster_attachments(bundles: Any) -> dict[str, dict[str, str]]:
+    kept: dict[str, dict[str, str]] = {}
+    for name, bundle in bundles.items() if isinstance(bundles, dict) else []:
+        images = (
+            {m: d for m, d in bundle.items() if m in RASTER_TYPES and isinstance(d, str)}
+            if isinstance(bundle, dict)
+            else {}
+        )
+        if images:
+            kept[name] = images
+    return kept
 
 
 # ------------------------------------------------------------------ kernel outputs

@@ -3,11 +3,12 @@ links) with every wrong role: each gets a redirect to the login page, a 403 or a
 the data, and nothing changes."""
 
 import pytest
+from allauth.socialaccount.models import SocialApp
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern
 
 from campus import urls as campus_urls
-from campus.models import AuditLog, Membership, Role
+from campus.models import AuditLog, IdentityProvider, Membership, Role
 from courses.models import Cohort, Enrollment, EnrollmentRole
 from courses.urls import cohort_patterns
 from tests.support.factories import (
@@ -39,7 +40,13 @@ def target():
         organization=organization, user__email="secret.member@target.example"
     )
     learner = EnrollmentFactory(cohort=cohort, user__email="secret.learner@target.example")
+    app = SocialApp.objects.create(
+        provider="openid_connect", provider_id="oidc-target", name="Target", client_id="c",
+        settings={"server_url": "https://login.target.example"},
+    )  # fmt: skip
+    idp = IdentityProvider.objects.create(organization=organization, protocol="oidc", app=app)
     return {
+        "idp": idp,
         "organization": organization,
         "course": course,
         "cohort": cohort,
@@ -88,6 +95,21 @@ def _requests(target) -> list[tuple[str, str, str, dict[str, object]]]:
         ("audit_log", "get", f"/universities/{org}/audit/", {}),
         ("audit_log", "get", f"/universities/{org}/audit/?q=secret&action=role_changed", {}),
         ("university_courses", "get", f"/universities/{org}/courses/", {}),
+        ("sign_in", "get", f"/universities/{org}/sign-in/", {}),
+        ("sign_in_saml", "post", f"/universities/{org}/sign-in/saml/", {"metadata_url": "x"}),
+        (
+            "sign_in_oidc",
+            "post",
+            f"/universities/{org}/sign-in/oidc/",
+            {"discovery_url": "https://evil.example", "client_id": "evil"},
+        ),
+        (
+            "sign_in_options",
+            "post",
+            f"/universities/{org}/sign-in/{target['idp'].pk}/options/",
+            {f"idp{target['idp'].pk}-sso_only": "on", f"idp{target['idp'].pk}-default_role": "ta"},
+        ),
+        ("sign_in_remove", "post", f"/universities/{org}/sign-in/{target['idp'].pk}/remove/", {}),
         ("list", "get", course, {}),
         ("create", "get", course + "new/", {}),
         ("create", "post", course + "new/", form),
@@ -138,6 +160,8 @@ def test_every_wrong_role_is_refused_everywhere_and_nothing_changes(client, targ
     assert not AuditLog.objects.exists()
     assert Membership.objects.get(pk=target["member"].pk).role == Role.STUDENT
     assert Cohort.objects.get(pk=target["cohort"].pk).enrollment_code == code
+    idp = IdentityProvider.objects.select_related("app").get(pk=target["idp"].pk)
+    assert (idp.sso_only, idp.default_role, idp.app.client_id) == (False, Role.STUDENT, "c")
     assert not Cohort.objects.filter(name="Hijacked").exists()
     assert Enrollment.objects.count() == enrollments_before
     assert Enrollment.objects.get(pk=target["learner"].pk).role == EnrollmentRole.STUDENT

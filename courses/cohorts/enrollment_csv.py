@@ -53,6 +53,14 @@ class Outcome(models.TextChoices):
     ERROR = "error", gettext_lazy("Error")
 
 
+# What a good line would do, said while nothing has been applied (another line is wrong).
+PLANNED = {
+    Outcome.CREATED: gettext_lazy("Valid: a new account would be created and enrolled"),
+    Outcome.ENROLLED: gettext_lazy("Valid: the existing account would be enrolled"),
+    Outcome.INVITED: gettext_lazy("Valid: the unconfirmed account would be enrolled and invited"),
+}
+
+
 @dataclass
 class CsvRow:
     line: int
@@ -62,8 +70,11 @@ class CsvRow:
     outcome: str = Outcome.ERROR
     message: str = ""
     user: User | None = None
+    applied: bool = False
 
     def get_outcome_display(self) -> str:
+        if not self.applied and self.outcome in PLANNED:
+            return str(PLANNED[Outcome(self.outcome)])
         return str(Outcome(self.outcome).label)
 
     def get_role_display(self) -> str:
@@ -85,7 +96,10 @@ class CsvReport:
         return sum(1 for r in self.rows if r.outcome == outcome)
 
     def counts(self) -> list[tuple[str, int]]:
-        return [(str(label), self.count(value)) for value, label in Outcome.choices]
+        return [
+            (str(label if self.applied else PLANNED.get(Outcome(value), label)), self.count(value))
+            for value, label in Outcome.choices
+        ]
 
 
 def enrollment_csv_import(*, actor: User, cohort: Cohort, data: bytes) -> CsvReport:
@@ -105,6 +119,8 @@ def enrollment_csv_import(*, actor: User, cohort: Cohort, data: bytes) -> CsvRep
                 return report
             invited = _apply(actor=actor, cohort=cohort, rows=report.rows)
             report.applied = True
+            for row in report.rows:
+                row.applied = True
             if invited:
                 transaction.on_commit(
                     partial(_invite, report=report, users=invited, cohort=cohort, inviter=actor)

@@ -118,7 +118,8 @@ def translated_message(test: dict[str, Any]) -> str:
     return str(test.get("message", ""))
 
 
-def feedback_html(*, submission: Submission) -> str:
+def feedback_html(*, submission: Submission, back_url: str = "") -> str:
+    """`back_url`: the page to go back to (none in a downloaded copy: it must open offline)."""
     notebook = graded_notebook(submission=submission, summary=False)
     pygments_css = (settings.BASE_DIR / "static" / "css" / "pygments.css").read_text()
     return render_to_string(
@@ -130,5 +131,6 @@ def feedback_html(*, submission: Submission) -> str:
             "notes": (submission.result or {}).get("notes", []),
             "notebook_html": render_notebook(notebook),
             "pygments_css": pygments_css,
+            "back_url": back_url,
         },
     )

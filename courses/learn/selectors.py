@@ -23,6 +23,9 @@ EDITABLE_ROLES = ("answer", "plain")
 HEADING = re.compile(r"<(/?)h([1-6])")
 
 
+LONG_CELL_LINES = 30
+
+
 @dataclass(frozen=True)
 class NotebookCell:
     key: str  # stable across page loads: the grade id, or the position for plain cells
@@ -36,6 +39,11 @@ class NotebookCell:
     @property
     def editable(self) -> bool:
         return self.role in EDITABLE_ROLES or self.role == "manual"
+
+    @property
+    def long(self) -> bool:
+        """Long enough to be worth collapsing (a setup cell of hundreds of lines)."""
+        return self.cell_type == "code" and self.source.count("\n") >= LONG_CELL_LINES
 
     @property
     def html(self) -> str:

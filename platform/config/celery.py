@@ -1,14 +1,34 @@
 """The Celery application. Workers run `celery -A config worker`; tasks live in the apps."""
 
+import logging
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Sent every few seconds by beat: their "received" and "succeeded" lines would bury the log.
+QUIET_TASKS = ("sweep_submissions", "sweep-submissions")
+
+
+class QuietRoutineTasks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return not any(name in message for name in QUIET_TASKS)
+
+
+@after_setup_logger.connect
+def _quiet_routine_tasks(logger: logging.Logger, **_: Any) -> None:
+    for handler in logger.handlers:
+        handler.addFilter(QuietRoutineTasks())
 
 
 @app.task(name="config.ping")

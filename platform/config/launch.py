@@ -236,7 +236,7 @@ def web_argv(python: str, *, host: str, port: int, workers: int) -> list[str]:
     return [
         python,
         "-m",
-        "uvicorn",
+        "config.serve",  # uvicorn, with slow-client limits
         "config.asgi:application",
         "--host",
         host,

@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session: its response phase sees the session and CSRF cookies set.
+    "lti.middleware.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,6 +228,8 @@ LOCALE_PATHS = [PLATFORM_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+# Unambiguous dates with their time zone (config/formats); pages localise them in script.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static files: served by WhiteNoise, no CDN anywhere. ---
 STATIC_URL = "/static/"

@@ -131,7 +131,8 @@ async def serve_connection(
                     _read_request(conn, reader, writer, max_body)
                 )
             except (h11.RemoteProtocolError, TooLarge, SlowClient) as error:
-                started = conn.their_state is not h11.IDLE
+                # A half-sent head is still buffered: h11 is IDLE until the head is whole.
+                started = conn.their_state is not h11.IDLE or bool(conn.trailing_data[0])
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE) and (
                     started or not isinstance(error, SlowClient)
                 ):

@@ -72,8 +72,19 @@
       textarea.addEventListener("input", scheduleSave);
     }
     li.querySelector("button.run-cell").addEventListener("click", function () { runCells([key]); });
+    var toggle = li.querySelector("button[data-action=toggle-cell]");
+    if (toggle) toggle.addEventListener("click", function () { toggleCell(cell, toggle); });
     cells[key] = cell;
     order.push(key);
+  }
+
+  // A long cell (a setup cell of hundreds of lines) folds away; its code still runs.
+  function toggleCell(cell, button) {
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? button.dataset.collapse : button.dataset.expand;
+    document.getElementById(button.getAttribute("aria-controls")).hidden = !open;
+    if (open && cell.editor) cell.editor.refresh();
   }
 
   function source(cell) {

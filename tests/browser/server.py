@@ -35,7 +35,7 @@ def web_server() -> Iterator[str]:
         VAR_DIR=str(settings.VAR_DIR),
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        [sys.executable, "-m", "config.serve", "config.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _log_in(page, live_server, email: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
+    page.locator("input[name=login]").fill(email)  # the page also has a university search
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/courses/")

@@ -30,6 +30,8 @@ def test_signup_requires_verifying_the_email_before_logging_in(client) -> None:
     assert response["Location"] == "/accounts/confirm-email/"
     user = User.objects.get(email="new.person@example.org")
     assert len(mail.outbox) == 1
+    # greeted by the platform's name, not the host's address
+    assert mail.outbox[0].body.startswith("Hello from Open Science Training!")
     # then they cannot use the platform yet
     assert client.get("/courses/").status_code == 302
     # when they follow the link in the email

@@ -7,6 +7,7 @@ import re
 import nbformat
 import pytest
 
+from courses import html as html_module
 from courses.html import clean_html, render_markdown, render_notebook, safe_output
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
@@ -136,3 +137,40 @@ def test_an_image_from_another_site_is_never_fetched(src: str) -> None:
 
 def test_an_image_from_this_site_is_kept() -> None:
     assert 'src="/static/img/logo.png"' in clean_html('<img src="/static/img/logo.png">')
+
+
+def test_notebook_attachments_render_or_drop_safely_never_raise() -> None:
+    import nbformat
+
+    from courses.html import render_notebook
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_markdown_cell(
+        "![kept](attachment:ok.png) ![gone](attachment:missing.png) "
+        '<img src="attachment:evil.svg"> ![odd](attachment:odd.png)'
+    )
+    cell["attachments"] = {
+        "ok.png": {"image/png": PNG},
+        "evil.svg": {"image/svg+xml": "<svg onload=alert(1)>"},
+        "odd.png": ["not", "a", "bundle"],
+    }
+    notebook.cells.append(cell)
+    html = render_notebook(notebook)
+    assert f'src="data:image/png;base64,{PNG}"' in html
+    assert "svg" not in html and "onload" not in html and "attachment:" not in html
+
+
+def test_a_version_of_markdown_is_rendered_once_per_process() -> None:
+    text = "# A lesson\n\nWith $x^2$ and **bold**, version 7."
+    first = render_markdown(text)
+    hits = html_module._render_markdown_cached.cache_info().hits
+    assert render_markdown(text) == first
+    assert html_module._render_markdown_cached.cache_info().hits == hits + 1
+    assert render_markdown(text + " Edited.") != first  # a new version is rendered anew
+
+
+def test_a_version_of_a_notebook_is_rendered_once_for_every_web_process(monkeypatch) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Cached once")])
+    first = render_notebook(notebook)
+    monkeypatch.setattr(html_module, "_exporter", lambda: pytest.fail("rendered again"))
+    assert render_notebook(notebook) == first

@@ -134,8 +134,14 @@ def graded_notebook_view(request: HttpRequest, submission_id: int) -> HttpRespon
 @require_GET
 def feedback_view(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access_submission(user=user_of(request), submission_id=submission_id)
-    response = HttpResponse(feedback.feedback_html(submission=submission))
-    if request.GET.get("download"):
+    download = bool(request.GET.get("download"))
+    exercise = submission.exercise
+    course = exercise.module.course
+    back = reverse("courses:exercise", args=[course.organization.slug, course.slug, exercise.slug])
+    response = HttpResponse(
+        feedback.feedback_html(submission=submission, back_url="" if download else back)
+    )
+    if download:
         name = f"{submission.exercise.slug}-attempt-{submission.attempt}-feedback.html"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
     # Standalone: it needs nothing from us, and must never run anything.

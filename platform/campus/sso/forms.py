@@ -70,3 +70,37 @@ class IdpOptionsForm(forms.Form):
                 )
             mapping[affiliation.strip().lower()] = role
         return mapping
+
+
+class SamlIdpForm(forms.Form):
+    metadata_url = forms.URLField(
+        label=gettext_lazy("IdP metadata URL"),
+        required=False,
+        assume_scheme="https",
+        help_text=gettext_lazy("Read again as its keys roll over. Or upload the file below."),
+    )
+    metadata_file = forms.FileField(label=gettext_lazy("IdP metadata file"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if bool(cleaned.get("metadata_url")) == bool(cleaned.get("metadata_file")):
+            raise forms.ValidationError(
+                _("Give the metadata URL or upload the file (one of them).")
+            )
+        return cleaned
+
+
+class OidcIdpForm(forms.Form):
+    discovery_url = forms.URLField(
+        label=gettext_lazy("Issuer or discovery URL"),
+        assume_scheme="https",
+        help_text=gettext_lazy("e.g. https://login.microsoftonline.com/TENANT/v2.0"),
+    )
+    client_id = forms.CharField(label=gettext_lazy("Client ID"), max_length=191)
+    client_secret = forms.CharField(
+        label=gettext_lazy("Client secret"),
+        required=False,
+        max_length=191,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=gettext_lazy("Leave empty to keep the current one."),
+    )

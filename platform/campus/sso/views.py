@@ -6,11 +6,33 @@ from typing import Any
 from allauth.account.internal.decorators import login_not_required
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from campus.access import access_organization_admin
+from campus.models import IdentityProvider, Organization, User
+from campus.sso.forms import IdpOptionsForm, OidcIdpForm, SamlIdpForm
+from campus.sso.metadata import (
+    MetadataError,
+    oidc_discovery_fetch,
+    oidc_discovery_url,
+    saml_metadata_fetch,
+    saml_metadata_parse,
+)
 from campus.sso.providers import NONCE_STATE_KEY, VerifiedOpenIDConnectAdapter
-from campus.sso.selectors import idps_search, sign_in_path, sso_only_idp_for_email
+from campus.sso.selectors import idps_search, owned_domains, sign_in_path, sso_only_idp_for_email
+from campus.sso.services import (
+    IdpConfigError,
+    idp_oidc_set,
+    idp_options_set,
+    idp_remove,
+    idp_saml_set,
+    sp_urls,
+)
 
 
 class _NonceCheckingCallbackView(OAuth2CallbackView):
@@ -82,3 +104,161 @@ def university_search_json_view(request: HttpRequest) -> JsonResponse:
             else None,
         }
     )
+
+
+# --- The university admin's page: /universities/<org>/sign-in/ ---
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _settings_page(
+    request: HttpRequest,
+    organization: Organization,
+    *,
+    saml_form: SamlIdpForm | None = None,
+    oidc_form: OidcIdpForm | None = None,
+    options_forms: dict[int, IdpOptionsForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    idps = list(IdentityProvider.objects.filter(organization=organization).select_related("app"))
+    options_forms = options_forms or {}
+    rows = [
+        (
+            idp,
+            sp_urls(idp),
+            options_forms.get(idp.pk)
+            or IdpOptionsForm(
+                initial={
+                    "sso_only": idp.sso_only,
+                    "default_role": idp.default_role,
+                    "role_map": "\n".join(f"{k}={v}" for k, v in idp.role_map.items()),
+                },
+                prefix=f"idp{idp.pk}",
+            ),
+        )
+        for idp in idps
+    ]
+    oidc = next((idp for idp in idps if idp.protocol == IdentityProvider.Protocol.OIDC), None)
+    return render(
+        request,
+        "campus/sso/settings.html",
+        {
+            "organization": organization,
+            "rows": rows,
+            "domains": owned_domains(organization=organization),
+            "saml_form": saml_form or SamlIdpForm(),
+            "oidc_form": oidc_form
+            or OidcIdpForm(
+                initial={
+                    "discovery_url": oidc.app.settings.get("server_url", "") if oidc else "",
+                    "client_id": oidc.app.client_id if oidc else "",
+                }
+            ),
+        },
+        status=status,
+    )
+
+
+@login_required
+def idp_settings_view(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = access_organization_admin(user=_user(request), slug=org_slug)
+    return _settings_page(request, organization)
+
+
+@login_required
+@require_POST
+def idp_saml_view(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = access_organization_admin(user=_user(request), slug=org_slug)
+    form = SamlIdpForm(request.POST, request.FILES)
+    if form.is_valid():
+        url = form.cleaned_data["metadata_url"] or ""
+        try:
+            if url:
+                xml = saml_metadata_fetch(url)
+            else:
+                xml = form.cleaned_data["metadata_file"].read(2_000_000)
+            idp_saml_set(
+                organization=organization,
+                idp=saml_metadata_parse(xml),
+                metadata_url=url,
+                actor=_user(request),
+            )
+        except (MetadataError, IdpConfigError) as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("SAML sign-in saved. Give the IdP the details below."))
+            return redirect("campus:sign_in", org_slug)
+    return _settings_page(request, organization, saml_form=form, status=400)
+
+
+@login_required
+@require_POST
+def idp_oidc_view(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = access_organization_admin(user=_user(request), slug=org_slug)
+    form = OidcIdpForm(request.POST)
+    if form.is_valid():
+        existing = IdentityProvider.objects.filter(
+            organization=organization, protocol=IdentityProvider.Protocol.OIDC
+        ).first()
+        secret = form.cleaned_data["client_secret"] or (existing.app.secret if existing else "")
+        discovery = oidc_discovery_url(form.cleaned_data["discovery_url"])
+        try:
+            oidc_discovery_fetch(discovery)
+            idp_oidc_set(
+                organization=organization,
+                discovery_url=discovery,
+                client_id=form.cleaned_data["client_id"],
+                client_secret=secret,
+                actor=_user(request),
+            )
+        except (MetadataError, IdpConfigError) as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, _("OpenID Connect sign-in saved. Register the redirect URI below.")
+            )
+            return redirect("campus:sign_in", org_slug)
+    return _settings_page(request, organization, oidc_form=form, status=400)
+
+
+@login_required
+@require_POST
+def idp_options_view(request: HttpRequest, org_slug: str, idp_id: int) -> HttpResponse:
+    organization = access_organization_admin(user=_user(request), slug=org_slug)
+    idp = get_object_or_404(
+        IdentityProvider.objects.select_related("app", "organization"),
+        pk=idp_id,
+        organization=organization,
+    )
+    form = IdpOptionsForm(request.POST, prefix=f"idp{idp.pk}")
+    if form.is_valid():
+        try:
+            idp_options_set(
+                idp=idp,
+                actor=_user(request),
+                sso_only=form.cleaned_data["sso_only"],
+                default_role=form.cleaned_data["default_role"],
+                role_map=form.cleaned_data["role_map"],
+            )
+        except IdpConfigError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Sign-in options saved."))
+            return redirect("campus:sign_in", org_slug)
+    return _settings_page(request, organization, options_forms={idp.pk: form}, status=400)
+
+
+@login_required
+@require_POST
+def idp_remove_view(request: HttpRequest, org_slug: str, idp_id: int) -> HttpResponse:
+    organization = access_organization_admin(user=_user(request), slug=org_slug)
+    idp = get_object_or_404(
+        IdentityProvider.objects.select_related("app", "organization"),
+        pk=idp_id,
+        organization=organization,
+    )
+    idp_remove(idp=idp, actor=_user(request))
+    messages.success(request, _("The sign-in was removed."))
+    return redirect("campus:sign_in", org_slug)

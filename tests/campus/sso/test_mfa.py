@@ -1,7 +1,10 @@
 """MFA (allauth.mfa): available to everyone, required by setting for staff roles."""
 
+import types
+
 import pytest
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal import auth as totp_auth
 from allauth.mfa.totp.internal.auth import (
     TOTP,
     format_hotp_value,
@@ -19,6 +22,12 @@ pytestmark = pytest.mark.django_db
 def _code(secret: str) -> str:
     counter = next(iter(yield_hotp_counters_from_time()))
     return format_hotp_value(hotp_value(secret, counter))
+
+
+@pytest.fixture(autouse=True)
+def frozen_totp_clock(monkeypatch) -> None:
+    """A code and its check must fall in the same 30 s window, whatever the machine's pace."""
+    monkeypatch.setattr(totp_auth, "time", types.SimpleNamespace(time=lambda: 1_800_000_015))
 
 
 @pytest.fixture

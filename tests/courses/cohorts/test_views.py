@@ -230,4 +230,7 @@ def test_a_bad_csv_is_reported_with_its_line_and_nothing_is_enrolled(
     assert page.status_code == 422
     assert "Nothing was applied" in page.text
     assert "“nope” is not a valid email address." in page.text
+    # the good line says what it would do, not what was done
+    assert "Valid: a new account would be created and enrolled" in page.text
+    assert "New account created and enrolled" not in page.text
     assert not Enrollment.objects.filter(cohort=cohort).exists()

@@ -275,3 +275,28 @@ def test_the_learner_reads_the_graders_comment_with_the_points(world: World) -> 
     row = re.search(r"<tr><td>essay</td>.*?</tr>", feedback).group(0)
     assert "Clear but too short: give an example." in row and "1.50 / 2" in row
     assert "Graded by a person" in row and "Waiting for a person" not in row
+
+
+def test_an_answer_pointing_at_a_missing_attachment_still_renders_everywhere(
+    world: World,
+) -> None:
+    # given a learner's free-response answer that shows an attachment it does not carry
+    notebook = world.submission.notebook
+    essay = next(
+        c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "essay"
+    )
+    essay["source"] = "My plot: ![plot](attachment:plot.png)"
+    world.submission.save(update_fields=["notebook"])
+    world.exercise.source["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": "![f](attachment:f.png)"}
+    )
+    world.exercise.save(update_fields=["source"])
+    # then the staff page, the learner's feedback and the preview answer, without the image
+    staff = logged_in(world.ta)
+    pages = [
+        staff.get(f"{teach_url(world)}submissions/{world.submission.pk}/"),
+        logged_in(world.student).get(f"/courses/submissions/{world.submission.pk}/feedback"),
+        logged_in(world.instructor).get(f"{teach_url(world)}exercises/{world.exercise.pk}/preview"),
+    ]
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert all("attachment:" not in p.content.decode() for p in pages)

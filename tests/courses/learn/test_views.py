@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import nbformat
@@ -278,3 +279,42 @@ def test_an_exercise_without_attempts_left_shows_submit_disabled(setup) -> None:
     page = client.get(base).content.decode()
     assert re.search(r'<button type="button" data-action="submit"[^>]* disabled', page)
     assert "You have used every attempt" in page
+
+
+def test_dates_name_the_day_before_the_month_and_their_time_zone(setup) -> None:
+    _, exercise, base, client = setup
+    exercise.due_at = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
+    exercise.save(update_fields=["due_at"])
+    page = client.get(base).content.decode()
+    # the server's text (the page's script rewrites it in the viewer's locale and zone)
+    assert '<time datetime="2026-12-06T14:00:00+00:00">6 December 2026, 14:00 UTC</time>' in page
+    assert "static/js/when.js" in page
+
+
+def test_the_feedback_page_links_back_to_the_exercise_but_its_download_does_not(setup) -> None:
+    enrollment, exercise, base, client = setup
+    submission = _graded(enrollment, exercise, score="2")
+    page = client.get(f"/courses/submissions/{submission.pk}/feedback").content.decode()
+    assert f'<a href="{base}">Back to Add</a>' in page
+    download = client.get(f"/courses/submissions/{submission.pk}/feedback?download=1")
+    assert "Back to Add" not in download.content.decode()
+
+
+def test_a_long_cell_can_be_collapsed_and_a_short_one_has_no_such_button(setup) -> None:
+    enrollment, _, _, client = setup
+    notebook = as_json(add_exercise())
+    setup_code = "".join(f"x{i} = {i}\n" for i in range(40))
+    notebook["cells"].insert(0, {"cell_type": "code", "metadata": {}, "source": setup_code,
+                                 "outputs": [], "execution_count": None})  # fmt: skip
+    exercise_create(
+        module=ModuleFactory(course=enrollment.cohort.course),
+        title="Long",
+        slug="long",
+        notebook=notebook,
+    )
+    course = enrollment.cohort.course
+    page = client.get(f"/courses/{course.organization.slug}/{course.slug}/exercises/long/")
+    html = page.content.decode()
+    assert html.count('data-action="toggle-cell"') == 1
+    assert 'aria-expanded="true" aria-controls="cell-1-body"' in html
+    assert 'data-expand="Expand (40 lines)"' in html

@@ -1,0 +1,69 @@
+"""The learner's pages cost a fixed number of queries, however much the course holds (no
+N+1): a class clicking through them at once must not multiply the database's work."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from courses.exercises.services import exercise_create
+from courses.models import Submission, SubmissionStatus
+from tests.support.exercises import add_exercise, as_json
+from tests.support.factories import (
+    CohortFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    ModuleFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def _course_with(learner, *, modules: int, submissions: int):
+    cohort = CohortFactory(course__published=True)
+    EnrollmentFactory(cohort=cohort, user=learner)
+    course = cohort.course
+    for index in range(modules):
+        module = ModuleFactory(course=course)
+        LessonFactory(module=module, slug=f"lesson-{course.pk}-{index}")
+        exercise = exercise_create(
+            module=module, title="Add", slug=f"add-{index}", notebook=as_json(add_exercise())
+        )
+        for _ in range(submissions):
+            Submission.objects.create(
+                exercise=exercise, learner=learner, cohort=cohort, status=SubmissionStatus.GRADED
+            )
+    return course
+
+
+def test_my_courses_outline_lesson_and_exercise_pages_do_not_grow_with_the_course() -> None:
+    # given: one learner in a small course and in a course four times its size
+    learner = UserFactory()
+    client = Client()
+    client.force_login(learner)
+    small = _course_with(learner, modules=1, submissions=1)
+    big = _course_with(learner, modules=4, submissions=6)
+
+    def pages(course):
+        base = f"/courses/{course.organization.slug}/{course.slug}/"
+        return [
+            base,
+            f"{base}lessons/lesson-{course.pk}-0/",
+            f"{base}exercises/add-0/",
+        ]
+
+    # when / then: the same queries for each page of both
+    client.get("/courses/")  # the session's first read is not the page's
+    for small_url, big_url in zip(pages(small), pages(big), strict=True):
+        assert _queries(client, big_url) == _queries(client, small_url), big_url
+    # one course more on My courses costs nothing either
+    before = _queries(client, "/courses/")
+    _course_with(learner, modules=2, submissions=2)
+    assert _queries(client, "/courses/") == before
