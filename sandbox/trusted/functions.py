@@ -9,12 +9,23 @@ its globals or its closure.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .codec import ProtocolError, describe_exception
+from .codec import Decoder, ProtocolError, describe_exception
 
-if TYPE_CHECKING:
-    from .remote import KernelLink
+
+class KernelLink(Protocol):
+    """What running a test function needs of the link to the kernel (sandbox.trusted.remote
+    implements it; named here so that neither module imports the other's)."""
+
+    depth: int
+    broken: Any
+
+    @property
+    def decoder(self) -> Decoder: ...
+
+    def encode(self, value: Any, bufs: list[bytes]) -> Any: ...
+
 
 # Test function -> learner code -> test function ... each level holds frames on both
 # sides; far below Python's own recursion limit, so the limit is a clear message.
@@ -31,14 +42,19 @@ class TestFunctions:
         # Keyed by id(): the table keeps each function alive, so an id is never reused.
         self._numbers: dict[int, int] = {}
 
-    def node(self, function: Any) -> dict[str, Any]:
+    def node(self, function: Any, reference: list[str] | None = None) -> dict[str, Any]:
+        """How the kernel gets ``function``: a number to call back, and for a library's
+        public function (``reference``) where the kernel finds its own copy."""
         number = self._numbers.get(id(function))
         if number is None:
             number = len(self._by_number) + 1
             self._by_number[number] = function
             self._numbers[id(function)] = number
         name = getattr(function, "__name__", None)
-        return {"$": "cb", "id": number, "name": name[:100] if type(name) is str else "function"}
+        node = {"$": "cb", "id": number, "name": name[:100] if type(name) is str else "function"}
+        if reference is not None:
+            node["ref"] = reference
+        return node
 
     def lookup(self, node: dict[str, Any]) -> Any:
         """The function behind a proxy the kernel sends back (only ones handed out)."""

@@ -199,7 +199,12 @@ class _Session:
         self.saved: dict[str, tuple[bool, Any]] = {}
         self.references: dict[tuple[int, ...], Any] = {}
 
-    def _test_function(self, node: dict[str, Any]) -> TestFunction:
+    def _test_function(self, node: dict[str, Any]) -> Any:
+        reference = node.get("ref")
+        if type(reference) is list and len(reference) == 2:
+            own = _library_function(*reference)
+            if own is not None:
+                return own
         name = node.get("name")
         return TestFunction(self, node["id"], name if type(name) is str else "function")
 
@@ -216,7 +221,15 @@ class _Session:
         if not self.open:
             raise RuntimeError("a test's function can only be called while its test runs")
         bufs: list[bytes] = []
-        send_frame(self.sock, {"cb": ident, "args": self.encoder([args, kwargs], bufs)}, bufs)
+        node = self.encoder([args, kwargs], bufs)
+        try:
+            return self._await_result(ident, node, bufs)
+        except (OSError, EOFError):
+            self.open = False  # the test is over: later calls fail at once
+            raise
+
+    def _await_result(self, ident: int, node: Any, bufs: list[bytes]) -> Any:
+        send_frame(self.sock, {"cb": ident, "args": node}, bufs)
         while True:
             reply, rbufs = recv_frame(self.sock)
             if "cbok" in reply:
@@ -313,6 +326,19 @@ def _global_names(codes: list[Any], ns: dict[str, Any], limit: int = 500) -> fro
             ) == ns.get("__name__"):
                 todo.extend(_codes_of(value))
     return frozenset(names)
+
+
+def _library_function(module: Any, qualname: Any) -> Any:
+    """This kernel's own copy of a library function the test passed (``numpy.sin``)."""
+    if type(module) is not str or type(qualname) is not str:
+        return None
+    try:
+        value: Any = __import__(module, fromlist=["_"])
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except Exception:
+        return None
+    return value if callable(value) else None
 
 
 def _test_error(err: Any) -> BaseException:

@@ -40,9 +40,7 @@ def test_the_compiled_catalog_is_up_to_date() -> None:
     stale = [
         mid
         for mid, mstr in _entries(PO_FILE.read_text())
-        if mid
-        and "%(" not in mid
-        and catalog.gettext(_unescape(mid)) != _unescape(mstr)
+        if mid and "%(" not in mid and catalog.gettext(_unescape(mid)) != _unescape(mstr)
     ]
     assert stale == [], "run `make messages` to recompile the French catalog"
 
