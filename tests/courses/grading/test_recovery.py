@@ -271,18 +271,18 @@ def test_a_killed_grading_process_loses_nothing_and_grades_once(setup, prefork_w
 
 def _pool_children() -> list[int]:
     """The prefork pool processes of this test process's Celery worker."""
-    workers = [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _ppid(int(p.name)) == os.getpid() and b"celery" in _cmdline(p)
-    ]
-    children = [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _ppid(int(p.name)) in workers and b"celery" in _cmdline(p)
-    ]
+    children = [child for worker in _children(os.getpid()) for child in _children(worker)]
     assert children, "no pool process found"
     return children
+
+
+def _children(pid: int) -> list[int]:
+    """The Celery processes started by process `pid`."""
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _ppid(int(p.name)) == pid and b"celery" in _cmdline(p)
+    ]
 
 
 def _ppid(pid: int) -> int:
