@@ -20,6 +20,8 @@ import json
 import os
 import queue
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -57,7 +59,9 @@ class Class:
         from courses.demo.services import DEMO_COURSE_SLUG, DEMO_EXERCISE_SLUG, DEMO_ORG_SLUG
         from courses.models import Enrollment, Exercise
 
-        student = Enrollment.objects.select_related("cohort").get(user__email="student@demo.edu")
+        student = Enrollment.objects.select_related("cohort").get(
+            user__email="student@demo.edu", cohort__course__slug=DEMO_COURSE_SLUG
+        )
         self.exercise_id = Exercise.objects.get(
             slug=DEMO_EXERCISE_SLUG, module__course__slug=DEMO_COURSE_SLUG
         ).pk
@@ -83,6 +87,12 @@ class Class:
         ready = threading.Event()
 
         def loop() -> None:
+            try:
+                listen(pubsub)
+            except redis.ConnectionError:
+                return  # the stack stopped
+
+        def listen(pubsub: Any) -> None:
             for message in pubsub.listen():
                 if message["type"] == "psubscribe":
                     ready.set()
@@ -180,12 +190,13 @@ def _uss_mib(pid: int) -> float:
 
 
 def _kernel_pids(worker_pid: int) -> list[int]:
-    """The worker's kernels: its zygote's children (each the pid 1 of its namespace)."""
-    zygotes = [
-        pid
-        for pid in _descendants(worker_pid)
-        if b"zygote_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    """The worker's kernels: its zygote's children (each the pid 1 of its namespace), warm
+    ones included. The zygote runs the runtime's Python (bwrap, its parent, names it too)."""
+    zygotes = []
+    for pid in _descendants(worker_pid):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"zygote_server" in b" ".join(argv) and b"python" in argv[0]:
+            zygotes.append(pid)
     return [kid for zygote in zygotes for kid in _descendants(zygote)]
 
 
@@ -220,6 +231,8 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         group = Class(stack, total, wait_s=wait_s)
         worker_pid = _worker_pid(stack)
         worker_before = _uss_mib(worker_pid)
+        fds_before = len(os.listdir(f"/proc/{worker_pid}/fd"))
+        threads_before = len(os.listdir(f"/proc/{worker_pid}/task"))
         spacing = BURST_WINDOW_S / BURST
         burst = _together(
             [(i * spacing, lambda i=i: group.run(i, "burst", "1 + 1")) for i in range(BURST)]
@@ -232,25 +245,52 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         time.sleep(2)  # let the last kernels settle into idle
         held = _held(stack)
         kernels = _kernel_pids(worker_pid)
-        kernel_mib = sum(_uss_mib(pid) for pid in kernels)
+        kernel_mib = statistics.fmean(_uss_mib(pid) for pid in kernels) if kernels else 0.0
         worker_growth = max(0.0, _uss_mib(worker_pid) - worker_before)
+        fds = len(os.listdir(f"/proc/{worker_pid}/fd")) - fds_before
+        threads = len(os.listdir(f"/proc/{worker_pid}/task")) - threads_before
+        # A session's own memory: its kernel's unique pages, and its share of what the
+        # worker grew by (sockets, buffers, the session's bookkeeping).
         return {
             "sessions_held": held,
             "kernel_processes": len(kernels),
-            "unique_mib_per_idle_session": round((kernel_mib + worker_growth) / held, 1)
+            "kernel_uss_mib_mean": round(kernel_mib, 1),
+            "unique_mib_per_idle_session": round(kernel_mib + worker_growth / held, 1)
             if held
             else None,
             "worker_growth_mib_per_session": round(worker_growth / held, 2) if held else None,
+            # What a live session costs the worker besides memory (threads: its pool's).
+            "worker_fds_per_session": round(fds / held, 1) if held else None,
+            "worker_threads_added": threads,
             "class_burst": _ms(burst),
             "active": _ms(active),
         }
 
 
+def measure_apart(which: str) -> dict[str, Any]:
+    """`measure` in a process of its own: Django is set up once per process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.capacity", "measure", which],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return figures
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["measure"]:
+        baseline = sys.argv[2] == "baseline"
+        figures = measure(
+            BASELINE_ENV if baseline else {}, wait_s=BASELINE_WAIT_S if baseline else WAIT_S
+        )
+        print(json.dumps(figures))
+        return
     load_before = os.getloadavg()[0]
-    baseline = measure(BASELINE_ENV, wait_s=BASELINE_WAIT_S)
+    baseline = measure_apart("baseline")
     load_middle = os.getloadavg()[0]
-    new = measure({}, wait_s=WAIT_S)
+    new = measure_apart("new")
     result = {
         "benchmark": "capacity",
         "what": f"{BURST} learners open the exercise and run `1 + 1` within "

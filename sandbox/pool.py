@@ -23,6 +23,9 @@ from sandbox.limits import Limits, SandboxInfraError
 logger = logging.getLogger(__name__)
 HEALTH_CHECK_S = 1.0
 RETRY_DELAY_S = 1.0
+# Kernels started at once for callers waiting on an empty pool (a class arriving together):
+# they boot in parallel instead of one after the other.
+MAX_PARALLEL_STARTS = 8
 
 
 def process_limits(limits: Limits) -> tuple[int, ...]:
@@ -46,6 +49,7 @@ class KernelPool:
         self._ready_changed = threading.Condition()
         self._requests: queue.Queue[tuple[Limits, Future[Kernel]]] = queue.Queue()
         self._closed = threading.Event()
+        self._waiting = 0  # callers of acquire() waiting for a kernel
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
 
@@ -68,21 +72,29 @@ class KernelPool:
             return self._start_on_pool_thread(limits, timeout)
         deadline = time.monotonic() + timeout
         with self._ready_changed:
-            while True:
-                while self._ready:
-                    kernel = self._ready.popleft()
-                    self._ready_changed.notify_all()
-                    if kernel.is_alive():
-                        kernel.limits = limits
-                        return kernel
-                    kernel.shutdown()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed.is_set():
-                    raise SandboxInfraError(
-                        f"no sandboxed kernel became ready within {timeout:g} s"
-                        + (f": {self.last_error}" if self.last_error else "")
-                    )
-                self._ready_changed.wait(min(remaining, 0.5))
+            self._waiting += 1
+            try:
+                return self._take(limits, deadline, timeout)
+            finally:
+                self._waiting -= 1
+
+    def _take(self, limits: Limits, deadline: float, timeout: float) -> Kernel:
+        """The next ready kernel; the caller holds `_ready_changed`."""
+        while True:
+            while self._ready:
+                kernel = self._ready.popleft()
+                self._ready_changed.notify_all()
+                if kernel.is_alive():
+                    kernel.limits = limits
+                    return kernel
+                kernel.shutdown()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed.is_set():
+                raise SandboxInfraError(
+                    f"no sandboxed kernel became ready within {timeout:g} s"
+                    + (f": {self.last_error}" if self.last_error else "")
+                )
+            self._ready_changed.wait(min(remaining, 0.5))
 
     @contextlib.contextmanager
     def kernel(self, *, limits: Limits | None = None) -> Iterator[Kernel]:
@@ -134,7 +146,7 @@ class KernelPool:
                 if time.monotonic() >= next_check:
                     self._drop_dead()
                     next_check = time.monotonic() + HEALTH_CHECK_S
-                missing = self.size - self.ready_count()
+                missing = self._missing()
                 if missing > 0:
                     self._start_several(missing)
                     self.last_error = None
@@ -145,6 +157,13 @@ class KernelPool:
                 self.last_error = error
                 logger.exception("sandbox: starting a kernel failed")
                 self._closed.wait(RETRY_DELAY_S)
+
+    def _missing(self) -> int:
+        """Kernels to start now: up to the pool's size, and one more for each caller
+        waiting beyond what is ready (at most MAX_PARALLEL_STARTS at once)."""
+        with self._ready_changed:
+            ready, waiting = len(self._ready), self._waiting
+        return min(MAX_PARALLEL_STARTS, max(self.size - ready, waiting - ready))
 
     def _start_several(self, count: int) -> None:
         """Start `count` kernels at once, then wait for each: they boot in parallel."""

@@ -51,6 +51,14 @@ def preload() -> list[str]:
     return [m for m in os.environ.get("SANDBOX_ZYGOTE_PRELOAD", DEFAULT_PRELOAD).split(",") if m]
 
 
+def _readable(fd: int, timeout_s: float) -> bool:
+    """Whether `fd` is readable within `timeout_s` (a pidfd is once its process exited).
+    poll, not select: a worker holding hundreds of kernels has descriptors above 1024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(int(timeout_s * 1000)))
+
+
 class PidfdProcess:
     """A forked kernel's pid 1, held by pidfd: no pid-reuse race once opened."""
 
@@ -61,8 +69,7 @@ class PidfdProcess:
     def is_alive(self) -> bool:
         if self.pidfd < 0:
             return False
-        readable, _, _ = select.select([self.pidfd], [], [], 0)
-        return not readable
+        return not _readable(self.pidfd, 0)
 
     def kill_now(self) -> None:
         if self.pidfd >= 0:
@@ -77,7 +84,7 @@ class PidfdProcess:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         if self.group is not None:
             self.group.kill_all()
-        select.select([self.pidfd], [], [], 2.0)
+        _readable(self.pidfd, 2.0)
         # Forgotten before it is closed: is_alive() must never select on a number reused.
         pidfd, self.pidfd = self.pidfd, -1
         os.close(pidfd)

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -77,13 +77,15 @@ def heartbeat(*, submission_id: int, token: datetime) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(settings.GRADING_HEARTBEAT_S):
-                Submission.objects.filter(
-                    pk=submission_id, status=SubmissionStatus.RUNNING, started_at=token
-                ).update(heartbeat_at=timezone.now())
-        except Exception:  # a heartbeat that fails is a missed beat, never a failed grading
-            log.exception("heartbeat of submission %s stopped", submission_id)
+                try:
+                    Submission.objects.filter(
+                        pk=submission_id, status=SubmissionStatus.RUNNING, started_at=token
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:  # a missed beat, never a failed grading
+                    log.warning("heartbeat of submission %s missed: %s", submission_id, exc)
+                    connection.close()  # the next beat connects again
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{submission_id}", daemon=True)
     thread.start()

@@ -7,10 +7,13 @@ audited (via "lti:<registration id>").
 """
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
@@ -251,3 +254,29 @@ def _link_record(
         },
     )
     return link
+
+
+RESUME_SALT = "lti-resume"
+RESUME_MAX_AGE_S = 300
+
+
+def resume_token(*, user: User, target: str) -> str:
+    """A one-time link credential for the new-window fallback of a launch in an iframe."""
+    return signing.dumps(
+        {"user": user.pk, "target": target, "nonce": secrets.token_urlsafe(12)}, salt=RESUME_SALT
+    )
+
+
+def resume_use(*, token: str) -> tuple[User, str]:
+    """The user and page of a resume token, which works once and for minutes only."""
+    try:
+        value = signing.loads(token, salt=RESUME_SALT, max_age=RESUME_MAX_AGE_S)
+    except signing.BadSignature:
+        raise LaunchError(_("This link has expired. Open the link in your LMS again.")) from None
+    if not cache.add(f"lti:resume:{value['nonce']}", 1, RESUME_MAX_AGE_S * 2):
+        raise LaunchError(_("This link was already used. Open the link in your LMS again."))
+    user = User.objects.filter(pk=value["user"], is_active=True).first()
+    target = str(value["target"])
+    if user is None or not target.startswith("/") or target.startswith("//"):
+        raise LaunchError(_("This link is not valid. Open the link in your LMS again."))
+    return user, target

@@ -35,11 +35,10 @@ from lti import (
 )
 from lti.cookies import STATE_COOKIE, set_cross_site_cookie
 from lti.forms import DeploymentForm
+from lti.middleware import LTI_SESSION
 from lti.models import Registration
 
 LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
-# In the session of a person who came through a launch (lti.middleware reads it).
-LTI_SESSION = "lti"
 
 
 def _error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -134,15 +133,49 @@ def launch_view(request: HttpRequest) -> HttpResponse:
         return _error(request, str(error), status=403)
     roster.roster_sync_soon(context=result.context)
     _login(request, result.user, launch)
-    if result.target is None:
-        return HttpResponseRedirect(reverse("courses:my_courses"))
-    if result.role is None:
+    target = reverse("courses:my_courses") if result.target is None else result.target.url()
+    if result.target is not None and result.role is None:
         return _error(
             request,
             _("Your role in this LMS course gives no access to this page. Ask the instructor."),
             status=403,
         )
-    return HttpResponseRedirect(result.target.url())
+    if request.headers.get("Sec-Fetch-Dest") == "iframe":
+        return _continue_in_frame(request, result.user, target)
+    return HttpResponseRedirect(target)
+
+
+def _continue_in_frame(request: HttpRequest, user: User, target: str) -> HttpResponse:
+    """Inside the LMS's iframe the browser may refuse our cookie (third-party cookies
+    blocked, no partitioned cookies): the page checks that the session holds and goes on,
+    or offers to open the exercise in a window of its own, logged in by a one-time link."""
+    resume = reverse(
+        "lti:resume", kwargs={"token": services.resume_token(user=user, target=target)}
+    )
+    return render(
+        request,
+        "lti/continue.html",
+        {"target": target, "resume": resume, "check": reverse("lti:session")},
+    )
+
+
+@never_cache
+@require_GET
+def session_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"authenticated": request.user.is_authenticated})
+
+
+@never_cache
+@require_GET
+def resume_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The new-window fallback: a one-time link (minutes, single use) that logs in the
+    person of a launch that just happened, first party, and opens their page."""
+    try:
+        user, target = services.resume_use(token=token)
+    except tokens.LaunchError as error:
+        return _error(request, str(error), status=403)
+    login(request, user, backend=LOGIN_BACKEND)
+    return HttpResponseRedirect(target)
 
 
 def _login(request: HttpRequest, user: User, launch: tokens.ValidLaunch) -> None:

@@ -120,6 +120,7 @@ def launch(
     target: str,
     mutate: Mutation | None = None,
     key_pem: str | None = None,
+    HTTP_SEC_FETCH_DEST: str | None = None,
     **prepare: Any,
 ) -> Any:
     """Launch through the LMS; `mutate` rewrites the signed claims (re-signed with `key_pem`,
@@ -136,4 +137,7 @@ def launch(
         claims = jwt.decode(form["id_token"], options={"verify_signature": False})
         claims = mutate(claims) if mutate else claims
         form["id_token"] = platform.sign(claims, key_pem=key_pem)
-    return client.post("/lti/launch/", {"id_token": form["id_token"], "state": form["state"]})
+    headers = {"HTTP_SEC_FETCH_DEST": HTTP_SEC_FETCH_DEST} if HTTP_SEC_FETCH_DEST else {}
+    return client.post(
+        "/lti/launch/", {"id_token": form["id_token"], "state": form["state"]}, **headers
+    )

@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from sandbox import (
+    Kernel,
     KernelPool,
     Limits,
     SandboxInfraError,
@@ -275,3 +276,35 @@ def test_the_insecure_mode_runs_only_when_named(monkeypatch: pytest.MonkeyPatch)
     result = run_cells(["import os\nprint(os.getuid())"])
 
     assert stdout(result.cells[0]) == f"{os.getuid()}\n"
+
+
+def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch) -> None:
+    # given a pool of one warm kernel, whose batches of starts are recorded
+    batches: list[int] = []
+    real = KernelPool._start_several
+
+    def recorded(self: KernelPool, count: int) -> None:
+        batches.append(count)
+        real(self, count)
+
+    monkeypatch.setattr(KernelPool, "_start_several", recorded)
+    with KernelPool(size=1, mode="zygote") as pool:
+        assert pool.wait_ready(1)
+        # when four callers want a kernel at the same moment
+        got: list[Kernel] = []
+        barrier = threading.Barrier(4)
+
+        def take() -> None:
+            barrier.wait()
+            got.append(pool.acquire(timeout=120))
+
+        takers = [threading.Thread(target=take) for _ in range(4)]
+        for taker in takers:
+            taker.start()
+        for taker in takers:
+            taker.join()
+        for kernel in got:
+            kernel.shutdown()
+    # then each got one, and the kernels they waited for were started in one batch
+    assert len(got) == 4
+    assert max(batches) >= 2, batches

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -296,3 +297,35 @@ def _cmdline(path: Path) -> bytes:
         return (path / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.worker
+@pytest.mark.xdist_group("worker")
+@pytest.mark.django_db(transaction=True)
+def test_database_connections_cut_mid_grading_lose_nothing(setup, prefork_worker) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("a file database (SQLite) has no server connection to cut")
+    enrollment, exercise, _ = setup
+    submission = services.submission_create(
+        learner=enrollment.user,
+        exercise=exercise,
+        notebook=answered(add_exercise(), add=SLOW_RIGHT),
+    )
+    _wait_until(lambda: Submission.objects.get(pk=submission.pk).status == SubmissionStatus.RUNNING)
+    # when the database server drops every other connection (a restart, a failover)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    # then the worker reconnects, and whatever its attempt left unfinished (no heartbeat
+    # any more) is requeued by the sweep, on the real clock, as beat would every 5 s
+    def finished() -> bool:
+        recovery.sweep()
+        return Submission.objects.get(pk=submission.pk).status in services.TERMINAL
+
+    _wait_until(finished)
+    submission.refresh_from_db()
+    assert (submission.status, str(submission.score)) == (SubmissionStatus.GRADED, "3.00")
+    assert GradeRecord.objects.filter(submission=submission).count() == 1
