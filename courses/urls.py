@@ -17,6 +17,7 @@ COURSE = "<slug:org_slug>/<slug:course_slug>/"
 exercise_patterns: list[URLPattern | URLResolver] = [
     path("", learn.exercise_view, name="exercise"),
     path("draft", learn.draft_view, name="draft"),
+    path("written-preview", learn.written_preview_view, name="written_preview"),
     path("kernel/run", learn.kernel_run_view, name="kernel_run"),
     path("kernel/interrupt", learn.kernel_interrupt_view, name="kernel_interrupt"),
     path("kernel/restart", learn.kernel_restart_view, name="kernel_restart"),

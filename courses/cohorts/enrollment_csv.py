@@ -40,8 +40,9 @@ _CONTROL_MESSAGE = gettext_lazy(
     "This line holds a control character (such as NUL); save the file again as plain CSV."
 )
 _UNREADABLE = gettext_lazy(
-    'This line cannot be read: a field is too long, or a quote (") is never closed. Put '
-    'quotes around a field that holds a comma, and double a quote inside one ("").'
+    "This line cannot be read: a field is too long, or a quotation mark is never closed. "
+    "Put quotation marks around a field that holds a comma, and double a quotation mark "
+    "inside one."
 )
 
 

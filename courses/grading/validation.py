@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from campus.models import User
 from courses import queues
+from courses.assignment import Exercise as ParsedExercise
 from courses.assignment import Role, parse_exercise, student_notebook
 from courses.grading import kernels
 from courses.grading.pipeline import grade_notebook
@@ -48,7 +49,10 @@ def exercise_validate(*, exercise: Exercise, kernel_factory: Any, limits: Any) -
         limits=limits,
     )
     auto_max = sum(c.points for c in parsed.cells if c.graded and c.role is Role.TEST)
+    answers = answerable(parsed)
     problems = []
+    if any(not a["answerable"] and a["points"] > 0 for a in answers):
+        problems.append("unanswerable")
     if _autograded(reference) < auto_max:
         problems.append("reference_not_full")
     if auto_max > 0 and _autograded(student) >= auto_max:
@@ -57,9 +61,35 @@ def exercise_validate(*, exercise: Exercise, kernel_factory: Any, limits: Any) -
         "ok": not problems,
         "problems": problems,
         "autograded_max": auto_max,
+        "answers": answers,
         "reference": reference.as_dict(instructor=True),
         "student": student.as_dict(instructor=True),
     }
+
+
+def answerable(parsed: ParsedExercise) -> list[dict[str, Any]]:
+    """What a learner answers on the exercise page, cell by cell: code answers (graded by
+    tests or by hand) and written Markdown answers can be; a task asks for cells the
+    learner adds under it, which the page does not offer yet."""
+    answers = []
+    for cell in parsed.cells:
+        if cell.grade_id is None or cell.role not in (Role.ANSWER, Role.MANUAL, Role.TASK):
+            continue
+        if cell.role is Role.TASK:
+            kind = "task"
+        elif cell.cell_type == "markdown":
+            kind = "written"
+        else:
+            kind = "code_by_hand" if cell.role is Role.MANUAL else "code"
+        answers.append(
+            {
+                "grade_id": cell.grade_id,
+                "kind": kind,
+                "points": cell.points,
+                "answerable": kind != "task" and cell.cell_type in ("code", "markdown"),
+            }
+        )
+    return answers
 
 
 def _autograded(report: GradeReport) -> float:

@@ -41,6 +41,11 @@ class NotebookCell:
         return self.role in EDITABLE_ROLES or self.role == "manual"
 
     @property
+    def written(self) -> bool:
+        """A written answer (nbgrader's Markdown answer cell): edited here, graded by hand."""
+        return self.cell_type == "markdown" and self.role == "manual"
+
+    @property
     def long(self) -> bool:
         """Long enough to be worth collapsing (a setup cell of hundreds of lines)."""
         return self.cell_type == "code" and self.source.count("\n") >= LONG_CELL_LINES
@@ -82,7 +87,7 @@ def exercise_cells(*, exercise: Exercise, learner: User | None = None) -> list[N
         role = _role(meta)
         key = _key(cell, position)
         source = cell.source
-        if cell.cell_type == "code" and role in ("answer", "manual", "plain") and key in draft:
+        if _drafted(cell.cell_type, role) and key in draft:
             source = draft[key]
         cells.append(
             NotebookCell(
@@ -96,6 +101,13 @@ def exercise_cells(*, exercise: Exercise, learner: User | None = None) -> list[N
             )
         )
     return cells
+
+
+def _drafted(cell_type: str, role: str) -> bool:
+    """Cells the learner writes in: code they may edit, and written (Markdown) answers."""
+    if cell_type == "code":
+        return role in ("answer", "manual", "plain")
+    return cell_type == "markdown" and role == "manual"
 
 
 def _draft_sources(*, exercise: Exercise, learner: User | None) -> dict[str, str]:

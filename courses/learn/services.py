@@ -15,10 +15,12 @@ class DraftRefused(ValueError):
 
 
 def draft_save(*, learner: User, exercise: Exercise, sources: dict[str, Any]) -> Draft:
-    """Keep the learner's editable code cells (by key); anything else is ignored.
-    Raises DraftRefused when the draft is too large."""
+    """Keep the learner's editable code cells and written answers (by key); anything else
+    is ignored. Raises DraftRefused when the draft is too large."""
     editable = {
-        c.key for c in exercise_cells(exercise=exercise) if c.editable and c.cell_type == "code"
+        c.key
+        for c in exercise_cells(exercise=exercise)
+        if c.editable and (c.cell_type == "code" or c.written)
     }
     kept = {k: v for k, v in sources.items() if k in editable and isinstance(v, str)}
     if len(json.dumps(kept)) > settings.SUBMISSION_MAX_BYTES:

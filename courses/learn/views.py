@@ -139,6 +139,7 @@ def exercise_view(
                 "strings": page_strings(),
                 "urls": {
                     "draft": reverse("courses:draft", args=args),
+                    "preview": reverse("courses:written_preview", args=args),
                     "run": reverse("courses:kernel_run", args=args),
                     "interrupt": reverse("courses:kernel_interrupt", args=args),
                     "restart": reverse("courses:kernel_restart", args=args),
@@ -216,6 +217,7 @@ def page_strings() -> dict[str, str]:
         "status_pending": _("Waiting for a person"),
         "status_graded": _("Graded by a person"),
         "hidden_test": _("hidden test"),
+        "preview_failed": _("The preview could not be shown. Your answer is kept."),
     }
 
 
@@ -236,6 +238,19 @@ def draft_view(
     except services.DraftRefused:
         return JsonResponse({"error": _("This notebook is too large to save.")}, status=413)
     return JsonResponse({"saved_at": draft.updated_at.isoformat()})
+
+
+@login_required
+@require_POST
+def written_preview_view(
+    request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
+) -> HttpResponse:
+    """A written answer's preview: the same Markdown renderer and sanitiser as the page."""
+    _exercise(request, org_slug, course_slug, exercise_slug)
+    return HttpResponse(
+        render_markdown(request.POST.get("body", "")[:200_000]),
+        content_type="text/html; charset=utf-8",
+    )
 
 
 @login_required

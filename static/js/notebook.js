@@ -107,7 +107,17 @@
       var cell = cells[key];
       if (!cell.el.classList.contains("readonly")) sources[key] = source(cell);
     });
+    writtenAnswers().forEach(function (answer) { sources[answer.key] = answer.textarea.value; });
     return { cells: sources };
+  }
+
+  // Written (Markdown) answers: plain textareas, previewed by written-answers.js.
+  function writtenAnswers() {
+    var found = [];
+    document.querySelectorAll(".notebook-cells li.cell-written").forEach(function (li) {
+      found.push({ key: li.dataset.key, gradeId: li.dataset.gradeId, textarea: li.querySelector("textarea.written-source") });
+    });
+    return found;
   }
 
   function saveDraft(keepalive) {
@@ -273,6 +283,12 @@
         });
       }
     });
+    writtenAnswers().forEach(function (answer) {
+      nbCells.push({
+        cell_type: "markdown", metadata: { nbgrader: { grade_id: answer.gradeId } },
+        source: answer.textarea.value
+      });
+    });
     return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: nbCells };
   }
 
@@ -367,6 +383,7 @@
   // ------------------------------------------------------------------ wiring
 
   document.querySelectorAll(".notebook-cells li.cell-code").forEach(setupCell);
+  writtenAnswers().forEach(function (answer) { answer.textarea.addEventListener("input", scheduleSave); });
   document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(order.slice()); });
   document.querySelector("[data-action=interrupt]").addEventListener("click", function () { kernelAction(URLS.interrupt); });
   document.querySelector("[data-action=restart]").addEventListener("click", function () { kernelAction(URLS.restart); });

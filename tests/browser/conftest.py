@@ -49,5 +49,15 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
+    # Anything the site-wide Content-Security-Policy blocks is a bug in a page: inline
+    # script or style, an outside asset.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, violations

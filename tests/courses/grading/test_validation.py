@@ -1,10 +1,17 @@
 """Validating an exercise grades both versions in real sandboxed kernels."""
 
+import nbformat
 import pytest
 from django.test import Client
 
+from courses.assignment import parse_exercise
 from courses.grading import kernels
-from courses.grading.validation import exercise_validate, validation_request, validation_run
+from courses.grading.validation import (
+    answerable,
+    exercise_validate,
+    validation_request,
+    validation_run,
+)
 from courses.models import Exercise, ExerciseValidation
 from sandbox import KernelPool
 from tests.support.exercises import add_exercise, as_json
@@ -71,3 +78,24 @@ def test_the_worker_side_saves_the_validation_and_the_page_shows_it() -> None:
     ).content.decode()
     assert "Valid: the reference solution earns every autograded point" in html
     assert "<code>test_add_hidden</code>" in html
+
+
+def test_validation_says_what_a_learner_can_and_cannot_answer_on_the_page() -> None:
+    # given an exercise with a code answer, a written answer and a task
+    notebook = add_exercise()
+    written = {"grade_id": "explain", "solution": True, "grade": True, "points": 2}
+    task = {"grade_id": "plot_it", "task": True, "points": 3, "locked": True}
+    for source, meta in (("YOUR ANSWER HERE", written), ("Plot the sum.", task)):
+        notebook["cells"].append(
+            nbformat.v4.new_markdown_cell(
+                source, metadata={"nbgrader": {**meta, "schema_version": 3}}
+            )
+        )
+    # when its answers are listed
+    answers = answerable(parse_exercise(data=as_json(notebook)))
+    # then the task's points are the ones the page cannot earn
+    assert [(a["grade_id"], a["kind"], a["answerable"]) for a in answers] == [
+        ("add", "code", True),
+        ("explain", "written", True),
+        ("plot_it", "task", False),
+    ]

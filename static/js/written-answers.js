@@ -1,0 +1,40 @@
+// Written answers (nbgrader's Markdown answer cells): a plain textarea, and a preview the
+// server renders and sanitises (Markdown and math, as the rest of the page). Drafts and
+// submission are notebook.js's: it reads these textareas with the code cells.
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("notebook-config").textContent);
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function showPreview(li) {
+    var textarea = li.querySelector("textarea.written-source");
+    var preview = li.querySelector(".written-preview");
+    var body = new URLSearchParams({ body: textarea.value });
+    fetch(config.urls.preview, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() },
+      body: body
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        preview.innerHTML = html;  // rendered and sanitised by the server (courses/html.py)
+        if (window.typesetMath) window.typesetMath(preview);
+      })
+      .catch(function () { preview.textContent = config.strings.preview_failed; });
+  }
+
+  document.querySelectorAll(".notebook-cells li.cell-written").forEach(function (li) {
+    li.querySelector("[data-action=preview-written]").addEventListener("click", function () {
+      showPreview(li);
+    });
+  });
+})();
