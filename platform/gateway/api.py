@@ -1,7 +1,7 @@
 """The OpenAI-compatible API, independent of how bytes arrive (see gateway.httpserver).
 
-GET /v1/models, POST /v1/embeddings, POST /v1/chat/completions (streaming as server-sent
-events in OpenAI's chunk format). Errors use OpenAI's error shape.
+GET /v1/models, POST /v1/embeddings, POST /v1/chat/completions and POST /v1/completions
+(streaming as server-sent events in OpenAI's chunk format). Errors use OpenAI's error shape.
 """
 
 import asyncio
@@ -21,7 +21,8 @@ from django.db import close_old_connections
 from redis.asyncio import Redis
 
 from gateway import parsing as parse
-from gateway.backends import CardInfo, Completion, Registry
+from gateway import streaming
+from gateway.backends import CardInfo, Completion, Emit, Registry
 from gateway.errors import ApiError, bad_request, model_not_found, unauthorized
 from gateway.identity import (
     Identity,
@@ -30,7 +31,7 @@ from gateway.identity import (
     identity_from_token,
 )
 from gateway.limits import limits_check, usage_record
-from gateway.models import ModelKind
+from gateway.models import ModelCard, ModelKind
 from gateway.selectors import models_for
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def error_response(error: ApiError) -> Response:
     return Response(error.status, error.body(), headers)
 
 
-def _listing(card: Any) -> dict[str, Any]:
+def _listing(card: ModelCard) -> dict[str, Any]:
     return {
         "id": card.name,
         "object": "model",
@@ -79,14 +80,29 @@ def _listing(card: Any) -> dict[str, Any]:
         "weights_open": card.weights_open,
         "training_data_open": card.training_data_open,
         "training_code_open": card.training_code_open,
+        "engine_version": card.engine_version or None,
+        "model_sha256": card.model_sha256 or None,
     }
+
+
+def card_info(card: ModelCard) -> CardInfo:
+    """What the API needs of a catalog entry, detached from the ORM."""
+    return CardInfo(
+        card.name,
+        card.kind,
+        card.backend,
+        card.location,
+        _listing(card),
+        model_sha256=card.model_sha256,
+        engine_version=card.engine_version,
+    )
 
 
 def _allowed_cards(identity: Identity) -> dict[str, CardInfo]:
     cards = models_for(
         user_id=identity.user_id, course_id=identity.course_id, is_staff=identity.is_staff
     )
-    return {c.name: CardInfo(c.name, c.kind, c.backend, c.location, _listing(c)) for c in cards}
+    return {c.name: card_info(c) for c in cards}
 
 
 class Gateway:
@@ -97,9 +113,11 @@ class Gateway:
         self.redis = redis
         # Quota days and rate-limit minutes are read on this clock (tests pin it).
         self.clock = clock
-        # The ORM blocks: one thread for it. Models run in their own threads.
+        # The ORM blocks: one thread for it. Models run in their own threads, enough for
+        # every request the engines admit (they mostly wait on a socket): a request beyond
+        # that must reach the engine's admission check and get its 503, not queue here.
         self.db = ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
-        self.inference = ThreadPoolExecutor(4, thread_name_prefix="gateway-model")
+        self.inference = ThreadPoolExecutor(64, thread_name_prefix="gateway-model")
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -130,6 +148,7 @@ class Gateway:
             ("GET", "/v1/models"): self.list_models,
             ("POST", "/v1/embeddings"): self.embeddings,
             ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("POST", "/v1/completions"): self.completions,
         }
         path = request.path.split("?", 1)[0].rstrip("/")
         if (request.method, path) == ("GET", "/healthz"):
@@ -225,6 +244,14 @@ class Gateway:
         )
 
     async def chat_completions(self, request: Request, identity: Identity) -> Response:
+        return await self._generate(request, identity, streaming.CHAT)
+
+    async def completions(self, request: Request, identity: Identity) -> Response:
+        return await self._generate(request, identity, streaming.COMPLETION)
+
+    async def _generate(
+        self, request: Request, identity: Identity, shape: streaming.Shape
+    ) -> Response:
         data = parse.json_body(request.body)
         card = await self.card(identity, parse.model_name(data), ModelKind.CHAT)
         tokens_left = await limits_check(
@@ -235,34 +262,29 @@ class Gateway:
             quota_limit=identity.quota_limit,
             personal_quotas=identity.personal_quotas,
         )
-        req = parse.chat_request(data, tokens_left=tokens_left)
+        req = parse.generation_request(data, tokens_left=tokens_left, chat=shape.chat)
         backend = await self.run(self.registry.get, card)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+
+        def generate(emit: Emit | None) -> Completion:
+            if req.prompt is not None:
+                return backend.complete(req.prompt, req.params, emit)
+            return backend.chat(req.messages, req.params, emit)
+
+        cid = f"{shape.id_prefix}{uuid.uuid4().hex}"
         if req.stream:
-            return await self._stream(identity, card, backend, req, completion_id)
-        done: Completion = await self.run(backend.chat, req.messages, req.params, None)
+            return await self._stream(identity, card, generate, req, shape, cid)
+        done = await self.run(generate, None)
         await self._record(identity, card, done.prompt_tokens, done.completion_tokens)
-        message = {"role": "assistant", "content": done.text}
-        choice = {
-            "index": 0,
-            "message": message,
-            "finish_reason": done.finish_reason,
-            "logprobs": None,
-        }
-        return json_response(
-            200,
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": card.name,
-                "choices": [choice],
-                "usage": _usage(done),
-            },
-        )
+        return json_response(200, streaming.whole(shape, cid, card.name, done))
 
     async def _stream(
-        self, identity: Identity, card: CardInfo, backend: Any, req: parse.ChatRequest, cid: str
+        self,
+        identity: Identity,
+        card: CardInfo,
+        generate: Callable[[Emit | None], Completion],
+        req: parse.GenerationRequest,
+        shape: streaming.Shape,
+        cid: str,
     ) -> Response:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -278,79 +300,21 @@ class Gateway:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-        def generate() -> None:
+        def run() -> None:
             try:
-                result: Any = backend.chat(req.messages, req.params, emit)
+                result: Any = generate(emit)
                 loop.call_soon_threadsafe(charge, result)
             except Exception as error:  # handed to the event loop, which answers with it
                 result = error
             loop.call_soon_threadsafe(queue.put_nowait, result)
 
-        loop.run_in_executor(self.inference, generate)
+        loop.run_in_executor(self.inference, run)
         first = await queue.get()
         if isinstance(first, Exception):
             # Nothing sent yet: the caller gets a real status (503 for a dead upstream).
             raise first
-        chunks = _sse(card, req, cid, first, queue)
+        chunks = streaming.events(
+            shape, cid, card.name, first, queue, include_usage=req.include_usage
+        )
         headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
         return Response(200, headers=headers, stream=chunks)
-
-
-def _usage(done: Completion) -> dict[str, int]:
-    total = done.prompt_tokens + done.completion_tokens
-    return {
-        "prompt_tokens": done.prompt_tokens,
-        "completion_tokens": done.completion_tokens,
-        "total_tokens": total,
-    }
-
-
-def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-    return _event(
-        {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [choice],
-        }
-    )
-
-
-def _event(data: Any) -> bytes:
-    return b"data: " + json.dumps(data).encode() + b"\n\n"
-
-
-async def _sse(
-    card: CardInfo,
-    req: parse.ChatRequest,
-    cid: str,
-    item: Any,
-    queue: "asyncio.Queue[Any]",
-) -> AsyncIterator[bytes]:
-    yield _chunk(cid, card.name, {"role": "assistant", "content": ""})
-    while isinstance(item, str):
-        yield _chunk(cid, card.name, {"content": item})
-        item = await queue.get()
-    if isinstance(item, Exception):
-        error = (
-            item
-            if isinstance(item, ApiError)
-            else ApiError(500, "Generation failed.", type_="server_error")
-        )
-        yield b"data: " + error.body() + b"\n\n"
-        return
-    yield _chunk(cid, card.name, {}, item.finish_reason)
-    if req.include_usage:
-        yield _event(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": card.name,
-                "choices": [],
-                "usage": _usage(item),
-            }
-        )
-    yield b"data: [DONE]\n\n"

@@ -13,6 +13,7 @@ class ModelKind(models.TextChoices):
 class BackendKind(models.TextChoices):
     SENTENCE_TRANSFORMERS = "sentence_transformers", _("sentence-transformers (local directory)")
     HF_CAUSAL = "hf_causal", _("Hugging Face causal language model (local directory)")
+    LLAMA_CPP = "llama_cpp", _("llama.cpp engine run by the gateway (GGUF file)")
     UPSTREAM = "upstream", _("OpenAI-compatible upstream server")
 
 
@@ -37,8 +38,9 @@ class ModelCard(models.Model):
         max_length=500,
         blank=True,
         help_text=_(
-            "A local model directory, or the upstream's model name. Empty: the embedded "
-            "all-MiniLM-L6-v2 (local backends) or the API name (upstream)."
+            "A local model directory or GGUF file, or the upstream's model name. Empty: the "
+            "embedded all-MiniLM-L6-v2 (sentence-transformers), SmolLM2-135M-Instruct "
+            "(llama.cpp) or the API name (upstream)."
         ),
     )
     description = models.TextField(_("description"), blank=True)
@@ -47,6 +49,18 @@ class ModelCard(models.Model):
     weights_open = models.BooleanField(_("weights are open"), default=False)
     training_data_open = models.BooleanField(_("training data is open"), default=False)
     training_code_open = models.BooleanField(_("training code is open"), default=False)
+    model_sha256 = models.CharField(
+        _("model file sha256"),
+        max_length=64,
+        blank=True,
+        help_text=_("Pinned for reproducible outputs: a different file is refused (llama.cpp)."),
+    )
+    engine_version = models.CharField(
+        _("engine version"),
+        max_length=100,
+        blank=True,
+        help_text=_("Pinned for reproducible outputs, e.g. 'xllamacpp 2026.10.11549'."),
+    )
     active = models.BooleanField(_("served"), default=True)
     all_courses = models.BooleanField(
         _("enabled in every course"),

@@ -62,9 +62,12 @@ def embedding_request(data: dict[str, Any]) -> EmbeddingRequest:
 
 
 @dataclass(frozen=True)
-class ChatRequest:
+class GenerationRequest:
+    """A chat request (`messages`) or a text completion request (`prompt`)."""
+
     model: str
     messages: list[Message]
+    prompt: str | None
     params: ChatParams
     stream: bool
     include_usage: bool
@@ -115,10 +118,56 @@ def _stop(data: dict[str, Any]) -> tuple[str, ...]:
     return tuple(stops)
 
 
-def chat_request(data: dict[str, Any], *, tokens_left: int) -> ChatRequest:
-    messages = data.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise bad_request("`messages` must be a non-empty list.", param="messages")
+RESPONSE_TYPES = ("text", "json_object", "json_schema")
+
+
+def _response_format(data: dict[str, Any]) -> dict[str, Any] | None:
+    value = data.get("response_format")
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind not in RESPONSE_TYPES:
+        raise bad_request(
+            "`response_format` must be an object whose `type` is 'text', 'json_object' or "
+            "'json_schema'.",
+            param="response_format",
+        )
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            raise bad_request(
+                "`response_format.json_schema.schema` must be a JSON schema object, e.g. "
+                '{"type": "json_schema", "json_schema": {"name": "answer", "schema": {...}}}.',
+                param="response_format",
+            )
+    return None if kind == "text" else value
+
+
+def _prompt(data: dict[str, Any]) -> str:
+    prompt = data.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str) or not prompt:
+        raise bad_request(
+            "`prompt` must be a non-empty string (token arrays and batches are not accepted).",
+            param="prompt",
+        )
+    return prompt
+
+
+def generation_request(
+    data: dict[str, Any], *, tokens_left: int, chat: bool = True
+) -> GenerationRequest:
+    """A /v1/chat/completions body (`chat`) or a /v1/completions body, checked."""
+    messages: list[Message] = []
+    prompt = None
+    if chat:
+        raw = data.get("messages")
+        if not isinstance(raw, list) or not raw:
+            raise bad_request("`messages` must be a non-empty list.", param="messages")
+        messages = [_content(m, i) for i, m in enumerate(raw)]
+    else:
+        prompt = _prompt(data)
     if data.get("n", 1) != 1:
         raise bad_request("Only one choice per request is supported (`n` = 1).", param="n")
     seed = data.get("seed")
@@ -131,10 +180,12 @@ def chat_request(data: dict[str, Any], *, tokens_left: int) -> ChatRequest:
         top_p=_number(data, "top_p", 1.0, 0.0, 1.0) or 1.0,
         stop=_stop(data),
         seed=seed,
+        response_format=_response_format(data),
     )
-    return ChatRequest(
+    return GenerationRequest(
         model=model_name(data),
-        messages=[_content(m, i) for i, m in enumerate(messages)],
+        messages=messages,
+        prompt=prompt,
         params=params,
         stream=bool(data.get("stream", False)),
         include_usage=bool(isinstance(options, dict) and options.get("include_usage")),

@@ -12,8 +12,9 @@ from pathlib import Path
 from django.conf import settings
 from redis.asyncio import Redis
 
-from gateway.api import Gateway
-from gateway.backends import CardInfo, Registry
+from gateway.api import Gateway, card_info
+from gateway.backends import Registry
+from gateway.errors import ApiError
 from gateway.httpserver import close_connections, start_tcp, start_unix
 from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.services import usage_flush
@@ -28,13 +29,24 @@ def socket_path() -> Path:
     return Path(settings.GATEWAY_SOCKET_DIR) / SOCKET_NAME
 
 
+def start_engines(registry: Registry) -> None:
+    """Start the llama.cpp engines of the active catalog; they load in the background."""
+    for card in ModelCard.objects.filter(active=True, backend=BackendKind.LLAMA_CPP):
+        try:
+            registry.get(card_info(card))
+        except ApiError as error:
+            log.error("%s is not served: %s", card.name, error.message)
+        else:
+            log.info("Loading %s in the background", card.name)
+
+
 def preload(registry: Registry) -> None:
-    """Load the embedded default (and every active local embedding model) before listening."""
+    """Load every active local embedding model (a request for one meanwhile waits for it)."""
     cards = ModelCard.objects.filter(
         active=True, kind=ModelKind.EMBEDDING, backend=BackendKind.SENTENCE_TRANSFORMERS
     )
     for card in cards:
-        backend = registry.get(CardInfo(card.name, card.kind, card.backend, card.location))
+        backend = registry.get(card_info(card))
         backend.embed(["warm up"])  # the first call pays for lazy initialisation
         log.info("Loaded %s", card.name)
 

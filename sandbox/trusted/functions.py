@@ -31,14 +31,19 @@ class TestFunctions:
         # Keyed by id(): the table keeps each function alive, so an id is never reused.
         self._numbers: dict[int, int] = {}
 
-    def node(self, function: Any) -> dict[str, Any]:
+    def node(self, function: Any, reference: list[str] | None = None) -> dict[str, Any]:
+        """How the kernel gets ``function``: a number to call back, and for a library's
+        public function (``reference``) where the kernel finds its own copy."""
         number = self._numbers.get(id(function))
         if number is None:
             number = len(self._by_number) + 1
             self._by_number[number] = function
             self._numbers[id(function)] = number
         name = getattr(function, "__name__", None)
-        return {"$": "cb", "id": number, "name": name[:100] if type(name) is str else "function"}
+        node = {"$": "cb", "id": number, "name": name[:100] if type(name) is str else "function"}
+        if reference is not None:
+            node["ref"] = reference
+        return node
 
     def lookup(self, node: dict[str, Any]) -> Any:
         """The function behind a proxy the kernel sends back (only ones handed out)."""

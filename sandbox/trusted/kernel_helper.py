@@ -199,7 +199,12 @@ class _Session:
         self.saved: dict[str, tuple[bool, Any]] = {}
         self.references: dict[tuple[int, ...], Any] = {}
 
-    def _test_function(self, node: dict[str, Any]) -> TestFunction:
+    def _test_function(self, node: dict[str, Any]) -> Any:
+        reference = node.get("ref")
+        if type(reference) is list and len(reference) == 2:
+            own = _library_function(*reference)
+            if own is not None:
+                return own
         name = node.get("name")
         return TestFunction(self, node["id"], name if type(name) is str else "function")
 
@@ -313,6 +318,19 @@ def _global_names(codes: list[Any], ns: dict[str, Any], limit: int = 500) -> fro
             ) == ns.get("__name__"):
                 todo.extend(_codes_of(value))
     return frozenset(names)
+
+
+def _library_function(module: Any, qualname: Any) -> Any:
+    """This kernel's own copy of a library function the test passed (``numpy.sin``)."""
+    if type(module) is not str or type(qualname) is not str:
+        return None
+    try:
+        value: Any = __import__(module, fromlist=["_"])
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except Exception:
+        return None
+    return value if callable(value) else None
 
 
 def _test_error(err: Any) -> BaseException:

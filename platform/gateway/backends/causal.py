@@ -17,6 +17,7 @@ from transformers import (
 )
 
 from gateway.backends.base import ChatParams, Completion, Emit, Message
+from gateway.errors import bad_request
 
 
 class _Collector(StoppingCriteria):
@@ -65,7 +66,16 @@ class CausalLMBackend:
         return "\n".join([*lines, "assistant:"])
 
     def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
-        inputs = self.tokenizer(self._prompt(messages), return_tensors="pt")
+        return self.complete(self._prompt(messages), params, emit)
+
+    def complete(self, prompt: str, params: ChatParams, emit: Emit | None) -> Completion:
+        if params.response_format is not None:
+            raise bad_request(
+                "This model's backend cannot constrain its output to a format: "
+                "drop `response_format`, or use a model served by llama.cpp.",
+                param="response_format",
+            )
+        inputs = self.tokenizer(prompt, return_tensors="pt")
         prompt_len = int(inputs["input_ids"].shape[1])
         collector = _Collector(self.tokenizer, prompt_len, params, emit)
         sampling = params.temperature > 0

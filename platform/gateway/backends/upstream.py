@@ -1,10 +1,13 @@
-"""Any OpenAI-compatible server (vLLM, Ollama, TGI) reached over HTTP."""
+"""Any OpenAI-compatible server reached over HTTP: vLLM, Ollama, TGI or llama.cpp's server
+run by a university (`GATEWAY_UPSTREAM_URL`), and the gateway's own llama.cpp engine on
+its private unix socket (gateway.backends.llamacpp)."""
 
+import http.client
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from http.client import HTTPResponse
+import socket
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,39 +15,81 @@ import numpy as np
 from gateway.backends.base import ChatParams, Completion, Embeddings, Emit, Message
 from gateway.errors import ApiError, bad_request, upstream_unavailable
 
+# The text of one choice: a chat message or delta, or a completion's text.
+Pick = Callable[[dict[str, Any]], str | None]
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self.socket_path))
+        self.sock = sock
+
 
 class UpstreamBackend:
-    def __init__(self, *, base_url: str, api_key: str, model: str, timeout_s: float) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_s: float,
+        unix_socket: Path | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(base_url.rstrip("/"))
+        self.scheme, self.netloc, self.prefix = parts.scheme, parts.netloc, parts.path
         self.api_key = api_key
         self.model = model
         self.timeout_s = timeout_s
+        self.unix_socket = unix_socket
+        self.extra = extra or {}  # sent with every generation request (engine options)
 
-    def _post(self, path: str, payload: dict[str, Any]) -> HTTPResponse:
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.unix_socket is not None:
+            return _UnixConnection(self.unix_socket, self.timeout_s)
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout_s)
+        return http.client.HTTPConnection(self.netloc, timeout=self.timeout_s)
+
+    def _post(self, path: str, payload: dict[str, Any]) -> http.client.HTTPResponse:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(  # noqa: S310 (an http(s) URL from the settings)
-            self.base_url + path, data=json.dumps(payload).encode(), headers=headers
-        )
+        conn = self._connection()
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout_s)  # noqa: S310
-        except urllib.error.HTTPError as error:
-            raise self._error(error) from None
-        except (OSError, urllib.error.URLError) as error:
+            conn.request("POST", self.prefix + path, json.dumps(payload).encode(), headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            conn.close()
             raise upstream_unavailable(
                 f"The model server for {self.model!r} is unreachable ({error}). "
                 "Try again later; if it lasts, tell your instructor."
             ) from None
+        if response.status >= 400:
+            refusal = self._error(response)
+            conn.close()
+            raise refusal
+        return response
 
-    def _error(self, error: urllib.error.HTTPError) -> ApiError:
+    def _error(self, response: http.client.HTTPResponse) -> ApiError:
+        raw = response.read()
         try:
-            message = json.loads(error.read())["error"]["message"]
+            message = json.loads(raw)["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            message = error.reason
-        if error.code >= 500 or error.code in (401, 403):
-            # Our credentials or their server: not something the caller can fix.
-            return upstream_unavailable(f"The model server answered {error.code}: {message}")
+            message = raw.decode(errors="replace")[:500] or response.reason
+        status = response.status
+        if status >= 500 or status in (401, 403, 429):
+            # Our credentials, their load or their server: not something the caller can fix.
+            error = upstream_unavailable(f"The model server answered {status}: {message}")
+            if retry_after := response.getheader("Retry-After"):
+                error.headers["Retry-After"] = retry_after
+            return error
         return bad_request(f"The model server refused the request: {message}")
 
     def embed(self, texts: list[str]) -> Embeddings:
@@ -56,47 +101,55 @@ class UpstreamBackend:
         tokens = int(body.get("usage", {}).get("prompt_tokens", 0))
         return Embeddings(vectors=vectors, prompt_tokens=tokens)
 
-    def _payload(self, messages: list[Message], params: ChatParams, stream: bool) -> dict[str, Any]:
+    def _payload(self, params: ChatParams, stream: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "stream": stream,
+            **self.extra,
         }
         if params.stop:
             payload["stop"] = list(params.stop)
         if params.seed is not None:
             payload["seed"] = params.seed
+        if params.response_format is not None:
+            payload["response_format"] = params.response_format
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload
 
     def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:
+        payload = {**self._payload(params, emit is not None), "messages": messages}
+        return self._generate("/chat/completions", payload, emit, _chat_text)
+
+    def complete(self, prompt: str, params: ChatParams, emit: Emit | None) -> Completion:
+        payload = {**self._payload(params, emit is not None), "prompt": prompt}
+        return self._generate("/completions", payload, emit, _completion_text)
+
+    def _generate(
+        self, path: str, payload: dict[str, Any], emit: Emit | None, pick: Pick
+    ) -> Completion:
         if emit is None:
-            with self._post("/chat/completions", self._payload(messages, params, False)) as r:
-                body = json.loads(r.read())
+            with self._post(path, payload) as response:
+                body = json.loads(response.read())
             choice = body["choices"][0]
             usage = body.get("usage") or {}
             return Completion(
-                text=choice["message"].get("content") or "",
+                text=pick(choice) or "",
                 prompt_tokens=int(usage.get("prompt_tokens", 0)),
                 completion_tokens=int(usage.get("completion_tokens", 0)),
                 finish_reason=choice.get("finish_reason") or "stop",
             )
-        return self._stream(messages, params, emit)
-
-    def _stream(self, messages: list[Message], params: ChatParams, emit: Emit) -> Completion:
         text: list[str] = []
         finish = "stop"
-        usage: dict[str, Any] = {}
-        with self._post("/chat/completions", self._payload(messages, params, True)) as response:
+        usage = {}
+        with self._post(path, payload) as response:
             for chunk in _sse_events(response):
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices", []):
-                    piece = (choice.get("delta") or {}).get("content")
-                    if piece:
+                    if piece := pick(choice):
                         text.append(piece)
                         emit(piece)
                     finish = choice.get("finish_reason") or finish
@@ -108,7 +161,16 @@ class UpstreamBackend:
         )
 
 
-def _sse_events(response: HTTPResponse) -> Iterator[dict[str, Any]]:
+def _chat_text(choice: dict[str, Any]) -> str | None:
+    message = choice.get("message") or choice.get("delta") or {}
+    return message.get("content")
+
+
+def _completion_text(choice: dict[str, Any]) -> str | None:
+    return choice.get("text")
+
+
+def _sse_events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
     for raw in response:
         line = raw.decode().strip()
         if not line.startswith("data:"):
@@ -116,4 +178,9 @@ def _sse_events(response: HTTPResponse) -> Iterator[dict[str, Any]]:
         data = line[len("data:") :].strip()
         if data == "[DONE]":
             return
-        yield json.loads(data)
+        event = json.loads(data)
+        if "error" in event:
+            error = event["error"]
+            message = error.get("message", "") if isinstance(error, dict) else str(error)
+            raise upstream_unavailable(f"The model server failed while generating: {message}")
+        yield event

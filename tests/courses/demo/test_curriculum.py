@@ -41,6 +41,10 @@ REPO = Path(__file__).resolve().parents[3]
 EXERCISES = sorted(p.stem for p in (COURSE_DIR / "exercises").glob("*.ipynb"))
 LESSONS = sorted(p.stem for p in (COURSE_DIR / "lessons").glob("*.md"))
 GATEWAY_EXERCISES = ("semantic-search", "classify-abstracts", "retrieval-precision")
+# These call the chat model: graded through the real sandbox and gateway only
+# (test_curriculum_real.py), the stand-in gateway here serves embeddings.
+CHAT_EXERCISES = ("structured-extraction", "retrieval-against-hallucination", "llm-versus-knn")
+LOCAL_EXERCISES = [slug for slug in EXERCISES if slug not in CHAT_EXERCISES]
 
 # The real learner client once the gateway is merged; until then a stand-in with its interface.
 LEARNER_CLIENT = REPO / "platform" / "gateway" / "learner_client" / "open_models.py"
@@ -152,7 +156,7 @@ def test_loading_the_demo_curriculum_enrolls_the_demo_student_and_is_idempotent(
     # then nothing is duplicated, and the student and instructor are enrolled
     assert Course.objects.filter(slug=course.slug).count() == 1
     assert _row_counts(course) == counts
-    assert counts == {"modules": 4, "lessons": len(LESSONS), "exercises": len(EXERCISES)}
+    assert counts == {"modules": 5, "lessons": len(LESSONS), "exercises": len(EXERCISES)}
     assert course.published and course.title == "Open AI models for science"
     roles = dict(
         Enrollment.objects.filter(cohort__course=course).values_list("user__email", "role")
@@ -175,6 +179,9 @@ def test_the_loaded_exercises_carry_their_notebooks_and_points_in_course_order()
         "classify-abstracts",
         "retrieval-precision",
         "wine-classifier",
+        "structured-extraction",
+        "retrieval-against-hallucination",
+        "llm-versus-knn",
         "open-models-reflection",
     ]
     for exercise in exercises:
@@ -283,7 +290,7 @@ def kernel_factory(gateway_url: str, client_dir: Path) -> Callable[[], InsecureL
     return start
 
 
-@pytest.mark.parametrize("slug", EXERCISES)
+@pytest.mark.parametrize("slug", LOCAL_EXERCISES)
 def test_the_reference_solution_earns_every_autograded_point(
     slug: str, kernel_factory: Callable[[], InsecureLocalKernel]
 ) -> None:
@@ -294,7 +301,7 @@ def test_the_reference_solution_earns_every_autograded_point(
     assert report.score + report.pending_points == source.max_score
 
 
-@pytest.mark.parametrize("slug", EXERCISES)
+@pytest.mark.parametrize("slug", LOCAL_EXERCISES)
 def test_the_student_version_does_not_pass_the_autograded_tests(
     slug: str, kernel_factory: Callable[[], InsecureLocalKernel]
 ) -> None:

@@ -31,10 +31,10 @@ LIMITS = Limits(cell_timeout_s=120, total_timeout_s=300)
 
 @pytest.fixture
 def learner_kernels(
-    gateway: RunningGateway,
+    chat_gateway: RunningGateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
-    monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(gateway.socket.parent))
+    monkeypatch.setenv("SANDBOX_GATEWAY_DIR", str(chat_gateway.socket.parent))
     learner = UserFactory()
     started: list[LearnerKernel] = []
 

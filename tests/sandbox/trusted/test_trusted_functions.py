@@ -119,6 +119,23 @@ def test_a_kept_test_function_cannot_be_called_after_its_test(kernel, run_truste
     assert later.status == "error"
 
 
+def test_a_library_function_from_a_test_is_the_kernels_own_copy(run_trusted):
+    answer = (
+        "def kind(f):\n    return type(f).__name__\n"
+        "def integrate(f, a, b, n):\n"
+        "    h = (b - a) / n\n"
+        "    return h * sum(f(a + (i + 0.5) * h) for i in range(n))\n"
+    )
+    tests = (
+        "import numpy as np, math\n"
+        "assert [kind(np.sin), kind(math.cos), kind(abs)] == "
+        "['ufunc', 'builtin_function_or_method', 'builtin_function_or_method']\n"
+        "assert kind(lambda x: x) == 'TestFunction'",
+        "import numpy as np\nassert abs(integrate(np.sin, 0.0, np.pi, 100_000) - 2.0) < 1e-6",
+    )
+    assert [r.passed for r in run_trusted(answer, *tests, cell_timeout_s=60)] == [True, True]
+
+
 # Cheats: the learner holds a proxy, never the function.
 
 
@@ -175,7 +192,8 @@ def test_a_forged_test_function_number_fails_the_test(run_trusted):
 def test_learner_code_catching_errors_cannot_outlive_the_tests_time_limit(run_trusted):
     cheat = textwrap.dedent("""
         def spin(f):
-            while True:
+            # every error the test's side sends is swallowed, for as long as the test runs
+            while f._session.open:
                 try:
                     f(1)
                 except Exception:
