@@ -31,6 +31,7 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import threading
 from typing import IO, Any, NoReturn
 
@@ -342,17 +343,28 @@ def serve(config: Config, requests: IO[str], replies: IO[str]) -> None:
         replies.flush()
 
 
-def preload(modules: list[str]) -> None:
+def preload(modules: list[str], home_files: dict[str, str]) -> None:
     """Import what learners' code imports, once: a kernel forked afterwards pays nothing for
     it. A module missing from the runtime is skipped (it would fail in the kernel too)."""
     # Headless while importing: pyplot must not look for a display or a GUI toolkit.
     os.environ["MPLBACKEND"] = "Agg"
-    for module in modules:
-        try:
-            __import__(module)
-        except ImportError:
-            continue
+    kernels_config_dir = os.environ.get("MPLCONFIGDIR")
+    with tempfile.TemporaryDirectory() as config_dir:
+        # matplotlib finds the runtime's prebuilt font list here; without it, it would build
+        # one with fc-list, whose cache (/var/cache/fontconfig) every kernel would then see.
+        for relative, text in home_files.items():
+            if relative.startswith(".config/matplotlib/"):
+                with open(os.path.join(config_dir, os.path.basename(relative)), "w") as cache:
+                    cache.write(text)
+        os.environ["MPLCONFIGDIR"] = config_dir
+        for module in modules:
+            try:
+                __import__(module)
+            except ImportError:
+                continue
     del os.environ["MPLBACKEND"]
+    if kernels_config_dir is not None:
+        os.environ["MPLCONFIGDIR"] = kernels_config_dir
     # A thread started by an import would not exist in the forked kernels, and a lock it
     # held would stay locked there forever.
     if threading.active_count() != 1:
@@ -368,7 +380,7 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(config["env"])
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    preload(config["preload"])
+    preload(config["preload"], config["home_files"])
     import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
 

@@ -147,17 +147,18 @@ def recent_errors(*, limit: int = 20) -> list[Submission]:
 WEB_LATENCY_KEY = "ostp:web:latency:"
 WEB_ROUTES_KEY = "ostp:web:routes"
 WEB_SAMPLES = 1000  # the latest requests of each route
-_web_client: redis.Redis | None = None
+_web_clients: dict[str, redis.Redis] = {}
 
 
 def _web_redis() -> redis.Redis:
     # Its own client with a short timeout: recording must never slow a request down much.
-    global _web_client
-    if _web_client is None:
-        _web_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=0.2, socket_connect_timeout=0.2
+    url = settings.REDIS_URL
+    client = _web_clients.get(url)
+    if client is None:
+        client = _web_clients[url] = redis.Redis.from_url(
+            url, socket_timeout=0.2, socket_connect_timeout=0.2
         )
-    return _web_client
+    return client
 
 
 def web_request_record(*, route: str, seconds: float) -> None:

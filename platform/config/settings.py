@@ -187,6 +187,8 @@ ACCOUNT_FORMS.update(
     signup="campus.sso.forms.UniversitySignupForm",
 )
 SOCIALACCOUNT_AUTO_SIGNUP = True
+# The IdP vouches for the address (campus/sso/adapter.py decides how far): no email round trip.
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 # Never link by email alone: campus.sso.adapter decides, from the university's own domains.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False

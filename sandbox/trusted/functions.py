@@ -9,12 +9,23 @@ its globals or its closure.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .codec import ProtocolError, describe_exception
+from .codec import Decoder, ProtocolError, describe_exception
 
-if TYPE_CHECKING:
-    from .remote import KernelLink
+
+class KernelLink(Protocol):
+    """What running a test function needs of the link to the kernel (sandbox.trusted.remote
+    implements it; named here so that neither module imports the other's)."""
+
+    depth: int
+    broken: Any
+
+    @property
+    def decoder(self) -> Decoder: ...
+
+    def encode(self, value: Any, bufs: list[bytes]) -> Any: ...
+
 
 # Test function -> learner code -> test function ... each level holds frames on both
 # sides; far below Python's own recursion limit, so the limit is a clear message.

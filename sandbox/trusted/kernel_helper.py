@@ -221,7 +221,15 @@ class _Session:
         if not self.open:
             raise RuntimeError("a test's function can only be called while its test runs")
         bufs: list[bytes] = []
-        send_frame(self.sock, {"cb": ident, "args": self.encoder([args, kwargs], bufs)}, bufs)
+        node = self.encoder([args, kwargs], bufs)
+        try:
+            return self._await_result(ident, node, bufs)
+        except (OSError, EOFError):
+            self.open = False  # the test is over: later calls fail at once
+            raise
+
+    def _await_result(self, ident: int, node: Any, bufs: list[bytes]) -> Any:
+        send_frame(self.sock, {"cb": ident, "args": node}, bufs)
         while True:
             reply, rbufs = recv_frame(self.sock)
             if "cbok" in reply:

@@ -100,7 +100,10 @@ def test_an_instructor_authors_a_lesson_and_an_exercise(
         kernels.close_pool()
     page.reload()
     expect(page.locator("#validation")).to_contain_text("Valid: the reference solution")
-    expect(page.locator("#validation table")).to_have_count(2)
+    # what a learner can answer on the page, then each version's tests
+    expect(page.locator("#validation table")).to_have_count(3)
+    for caption in ("Reference solution", "Student version"):
+        expect(page.locator("#validation caption", has_text=caption)).to_have_count(1)
     shot(page, "teach-exercise-validated")
     page.goto(_course_url(live_server, w))
     shot(page, "teach-course-outline")

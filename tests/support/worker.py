@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
+from kombu.exceptions import OperationalError
 
 from config.celery import app
 
@@ -83,7 +85,10 @@ def _wait_until_ready(name: str, process: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the Celery worker exited with {process.returncode}")
-        replies = app.control.ping(destination=[name], timeout=0.5) or []
+        try:
+            replies = app.control.ping(destination=[name], timeout=0.5) or []
+        except (redis.ConnectionError, OperationalError):  # a pooled connection to a Redis
+            replies = []  # that restarted (tests that stop it) fails once, then reconnects
         if replies:
             return
     raise RuntimeError("the Celery worker did not answer within 300 s")

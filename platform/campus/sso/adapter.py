@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from campus.models import IdentityProvider, User
 from campus.sso.attributes import Assertion, assertion_of
-from campus.sso.selectors import idp_for_provider_id, owned_domains
+from campus.sso.selectors import email_in_use, has_domains, idp_for_provider_id, owned_domains
 from campus.sso.services import (
     SignInRefused,
     sso_account_created,
@@ -56,6 +56,9 @@ class UniversitySocialAccountAdapter(DefaultSocialAccountAdapter):
             sso_member_ensure(idp=idp, user=sociallogin.user, affiliations=assertion.affiliations)
             return
         idp, assertion = self._idp_and_assertion(request, sociallogin)
+        if not assertion.email and assertion.foreign_email and not has_domains(idp.organization):
+            self._account_without_domains(request, sociallogin, idp, assertion.foreign_email)
+            return
         if not assertion.email:
             if assertion.foreign_email:
                 message = _(
@@ -86,6 +89,26 @@ class UniversitySocialAccountAdapter(DefaultSocialAccountAdapter):
         sociallogin.email_addresses = [
             EmailAddress(email=assertion.email, verified=True, primary=True)
         ]
+
+    def _account_without_domains(
+        self, request: HttpRequest, sociallogin: Any, idp: IdentityProvider, email: str
+    ) -> None:
+        """A university that owns no domain yet: its IdP may make new accounts, with the
+        address left unverified, but never reaches an existing one by its address."""
+        if sociallogin.state.get("process") == "connect":
+            return
+        if email_in_use(email=email):
+            raise _refuse(
+                request,
+                _(
+                    "An account already uses %(email)s. %(university)s owns no email domain "
+                    "on this platform, so its sign-in is not linked to that account: log in "
+                    "to it and connect your university account from the account page."
+                )
+                % {"email": email, "university": idp.organization.name},
+            )
+        sociallogin.user.email = email
+        sociallogin.email_addresses = [EmailAddress(email=email, verified=False, primary=True)]
 
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict[str, Any]) -> Any:
         user = super().populate_user(request, sociallogin, data)

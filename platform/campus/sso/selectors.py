@@ -1,5 +1,6 @@
 """Reads for university sign-in."""
 
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db.models import Q
 from django.urls import reverse
@@ -73,3 +74,15 @@ def has_mfa(*, user: User) -> bool:
     return Authenticator.objects.filter(
         user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
     ).exists()
+
+
+def has_domains(organization: Organization) -> bool:
+    return EmailDomain.objects.filter(organization=organization).exists()
+
+
+def email_in_use(*, email: str) -> bool:
+    """Any account holds `email`, as its login or as an address, verified or not."""
+    return (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    )

@@ -196,3 +196,30 @@ def test_sso_add_refuses_metadata_without_a_signing_certificate(univ, saml_idp, 
     path.write_text(saml_idp.metadata().replace('use="signing"', 'use="encryption"'))
     with pytest.raises(CommandError, match="signing certificate"):
         sso_add("--org", "univ", "--saml-metadata-file", str(path))
+
+
+def test_a_university_without_domains_makes_new_accounts_but_never_links_by_address(
+    client, univ, saml_idp, tmp_path
+) -> None:
+    # given an IdP registered as the command has it: no --domain
+    metadata = tmp_path / "idp.xml"
+    metadata.write_text(saml_idp.metadata())
+    sso_add("--org", "univ", "--saml-metadata-file", str(metadata))
+    # when a new person signs in, they get an account (the address left unverified)
+    saml_post(client, _response(saml_idp, attributes={"mail": "new@idp.example"}, name_id="n1"))
+    assert signed_in_email(client) == "new@idp.example"
+    user = User.objects.get(email="new@idp.example")
+    assert Membership.objects.get(user=user, organization=univ).role == Role.STUDENT
+    client.logout()
+    # and signs in again by the stable id
+    saml_post(client, _response(saml_idp, attributes={"mail": "new@idp.example"}, name_id="n1"))
+    assert signed_in_email(client) == "new@idp.example"
+    client.logout()
+    # but an existing account's address is never taken over
+    victim = UserFactory(email="victim@other.example")
+    response = saml_post(
+        client, _response(saml_idp, attributes={"mail": "victim@other.example"}, name_id="x")
+    )
+    assert response.status_code == 403
+    assert signed_in_email(client) is None
+    assert not SocialAccount.objects.filter(user=victim).exists()

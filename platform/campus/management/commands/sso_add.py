@@ -102,8 +102,8 @@ class Command(BaseCommand):
         if not domains:
             self.stdout.write(
                 self.style.WARNING(
-                    "The university owns no email domain yet: sign-ins are refused until one "
-                    "is added (--domain)."
+                    "The university owns no email domain yet (--domain): its sign-ins make new "
+                    "accounts but never reach an existing one by its address."
                 )
             )
 
