@@ -29,15 +29,18 @@ def test_every_french_string_is_translated_and_none_is_fuzzy() -> None:
     assert untranslated == []
 
 
+def _unescape(text: str) -> str:
+    """A .po string as the program sees it (the .po escapes newlines and quotes)."""
+    return text.replace("\\n", "\n").replace('\\"', '"')
+
+
 def test_the_compiled_catalog_is_up_to_date() -> None:
     with PO_FILE.with_suffix(".mo").open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)
     stale = [
         mid
         for mid, mstr in _entries(PO_FILE.read_text())
-        if mid
-        and "%(" not in mid
-        and catalog.gettext(mid.replace("\\n", "\n")) != mstr.replace("\\n", "\n")
+        if mid and "%(" not in mid and catalog.gettext(_unescape(mid)) != _unescape(mstr)
     ]
     assert stale == [], "run `make messages` to recompile the French catalog"
 
