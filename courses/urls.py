@@ -31,6 +31,7 @@ teach_patterns: list[URLPattern | URLResolver] = [
     path("new", catalog.course_create_view, name="course_create"),
     path("import", catalog.course_import_view, name="course_import"),
     path("operations/", operations.operations_view, name="operations"),
+    path("operations/workers", operations.operations_workers_view, name="operations_workers"),
     path(COURSE, catalog.course_edit_view, name="course"),
     path(COURSE + "publish", catalog.course_publish_view, name="publish"),
     path(COURSE + "export.zip", catalog.course_export_view, name="course_export"),

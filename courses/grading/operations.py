@@ -6,12 +6,13 @@ worker answers (courses.grading.tasks registers it).
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import redis
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,10 @@ def queue_depths(*, queues: tuple[str, ...] = QUEUES) -> dict[str, int | None]:
         return dict.fromkeys(queues)
 
 
+WORKERS_KEY = "operations:workers"
+WORKERS_KEPT_S = 60
+
+
 @dataclass(frozen=True)
 class WorkerState:
     name: str
@@ -42,24 +47,30 @@ class WorkerState:
 
 
 def workers(*, timeout: float = 1.0) -> list[WorkerState]:
-    """Workers answering a ping, with their warm kernels (one broadcast each)."""
+    """Workers answering a broadcast, with their warm kernels. It waits `timeout` for the
+    answers, so the page asks in the background; the answer is kept for the next page."""
     try:
-        control = current_app.control
-        pings = control.ping(timeout=timeout) or []
-        stats = control.broadcast("kernel_pool_stats", reply=True, timeout=timeout) or []
+        stats = current_app.control.broadcast("kernel_pool_stats", reply=True, timeout=timeout)
     except Exception:  # the broker is down: no worker is reachable either
         return []
-    alive = {name for reply in pings for name in reply}
-    pools = {name: value for reply in stats for name, value in reply.items()}
-    return [
+    pools = {name: value for reply in stats or [] for name, value in reply.items()}
+    found = [
         WorkerState(
             name=name,
             alive=True,
-            kernels_ready=pools.get(name, {}).get("ready"),
-            kernels_size=pools.get(name, {}).get("size"),
+            kernels_ready=pools[name].get("ready"),
+            kernels_size=pools[name].get("size"),
         )
-        for name in sorted(alive)
+        for name in sorted(pools)
     ]
+    cache.set(WORKERS_KEY, [asdict(w) for w in found], WORKERS_KEPT_S)
+    return found
+
+
+def workers_seen() -> list[WorkerState] | None:
+    """The latest answer to `workers` (at most WORKERS_KEPT_S old), or None."""
+    kept = cache.get(WORKERS_KEY)
+    return None if kept is None else [WorkerState(**w) for w in kept]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -66,7 +68,8 @@ def test_recent_errors_list_failed_and_flagged_submissions() -> None:
     client.force_login(superuser)
     html = client.get("/courses/teach/operations/").content.decode()
     assert "KernelDied" in html
-    assert "No worker answered." in html
+    cards = client.get("/courses/teach/operations/workers").content.decode()
+    assert "No worker answered." in cards
 
 
 @pytest.mark.django_db
@@ -145,3 +148,36 @@ def test_a_worker_validates_an_exercise_and_reports_its_warm_kernels(worker) -> 
     superuser = UserFactory(is_superuser=True, is_staff=True)
     client.force_login(superuser)
     assert workers[0].name in client.get("/courses/teach/operations/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_page_never_waits_for_the_workers_and_its_script_asks_them(monkeypatch) -> None:
+    # given a broadcast that would wait for answers (here: one worker answers)
+    calls: list[float] = []
+
+    def broadcast(command: str, *, reply: bool, timeout: float) -> list[dict]:
+        calls.append(timeout)
+        return [{"grading@h1": {"ready": 2, "size": 4}}]
+
+    monkeypatch.setattr(current_app.control, "broadcast", broadcast)
+    cache.delete(operations.WORKERS_KEY)
+    client = Client()
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    # when the page is opened, nothing is broadcast: it says it is asking
+    page = client.get("/courses/teach/operations/").content.decode()
+    assert calls == []
+    assert "Asking the workers…" in page
+    assert 'data-url="/courses/teach/operations/workers"' in page
+    # then its script's request asks the workers, and the next page shows their answer
+    cards = client.get("/courses/teach/operations/workers").content.decode()
+    assert len(calls) == 1
+    assert "<code>grading@h1</code>: 2 of 4 kernels warm" in cards
+    again = client.get("/courses/teach/operations/").content.decode()
+    assert len(calls) == 1 and "<code>grading@h1</code>" in again
+
+
+@pytest.mark.django_db
+def test_only_platform_staff_may_ask_the_workers() -> None:
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get("/courses/teach/operations/workers").status_code == 403
