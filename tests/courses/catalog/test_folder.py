@@ -186,7 +186,7 @@ def test_the_demo_curriculum_imports_and_round_trips(tmp_path: Path) -> None:
     # given the demo course folder as shipped
     organization = OrganizationFactory()
     report = course_import(organization=organization, path=DEMO)
-    assert (report.modules, report.lessons, report.exercises) == (4, 6, 5)
+    assert (report.modules, report.lessons, report.exercises) == (5, 8, 8)
     # when exported and imported again (in place)
     course_export(course=report.course, destination=tmp_path / "a")
     again = course_import(organization=organization, path=tmp_path / "a")
