@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["sandbox", "grading", "interactive", "gateway", "faults", "web"]
+ORDER = ["sandbox", "grading", "interactive", "capacity", "gateway", "faults", "web"]
 
 
 def main() -> int:
