@@ -17,6 +17,7 @@ from courses.grading.validation import validation_run
 from courses.models import Exercise, ManualGrade
 from tests.support.browser import WAIT_MS, shot
 from tests.support.exercises import add_exercise, as_json
+from tests.support.factories import UserFactory
 from tests.support.world import World, make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -138,8 +139,6 @@ def test_the_teaching_pages_speak_french(browser: Browser, live_server) -> None:
 
 
 def test_platform_staff_see_the_operations_page(browser: Browser, live_server) -> None:
-    from tests.support.factories import UserFactory
-
     make_world()
     page = _page_as(browser, live_server, UserFactory(is_superuser=True, is_staff=True))
     page.goto(f"{live_server.url}/courses/teach/operations/")
