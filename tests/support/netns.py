@@ -54,7 +54,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
         for word in line.split()
         if word.startswith("10.203.")
     }
-    subnets = list(ipaddress.ip_network("10.203.0.0/16").subnets(new_prefix=30))
+    subnets = list(ipaddress.IPv4Network("10.203.0.0/16").subnets(new_prefix=30))
     start = os.getpid() % len(subnets)
     for subnet in subnets[start:] + subnets[:start]:
         if subnet not in used:
