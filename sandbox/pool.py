@@ -28,7 +28,7 @@ RETRY_DELAY_S = 1.0
 MAX_PARALLEL_STARTS = 8
 
 
-def process_limits(limits: Limits) -> tuple[int, ...]:
+def process_limits(limits: Limits) -> tuple[int | bool, ...]:
     """The limits fixed when a kernel starts; the others are enforced by the client."""
     return (
         limits.memory_mb,
@@ -37,6 +37,7 @@ def process_limits(limits: Limits) -> tuple[int, ...]:
         limits.file_size_mb,
         limits.tmpfs_mb,
         limits.cpu_weight,
+        limits.figures,
     )
 
 
