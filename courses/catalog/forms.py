@@ -27,7 +27,7 @@ class CourseForm(forms.Form):
 
 class NewCourseForm(CourseForm):
     organization = forms.ChoiceField(label=_("University"))
-    grade_rule = None  # the default (best attempt); changed in the course's settings
+    grade_rule = None  # type: ignore[assignment]  # the default (best); set in the settings
 
     def __init__(self, *args: Any, organizations: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

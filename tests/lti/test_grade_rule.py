@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from courses import queues
 from courses.catalog.services import course_update
 from courses.exercises.services import exercise_create
 from courses.grading.marking import manual_grade_set
 from courses.models import Course, Exercise, GradeKind, GradeRecord, GradeRule, Submission
-from courses import queues
 from lti import grades, tasks
 from lti import queues as lti_queues
 from lti.models import PlatformAccount, ScorePost
@@ -99,9 +99,12 @@ def test_the_best_attempt_counts_by_default(
     assert campus.course.grade_rule == GradeRule.BEST
     sync(attempt(campus.exercise, "learner-1", "4"))
     # a worse second attempt changes nothing in the LMS
-    assert grades.scores_record_for_submission(
-        submission_id=attempt(campus.exercise, "learner-1", "2", number=2).pk
-    ) == []
+    assert (
+        grades.scores_record_for_submission(
+            submission_id=attempt(campus.exercise, "learner-1", "2", number=2).pk
+        )
+        == []
+    )
     assert given(platform) == [4.0]
 
 
