@@ -93,6 +93,7 @@ _FAST_ID = _struct.Struct("!I")
 _FAST_ITEMS = 64
 _FAST_MAX_BYTES = 16 + 10 * _FAST_ITEMS
 _FAST_KINDS = {b"C": "call", b"K": "ok"}
+_FAST_WIRE = {kind: wire for wire, kind in _FAST_KINDS.items()}
 _FAST_CODES = {float: "d", int: "q", bool: "?"}
 _FAST_CONTAINERS = {b"s": None, b"t": tuple, b"l": list}
 _INT64 = 1 << 63
@@ -122,8 +123,7 @@ def fast_frame(kind: str, ident: int, value: Any) -> dict[str, Any] | None:
         codes.append(code)
     fmt = "".join(codes)
     packed = tag + bytes([len(fmt)]) + fmt.encode() + _struct.pack("!" + fmt, *numbers)
-    wire = next(k for k, v in _FAST_KINDS.items() if v == kind)
-    return {"$fast": wire, "id": ident, "packed": packed}
+    return {"$fast": _FAST_WIRE[kind], "id": ident, "packed": packed}
 
 
 def _fast_header(body: bytes) -> dict[str, Any]:
