@@ -16,6 +16,13 @@ class Language(models.TextChoices):
     FRENCH = "fr", _("French")
 
 
+class GradeRule(models.TextChoices):
+    """Which of a learner's attempts on an exercise counts (gradebook, LMS gradebook)."""
+
+    BEST = "best", _("The best graded attempt")
+    LAST = "last", _("The last graded attempt")
+
+
 class Course(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="courses", verbose_name=_("university")
@@ -27,6 +34,16 @@ class Course(models.Model):
         _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
     )
     published = models.BooleanField(_("published"), default=False)
+    grade_rule = models.CharField(
+        _("grade that counts"),
+        max_length=4,
+        choices=GradeRule.choices,
+        default=GradeRule.BEST,
+        help_text=_(
+            "With several attempts, the one kept in the gradebook and sent to the LMS "
+            "gradebook, after late penalty and marking by hand."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -211,6 +228,8 @@ class Submission(models.Model):
     # Redis was down), and when the worker grading it last said it was alive.
     enqueued_at = models.DateTimeField(_("sent for grading at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("grader last seen at"), null=True, blank=True)
+    # The Celery worker (name@host) that claimed it last: which host graded what.
+    worker = models.CharField(_("grading worker"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -79,7 +79,8 @@ def kernel_pool(use: str = GRADING) -> KernelPool:
         if pool is None:
             size, limits = _pool_spec(use)
             expose_gateway()
-            pool = _pools[use] = KernelPool(size=size, limits=limits)
+            burst = settings.INTERACTIVE_POOL_BURST if use == INTERACTIVE else 0
+            pool = _pools[use] = KernelPool(size=size, limits=limits, burst=burst)
             pool.start()
         return pool
 
