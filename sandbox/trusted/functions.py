@@ -74,8 +74,9 @@ class TestFunctions:
         fast = request.get("$fast") == "call"
         number = request["id"] if fast else request["cb"]
         function = self._by_number.get(number) if type(number) is int else None
-        if function is None:
-            raise ProtocolError("unknown test function")
+        if function is None or (fast and type(request["v"]) is not tuple):
+            raise ProtocolError("unknown test function" if function is None else "bad arguments")
+        keywords: dict[str, Any]
         try:
             if fast:
                 positional, keywords = list(request["v"]), {}
