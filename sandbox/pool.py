@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 
 from sandbox import launch, slots
 from sandbox.kernel import Kernel, drain_destroyed
@@ -41,8 +42,18 @@ def process_limits(limits: Limits) -> tuple[int, ...]:
 
 
 class KernelPool:
-    def __init__(self, *, size: int = 2, limits: Limits | None = None, mode: str | None = None):
+    def __init__(
+        self,
+        *,
+        size: int = 2,
+        limits: Limits | None = None,
+        mode: str | None = None,
+        runtime_dir: Path | None = None,
+    ):
+        """`runtime_dir`: the pool's kernels run in this course runtime (one pool per
+        runtime: kernels of different runtimes never mix)."""
         self.size = size
+        self.runtime_dir = runtime_dir
         self.limits = limits or Limits()
         self.mode = mode or launch.sandbox_mode()
         self._ready: deque[Kernel] = deque()
@@ -168,7 +179,9 @@ class KernelPool:
     def _start_several(self, count: int) -> None:
         """Start `count` kernels at once, then wait for each: they boot in parallel."""
         booting = [
-            launch.start_kernel(limits=self.limits, mode=self.mode, wait=False)
+            launch.start_kernel(
+                limits=self.limits, mode=self.mode, wait=False, runtime_dir=self.runtime_dir
+            )
             for _ in range(count)
         ]
         try:
@@ -190,7 +203,10 @@ class KernelPool:
             except queue.Empty:
                 return
             try:
-                future.set_result(launch.start_kernel(limits=limits, mode=self.mode))
+                kernel = launch.start_kernel(
+                    limits=limits, mode=self.mode, runtime_dir=self.runtime_dir
+                )
+                future.set_result(kernel)
             except Exception as error:
                 future.set_exception(error)
 
