@@ -152,21 +152,20 @@ def _build_into(
     path: Path, *, pins: list[str], base: Path, index_url: str, progress: Progress
 ) -> None:
     progress("creating the environment")
-    _pip_run([str(runtime.BASE_PYTHON), "-m", "venv", str(path)], progress)
+    # No pip of its own: the kernel runtime's, found through the .pth line below, serves.
+    _pip_run([str(runtime.BASE_PYTHON), "-m", "venv", "--without-pip", str(path)], progress)
     python = runtime.runtime_python(path)
     site = runtime.site_packages(path)
     # addsitedir, not a bare path: the kernel runtime's own .pth files are processed too.
     base_site = runtime.site_packages(base)
     (site / BASE_LINK).write_text(f"import site; site.addsitedir({str(base_site)!r})\n")
-    requirements = path / "requirements.txt"
     combined = combined_requirements(pins, runtime.REQUIREMENTS.read_text())
-    requirements.write_text("\n".join(combined) + "\n")
     progress(f"resolving {len(pins)} pinned packages with the kernel runtime's")
     report = path / "resolution.json"
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
     source = ["--index-url", index_url, "--only-binary=:all:"]
-    resolve = [*pip, "install", "--dry-run", "--quiet", *source, "--report", str(report)]
-    _pip_run([*resolve, "-r", str(requirements)], progress, refused=True)
+    resolve = [*pip, "install", "--dry-run", *source, "--report", str(report)]
+    _pip_run([*resolve, *combined], progress, refused=True)
     to_install = [
         f"{item['metadata']['name']}=={item['metadata']['version']}"
         for item in json.loads(report.read_text()).get("install", [])
@@ -222,10 +221,18 @@ def _pip_run(command: list[str], progress: Progress, *, refused: bool = False) -
 
 
 def pip_message(lines: list[str]) -> str:
-    """pip's explanation: its ERROR lines and what follows them, without the notices."""
-    start = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), 0)
-    kept = [line for line in lines[start:] if not line.startswith(("[notice]", "WARNING"))]
-    return "\n".join(kept[-40:]) or "pip failed without a message"
+    """pip's explanation: its ERROR lines, then what caused a conflict (pip prints that on
+    stdout, before the errors on stderr)."""
+    errors = [line for line in lines if line.startswith("ERROR")]
+    cause: list[str] = []
+    if "The conflict is caused by:" in lines:
+        start = lines.index("The conflict is caused by:")
+        for line in lines[start:]:
+            if line.startswith(("To fix this", "ERROR")):
+                break
+            cause.append(line)
+    kept = errors + cause
+    return "\n".join(kept[-40:]) or "\n".join(lines[-10:]) or "pip failed without a message"
 
 
 def is_complete(path: Path) -> bool:

@@ -135,7 +135,12 @@ def _submit(course):
 
 @pytest.mark.xdist_group("course-runtime")
 def test_a_course_grades_in_its_environment_once_built_and_the_base_course_cannot(
-    world, sent, settings, package_index: str, course_runtimes: Path
+    world,
+    sent,
+    settings,
+    package_index: str,
+    course_runtimes: Path,
+    django_capture_on_commit_callbacks,
 ) -> None:
     # given a course pinning a package, and a submission that imports it
     settings.COURSE_PACKAGE_INDEX_URL = package_index
@@ -148,7 +153,8 @@ def test_a_course_grades_in_its_environment_once_built_and_the_base_course_canno
 
         # when the environment is built, the waiting submission is sent to grading
         sent.clear()
-        environment_build(environment_id=environment.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            environment_build(environment_id=environment.pk)
         environment.refresh_from_db()
         assert environment.status == EnvironmentStatus.READY, environment.message
         assert "installing 1: ost-hello==1.0" in environment.progress
