@@ -84,6 +84,7 @@ class ExerciseCell:
     expected_output: str | None = None
     question: str | None = None
     messages: Mapping[str, str] = field(default_factory=dict)  # otter success/failure
+    all_or_nothing: bool = False  # otter: the question's points only if all its tests pass
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -23,6 +23,7 @@ from sandbox import (
     SandboxInfraError,
     SandboxUserError,
     Session,
+    hostdir,
     isolation,
     run_cells,
     run_notebook,
@@ -159,7 +160,7 @@ import sys, time
 from sandbox import KernelPool
 pool = KernelPool(size=2, mode=sys.argv[1])
 assert pool.wait_ready(2, timeout=600)
-print(" ".join(str(kernel.lease.uid) for kernel in pool._ready), flush=True)
+print(" ".join(f"{kernel.lease.uid}:{kernel.host_dir}" for kernel in pool._ready), flush=True)
 time.sleep(600)
 """
 
@@ -171,19 +172,39 @@ def test_a_killed_worker_leaves_no_kernel_running(mode: str) -> None:
         stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert worker.stdout is not None
-    uids = {int(uid) for uid in worker.stdout.readline().split()}
+    kernels = dict(item.split(":") for item in worker.stdout.readline().split())
+    uids = {int(uid) for uid in kernels}
     assert len(uids) == 2
 
     # when: it is killed without a chance to clean up
     worker.send_signal(signal.SIGKILL)
     worker.wait()
 
-    # then: its kernels died with it, and a new pool's start cleans what is left
+    # then: its kernels died with it, and a new pool's start cleans what is left (tests on
+    # other workers may meanwhile lease these uids again, and leave their own leftovers: judge
+    # what this worker left)
     wait_for_exit(processes_of(uids))
     assert processes_of(uids) == []
     with KernelPool(size=0, mode=mode):
         pass
-    assert slots.clean_orphans() == []
+    assert [path for path in kernels.values() if Path(path).exists()] == []
+
+
+def test_a_kernel_never_shares_its_uid_with_what_a_killed_one_left() -> None:
+    # given: a slot uid, and a directory a killed worker's kernel left under it
+    lease = slots.lease_uid()
+    stale = slots.prepare_run_base() / f"k{lease.uid}-dead0000"
+    stale.mkdir(mode=0o700)
+    try:
+        # when: a kernel's directory is made under that uid
+        host_dir = hostdir.make_host_dir(lease, Limits())
+        hostdir.remove_host_dir(host_dir)
+
+        # then: the leftover went before the new one came
+        assert not stale.exists()
+    finally:
+        hostdir.remove_host_dir(stale)
+        lease.release()
 
 
 def wait_for_exit(pids: list[int], timeout_s: float = 600) -> None:
