@@ -254,6 +254,8 @@ class Submission(models.Model):
     # Redis was down), and when the worker grading it last said it was alive.
     enqueued_at = models.DateTimeField(_("sent for grading at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("grader last seen at"), null=True, blank=True)
+    # The Celery worker (name@host) that claimed it last: which host graded what.
+    worker = models.CharField(_("grading worker"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

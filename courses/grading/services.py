@@ -177,11 +177,12 @@ def submission_pick_latest(*, submission_id: int) -> int:
     return latest
 
 
-def submission_claim(*, submission_id: int) -> Claim | None:
-    """QUEUED → RUNNING for exactly one caller; None when another got it (or it is done)."""
+def submission_claim(*, submission_id: int, worker: str = "") -> Claim | None:
+    """QUEUED → RUNNING for exactly one caller (`worker`, its Celery name, is recorded);
+    None when another got it (or it is done)."""
     token = timezone.now()
     updated = Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED).update(
-        status=SubmissionStatus.RUNNING, started_at=token, heartbeat_at=token
+        status=SubmissionStatus.RUNNING, started_at=token, heartbeat_at=token, worker=worker[:200]
     )
     if updated != 1:
         # Nothing got updated: another worker claimed it first, or it is finished.
@@ -198,8 +199,8 @@ def _finish(claim: Claim, **fields: Any) -> bool:
     return updated == 1
 
 
-def submission_grade(*, submission_id: int) -> None:
-    """Claim, grade in a fresh sandboxed kernel and a trusted runner, save.
+def submission_grade(*, submission_id: int, worker: str = "") -> None:
+    """Claim (as `worker`), grade in a fresh sandboxed kernel and a trusted runner, save.
 
     SandboxUserError (the learner's code broke a limit) ends as FAILED with its reason.
     Anything else is ours: the submission goes back to QUEUED and the error propagates so
@@ -213,7 +214,7 @@ def submission_grade(*, submission_id: int) -> None:
     except EnvironmentNotReady:
         # Left QUEUED: sent again when the environment is built (or by the sweep).
         return
-    claim = submission_claim(submission_id=submission_id)
+    claim = submission_claim(submission_id=submission_id, worker=worker)
     if claim is None:
         return
     submission = Submission.objects.select_related("exercise", "cohort", "learner").get(

@@ -150,12 +150,12 @@ def test_an_extension_moves_the_deadline_for_one_learner(enrollment, exercise) -
 
 def test_a_claim_is_won_by_exactly_one_worker(enrollment, exercise) -> None:
     submission = _submit(enrollment, exercise)
-    first = services.submission_claim(submission_id=submission.pk)
-    second = services.submission_claim(submission_id=submission.pk)
+    first = services.submission_claim(submission_id=submission.pk, worker="grader@host-a")
+    second = services.submission_claim(submission_id=submission.pk, worker="grader@host-b")
     assert first is not None
     assert second is None
     submission.refresh_from_db()
-    assert submission.status == SubmissionStatus.RUNNING
+    assert (submission.status, submission.worker) == (SubmissionStatus.RUNNING, "grader@host-a")
 
 
 def test_a_grade_is_saved_with_the_late_penalty_and_a_history_record(enrollment, exercise) -> None:
