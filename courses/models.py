@@ -47,6 +47,13 @@ class CourseEnvironment(models.Model):
         return f"{self.digest[:12]} · {self.status}"
 
 
+class GradeRule(models.TextChoices):
+    """Which of a learner's attempts on an exercise counts (gradebook, LMS gradebook)."""
+
+    BEST = "best", _("The best graded attempt")
+    LAST = "last", _("The last graded attempt")
+
+
 class Course(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="courses", verbose_name=_("university")
@@ -69,6 +76,16 @@ class Course(models.Model):
         blank=True,
         related_name="courses",
         verbose_name=_("environment"),
+    )
+    grade_rule = models.CharField(
+        _("grade that counts"),
+        max_length=4,
+        choices=GradeRule.choices,
+        default=GradeRule.BEST,
+        help_text=_(
+            "With several attempts, the one kept in the gradebook and sent to the LMS "
+            "gradebook, after late penalty and marking by hand."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,6 +25,7 @@ from courses.models import (
     EnvironmentStatus,
     Exercise,
     ExerciseValidation,
+    GradeRule,
     Lesson,
     Module,
 )
@@ -45,7 +46,13 @@ def unique_slug(*, title: str, taken: set[str], fallback: str = "item") -> str:
 
 
 def course_create(
-    *, organization: Organization, title: str, slug: str = "", summary: str = "", language: str
+    *,
+    organization: Organization,
+    title: str,
+    slug: str = "",
+    summary: str = "",
+    language: str,
+    grade_rule: str = GradeRule.BEST,
 ) -> Course:
     taken = set(Course.objects.filter(organization=organization).values_list("slug", flat=True))
     if slug and slug in taken:
@@ -56,12 +63,21 @@ def course_create(
         slug=slug or unique_slug(title=title, taken=taken, fallback="course"),
         summary=summary,
         language=language,
+        grade_rule=grade_rule,
     )
 
 
-def course_update(*, course: Course, title: str, summary: str, language: str) -> Course:
+def course_update(
+    *, course: Course, title: str, summary: str, language: str, grade_rule: str
+) -> Course:
+    """Save the course's settings. A changed grade rule is saved with `grade_rule` among
+    the update_fields, which tells listeners (the LMS gradebooks) to recount."""
+    fields = ["title", "summary", "language", "updated_at"]
+    if course.grade_rule != grade_rule:
+        fields.append("grade_rule")
     course.title, course.summary, course.language = title, summary, language
-    course.save(update_fields=["title", "summary", "language", "updated_at"])
+    course.grade_rule = grade_rule
+    course.save(update_fields=fields)
     return course
 
 

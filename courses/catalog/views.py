@@ -165,7 +165,12 @@ def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> H
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
     course = access.course
     form = CourseForm(
-        initial={"title": course.title, "summary": course.summary, "language": course.language}
+        initial={
+            "title": course.title,
+            "summary": course.summary,
+            "language": course.language,
+            "grade_rule": course.grade_rule,
+        }
     )
     if request.method == "POST":
         access = access_course_for_edit(

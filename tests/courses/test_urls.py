@@ -40,7 +40,12 @@ def _urls(w: World) -> list[Url]:
     mod = f"{base}modules/{w.module.pk}/"
     sub = f"{base}submissions/{w.submission.pk}/"
     return [
-        Url("course", base, True, {"title": "Hacked", "summary": "", "language": "en"}),
+        Url(
+            "course",
+            base,
+            True,
+            {"title": "Hacked", "summary": "", "language": "en", "grade_rule": "last"},
+        ),
         Url("publish", base + "publish", True, {"published": "1"}),
         Url("environment", base + "environment", True, {"requirements": "six==1.17.0"}),
         Url("environment_status", base + "environment/status", False, {}),

@@ -38,7 +38,7 @@ from courses.models import Cohort, Exercise, ManualGrade, Submission
 
 
 def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
-    cohorts = Cohort.objects.filter(course=access.course)
+    cohorts = Cohort.objects.filter(course=access.course).select_related("course")
     wanted = request.GET.get("cohort")
     if wanted and wanted.isdigit():
         return get_object_or_404(cohorts, pk=int(wanted))
@@ -84,7 +84,9 @@ def gradebook_csv_view(
     request: HttpRequest, org_slug: str, course_slug: str, cohort_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
+    cohort = get_object_or_404(
+        Cohort.objects.select_related("course"), pk=cohort_id, course=access.course
+    )
     return csv_response(
         rows=gradebook_rows(gradebook=cohort_gradebook(cohort=cohort)),
         filename=f"{access.course.slug}-{cohort.pk}-grades.csv",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('courses', '0007_submission_worker'),
+        ('courses', '0008_course_grade_rule'),
     ]
 
     operations = [
