@@ -84,7 +84,9 @@ def kernel_pool(use: str = GRADING, runtime_dir: Path | None = None) -> KernelPo
         if pool is None:
             size, limits = _pool_spec(use, runtime_dir)
             expose_gateway()
-            pool = KernelPool(size=size, limits=limits, runtime_dir=runtime_dir)
+            busy = use == INTERACTIVE and runtime_dir is None
+            burst = settings.INTERACTIVE_POOL_BURST if busy else 0
+            pool = KernelPool(size=size, limits=limits, burst=burst, runtime_dir=runtime_dir)
             _pools[(use, runtime_dir)] = pool
             pool.start()
         return pool

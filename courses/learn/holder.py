@@ -43,6 +43,9 @@ from sandbox import SandboxError, SandboxInfraError, Session
 
 logger = logging.getLogger(__name__)
 STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
+# The model grant is renewed with the record, at most this often: renewing reads the
+# cohort's quota from the database, which a cell should not pay for every time.
+GRANT_RENEW_S = 60.0
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Held:
     cohort: Cohort | None = None
     user: User | None = None
     cpu_charged: float = 0.0  # whole CPU-seconds already counted against the quota
+    granted_at: float = 0.0  # when the kernel's model grant was last renewed
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -78,7 +82,9 @@ def _grant_models(held: Held) -> None:
     """While the session lives (renewed with its record), its kernel may call the model
     gateway as the learner: the gateway knows the kernel by its slot uid."""
     kernel = held.session.kernel
-    if kernel is not None and kernel.uid is not None:
+    now = time.time()
+    if kernel is not None and kernel.uid is not None and now - held.granted_at >= GRANT_RENEW_S:
+        held.granted_at = now
         kernels.grant_models(
             uid=kernel.uid,
             user_id=held.learner_id,

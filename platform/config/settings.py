@@ -385,7 +385,10 @@ INTERACTIVE_SESSION_MIB = env_int("INTERACTIVE_SESSION_MIB", 64)
 INTERACTIVE_MEMORY_RESERVE_MIB = env_int("INTERACTIVE_MEMORY_RESERVE_MIB", 1024)
 # Live sessions one learner may hold at once; opening one more closes the least recent.
 INTERACTIVE_SESSIONS_PER_LEARNER = env_int("INTERACTIVE_SESSIONS_PER_LEARNER", 2)
-INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 1)  # warm kernels per worker
+INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 2)  # warm kernels per worker
+# While a class arrives, the pool keeps as many warm kernels as it handed out in the last
+# 10 s, up to this many (~16 MiB each): kernels start ahead of the next learners.
+INTERACTIVE_POOL_BURST = env_int("INTERACTIVE_POOL_BURST", 32)
 # A request not picked up by then (its worker is gone) is dropped; the page says so.
 INTERACTIVE_REQUEST_EXPIRES_S = env_int("INTERACTIVE_REQUEST_EXPIRES_S", 60)
 CELERY_BEAT_SCHEDULE["cull-idle-interactive-sessions"] = {

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -300,15 +301,15 @@ def test_the_insecure_mode_runs_only_when_named(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch) -> None:
-    # given a pool of one warm kernel, whose batches of starts are recorded
-    batches: list[int] = []
-    real = KernelPool._start_several
+    # given a pool of one warm kernel, which records how many kernels boot at once
+    booting: list[int] = []
+    real = KernelPool._advance
 
-    def recorded(self: KernelPool, count: int) -> None:
-        batches.append(count)
-        real(self, count)
+    def recorded(self: KernelPool, waiting: list[Any]) -> None:
+        booting.append(len(waiting))
+        real(self, waiting)
 
-    monkeypatch.setattr(KernelPool, "_start_several", recorded)
+    monkeypatch.setattr(KernelPool, "_advance", recorded)
     with KernelPool(size=1, mode="zygote") as pool:
         assert pool.wait_ready(1)
         # when four callers want a kernel at the same moment
@@ -326,6 +327,22 @@ def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch)
             taker.join()
         for kernel in got:
             kernel.shutdown()
-    # then each got one, and the kernels they waited for were started in one batch
+    # then each got one, and the kernels they waited for booted together
     assert len(got) == 4
-    assert max(batches) >= 2, batches
+    assert max(booting) >= 2, booting
+
+
+def test_a_pool_keeps_as_many_warm_kernels_as_a_class_took_lately() -> None:
+    now = [1000.0]
+    pool = KernelPool(size=2, burst=8, mode="insecure")  # never started: no kernel
+    pool.clock = lambda: now[0]
+    assert pool.target() == 2
+    # a class takes 5 kernels within a few seconds, then 6 more
+    pool._handed_out.extend([996.0, 997.0, 998.0, 999.0, 1000.0])
+    assert pool.target() == 5
+    pool._handed_out.extend([1000.0] * 6)
+    assert pool.target() == 8  # never beyond the burst figure
+    # and once the class is seated, the pool goes back to its size
+    now[0] = 1000.0 + 10.5
+    assert pool.target() == 2
+    assert KernelPool(size=2, mode="insecure").target() == 2  # no burst: a fixed size
