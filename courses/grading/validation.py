@@ -71,8 +71,8 @@ def exercise_validate(*, exercise: Exercise, kernel_factory: Any, limits: Any) -
 
 def answerable(parsed: ParsedExercise) -> list[dict[str, Any]]:
     """What a learner answers on the exercise page, cell by cell: code answers (graded by
-    tests or by hand) and written Markdown answers can be; a task asks for cells the
-    learner adds under it, which the page does not offer yet."""
+    tests or by hand), written Markdown answers, and tasks (answered in cells the learner
+    adds under them, graded by hand). A raw answer cell has no editor on the page."""
     answers = []
     for cell in parsed.cells:
         if cell.grade_id is None or cell.role not in (Role.ANSWER, Role.MANUAL, Role.TASK):
@@ -88,7 +88,7 @@ def answerable(parsed: ParsedExercise) -> list[dict[str, Any]]:
                 "grade_id": cell.grade_id,
                 "kind": kind,
                 "points": cell.points,
-                "answerable": kind != "task" and cell.cell_type in ("code", "markdown"),
+                "answerable": kind == "task" or cell.cell_type in ("code", "markdown"),
             }
         )
     return answers

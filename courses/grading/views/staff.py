@@ -111,7 +111,7 @@ def submission_view(
 ) -> HttpResponse:
     access, submission = _submission(request, org_slug, course_slug, submission_id)
     parsed = parsed_exercise(submission.exercise)
-    merged = merge_submission(exercise=parsed, submission=submission.notebook)
+    merged = merge_submission(exercise=parsed, submission=submission.notebook, as_placed=True)
     notebook = _staff_notebook(merged)
     grades = {g.grade_id: g for g in ManualGrade.objects.filter(submission=submission)}
     manual = [

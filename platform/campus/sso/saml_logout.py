@@ -115,20 +115,20 @@ def _idp_certificates(saml_settings: OneLogin_Saml2_Settings) -> list[str]:
     return certificates
 
 
-def _check_xml_signature(xml: bytes, certificates: list[str]) -> None:
+def _check_xml_signature(xml: bytes, certificates: list[str], what: str) -> None:
     """The enveloped signature of an HTTP-POST message: one ds:Signature, a child of the
     root, over the root itself (no wrapping), by one of the IdP's keys."""
     root = OneLogin_Saml2_XML.to_etree(xml)
     signatures = root.xpath("//ds:Signature", namespaces=_NS)
     if len(signatures) != 1 or signatures[0].getparent() is not root:
-        raise LogoutRefused("The LogoutRequest is not signed (one XML signature of the message)")
+        raise LogoutRefused(f"The {what} is not signed (one XML signature of the message)")
     signature = signatures[0]
     references = signature.xpath("ds:SignedInfo/ds:Reference", namespaces=_NS)
     root_id = root.get("ID")
     if not root_id or len(references) != 1 or references[0].get("URI") != f"#{root_id}":
-        raise LogoutRefused("The XML signature does not cover the LogoutRequest")
+        raise LogoutRefused(f"The XML signature does not cover the {what}")
     if len(root.xpath("//*[@ID=$id]", id=root_id)) != 1:
-        raise LogoutRefused("The LogoutRequest's ID is used twice in it")
+        raise LogoutRefused(f"The {what}'s ID is used twice in it")
     methods = signature.xpath("ds:SignedInfo/ds:SignatureMethod/@Algorithm", namespaces=_NS)
     digests = signature.xpath(".//ds:DigestMethod/@Algorithm", namespaces=_NS)
     if set(methods) - _SIGNATURE_METHODS or not methods or set(digests) - _DIGEST_METHODS:
@@ -169,7 +169,9 @@ def saml_logout_request_accept(*, request: HttpRequest, provider: Any, now: date
     try:
         if posted:
             _check_xml_signature(
-                base64.b64decode(encoded, validate=True), _idp_certificates(saml_settings)
+                base64.b64decode(encoded, validate=True),
+                _idp_certificates(saml_settings),
+                "LogoutRequest",
             )
         else:
             _check_redirect_signature(auth, request, "SAMLRequest")
@@ -224,12 +226,18 @@ def saml_logout_response_accept(
     if not request_id:
         raise LogoutRefused("No logout is pending in this browser")
     auth = _auth(request, provider)
+    saml_settings = auth.get_settings()
     encoded, posted = _encoded(request, "SAMLResponse")
-    if posted:
-        raise LogoutRefused("LogoutResponses are accepted over HTTP-Redirect only")
     try:
-        _check_redirect_signature(auth, request, "SAMLResponse")
-        response = OneLogin_Saml2_Logout_Response(auth.get_settings(), encoded)
+        if posted:
+            _check_xml_signature(
+                base64.b64decode(encoded, validate=True),
+                _idp_certificates(saml_settings),
+                "LogoutResponse",
+            )
+        else:
+            _check_redirect_signature(auth, request, "SAMLResponse")
+        response = OneLogin_Saml2_Logout_Response(saml_settings, encoded)
         response.is_valid(_request_data(request), request_id=request_id, raise_exceptions=True)
         in_response_to = response.get_in_response_to()
         status = response.get_status()

@@ -52,6 +52,7 @@ class ServiceProviderUrls:
     acs_url: str  # SAML: where assertions are posted
     sls_url: str  # SAML: single logout
     redirect_uri: str  # OpenID Connect: the redirect URI to register
+    post_logout_redirect_uri: str  # OpenID Connect: where its end-session page sends back
     login_url: str  # where people start signing in
 
 
@@ -68,6 +69,7 @@ def sp_urls(idp: IdentityProvider) -> ServiceProviderUrls:
             acs_url=base + reverse("saml_acs", args=[slug]),
             sls_url=base + reverse("saml_sls", args=[slug]),
             redirect_uri="",
+            post_logout_redirect_uri="",
             login_url=base + sign_in_path(idp),
         )
     callback = reverse("openid_connect_callback", kwargs={"provider_id": idp.app.provider_id})
@@ -76,6 +78,7 @@ def sp_urls(idp: IdentityProvider) -> ServiceProviderUrls:
         acs_url="",
         sls_url="",
         redirect_uri=base + callback,
+        post_logout_redirect_uri=base + reverse("sso_logged_out"),
         login_url=base + sign_in_path(idp),
     )
 

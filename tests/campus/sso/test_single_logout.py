@@ -4,13 +4,22 @@ the IdP signed it (HTTP-Redirect or HTTP-POST), for now, once. SP-initiated: log
 here sends a signed LogoutRequest to the IdP and accepts only its signed answer to it."""
 
 import datetime as dt
+import types
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from allauth.mfa.totp.internal import auth as totp_auth
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from allauth.socialaccount.models import SocialApp
 from django.test import Client
 
-from campus.models import SamlMessageUse
+from campus.models import SamlMessageUse, User
 from tests.campus.sso.conftest import (
     SLS_URL,
     saml_post,
@@ -193,6 +202,25 @@ def test_logging_out_here_sends_a_signed_logout_request_to_the_idp(client, univ_
     assert "Université Exemple" in page.content.decode()
 
 
+def test_single_logout_survives_the_second_factor_step(client, univ_saml, monkeypatch) -> None:
+    # given Ada has an authenticator app (a frozen clock: code and check in one window)
+    monkeypatch.setattr(totp_auth, "time", types.SimpleNamespace(time=lambda: 1_800_000_015))
+    saml_post(client, _response(univ_saml, attributes=ADA, name_id=NAME_ID))
+    client.logout()
+    secret = generate_totp_secret()
+    TOTP.activate(User.objects.get(email="ada@univ.example"), secret)
+    # when she signs in through the IdP and gives her code
+    response = saml_post(client, _response(univ_saml, attributes=ADA, name_id=NAME_ID))
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    counter = next(iter(yield_hotp_counters_from_time()))
+    client.post(response["Location"], {"code": format_hotp_value(hotp_value(secret, counter))})
+    assert signed_in_email(client) == "ada@univ.example"
+    # then logging out still reaches the IdP, for this sign-in
+    sent = _logout_here(client, univ_saml)
+    request = authn_request(parse_qs(sent["query"])["SAMLRequest"][0])
+    assert request.findtext("{*}SessionIndex") == univ_saml.session_indexes[-1]
+
+
 def test_the_sp_metadata_publishes_the_key_that_signs_our_logout_messages(
     client, univ_saml
 ) -> None:
@@ -231,6 +259,17 @@ def test_a_logout_response_that_does_not_answer_ours_is_refused(client, ada, att
     response = client.get(_answer(ada, sent["query"], **options))
     assert response.status_code == 400
     assert "did not confirm" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sign", "status"), [(True, 302), (False, 400)], ids=["signed", "unsigned"]
+)
+def test_a_posted_logout_response_needs_its_xml_signature(client, ada, sign, status) -> None:
+    sent = _logout_here(client, ada)
+    request_id = authn_request(parse_qs(sent["query"])["SAMLRequest"][0]).get("ID")
+    xml = ada.logout_response(destination=SLS_URL, in_response_to=request_id)
+    response = client.post(SLS, {"SAMLResponse": ada.post_message(xml, sign=sign)})
+    assert response.status_code == status
 
 
 def test_a_logout_response_is_accepted_once(client, ada) -> None:

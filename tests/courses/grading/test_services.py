@@ -95,10 +95,16 @@ def test_only_answer_and_added_cells_are_kept_from_a_submission(
     submission = services.submission_create(
         learner=enrollment.user, exercise=exercise, notebook=notebook
     )
-    # then only the answer and the added cell survive, and the task is queued after commit
+    # then only the answer and the added cell survive (the added one after an empty place
+    # saying which cell it was under), and the task is queued after commit
     cells = submission.notebook["cells"]
-    assert [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells] == ["add", None]
-    assert [c["source"] for c in cells] == ["def add(a, b):\n    return 3\n", "print(1)"]
+    assert [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells] == [
+        "add",
+        "test_add_hidden",
+        None,
+    ]
+    assert [c["source"] for c in cells] == ["def add(a, b):\n    return 3\n", "", "print(1)"]
+    assert cells[1]["cell_type"] == "raw"
     assert submission.status == SubmissionStatus.QUEUED
     assert submission.attempt == 1
 
