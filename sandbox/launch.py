@@ -129,7 +129,10 @@ def _start_bwrap(limits: Limits, runtime_dir: Path | None) -> Kernel:
             with open(host_dir / LOG_FILE, "wb") as log:
                 popen = subprocess.Popen(
                     argv,
-                    env=isolation.kernel_environment(runtime_dir=runtime_dir),
+                    env={
+                        **isolation.kernel_environment(runtime_dir=runtime_dir),
+                        **isolation.figures_environment(limits),
+                    },
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -175,7 +178,10 @@ def _start_insecure(limits: Limits, runtime_dir: Path | None) -> Kernel:
     ]
     popen = subprocess.Popen(
         argv,
-        env=isolation.kernel_environment(home=str(home), tmp=str(home), runtime_dir=runtime_dir),
+        env={
+            **isolation.kernel_environment(home=str(home), tmp=str(home), runtime_dir=runtime_dir),
+            **isolation.figures_environment(limits),
+        },
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
