@@ -115,7 +115,10 @@ def _start_bwrap(limits: Limits) -> Kernel:
             with open(host_dir / LOG_FILE, "wb") as log:
                 popen = subprocess.Popen(
                     argv,
-                    env=isolation.kernel_environment(),
+                    env={
+                        **isolation.kernel_environment(),
+                        **isolation.figures_environment(limits),
+                    },
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -161,7 +164,10 @@ def _start_insecure(limits: Limits) -> Kernel:
     ]
     popen = subprocess.Popen(
         argv,
-        env=isolation.kernel_environment(home=str(home), tmp=str(home)),
+        env={
+            **isolation.kernel_environment(home=str(home), tmp=str(home)),
+            **isolation.figures_environment(limits),
+        },
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ DEMAND_WINDOW_S = 10.0
 BOOT_POLL_S = 0.02
 
 
-def process_limits(limits: Limits) -> tuple[int, ...]:
+def process_limits(limits: Limits) -> tuple[int | bool, ...]:
     """The limits fixed when a kernel starts; the others are enforced by the client."""
     return (
         limits.memory_mb,
@@ -43,6 +43,7 @@ def process_limits(limits: Limits) -> tuple[int, ...]:
         limits.file_size_mb,
         limits.tmpfs_mb,
         limits.cpu_weight,
+        limits.figures,
     )
 
 

@@ -295,6 +295,7 @@ def start_kernel(*, limits: Limits) -> Kernel:
                 "cgroups": [group.dirs[0].name] * len(group.dirs) if group else [],
                 "tmpfs_bytes": limits.tmpfs_mb * MIB,
                 "rlimits": isolation.rlimits(limits),
+                "figures": limits.figures,
             }
         )
         return Kernel(
