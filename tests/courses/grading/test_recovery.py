@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.models import QuerySet
 from django.test import Client
 from django.utils import timezone
 
@@ -72,6 +73,33 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_sent_but_not_recorded_as_sent_is_still_accepted(setup, monkeypatch) -> None:
+    # given: the broker takes the message, then SQLite's write lock stays taken too long
+    enrollment, _exercise, url = setup
+    sent = []
+    monkeypatch.setattr(recovery.queues, "send", lambda name, *args, **_: sent.append(args))
+    update = QuerySet.update
+
+    def locked(queryset, **fields):
+        if fields.get("enqueued_at") is not None:
+            raise OperationalError("database is locked")
+        return update(queryset, **fields)
+
+    monkeypatch.setattr(QuerySet, "update", locked)
+    client = Client()
+    client.force_login(enrollment.user)
+    # when the learner submits
+    response = client.post(
+        url, data=json.dumps(answered(add_exercise(), add=RIGHT)), content_type="application/json"
+    )
+    # then it is accepted (saved and sent), not answered with an error
+    assert response.status_code == 202
+    submission = Submission.objects.get(pk=response.json()["id"])
+    assert submission.status == SubmissionStatus.QUEUED
+    assert sent == [(submission.pk,)]
 
 
 def _wait_until(condition, timeout_s: float = 120) -> None:
