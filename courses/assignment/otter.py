@@ -56,6 +56,24 @@ def is_otter(cells: list[tuple[dict[str, Any], str]]) -> bool:
     )
 
 
+def cell_prelude(cells: list[tuple[dict[str, Any], str]]) -> str:
+    """Otter's intercell seeding, as its autograder does it: the seed variable set, or
+    numpy's and random's generators seeded, at the top of every cell."""
+    for cell, source in unfenced(cells):
+        if boundary(cell, source) != "ASSIGNMENT CONFIG":
+            continue
+        config = otter_tests.yaml_mapping(source, 0, [])
+        seed, generate = config.get("seed"), config.get("generate")
+        if isinstance(seed, dict) and type(seed.get("autograder_value")) is int:
+            variable = seed.get("variable")
+            if isinstance(variable, str) and variable.isidentifier():
+                return f"{variable} = {seed['autograder_value']}"
+        if isinstance(generate, dict) and type(generate.get("seed")) is int:
+            value = generate["seed"]
+            return f'__import__("numpy").random.seed({value}); __import__("random").seed({value})'
+    return ""
+
+
 def is_ignored(source: str) -> bool:
     """Otter leaves a cell whose first line is ``# IGNORE`` out of every notebook."""
     lines = source.splitlines()

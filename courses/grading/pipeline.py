@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from courses.assignment import Exercise, ExerciseCell, Role, merge_submission
@@ -71,11 +72,20 @@ def _execute(
                     notes.append(message("out_of_time"))
                     break
                 if group[0].role is Role.TEST:
+                    if exercise.cell_prelude and kernel.is_alive():
+                        kernel.execute(exercise.cell_prelude, timeout=cell_timeout)
                     checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
                     for result in runner.run(checks):
                         results[result.key] = result
                         errors.add(f"{result.error_type}: {result.error_message}")
-                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, notes, errors):
+                elif not _run_in_kernel(
+                    kernel,
+                    _with_prelude(group[0], exercise.cell_prelude),
+                    cell_timeout,
+                    deadline,
+                    notes,
+                    errors,
+                ):
                     break
                 elif group[0].role in (Role.LOCKED, Role.PLAIN):
                     definitions = instructor_definitions(group[0].source)
@@ -100,6 +110,12 @@ def instructor_definitions(source: str) -> str:
         )
     ]
     return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
+
+
+def _with_prelude(cell: ExerciseCell, prelude: str) -> ExerciseCell:
+    if not prelude or cell.source.startswith("%%"):
+        return cell
+    return replace(cell, source=f"{prelude}\n{cell.source}")
 
 
 def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:

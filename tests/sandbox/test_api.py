@@ -85,6 +85,23 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
     assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
 
 
+def test_a_kernel_started_without_figures_draws_none_but_still_saves_one(start) -> None:
+    # Grading kernels: nobody sees their outputs, and drawing a plot cost most of a run.
+    kernel = start(figures=False)
+    plotted = kernel.execute(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\nplt.get_backend()",
+        timeout=30,
+    )
+    saved = kernel.execute(
+        "import os\nplt.savefig('plot.png'); os.path.getsize('plot.png') > 1000", timeout=30
+    )
+
+    assert plotted.status == "ok"
+    assert not [o for o in plotted.outputs if "image/png" in o.get("data", {})]
+    assert plotted.outputs[-1]["data"]["text/plain"].lower() == "'agg'"
+    assert saved.outputs[-1]["data"]["text/plain"] == "True"
+
+
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
     limits = Limits(cell_timeout_s=5)  # ample for `1`; the second cell never ends
 

@@ -22,7 +22,7 @@ from courses.access import (
     user_of,
 )
 from courses.assignment import Exercise as ParsedExercise
-from courses.assignment import merge_submission
+from courses.assignment import Role, merge_submission
 from courses.exercises.selectors import parsed_exercise
 from courses.grading import services, validation
 from courses.grading.forms import GradebookFilterForm, ManualGradeForm
@@ -147,9 +147,16 @@ def submission_view(
 
 
 def _staff_notebook(merged: ParsedExercise) -> nbformat.NotebookNode:
-    """The learner's answers in the instructor's notebook; staff see hidden tests too."""
+    """The learner's answers in the instructor's notebook; staff see hidden tests too. The
+    cells the learner added (a task's answer) are where they put them, announced as theirs."""
     make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
-    cells = [make.get(c.cell_type, nbformat.v4.new_raw_cell)(c.source) for c in merged.cells]
+    cells = []
+    previous: Role | None = None
+    for cell in merged.cells:
+        if cell.role is Role.ADDED and previous is not Role.ADDED:
+            cells.append(nbformat.v4.new_markdown_cell(f"*{_('Cells the learner added:')}*"))
+        cells.append(make.get(cell.cell_type, nbformat.v4.new_raw_cell)(cell.source))
+        previous = cell.role
     return nbformat.v4.new_notebook(cells=cells, metadata=dict(merged.metadata))
 
 

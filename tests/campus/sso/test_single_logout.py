@@ -229,6 +229,15 @@ def test_the_sp_metadata_publishes_the_key_that_signs_our_logout_messages(
     assert "SingleLogoutService" in body
 
 
+def test_replacing_the_idp_metadata_keeps_our_signing_key(univ_saml, tmp_path) -> None:
+    # The IdP registered our certificate: a new key would break its checks.
+    before = _sp_certificate()
+    metadata = tmp_path / "again.xml"
+    metadata.write_text(univ_saml.metadata())
+    sso_add("--org", "univ", "--saml-metadata-file", str(metadata))
+    assert _sp_certificate() == before
+
+
 def _answer(idp, query: str, **options) -> str:
     """The IdP's LogoutResponse to the request in `query`, as a path on our site."""
     request_id = authn_request(parse_qs(query)["SAMLRequest"][0]).get("ID")
@@ -285,14 +294,33 @@ def test_a_logout_response_reaching_another_browser_is_refused(client, ada) -> N
     assert response.status_code == 400
 
 
-def test_an_idp_without_single_logout_gets_a_local_logout(client, univ, saml_idp, tmp_path):
+@pytest.fixture
+def idp_without_slo(univ, saml_idp, tmp_path):
     metadata = tmp_path / "idp.xml"
     metadata.write_text(
         "\n".join(line for line in saml_idp.metadata().splitlines() if "SingleLogout" not in line)
     )
     sso_add("--org", "univ", "--saml-metadata-file", str(metadata), "--domain", "univ.example")
-    saml_post(client, _response(saml_idp, attributes=ADA, name_id=NAME_ID))
+    return saml_idp
+
+
+def test_an_idp_without_single_logout_gets_a_local_logout(client, idp_without_slo) -> None:
+    saml_post(client, _response(idp_without_slo, attributes=ADA, name_id=NAME_ID))
     response = client.post("/accounts/logout/")
     assert signed_in_email(client) is None
     assert response.status_code == 302
-    assert not response["Location"].startswith(saml_idp.url)
+    assert not response["Location"].startswith(idp_without_slo.url)
+
+
+def test_a_logout_request_never_sends_the_browser_to_its_relay_state(
+    client, idp_without_slo
+) -> None:
+    # given an IdP with no logout service to answer at, and a posted (signed) LogoutRequest
+    # whose RelayState, outside the signature, was changed on the way
+    saml_post(client, _response(idp_without_slo, attributes=ADA, name_id=NAME_ID))
+    xml = idp_without_slo.logout_request(destination=SLS_URL, name_id=NAME_ID)
+    message = idp_without_slo.post_message(xml)
+    response = client.post(SLS, {"SAMLRequest": message, "RelayState": "https://evil.example/"})
+    # then the session ends and the browser stays here
+    assert signed_in_email(client) is None
+    assert response["Location"] == "/accounts/logged-out/"

@@ -199,3 +199,24 @@ def test_all_or_nothing_questions_mark_their_tests():
         data=notebook(*question("name: q1\nall_or_nothing: true", [SQUARE], tests))
     )
     assert all(c.all_or_nothing for c in exercise.test_cells)
+
+
+@pytest.mark.parametrize(
+    ("config", "prelude"),
+    [
+        (
+            "generate:\n    seed: 7",
+            '__import__("numpy").random.seed(7); __import__("random").seed(7)',
+        ),
+        (
+            "seed:\n    variable: rng_seed\n    autograder_value: 42\n    student_value: 9",
+            "rng_seed = 42",
+        ),
+        ("generate: true", ""),
+    ],
+)
+def test_intercell_seeding_comes_from_the_assignment_config(config, prelude):
+    exercise = parse_exercise(
+        data=notebook(*question("name: q1", [SQUARE], [code("square(2)", "4")]), config=config)
+    )
+    assert exercise.cell_prelude == prelude

@@ -117,3 +117,23 @@ def test_faking_otter_or_the_tests_own_names_changes_no_score(exercise):
     }
     report, points = grade(exercise, submit(exercise, cheat))
     assert report.score == 0.0, points
+
+
+def test_intercell_seeding_reproduces_the_instructors_random_draws():
+    # given a hidden test made from the instructor's seeded draws; learners have no seed line
+    seeded = notebook(
+        code("import numpy as np"),
+        *question(
+            "name: q1",
+            [code("np.random.seed(42) # SEED\nz = np.random.normal(4, 2, 3) # SOLUTION")],
+            [code("# HIDDEN\nnp.round(z, 3).tolist()", "[4.993, 3.723, 5.295]")],
+        ),
+        config="generate:\n    seed: 42",
+    )
+    exercise = parse_exercise(data=seeded)
+    assert "np.random.seed" not in json.dumps(student_notebook(exercise=exercise))
+    # when a learner draws as asked (a fresh kernel each time: the seed is otter's)
+    learner = submit(exercise, {"q1-answer-1": "z = np.random.normal(4, 2, 3)"})
+    report, _ = grade(exercise, learner)
+    # then the draws are the instructor's
+    assert report.score == 1.0
