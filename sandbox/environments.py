@@ -12,8 +12,9 @@ refused with pip's own message before anything is installed; then it installs th
 packages into a temporary folder renamed into place once complete. A course's packages are
 the instructor's choice, not the platform's: none of their code runs on the host (no
 interpreter of a course runtime starts after its packages are in), and their kernels are
-started by bubblewrap as the slot uid, never forked from the root zygote (sandbox.launch). Packages come from one index (`index_url`) and nowhere
-else: pip runs with no configuration file and no PIP_* variables.
+started by bubblewrap as the slot uid, never forked from the root zygote (sandbox.launch).
+Packages come from one index (`index_url`) and nowhere else: pip runs with no
+configuration file and no PIP_* variables.
 """
 
 from __future__ import annotations
