@@ -81,7 +81,14 @@ def test_a_built_set_is_reused_and_nothing_is_built_twice(
 def course_kernel(request: pytest.FixtureRequest, course_runtime: Path):
     # Started cold by bubblewrap (never the zygote): imports take seconds on a busy machine.
     limits = Limits(cell_timeout_s=120)
-    kernel = launch.start_kernel(limits=limits, mode=request.param, runtime_dir=course_runtime)
+    kernel = launch.start_kernel(
+        limits=limits, mode=request.param, runtime_dir=course_runtime, wait=False
+    )
+    try:
+        kernel.wait_ready(timeout=120)
+    except BaseException:
+        kernel.shutdown(wait=True)
+        raise
     yield kernel
     kernel.shutdown(wait=True)
 
