@@ -7,7 +7,9 @@
 
   var list = document.querySelector(".notebook-cells");
   var notebook = window.exerciseNotebook;
-  var undoBox = document.getElementById("cell-undo");
+  var undoButton = document.getElementById("cell-undo");
+  // A live region present from the start: its new text is announced by screen readers.
+  var undoStatus = document.getElementById("cell-undo-status");
   var deleted = null;  // {li, prev, next}: the last deleted cell, until Undo or another delete
   if (!list || !notebook) return;
 
@@ -76,8 +78,9 @@
     deleted = { li: li, prev: li.previousElementSibling, next: li.nextElementSibling };
     li.remove();
     changed();
-    undoBox.hidden = false;
-    undoBox.querySelector("button").focus();
+    undoStatus.textContent = undoStatus.dataset.deleted;
+    undoButton.hidden = false;
+    undoButton.focus();
   }
 
   function undo() {
@@ -87,7 +90,8 @@
     else if (deleted.next && deleted.next.isConnected) deleted.next.before(li);
     else list.prepend(li);
     deleted = null;
-    undoBox.hidden = true;
+    undoStatus.textContent = "";
+    undoButton.hidden = true;
     refresh(li);
     changed();
     li.querySelector("[data-action=delete-cell]").focus();
@@ -105,5 +109,5 @@
     else if (action === "move-down") move(li, button, false);
     else if (action === "delete-cell") remove(li);
   });
-  undoBox.querySelector("button").addEventListener("click", undo);
+  undoButton.addEventListener("click", undo);
 })();
