@@ -12,6 +12,7 @@ Public API::
 
 from .added import LearnerCell, learner_cells, stored_notebook
 from .model import (
+    ANSWER_ROLES,
     Check,
     Exercise,
     ExerciseCell,
@@ -23,6 +24,7 @@ from .reader import parse_exercise
 from .student import merge_submission, student_notebook, submitted_answers
 
 __all__ = [
+    "ANSWER_ROLES",
     "Check",
     "Exercise",
     "ExerciseCell",
