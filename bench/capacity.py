@@ -74,9 +74,11 @@ class Class:
             client = Client()
             client.force_login(user)
             self.learners.append((user.pk, client.cookies["sessionid"].value, CSRF))
-        self.events: dict[int, queue.Queue[dict[str, Any]]] = {
+        self.events: dict[int, queue.Queue[tuple[float, dict[str, Any]]]] = {
             uid: queue.Queue() for uid, _, _ in self.learners
         }
+        # Where a cell's time went: seconds from the POST to each event of its run.
+        self.stages: dict[str, list[float]] = {}
         self._listen(stack.env["REDIS_URL"])
 
     def _listen(self, url: str) -> None:
@@ -99,7 +101,7 @@ class Class:
                     continue
                 learner_id = int(message["channel"].decode().split(":")[1])
                 if learner_id in self.events:
-                    self.events[learner_id].put(json.loads(message["data"]))
+                    self.events[learner_id].put((time.perf_counter(), json.loads(message["data"])))
 
         threading.Thread(target=loop, daemon=True).start()
         ready.wait(10)
@@ -121,15 +123,25 @@ class Class:
         started = time.perf_counter()
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 202, response.status
+        seen = {"accepted": time.perf_counter() - started}
         deadline = time.monotonic() + self.wait_s
         events = self.events[user_id]
         while time.monotonic() < deadline:
             try:
-                event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+                at, event = events.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if event.get("cell") == key and event.get("state") in ("done", "error", "skipped"):
-                return time.perf_counter() - started if event["state"] == "done" else None
+            state = str(event.get("state"))
+            if event.get("type") in ("kernel", "run") and at >= started and state not in seen:
+                seen[state] = at - started
+            if event.get("cell") == key and state in ("done", "error", "skipped"):
+                if state != "done":
+                    return None
+                if "duration_ms" in event:
+                    seen["in_kernel"] = event["duration_ms"] / 1000
+                for stage, seconds in seen.items():
+                    self.stages.setdefault(stage, []).append(seconds)
+                return seen["done"]
         return None
 
 
@@ -160,6 +172,17 @@ def _ms(values: list[float | None]) -> dict[str, Any]:
         "completed": len(done),
         "without_kernel": len(values) - len(done),
     }
+
+
+def _stages(group: Class) -> dict[str, float]:
+    """Median seconds (as ms) from the POST to each event: accepted (the web's 202),
+    queued, starting, ready (a kernel is the session's), running, done; in_kernel is the
+    cell's own time as the worker measured it."""
+    figures = {
+        stage: round(statistics.median(values) * 1000, 1) for stage, values in group.stages.items()
+    }
+    group.stages = {}
+    return figures
 
 
 def _descendants(root: int) -> list[int]:
@@ -237,9 +260,11 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         burst = _together(
             [(i * spacing, lambda i=i: group.run(i, "burst", "1 + 1")) for i in range(BURST)]
         )
+        burst_stages = _stages(group)
         active = _together(
             [(0.0, lambda i=i: group.run(i, "active", "sum(range(10**5))")) for i in range(ACTIVE)]
         )
+        active_stages = _stages(group)
         rest = range(BURST, SESSIONS_WANTED)
         _together([(0.05 * (i - BURST), lambda i=i: group.run(i, "open", "1")) for i in rest])
         time.sleep(2)  # let the last kernels settle into idle
@@ -262,8 +287,8 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
             # What a live session costs the worker besides memory (threads: its pool's).
             "worker_fds_per_session": round(fds / held, 1) if held else None,
             "worker_threads_added": threads,
-            "class_burst": _ms(burst),
-            "active": _ms(active),
+            "class_burst": _ms(burst) | {"stages_ms_p50": burst_stages},
+            "active": _ms(active) | {"stages_ms_p50": active_stages},
         }
 
 
@@ -281,9 +306,10 @@ def measure_apart(which: str) -> dict[str, Any]:
 
 def main() -> None:
     if sys.argv[1:2] == ["measure"]:
-        baseline = sys.argv[2] == "baseline"
+        is_baseline = sys.argv[2] == "baseline"
         figures = measure(
-            BASELINE_ENV if baseline else {}, wait_s=BASELINE_WAIT_S if baseline else WAIT_S
+            BASELINE_ENV if is_baseline else {},
+            wait_s=BASELINE_WAIT_S if is_baseline else WAIT_S,
         )
         print(json.dumps(figures))
         return

@@ -82,5 +82,5 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ["status", "exercise__module__course", "cohort"]
     search_fields = ["learner__email", "exercise__title"]
     list_select_related = ["learner", "exercise"]
-    readonly_fields = ["created_at", "started_at", "finished_at"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "worker"]
     date_hierarchy = "created_at"

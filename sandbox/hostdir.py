@@ -22,8 +22,15 @@ CONNECTION_FILE = "connection.json"
 
 
 def make_host_dir(lease: UidLease, limits: Limits) -> Path:
-    """The kernel's private directory: a small tmpfs owned by its slot uid."""
-    host_dir = slots.prepare_run_base() / f"k{lease.uid}-{secrets.token_hex(4)}"
+    """The kernel's private directory: a small tmpfs owned by its slot uid.
+
+    Directories a killed worker left under this uid go first: the lease makes them ours,
+    and no new kernel should share a uid with what an earlier one left behind.
+    """
+    base = slots.prepare_run_base()
+    for stale in base.glob(f"k{lease.uid}-*"):
+        remove_host_dir(stale)
+    host_dir = base / f"k{lease.uid}-{secrets.token_hex(4)}"
     host_dir.mkdir(mode=0o700)
     mounts.mount_private_tmpfs(host_dir, size_bytes=limits.tmpfs_mb * MIB, uid=lease.uid)
     return host_dir

@@ -90,27 +90,9 @@ class Kernel:
 
     def wait_ready(self, *, timeout: float = READY_TIMEOUT_S) -> None:
         """kernel_info round trips until both a reply and an iopub message (subscribed) came."""
-        deadline = time.monotonic() + timeout
-        sent: set[str] = set()
-        replied = iopub_seen = False
-        resend_at = 0.0
-        while time.monotonic() < deadline:
-            if not iopub_seen and time.monotonic() >= resend_at:
-                sent.add(self.channels.send("shell", "kernel_info_request", {}))
-                resend_at = time.monotonic() + 0.5
-            messages = self.channels.poll(0.05)
-            for channel, msg in messages:
-                iopub_seen |= channel == "iopub"
-                replied |= channel == "shell" and client.parent_id(msg) in sent
-            if replied and iopub_seen:
-                return
-            if not messages and not self.process.is_alive():
-                raise SandboxInfraError(f"the kernel exited while starting: {self._log_tail()}")
-        raise SandboxInfraError(
-            f"the kernel did not answer within {timeout:.0f} s "
-            f"(replied={replied}, iopub={iopub_seen}, alive={self.process.is_alive()}, "
-            f"dir={sorted(p.name for p in self.host_dir.iterdir())}): {self._log_tail()[-300:]}"
-        )
+        waiting = ReadyWait(self, timeout=timeout)
+        while not waiting.step(0.05):
+            pass
 
     def _log_tail(self) -> str:
         try:
@@ -245,6 +227,45 @@ class Kernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+class ReadyWait:
+    """Waiting for a started kernel to answer, one poll at a time, so that one thread can
+    wait for several booting kernels at once (the warm pool does)."""
+
+    def __init__(self, kernel: Kernel, *, timeout: float = READY_TIMEOUT_S) -> None:
+        self.kernel = kernel
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.sent: set[str] = set()
+        self.replied = self.iopub_seen = False
+        self.resend_at = 0.0
+
+    def step(self, wait_s: float) -> bool:
+        """Handle what came within `wait_s`: True once the kernel answers; raises
+        SandboxInfraError when it exited or the time is up."""
+        kernel = self.kernel
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise SandboxInfraError(
+                f"the kernel did not answer within {self.timeout:.0f} s "
+                f"(replied={self.replied}, iopub={self.iopub_seen}, "
+                f"alive={kernel.process.is_alive()}, "
+                f"dir={sorted(p.name for p in kernel.host_dir.iterdir())}): "
+                f"{kernel._log_tail()[-300:]}"
+            )
+        if not self.iopub_seen and now >= self.resend_at:
+            self.sent.add(kernel.channels.send("shell", "kernel_info_request", {}))
+            self.resend_at = now + 0.5
+        messages = kernel.channels.poll(wait_s)
+        for channel, msg in messages:
+            self.iopub_seen |= channel == "iopub"
+            self.replied |= channel == "shell" and client.parent_id(msg) in self.sent
+        if self.replied and self.iopub_seen:
+            return True
+        if not messages and not kernel.process.is_alive():
+            raise SandboxInfraError(f"the kernel exited while starting: {kernel._log_tail()}")
+        return False
 
 
 class _Graveyard:

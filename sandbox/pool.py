@@ -15,20 +15,27 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
+
+import zmq
 
 from sandbox import launch, slots
-from sandbox.kernel import Kernel, drain_destroyed
+from sandbox.kernel import Kernel, ReadyWait, drain_destroyed
 from sandbox.limits import Limits, SandboxInfraError
 
 logger = logging.getLogger(__name__)
 HEALTH_CHECK_S = 1.0
 RETRY_DELAY_S = 1.0
-# Kernels started at once for callers waiting on an empty pool (a class arriving together):
-# they boot in parallel instead of one after the other.
+# Kernels booting at once (a class arriving together): they boot in parallel, and a new one
+# starts as soon as one is ready, not when the whole batch is.
 MAX_PARALLEL_STARTS = 8
+# A pool with `burst` > size keeps as many warm kernels as were handed out over the last
+# DEMAND_WINDOW_S (up to `burst`): kernels start ahead of a class's next learners.
+DEMAND_WINDOW_S = 10.0
+BOOT_POLL_S = 0.02
 
 
-def process_limits(limits: Limits) -> tuple[int, ...]:
+def process_limits(limits: Limits) -> tuple[int | bool, ...]:
     """The limits fixed when a kernel starts; the others are enforced by the client."""
     return (
         limits.memory_mb,
@@ -37,12 +44,27 @@ def process_limits(limits: Limits) -> tuple[int, ...]:
         limits.file_size_mb,
         limits.tmpfs_mb,
         limits.cpu_weight,
+        limits.figures,
     )
 
 
 class KernelPool:
-    def __init__(self, *, size: int = 2, limits: Limits | None = None, mode: str | None = None):
+    def __init__(
+        self,
+        *,
+        size: int = 2,
+        limits: Limits | None = None,
+        mode: str | None = None,
+        burst: int = 0,
+        runtime_dir: Path | None = None,
+    ):
+        """`runtime_dir`: the pool's kernels run in this course runtime (one pool per
+        runtime: kernels of different runtimes never mix)."""
         self.size = size
+        self.runtime_dir = runtime_dir
+        self.burst = burst
+        self._handed_out: deque[float] = deque()  # when kernels were handed out, recently
+        self.clock = time.monotonic  # for the demand window (a test may set it)
         self.limits = limits or Limits()
         self.mode = mode or launch.sandbox_mode()
         self._ready: deque[Kernel] = deque()
@@ -86,6 +108,7 @@ class KernelPool:
                 self._ready_changed.notify_all()
                 if kernel.is_alive():
                     kernel.limits = limits
+                    self._handed_out.append(self.clock())
                     return kernel
                 kernel.shutdown()
             remaining = deadline - time.monotonic()
@@ -139,49 +162,84 @@ class KernelPool:
         return future.result(timeout=timeout)
 
     def _fill_forever(self) -> None:
+        booting: list[ReadyWait] = []
         next_check = 0.0
-        while not self._closed.is_set():
-            try:
-                self._serve_requests()
-                if time.monotonic() >= next_check:
-                    self._drop_dead()
-                    next_check = time.monotonic() + HEALTH_CHECK_S
-                missing = self._missing()
-                if missing > 0:
-                    self._start_several(missing)
-                    self.last_error = None
-                else:
-                    with self._ready_changed:
-                        self._ready_changed.wait(0.05)
-            except Exception as error:
-                self.last_error = error
-                logger.exception("sandbox: starting a kernel failed")
-                self._closed.wait(RETRY_DELAY_S)
+        try:
+            while not self._closed.is_set():
+                try:
+                    self._serve_requests()
+                    if time.monotonic() >= next_check:
+                        self._drop_dead()
+                        next_check = time.monotonic() + HEALTH_CHECK_S
+                    for _ in range(self._missing(booting=len(booting))):
+                        kernel = launch.start_kernel(
+                            limits=self.limits,
+                            mode=self.mode,
+                            wait=False,
+                            runtime_dir=self.runtime_dir,
+                        )
+                        booting.append(ReadyWait(kernel))
+                    if booting:
+                        self._advance(booting)
+                    else:
+                        with self._ready_changed:
+                            self._ready_changed.wait(0.05)
+                except Exception as error:
+                    self.last_error = error
+                    logger.exception("sandbox: starting a kernel failed")
+                    self._closed.wait(RETRY_DELAY_S)
+        finally:
+            for waiting in booting:
+                waiting.kernel.shutdown()
 
-    def _missing(self) -> int:
-        """Kernels to start now: up to the pool's size, and one more for each caller
-        waiting beyond what is ready (at most MAX_PARALLEL_STARTS at once)."""
+    def target(self) -> int:
+        """Warm kernels to keep: the pool's size, or as many as were handed out lately
+        when that is more (up to `burst`)."""
+        if self.burst <= self.size:
+            return self.size
+        horizon = self.clock() - DEMAND_WINDOW_S
+        with self._ready_changed:
+            while self._handed_out and self._handed_out[0] < horizon:
+                self._handed_out.popleft()
+            recent = len(self._handed_out)
+        return max(self.size, min(self.burst, recent))
+
+    def _missing(self, *, booting: int) -> int:
+        """Kernels to start now: up to the target, and one more for each caller waiting
+        beyond what is ready or booting (at most MAX_PARALLEL_STARTS booting at once)."""
+        target = self.target()
         with self._ready_changed:
             ready, waiting = len(self._ready), self._waiting
-        return min(MAX_PARALLEL_STARTS, max(self.size - ready, waiting - ready))
+        wanted = max(target - ready, waiting - ready) - booting
+        return max(0, min(MAX_PARALLEL_STARTS - booting, wanted))
 
-    def _start_several(self, count: int) -> None:
-        """Start `count` kernels at once, then wait for each: they boot in parallel."""
-        booting = [
-            launch.start_kernel(limits=self.limits, mode=self.mode, wait=False)
-            for _ in range(count)
-        ]
-        try:
-            while booting:
-                kernel = booting[0]
-                kernel.wait_ready()
-                booting.pop(0)
+    def _advance(self, booting: list[ReadyWait]) -> None:
+        """One look at every booting kernel: the ready ones join the pool, failed ones are
+        destroyed; waits a little for the next message when none got anywhere."""
+        progressed = False
+        for waiting in list(booting):
+            try:
+                ready = waiting.step(0)
+            except SandboxInfraError as error:
+                booting.remove(waiting)
+                waiting.kernel.shutdown()
+                self.last_error = error
+                logger.warning("sandbox: a kernel failed to start: %s", error)
+                progressed = True
+                continue
+            if ready:
+                booting.remove(waiting)
+                progressed = True
+                self.last_error = None
                 with self._ready_changed:
-                    self._ready.append(kernel)
+                    self._ready.append(waiting.kernel)
                     self._ready_changed.notify_all()
-        finally:
-            for kernel in booting:
-                kernel.shutdown()
+        if booting and not progressed:
+            poller = zmq.Poller()
+            for waiting in booting:
+                for sock in waiting.kernel.channels.sockets.values():
+                    poller.register(sock, zmq.POLLIN)
+            poller.poll(int(BOOT_POLL_S * 1000))
 
     def _serve_requests(self) -> None:
         while True:
@@ -190,7 +248,10 @@ class KernelPool:
             except queue.Empty:
                 return
             try:
-                future.set_result(launch.start_kernel(limits=limits, mode=self.mode))
+                kernel = launch.start_kernel(
+                    limits=limits, mode=self.mode, runtime_dir=self.runtime_dir
+                )
+                future.set_result(kernel)
             except Exception as error:
                 future.set_exception(error)
 

@@ -5,7 +5,8 @@ Public API::
     parse_exercise(*, data) -> Exercise           # raises ExerciseInvalid(problems)
     student_notebook(*, exercise) -> NotebookNode
     submitted_answers(submission) -> {grade id: source}
-    merge_submission(*, exercise, submission) -> Exercise   # answers and added cells
+    merge_submission(*, exercise, submission, as_placed) -> Exercise  # answers, added cells
+    submitted_notebook(*, exercise, submission) -> NotebookNode  # what the learner handed in
     learner_cells(*, exercise, submission) -> [LearnerCell]  # what grading keeps
     stored_notebook(cells) -> dict                  # a submission's stored notebook
 """
@@ -21,7 +22,7 @@ from .model import (
     Role,
 )
 from .reader import parse_exercise
-from .student import merge_submission, student_notebook, submitted_answers
+from .student import merge_submission, student_notebook, submitted_answers, submitted_notebook
 
 __all__ = [
     "ANSWER_ROLES",
@@ -38,4 +39,5 @@ __all__ = [
     "stored_notebook",
     "student_notebook",
     "submitted_answers",
+    "submitted_notebook",
 ]

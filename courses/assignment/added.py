@@ -5,6 +5,11 @@ with their answers. Where they run is chosen so that they never open a new place
 learner code between two tests: right after the learner's answer cell they follow, or,
 before any answer, just before the first answer or test cell. Instructor cells (tests,
 locked, read-only, and unchanged copies of the others) always come from the source.
+
+Where a cell runs is not where a person reads it: a learner answers a "task" cell in cells
+they add under it, and whoever grades the task reads them there. Each added cell also keeps
+the grade id of the instructor cell it was added under (``under``); only pages showing the
+notebook use it, never grading, so a forged ``under`` moves a cell on a page and no more.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class LearnerCell:
     source: str
     grade_id: str | None = None  # an answer's grade id; None for an added cell
     after: str | None = None  # added: the grade id of the answer it follows (None: none yet)
+    under: str | None = None  # added: the grade id of the cell it was added under (None: top)
 
 
 def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[LearnerCell]:
@@ -43,7 +49,10 @@ def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
     cells: list[LearnerCell] = []
     seen: set[str] = set()
     after: str | None = None
+    under: str | None = None
     for cell_type, source, grade_id in _cells(submission):
+        if grade_id in known_ids:
+            under = grade_id
         if grade_id in answer_ids and grade_id not in seen:
             seen.add(grade_id)
             cells.append(LearnerCell(cell_type, source, grade_id=grade_id))
@@ -51,7 +60,7 @@ def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
         elif grade_id in known_ids or not source.strip() or source.strip() in instructors:
             continue  # an instructor's cell, or an answer given twice: the source's wins
         elif cell_type in ADDED_TYPES:
-            cells.append(LearnerCell(cell_type, source, after=after))
+            cells.append(LearnerCell(cell_type, source, after=after, under=under))
     return cells
 
 
@@ -94,6 +103,22 @@ def with_added_cells(exercise: Exercise, cells: list[LearnerCell]) -> Exercise:
     return replace(exercise, cells=tuple(merged))
 
 
+def placed_added_cells(exercise: Exercise, cells: list[LearnerCell]) -> Exercise:
+    """The exercise with the learner's added cells where they put them: under the cell
+    they were added under (for people to read; grading runs ``with_added_cells``)."""
+    added: dict[str | None, list[LearnerCell]] = {}
+    for mine in cells:
+        if mine.grade_id is None:
+            added.setdefault(mine.under, []).append(mine)
+    merged = [_added(0, c) for c in added.pop(None, [])]
+    for cell in exercise.cells:
+        merged.append(cell)
+        merged.extend(_added(cell.index, c) for c in added.pop(cell.grade_id, []))
+    # Under a cell this exercise no longer has (a forged or outdated grade id): at the end.
+    merged.extend(_added(len(exercise.cells), c) for rest in added.values() for c in rest)
+    return replace(exercise, cells=tuple(merged))
+
+
 def _added(index: int, cell: LearnerCell) -> ExerciseCell:
     # Numbered as the instructor cell it follows: messages say "cell N" about a place
     # the instructor's notebook has.
@@ -108,9 +133,16 @@ def _added(index: int, cell: LearnerCell) -> ExerciseCell:
 
 def stored_notebook(cells: list[LearnerCell]) -> dict[str, Any]:
     """What a submission keeps of a learner's notebook: answers and added cells, in order
-    (the exercise supplies every other cell when it is graded)."""
+    (the exercise supplies every other cell when it is graded). An added cell under an
+    instructor's cell is kept after an empty raw cell with that cell's grade id, so that
+    ``learner_cells`` reads back the same cells: answers, ``after`` and ``under``."""
     stored: list[dict[str, Any]] = []
+    under: str | None = None
     for cell in cells:
+        if cell.grade_id is None and cell.under not in (None, under):
+            anchor = {"nbgrader": {"grade_id": cell.under}}
+            stored.append({"cell_type": "raw", "metadata": anchor, "source": ""})
+        under = cell.grade_id or cell.under or under
         metadata = {"nbgrader": {"grade_id": cell.grade_id}} if cell.grade_id else {}
         entry: dict[str, Any] = {"cell_type": cell.cell_type, "metadata": metadata}
         entry["source"] = cell.source

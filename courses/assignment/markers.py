@@ -162,3 +162,25 @@ def _unwrap_prompts(source: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+_BEGIN_IGNORE = re.compile(r"\s*#\s*BEGIN\s*IGNORE\s*", re.IGNORECASE)
+
+
+def otter_without_ignored(source: str) -> str:
+    """Otter's ignored lines left out: ``# BEGIN IGNORE`` ... ``# END IGNORE`` blocks and
+    lines ending in ``# IGNORE`` are in neither the student's nor the autograder's notebook."""
+    if "IGNORE" not in source.upper():
+        return source
+    out: list[str] = []
+    inside = False
+    for line in source.splitlines():
+        text = line.rstrip()
+        if text.endswith("# END IGNORE"):
+            inside = False
+        elif not inside and not text.endswith("# IGNORE"):
+            if _BEGIN_IGNORE.match(line):
+                inside = True
+            else:
+                out.append(line)
+    return "\n".join(out)

@@ -84,6 +84,7 @@ class ExerciseCell:
     expected_output: str | None = None
     question: str | None = None
     messages: Mapping[str, str] = field(default_factory=dict)  # otter success/failure
+    all_or_nothing: bool = False  # otter: the question's points only if all its tests pass
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,6 +97,9 @@ class Exercise:
     format: str  # "nbgrader" | "otter"
     cells: tuple[ExerciseCell, ...]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Run before each of the learner's code cells and test runs at grading (otter's
+    # intercell seeding: ``generate: seed`` or a ``seed`` variable in the assignment config).
+    cell_prelude: str = ""
 
     @property
     def max_score(self) -> float:

@@ -48,7 +48,10 @@ def parse_exercise(*, data: bytes | str | Mapping[str, Any]) -> Exercise:
         for k in ("kernelspec", "language_info")
         if isinstance(notebook.get("metadata"), dict) and k in notebook["metadata"]
     }
-    return Exercise(format=exercise_format, cells=tuple(parsed), metadata=metadata)
+    prelude = otter.cell_prelude(cells) if exercise_format == "otter" else ""
+    return Exercise(
+        format=exercise_format, cells=tuple(parsed), metadata=metadata, cell_prelude=prelude
+    )
 
 
 def _load(data: bytes | str | Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:

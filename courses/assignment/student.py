@@ -9,7 +9,7 @@ from typing import Any
 import nbformat
 
 from . import otter
-from .added import learner_cells, with_added_cells
+from .added import learner_cells, placed_added_cells, with_added_cells
 from .model import ANSWER_ROLES, READ_ONLY_ROLES, Exercise, ExerciseCell, Problem, Role
 
 
@@ -46,6 +46,36 @@ def _student_cell(cell: ExerciseCell) -> nbformat.NotebookNode:
     return nbformat.v4.new_raw_cell(cell.student_source, metadata=metadata)
 
 
+def submitted_notebook(
+    *, exercise: Exercise, submission: Mapping[str, Any]
+) -> nbformat.NotebookNode:
+    """The student version with the learner's answers, and the cells they added where they
+    put them: what they handed in, never a hidden test or a solution."""
+    notebook = student_notebook(exercise=exercise)
+    mine = learner_cells(exercise=exercise, submission=submission)
+    answers = {c.grade_id: c.source for c in mine if c.grade_id is not None}
+    added: dict[str | None, list[nbformat.NotebookNode]] = {}
+    for cell in mine:
+        if cell.grade_id is None:
+            make = (
+                nbformat.v4.new_code_cell
+                if cell.cell_type == "code"
+                else nbformat.v4.new_markdown_cell
+            )
+            added.setdefault(cell.under, []).append(make(cell.source))
+    cells = added.pop(None, [])
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if meta.get("solution") and grade_id in answers:
+            cell.source = answers[grade_id]
+        cells.append(cell)
+        cells.extend(added.pop(grade_id, []) if grade_id else [])
+    cells.extend(c for rest in added.values() for c in rest)
+    notebook.cells = cells
+    return notebook
+
+
 def submitted_answers(submission: Mapping[str, Any]) -> dict[str, str]:
     """The learner's answer sources by grade id (first cell wins; anything malformed skipped)."""
     answers: dict[str, str] = {}
@@ -63,13 +93,16 @@ def submitted_answers(submission: Mapping[str, Any]) -> dict[str, str]:
     return answers
 
 
-def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Exercise:
+def merge_submission(
+    *, exercise: Exercise, submission: Mapping[str, Any], as_placed: bool = False
+) -> Exercise:
     """The exercise with the learner's answer cells and added cells; every other cell is
     the instructor's.
 
     Answer cells are matched by grade id and keep the instructor's cell type; cells the
-    learner added are kept where ``added`` puts them; editing or deleting any other cell
-    changes nothing. A missing answer is the stub.
+    learner added are kept where ``added`` runs them (``as_placed``: where the learner put
+    them, for a person to read); editing or deleting any other cell changes nothing. A
+    missing answer is the stub.
     """
     mine = learner_cells(exercise=exercise, submission=submission)
     answers = {c.grade_id: c.source for c in mine if c.grade_id is not None}
@@ -81,7 +114,8 @@ def merge_submission(*, exercise: Exercise, submission: Mapping[str, Any]) -> Ex
         else c
         for c in exercise.cells
     )
-    return with_added_cells(replace(exercise, cells=cells), mine)
+    place = placed_added_cells if as_placed else with_added_cells
+    return place(replace(exercise, cells=cells), mine)
 
 
 def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:

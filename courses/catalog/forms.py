@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Language
+from courses.models import GradeRule, Language
 
 
 class CourseForm(forms.Form):
@@ -14,10 +14,20 @@ class CourseForm(forms.Form):
         label=_("Summary"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    grade_rule = forms.ChoiceField(
+        label=_("Grade that counts"),
+        choices=GradeRule.choices,
+        initial=GradeRule.BEST,
+        help_text=_(
+            "With several attempts, the one kept in the gradebook and sent to the LMS "
+            "gradebook, after late penalty and marking by hand."
+        ),
+    )
 
 
 class NewCourseForm(CourseForm):
     organization = forms.ChoiceField(label=_("University"))
+    grade_rule = None  # type: ignore[assignment]  # the default (best); set in the settings
 
     def __init__(self, *args: Any, organizations: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.translation import gettext
 
-from courses.assignment import student_notebook, submitted_answers
+from courses.assignment import submitted_notebook
 from courses.exercises.selectors import parsed_exercise
 from courses.grading.scoring import MESSAGES
 from courses.html import render_notebook
@@ -23,18 +23,18 @@ def graded_notebook(*, submission: Submission, summary: bool = True) -> nbformat
     it was graded; each visible test cell's output says how it went; with `summary`, a
     first cell holds the score and every test's result (hidden ones included, by name
     only), as the learner's page shows them."""
-    notebook = student_notebook(exercise=parsed_exercise(submission.exercise))
-    answers = submitted_answers(submission.notebook or {})
+    notebook = submitted_notebook(
+        exercise=parsed_exercise(submission.exercise), submission=submission.notebook or {}
+    )
     outputs = _answer_outputs(submission)
     tests = learner_tests(submission)
     by_id = {test["grade_id"]: test for test in tests}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-            if cell.cell_type == "code" and meta["grade_id"] in outputs:
-                cell.outputs = _outputs_of(outputs[meta["grade_id"]])
-        elif cell.cell_type == "code" and meta.get("grade_id") in by_id:
+        grade_id = meta.get("grade_id")
+        if meta.get("solution") and cell.cell_type == "code" and grade_id in outputs:
+            cell.outputs = _outputs_of(outputs[grade_id])
+        elif cell.cell_type == "code" and grade_id in by_id and not meta.get("solution"):
             cell.outputs = [
                 nbformat.v4.new_output(
                     "stream", name="stdout", text=_result_line(by_id[meta["grade_id"]]) + "\n"

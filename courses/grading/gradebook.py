@@ -1,7 +1,8 @@
 """Reads for instructors: the gradebook of a cohort, its CSV export, and analytics.
 
 Every selector runs a fixed number of queries, whatever the number of learners, exercises
-or submissions. The grade kept for a learner on an exercise is their best graded attempt.
+or submissions. The grade kept for a learner on an exercise is their best or their last
+graded attempt, by the course's rule (`Course.grade_rule`).
 """
 
 from collections import Counter
@@ -15,7 +16,7 @@ from django.db.models.functions import TruncDate
 
 from campus.models import User
 from campus.spreadsheets import Cell, csv_text
-from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, Submission
+from courses.models import Cohort, Enrollment, EnrollmentRole, Exercise, GradeRule, Submission
 from courses.models import SubmissionStatus as Status
 
 
@@ -94,58 +95,55 @@ KEPT_FIELDS = (
 def kept_submissions(*, cohort: Cohort) -> dict[tuple[int, int], GradeCell]:
     """(learner id, exercise id) → the attempt that counts, with the number of attempts."""
     rows = Submission.objects.filter(cohort=cohort).values_list(*KEPT_FIELDS)
+    rank = _RANKS[cohort.course.grade_rule]
     attempts: Counter[tuple[int, int]] = Counter()
-    best: dict[tuple[int, int], tuple[Any, ...]] = {}
+    kept: dict[tuple[int, int], tuple[Any, ...]] = {}
     for row in rows:
         key = (row[1], row[2])
         attempts[key] += 1
-        if key not in best or _better(row, best[key]):
-            best[key] = row
-    return {
-        key: GradeCell(
-            submission_id=row[0],
-            score=row[4],
-            max_score=row[5],
-            status=row[3],
-            late=row[6] > 0,
-            attempts=attempts[key],
-            needs_grading=bool(row[7]),
-        )
-        for key, row in best.items()
-    }
+        if key not in kept or rank(row) > rank(kept[key]):
+            kept[key] = row
+    return {key: _cell(row, attempts[key]) for key, row in kept.items()}
 
 
-def kept_submission(*, cohort_id: int, learner_id: int, exercise_id: int) -> GradeCell | None:
-    """The attempt that counts for one learner on one exercise (the gradebook's rule)."""
-    rows = Submission.objects.filter(
-        cohort_id=cohort_id, learner_id=learner_id, exercise_id=exercise_id
-    ).values_list(*KEPT_FIELDS)
-    best: tuple[Any, ...] | None = None
-    count = 0
-    for row in rows:
-        count += 1
-        if best is None or _better(row, best):
-            best = row
-    if best is None:
+def kept_submission(
+    *, cohort_id: int, learner_id: int, exercise_id: int, rule: str
+) -> GradeCell | None:
+    """The attempt that counts for one learner on one exercise, by `rule` (a GradeRule)."""
+    rows = list(
+        Submission.objects.filter(
+            cohort_id=cohort_id, learner_id=learner_id, exercise_id=exercise_id
+        ).values_list(*KEPT_FIELDS)
+    )
+    if not rows:
         return None
+    return _cell(max(rows, key=_RANKS[rule]), len(rows))
+
+
+def _cell(row: tuple[Any, ...], attempts: int) -> GradeCell:
     return GradeCell(
-        submission_id=best[0],
-        score=best[4],
-        max_score=best[5],
-        status=best[3],
-        late=best[6] > 0,
-        attempts=count,
-        needs_grading=bool(best[7]),
+        submission_id=row[0],
+        score=row[4],
+        max_score=row[5],
+        status=row[3],
+        late=row[6] > 0,
+        attempts=attempts,
+        needs_grading=bool(row[7]),
     )
 
 
-def _better(row: tuple[Any, ...], than: tuple[Any, ...]) -> bool:
+def _best(row: tuple[Any, ...]) -> tuple[bool, Decimal, int]:
     """A graded attempt beats an ungraded one; then the higher score; then the later one."""
+    return (row[3] == Status.GRADED, row[4] if row[4] is not None else Decimal(-1), row[0])
 
-    def rank(r: tuple[Any, ...]) -> tuple[bool, Decimal, int]:
-        return (r[3] == Status.GRADED, r[4] if r[4] is not None else Decimal(-1), r[0])
 
-    return rank(row) > rank(than)
+def _last(row: tuple[Any, ...]) -> tuple[bool, int]:
+    """A graded attempt beats an ungraded one; then the later one (an attempt still being
+    graded does not replace the last graded one until it is graded)."""
+    return (row[3] == Status.GRADED, row[0])
+
+
+_RANKS: dict[str, Any] = {GradeRule.BEST: _best, GradeRule.LAST: _last}
 
 
 def cohort_gradebook(

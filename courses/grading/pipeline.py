@@ -90,11 +90,15 @@ def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limit
                     break
                 if group[0].role is Role.TEST:
                     run.hidden_test_ran |= any(c.hidden for c in group)
+                    if exercise.cell_prelude and kernel.is_alive():
+                        kernel.execute(exercise.cell_prelude, timeout=cell_timeout)
                     checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
                     for result in runner.run(checks):
                         run.results[result.key] = result
                         run.errors.add(f"{result.error_type}: {result.error_message}")
-                elif not _run_in_kernel(kernel, group[0], cell_timeout, deadline, run):
+                elif not _run_in_kernel(
+                    kernel, _with_prelude(group[0], exercise.cell_prelude), cell_timeout, deadline, run
+                ):
                     break
                 elif group[0].role in (Role.LOCKED, Role.PLAIN):
                     definitions = instructor_definitions(group[0].source)
@@ -119,6 +123,12 @@ def instructor_definitions(source: str) -> str:
         )
     ]
     return ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
+
+
+def _with_prelude(cell: ExerciseCell, prelude: str) -> ExerciseCell:
+    if not prelude or cell.source.startswith("%%"):
+        return cell
+    return replace(cell, source=f"{prelude}\n{cell.source}")
 
 
 def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
@@ -36,6 +36,9 @@ MESSAGES = {
     "failed_message": gettext_noop("Test failed (%(error)s): %(detail)s"),
     "mismatch": gettext_noop("Test failed: expected %(expected)s, got %(actual)s"),
     "no_answer": gettext_noop("No answer given"),
+    "all_or_nothing": gettext_noop(
+        "Passed, but this question's points need every one of its tests to pass"
+    ),
     "pending": gettext_noop("Waiting for a person to grade this answer"),
     "instructor": "%(text)s",  # the instructor's own words (otter's success/failure messages)
     "out_of_time": gettext_noop("The notebook ran out of time: later tests were not run."),
@@ -119,18 +122,18 @@ def score_check(*, cell: ExerciseCell, result: CheckResult) -> ItemResult:
     assert cell.grade_id is not None
     if not result.passed:
         return _item(cell, 0.0, "failed", _failure_message(cell, result), result)
+    success = cell.messages.get("success_message")
+    passed = message("instructor", text=success) if success else message("passed")
     if cell.check is Check.OUTPUT:
-        if _output_matches(cell.expected_output, result.value_repr):
-            success = cell.messages.get("success_message")
-            said = message("instructor", text=success) if success else message("passed")
-            return _item(cell, cell.points, "passed", said, result)
+        if _output_matches(cell.expected_output, _output(result)):
+            return _item(cell, cell.points, "passed", passed, result)
         return _item(cell, 0.0, "failed", _mismatch_message(cell, result), result)
     if result.value is not None:
         points = min(max(result.value, 0.0), cell.points)
         if points < cell.points:
             said = message("partial", points=points, max_points=cell.points)
             return _item(cell, points, "partial", said, result)
-    return _item(cell, cell.points, "passed", message("passed"), result)
+    return _item(cell, cell.points, "passed", passed, result)
 
 
 def score_pending(*, cell: ExerciseCell, answered: bool) -> ItemResult:
@@ -176,6 +179,7 @@ def score_exercise(
             items.append(score_check(cell=cell, result=result))
         else:
             items.append(score_pending(cell=cell, answered=cell.source != cell.student_source))
+    items = _all_or_nothing(exercise, items)
     score = sum(i.points for i in items)
     pending = sum(i.max_points for i in items if i.status == "pending")
     return GradeReport(
@@ -186,6 +190,19 @@ def score_exercise(
         notes=tuple(str(n) for n in notes),
         note_messages=notes,
     )
+
+
+def _all_or_nothing(exercise: Exercise, items: list[ItemResult]) -> list[ItemResult]:
+    """Otter's ``all_or_nothing`` questions: their tests earn points only if all pass."""
+    tests = {c.grade_id: c for c in exercise.test_cells if c.all_or_nothing}
+    failed = {tests[i.grade_id].question for i in items if i.grade_id in tests and not i.passed}
+    said = message("all_or_nothing")
+    return [
+        replace(i, points=0.0, message=str(said), message_key=said.key, message_args=said.args)
+        if i.grade_id in tests and i.passed and tests[i.grade_id].question in failed
+        else i
+        for i in items
+    ]
 
 
 def _item(
@@ -269,7 +286,14 @@ def _mismatch_message(cell: ExerciseCell, result: CheckResult) -> Message:
         return message("instructor", text=custom)
     if cell.hidden:
         return message("hidden_failed")
-    return message("mismatch", expected=cell.expected_output or "True", actual=result.value_repr)
+    return message("mismatch", expected=cell.expected_output or "True", actual=_output(result))
+
+
+def _output(result: CheckResult) -> str | None:
+    """What an otter test cell printed, then its value: what otter's doctest compares."""
+    if not result.stdout:
+        return result.value_repr
+    return result.stdout + (result.value_repr or "")
 
 
 def _output_matches(expected: str | None, actual: str | None) -> bool:

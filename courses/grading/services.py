@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from campus.models import User
 from courses.assignment import learner_cells, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
+from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.exercises.policy import LateState, late_state
 from courses.exercises.selectors import (
     attempt_limit,
@@ -177,11 +178,12 @@ def submission_pick_latest(*, submission_id: int) -> int:
     return latest
 
 
-def submission_claim(*, submission_id: int) -> Claim | None:
-    """QUEUED → RUNNING for exactly one caller; None when another got it (or it is done)."""
+def submission_claim(*, submission_id: int, worker: str = "") -> Claim | None:
+    """QUEUED → RUNNING for exactly one caller (`worker`, its Celery name, is recorded);
+    None when another got it (or it is done)."""
     token = timezone.now()
     updated = Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED).update(
-        status=SubmissionStatus.RUNNING, started_at=token, heartbeat_at=token
+        status=SubmissionStatus.RUNNING, started_at=token, heartbeat_at=token, worker=worker[:200]
     )
     if updated != 1:
         # Nothing got updated: another worker claimed it first, or it is finished.
@@ -198,14 +200,22 @@ def _finish(claim: Claim, **fields: Any) -> bool:
     return updated == 1
 
 
-def submission_grade(*, submission_id: int) -> None:
-    """Claim, grade in a fresh sandboxed kernel and a trusted runner, save.
+def submission_grade(*, submission_id: int, worker: str = "") -> None:
+    """Claim (as `worker`), grade in a fresh sandboxed kernel and a trusted runner, save.
 
     SandboxUserError (the learner's code broke a limit) ends as FAILED with its reason.
     Anything else is ours: the submission goes back to QUEUED and the error propagates so
     that the task retries it.
     """
-    claim = submission_claim(submission_id=submission_id)
+    course_id = (
+        Submission.objects.filter(pk=submission_id).values_list("cohort__course_id", flat=True)
+    ).first()
+    try:
+        runtime_dir = environment_runtime(course_id=course_id) if course_id else None
+    except EnvironmentNotReady:
+        # Left QUEUED: sent again when the environment is built (or by the sweep).
+        return
+    claim = submission_claim(submission_id=submission_id, worker=worker)
     if claim is None:
         return
     submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
@@ -218,6 +228,7 @@ def submission_grade(*, submission_id: int) -> None:
             user_id=submission.learner_id,
             course_id=submission.cohort.course_id,
             cohort=submission.cohort,
+            runtime_dir=runtime_dir,
         )
         lent.append(kernel)
         return kernel

@@ -30,7 +30,7 @@ def grade_submission(self: Task, submission_id: int) -> None:
     the exercise is graded first (submission_pick_latest)."""
     target = services.submission_pick_latest(submission_id=submission_id)
     try:
-        services.submission_grade(submission_id=target)
+        services.submission_grade(submission_id=target, worker=self.request.hostname or "")
     except Exception as exc:
         retries = self.request.retries
         if retries >= settings.GRADING_MAX_RETRIES:

@@ -19,7 +19,8 @@ from courses.exercises.selectors import parsed_exercise
 from courses.html import render_markdown
 from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
 
-EDITABLE_ROLES = ("answer", "plain")
+EDITABLE_ROLES = ("answer", "plain", "added")
+ADDED_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 HEADING = re.compile(r"<(/?)h([1-6])")
 
 
@@ -28,13 +29,20 @@ LONG_CELL_LINES = 30
 
 @dataclass(frozen=True)
 class NotebookCell:
-    key: str  # stable across page loads: the grade id, or the position for plain cells
-    number: int  # 1-based, as the page labels it
+    key: str  # stable across page loads: the grade id, the position for plain cells, or
+    # "add:" and the id of a cell the learner added
+    number: int  # 1-based, as the page labels it (the learner's own cells: among theirs)
     cell_type: str  # "code" | "markdown" | "raw"
-    role: str  # "answer" | "manual" | "test" | "locked" | "task" | "plain"
+    role: str  # "answer" | "manual" | "test" | "locked" | "task" | "plain" | "added"
     source: str
     grade_id: str | None
     points: float | None
+    added_id: str | None = None
+
+    @property
+    def dom(self) -> str:
+        """What the page's element ids are made of: unique among the page's cells."""
+        return f"a-{self.added_id}" if self.added_id else str(self.number)
 
     @property
     def editable(self) -> bool:
@@ -78,9 +86,82 @@ def _key(cell: Any, position: int) -> str:
 
 
 def exercise_cells(*, exercise: Exercise, learner: User | None = None) -> list[NotebookCell]:
-    """The student version's cells, with the learner's draft over the editable ones."""
+    """The student version's cells, with the learner's draft over the editable ones and
+    the cells they added, each after the instructor's cell it follows."""
+    draft = _draft(exercise=exercise, learner=learner)
+    cells = _instructor_cells(exercise=exercise, draft=_draft_sources(draft))
+    added: dict[str, list[dict[str, str]]] = {}
+    for entry in added_cells_clean(draft.get("added"), keys=[c.key for c in cells]):
+        added.setdefault(entry["after"], []).append(entry)
+    placed: list[NotebookCell] = []
+    mine = 0
+    for cell in [None, *cells]:
+        if cell is not None:
+            placed.append(cell)
+        for entry in added.pop(cell.key if cell else "", []):
+            mine += 1
+            placed.append(
+                NotebookCell(
+                    key=f"add:{entry['id']}",
+                    number=mine,
+                    cell_type=entry["cell_type"],
+                    role="added",
+                    source=entry["source"],
+                    grade_id=None,
+                    points=None,
+                    added_id=entry["id"],
+                )
+            )
+    return placed
+
+
+def new_added_cells() -> list[NotebookCell]:
+    """The page's templates for a cell the learner adds (the script fills in "__ID__")."""
+    return [
+        NotebookCell(
+            key="add:__ID__",
+            number=0,
+            cell_type=cell_type,
+            role="added",
+            source="",
+            grade_id=None,
+            points=None,
+            added_id="__ID__",
+        )
+        for cell_type in ("code", "markdown")
+    ]
+
+
+def added_cells_clean(added: Any, *, keys: list[str]) -> list[dict[str, str]]:
+    """The learner's own cells, in order: {"id", "after", "cell_type", "source"} and nothing
+    else (no metadata: an added cell never claims to be a test or a locked cell). `after` is
+    the key of the instructor's cell it follows ("" for the top); one the notebook no longer
+    has puts the cell at the end, so no work is lost. Malformed entries are dropped."""
+    cleaned: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for entry in added if isinstance(added, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        cell_id, after = entry.get("id"), entry.get("after", "")
+        cell_type, source = entry.get("cell_type"), entry.get("source")
+        if (
+            not isinstance(cell_id, str)
+            or not ADDED_ID.fullmatch(cell_id)
+            or cell_id in seen
+            or cell_type not in ("code", "markdown")
+            or not isinstance(source, str)
+            or not isinstance(after, str)
+        ):
+            continue
+        seen.add(cell_id)
+        if after and after not in keys:
+            after = keys[-1] if keys else ""
+        cleaned.append({"id": cell_id, "after": after, "cell_type": cell_type, "source": source})
+    return cleaned
+
+
+def _instructor_cells(*, exercise: Exercise, draft: dict[str, str]) -> list[NotebookCell]:
     notebook = student_notebook(exercise=parsed_exercise(exercise))
-    draft = _draft_sources(exercise=exercise, learner=learner)
     cells = []
     for position, cell in enumerate(notebook.cells):
         meta = cell.metadata.get("nbgrader", {})
@@ -110,11 +191,17 @@ def _drafted(cell_type: str, role: str) -> bool:
     return cell_type == "markdown" and role == "manual"
 
 
-def _draft_sources(*, exercise: Exercise, learner: User | None) -> dict[str, str]:
+def _draft(*, exercise: Exercise, learner: User | None) -> dict[str, Any]:
     if learner is None:
         return {}
     draft = Draft.objects.filter(exercise=exercise, learner=learner).only("notebook").first()
-    sources = draft.notebook.get("cells", {}) if draft else {}
+    return draft.notebook if draft and isinstance(draft.notebook, dict) else {}
+
+
+def _draft_sources(draft: dict[str, Any]) -> dict[str, str]:
+    sources = draft.get("cells", {})
+    if not isinstance(sources, dict):
+        return {}
     return {k: v for k, v in sources.items() if isinstance(k, str) and isinstance(v, str)}
 
 

@@ -129,6 +129,7 @@ def exercise_view(
             "course": access.course,
             "exercise": exercise,
             "cells": cells,
+            "new_cells": selectors.new_added_cells(),
             "deadline": deadline,
             "late": state,
             "attempts_left": left,
@@ -226,14 +227,18 @@ def page_strings() -> dict[str, str]:
 def draft_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
-    """Save the draft: JSON {"cells": {key: source}}."""
+    """Save the draft: JSON {"cells": {key: source}, "added": [{"id", "after", "cell_type",
+    "source"}]} (the cells the learner added, in order)."""
     _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
     body = _json_body(request)
     if body is None or not isinstance(body.get("cells"), dict):
         return JsonResponse({"error": _("Send the cells to save.")}, status=400)
     try:
         draft = services.draft_save(
-            learner=user_of(request), exercise=exercise, sources=body["cells"]
+            learner=user_of(request),
+            exercise=exercise,
+            sources=body["cells"],
+            added=body.get("added"),
         )
     except services.DraftRefused:
         return JsonResponse({"error": _("This notebook is too large to save.")}, status=413)

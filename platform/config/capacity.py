@@ -5,16 +5,36 @@ web workers and grading processes to start), so both always agree on the same fi
 """
 
 import os
+from pathlib import Path
 
 from config.env import env_int
 
-# Processes on a host besides web and grading workers: the interactive worker, beat, and
-# the model gateway.
-OTHER_PROCESSES = 3
+# Processes on a host besides web, grading and interactive workers: beat and the gateway.
+OTHER_PROCESSES = 2
+# Memory an interactive worker is given room for by default: its zygote (the pre-imported
+# data-science stack, ~250 MiB) and the sessions it will hold.
+INTERACTIVE_WORKER_GIB = 4
 
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) or 1
+
+
+def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float:
+    for line in meminfo.read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / (1024 * 1024)
+    return 0.0
+
+
+def interactive_workers() -> int:
+    """Interactive worker processes of a host (INTERACTIVE_WORKERS): by default one per core,
+    as memory allows (INTERACTIVE_WORKER_GIB each). A worker runs its sessions' messages in
+    one process (one GIL): a second one puts the second core to work for a class."""
+    explicit = env_int("INTERACTIVE_WORKERS", 0)
+    if explicit > 0:
+        return explicit
+    return max(1, min(cores(), int(memory_gib() // INTERACTIVE_WORKER_GIB)))
 
 
 def web_workers() -> int:
@@ -28,7 +48,7 @@ def grading_concurrency() -> int:
 
 def database_processes() -> int:
     """Processes of one host that open database connections (the launcher's services)."""
-    default = web_workers() + grading_concurrency() + OTHER_PROCESSES
+    default = web_workers() + grading_concurrency() + interactive_workers() + OTHER_PROCESSES
     return max(1, env_int("DATABASE_PROCESSES", default))
 
 

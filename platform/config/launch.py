@@ -1,8 +1,9 @@
 """`make run`: every process of the platform on one machine, supervised, stopped together
 by Ctrl-C.
 
-Starts the embedded Redis (unless REDIS_URL is given), a Celery worker, Celery beat, the
-model gateway and the web server, waits until the web answers, then prints how to log in.
+Starts the embedded Redis (unless REDIS_URL is given), a grading worker, the interactive
+workers (INTERACTIVE_WORKERS, config.capacity), Celery beat, the model gateway and the web
+server, waits until the web answers, then prints how to log in.
 A service that dies is started again after a backoff (0.5 s, doubling up to 30 s); one that
 dies RESTART_LIMIT times within CRASH_WINDOW_S is crash-looping: then everything stops
 with a message naming it. The state of each service is written to VAR_DIR/services.json,
@@ -178,8 +179,37 @@ def interactive_threads() -> int:
     return int(os.environ.get("INTERACTIVE_WORKER_THREADS", "64"))
 
 
+def interactive_service(celery: list[str], number: int) -> Service:
+    """Interactive worker `number` (from 1): `interactive`, `interactive-2`, ..."""
+    suffix = "" if number == 1 else f"-{number}"
+    return Service(
+        f"interactive{suffix}",
+        [
+            *celery,
+            "worker",
+            "-P",
+            "threads",
+            "-Q",
+            "interactive",
+            "-n",
+            f"interactive{suffix}@%h",
+            "--concurrency",
+            str(interactive_threads()),
+            "--loglevel",
+            "INFO",
+        ],
+    )
+
+
 def service_specs(
-    python: str, *, host: str, port: int, var_dir: Path, web_workers: int, concurrency: int
+    python: str,
+    *,
+    host: str,
+    port: int,
+    var_dir: Path,
+    web_workers: int,
+    concurrency: int,
+    interactive_workers: int = 1,
 ) -> list[Service]:
     """The platform's processes, by name (supervised by Launcher)."""
     celery = [python, "-m", "celery", "-A", "config"]
@@ -200,25 +230,10 @@ def service_specs(
             ],
         ),
         # Interactive sessions: a kernel lives in the worker process that started it, so
-        # this worker runs tasks in threads of one process (an interrupt runs beside the
-        # busy cell); its worker-direct queue (interactive@<host>.dq) reaches its sessions.
-        Service(
-            "interactive",
-            [
-                *celery,
-                "worker",
-                "-P",
-                "threads",
-                "-Q",
-                "interactive",
-                "-n",
-                "interactive@%h",
-                "--concurrency",
-                str(interactive_threads()),
-                "--loglevel",
-                "INFO",
-            ],
-        ),
+        # these workers run tasks in threads of one process (an interrupt runs beside the
+        # busy cell); each one's worker-direct queue (interactive@<host>.dq) reaches its
+        # sessions. Several per host (config.capacity.interactive_workers).
+        *(interactive_service(celery, number) for number in range(1, interactive_workers + 1)),
         Service(
             "beat",
             [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
@@ -273,6 +288,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--concurrency", type=int, default=capacity.grading_concurrency())
     parser.add_argument("--web-workers", type=int, default=capacity.web_workers())
+    parser.add_argument("--interactive-workers", type=int, default=capacity.interactive_workers())
     args = parser.parse_args()
 
     var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -299,9 +315,10 @@ def main() -> int:
             var_dir=var_dir,
             web_workers=args.web_workers,
             concurrency=args.concurrency,
+            interactive_workers=args.interactive_workers,
         )
         # Every process sizes its database pool from the same count (config.capacity):
-        # web and grading processes, plus interactive, beat and the gateway.
+        # web, grading and interactive processes, plus beat and the gateway.
         processes = args.web_workers + args.concurrency + len(specs) - 2
         env.setdefault("DATABASE_PROCESSES", str(processes))
         for service in specs:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian 12 packages the platform needs on this machine: `run` (the sandbox and the
-# kernel runtime) or `test` (those, and Chromium for the browser tests).
+# kernel runtime) or `test` (those, Chromium for the browser tests, iproute2 for the
+# two-host test).
 # As root, the missing ones are installed with apt-get; otherwise they are named, with the
 # command that installs them, and this fails.
 set -euo pipefail
@@ -15,6 +16,7 @@ has bwrap || missing+=(bubblewrap)
 compgen -G '/usr/lib/*/libseccomp.so.2' >/dev/null || missing+=(libseccomp2)
 if [ "${1:-run}" = test ]; then
   has chromium || missing+=(chromium)
+  has ip || missing+=(iproute2)  # a second worker "host" in a network namespace
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
-"""Assignment and Grade Services: the score that counts (the gradebook's rule, after late
-penalty and marking by hand) goes to the LMS column of every link to the exercise.
+"""Assignment and Grade Services: the score that counts (the course's rule, best or last
+attempt, after late penalty and marking by hand) goes to the LMS column of every link to
+the exercise.
 
 One ScorePost row per (link, learner) says what the LMS should have and whether it has it.
 Recording is idempotent: the same kept attempt with the same grade sends nothing again; a
@@ -8,6 +9,7 @@ regrade or a mark by hand makes a new timestamp, and the score is sent again.
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -26,7 +28,33 @@ RETRY_LIMIT = 20
 def scores_record_for_submission(*, submission_id: int) -> list[int]:
     """Decide the score the LMS should have for this submission's learner on each LMS column
     of its exercise, and send the ones that changed (after commit). Returns their ids."""
-    submission = Submission.objects.select_related("exercise").get(pk=submission_id)
+    submission = Submission.objects.select_related("exercise", "cohort__course").get(
+        pk=submission_id
+    )
+    return _scores_record(submission=submission, decided_at=None)
+
+
+def scores_record_for_course(*, course_id: int) -> list[int]:
+    """The course's grade rule changed: recount every learner's score in the LMS columns of
+    its exercises, and send those that changed, stamped now."""
+    now = timezone.now()
+    latest = (
+        Submission.objects.filter(
+            exercise__module__course_id=course_id, cohort__lti_context__isnull=False
+        )
+        .values("cohort_id", "learner_id", "exercise_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    changed = []
+    for submission in Submission.objects.filter(pk__in=list(latest)).select_related(
+        "exercise", "cohort__course"
+    ):
+        changed += _scores_record(submission=submission, decided_at=now)
+    return changed
+
+
+def _scores_record(*, submission: Submission, decided_at: datetime | None) -> list[int]:
     links = (
         ResourceLink.objects.filter(
             exercise_id=submission.exercise_id, context__cohorts__cohort_id=submission.cohort_id
@@ -43,7 +71,9 @@ def scores_record_for_submission(*, submission_id: int) -> list[int]:
         ).first()
         if account is None:
             continue
-        post = _score_record(link=link, account=account, submission=submission)
+        post = _score_record(
+            link=link, account=account, submission=submission, decided_at=decided_at
+        )
         if post is not None:
             changed.append(post.pk)
             enqueue_on_commit(queues.SCORE_SEND, post.pk)
@@ -51,38 +81,56 @@ def scores_record_for_submission(*, submission_id: int) -> list[int]:
 
 
 def _score_record(
-    *, link: ResourceLink, account: PlatformAccount, submission: Submission
+    *,
+    link: ResourceLink,
+    account: PlatformAccount,
+    submission: Submission,
+    decided_at: datetime | None,
 ) -> ScorePost | None:
     cell = kept_submission(
         cohort_id=submission.cohort_id,
         learner_id=submission.learner_id,
         exercise_id=submission.exercise_id,
+        rule=submission.cohort.course.grade_rule,
     )
     if cell is None or cell.score is None or cell.status != SubmissionStatus.GRADED:
         return None
-    decided = (
-        GradeRecord.objects.filter(submission_id=cell.submission_id).aggregate(
-            at=Max("created_at")
-        )["at"]
-        or timezone.now()
-    )
-    values = {
+    values: dict[str, Any] = {
         "submission_id": cell.submission_id,
         "score": cell.score,
         "max_score": cell.max_score or submission.exercise.points or Decimal(0),
-        "timestamp": decided,
         "pending_manual": cell.needs_grading,
     }
     post = ScorePost.objects.filter(link=link, account=account).first()
+    if post is not None and all(getattr(post, k) == v for k, v in values.items()):
+        return None
+    values["timestamp"] = _decided_at(submission=submission, given=decided_at, post=post)
     if post is None:
         return ScorePost.objects.create(link=link, account=account, **values)
-    if all(getattr(post, k) == v for k, v in values.items()):
-        return None
     for name, value in values.items():
         setattr(post, name, value)
     post.status, post.attempts, post.error = ScoreStatus.PENDING, 0, ""
     post.save(update_fields=[*values, "status", "attempts", "error", "updated_at"])
     return post
+
+
+def _decided_at(
+    *, submission: Submission, given: datetime | None, post: ScorePost | None
+) -> datetime:
+    """When the score that counts was decided: the newest grade of any of the learner's
+    attempts here (a regrade or a mark by hand on one attempt can hand the count to another),
+    and always after the score the LMS has, since an LMS ignores older scores."""
+    decided = given or (
+        GradeRecord.objects.filter(
+            submission__cohort_id=submission.cohort_id,
+            submission__learner_id=submission.learner_id,
+            submission__exercise_id=submission.exercise_id,
+        ).aggregate(at=Max("created_at"))["at"]
+        or timezone.now()
+    )
+    if post is not None and decided <= post.timestamp:
+        decided = post.timestamp + timedelta(milliseconds=1)
+    return decided
 
 
 def _scores_url(lineitem_url: str) -> str:

@@ -53,6 +53,11 @@ class LaunchResult:
     cohort: Cohort | None
     role: str | None
     target: Target | None
+    new_account: bool = False  # the first launch of this LMS user: linking is offered
+
+
+# The addresses of accounts that launches make: a reserved domain (RFC 2606), never mail.
+LMS_EMAIL_DOMAIN = "lti.invalid"
 
 
 def via(registration: Registration) -> str:
@@ -77,12 +82,15 @@ def account_for(*, registration: Registration, sub: str, payload: dict[str, Any]
     ).strip()[:200]
     if account is not None:
         user = account.user
-        if name and user.name != name:
+        # A linked account of the person's own keeps the name they gave it.
+        if name and user.name != name and user.email.endswith("@" + LMS_EMAIL_DOMAIN):
             user.name = name
             user.save(update_fields=["name"])
         return user
     digest = hashlib.sha256(f"{registration.issuer}\n{sub}".encode()).hexdigest()[:24]
-    user = User.objects.create_user(email=f"lti-{digest}@lti.invalid", password=None, name=name)
+    user = User.objects.create_user(
+        email=f"lti-{digest}@{LMS_EMAIL_DOMAIN}", password=None, name=name
+    )
     PlatformAccount.objects.create(
         issuer=registration.issuer, sub=sub, registration=registration, user=user
     )
@@ -219,7 +227,9 @@ def launch_complete(*, launch: ValidLaunch, host: str) -> LaunchResult:
     """Map a validated resource-link launch onto our accounts, cohorts and pages."""
     payload = launch.claims
     registration = launch.registration
-    user = account_for(registration=registration, sub=str(payload["sub"]), payload=payload)
+    sub = str(payload["sub"])
+    new_account = not PlatformAccount.objects.filter(issuer=registration.issuer, sub=sub).exists()
+    user = account_for(registration=registration, sub=sub, payload=payload)
     context = context_record(launch=launch)
     roles = [str(r) for r in payload.get(claims.ROLES, [])]
     if claims.is_platform_admin(roles):
@@ -235,7 +245,14 @@ def launch_complete(*, launch: ValidLaunch, host: str) -> LaunchResult:
     if target is not None:
         cohort = context_cohort(context=context, course=target.course, registration=registration)
         enrollment_sync(user=user, cohort=cohort, role=role, registration=registration)
-    return LaunchResult(user=user, context=context, cohort=cohort, role=role, target=target)
+    return LaunchResult(
+        user=user,
+        context=context,
+        cohort=cohort,
+        role=role,
+        target=target,
+        new_account=new_account,
+    )
 
 
 def _link_record(

@@ -1,12 +1,13 @@
-"""Every new grade (automatic, regrade, by hand) may change what an LMS gradebook shows:
-once it is committed, a task works out and sends the scores (lti.grades)."""
+"""Every new grade (automatic, regrade, by hand) and every change of a course's grade rule
+may change what an LMS gradebook shows: once it is committed, a task works out and sends
+the scores (lti.grades)."""
 
 from typing import Any
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from courses.models import GradeRecord
+from courses.models import Course, GradeRecord
 from courses.queues import enqueue_on_commit
 from lti import queues
 
@@ -17,3 +18,12 @@ def _grade_recorded(
 ) -> None:
     if created:
         enqueue_on_commit(queues.SCORES_SYNC_SUBMISSION, instance.submission_id)
+
+
+@receiver(post_save, sender=Course, dispatch_uid="lti-scores-after-grade-rule")
+def _grade_rule_changed(
+    sender: type[Course], instance: Course, update_fields: frozenset[str] | None, **_: Any
+) -> None:
+    # courses.catalog.services.course_update names grade_rule only when it changed.
+    if update_fields and "grade_rule" in update_fields:
+        enqueue_on_commit(queues.SCORES_SYNC_COURSE, instance.pk)

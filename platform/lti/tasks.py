@@ -16,6 +16,11 @@ def scores_sync_submission(submission_id: int) -> list[int]:
     return grades.scores_record_for_submission(submission_id=submission_id)
 
 
+@shared_task(name=queues.SCORES_SYNC_COURSE, acks_late=True)
+def scores_sync_course(course_id: int) -> list[int]:
+    return grades.scores_record_for_course(course_id=course_id)
+
+
 @shared_task(name=queues.SCORE_SEND, bind=True, acks_late=True, max_retries=SEND_RETRIES)
 def score_send(self: Task, score_post_id: int) -> bool:
     """Send one score. The LMS's errors are retried with backoff (1, 2, 4, 8, 16 min); a

@@ -16,6 +16,7 @@ urlpatterns = [
     path("deep-link/", views.deep_link_view, name="deep_link"),
     path("session/", views.session_view, name="session"),
     path("resume/<str:token>/", views.resume_view, name="resume"),
+    path("link/", views.link_view, name="link"),
     path(COURSE + "scores/", views.scores_view, name="scores"),
     path(COURSE + "scores/<int:pk>/resend/", views.score_resend_view, name="score_resend"),
     path(COURSE + "roster/<int:context_id>/sync/", views.roster_sync_view, name="roster_sync"),

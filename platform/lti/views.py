@@ -11,7 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -26,6 +27,7 @@ from lti import (
     deep_linking,
     grades,
     keys,
+    linking,
     outbound,
     registration,
     roster,
@@ -34,7 +36,7 @@ from lti import (
     tokens,
 )
 from lti.cookies import STATE_COOKIE, set_cross_site_cookie
-from lti.forms import DeploymentForm
+from lti.forms import AccountLinkForm, DeploymentForm
 from lti.middleware import LTI_SESSION
 from lti.models import Registration
 
@@ -140,6 +142,18 @@ def launch_view(request: HttpRequest) -> HttpResponse:
             _("Your role in this LMS course gives no access to this page. Ask the instructor."),
             status=403,
         )
+    if result.new_account:
+        # Said once, on the page the person lands on; linking is their choice.
+        link = reverse("lti:link") + "?" + urlencode({"next": target})
+        messages.info(
+            request,
+            format_html(
+                '{} <a href="{}">{}</a>',
+                _("You already have an account on this site?"),
+                link,
+                _("Sign in to link it to your LMS account."),
+            ),
+        )
     if request.headers.get("Sec-Fetch-Dest") == "iframe":
         return _continue_in_frame(request, result.user, target)
     return HttpResponseRedirect(target)
@@ -225,6 +239,49 @@ def deep_link_view(request: HttpRequest) -> HttpResponse:
         "lti/deep_link.html",
         {"courses": courses, "multiple": remembered["accept_multiple"]},
     )
+
+
+def _local_next(request: HttpRequest) -> str:
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted.startswith("/") and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("courses:my_courses")
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def link_view(request: HttpRequest) -> HttpResponse:
+    """After a first launch: the person may link the LMS identity to the account they already
+    have here, by signing in to it once. Only from a launched session of an account that a
+    launch made; anyone else goes straight on."""
+    target = _local_next(request)
+    user = user_of(request)
+    if not request.session.get(LTI_SESSION) or not linking.is_lms_only(user):
+        return HttpResponseRedirect(target)
+    form = AccountLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            local = linking.local_account_check(request=request, **form.cleaned_data)
+            linking.account_link(lms_user=user, local_user=local)
+        except linking.LinkError as error:
+            form.add_error(None, str(error))
+        else:
+            marker = request.session[LTI_SESSION]
+            login(request, local, backend=LOGIN_BACKEND)
+            request.session[LTI_SESSION] = marker
+            messages.success(
+                request,
+                _(
+                    "Your LMS account is now linked to %(email)s: the links in your LMS open "
+                    "this account from now on."
+                )
+                % {"email": local.email},
+            )
+            return HttpResponseRedirect(target)
+    return render(request, "lti/link.html", {"form": form, "next": target})
 
 
 # ------------------------------------------------------------------ course staff

@@ -188,7 +188,7 @@ class KernelLink:
         learner's code calls meanwhile (they may make requests of their own)."""
         while True:
             reply, bufs = recv_frame(sock)
-            if "cb" in reply:
+            if "cb" in reply or reply.get("$fast") == "call":
                 answer, out = self.functions.run(reply, bufs, self)
             elif "pull" in reply and self.lend is not None:
                 out = []

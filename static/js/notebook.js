@@ -1,6 +1,8 @@
 // The exercise page: CodeMirror editors, the live kernel (runs over fetch, outputs over
 // Server-Sent Events), automatic drafts, and submission with live grading progress.
 // Kernel outputs arrive sanitised by the server; text is still only ever set as text.
+// The learner's own cells (added-cells.js) are set up here too: this file walks the page's
+// cells in their current order for drafts, "Run all" and submission.
 (function () {
   "use strict";
 
@@ -8,7 +10,6 @@
   var S = config.strings;
   var URLS = config.urls;
   var cells = {};          // key -> {el, editor, outputs, prompt, role}
-  var order = [];          // keys of code cells, in page order
   var kernelState = "none";
   var noAnswerTimer = null;
 
@@ -32,6 +33,15 @@
     };
     for (var k in extra || {}) options[k] = extra[k];
     return fetch(url, options);
+  }
+
+  // Keys of the code cells on the page, in page order (a deleted cell is not on it).
+  function codeKeys() {
+    var keys = [];
+    document.querySelectorAll(".notebook-cells li.cell-code").forEach(function (li) {
+      if (cells[li.dataset.key]) keys.push(li.dataset.key);
+    });
+    return keys;
   }
 
   // ------------------------------------------------------------------ editors
@@ -64,7 +74,8 @@
       });
       cell.editor.on("blur", function () { escaped = false; });
       var input = cell.editor.getInputField();
-      input.setAttribute("aria-label", textarea.getAttribute("aria-label"));
+      if (textarea.hasAttribute("aria-labelledby")) input.setAttribute("aria-labelledby", textarea.getAttribute("aria-labelledby"));
+      else input.setAttribute("aria-label", textarea.getAttribute("aria-label"));
       input.setAttribute("aria-describedby", "keyboard-help");
       if (readOnly) input.setAttribute("aria-readonly", "true");
       cell.editor.on("change", function () { if (!readOnly) scheduleSave(); });
@@ -75,7 +86,6 @@
     var toggle = li.querySelector("button[data-action=toggle-cell]");
     if (toggle) toggle.addEventListener("click", function () { toggleCell(cell, toggle); });
     cells[key] = cell;
-    order.push(key);
   }
 
   // A long cell (a setup cell of hundreds of lines) folds away; its code still runs.
@@ -96,19 +106,35 @@
   var saveTimer = null;
   var saveStatus = document.getElementById("save-status");
 
+  // "All changes saved" only once the last change is saved: not while one waits its turn.
   function scheduleSave() {
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveDraft, 800);
+    saveStatus.textContent = S.saving;
   }
 
+  // The learner's cells in page order: each instructor cell by key, each added cell with
+  // the key of the instructor cell above it.
   function draftBody() {
     var sources = {};
-    order.forEach(function (key) {
-      var cell = cells[key];
-      if (!cell.el.classList.contains("readonly")) sources[key] = source(cell);
+    var added = [];
+    var after = "";
+    document.querySelectorAll(".notebook-cells > li.cell").forEach(function (li) {
+      if (li.classList.contains("cell-added")) {
+        added.push({ id: li.dataset.addedId, after: after, cell_type: li.dataset.cellType, source: cellSource(li) });
+        return;
+      }
+      after = li.dataset.key;
+      if (li.classList.contains("cell-written")) sources[li.dataset.key] = li.querySelector("textarea.written-source").value;
+      else if (cells[li.dataset.key] && !li.classList.contains("readonly")) sources[li.dataset.key] = source(cells[li.dataset.key]);
     });
-    writtenAnswers().forEach(function (answer) { sources[answer.key] = answer.textarea.value; });
-    return { cells: sources };
+    return { cells: sources, added: added };
+  }
+
+  function cellSource(li) {
+    if (cells[li.dataset.key]) return source(cells[li.dataset.key]);
+    var textarea = li.querySelector("textarea.source");
+    return textarea ? textarea.value : "";
   }
 
   // Written (Markdown) answers: plain textareas, previewed by written-answers.js.
@@ -127,7 +153,7 @@
     return post(URLS.draft, draftBody(), keepalive ? { keepalive: true } : null)
       .then(function (response) {
         if (!response.ok) throw new Error(response.status);
-        saveStatus.textContent = S.saved;
+        if (!saveTimer) saveStatus.textContent = S.saved;
       })
       .catch(function () {
         saveStatus.textContent = S.save_failed;
@@ -229,7 +255,7 @@
       // A kernel about to end, or ended, keeps nothing: the draft must be saved now.
       if (["idle_warning", "culled", "evicted", "lost"].indexOf(event.state) >= 0 && saveTimer) saveDraft();
       if (["restarted", "culled", "dead", "stopped", "unavailable", "evicted", "lost"].indexOf(event.state) >= 0) {
-        order.forEach(function (key) {
+        codeKeys().forEach(function (key) {
           var cell = cells[key];
           if (cell.el.dataset.state === "running" || cell.el.dataset.state === "queued") cell.el.dataset.state = "";
           setPrompt(cell, " ");
@@ -272,24 +298,31 @@
 
   var feedbackBox = document.getElementById("submission-feedback");
 
+  // What is submitted, in page order: answers, the cells the learner added, and for every
+  // other graded cell an empty placeholder saying where it is (so a grader reads the cells
+  // added under a task under it). The server takes nothing else from it.
   function answerNotebook() {
     var nbCells = [];
-    order.forEach(function (key) {
-      var cell = cells[key];
-      if ((cell.role === "answer" || cell.role === "manual") && cell.gradeId) {
-        nbCells.push({
-          cell_type: "code", metadata: { nbgrader: { grade_id: cell.gradeId } },
-          source: source(cell), outputs: [], execution_count: null
-        });
+    document.querySelectorAll(".notebook-cells > li.cell").forEach(function (li) {
+      var gradeId = li.dataset.gradeId;
+      var role = li.dataset.role;
+      if (li.classList.contains("cell-added")) {
+        nbCells.push(notebookCell(li.dataset.cellType, {}, cellSource(li)));
+      } else if (li.classList.contains("cell-written")) {
+        nbCells.push(notebookCell("markdown", { nbgrader: { grade_id: gradeId } }, li.querySelector("textarea.written-source").value));
+      } else if (gradeId && (role === "answer" || role === "manual") && cells[li.dataset.key]) {
+        nbCells.push(notebookCell("code", { nbgrader: { grade_id: gradeId } }, source(cells[li.dataset.key])));
+      } else if (gradeId) {
+        nbCells.push({ cell_type: "raw", metadata: { nbgrader: { grade_id: gradeId } }, source: "" });
       }
     });
-    writtenAnswers().forEach(function (answer) {
-      nbCells.push({
-        cell_type: "markdown", metadata: { nbgrader: { grade_id: answer.gradeId } },
-        source: answer.textarea.value
-      });
-    });
     return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: nbCells };
+  }
+
+  function notebookCell(type, metadata, text) {
+    var cell = { cell_type: type, metadata: metadata, source: text };
+    if (type === "code") { cell.outputs = []; cell.execution_count = null; }
+    return cell;
   }
 
   function say(text, className) {
@@ -384,9 +417,15 @@
 
   document.querySelectorAll(".notebook-cells li.cell-code").forEach(setupCell);
   writtenAnswers().forEach(function (answer) { answer.textarea.addEventListener("input", scheduleSave); });
-  document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(order.slice()); });
+  document.querySelectorAll(".notebook-cells li.cell-added textarea.written-source").forEach(function (textarea) {
+    textarea.addEventListener("input", scheduleSave);
+  });
+  document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(codeKeys()); });
   document.querySelector("[data-action=interrupt]").addEventListener("click", function () { kernelAction(URLS.interrupt); });
   document.querySelector("[data-action=restart]").addEventListener("click", function () { kernelAction(URLS.restart); });
   var submitButton = document.querySelector("[data-action=submit]");
   if (submitButton) submitButton.addEventListener("click", function () { submit(submitButton); });
+
+  // For added-cells.js: set up a new code cell, and save after a change of cells.
+  window.exerciseNotebook = { setupCell: setupCell, scheduleSave: scheduleSave, editorOf: function (key) { return cells[key] && cells[key].editor; } };
 })();

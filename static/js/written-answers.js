@@ -1,6 +1,6 @@
-// Written answers (nbgrader's Markdown answer cells): a plain textarea, and a preview the
-// server renders and sanitises (Markdown and math, as the rest of the page). Drafts and
-// submission are notebook.js's: it reads these textareas with the code cells.
+// Written answers (nbgrader's Markdown answer cells) and the learner's own Markdown cells:
+// a plain textarea, and a preview the server renders and sanitises (Markdown and math, as
+// the rest of the page). Drafts and submission are notebook.js's.
 (function () {
   "use strict";
 
@@ -32,9 +32,12 @@
       .catch(function () { preview.textContent = config.strings.preview_failed; });
   }
 
-  document.querySelectorAll(".notebook-cells li.cell-written").forEach(function (li) {
-    li.querySelector("[data-action=preview-written]").addEventListener("click", function () {
-      showPreview(li);
+  // Delegated: the learner's Markdown cells come and go.
+  var list = document.querySelector(".notebook-cells");
+  if (list) {
+    list.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-action=preview-written]");
+      if (button) showPreview(button.closest("li.cell"));
     });
-  });
+  }
 })();

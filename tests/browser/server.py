@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from tests.support.worker import ROOT, _database_url
+from tests.support.worker import ROOT, database_url
 
 
 def _free_port() -> int:
@@ -31,7 +31,7 @@ def web_server() -> Iterator[str]:
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
         DJANGO_SETTINGS_MODULE="config.settings_test",
         REDIS_URL=settings.REDIS_URL,
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         VAR_DIR=str(settings.VAR_DIR),
     )
     process = subprocess.Popen(

@@ -1,6 +1,6 @@
 """University sign-in in a real browser (Debian's Chromium): the login page's search, an
-OpenID Connect provider and a SAML IdP on 127.0.0.1 (SP- and IdP-initiated), and an
-SSO-only university's address making the password form give way."""
+OpenID Connect provider and a SAML IdP on 127.0.0.1 (SP- and IdP-initiated), an SSO-only
+university's address making the password form give way, and single logout through both."""
 
 from collections.abc import Iterator
 from io import StringIO
@@ -41,7 +41,11 @@ def oidc(univ) -> Iterator[OidcProvider]:
 
 @pytest.fixture
 def saml(univ, live_server, tmp_path) -> Iterator[SamlIdp]:
-    idp = SamlIdp(acs_url=f"{live_server.url}/accounts/saml/univ/acs/", audience=SP_ENTITY_ID)
+    idp = SamlIdp(
+        acs_url=f"{live_server.url}/accounts/saml/univ/acs/",
+        audience=SP_ENTITY_ID,
+        sls_url=f"{live_server.url}/accounts/saml/univ/sls/",
+    )
     with saml_idp_server(idp) as served:
         _sso_add(
             "--org", "univ", "--saml-metadata-url", f"{served.url}/metadata",
@@ -103,3 +107,44 @@ def test_an_sso_only_address_hides_the_password_form(page, live_server, oidc, un
     page.get_by_label("Email", exact=False).first.fill("guest@elsewhere.example")
     expect(page.get_by_label("Password")).to_be_visible()
     expect(notice).to_be_hidden()
+
+
+def _log_out(page) -> None:
+    page.locator("header").get_by_role("button", name="Log out").click()
+
+
+def test_saml_single_logout_ends_the_session_here_and_at_the_idp(page, live_server, saml) -> None:
+    # given Grace signed in through the university's IdP
+    saml.user = {"name_id": "grace-1", "attributes": {"mail": "grace@univ.example"}}
+    _find_university(page, live_server)
+    page.get_by_role("button", name="Continue to the platform").click()
+    page.wait_for_url(f"{live_server.url}/courses/")
+    # when she logs out here
+    _log_out(page)
+    # then the IdP got our signed LogoutRequest, answered it, and she lands signed out
+    page.wait_for_url(f"{live_server.url}/accounts/logged-out/")
+    expect(page.locator("main")).to_contain_text(
+        "You are signed out of this platform and of Université Exemple"
+    )
+    assert len(saml.logout_requests) == 1
+    shot(page, "sso_saml_logged_out")
+    page.goto(f"{live_server.url}/courses/")
+    expect(page.locator("header")).not_to_contain_text("Log out")
+
+
+def test_oidc_logout_goes_through_the_providers_end_session(
+    page, live_server, oidc, settings
+) -> None:
+    # The provider sends the browser back to SITE_URL: this server's address here.
+    settings.SITE_URL = live_server.url
+    oidc.user = {"sub": "ada-1", "email": "ada@univ.example", "name": "Ada Lovelace"}
+    _find_university(page, live_server)
+    page.wait_for_url(f"{live_server.url}/courses/")
+    _log_out(page)
+    page.wait_for_url(f"{live_server.url}/accounts/logged-out/?state=*")
+    expect(page.locator("main")).to_contain_text(
+        "You are signed out of this platform and of Université Exemple"
+    )
+    assert oidc.end_session_requests[-1]["id_token_hint"] == oidc.issued_id_tokens[-1]
+    page.goto(f"{live_server.url}/courses/")
+    expect(page.locator("header")).not_to_contain_text("Log out")

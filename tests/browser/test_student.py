@@ -207,9 +207,14 @@ def test_the_exercise_page_works_from_the_keyboard_and_in_french(live_url, brows
         assert focused == "Interrompre"
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline == "solid"
-        # Escape, then Tab, leaves an answer cell's editor for the next control
+        # Escape, then Tab, leaves an answer cell's editor for the next control: adding a
+        # cell of one's own below it, then the next cell
         page.get_by_role("textbox", name="Cellule de code 4").focus()
         page.keyboard.press("Escape")
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUS_JS) == "add-code 4"
+        expect(page.locator(":focus")).to_have_text("Ajouter une cellule de code en dessous")
+        page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         assert page.evaluate(FOCUS_JS) == "run-cell 5"
         shot(page, "05-french-keyboard-focus")

@@ -59,6 +59,7 @@ def test_the_connection_budget_is_shared_by_the_processes_of_a_host(monkeypatch)
     monkeypatch.setenv("DATABASE_CONNECTION_BUDGET", "40")
     monkeypatch.setenv("WEB_WORKERS", "2")
     monkeypatch.setenv("GRADING_CONCURRENCY", "2")
+    monkeypatch.setenv("INTERACTIVE_WORKERS", "1")
     monkeypatch.delenv("DATABASE_PROCESSES", raising=False)
     monkeypatch.delenv("DATABASE_POOL_MAX_SIZE", raising=False)
     # web 2 + grading 2 + interactive, beat, gateway = 7 processes

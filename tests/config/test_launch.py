@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from config import capacity
 from config.launch import (
     CRASH_WINDOW_S,
     RESTART_LIMIT,
@@ -114,6 +115,35 @@ def test_the_platform_is_a_list_of_named_services_with_the_web_on_several_worker
     assert web[web.index("--workers") + 1] == "3"
     worker = specs[0].argv
     assert worker[worker.index("--concurrency") + 1] == "2"
+
+
+def test_several_interactive_workers_each_have_their_own_name_and_queue() -> None:
+    specs = service_specs(
+        "python", host="127.0.0.1", port=8000, var_dir=Path("var"), web_workers=2,
+        concurrency=2, interactive_workers=3,
+    )  # fmt: skip
+    interactive = [spec for spec in specs if spec.name.startswith("interactive")]
+    assert [spec.name for spec in interactive] == ["interactive", "interactive-2", "interactive-3"]
+    nodes = [spec.argv[spec.argv.index("-n") + 1] for spec in interactive]
+    assert nodes == ["interactive@%h", "interactive-2@%h", "interactive-3@%h"]
+    assert all(spec.argv[spec.argv.index("-P") + 1] == "threads" for spec in interactive)
+
+
+def test_interactive_workers_follow_the_cores_as_memory_allows(monkeypatch, tmp_path) -> None:
+    meminfo = tmp_path / "meminfo"
+    monkeypatch.delenv("INTERACTIVE_WORKERS", raising=False)
+    monkeypatch.setattr(capacity, "cores", lambda: 2)
+    monkeypatch.setattr(capacity, "memory_gib", lambda: 24.0)
+    assert capacity.interactive_workers() == 2  # a 2-core, 24 GiB host
+    monkeypatch.setattr(capacity, "memory_gib", lambda: 6.0)
+    assert capacity.interactive_workers() == 1  # room for one zygote and its sessions
+    monkeypatch.setattr(capacity, "memory_gib", lambda: 1.0)
+    assert capacity.interactive_workers() == 1  # never none
+    monkeypatch.setenv("INTERACTIVE_WORKERS", "4")
+    assert capacity.interactive_workers() == 4
+    monkeypatch.undo()
+    meminfo.write_text("MemTotal:       25165824 kB\nMemFree: 1 kB\n")
+    assert capacity.memory_gib(meminfo) == 24.0
 
 
 def _free_port() -> int:

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -23,6 +24,7 @@ from sandbox import (
     SandboxInfraError,
     SandboxUserError,
     Session,
+    hostdir,
     isolation,
     run_cells,
     run_notebook,
@@ -81,6 +83,23 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
     missing, backend = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
     assert missing == []
     assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
+
+
+def test_a_kernel_started_without_figures_draws_none_but_still_saves_one(start) -> None:
+    # Grading kernels: nobody sees their outputs, and drawing a plot cost most of a run.
+    kernel = start(figures=False)
+    plotted = kernel.execute(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\nplt.get_backend()",
+        timeout=30,
+    )
+    saved = kernel.execute(
+        "import os\nplt.savefig('plot.png'); os.path.getsize('plot.png') > 1000", timeout=30
+    )
+
+    assert plotted.status == "ok"
+    assert not [o for o in plotted.outputs if "image/png" in o.get("data", {})]
+    assert plotted.outputs[-1]["data"]["text/plain"].lower() == "'agg'"
+    assert saved.outputs[-1]["data"]["text/plain"] == "True"
 
 
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
@@ -159,7 +178,7 @@ import sys, time
 from sandbox import KernelPool
 pool = KernelPool(size=2, mode=sys.argv[1])
 assert pool.wait_ready(2, timeout=600)
-print(" ".join(str(kernel.lease.uid) for kernel in pool._ready), flush=True)
+print(" ".join(f"{kernel.lease.uid}:{kernel.host_dir}" for kernel in pool._ready), flush=True)
 time.sleep(600)
 """
 
@@ -171,19 +190,39 @@ def test_a_killed_worker_leaves_no_kernel_running(mode: str) -> None:
         stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert worker.stdout is not None
-    uids = {int(uid) for uid in worker.stdout.readline().split()}
+    kernels = dict(item.split(":") for item in worker.stdout.readline().split())
+    uids = {int(uid) for uid in kernels}
     assert len(uids) == 2
 
     # when: it is killed without a chance to clean up
     worker.send_signal(signal.SIGKILL)
     worker.wait()
 
-    # then: its kernels died with it, and a new pool's start cleans what is left
+    # then: its kernels died with it, and a new pool's start cleans what is left (tests on
+    # other workers may meanwhile lease these uids again, and leave their own leftovers: judge
+    # what this worker left)
     wait_for_exit(processes_of(uids))
     assert processes_of(uids) == []
     with KernelPool(size=0, mode=mode):
         pass
-    assert slots.clean_orphans() == []
+    assert [path for path in kernels.values() if Path(path).exists()] == []
+
+
+def test_a_kernel_never_shares_its_uid_with_what_a_killed_one_left() -> None:
+    # given: a slot uid, and a directory a killed worker's kernel left under it
+    lease = slots.lease_uid()
+    stale = slots.prepare_run_base() / f"k{lease.uid}-dead0000"
+    stale.mkdir(mode=0o700)
+    try:
+        # when: a kernel's directory is made under that uid
+        host_dir = hostdir.make_host_dir(lease, Limits())
+        hostdir.remove_host_dir(host_dir)
+
+        # then: the leftover went before the new one came
+        assert not stale.exists()
+    finally:
+        hostdir.remove_host_dir(stale)
+        lease.release()
 
 
 def wait_for_exit(pids: list[int], timeout_s: float = 600) -> None:
@@ -279,15 +318,15 @@ def test_the_insecure_mode_runs_only_when_named(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch) -> None:
-    # given a pool of one warm kernel, whose batches of starts are recorded
-    batches: list[int] = []
-    real = KernelPool._start_several
+    # given a pool of one warm kernel, which records how many kernels boot at once
+    booting: list[int] = []
+    real = KernelPool._advance
 
-    def recorded(self: KernelPool, count: int) -> None:
-        batches.append(count)
-        real(self, count)
+    def recorded(self: KernelPool, waiting: list[Any]) -> None:
+        booting.append(len(waiting))
+        real(self, waiting)
 
-    monkeypatch.setattr(KernelPool, "_start_several", recorded)
+    monkeypatch.setattr(KernelPool, "_advance", recorded)
     with KernelPool(size=1, mode="zygote") as pool:
         assert pool.wait_ready(1)
         # when four callers want a kernel at the same moment
@@ -305,6 +344,22 @@ def test_a_pool_starts_kernels_together_for_callers_waiting_at_once(monkeypatch)
             taker.join()
         for kernel in got:
             kernel.shutdown()
-    # then each got one, and the kernels they waited for were started in one batch
+    # then each got one, and the kernels they waited for booted together
     assert len(got) == 4
-    assert max(batches) >= 2, batches
+    assert max(booting) >= 2, booting
+
+
+def test_a_pool_keeps_as_many_warm_kernels_as_a_class_took_lately() -> None:
+    now = [1000.0]
+    pool = KernelPool(size=2, burst=8, mode="insecure")  # never started: no kernel
+    pool.clock = lambda: now[0]
+    assert pool.target() == 2
+    # a class takes 5 kernels within a few seconds, then 6 more
+    pool._handed_out.extend([996.0, 997.0, 998.0, 999.0, 1000.0])
+    assert pool.target() == 5
+    pool._handed_out.extend([1000.0] * 6)
+    assert pool.target() == 8  # never beyond the burst figure
+    # and once the class is seated, the pool goes back to its size
+    now[0] = 1000.0 + 10.5
+    assert pool.target() == 2
+    assert KernelPool(size=2, mode="insecure").target() == 2  # no burst: a fixed size

@@ -1,7 +1,7 @@
 """A real OpenID Connect provider on 127.0.0.1, in a thread of the test process: discovery,
 authorization (signs in whoever the test names, at once), token endpoint with PKCE and
-client authentication, userinfo and JWKS. Knobs let a test make it misbehave like an
-attacker's provider would."""
+client authentication, userinfo, JWKS and RP-initiated logout (end_session_endpoint).
+Knobs let a test make it misbehave like an attacker's provider would."""
 
 import base64
 import hashlib
@@ -44,6 +44,10 @@ class OidcProvider:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    # RP-initiated logout: offered when true; what the end-session endpoint received.
+    end_session: bool = True
+    end_session_requests: list[dict[str, str]] = field(default_factory=list)
+    issued_id_tokens: list[str] = field(default_factory=list)
 
     @property
     def discovery_url(self) -> str:
@@ -56,7 +60,7 @@ class OidcProvider:
             "token_endpoint": f"{self.url}/token",
             "userinfo_endpoint": f"{self.url}/userinfo",
             "jwks_uri": f"{self.url}/jwks",
-            "end_session_endpoint": f"{self.url}/logout",
+            **({"end_session_endpoint": f"{self.url}/logout"} if self.end_session else {}),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -91,8 +95,21 @@ class OidcProvider:
         key: Any = self.signing_key or self.key
         headers = {"kid": KEY_ID, **self.id_token_header}
         if self.algorithm == "none":
-            return jwt.encode(claims, None, algorithm="none", headers=headers)
-        return jwt.encode(claims, key, algorithm=self.algorithm, headers=headers)
+            token = jwt.encode(claims, None, algorithm="none", headers=headers)
+        else:
+            token = jwt.encode(claims, key, algorithm=self.algorithm, headers=headers)
+        self.issued_id_tokens.append(token)
+        return token
+
+    def end_session_redirect(self, params: dict[str, str]) -> str | None:
+        """Ends the session at the provider; where it sends the browser back (with the
+        relying party's state), if it named a post_logout_redirect_uri."""
+        self.end_session_requests.append(params)
+        back = params.get("post_logout_redirect_uri")
+        if not back:
+            return None
+        state = {"state": params["state"]} if "state" in params else {}
+        return f"{back}{'&' if '?' in back else '?'}{urlencode(state)}"
 
     def token(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, dict]:
         self.token_requests.append(form)
@@ -154,6 +171,13 @@ def _handler(provider: OidcProvider) -> type[BaseHTTPRequestHandler]:
             elif url.path == "/authorize":
                 self.send_response(302)
                 self.send_header("Location", provider.authorize(params))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif url.path == "/logout" and provider.end_session:
+                back = provider.end_session_redirect(params)
+                self.send_response(302 if back else 200)
+                if back:
+                    self.send_header("Location", back)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             elif url.path == "/userinfo":

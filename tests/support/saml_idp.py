@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote_plus, urlparse
 from xml.sax.saxutils import escape as xml_escape
 
+import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -81,6 +82,9 @@ class SamlIdp:
     user: dict[str, Any] = field(default_factory=dict)
     acs_url: str = ""  # where IdP-initiated Responses go
     audience: str = ""
+    sls_url: str = ""  # the SP's single logout service (LogoutResponses go there)
+    session_indexes: list[str] = field(default_factory=list)  # issued, newest last
+    logout_requests: list[str] = field(default_factory=list)  # query strings received
 
     def metadata(self) -> str:
         return f"""<?xml version="1.0"?>
@@ -123,6 +127,8 @@ class SamlIdp:
                 "</saml:Attribute>"
             )
         expires = _instant(now + lifetime)
+        session_index = "_s" + uuid.uuid4().hex
+        self.session_indexes.append(session_index)
         return (
             '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
             'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
@@ -141,7 +147,7 @@ class SamlIdp:
             f"<saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>"
             "</saml:Conditions>"
             f'<saml:AuthnStatement AuthnInstant="{_instant(now)}" '
-            f'SessionIndex="_s{uuid.uuid4().hex}"><saml:AuthnContext><saml:AuthnContextClassRef>'
+            f'SessionIndex="{session_index}"><saml:AuthnContext><saml:AuthnContextClassRef>'
             "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
             "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
             f"<saml:AttributeStatement>{''.join(values)}</saml:AttributeStatement>"
@@ -194,9 +200,119 @@ class SamlIdp:
         )
         return base64.b64encode(xml.encode()).decode()
 
+    # --- Single logout ---
+
+    def logout_request(
+        self,
+        *,
+        destination: str,
+        name_id: str,
+        session_index: str | None = None,
+        now: dt.datetime | None = None,
+        request_id: str | None = None,
+        issuer: str | None = None,
+        not_on_or_after: dt.datetime | None = None,
+    ) -> str:
+        """A LogoutRequest (XML), as the IdP sends when a person logs out there."""
+        now = now or dt.datetime.now(dt.UTC)
+        noa = f' NotOnOrAfter="{_instant(not_on_or_after)}"' if not_on_or_after else ""
+        index = f"<samlp:SessionIndex>{session_index}</samlp:SessionIndex>" if session_index else ""
+        return (
+            '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+            f'ID="{request_id or "_l" + uuid.uuid4().hex}" Version="2.0" '
+            f'IssueInstant="{_instant(now)}" Destination="{destination}"{noa}>'
+            f"<saml:Issuer>{issuer or self.entity_id}</saml:Issuer>"
+            '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">'
+            f"{xml_escape(name_id)}</saml:NameID>{index}</samlp:LogoutRequest>"
+        )
+
+    def logout_response(
+        self,
+        *,
+        destination: str,
+        in_response_to: str | None,
+        status: str = C.STATUS_SUCCESS,
+        now: dt.datetime | None = None,
+        issuer: str | None = None,
+    ) -> str:
+        """A LogoutResponse (XML) answering the SP's LogoutRequest `in_response_to`."""
+        now = now or dt.datetime.now(dt.UTC)
+        irt = f' InResponseTo="{in_response_to}"' if in_response_to else ""
+        return (
+            '<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+            f'ID="_lr{uuid.uuid4().hex}" Version="2.0" IssueInstant="{_instant(now)}" '
+            f'Destination="{destination}"{irt}>'
+            f"<saml:Issuer>{issuer or self.entity_id}</saml:Issuer>"
+            f'<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>'
+            "</samlp:LogoutResponse>"
+        )
+
+    def redirect_query(
+        self,
+        kind: str,
+        xml: str,
+        *,
+        relay_state: str | None = None,
+        sign: bool = True,
+        keys: KeyPair | None = None,
+        sig_alg: str = C.RSA_SHA256,
+    ) -> str:
+        """The query string of the HTTP-Redirect binding: `kind` (SAMLRequest or
+        SAMLResponse) deflated, and the signature over the query as sent."""
+        message = base64.b64encode(zlib.compress(xml.encode())[2:-4]).decode()
+        parts = [f"{kind}={quote_plus(message)}"]
+        if relay_state is not None:
+            parts.append(f"RelayState={quote_plus(relay_state)}")
+        if not sign:
+            return "&".join(parts)
+        parts.append(f"SigAlg={quote_plus(sig_alg)}")
+        transform = {
+            C.RSA_SHA256: xmlsec.Transform.RSA_SHA256,
+            C.RSA_SHA1: xmlsec.Transform.RSA_SHA1,
+        }
+        signature = OneLogin_Saml2_Utils.sign_binary(
+            "&".join(parts), (keys or self.keys).key_pem, transform[sig_alg]
+        )
+        return "&".join(parts) + "&Signature=" + quote_plus(base64.b64encode(signature).decode())
+
+    def post_message(self, xml: str, *, sign: bool = True, keys: KeyPair | None = None) -> str:
+        """The base64 form field of the HTTP-POST binding (an XML signature inside)."""
+        if sign:
+            xml = self.sign(xml, keys)
+        return base64.b64encode(xml.encode()).decode()
+
+    def answer_logout(self, query: str) -> str:
+        """The redirect (to the SP's SLS) that answers the SP's LogoutRequest in `query`."""
+        self.logout_requests.append(query)
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        request = authn_request(params["SAMLRequest"])
+        xml = self.logout_response(destination=self.sls_url, in_response_to=request.get("ID"))
+        return f"{self.sls_url}?" + self.redirect_query(
+            "SAMLResponse", xml, relay_state=params.get("RelayState")
+        )
+
+
+def sp_signature_valid(query: str, cert: str) -> bool:
+    """Whether the SP signed this HTTP-Redirect query with the key of `cert`."""
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    signed = "&".join(
+        part for name in ("SAMLRequest=", "SAMLResponse=", "RelayState=", "SigAlg=")
+        for part in query.split("&") if part.startswith(name)
+    )  # fmt: skip
+    return bool(
+        OneLogin_Saml2_Utils.validate_binary_sign(
+            signed,
+            base64.b64decode(params["Signature"]),
+            OneLogin_Saml2_Utils.format_cert(cert),
+            params["SigAlg"],
+        )
+    )
+
 
 def authn_request(saml_request: str) -> etree._Element:
-    """The AuthnRequest an SP sent over the HTTP-Redirect binding."""
+    """The request (AuthnRequest, LogoutRequest) an SP sent over HTTP-Redirect."""
     return etree.fromstring(zlib.decompress(base64.b64decode(saml_request), -15))
 
 
@@ -238,6 +354,11 @@ def _handler(idp: SamlIdp) -> type[BaseHTTPRequestHandler]:
                 if "RelayState" in params:
                     fields["RelayState"] = params["RelayState"]
                 self._send(200, _autopost(acs, fields), "text/html; charset=utf-8")
+            elif url.path == "/slo" and "SAMLRequest" in params:
+                self.send_response(302)
+                self.send_header("Location", idp.answer_logout(url.query))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif url.path == "/start":  # IdP-initiated: no AuthnRequest, no InResponseTo
                 response = idp.response(acs_url=idp.acs_url, audience=idp.audience)
                 self._send(200, _autopost(idp.acs_url, {"SAMLResponse": response}), "text/html")

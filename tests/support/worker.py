@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,11 +18,13 @@ from config.celery import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _database_url() -> str:
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The test database's URL for a worker (reached at `host`:`port` when given)."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
-    return f"postgresql://{db['USER'] or ''}@{db['HOST'] or ''}:{db['PORT'] or 5432}/{db['NAME']}"
+    host, port = host or db["HOST"] or "", port or db["PORT"] or 5432
+    return f"postgresql://{db['USER'] or ''}@{host}:{port}/{db['NAME']}"
 
 
 @contextmanager
@@ -32,7 +34,9 @@ def celery_worker(
     pool: str = "solo",
     name: str | None = None,
     env: dict[str, str] | None = None,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`wrap` turns the worker's command into the one to run (another host's, say)."""
     extra_env, env = env, dict(os.environ)
     # the worker uses this test process's Redis and gateway socket folder
     env.pop("OSTP_TEST_REDIS_PID", None)
@@ -41,33 +45,30 @@ def celery_worker(
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
         DJANGO_SETTINGS_MODULE="config.settings_test",
         REDIS_URL=settings.REDIS_URL,
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         VAR_DIR=str(settings.VAR_DIR),
     )
     env.update(extra_env or {})
     name = name or f"test-{os.getpid()}@localhost"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-P",
-            pool,
-            "-Q",
-            queues,
-            "-n",
-            name,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-P",
+        pool,
+        "-Q",
+        queues,
+        "-n",
+        name,
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    process = subprocess.Popen(wrap(command) if wrap else command, cwd=ROOT, env=env)
     try:
         _wait_until_ready(name, process)
         yield process

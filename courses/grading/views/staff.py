@@ -22,7 +22,7 @@ from courses.access import (
     user_of,
 )
 from courses.assignment import Exercise as ParsedExercise
-from courses.assignment import merge_submission
+from courses.assignment import Role, merge_submission
 from courses.exercises.selectors import parsed_exercise
 from courses.grading import services, validation
 from courses.grading.forms import GradebookFilterForm, ManualGradeForm
@@ -38,7 +38,7 @@ from courses.models import Cohort, Exercise, ManualGrade, Submission
 
 
 def _cohort(access: CourseAccess, request: HttpRequest) -> Cohort | None:
-    cohorts = Cohort.objects.filter(course=access.course)
+    cohorts = Cohort.objects.filter(course=access.course).select_related("course")
     wanted = request.GET.get("cohort")
     if wanted and wanted.isdigit():
         return get_object_or_404(cohorts, pk=int(wanted))
@@ -84,7 +84,9 @@ def gradebook_csv_view(
     request: HttpRequest, org_slug: str, course_slug: str, cohort_id: int
 ) -> HttpResponse:
     access = access_course_staff(user=user_of(request), org_slug=org_slug, course_slug=course_slug)
-    cohort = get_object_or_404(Cohort, pk=cohort_id, course=access.course)
+    cohort = get_object_or_404(
+        Cohort.objects.select_related("course"), pk=cohort_id, course=access.course
+    )
     return csv_response(
         rows=gradebook_rows(gradebook=cohort_gradebook(cohort=cohort)),
         filename=f"{access.course.slug}-{cohort.pk}-grades.csv",
@@ -109,7 +111,7 @@ def submission_view(
 ) -> HttpResponse:
     access, submission = _submission(request, org_slug, course_slug, submission_id)
     parsed = parsed_exercise(submission.exercise)
-    merged = merge_submission(exercise=parsed, submission=submission.notebook)
+    merged = merge_submission(exercise=parsed, submission=submission.notebook, as_placed=True)
     notebook = _staff_notebook(merged)
     grades = {g.grade_id: g for g in ManualGrade.objects.filter(submission=submission)}
     manual = [
@@ -145,9 +147,16 @@ def submission_view(
 
 
 def _staff_notebook(merged: ParsedExercise) -> nbformat.NotebookNode:
-    """The learner's answers in the instructor's notebook; staff see hidden tests too."""
+    """The learner's answers in the instructor's notebook; staff see hidden tests too. The
+    cells the learner added (a task's answer) are where they put them, announced as theirs."""
     make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
-    cells = [make.get(c.cell_type, nbformat.v4.new_raw_cell)(c.source) for c in merged.cells]
+    cells = []
+    previous: Role | None = None
+    for cell in merged.cells:
+        if cell.role is Role.ADDED and previous is not Role.ADDED:
+            cells.append(nbformat.v4.new_markdown_cell(f"*{_('Cells the learner added:')}*"))
+        cells.append(make.get(cell.cell_type, nbformat.v4.new_raw_cell)(cell.source))
+        previous = cell.role
     return nbformat.v4.new_notebook(cells=cells, metadata=dict(merged.metadata))
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from campus.models import IdentityProvider, User
 from campus.sso.attributes import Assertion, assertion_of
+from campus.sso.logout import SSO_LOGOUT_STATE_KEY
 from campus.sso.selectors import email_in_use, has_domains, idp_for_provider_id, owned_domains
 from campus.sso.services import (
     SignInRefused,
@@ -50,6 +51,10 @@ class UniversitySocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         """Decide, before allauth logs anyone in, which account this sign-in is."""
+        record = getattr(sociallogin, "sso_logout", None)
+        if record:
+            # state survives an MFA stage between here and the login (campus.signals).
+            sociallogin.state[SSO_LOGOUT_STATE_KEY] = record
         if sociallogin.is_existing:
             # Linked by the IdP's stable id: the same person as before.
             idp, assertion = self._idp_and_assertion(request, sociallogin)

@@ -17,6 +17,7 @@ from allauth.socialaccount.providers.saml.provider import SAMLProvider
 from django.http import HttpRequest
 
 from campus.sso import oidc, replay
+from campus.sso.logout import oidc_login_record, saml_login_record
 
 NONCE_STATE_KEY = "oidc_nonce"
 
@@ -47,7 +48,10 @@ class VerifiedOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):
             if userinfo.get("sub") != data["id_token"]["sub"]:
                 raise OAuth2Error("userinfo describes another subject than the id_token")
             data["userinfo"] = userinfo
-        return self.get_provider().sociallogin_from_response(request, data)
+        login = self.get_provider().sociallogin_from_response(request, data)
+        # For single logout (id_token_hint); the adapter moves it into login.state.
+        login.sso_logout = oidc_login_record(provider_id=app.provider_id, id_token=id_token)
+        return login
 
 
 class VerifiedOpenIDConnectProvider(OpenIDConnectProvider):
@@ -95,4 +99,7 @@ class ReplaySafeSAMLProvider(SAMLProvider):
             raise ImmediateHttpResponse(
                 render_authentication_error(request, self, exception=error)
             ) from error
-        return super().sociallogin_from_response(request, response)
+        login = super().sociallogin_from_response(request, response)
+        # For single logout (NameID, SessionIndex); the adapter moves it into login.state.
+        login.sso_logout = saml_login_record(slug=self.app.client_id, auth=response)
+        return login

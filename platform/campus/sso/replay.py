@@ -1,6 +1,6 @@
-"""SAML replay protection: each accepted Response and Assertion ID is recorded until the
-assertion expires, in the database (shared by every web process, and kept across a Redis
-restart)."""
+"""SAML replay protection: each accepted Response, Assertion and logout message ID is
+recorded until it expires, in the database (shared by every web process, and kept across a
+Redis restart)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -51,3 +51,22 @@ def saml_response_accept(
             )
     except IntegrityError:
         raise ReplayedError("This SAML Response was already used") from None
+
+
+def saml_message_accept(
+    *, issuer: str, kind: str, message_id: str | None, expires_at: datetime, now: datetime
+) -> None:
+    """Record one message's ID (a LogoutRequest, a LogoutResponse) until `expires_at`, or
+    raise ReplayedError when it was recorded before. Called after its signature checked."""
+    if not message_id:
+        raise ReplayedError("The SAML message has no ID")
+    if expires_at - now > MAX_LIFETIME:
+        raise ReplayedError("The SAML message is valid for too long")
+    SamlMessageUse.objects.filter(expires_at__lt=now).delete()
+    try:
+        with transaction.atomic():
+            SamlMessageUse.objects.create(
+                key=f"{issuer}|{kind}|{message_id}"[:300], expires_at=expires_at
+            )
+    except IntegrityError:
+        raise ReplayedError("This SAML message was already used") from None

@@ -28,6 +28,7 @@ from campus.models import (
 )
 from campus.services import audit_record, membership_ensure
 from campus.sso.attributes import SAML_ATTRIBUTE_MAPPING, Assertion
+from campus.sso.keys import sp_key_pair
 from campus.sso.metadata import SamlIdp
 from campus.sso.selectors import sign_in_path
 
@@ -51,6 +52,7 @@ class ServiceProviderUrls:
     acs_url: str  # SAML: where assertions are posted
     sls_url: str  # SAML: single logout
     redirect_uri: str  # OpenID Connect: the redirect URI to register
+    post_logout_redirect_uri: str  # OpenID Connect: where its end-session page sends back
     login_url: str  # where people start signing in
 
 
@@ -67,6 +69,7 @@ def sp_urls(idp: IdentityProvider) -> ServiceProviderUrls:
             acs_url=base + reverse("saml_acs", args=[slug]),
             sls_url=base + reverse("saml_sls", args=[slug]),
             redirect_uri="",
+            post_logout_redirect_uri="",
             login_url=base + sign_in_path(idp),
         )
     callback = reverse("openid_connect_callback", kwargs={"provider_id": idp.app.provider_id})
@@ -75,8 +78,22 @@ def sp_urls(idp: IdentityProvider) -> ServiceProviderUrls:
         acs_url="",
         sls_url="",
         redirect_uri=base + callback,
+        post_logout_redirect_uri=base + reverse("sso_logged_out"),
         login_url=base + sign_in_path(idp),
     )
+
+
+def _sp_key(*, organization: Organization) -> dict[str, str]:
+    """The SP signing key the university's IdP already knows (kept when its metadata is
+    replaced), or a new one."""
+    existing = SocialApp.objects.filter(
+        provider="saml", provider_id=provider_id_for(organization=organization, protocol="saml")
+    ).first()
+    advanced = (existing.settings or {}).get("advanced", {}) if existing else {}
+    if advanced.get("private_key") and advanced.get("x509cert"):
+        return {"private_key": advanced["private_key"], "x509cert": advanced["x509cert"]}
+    key_pem, certificate = sp_key_pair(common_name=f"{organization.slug} SAML SP")
+    return {"private_key": key_pem, "x509cert": certificate}
 
 
 def _saml_settings(*, organization: Organization, idp: SamlIdp, metadata_url: str) -> dict:
@@ -103,6 +120,10 @@ def _saml_settings(*, organization: Organization, idp: SamlIdp, metadata_url: st
             "allow_single_label_domains": True,
             "want_attribute_statement": False,
             "allow_repeat_attribute_name": True,
+            # Single logout: what we send is signed, with the key our metadata publishes.
+            **_sp_key(organization=organization),
+            "logout_request_signed": True,
+            "logout_response_signed": True,
         },
     }
 

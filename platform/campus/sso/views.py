@@ -1,20 +1,30 @@
 """University sign-in pages: the OpenID Connect login and callback (allauth's, bound to
 the adapter that verifies id_tokens), and the search for a university's sign-in."""
 
+import logging
+import secrets
 from typing import Any
 
+import requests
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.internal.decorators import login_not_required
+from allauth.account.views import LogoutView
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from allauth.socialaccount.providers.saml.utils import get_app_or_404
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from campus.access import access_organization_admin
 from campus.models import IdentityProvider, Organization, User
+from campus.sso import logout
 from campus.sso.forms import IdpOptionsForm, OidcIdpForm, SamlIdpForm
 from campus.sso.metadata import (
     MetadataError,
@@ -24,7 +34,19 @@ from campus.sso.metadata import (
     saml_metadata_parse,
 )
 from campus.sso.providers import NONCE_STATE_KEY, VerifiedOpenIDConnectAdapter
-from campus.sso.selectors import idps_search, owned_domains, sign_in_path, sso_only_idp_for_email
+from campus.sso.saml_logout import (
+    LogoutRefused,
+    saml_logout_request_accept,
+    saml_logout_response_accept,
+    saml_logout_start,
+)
+from campus.sso.selectors import (
+    idp_for_provider_id,
+    idps_search,
+    owned_domains,
+    sign_in_path,
+    sso_only_idp_for_email,
+)
 from campus.sso.services import (
     IdpConfigError,
     idp_oidc_set,
@@ -103,6 +125,166 @@ def university_search_json_view(request: HttpRequest) -> JsonResponse:
             if sso_only
             else None,
         }
+    )
+
+
+# --- Single logout ---
+
+logger = logging.getLogger(__name__)
+
+
+def _university_name(provider_id: str) -> str:
+    idp = idp_for_provider_id(provider_id)
+    return idp.organization.name if idp else ""
+
+
+def _departure(request: HttpRequest, record: dict[str, Any]) -> tuple[str, str, Any] | None:
+    """Where the browser goes to end the provider's session too, and what the fresh session
+    keeps to check the answer: (url, session key, value). None: local logout only."""
+    if record.get("protocol") == "saml":
+        provider = get_app_or_404(request, record["slug"]).get_provider(request)
+        started = saml_logout_start(request=request, provider=provider, record=record)
+        if started is None:
+            return None
+        saml_url, request_id = started
+        pending_saml = {"slug": record["slug"], "request_id": request_id}
+        return saml_url, logout.PENDING_SAML_KEY, pending_saml
+    if record.get("protocol") == "oidc":
+        adapter = VerifiedOpenIDConnectAdapter(request, record["provider_id"])
+        app = adapter.get_provider().app
+        state = secrets.token_urlsafe(32)
+        url = logout.oidc_end_session_url(
+            config=adapter.openid_config,
+            client_id=app.client_id,
+            id_token=record["id_token"],
+            state=state,
+        )
+        if url is None:
+            return None
+        pending = {"state": state, "university": _university_name(app.provider_id)}
+        return url, logout.PENDING_OIDC_KEY, pending
+    return None
+
+
+class SingleLogoutView(LogoutView):
+    """allauth's logout, then on to the university's identity provider when the person
+    signed in through one that offers single logout."""
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        request = self.request
+        record = request.session.get(logout.SESSION_KEY) if request.user.is_authenticated else None
+        departure = None
+        if isinstance(record, dict):
+            try:
+                departure = _departure(request, record)
+            except (
+                Http404,
+                SocialApp.DoesNotExist,
+                OneLogin_Saml2_Error,
+                requests.RequestException,
+                ValueError,
+                KeyError,
+            ):
+                # The provider is gone or unreachable: logging out here must still work.
+                logger.exception("Single logout could not start; local logout only")
+        if departure is None:
+            return super().post(*args, **kwargs)
+        url, key, pending = departure
+        self.logout()
+        request.session[key] = pending
+        return HttpResponseRedirect(url)
+
+
+logout_view = SingleLogoutView.as_view()
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    return render(
+        request,
+        "campus/sso/refused.html",
+        {"message": message, "title": _("University sign-out")},
+        status=400,
+    )
+
+
+def _ends_this_session(request: HttpRequest, slug: str, name_id: str, indexes: tuple) -> bool:
+    """Whether the IdP's LogoutRequest names the sign-in of this browser's session."""
+    record = request.session.get(logout.SESSION_KEY)
+    if not request.user.is_authenticated or not isinstance(record, dict):
+        return False
+    if record.get("protocol") != "saml" or record.get("slug") != slug:
+        return False
+    if not name_id or record.get("name_id") != name_id:
+        return False
+    return not indexes or record.get("session_index") in indexes
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def saml_sls_view(request: HttpRequest, organization_slug: str) -> HttpResponse:
+    """The SAML single logout service: the IdP's LogoutRequests (it ends a session there)
+    and its LogoutResponses (to the LogoutRequest we sent when the person logged out here)."""
+    provider = get_app_or_404(request, organization_slug).get_provider(request)
+    university = _university_name(provider.app.provider_id)
+    params = request.POST if request.method == "POST" else request.GET
+    now = timezone.now()
+    if "SAMLResponse" in params:
+        pending = request.session.pop(logout.PENDING_SAML_KEY, None) or {}
+        request_id = pending.get("request_id") if pending.get("slug") == organization_slug else None
+        try:
+            saml_logout_response_accept(
+                request=request, provider=provider, request_id=request_id, now=now
+            )
+        except LogoutRefused as error:
+            logger.warning("SAML LogoutResponse refused (%s): %s", organization_slug, error)
+            return _refused(
+                request,
+                _(
+                    "You are signed out here, but %(university)s did not confirm that it "
+                    "ended its own session. Close your browser to end it."
+                )
+                % {"university": university},
+            )
+        request.session[logout.SIGNED_OUT_AT_KEY] = university
+        return redirect("sso_logged_out")
+    if "SAMLRequest" in params:
+        try:
+            idp_logout = saml_logout_request_accept(request=request, provider=provider, now=now)
+        except LogoutRefused as error:
+            logger.warning("SAML LogoutRequest refused (%s): %s", organization_slug, error)
+            return _refused(
+                request,
+                _("This sign-out request does not come from %(university)s.")
+                % {"university": university},
+            )
+        if _ends_this_session(
+            request, organization_slug, idp_logout.name_id, idp_logout.session_indexes
+        ):
+            get_account_adapter(request).logout(request)
+        if idp_logout.answer_url is None:
+            return redirect("sso_logged_out")
+        return HttpResponseRedirect(idp_logout.answer_url)
+    return _refused(request, _("This is not a sign-out message."))
+
+
+@login_not_required
+def logged_out_view(request: HttpRequest) -> HttpResponse:
+    """Where a single logout ends: after our own logout and the provider's. An OpenID
+    Connect provider sends the browser back with the state we gave it."""
+    university = request.session.pop(logout.SIGNED_OUT_AT_KEY, None)
+    status = 200
+    if "state" in request.GET:
+        university = logout.oidc_return_accept(
+            session=request.session, state=request.GET.get("state", "")
+        )
+        if university is None:
+            status = 400
+    return render(
+        request,
+        "campus/sso/logged_out.html",
+        {"university": university, "unexpected": status == 400},
+        status=status,
     )
 
 

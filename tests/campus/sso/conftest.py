@@ -60,6 +60,7 @@ def signed_in_email(client) -> str | None:
 
 SP_ENTITY_ID = "http://127.0.0.1:8000/accounts/saml/univ/metadata/"
 ACS_URL = "http://testserver/accounts/saml/univ/acs/"
+SLS_URL = "http://testserver/accounts/saml/univ/sls/"
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +74,7 @@ def idp_keys():
 def saml_idp(idp_keys):
     from tests.support.saml_idp import SamlIdp
 
-    return SamlIdp(keys=idp_keys, acs_url=ACS_URL, audience=SP_ENTITY_ID)
+    return SamlIdp(keys=idp_keys, acs_url=ACS_URL, audience=SP_ENTITY_ID, sls_url=SLS_URL)
 
 
 @pytest.fixture

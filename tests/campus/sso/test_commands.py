@@ -20,6 +20,8 @@ def test_sso_add_registers_an_oidc_provider_and_prints_the_redirect_uri(univ, oi
         "--client-secret", "s3cret", "--domain", "univ.example", "--domain", "@Etu.Univ.Example",
     )  # fmt: skip
     assert "Redirect URI (register it with the provider): " in out
+    logged_out = "http://127.0.0.1:8000/accounts/logged-out/"
+    assert f"Post-logout redirect URI (register it too): {logged_out}" in out
     assert "http://127.0.0.1:8000/accounts/oidc/oidc-univ/login/callback/" in out
     idp = IdentityProvider.objects.get(organization=univ)
     assert idp.protocol == "oidc"

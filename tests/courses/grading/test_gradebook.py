@@ -300,3 +300,21 @@ def test_an_answer_pointing_at_a_missing_attachment_still_renders_everywhere(
     ]
     assert [p.status_code for p in pages] == [200, 200, 200]
     assert all("attachment:" not in p.content.decode() for p in pages)
+
+
+def test_the_grader_reads_the_learners_own_cells_under_the_answer_they_follow(
+    world: World,
+) -> None:
+    # given a submission with a cell the learner added under their essay
+    notebook = world.submission.notebook
+    notebook["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": "A second thought, *mine*."}
+    )
+    world.submission.save(update_fields=["notebook"])
+    # when a grader opens it
+    url = f"{teach_url(world)}submissions/{world.submission.pk}/"
+    html = logged_in(world.ta).get(url).content.decode()
+    # then it is there, after the essay, announced as the learner's
+    essay = html.index("I added the numbers")
+    assert essay < html.index("Cells the learner added:") < html.index("A second thought")
+    assert "<em>mine</em>" in html

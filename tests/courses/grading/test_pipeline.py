@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from courses.assignment import parse_exercise, student_notebook
+from courses.assignment import learner_cells, parse_exercise, stored_notebook, student_notebook
 from courses.grading.pipeline import grade_notebook, instructor_definitions
 from tests.support.exercises import NOTEBOOKS
 from tests.support.insecure_kernel import InsecureLocalKernel
@@ -223,4 +223,34 @@ def test_added_cells_that_cheat_earn_only_what_the_answer_earns(problem1):
     cheat["cells"] = cells
     cheated, _ = grade(problem1, cheat)
     # then nothing is gained over the same answer without them
+    assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)
+
+
+def test_a_forged_notebook_moving_deleting_and_impersonating_instructor_cells_gains_nothing(
+    problem1,
+):
+    # given the same answers, honestly and in a notebook that moves a test above the
+    # answers and empties it, deletes another, edits a locked cell, and adds cells that
+    # claim test and locked metadata (a new grade id worth 99 points, a known one)
+    wrong = "def squares(n):\n    return list(range(n))"
+    answers = {"squares": wrong, "sum_of_squares": SUM_OF_SQUARES}
+    honest, honest_points = grade(problem1, submit(problem1, answers))
+    forged = submit(problem1, answers)
+    cells = forged["cells"]
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in cells}
+    cells.remove(by_id["correct_sum_of_squares"])
+    cells.insert(0, by_id["correct_sum_of_squares"])
+    by_id["correct_sum_of_squares"]["source"] = "pass"
+    cells.remove(by_id["squares_invalid_input"])
+    by_id["squares_prompt"]["source"] = "squares = lambda n: [i * i for i in range(1, n + 1)]"
+    fake = nbformat.v4.new_code_cell("print('Passed')")
+    fake["metadata"]["nbgrader"] = {"grade": True, "locked": True, "grade_id": "x", "points": 99}
+    locked = nbformat.v4.new_code_cell("squares = lambda n: [i * i for i in range(1, n + 1)]")
+    locked["metadata"]["nbgrader"] = {"locked": True, "grade_id": "squares_prompt"}
+    cells += [fake, locked]
+    # when it is stored as a submission is, then graded
+    stored = stored_notebook(learner_cells(exercise=problem1, submission=forged))
+    cheated, cheated_points = grade(problem1, stored)
+    # then it earns what the answers earn, test by test
+    assert cheated_points == honest_points
     assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)

@@ -95,10 +95,16 @@ def test_only_answer_and_added_cells_are_kept_from_a_submission(
     submission = services.submission_create(
         learner=enrollment.user, exercise=exercise, notebook=notebook
     )
-    # then only the answer and the added cell survive, and the task is queued after commit
+    # then only the answer and the added cell survive (the added one after an empty place
+    # saying which cell it was under), and the task is queued after commit
     cells = submission.notebook["cells"]
-    assert [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells] == ["add", None]
-    assert [c["source"] for c in cells] == ["def add(a, b):\n    return 3\n", "print(1)"]
+    assert [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells] == [
+        "add",
+        "test_add_hidden",
+        None,
+    ]
+    assert [c["source"] for c in cells] == ["def add(a, b):\n    return 3\n", "", "print(1)"]
+    assert cells[1]["cell_type"] == "raw"
     assert submission.status == SubmissionStatus.QUEUED
     assert submission.attempt == 1
 
@@ -150,12 +156,12 @@ def test_an_extension_moves_the_deadline_for_one_learner(enrollment, exercise) -
 
 def test_a_claim_is_won_by_exactly_one_worker(enrollment, exercise) -> None:
     submission = _submit(enrollment, exercise)
-    first = services.submission_claim(submission_id=submission.pk)
-    second = services.submission_claim(submission_id=submission.pk)
+    first = services.submission_claim(submission_id=submission.pk, worker="grader@host-a")
+    second = services.submission_claim(submission_id=submission.pk, worker="grader@host-b")
     assert first is not None
     assert second is None
     submission.refresh_from_db()
-    assert submission.status == SubmissionStatus.RUNNING
+    assert (submission.status, submission.worker) == (SubmissionStatus.RUNNING, "grader@host-a")
 
 
 def test_a_grade_is_saved_with_the_late_penalty_and_a_history_record(enrollment, exercise) -> None:

@@ -3,6 +3,7 @@
 import nbformat
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from courses.assignment import parse_exercise
 from courses.grading import kernels
@@ -93,9 +94,40 @@ def test_validation_says_what_a_learner_can_and_cannot_answer_on_the_page() -> N
         )
     # when its answers are listed
     answers = answerable(parse_exercise(data=as_json(notebook)))
-    # then the task's points are the ones the page cannot earn
+    # then each can be answered: the task in cells the learner adds under it
     assert [(a["grade_id"], a["kind"], a["answerable"]) for a in answers] == [
         ("add", "code", True),
         ("explain", "written", True),
-        ("plot_it", "task", False),
+        ("plot_it", "task", True),
     ]
+
+
+def test_the_validation_page_says_a_task_is_answered_in_added_cells() -> None:
+    # given a validated exercise whose task has points
+    world = make_world()
+    notebook = add_exercise()
+    task = {"grade_id": "plot_it", "task": True, "points": 3, "locked": True}
+    notebook["cells"].append(
+        nbformat.v4.new_markdown_cell(
+            "Plot the sum.", metadata={"nbgrader": {**task, "schema_version": 3}}
+        )
+    )
+    answers = answerable(parse_exercise(data=as_json(notebook)))
+    ExerciseValidation.objects.create(
+        exercise=world.exercise,
+        status="done",
+        ok=True,
+        report={"ok": True, "problems": [], "answers": answers},
+        requested_at=timezone.now(),
+    )
+    # when the instructor reads it
+    client = Client()
+    client.force_login(world.instructor)
+    html = client.get(
+        f"/courses/teach/{world.course.organization.slug}/{world.course.slug}/"
+        f"exercises/{world.exercise.pk}/"
+    ).content.decode()
+    # then the task can be answered, in cells the learner adds, graded by a person
+    assert "can be answered: in cells the learner adds under it" in html
+    assert "task (answered in cells the learner adds), graded by a person" in html
+    assert "cannot be answered" not in html

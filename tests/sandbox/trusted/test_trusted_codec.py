@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sandbox.trusted.codec import Decoder, ProtocolError, encode, recv_frame, send_frame
+from sandbox.trusted.codec import (
+    Decoder,
+    ProtocolError,
+    encode,
+    fast_frame,
+    recv_frame,
+    send_frame,
+)
 
 
 def refuse(value):
@@ -143,6 +150,69 @@ def test_frames_carry_a_header_and_buffers_and_refuse_oversized_ones():
         left.sendall(struct.pack("!II", 10, 1) + struct.pack("!Q", 1 << 40))
         with pytest.raises(ProtocolError):
             recv_frame(right)
+
+
+@pytest.mark.parametrize(
+    "value", [2.5, -3, True, None, (1.0, 2, None, False), [0.5] * 64, -(2**63), float("inf")]
+)
+def test_numbers_frames_keep_each_numbers_type(value):
+    left, right = socket.socketpair()
+    with left, right:
+        send_frame(left, fast_frame("ok", 7, value), [])
+        header, bufs = recv_frame(right)
+    assert header == {"$fast": "ok", "id": 7, "v": value} and bufs == []
+    assert type(header["v"]) is type(value)
+    if isinstance(value, tuple | list):
+        assert [type(v) for v in header["v"]] == [type(v) for v in value]
+
+
+@pytest.mark.parametrize(
+    "value", ["s", 2**63, np.float64(1.0), ((1.0,),), [1.0] * 65, 1j, {"a": 1}]
+)
+def test_anything_but_a_few_plain_numbers_takes_the_general_encoding(value):
+    assert fast_frame("call", 1, value) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Z" + struct.pack("!I", 1) + b"s\x01d" + struct.pack("!d", 1.0),  # unknown kind
+        b"K" + struct.pack("!I", 1) + b"s\x01O" + b"\x00" * 8,  # not a number code
+        b"K" + struct.pack("!I", 1) + b"s\x01d" + b"\x00" * 4,  # too short
+        b"K" + struct.pack("!I", 1) + b"s\x02dd" + b"\x00" * 16,  # two values, no container
+        b"K" + struct.pack("!I", 1) + b"q\x01d" + b"\x00" * 8,  # unknown container
+        b"K" + struct.pack("!I", 1) + b"t\x05dd",  # fewer codes than announced
+    ],
+)
+def test_a_malformed_numbers_frame_is_refused(body):
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack("!II", len(body), 0xFFFFFFFF) + body)
+        with pytest.raises(ProtocolError):
+            recv_frame(right)
+
+
+def test_a_json_header_cannot_pose_as_a_numbers_frame():
+    left, right = socket.socketpair()
+    with left, right:
+        body = b'{"$fast":"ok","id":1,"v":"text"}'
+        left.sendall(struct.pack("!II", len(body), 0) + body)
+        with pytest.raises(ProtocolError):
+            recv_frame(right)
+        left.sendall(struct.pack("!II", 10_000, 0xFFFFFFFF))
+        with pytest.raises(ProtocolError):
+            recv_frame(right)
+
+
+def test_frames_that_arrive_together_are_read_one_at_a_time():
+    left, right = socket.socketpair()
+    with left, right:
+        send_frame(left, {"op": "a"}, [b"1"])
+        send_frame(left, fast_frame("call", 3, (1.5,)), [])
+        send_frame(left, {"op": "b"}, [b"x" * 200_000])
+        assert recv_frame(right) == ({"op": "a"}, [b"1"])
+        assert recv_frame(right) == ({"$fast": "call", "id": 3, "v": (1.5,)}, [])
+        assert recv_frame(right) == ({"op": "b"}, [b"x" * 200_000])
 
 
 def test_only_public_data_modules_and_assert_helpers_have_trusted_twins():

@@ -111,6 +111,39 @@ def test_values_of_every_plain_kind_cross_both_ways(run_trusted):
     assert [r.passed for r in run_trusted(answer, *tests)] == [True] * 4
 
 
+def test_numbers_keep_their_exact_types_on_the_short_path_and_off_it(run_trusted):
+    answer = textwrap.dedent("""
+        import numpy as np
+        def ask(f):
+            out = f(1, 2.5, True, None)
+            assert out == (1, 2.0, False, None), out
+            assert [type(v) for v in out] == [int, float, bool, type(None)]
+            assert type(f(2 ** 70, 0.0)) is int and f(np.float64(2.0), 0) == 2.0
+            return [type(v).__name__ for v in f(0.5, 1.5, as_list=True)]
+    """)
+    test = (
+        "def f(*args, as_list=False):\n"
+        "    if as_list:\n        return list(args)\n"
+        "    if len(args) == 2:\n        return args[0]\n"
+        "    assert [type(v) for v in args] == [int, float, bool, type(None)], args\n"
+        "    return (1, 2.0, False, None)\n"
+        "assert ask(f) == ['float', 'float']"
+    )
+    results = run_trusted(answer, test)
+    assert [(r.passed, r.error_message) for r in results] == [(True, "")]
+
+
+def test_a_forged_numbers_answer_fails_the_test(run_trusted):
+    cheat = textwrap.dedent("""
+        def twice(f, x):
+            helper = type(f).__call__.__globals__
+            helper["send_frame"](f._session.sock, helper["fast_frame"]("ok", 1, 2 * x), [])
+            return 2 * x
+    """)
+    results = run_trusted(cheat, "assert twice(lambda x: x, 2) == 4")
+    assert [r.passed for r in results] == [False]
+
+
 def test_a_kept_test_function_cannot_be_called_after_its_test(kernel, run_trusted):
     answer = "kept = []\ndef keep(f):\n    kept.append(f)\n    return f(1)\n"
     results = run_trusted(answer, "assert keep(lambda x: x + 1) == 2")

@@ -97,6 +97,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Single logout service: {urls.sls_url}")
         else:
             self.stdout.write(f"Redirect URI (register it with the provider): {urls.redirect_uri}")
+            self.stdout.write(
+                f"Post-logout redirect URI (register it too): {urls.post_logout_redirect_uri}"
+            )
         self.stdout.write(f"Sign-in starts at: {urls.login_url}")
         domains = list(organization.email_domains.values_list("domain", flat=True))
         if not domains:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('courses', '0006_submission_outbox'),
+        ('courses', '0009_course_environments'),
     ]
 
     operations = [

@@ -1,0 +1,134 @@
+"""Cells a learner adds: where they run, where people read them, what a submission keeps,
+and forged notebooks that try to move, delete, edit or impersonate instructor cells."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from courses.assignment import (
+    Role,
+    learner_cells,
+    merge_submission,
+    parse_exercise,
+    stored_notebook,
+    student_notebook,
+    submitted_notebook,
+)
+from tests.support.exercises import NOTEBOOKS
+
+TASK = "sum_of_squares_application_task"
+
+
+@pytest.fixture(scope="module")
+def exercise():
+    return parse_exercise(data=(NOTEBOOKS / "nbgrader_problem1.ipynb").read_bytes())
+
+
+def student(exercise) -> dict:
+    return json.loads(json.dumps(student_notebook(exercise=exercise)))
+
+
+def grade_id(cell) -> str | None:
+    return cell["metadata"].get("nbgrader", {}).get("grade_id")
+
+
+def insert_after(notebook: dict, after: str, *cells) -> dict:
+    at = next(i for i, c in enumerate(notebook["cells"]) if grade_id(c) == after)
+    notebook["cells"][at + 1 : at + 1] = list(cells)
+    return notebook
+
+
+def under_task(exercise) -> dict:
+    return insert_after(
+        student(exercise),
+        TASK,
+        nbformat.v4.new_markdown_cell("A pyramid of $n$ layers of cannonballs."),
+        nbformat.v4.new_code_cell("layers = sum_of_squares(4)"),
+    )
+
+
+def test_cells_added_under_a_task_are_read_under_it(exercise):
+    merged = merge_submission(exercise=exercise, submission=under_task(exercise), as_placed=True)
+    ids = [c.grade_id or c.role.value for c in merged.cells]
+    at = ids.index(TASK)
+    assert ids[at + 1 : at + 3] == ["added", "added"]
+    assert merged.cells[at + 1].source == "A pyramid of $n$ layers of cannonballs."
+
+
+def test_code_added_under_a_task_runs_after_the_last_code_answer_before_it(exercise):
+    merged = merge_submission(exercise=exercise, submission=under_task(exercise))
+    ids = [c.grade_id or c.role.value for c in merged.cells if c.cell_type == "code"]
+    assert ids[ids.index("sum_of_squares") + 1] == "added"
+
+
+def test_a_stored_submission_reads_back_the_same_cells_and_places(exercise):
+    kept = learner_cells(exercise=exercise, submission=under_task(exercise))
+    stored = json.loads(json.dumps(stored_notebook(kept)))
+    assert learner_cells(exercise=exercise, submission=stored) == kept
+    assert [c.under for c in kept if c.grade_id is None] == [TASK, TASK]
+    # and the stored anchor holds no instructor text
+    assert all(c["source"] == "" for c in stored["cells"] if c["cell_type"] == "raw")
+
+
+def test_the_learners_notebook_has_their_added_cells_and_no_hidden_test(exercise):
+    shown = submitted_notebook(exercise=exercise, submission=under_task(exercise))
+    sources = [c.source for c in shown.cells]
+    at = next(i for i, c in enumerate(shown.cells) if grade_id(c) == TASK)
+    assert sources[at + 1 : at + 3] == [
+        "A pyramid of $n$ layers of cannonballs.",
+        "layers = sum_of_squares(4)",
+    ]
+    assert "BEGIN HIDDEN TESTS" not in json.dumps(shown)
+    assert "squares(11)" not in json.dumps(shown)
+
+
+def forged(exercise) -> dict:
+    """A notebook that moves a test above its answer, deletes one, edits a locked cell and
+    injects cells claiming nbgrader test and locked metadata (known and new grade ids)."""
+    notebook = student(exercise)
+    cells = notebook["cells"]
+    by_id = {grade_id(c): c for c in cells}
+    cells.remove(by_id["correct_squares"])
+    cells.insert(0, by_id["correct_squares"])
+    by_id["correct_squares"]["source"] = "pass"
+    cells.remove(by_id["squares_invalid_input"])
+    by_id["squares_prompt"]["source"] = "Anything goes."
+    fake_test = nbformat.v4.new_code_cell("print('Passed')")
+    fake_test["metadata"] = {
+        "nbgrader": {"grade": True, "locked": True, "grade_id": "extra_points", "points": 99},
+        "editable": False,
+        "deletable": False,
+    }
+    fake_locked = nbformat.v4.new_code_cell("squares = lambda n: [i * i for i in range(1, n + 1)]")
+    fake_locked["metadata"] = {"nbgrader": {"locked": True, "grade_id": "squares_prompt"}}
+    cells.extend([fake_test, fake_locked])
+    return notebook
+
+
+def test_a_forged_notebook_changes_no_instructor_cell_and_adds_no_points(exercise):
+    merged = merge_submission(exercise=exercise, submission=forged(exercise))
+    instructors = [c for c in merged.cells if c.role is not Role.ADDED]
+    originals = [c for c in exercise.cells if c.role not in (Role.ANSWER, Role.MANUAL)]
+    assert [c for c in instructors if c.role not in (Role.ANSWER, Role.MANUAL)] == originals
+    assert merged.max_score == exercise.max_score
+    assert [c.grade_id for c in merged.test_cells] == [c.grade_id for c in exercise.test_cells]
+    # the injected "test" is learner code, run where learner code runs: never as a test
+    added = [c for c in merged.cells if c.role is Role.ADDED]
+    assert [c.source for c in added] == ["print('Passed')"]
+    assert all(c.grade_id is None and c.points == 0 for c in added)
+
+
+def test_cells_under_a_cell_a_new_version_removed_are_kept_under_the_cell_before(exercise):
+    # given a submission with cells under the task, and a new version without the task
+    stored = stored_notebook(learner_cells(exercise=exercise, submission=under_task(exercise)))
+    source = json.loads((NOTEBOOKS / "nbgrader_problem1.ipynb").read_text())
+    source["cells"] = [c for c in source["cells"] if grade_id(c) != TASK]
+    newer = parse_exercise(data=source)
+    # then both cells are still shown, under the cell that came before the task
+    shown = merge_submission(exercise=newer, submission=stored, as_placed=True)
+    ids = [c.grade_id or c.role.value for c in shown.cells]
+    at = ids.index("sum_of_squares_equation")
+    assert ids[at + 1 : at + 3] == ["added", "added"]
