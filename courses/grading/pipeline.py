@@ -97,7 +97,11 @@ def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limit
                         run.results[result.key] = result
                         run.errors.add(f"{result.error_type}: {result.error_message}")
                 elif not _run_in_kernel(
-                    kernel, _with_prelude(group[0], exercise.cell_prelude), cell_timeout, deadline, run
+                    kernel,
+                    _with_prelude(group[0], exercise.cell_prelude),
+                    cell_timeout,
+                    deadline,
+                    run,
                 ):
                     break
                 elif group[0].role in (Role.LOCKED, Role.PLAIN):
