@@ -350,10 +350,12 @@ def report_load(worker: str) -> None:
 
 def start_reporting(worker: str) -> None:
     """From the worker's start: its load every few seconds, so the web knows it is alive
-    and how much room it has."""
+    and how much room it has. Its warm pool starts at once too: the zygote's imports take
+    seconds, which the first learners of a class should not wait for."""
     if _reporting:
         return
     _reporting.append(worker)
+    kernels.kernel_pool(kernels.INTERACTIVE)
     report_load(worker)
 
     def loop() -> None:

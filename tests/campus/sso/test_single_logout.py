@@ -131,6 +131,7 @@ def test_a_forged_or_stale_idp_logout_request_is_refused(client, ada, binding, a
             options[when] = _hour_ago()
     response = _idp_logout(client, ada, binding=binding, **options)
     assert response.status_code == 400
+    assert "This sign-out request was refused" in response.content.decode()
     assert signed_in_email(client) == "ada@univ.example"
     assert not SamlMessageUse.objects.filter(key__contains="logout_request").exists()
 
@@ -227,6 +228,15 @@ def test_the_sp_metadata_publishes_the_key_that_signs_our_logout_messages(
     body = client.get("/accounts/saml/univ/metadata/").content.decode()
     assert _sp_certificate() in body
     assert "SingleLogoutService" in body
+
+
+def test_replacing_the_idp_metadata_keeps_our_signing_key(univ_saml, tmp_path) -> None:
+    # The IdP registered our certificate: a new key would break its checks.
+    before = _sp_certificate()
+    metadata = tmp_path / "again.xml"
+    metadata.write_text(univ_saml.metadata())
+    sso_add("--org", "univ", "--saml-metadata-file", str(metadata))
+    assert _sp_certificate() == before
 
 
 def _answer(idp, query: str, **options) -> str:
