@@ -49,7 +49,7 @@ class IdpLogout:
 
     name_id: str
     session_indexes: tuple[str, ...]
-    answer_url: str
+    answer_url: str | None  # None: the IdP has no HTTP-Redirect logout service to answer
 
 
 def _request_data(request: HttpRequest) -> dict[str, Any]:
@@ -203,7 +203,11 @@ def saml_logout_request_accept(*, request: HttpRequest, provider: Any, now: date
     )
 
 
-def _answer_url(auth: OneLogin_Saml2_Auth, request: HttpRequest, in_response_to: str) -> str:
+def _answer_url(auth: OneLogin_Saml2_Auth, request: HttpRequest, in_response_to: str) -> str | None:
+    # Without one, python3-saml would send the answer to the RelayState, which the
+    # HTTP-POST binding's signature does not cover.
+    if not auth.get_slo_response_url():
+        return None
     saml_settings = auth.get_settings()
     builder = OneLogin_Saml2_Logout_Response(saml_settings)
     builder.build(in_response_to)

@@ -262,6 +262,8 @@ def saml_sls_view(request: HttpRequest, organization_slug: str) -> HttpResponse:
             request, organization_slug, idp_logout.name_id, idp_logout.session_indexes
         ):
             get_account_adapter(request).logout(request)
+        if idp_logout.answer_url is None:
+            return redirect("sso_logged_out")
         return HttpResponseRedirect(idp_logout.answer_url)
     return _refused(request, _("This is not a sign-out message."))
 

@@ -285,14 +285,33 @@ def test_a_logout_response_reaching_another_browser_is_refused(client, ada) -> N
     assert response.status_code == 400
 
 
-def test_an_idp_without_single_logout_gets_a_local_logout(client, univ, saml_idp, tmp_path):
+@pytest.fixture
+def idp_without_slo(univ, saml_idp, tmp_path):
     metadata = tmp_path / "idp.xml"
     metadata.write_text(
         "\n".join(line for line in saml_idp.metadata().splitlines() if "SingleLogout" not in line)
     )
     sso_add("--org", "univ", "--saml-metadata-file", str(metadata), "--domain", "univ.example")
-    saml_post(client, _response(saml_idp, attributes=ADA, name_id=NAME_ID))
+    return saml_idp
+
+
+def test_an_idp_without_single_logout_gets_a_local_logout(client, idp_without_slo) -> None:
+    saml_post(client, _response(idp_without_slo, attributes=ADA, name_id=NAME_ID))
     response = client.post("/accounts/logout/")
     assert signed_in_email(client) is None
     assert response.status_code == 302
-    assert not response["Location"].startswith(saml_idp.url)
+    assert not response["Location"].startswith(idp_without_slo.url)
+
+
+def test_a_logout_request_never_sends_the_browser_to_its_relay_state(
+    client, idp_without_slo
+) -> None:
+    # given an IdP with no logout service to answer at, and a posted (signed) LogoutRequest
+    # whose RelayState, outside the signature, was changed on the way
+    saml_post(client, _response(idp_without_slo, attributes=ADA, name_id=NAME_ID))
+    xml = idp_without_slo.logout_request(destination=SLS_URL, name_id=NAME_ID)
+    message = idp_without_slo.post_message(xml)
+    response = client.post(SLS, {"SAMLRequest": message, "RelayState": "https://evil.example/"})
+    # then the session ends and the browser stays here
+    assert signed_in_email(client) is None
+    assert response["Location"] == "/accounts/logged-out/"
