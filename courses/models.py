@@ -16,6 +16,37 @@ class Language(models.TextChoices):
     FRENCH = "fr", _("French")
 
 
+class EnvironmentStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to be built")
+    BUILDING = "building", _("Building")
+    READY = "ready", _("Ready")
+    REFUSED = "refused", _("Refused by the package resolver")
+    FAILED = "failed", _("Build failed")
+
+
+class CourseEnvironment(models.Model):
+    """Packages pinned on top of the kernel runtime, shared by every course that declares
+    the same set (`digest`: the sha256 of the normalised set). Each worker host builds its
+    own copy (sandbox.build_environment); this row says whether the set builds."""
+
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    requirements = models.TextField(_("requirements"))  # normalised: one name==version a line
+    status = models.CharField(
+        _("status"), max_length=10, choices=EnvironmentStatus.choices, default="queued"
+    )
+    progress = models.TextField(_("progress"), blank=True)  # the build's latest lines
+    message = models.TextField(_("message"), blank=True)  # the resolver's refusal, or the error
+    requested_at = models.DateTimeField(_("requested at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("course environment")
+        verbose_name_plural = _("course environments")
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]} · {self.status}"
+
+
 class GradeRule(models.TextChoices):
     """Which of a learner's attempts on an exercise counts (gradebook, LMS gradebook)."""
 
@@ -34,6 +65,18 @@ class Course(models.Model):
         _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
     )
     published = models.BooleanField(_("published"), default=False)
+    requirements = models.TextField(
+        _("extra packages"), blank=True, help_text=_("One name==version a line.")
+    )
+    # None: the kernel runtime as it is.
+    environment = models.ForeignKey(
+        CourseEnvironment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="courses",
+        verbose_name=_("environment"),
+    )
     grade_rule = models.CharField(
         _("grade that counts"),
         max_length=4,

@@ -23,6 +23,9 @@ GRADE_SUBMISSION = "courses.tasks.grade_submission"
 SWEEP_SUBMISSIONS = "courses.tasks.sweep_submissions"
 VALIDATE_EXERCISE = "courses.tasks.validate_exercise"
 
+# courses.environments.tasks
+BUILD_ENVIRONMENT = "courses.tasks.build_environment"
+
 # courses.learn.tasks
 INTERACTIVE_RUN = "courses.tasks.interactive_run"
 INTERACTIVE_INTERRUPT = "courses.tasks.interactive_interrupt"

@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from courses.catalog import views as catalog
 from courses.cohorts import views as cohorts
+from courses.environments import views as environments
 from courses.exercises import views as exercises
 from courses.grading.views import operations, staff, submissions
 from courses.learn import views as learn
@@ -34,6 +35,12 @@ teach_patterns: list[URLPattern | URLResolver] = [
     path("operations/workers", operations.operations_workers_view, name="operations_workers"),
     path(COURSE, catalog.course_edit_view, name="course"),
     path(COURSE + "publish", catalog.course_publish_view, name="publish"),
+    path(COURSE + "environment", environments.environment_edit_view, name="environment"),
+    path(
+        COURSE + "environment/status",
+        environments.environment_status_view,
+        name="environment_status",
+    ),
     path(COURSE + "export.zip", catalog.course_export_view, name="course_export"),
     path(COURSE + "preview/", catalog.preview_course_view, name="preview_course"),
     path(COURSE + "markdown-preview", catalog.markdown_preview_view, name="markdown_preview"),

@@ -9,7 +9,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from sandbox import runtime, slots, state
+from sandbox import environments, runtime, slots, state
 from sandbox.limits import Limits, SandboxInfraError
 
 KERNEL_DIR = "/kernel"  # the kernel's private directory, as seen inside the sandbox
@@ -28,9 +28,11 @@ def insecure_local() -> bool:
     return os.environ.get("SANDBOX_INSECURE_LOCAL", "") == "1"
 
 
-def kernel_environment(*, home: str = HOME, tmp: str = SANDBOX_TMP) -> dict[str, str]:
+def kernel_environment(
+    *, home: str = HOME, tmp: str = SANDBOX_TMP, runtime_dir: Path | None = None
+) -> dict[str, str]:
     """The whole environment of a kernel: nothing is inherited from the worker."""
-    bin_dir = runtime.runtime_path() / "bin"
+    bin_dir = (runtime_dir or runtime.runtime_path()) / "bin"
     return {
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
@@ -112,7 +114,9 @@ def check_isolation() -> None:
     check_runtime()
 
 
-def check_runtime() -> None:
+def check_runtime(runtime_dir: Path | None = None) -> None:
+    if runtime_dir is not None and not environments.is_complete(runtime_dir):
+        raise SandboxInfraError(f"the course runtime at {runtime_dir} is not built")
     if not runtime.runtime_python().exists():
         raise SandboxInfraError(
             f"the kernel runtime is missing at {runtime.runtime_path()}: "
@@ -143,8 +147,8 @@ KERNEL_OPTIONS = (
 )
 
 
-def kernel_argv(connection_file: str) -> list[str]:
-    python = str(runtime.runtime_python())
+def kernel_argv(connection_file: str, *, runtime_dir: Path | None = None) -> list[str]:
+    python = str(runtime.runtime_python(runtime_dir))
     return [python, "-m", "ipykernel_launcher", "-f", connection_file, *KERNEL_OPTIONS]
 
 
@@ -174,23 +178,31 @@ def gateway_bind_args() -> list[str]:
     return ["--perms", "0755", "--dir", "/run", "--ro-bind", str(directory), GATEWAY_INSIDE]
 
 
-def runtime_bind_args() -> list[str]:
-    """Bind the runtime read-only at its own path; its parents traversable by any uid
-    (bwrap running as root would make them 0700)."""
-    runtime_dir = runtime.runtime_path().absolute()
+def runtime_bind_args(runtime_dir: Path | None = None) -> list[str]:
+    """Bind the runtime (a course runtime: it and the kernel runtime under it) read-only at
+    its own path; its parents traversable by any uid (bwrap as root would make them 0700)."""
     args = []
-    for parent in reversed(runtime_dir.parents[:-1]):
-        args += ["--perms", "0755", "--dir", str(parent)]
-    return [*args, "--ro-bind", str(runtime_dir), str(runtime_dir)]
+    for folder in environments.runtime_folders(runtime_dir):
+        for parent in reversed(folder.parents[:-1]):
+            args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(folder), str(folder)]
+    return args
 
 
-def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int) -> list[str]:
+def bwrap_args(
+    *,
+    limits: Limits,
+    host_dir: Path,
+    etc_dir: Path,
+    seccomp_fd: int,
+    runtime_dir: Path | None = None,
+) -> list[str]:
     """bwrap options for one kernel; run as the slot uid, never as root."""
     tmpfs = str(limits.tmpfs_mb * MIB)
     args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
     args += ["--new-session"]
     args += ["--cap-drop", "ALL", "--hostname", "sandbox"]
-    args += ["--ro-bind", "/usr", "/usr", *runtime_bind_args()]
+    args += ["--ro-bind", "/usr", "/usr", *runtime_bind_args(runtime_dir)]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -202,7 +214,7 @@ def bwrap_args(*, limits: Limits, host_dir: Path, etc_dir: Path, seccomp_fd: int
     args += ["--proc", "/proc", "--dev", "/dev"]
     for mount_point in ("/tmp", HOME, "/dev/shm"):  # noqa: S108 - the sandbox's own
         args += ["--size", tmpfs, "--perms", "0700", "--tmpfs", mount_point]
-    for cache in runtime.font_cache_files():
+    for cache in runtime.font_cache_files(runtime_dir):
         args += ["--ro-bind", str(cache), f"{MPLCONFIGDIR}/{cache.name}"]
     args += gateway_bind_args()
     args += ["--bind", str(host_dir), KERNEL_DIR, "--chdir", HOME]

@@ -38,15 +38,22 @@ def sandbox_mode() -> str:
     return mode
 
 
-def start_kernel(*, limits: Limits, mode: str | None = None, wait: bool = True) -> Kernel:
-    """Start one isolated kernel; with `wait`, return it only once it answers."""
+def start_kernel(
+    *,
+    limits: Limits,
+    mode: str | None = None,
+    wait: bool = True,
+    runtime_dir: Path | None = None,
+) -> Kernel:
+    """Start one isolated kernel; with `wait`, return it only once it answers.
+    `runtime_dir`: a course runtime (sandbox.environments) instead of the kernel runtime."""
     mode = mode or sandbox_mode()
     if mode == "insecure":
-        kernel = _start_insecure(limits)
+        kernel = _start_insecure(limits, runtime_dir)
     elif mode == "bwrap":
-        kernel = _start_bwrap(limits)
+        kernel = _start_bwrap(limits, runtime_dir)
     elif mode == "zygote":
-        kernel = zygote.start_kernel(limits=limits)
+        kernel = zygote.start_kernel(limits=limits, runtime_dir=runtime_dir)
     else:
         raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
     if wait:
@@ -86,8 +93,9 @@ class PopenProcess:
             self.popen.wait(timeout=5)
 
 
-def _start_bwrap(limits: Limits) -> Kernel:
+def _start_bwrap(limits: Limits, runtime_dir: Path | None) -> Kernel:
     isolation.preflight()
+    isolation.check_runtime(runtime_dir)
     etc_dir = isolation.write_identity_files()
     lease = slots.lease_uid()
     host_dir, group = None, None
@@ -105,9 +113,15 @@ def _start_bwrap(limits: Limits) -> Kernel:
             *isolation.prlimit_args(limits),
             *isolation.setpriv_args(lease.uid),
             *isolation.bwrap_args(
-                limits=limits, host_dir=host_dir, etc_dir=etc_dir, seccomp_fd=seccomp_fd
+                limits=limits,
+                host_dir=host_dir,
+                etc_dir=etc_dir,
+                seccomp_fd=seccomp_fd,
+                runtime_dir=runtime_dir,
             ),
-            *isolation.kernel_argv(f"{isolation.KERNEL_DIR}/{CONNECTION_FILE}"),
+            *isolation.kernel_argv(
+                f"{isolation.KERNEL_DIR}/{CONNECTION_FILE}", runtime_dir=runtime_dir
+            ),
         ]
         if group is not None:
             argv = isolation.join_cgroup_then(group.procs_files, argv)
@@ -116,7 +130,7 @@ def _start_bwrap(limits: Limits) -> Kernel:
                 popen = subprocess.Popen(
                     argv,
                     env={
-                        **isolation.kernel_environment(),
+                        **isolation.kernel_environment(runtime_dir=runtime_dir),
                         **isolation.figures_environment(limits),
                     },
                     stdin=subprocess.DEVNULL,
@@ -149,9 +163,9 @@ def _undo(*, group: Cgroup | None, host_dir: Path | None, lease: UidLease) -> No
     lease.release()
 
 
-def _start_insecure(limits: Limits) -> Kernel:
+def _start_insecure(limits: Limits, runtime_dir: Path | None) -> Kernel:
     """No isolation: the kernel runs as the worker's user with rlimits only."""
-    isolation.check_runtime()
+    isolation.check_runtime(runtime_dir)
     host_dir = Path(tempfile.mkdtemp(prefix="sbk-"))
     key = client.new_key()
     info = client.connection_info(ip=str(host_dir / "k"), key=key)
@@ -160,12 +174,12 @@ def _start_insecure(limits: Limits) -> Kernel:
     home.mkdir()
     argv = [
         *isolation.prlimit_args(limits),
-        *isolation.kernel_argv(str(host_dir / CONNECTION_FILE)),
+        *isolation.kernel_argv(str(host_dir / CONNECTION_FILE), runtime_dir=runtime_dir),
     ]
     popen = subprocess.Popen(
         argv,
         env={
-            **isolation.kernel_environment(home=str(home), tmp=str(home)),
+            **isolation.kernel_environment(home=str(home), tmp=str(home), runtime_dir=runtime_dir),
             **isolation.figures_environment(limits),
         },
         stdin=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 
 import zmq
 
@@ -55,8 +56,12 @@ class KernelPool:
         limits: Limits | None = None,
         mode: str | None = None,
         burst: int = 0,
+        runtime_dir: Path | None = None,
     ):
+        """`runtime_dir`: the pool's kernels run in this course runtime (one pool per
+        runtime: kernels of different runtimes never mix)."""
         self.size = size
+        self.runtime_dir = runtime_dir
         self.burst = burst
         self._handed_out: deque[float] = deque()  # when kernels were handed out, recently
         self.clock = time.monotonic  # for the demand window (a test may set it)
@@ -167,7 +172,12 @@ class KernelPool:
                         self._drop_dead()
                         next_check = time.monotonic() + HEALTH_CHECK_S
                     for _ in range(self._missing(booting=len(booting))):
-                        kernel = launch.start_kernel(limits=self.limits, mode=self.mode, wait=False)
+                        kernel = launch.start_kernel(
+                            limits=self.limits,
+                            mode=self.mode,
+                            wait=False,
+                            runtime_dir=self.runtime_dir,
+                        )
                         booting.append(ReadyWait(kernel))
                     if booting:
                         self._advance(booting)
@@ -238,7 +248,10 @@ class KernelPool:
             except queue.Empty:
                 return
             try:
-                future.set_result(launch.start_kernel(limits=limits, mode=self.mode))
+                kernel = launch.start_kernel(
+                    limits=limits, mode=self.mode, runtime_dir=self.runtime_dir
+                )
+                future.set_result(kernel)
             except Exception as error:
                 future.set_exception(error)
 

@@ -49,6 +49,20 @@ def requirements_hash(*, base_python: Path = BASE_PYTHON) -> str:
     return digest.hexdigest()
 
 
+def installed_hash(path: Path | None = None) -> str:
+    """What identifies the runtime at `path` as built: its folder and its stamp."""
+    path = (path or runtime_path()).absolute()
+    stamp = path / STAMP_NAME
+    built = stamp.read_text().strip() if stamp.is_file() else requirements_hash()
+    return hashlib.sha256(f"{path}\n{built}".encode()).hexdigest()
+
+
+def site_packages(path: Path) -> Path:
+    """The runtime's site-packages (venvs of BASE_PYTHON all lay it out alike)."""
+    version = BASE_PYTHON.name.removeprefix("python")
+    return path / "lib" / f"python{version}" / "site-packages"
+
+
 def runtime_is_current(path: Path | None = None) -> bool:
     stamp = (path or runtime_path()) / STAMP_NAME
     return stamp.is_file() and stamp.read_text().strip() == requirements_hash()
@@ -71,14 +85,14 @@ def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
         _run([str(BASE_PYTHON), "-m", "venv", str(path)])
     pip = [str(runtime_python(path)), "-m", "pip", "--disable-pip-version-check", "-q"]
     _run([*pip, "install", "-r", str(REQUIREMENTS)])
-    _build_font_cache(path)
+    build_font_cache(path)
     install_modules(path=path, modules=list(KERNEL_MODULES))
     make_readable_by_everyone(path)
     (path / STAMP_NAME).write_text(requirements_hash() + "\n")
     return path
 
 
-def _build_font_cache(path: Path) -> None:
+def build_font_cache(path: Path) -> None:
     # Built once here and bound read-only into each kernel's home: otherwise every kernel
     # rebuilds it (about a second) on its first matplotlib import.
     cache = path / MATPLOTLIB_CACHE

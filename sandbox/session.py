@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sandbox import launch
@@ -27,8 +28,11 @@ class Session:
         limits: Limits | None = None,
         pool: KernelPool | None = None,
         mode: str | None = None,
+        runtime_dir: Path | None = None,
     ) -> None:
+        """`runtime_dir` (a course runtime) applies without a pool; a pool has its own."""
         self.limits = limits or Limits()
+        self.runtime_dir = runtime_dir
         self.pool = pool
         self.mode = mode
         self.kernel: Kernel | None = None
@@ -46,7 +50,9 @@ class Session:
         if self.pool is not None:
             kernel = self.pool.acquire(limits=self.limits)
         else:
-            kernel = launch.start_kernel(limits=self.limits, mode=self.mode)
+            kernel = launch.start_kernel(
+                limits=self.limits, mode=self.mode, runtime_dir=self.runtime_dir
+            )
         kernel.run_deadline = math.inf
         return kernel
 

@@ -1,4 +1,5 @@
-"""The course folder format: course.yaml, lessons/<slug>.md, exercises/<slug>.ipynb.
+"""The course folder format: course.yaml, lessons/<slug>.md, exercises/<slug>.ipynb, and
+requirements.txt when the course pins packages (one name==version a line).
 
 `course_export` writes a course to a folder or a zip; `course_import` reads one back,
 all or nothing: every problem is collected first and nothing is written when there is one.
@@ -22,8 +23,10 @@ from campus.payloads import json_loads_bounded
 from courses.assignment import ExerciseInvalid, parse_exercise
 from courses.catalog.selectors import course_outline
 from courses.models import Course, Exercise, LatePolicy, Lesson
+from sandbox import MAX_PINS, parse_pins
 
 FORMAT = 1
+REQUIREMENTS = "requirements.txt"
 
 
 class CourseFolderInvalid(ValueError):
@@ -64,6 +67,8 @@ def course_document(*, course: Course) -> tuple[dict[str, Any], dict[str, str]]:
         "published": course.published,
         "modules": modules,
     }
+    if course.requirements:
+        files[REQUIREMENTS] = course.requirements + "\n"
     return document, files
 
 
@@ -256,6 +261,7 @@ class Plan:
     language: str
     published: bool
     modules: list[tuple[str, list[PlannedItem]]]
+    requirements: str = ""  # normalised pins, one a line
 
 
 def read_plan(source: Source) -> Plan:
@@ -279,6 +285,7 @@ def read_plan(source: Source) -> Plan:
     if not _is_slug(slug):
         problems.append("course.yaml: slug must be lowercase letters, digits and hyphens")
     modules = _read_modules(source, document.get("modules") or [], problems)
+    requirements = _read_requirements(source, problems)
     if problems:
         raise CourseFolderInvalid(problems)
     return Plan(
@@ -288,7 +295,30 @@ def read_plan(source: Source) -> Plan:
         language=str(document.get("language", "en")),
         published=bool(document.get("published", False)),
         modules=modules,
+        requirements=requirements,
     )
+
+
+def _read_requirements(source: Source, problems: list[str]) -> str:
+    raw = source.read(REQUIREMENTS)
+    if raw is None:
+        return ""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(f"{REQUIREMENTS}: not UTF-8 text")
+        return ""
+    pins, errors = parse_pins(text)
+    for error in errors:
+        if error.problem == "too_many":
+            problems.append(f"{REQUIREMENTS}: at most {MAX_PINS} packages")
+        elif error.problem == "duplicate":
+            problems.append(f"{REQUIREMENTS}: line {error.line}: {error.text!r} pinned twice")
+        else:
+            problems.append(
+                f"{REQUIREMENTS}: line {error.line}: {error.text!r} is not name==version"
+            )
+    return "\n".join(pins)
 
 
 def _read_modules(

@@ -10,9 +10,25 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from campus.models import Organization
-from courses.catalog.folder import CourseFolderInvalid, Plan, PlannedItem, Source, read_plan
+from courses.catalog.folder import (
+    REQUIREMENTS,
+    CourseFolderInvalid,
+    Plan,
+    PlannedItem,
+    Source,
+    read_plan,
+)
 from courses.catalog.selectors import OutlineItem
-from courses.models import Course, Exercise, ExerciseValidation, GradeRule, Lesson, Module
+from courses.environments.services import environment_request
+from courses.models import (
+    Course,
+    EnvironmentStatus,
+    Exercise,
+    ExerciseValidation,
+    GradeRule,
+    Lesson,
+    Module,
+)
 
 
 class AuthoringError(ValueError):
@@ -66,6 +82,14 @@ def course_update(
 
 
 def course_set_published(*, course: Course, published: bool) -> Course:
+    """AuthoringError when publishing a course whose environment is not ready: learners
+    could open its exercises but no kernel could run them."""
+    environment = course.environment
+    if published and environment is not None and environment.status != EnvironmentStatus.READY:
+        raise AuthoringError(
+            _("The course's packages are not ready (%(status)s): publish it once they are.")
+            % {"status": EnvironmentStatus(environment.status).label}
+        )
     course.published = published
     course.save(update_fields=["published", "updated_at"])
     return course
@@ -233,10 +257,13 @@ def course_import(*, organization: Organization, path: Path) -> ImportReport:
         _check_removals(course, plan)
         created = course is None
         course = _save_course(organization, course, plan)
+        environment_request(course=course, requirements=plan.requirements)
         modules, surplus = _save_modules(course, plan)
         files = _save_items(course, modules, plan)
         Module.objects.filter(pk__in=[m.pk for m in surplus]).delete()
     files.insert(0, FileOutcome("course.yaml", "created" if created else "updated"))
+    if plan.requirements:
+        files.insert(1, FileOutcome(REQUIREMENTS, "updated"))
     used = {outcome.path for outcome in files}
     files += [FileOutcome(name, "ignored") for name in source.names() if name not in used]
     saved = [f.path.split("/")[0] for f in files if f.outcome in ("created", "updated")]

@@ -30,6 +30,8 @@ from courses.catalog.forms import (
 )
 from courses.catalog.selectors import course_outline, teaching_courses
 from courses.catalog.services import AuthoringError, ImportReport
+from courses.environments.forms import RequirementsForm
+from courses.environments.selectors import environment_state
 from courses.html import render_markdown, render_notebook
 from courses.models import Cohort, Course, Enrollment, EnrollmentRole, Exercise, Lesson, Module
 
@@ -190,6 +192,8 @@ def course_edit_view(request: HttpRequest, org_slug: str, course_slug: str) -> H
             "form": form,
             "outline": course_outline(course=course),
             "cohorts": list(course.cohorts.all()),
+            "environment_form": RequirementsForm(initial={"requirements": course.requirements}),
+            "state": environment_state(course),
         },
     )
 
@@ -201,7 +205,11 @@ def course_publish_view(request: HttpRequest, org_slug: str, course_slug: str) -
         user=user_of(request), org_slug=org_slug, course_slug=course_slug
     )
     published = request.POST.get("published") == "1"
-    services.course_set_published(course=access.course, published=published)
+    try:
+        services.course_set_published(course=access.course, published=published)
+    except AuthoringError as exc:
+        messages.error(request, str(exc))
+        return redirect("courses:teach:course", org_slug, course_slug)
     messages.success(request, _("Course published.") if published else _("Course unpublished."))
     return redirect("courses:teach:course", org_slug, course_slug)
 

@@ -9,6 +9,7 @@ this; the web process never starts a kernel.
 import os
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,9 @@ GRANT_SLACK_S = 30
 GRADING = "grading"
 INTERACTIVE = "interactive"
 
-_pools: dict[str, KernelPool] = {}
+# Keyed by use and runtime (None: the kernel runtime; else a course runtime's folder):
+# kernels of different runtimes never mix.
+_pools: dict[tuple[str, Path | None], KernelPool] = {}
 _pools_lock = threading.Lock()
 
 
@@ -46,12 +49,14 @@ def interactive_limits() -> Limits:
     )
 
 
-def _pool_spec(use: str) -> tuple[int, Limits]:
+def _pool_spec(use: str, runtime_dir: Path | None = None) -> tuple[int, Limits]:
     if use == GRADING:
-        return settings.SANDBOX_POOL_SIZE, grading_limits()
-    if use == INTERACTIVE:
-        return settings.INTERACTIVE_POOL_SIZE, interactive_limits()
-    raise ValueError(f"Unknown kernel pool {use!r}")
+        size, limits = settings.SANDBOX_POOL_SIZE, grading_limits()
+    elif use == INTERACTIVE:
+        size, limits = settings.INTERACTIVE_POOL_SIZE, interactive_limits()
+    else:
+        raise ValueError(f"Unknown kernel pool {use!r}")
+    return (size if runtime_dir is None else settings.COURSE_RUNTIME_POOL_SIZE), limits
 
 
 def expose_gateway() -> None:
@@ -72,23 +77,25 @@ def model_service_up(timeout_s: float = 2.0) -> bool:
     return True
 
 
-def kernel_pool(use: str = GRADING) -> KernelPool:
-    """This process's pool for `use`, started on first use (after Celery forked the
-    process)."""
+def kernel_pool(use: str = GRADING, runtime_dir: Path | None = None) -> KernelPool:
+    """This process's pool for `use` in `runtime_dir` (a course runtime; None: the kernel
+    runtime), started on first use (after Celery forked the process)."""
     with _pools_lock:
-        pool = _pools.get(use)
+        pool = _pools.get((use, runtime_dir))
         if pool is None:
-            size, limits = _pool_spec(use)
+            size, limits = _pool_spec(use, runtime_dir)
             expose_gateway()
-            burst = settings.INTERACTIVE_POOL_BURST if use == INTERACTIVE else 0
-            pool = _pools[use] = KernelPool(size=size, limits=limits, burst=burst)
+            busy = use == INTERACTIVE and runtime_dir is None
+            burst = settings.INTERACTIVE_POOL_BURST if busy else 0
+            pool = KernelPool(size=size, limits=limits, burst=burst, runtime_dir=runtime_dir)
+            _pools[(use, runtime_dir)] = pool
             pool.start()
         return pool
 
 
 def pool_stats(use: str = GRADING) -> dict[str, Any]:
     """How many of the pool's kernels are ready to hand out (none when it is not started)."""
-    pool = _pools.get(use)
+    pool = _pools.get((use, None))
     return {
         "started": pool is not None,
         "ready": pool.ready_count() if pool is not None else 0,
@@ -96,14 +103,16 @@ def pool_stats(use: str = GRADING) -> dict[str, Any]:
     }
 
 
-def acquire_kernel(*, limits: Limits | None = None) -> Kernel:
-    return kernel_pool().acquire(limits=limits or grading_limits(), timeout=60)
+def acquire_kernel(*, limits: Limits | None = None, runtime_dir: Path | None = None) -> Kernel:
+    pool = kernel_pool(GRADING, runtime_dir)
+    return pool.acquire(limits=limits or grading_limits(), timeout=60)
 
 
 def close_pool(use: str = GRADING) -> None:
+    """Close this process's pools for `use`, every runtime's."""
     with _pools_lock:
-        pool = _pools.pop(use, None)
-    if pool is not None:
+        closing = [_pools.pop(key) for key in list(_pools) if key[0] == use]
+    for pool in closing:
         pool.close()
 
 
@@ -143,8 +152,15 @@ class LearnerKernel:
                 grant_revoke(uid=uid)
 
 
-def learner_kernel(*, user_id: int, course_id: int | None, cohort: Cohort | None) -> LearnerKernel:
-    return LearnerKernel(acquire_kernel(), user_id=user_id, course_id=course_id, cohort=cohort)
+def learner_kernel(
+    *,
+    user_id: int,
+    course_id: int | None,
+    cohort: Cohort | None,
+    runtime_dir: Path | None = None,
+) -> LearnerKernel:
+    kernel = acquire_kernel(runtime_dir=runtime_dir)
+    return LearnerKernel(kernel, user_id=user_id, course_id=course_id, cohort=cohort)
 
 
 def grant_models(

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from campus.models import User
 from courses.assignment import learner_cells, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
+from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.exercises.policy import LateState, late_state
 from courses.exercises.selectors import (
     attempt_limit,
@@ -205,6 +206,14 @@ def submission_grade(*, submission_id: int, worker: str = "") -> None:
     Anything else is ours: the submission goes back to QUEUED and the error propagates so
     that the task retries it.
     """
+    course_id = (
+        Submission.objects.filter(pk=submission_id).values_list("cohort__course_id", flat=True)
+    ).first()
+    try:
+        runtime_dir = environment_runtime(course_id=course_id) if course_id else None
+    except EnvironmentNotReady:
+        # Left QUEUED: sent again when the environment is built (or by the sweep).
+        return
     claim = submission_claim(submission_id=submission_id, worker=worker)
     if claim is None:
         return
@@ -218,6 +227,7 @@ def submission_grade(*, submission_id: int, worker: str = "") -> None:
             user_id=submission.learner_id,
             course_id=submission.cohort.course_id,
             cohort=submission.cohort,
+            runtime_dir=runtime_dir,
         )
         lent.append(kernel)
         return kernel

@@ -1,6 +1,7 @@
 """Validating an exercise: its reference solution and its student version graded through
 the same pipeline as submissions, by a worker, before learners see it."""
 
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -9,6 +10,7 @@ from campus.models import User
 from courses import queues
 from courses.assignment import Exercise as ParsedExercise
 from courses.assignment import Role, parse_exercise, student_notebook
+from courses.environments.services import environment_runtime
 from courses.grading import kernels
 from courses.grading.pipeline import grade_notebook
 from courses.grading.scoring import GradeReport
@@ -101,13 +103,19 @@ def validation_run(*, exercise_id: int, requested_by_id: int) -> None:
     so the page never waits forever). The kernels may call the model gateway as the person who
     asked, as a learner's kernels do: an exercise may be about open models."""
     exercise = Exercise.objects.select_related("module").get(pk=exercise_id)
+    runtime_dir: list[Path | None] = []
 
     def kernel_factory() -> kernels.LearnerKernel:
         return kernels.learner_kernel(
-            user_id=requested_by_id, course_id=exercise.module.course_id, cohort=None
+            user_id=requested_by_id,
+            course_id=exercise.module.course_id,
+            cohort=None,
+            runtime_dir=runtime_dir[0],
         )
 
     try:
+        # In the course's environment; an environment not ready is reported like any error.
+        runtime_dir.append(environment_runtime(course_id=exercise.module.course_id))
         report = exercise_validate(
             exercise=exercise,
             kernel_factory=kernel_factory,

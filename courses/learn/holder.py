@@ -22,6 +22,7 @@ from campus.models import User
 from campus.redis_client import redis_client
 from courses import routing
 from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.grading import kernels
 from courses.html import safe_output
 from courses.learn import capacity
@@ -38,7 +39,7 @@ from courses.learn.sessions import (
 )
 from courses.models import Cohort, Enrollment, Exercise
 from gateway.services import grant_revoke
-from sandbox import SandboxError, Session
+from sandbox import SandboxError, SandboxInfraError, Session
 
 logger = logging.getLogger(__name__)
 STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let go
@@ -156,18 +157,23 @@ def _start(learner_id: int, exercise_id: int, *, worker: str, sid: str) -> Held:
     """A new kernel for the session, held here (the record is removed if it fails)."""
     sessions_close_least_recent(learner_id=learner_id, exercise_id=exercise_id)
     publish(learner_id, exercise_id, {"type": "kernel", "state": "starting"})
-    session = Session(
-        limits=kernels.interactive_limits(), pool=kernels.kernel_pool(kernels.INTERACTIVE)
-    )
-    try:
-        session.start()
-    except SandboxError:
-        redis_client().delete(record_key(learner_id, exercise_id))
-        publish(learner_id, exercise_id, {"type": "kernel", "state": "unavailable"})
-        raise
     course_id = (
         Exercise.objects.filter(pk=exercise_id).values_list("module__course_id", flat=True).first()
     )
+    try:
+        # The course's own runtime when it pins packages: its own pool, its own zygote.
+        runtime_dir = environment_runtime(course_id=course_id) if course_id else None
+        pool = kernels.kernel_pool(kernels.INTERACTIVE, runtime_dir)
+        session = Session(limits=kernels.interactive_limits(), pool=pool)
+        session.start()
+    except (SandboxError, EnvironmentNotReady) as exc:
+        redis_client().delete(record_key(learner_id, exercise_id))
+        event = {"type": "kernel", "state": "unavailable"}
+        if isinstance(exc, EnvironmentNotReady):
+            publish(learner_id, exercise_id, {**event, "reason": "environment"})
+            raise SandboxInfraError(str(exc)) from exc
+        publish(learner_id, exercise_id, event)
+        raise
     enrollment = (
         Enrollment.objects.filter(user_id=learner_id, cohort__course_id=course_id)
         .select_related("cohort", "user")
@@ -344,10 +350,12 @@ def report_load(worker: str) -> None:
 
 def start_reporting(worker: str) -> None:
     """From the worker's start: its load every few seconds, so the web knows it is alive
-    and how much room it has."""
+    and how much room it has. Its warm pool starts at once too: the zygote's imports take
+    seconds, which the first learners of a class should not wait for."""
     if _reporting:
         return
     _reporting.append(worker)
+    kernels.kernel_pool(kernels.INTERACTIVE)
     report_load(worker)
 
     def loop() -> None:

@@ -8,7 +8,8 @@ from django.dispatch import receiver
 
 from campus.models import User
 from campus.services import email_verify_after_password_set, membership_join_by_email_domain
-from campus.sso.logout import SSO_LOGOUT_STATE_KEY, sso_logout_remember
+from campus.sso.logout import sso_logout_remember
+from campus.sso.providers import SSO_LOGOUT_STATE_KEY
 
 
 @receiver(email_confirmed, dispatch_uid="campus.join_by_email_domain")

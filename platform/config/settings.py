@@ -125,10 +125,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Task names are kept in courses.queues; workers import the modules that define them.
-CELERY_IMPORTS = ["courses.grading.tasks", "courses.learn.tasks", "lti.tasks"]
+CELERY_IMPORTS = [
+    "courses.grading.tasks",
+    "courses.environments.tasks",
+    "courses.learn.tasks",
+    "lti.tasks",
+]
 CELERY_TASK_ROUTES = {
     "courses.tasks.grade_submission": {"queue": "grading"},
     "courses.tasks.validate_exercise": {"queue": "grading"},
+    # Built where kernels run: grading workers own the sandbox's state folder.
+    "courses.tasks.build_environment": {"queue": "grading"},
     "courses.tasks.interactive_*": {"queue": "interactive"},
 }
 # Every worker also consumes its own queue (`<name>.dq`): interactive sessions use it to
@@ -295,6 +302,13 @@ SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 1024)
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 120)
 SANDBOX_CELL_TIMEOUT_S = float(env_str("SANDBOX_CELL_TIMEOUT_S", "30"))
 SANDBOX_TOTAL_TIMEOUT_S = float(env_str("SANDBOX_TOTAL_TIMEOUT_S", "120"))
+# Course environments (courses.environments): the one package index their pins come from
+# (pip reads no other configuration), and the warm kernels kept per course runtime (0: each
+# is forked on demand from that runtime's own zygote).
+COURSE_PACKAGE_INDEX_URL = env_str(
+    "COURSE_PACKAGE_INDEX_URL", os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")
+)
+COURSE_RUNTIME_POOL_SIZE = env_int("COURSE_RUNTIME_POOL_SIZE", 0)
 
 # --- Grading ---
 GRADING_MAX_RETRIES = env_int("GRADING_MAX_RETRIES", 3)

@@ -1,6 +1,6 @@
 // Written answers (nbgrader's Markdown answer cells) and the learner's own Markdown cells:
 // a plain textarea, and a preview the server renders and sanitises (Markdown and math, as
-// the rest of the page). Drafts and submission are notebook.js's.
+// the rest of the page). Drafts are notebook.js's, submission notebook-submit.js's.
 (function () {
   "use strict";
 

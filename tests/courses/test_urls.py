@@ -30,7 +30,7 @@ class Url:
 POST_ONLY = {
     "publish", "markdown_preview", "module_create", "module", "item_order", "exercise_notebook",
     "exercise_validate", "cohort_settings", "extension", "exercise_regrade", "manual_grade",
-    "submission_regrade",
+    "submission_regrade", "environment",
 }  # fmt: skip
 
 
@@ -47,6 +47,8 @@ def _urls(w: World) -> list[Url]:
             {"title": "Hacked", "summary": "", "language": "en", "grade_rule": "last"},
         ),
         Url("publish", base + "publish", True, {"published": "1"}),
+        Url("environment", base + "environment", True, {"requirements": "six==1.17.0"}),
+        Url("environment_status", base + "environment/status", False, {}),
         Url("preview_course", base + "preview/", False, {}),
         Url("course_export", base + "export.zip", True, {}, False),  # hidden tests inside
         Url("markdown_preview", base + "markdown-preview", True, {"body": "# secret"}),

@@ -3,5 +3,6 @@ top of django-allauth's providers, and the rules for what their assertions may d
 
 Read top-down: views → adapter (allauth's hooks) → services (links, JIT accounts) →
 attributes (what an assertion says, pure) ; providers and oidc close what allauth leaves
-open (SAML replays, id_tokens it does not verify).
+open (SAML replays, id_tokens it does not verify). Single logout: views → logout (what a
+sign-in keeps, where logging out goes) → saml_logout (signed SAML logout messages).
 """

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from campus.models import IdentityProvider, User
 from campus.sso.attributes import Assertion, assertion_of
-from campus.sso.logout import SSO_LOGOUT_STATE_KEY
+from campus.sso.providers import SSO_LOGOUT_STATE_KEY
 from campus.sso.selectors import email_in_use, has_domains, idp_for_provider_id, owned_domains
 from campus.sso.services import (
     SignInRefused,

@@ -15,37 +15,24 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+from allauth.socialaccount.providers.saml.utils import get_app_or_404
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
 from django.urls import reverse
 
-# What the sign-in left for the logout: {"protocol": "saml" | "oidc", ...}.
+from campus.sso.providers import VerifiedOpenIDConnectAdapter
+from campus.sso.saml_logout import IdpLogout, saml_logout_start
+from campus.sso.selectors import idp_for_provider_id
+
+# What the sign-in left for the logout: {"protocol": "saml" | "oidc", ...}, carried from
+# the sign-in in sociallogin.state[SSO_LOGOUT_STATE_KEY] (it survives an MFA stage).
 SESSION_KEY = "sso_logout"
-# Where the sign-in carries it until the login (sociallogin.state survives an MFA stage).
-SSO_LOGOUT_STATE_KEY = "sso_logout"
 # Set in the fresh session after the local logout, popped by the answer (single use).
 PENDING_SAML_KEY = "sso_logout_saml_pending"
 PENDING_OIDC_KEY = "sso_logout_oidc_state"
 # The university whose sign-out the logged-out page confirms.
 SIGNED_OUT_AT_KEY = "sso_signed_out_at"
-
-
-def saml_login_record(*, slug: str, auth: Any) -> dict[str, Any]:
-    """What a LogoutRequest for this SAML sign-in needs, from python3-saml's processed
-    Response."""
-    return {
-        "protocol": "saml",
-        "slug": slug,
-        "name_id": auth.get_nameid(),
-        "name_id_format": auth.get_nameid_format(),
-        "nq": auth.get_nameid_nq(),
-        "spnq": auth.get_nameid_spnq(),
-        "session_index": auth.get_session_index(),
-    }
-
-
-def oidc_login_record(*, provider_id: str, id_token: str) -> dict[str, Any]:
-    return {"protocol": "oidc", "provider_id": provider_id, "id_token": id_token}
 
 
 def sso_logout_remember(*, session: SessionBase, record: dict[str, Any] | None) -> None:
@@ -87,3 +74,52 @@ def oidc_return_accept(*, session: SessionBase, state: str) -> str | None:
     if expected and state and secrets.compare_digest(expected, state):
         return str(pending.get("university") or "")
     return None
+
+
+def university_name(provider_id: str) -> str:
+    idp = idp_for_provider_id(provider_id)
+    return idp.organization.name if idp else ""
+
+
+def sso_logout_departure(
+    *, request: HttpRequest, record: dict[str, Any]
+) -> tuple[str, str, Any] | None:
+    """Where the browser goes to end the provider's session too, and what the fresh session
+    keeps to check the answer: (url, session key, value). None: local logout only."""
+    if record.get("protocol") == "saml":
+        provider = get_app_or_404(request, record["slug"]).get_provider(request)
+        started = saml_logout_start(
+            request=request, provider=provider, record=record, return_to=logged_out_url()
+        )
+        if started is None:
+            return None
+        saml_url, request_id = started
+        return saml_url, PENDING_SAML_KEY, {"slug": record["slug"], "request_id": request_id}
+    if record.get("protocol") == "oidc":
+        adapter = VerifiedOpenIDConnectAdapter(request, record["provider_id"])
+        app = adapter.get_provider().app
+        state = secrets.token_urlsafe(32)
+        url = oidc_end_session_url(
+            config=adapter.openid_config,
+            client_id=app.client_id,
+            id_token=record["id_token"],
+            state=state,
+        )
+        if url is None:
+            return None
+        pending = {"state": state, "university": university_name(app.provider_id)}
+        return url, PENDING_OIDC_KEY, pending
+    return None
+
+
+def idp_logout_ends_this_session(*, request: HttpRequest, slug: str, idp_logout: IdpLogout) -> bool:
+    """Whether the IdP's LogoutRequest names the sign-in of this browser's session."""
+    record = request.session.get(SESSION_KEY)
+    if not request.user.is_authenticated or not isinstance(record, dict):
+        return False
+    if record.get("protocol") != "saml" or record.get("slug") != slug:
+        return False
+    if not idp_logout.name_id or record.get("name_id") != idp_logout.name_id:
+        return False
+    indexes = idp_logout.session_indexes
+    return not indexes or record.get("session_index") in indexes

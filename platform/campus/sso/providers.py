@@ -17,9 +17,29 @@ from allauth.socialaccount.providers.saml.provider import SAMLProvider
 from django.http import HttpRequest
 
 from campus.sso import oidc, replay
-from campus.sso.logout import oidc_login_record, saml_login_record
 
 NONCE_STATE_KEY = "oidc_nonce"
+# Single logout: what a sign-in leaves for campus.sso.logout, in sociallogin.state (the
+# adapter moves it there; it survives an MFA stage), then in the session.
+SSO_LOGOUT_STATE_KEY = "sso_logout"
+
+
+def saml_login_record(*, slug: str, auth: Any) -> dict[str, Any]:
+    """What a LogoutRequest for this SAML sign-in needs, from python3-saml's processed
+    Response."""
+    return {
+        "protocol": "saml",
+        "slug": slug,
+        "name_id": auth.get_nameid(),
+        "name_id_format": auth.get_nameid_format(),
+        "nq": auth.get_nameid_nq(),
+        "spnq": auth.get_nameid_spnq(),
+        "session_index": auth.get_session_index(),
+    }
+
+
+def oidc_login_record(*, provider_id: str, id_token: str) -> dict[str, Any]:
+    return {"protocol": "oidc", "provider_id": provider_id, "id_token": id_token}
 
 
 class VerifiedOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):

@@ -27,7 +27,6 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from campus.sso import replay
-from campus.sso.logout import logged_out_url
 
 # Front-channel messages travel with the browser at once: older ones are refused, and their
 # IDs are kept this long (a NotOnOrAfter further away does not make them live longer).
@@ -67,7 +66,7 @@ def _auth(request: HttpRequest, provider: Any) -> OneLogin_Saml2_Auth:
 
 
 def saml_logout_start(
-    *, request: HttpRequest, provider: Any, record: dict[str, Any]
+    *, request: HttpRequest, provider: Any, record: dict[str, Any], return_to: str
 ) -> tuple[str, str] | None:
     """The IdP's single logout URL carrying a signed LogoutRequest for the sign-in in
     `record`, and that request's ID; None when the IdP publishes no SingleLogoutService or
@@ -76,7 +75,7 @@ def saml_logout_start(
     if not auth.get_slo_url() or not auth.get_settings().get_sp_key():
         return None
     url = auth.logout(
-        return_to=logged_out_url(),
+        return_to=return_to,
         name_id=record.get("name_id"),
         session_index=record.get("session_index"),
         nq=record.get("nq"),

@@ -2,7 +2,6 @@
 the adapter that verifies id_tokens), and the search for a university's sign-in."""
 
 import logging
-import secrets
 from typing import Any
 
 import requests
@@ -38,10 +37,8 @@ from campus.sso.saml_logout import (
     LogoutRefused,
     saml_logout_request_accept,
     saml_logout_response_accept,
-    saml_logout_start,
 )
 from campus.sso.selectors import (
-    idp_for_provider_id,
     idps_search,
     owned_domains,
     sign_in_path,
@@ -133,39 +130,6 @@ def university_search_json_view(request: HttpRequest) -> JsonResponse:
 logger = logging.getLogger(__name__)
 
 
-def _university_name(provider_id: str) -> str:
-    idp = idp_for_provider_id(provider_id)
-    return idp.organization.name if idp else ""
-
-
-def _departure(request: HttpRequest, record: dict[str, Any]) -> tuple[str, str, Any] | None:
-    """Where the browser goes to end the provider's session too, and what the fresh session
-    keeps to check the answer: (url, session key, value). None: local logout only."""
-    if record.get("protocol") == "saml":
-        provider = get_app_or_404(request, record["slug"]).get_provider(request)
-        started = saml_logout_start(request=request, provider=provider, record=record)
-        if started is None:
-            return None
-        saml_url, request_id = started
-        pending_saml = {"slug": record["slug"], "request_id": request_id}
-        return saml_url, logout.PENDING_SAML_KEY, pending_saml
-    if record.get("protocol") == "oidc":
-        adapter = VerifiedOpenIDConnectAdapter(request, record["provider_id"])
-        app = adapter.get_provider().app
-        state = secrets.token_urlsafe(32)
-        url = logout.oidc_end_session_url(
-            config=adapter.openid_config,
-            client_id=app.client_id,
-            id_token=record["id_token"],
-            state=state,
-        )
-        if url is None:
-            return None
-        pending = {"state": state, "university": _university_name(app.provider_id)}
-        return url, logout.PENDING_OIDC_KEY, pending
-    return None
-
-
 class SingleLogoutView(LogoutView):
     """allauth's logout, then on to the university's identity provider when the person
     signed in through one that offers single logout."""
@@ -176,7 +140,7 @@ class SingleLogoutView(LogoutView):
         departure = None
         if isinstance(record, dict):
             try:
-                departure = _departure(request, record)
+                departure = logout.sso_logout_departure(request=request, record=record)
             except (
                 Http404,
                 SocialApp.DoesNotExist,
@@ -207,18 +171,6 @@ def _refused(request: HttpRequest, message: str) -> HttpResponse:
     )
 
 
-def _ends_this_session(request: HttpRequest, slug: str, name_id: str, indexes: tuple) -> bool:
-    """Whether the IdP's LogoutRequest names the sign-in of this browser's session."""
-    record = request.session.get(logout.SESSION_KEY)
-    if not request.user.is_authenticated or not isinstance(record, dict):
-        return False
-    if record.get("protocol") != "saml" or record.get("slug") != slug:
-        return False
-    if not name_id or record.get("name_id") != name_id:
-        return False
-    return not indexes or record.get("session_index") in indexes
-
-
 @csrf_exempt
 @login_not_required
 @require_http_methods(["GET", "POST"])
@@ -226,7 +178,7 @@ def saml_sls_view(request: HttpRequest, organization_slug: str) -> HttpResponse:
     """The SAML single logout service: the IdP's LogoutRequests (it ends a session there)
     and its LogoutResponses (to the LogoutRequest we sent when the person logged out here)."""
     provider = get_app_or_404(request, organization_slug).get_provider(request)
-    university = _university_name(provider.app.provider_id)
+    university = logout.university_name(provider.app.provider_id)
     params = request.POST if request.method == "POST" else request.GET
     now = timezone.now()
     if "SAMLResponse" in params:
@@ -258,8 +210,8 @@ def saml_sls_view(request: HttpRequest, organization_slug: str) -> HttpResponse:
                 _("This sign-out request does not come from %(university)s.")
                 % {"university": university},
             )
-        if _ends_this_session(
-            request, organization_slug, idp_logout.name_id, idp_logout.session_indexes
+        if logout.idp_logout_ends_this_session(
+            request=request, slug=organization_slug, idp_logout=idp_logout
         ):
             get_account_adapter(request).logout(request)
         if idp_logout.answer_url is None:

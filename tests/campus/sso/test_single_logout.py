@@ -229,6 +229,15 @@ def test_the_sp_metadata_publishes_the_key_that_signs_our_logout_messages(
     assert "SingleLogoutService" in body
 
 
+def test_replacing_the_idp_metadata_keeps_our_signing_key(univ_saml, tmp_path) -> None:
+    # The IdP registered our certificate: a new key would break its checks.
+    before = _sp_certificate()
+    metadata = tmp_path / "again.xml"
+    metadata.write_text(univ_saml.metadata())
+    sso_add("--org", "univ", "--saml-metadata-file", str(metadata))
+    assert _sp_certificate() == before
+
+
 def _answer(idp, query: str, **options) -> str:
     """The IdP's LogoutResponse to the request in `query`, as a path on our site."""
     request_id = authn_request(parse_qs(query)["SAMLRequest"][0]).get("ID")

@@ -1,0 +1,13 @@
+"""Celery tasks of course environments: thin; ids in, one service call."""
+
+from celery import shared_task
+
+from courses import queues
+from courses.environments import services
+
+
+@shared_task(name=queues.BUILD_ENVIRONMENT, acks_late=True, reject_on_worker_lost=True)
+def build_environment(environment_id: int) -> None:
+    """Resolve and build a course environment (minutes); a redelivered message builds
+    again, which is safe: a build completes by an atomic rename, or reuses what exists."""
+    services.environment_build(environment_id=environment_id)

@@ -1,0 +1,127 @@
+"""Course runtimes: pins checked, resolved by pip from one index, built once per set, and
+kernels run in them (read-only) apart from the kernel runtime's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox import (
+    SandboxUserError,
+    build_environment,
+    environment_key,
+    environment_path,
+    launch,
+    parse_pins,
+)
+from sandbox.limits import Limits
+from tests.support.package_index import GREETING
+from tests.support.sandbox import report, stdout
+
+# One build for the whole module (builds take seconds to minutes on 2 busy cores).
+pytestmark = pytest.mark.xdist_group("course-runtime")
+PINS = ["ost-hello==1.0"]
+
+
+def test_pins_are_normalised_sorted_and_each_faulty_line_named() -> None:
+    pins, errors = parse_pins("Scikit_Learn == 1.9.1\n# a comment\n\ntabulate==0.9.0  # why\n")
+    assert (pins, errors) == (["scikit-learn==1.9.1", "tabulate==0.9.0"], [])
+
+    _, errors = parse_pins("numpy>=2\nsix\nsix==1.0\nSIX==1.1\nos==1.0; rm -rf /\nx==1.0+local")
+    assert [(e.line, e.problem) for e in errors] == [
+        (1, "syntax"),
+        (2, "syntax"),
+        (4, "duplicate"),
+        (5, "syntax"),
+        (6, "syntax"),
+    ]
+
+
+def test_an_unknown_pin_is_refused_with_the_resolvers_message(
+    package_index: str, course_runtimes: Path
+) -> None:
+    with pytest.raises(SandboxUserError) as refused:
+        build_environment(["ost-hello==9.9"], index_url=package_index)
+    assert "No matching distribution found for ost-hello==9.9" in str(refused.value)
+    assert not environment_path(environment_key(["ost-hello==9.9"])).exists()
+
+
+def test_conflicting_pins_are_refused_with_the_resolvers_message(
+    package_index: str, course_runtimes: Path
+) -> None:
+    pins = ["ost-alpha==1.0", "ost-beta==2.0"]
+    with pytest.raises(SandboxUserError) as refused:
+        build_environment(pins, index_url=package_index)
+    message = str(refused.value)
+    assert "conflicting dependencies" in message and "ost-alpha 1.0 depends on ost-beta==1.0" in (
+        message
+    )
+    assert not any(course_runtimes.iterdir()), "nothing is left of a refused set"
+
+
+@pytest.fixture(scope="module")
+def course_runtime(package_index: str, course_runtimes: Path) -> Path:
+    return build_environment(PINS, index_url=package_index)
+
+
+def test_a_built_set_is_reused_and_nothing_is_built_twice(
+    course_runtime: Path, package_index: str
+) -> None:
+    lines: list[str] = []
+    again = build_environment(PINS[::-1], index_url=package_index, on_progress=lines.append)
+    assert again == course_runtime
+    assert lines == [f"reusing {course_runtime.name[:12]}"]
+    assert [p.name for p in course_runtime.parent.iterdir()] == [course_runtime.name]
+
+
+@pytest.fixture(params=["bwrap", "zygote"])
+def course_kernel(request: pytest.FixtureRequest, course_runtime: Path):
+    kernel = launch.start_kernel(limits=Limits(), mode=request.param, runtime_dir=course_runtime)
+    yield kernel
+    kernel.shutdown(wait=True)
+
+
+def test_a_kernel_of_the_course_runtime_imports_its_packages_and_the_stack(course_kernel) -> None:
+    result = course_kernel.execute(
+        "import ost_hello, numpy, sympy, pandas\nprint(ost_hello.GREETING, numpy.__name__)"
+    )
+    assert stdout(result) == f"{GREETING} numpy\n", result.outputs
+
+
+def test_a_kernel_of_the_kernel_runtime_cannot_import_a_course_package(mode: str) -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode=mode)
+    try:
+        result = kernel.execute("import ost_hello")
+    finally:
+        kernel.shutdown(wait=True)
+    assert result.outputs[0]["ename"] == "ModuleNotFoundError"
+
+
+WRITE_ATTEMPTS = """
+import json, os, ost_hello, sys
+found = {}
+site = os.path.dirname(os.path.dirname(ost_hello.__file__))
+for path in [ost_hello.__file__, os.path.join(site, "evil.pth"), os.path.join(site, "x.py")]:
+    try:
+        with open(path, "a") as f:
+            f.write("import os; os.system('id')\\n")
+        found[path] = "written"
+    except OSError as e:
+        found[path] = type(e).__name__
+print(json.dumps(found))
+"""
+
+
+def test_kernels_cannot_change_the_course_runtime(course_kernel, course_runtime: Path) -> None:
+    found = report(course_kernel, WRITE_ATTEMPTS)
+    assert set(found.values()) <= {"PermissionError", "OSError"}, found
+    assert (
+        "os.system"
+        not in (course_runtime / "lib")
+        .joinpath("python3.11", "site-packages", "ost_hello", "__init__.py")
+        .read_text()
+    )
+    stamp = json.loads((course_runtime / ".course-runtime").read_text())
+    assert stamp["pins"] == PINS
