@@ -1,6 +1,8 @@
 """Grading through the real path: HTTP submit → Celery → sandbox → trusted grader → saved.
 
-Writes bench/results/grading.json. Run with `make bench` (or `python -m bench.grading`).
+Writes bench/results/grading.json. Run with `make bench` (or `python -m bench.grading`); the
+real exercises' throughput and the deadline storms (bench.throughput) are part of it, and
+`make bench BENCH=throughput` measures only those, merged into the same file.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from bench import notebooks
+from bench import notebooks, throughput
 from bench.stack import ROOT, Browser, Stack, percentile, platform_stack, write_results
 from sandbox import Limits, runtime, start_kernel
 from sandbox.trusted import CheckCell, run_tests
@@ -108,6 +110,8 @@ def main() -> dict[str, Any]:
     }
     figures.update(callback_figures())
     figures.update(_competitors())
+    # real exercises' bursts and the deadline storms, on fresh platforms of their own
+    figures.update(throughput.figures())
     return figures
 
 

@@ -100,10 +100,15 @@ class GradeReport:
     tests: tuple[ItemResult, ...]
     notes: tuple[str, ...] = ()  # what happened to the learner's notebook (timeouts...)
     note_messages: tuple[Message, ...] = ()  # the same notes, to translate
+    # What the learner's answer cells printed and drew, by grade id (None: withheld), kept
+    # apart from the result (courses.models.SubmissionOutputs).
+    outputs: Mapping[str, list[dict[str, Any]] | None] = field(default_factory=dict)
 
     def as_dict(self, *, instructor: bool = False) -> dict[str, Any]:
-        """JSON-ready; without ``instructor`` the instructor-only detail is left out."""
+        """JSON-ready, without the outputs; without ``instructor`` the instructor-only
+        detail is left out."""
         data = asdict(self)
+        data.pop("outputs")
         if not instructor:
             for item in data["tests"]:
                 item.pop("detail")

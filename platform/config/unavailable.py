@@ -7,6 +7,7 @@ answered this way, and nothing it was doing is half-saved (views write in transa
 """
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 
@@ -60,24 +61,29 @@ class ServiceUnavailableMiddleware:
         return unavailable_response(request)
 
 
-def _is_pool_timeout(error: BaseException | None) -> bool:
-    # Django wraps the pool's PoolTimeout in its own OperationalError: walk the chain.
+def _is_database_busy(error: BaseException | None) -> bool:
+    """Every pooled PostgreSQL connection stayed busy, or SQLite's write lock stayed taken
+    past its busy timeout (a burst of writers on a loaded host). Django wraps both in its
+    own OperationalError: walk the chain."""
     while error is not None:
         if isinstance(error, PoolTimeout):
+            return True
+        if isinstance(error, sqlite3.OperationalError) and "database is locked" in str(error):
             return True
         error = error.__cause__ or error.__context__
     return False
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a 503 with Retry-After when every database connection of this process
-    stayed busy for DATABASE_POOL_TIMEOUT_S (a load peak, not a bug); Django's 500 otherwise.
+    """handler500: a 503 with Retry-After when the database stayed busy (every connection of
+    this process's pool for DATABASE_POOL_TIMEOUT_S, or SQLite's write lock): a load peak,
+    not a bug; Django's 500 otherwise.
 
     Django calls it while handling the exception, so sys.exc_info() holds it. The busy page
     is rendered without the request's context: reading the session or the user would wait
     for a connection again.
     """
-    if not _is_pool_timeout(sys.exc_info()[1]):
+    if not _is_database_busy(sys.exc_info()[1]):
         return django_server_error(request)
     message = _("The platform is busy right now. Nothing was lost: try again in a few seconds.")
     response: HttpResponse

@@ -2,8 +2,12 @@
 
 The platform posts the login and the launch cross-site, so those two are exempt from CSRF:
 their protection is the state (single use, bound to the browser by a cookie when the
-browser keeps one) and the nonce inside the signed id_token.
+browser keeps one, or by the LMS's own storage through postMessage: LTI Platform Storage)
+and the nonce inside the signed id_token. Both are framable: the LMS frames them.
 """
+
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -38,7 +42,7 @@ from lti import (
 from lti.cookies import STATE_COOKIE, set_cross_site_cookie
 from lti.forms import AccountLinkForm, DeploymentForm
 from lti.middleware import LTI_SESSION
-from lti.models import Registration
+from lti.models import LaunchState, Registration
 
 LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -56,6 +60,7 @@ def jwks_view(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 @never_cache
+@xframe_options_exempt
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     """OIDC third-party initiated login: remember a state and nonce, send the browser to the
@@ -80,7 +85,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
             ),
             status=403,
         )
-    login_state = tokens.state_create(registration=registration, target_link_uri=target)
+    # LTI Platform Storage: the LMS names a frame that keeps data for us, where our cookie
+    # may not survive its iframe.
+    storage_target = params.get("lti_storage_target", "").strip()
+    login_state = tokens.state_create(
+        registration=registration, target_link_uri=target, storage_target=storage_target
+    )
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -95,7 +105,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if "?" in registration.auth_login_url else "?"
-    response = HttpResponseRedirect(registration.auth_login_url + separator + urlencode(query))
+    authorize = registration.auth_login_url + separator + urlencode(query)
+    if storage_target:
+        response = _platform_storage_page(request, login_state, mode="put", next=authorize)
+    else:
+        response = HttpResponseRedirect(authorize)
     set_cross_site_cookie(
         response,
         request,
@@ -108,6 +122,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @never_cache
+@xframe_options_exempt
 @require_POST
 def launch_view(request: HttpRequest) -> HttpResponse:
     """The platform posts the id_token here; the person is logged in and sent on."""
@@ -122,10 +137,23 @@ def launch_view(request: HttpRequest) -> HttpResponse:
     if not state or not id_token:
         return _error(request, _("The launch lacks its state or id_token."))
     cookie = request.COOKIES.get(STATE_COOKIE)
-    # A browser that blocks third-party cookies sends none: the state is still single use and
-    # bound to the nonce in the signed token. One that sends another login's state is refused.
+    # One that sends another login's state is refused. A browser that blocks third-party
+    # cookies sends none: where the login kept its state and nonce in the LMS's storage, our
+    # page reads them back in this browser before the launch goes on; otherwise the state is
+    # still single use and bound to the nonce in the signed token.
     if cookie is not None and cookie != state:
         return _error(request, _("This launch belongs to another login. Open the link again."))
+    if cookie is None:
+        kept = tokens.state_kept_by_platform(state=state)
+        if kept is not None and request.POST.get(STORAGE_CHECKED) != "1":
+            fields = {"id_token": id_token, "state": state, STORAGE_CHECKED: "1", IN_FRAME: ""}
+            return _platform_storage_page(request, kept, mode="get", fields=fields)
+        if kept is not None and not _posted_by_this_site(request):
+            return _error(
+                request,
+                _("This launch was not confirmed by this site's page. Open the link again."),
+                status=403,
+            )
     try:
         launch = tokens.launch_validate(id_token=id_token, state=state)
         if launch.message_type == claims.DEEP_LINKING_REQUEST:
@@ -154,9 +182,40 @@ def launch_view(request: HttpRequest) -> HttpResponse:
                 _("Sign in to link it to your LMS account."),
             ),
         )
-    if request.headers.get("Sec-Fetch-Dest") == "iframe":
+    # Our storage page says so too: browsers send no Sec-Fetch-* to plain-HTTP sites.
+    if request.headers.get("Sec-Fetch-Dest") == "iframe" or request.POST.get(IN_FRAME) == "1":
         return _continue_in_frame(request, result.user, target)
     return HttpResponseRedirect(target)
+
+
+STORAGE_CHECKED = "lti_storage_checked"
+IN_FRAME = "lti_in_frame"
+
+
+def _platform_storage_page(
+    request: HttpRequest, login_state: LaunchState, *, mode: str, **context: Any
+) -> HttpResponse:
+    """The page whose script keeps ("put") or reads back ("get") the login's state and
+    nonce in the LMS's storage (static/js/lti-storage.js), then goes on."""
+    parts = urlsplit(login_state.registration.auth_login_url)
+    return render(
+        request,
+        "lti/storage.html",
+        {
+            "mode": mode,
+            # The LMS's storage answers from its authorization endpoint's origin only.
+            "origin": f"{parts.scheme}://{parts.netloc}",
+            "target": login_state.storage_target,
+            "state": login_state.state,
+            "nonce": login_state.nonce,
+            **context,
+        },
+    )
+
+
+def _posted_by_this_site(request: HttpRequest) -> bool:
+    """A form of our own page, not another site's: the browser sets Origin, no page can."""
+    return request.headers.get("Origin") == f"{request.scheme}://{request.get_host()}"
 
 
 def _continue_in_frame(request: HttpRequest, user: User, target: str) -> HttpResponse:

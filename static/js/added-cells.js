@@ -7,9 +7,12 @@
 
   var list = document.querySelector(".notebook-cells");
   var notebook = window.exerciseNotebook;
-  var undoBox = document.getElementById("cell-undo");
+  var undoButton = document.getElementById("cell-undo");
+  // A live region present from the start: its new text is announced by screen readers.
+  var undoStatus = document.getElementById("cell-undo-status");
   var deleted = null;  // {li, prev, next}: the last deleted cell, until Undo or another delete
   if (!list || !notebook) return;
+  var config = JSON.parse(document.getElementById("notebook-config").textContent);
 
   function newId() {
     var bytes = new Uint8Array(8);
@@ -54,6 +57,10 @@
   }
 
   function add(below, type) {
+    if (list.querySelectorAll("li.cell-added").length >= config.max_added_cells) {
+      undoStatus.textContent = notebook.fmt(config.strings.too_many_cells, { max: config.max_added_cells });
+      return;
+    }
     var li = makeCell(type);
     below.after(li);
     setUp(li);
@@ -76,8 +83,9 @@
     deleted = { li: li, prev: li.previousElementSibling, next: li.nextElementSibling };
     li.remove();
     changed();
-    undoBox.hidden = false;
-    undoBox.querySelector("button").focus();
+    undoStatus.textContent = undoStatus.dataset.deleted;
+    undoButton.hidden = false;
+    undoButton.focus();
   }
 
   function undo() {
@@ -87,7 +95,8 @@
     else if (deleted.next && deleted.next.isConnected) deleted.next.before(li);
     else list.prepend(li);
     deleted = null;
-    undoBox.hidden = true;
+    undoStatus.textContent = "";
+    undoButton.hidden = true;
     refresh(li);
     changed();
     li.querySelector("[data-action=delete-cell]").focus();
@@ -105,5 +114,5 @@
     else if (action === "move-down") move(li, button, false);
     else if (action === "delete-cell") remove(li);
   });
-  undoBox.querySelector("button").addEventListener("click", undo);
+  undoButton.addEventListener("click", undo);
 })();

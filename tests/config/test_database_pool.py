@@ -2,6 +2,7 @@
 is told to come back (503 with Retry-After), never shown a server error."""
 
 import json
+import sqlite3
 import threading
 
 import pytest
@@ -44,6 +45,21 @@ def test_an_api_request_without_a_free_connection_gets_a_json_503() -> None:
     response = _handled(request)
     assert response.status_code == 503
     assert "try again" in json.loads(response.content)["error"]
+
+
+def test_a_request_that_waited_too_long_for_sqlites_write_lock_gets_a_503_too() -> None:
+    request = RequestFactory().post(
+        "/courses/x/y/exercises/z/submit", data="{}", content_type="application/json"
+    )
+    try:
+        try:
+            raise sqlite3.OperationalError("database is locked")
+        except sqlite3.OperationalError as error:
+            raise OperationalError("database is locked") from error
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
 
 
 def test_any_other_error_is_still_a_500() -> None:
