@@ -288,6 +288,26 @@ class Submission(models.Model):
         return f"{self.learner} · {self.exercise} · #{self.attempt}"
 
 
+class SubmissionOutputs(models.Model):
+    """What the learner's answer cells printed and drew when the submission was graded,
+    for the graded notebook they download: nbformat v4 outputs by answer grade id, within
+    the sandbox's output cap. `None` for a cell that ran after a hidden test: its outputs
+    could carry what the hidden test gave the learner's code (courses.grading.pipeline).
+    Its own table: pages that list submissions never load it."""
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, primary_key=True, related_name="outputs"
+    )
+    cells: Any = models.JSONField(_("outputs of the answer cells"), default=dict)
+
+    class Meta:
+        verbose_name = _("outputs of a graded submission")
+        verbose_name_plural = _("outputs of graded submissions")
+
+    def __str__(self) -> str:
+        return f"{self.submission_id}: {len(self.cells)} cells"
+
+
 class Extension(models.Model):
     """A later due date (and deadline) for one learner on one exercise."""
 

@@ -7,11 +7,14 @@ holds only what the course's set adds or pins differently. It lives in
 the kernel runtime it layers on: a course with the same set reuses it, a new kernel runtime
 gets new ones.
 
-Building resolves first (pip's resolver, wheels only: no package's code runs while
-building), so an unknown or conflicting pin is refused with pip's own message before
-anything is installed; then it installs the resolved packages into a temporary folder
-renamed into place once complete. Packages come from one index (`index_url`) and nowhere
-else: pip runs with no configuration file and no PIP_* variables.
+Building resolves first (pip's resolver, wheels only), so an unknown or conflicting pin is
+refused with pip's own message before anything is installed; then it installs the resolved
+packages into a temporary folder renamed into place once complete. A course's packages are
+the instructor's choice, not the platform's: none of their code runs on the host (no
+interpreter of a course runtime starts after its packages are in), and their kernels are
+started by bubblewrap as the slot uid, never forked from the root zygote (sandbox.launch).
+Packages come from one index (`index_url`) and nowhere else: pip runs with no
+configuration file and no PIP_* variables.
 """
 
 from __future__ import annotations
@@ -176,7 +179,17 @@ def _build_into(
         _pip_run([*pip, "install", "--no-deps", *source, *to_install], progress)
     else:
         progress("nothing to install beyond the kernel runtime")
-    runtime.build_font_cache(path)
+    _copy_font_cache(base, path)
+
+
+def _copy_font_cache(base: Path, path: Path) -> None:
+    """The kernel runtime's matplotlib font cache, copied: building one would run the
+    course's packages on the host (a package's .pth file runs at interpreter start). With a
+    matplotlib of another version, its kernels build their own in their private home."""
+    cache = path / runtime.MATPLOTLIB_CACHE
+    cache.mkdir(parents=True, exist_ok=True)
+    for font_list in runtime.font_cache_files(base):
+        shutil.copyfile(font_list, cache / font_list.name)
 
 
 def pip_environment() -> dict[str, str]:

@@ -46,14 +46,21 @@ def start_kernel(
     runtime_dir: Path | None = None,
 ) -> Kernel:
     """Start one isolated kernel; with `wait`, return it only once it answers.
-    `runtime_dir`: a course runtime (sandbox.environments) instead of the kernel runtime."""
+
+    `runtime_dir`: a course runtime (sandbox.environments) instead of the kernel runtime.
+    Its packages are the instructor's choice, not the platform's: they never load in the
+    zygote (root, all capabilities), so its kernels are each started by bubblewrap, as
+    the slot uid from their first instruction.
+    """
     mode = mode or sandbox_mode()
+    if runtime_dir is not None and mode == "zygote":
+        mode = "bwrap"
     if mode == "insecure":
         kernel = _start_insecure(limits, runtime_dir)
     elif mode == "bwrap":
         kernel = _start_bwrap(limits, runtime_dir)
     elif mode == "zygote":
-        kernel = zygote.start_kernel(limits=limits, runtime_dir=runtime_dir)
+        kernel = zygote.start_kernel(limits=limits)
     else:
         raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
     if wait:

@@ -85,14 +85,14 @@ def build_runtime(*, path: Path | None = None, force: bool = False) -> Path:
         _run([str(BASE_PYTHON), "-m", "venv", str(path)])
     pip = [str(runtime_python(path)), "-m", "pip", "--disable-pip-version-check", "-q"]
     _run([*pip, "install", "-r", str(REQUIREMENTS)])
-    build_font_cache(path)
+    _build_font_cache(path)
     install_modules(path=path, modules=list(KERNEL_MODULES))
     make_readable_by_everyone(path)
     (path / STAMP_NAME).write_text(requirements_hash() + "\n")
     return path
 
 
-def build_font_cache(path: Path) -> None:
+def _build_font_cache(path: Path) -> None:
     # Built once here and bound read-only into each kernel's home: otherwise every kernel
     # rebuilds it (about a second) on its first matplotlib import.
     cache = path / MATPLOTLIB_CACHE

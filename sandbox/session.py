@@ -29,9 +29,12 @@ class Session:
         pool: KernelPool | None = None,
         mode: str | None = None,
         runtime_dir: Path | None = None,
+        start_timeout_s: float = 30.0,
     ) -> None:
-        """`runtime_dir` (a course runtime) applies without a pool; a pool has its own."""
+        """`runtime_dir` (a course runtime) applies without a pool; a pool has its own.
+        `start_timeout_s`: how long `start()` waits for the pool's next kernel."""
         self.limits = limits or Limits()
+        self.start_timeout_s = start_timeout_s
         self.runtime_dir = runtime_dir
         self.pool = pool
         self.mode = mode
@@ -48,7 +51,7 @@ class Session:
 
     def _new_kernel(self) -> Kernel:
         if self.pool is not None:
-            kernel = self.pool.acquire(limits=self.limits)
+            kernel = self.pool.acquire(limits=self.limits, timeout=self.start_timeout_s)
         else:
             kernel = launch.start_kernel(
                 limits=self.limits, mode=self.mode, runtime_dir=self.runtime_dir

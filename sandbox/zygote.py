@@ -91,11 +91,7 @@ class PidfdProcess:
 
 
 class Zygote:
-    """One per runtime: a course runtime's kernels fork from a zygote that imported its
-    packages, never from the kernel runtime's."""
-
-    def __init__(self, runtime_dir: Path | None = None) -> None:
-        self.runtime_dir = runtime_dir
+    def __init__(self) -> None:
         self.popen: subprocess.Popen[bytes] | None = None
         self.replies: IO[str] | None = None
         self.forks = 0
@@ -129,8 +125,8 @@ class Zygote:
     def _spawn(self) -> None:
         log = open(slots.prepare_run_base() / "zygote.log", "ab")  # noqa: SIM115
         self.popen = subprocess.Popen(
-            zygote_argv(self.runtime_dir),
-            env=isolation.kernel_environment(runtime_dir=self.runtime_dir),
+            zygote_argv(),
+            env=isolation.kernel_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -139,7 +135,7 @@ class Zygote:
         log.close()
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self.replies = open(self.popen.stdout.fileno(), closefd=False)  # noqa: SIM115
-        self._send(zygote_config(self.runtime_dir))
+        self._send(zygote_config())
         reply = self._receive()
         if not reply.get("ready"):
             raise SandboxInfraError(f"the sandbox zygote failed to start: {reply}")
@@ -196,9 +192,9 @@ class Zygote:
                     stream.close()
 
 
-def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
+def zygote_config() -> dict[str, Any]:
     home_files = {}
-    for cache in runtime.font_cache_files(runtime_dir):
+    for cache in runtime.font_cache_files():
         home_files[f".config/matplotlib/{cache.name}"] = cache.read_text()
     low = slots.uid_base()
     return {
@@ -206,21 +202,21 @@ def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
         "uid_range": [low, low + slots.uid_count()],
         "home": HOME,
         "home_files": home_files,
-        "env": isolation.kernel_environment(runtime_dir=runtime_dir),
+        "env": isolation.kernel_environment(),
         "kernel_args": list(isolation.KERNEL_OPTIONS),
         "preload": preload(),
         "server_path": SERVER_INSIDE,
     }
 
 
-def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
+def zygote_argv() -> list[str]:
     """bwrap as root, keeping capabilities: the zygote needs them to isolate its children."""
     etc_dir = isolation.write_identity_files()
     args = ["bwrap", "--die-with-parent", "--new-session", "--cap-add", "ALL"]
     args += ["--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     # Directories bwrap makes as root are 0700: the slot uids must traverse these.
     args += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/home"]
-    args += ["--ro-bind", "/usr", "/usr", *isolation.runtime_bind_args(runtime_dir)]
+    args += ["--ro-bind", "/usr", "/usr", *isolation.runtime_bind_args()]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -237,52 +233,50 @@ def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     for index, base in enumerate(cgroups.base_dirs()):
         base.mkdir(exist_ok=True)
         args += ["--bind", str(base), f"/cg/{index}"]
-    python = str(runtime.runtime_python(runtime_dir))
-    return [*args, "--chdir", "/", "--", python, "-s", SERVER_INSIDE]
+    args += ["--chdir", "/", "--", str(runtime.runtime_python()), "-s", SERVER_INSIDE]
     return args
 
 
-# Keyed by runtime folder (None: the kernel runtime).
-_zygotes: dict[Path | None, Zygote] = {}
+_zygote: Zygote | None = None
 _retired: list[Zygote] = []
 _zygote_lock = threading.Lock()
 
 
-def get_zygote(runtime_dir: Path | None = None) -> Zygote:
+def get_zygote() -> Zygote:
+    global _zygote
     with _zygote_lock:
         for old in [z for z in _retired if not z.has_children()]:
             old.stop()
             _retired.remove(old)
-        current = _zygotes.get(runtime_dir)
-        if current is not None and not current.is_alive():
-            _zygotes.pop(runtime_dir).stop()
-            current = None
-        if current is not None and (
-            current.forks >= max_forks() or current.gateway_dir != isolation.gateway_dir()
+        if _zygote is not None and not _zygote.is_alive():
+            _zygote.stop()
+            _zygote = None
+        if _zygote is not None and (
+            _zygote.forks >= max_forks() or _zygote.gateway_dir != isolation.gateway_dir()
         ):
             # Its kernels die with it: it is stopped once the last one is gone.
-            _retired.append(_zygotes.pop(runtime_dir))
-            current = None
-        if current is None:
+            _retired.append(_zygote)
+            _zygote = None
+        if _zygote is None:
             isolation.preflight()
-            isolation.check_runtime(runtime_dir)
-            current = Zygote(runtime_dir)
-            current.start()
-            _zygotes[runtime_dir] = current
-        return current
+            zygote = Zygote()
+            zygote.start()
+            _zygote = zygote
+        return _zygote
 
 
 def stop_zygote() -> None:
     """Stop the zygotes of this process, killing every kernel they forked."""
+    global _zygote
     with _zygote_lock:
-        for zygote in [*_retired, *_zygotes.values()]:
+        for zygote in [*_retired, *([_zygote] if _zygote else [])]:
             zygote.stop()
         _retired.clear()
-        _zygotes.clear()
+        _zygote = None
 
 
-def start_kernel(*, limits: Limits, runtime_dir: Path | None = None) -> Kernel:
-    zygote = get_zygote(runtime_dir)
+def start_kernel(*, limits: Limits) -> Kernel:
+    zygote = get_zygote()
     lease = slots.lease_uid()
     host_dir, group = None, None
     try:

@@ -13,6 +13,7 @@ Public API::
 
 from .added import LearnerCell, learner_cells, stored_notebook
 from .model import (
+    ANSWER_ROLES,
     Check,
     Exercise,
     ExerciseCell,
@@ -24,6 +25,7 @@ from .reader import parse_exercise
 from .student import merge_submission, student_notebook, submitted_answers, submitted_notebook
 
 __all__ = [
+    "ANSWER_ROLES",
     "Check",
     "Exercise",
     "ExerciseCell",

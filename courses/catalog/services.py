@@ -257,13 +257,23 @@ def course_import(*, organization: Organization, path: Path) -> ImportReport:
         _check_removals(course, plan)
         created = course is None
         course = _save_course(organization, course, plan)
-        environment_request(course=course, requirements=plan.requirements)
+        environment = environment_request(course=course, requirements=plan.requirements)
+        held_back = (
+            course.published
+            and environment is not None
+            and (environment.status != EnvironmentStatus.READY)
+        )
+        if held_back:
+            # As course_set_published: learners could open exercises no kernel can run yet.
+            course.published = False
+            course.save(update_fields=["published", "updated_at"])
         modules, surplus = _save_modules(course, plan)
         files = _save_items(course, modules, plan)
         Module.objects.filter(pk__in=[m.pk for m in surplus]).delete()
     files.insert(0, FileOutcome("course.yaml", "created" if created else "updated"))
     if plan.requirements:
-        files.insert(1, FileOutcome(REQUIREMENTS, "updated"))
+        unpublished = _("The course stays unpublished until its packages are ready.")
+        files.insert(1, FileOutcome(REQUIREMENTS, "updated", (unpublished,) if held_back else ()))
     used = {outcome.path for outcome in files}
     files += [FileOutcome(name, "ignored") for name in source.names() if name not in used]
     saved = [f.path.split("/")[0] for f in files if f.outcome in ("created", "updated")]

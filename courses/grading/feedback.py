@@ -14,22 +14,27 @@ from courses.assignment import submitted_notebook
 from courses.exercises.selectors import parsed_exercise
 from courses.grading.scoring import MESSAGES
 from courses.html import render_notebook
-from courses.models import Submission
+from courses.models import Submission, SubmissionOutputs
 
 
 def graded_notebook(*, submission: Submission, summary: bool = True) -> nbformat.NotebookNode:
     """The student version with the learner's submitted answers: what they handed in,
-    never a hidden test or a solution. Each visible test cell's output says how it went;
-    with `summary`, a first cell holds the score and every test's result (hidden ones
-    included, by name only), as the learner's page shows them."""
+    never a hidden test or a solution. Each answer cell holds what it printed and drew when
+    it was graded; each visible test cell's output says how it went; with `summary`, a
+    first cell holds the score and every test's result (hidden ones included, by name
+    only), as the learner's page shows them."""
     notebook = submitted_notebook(
         exercise=parsed_exercise(submission.exercise), submission=submission.notebook or {}
     )
+    outputs = _answer_outputs(submission)
     tests = learner_tests(submission)
     by_id = {test["grade_id"]: test for test in tests}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade_id") in by_id and not meta.get("solution"):
+        grade_id = meta.get("grade_id")
+        if meta.get("solution") and cell.cell_type == "code" and grade_id in outputs:
+            cell.outputs = _outputs_of(outputs[grade_id])
+        elif cell.cell_type == "code" and grade_id in by_id and not meta.get("solution"):
             cell.outputs = [
                 nbformat.v4.new_output(
                     "stream", name="stdout", text=_result_line(by_id[meta["grade_id"]]) + "\n"
@@ -50,6 +55,30 @@ def graded_notebook(*, submission: Submission, summary: bool = True) -> nbformat
         ],
     }
     return notebook
+
+
+def _answer_outputs(submission: Submission) -> dict[str, Any]:
+    stored = SubmissionOutputs.objects.filter(submission=submission).first()
+    return stored.cells if stored is not None and isinstance(stored.cells, dict) else {}
+
+
+def _outputs_of(stored: Any) -> list[nbformat.NotebookNode]:
+    """One answer cell's outputs as grading kept them; a note when they were withheld."""
+    if stored is None:
+        note = gettext(
+            "The outputs of this cell are not kept: it ran after a hidden test, and they "
+            "could show what the hidden test gave your code."
+        )
+        return [nbformat.v4.new_output("stream", name="stderr", text=note + "\n")]
+    outputs = []
+    for output in stored if isinstance(stored, list) else []:
+        try:
+            node = nbformat.from_dict(output)
+            nbformat.validate(node, ref="output", version=4, version_minor=5)
+        except (nbformat.ValidationError, TypeError, AttributeError, KeyError):
+            continue  # grading keeps only well-formed outputs: this is a safety net
+        outputs.append(node)
+    return outputs
 
 
 def _status_word(status: str) -> str:

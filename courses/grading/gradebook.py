@@ -146,6 +146,12 @@ def _last(row: tuple[Any, ...]) -> tuple[bool, int]:
 _RANKS: dict[str, Any] = {GradeRule.BEST: _best, GradeRule.LAST: _last}
 
 
+def attempt_rank(rule: str) -> Any:
+    """The key that orders attempts by `rule` (a GradeRule): the kept one ranks highest.
+    Rows are (id, learner id, exercise id, status, score, ...)."""
+    return _RANKS[rule]
+
+
 def cohort_gradebook(
     *,
     cohort: Cohort,

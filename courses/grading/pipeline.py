@@ -5,6 +5,10 @@ No ORM here: it takes an exercise, a notebook, a kernel factory and limits, and 
 frozen, JSON-serialisable report (courses.grading.scoring). The learner's cells run in the
 kernel in notebook order; runs of consecutive test cells go to the trusted runner at their
 place, so hidden tests never enter the learner's kernel.
+
+What the learner's answer cells print and draw is kept for their graded notebook, except
+after a hidden test has run: learner code called by a hidden test sees its inputs, and a
+later cell could print them (or a buffered print could land there).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from courses.assignment import Exercise, ExerciseCell, Role, merge_submission
+from courses.assignment import ANSWER_ROLES, Exercise, ExerciseCell, Role, merge_submission
 from courses.grading.scoring import GradeReport, Message, message, score_exercise
 from sandbox import SandboxUserError
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
@@ -50,41 +54,54 @@ def grade_notebook(
     ``model_service_up()`` confirms the model service is down (so a learner cannot fake it).
     """
     exercise = merge_submission(exercise=source, submission=submission)
-    results, notes, errors = _execute(exercise, kernel_factory, limits)
-    if any(MODEL_SERVICE_DOWN in error for error in errors) and not model_service_up():
+    run = _execute(exercise, kernel_factory, limits)
+    if any(MODEL_SERVICE_DOWN in error for error in run.errors) and not model_service_up():
         raise ModelServiceDown("the model service was unavailable during grading")
-    return score_exercise(exercise=exercise, results=results, notes=notes)
+    report = score_exercise(exercise=exercise, results=run.results, notes=tuple(run.notes))
+    return replace(report, outputs=run.outputs)
 
 
-def _execute(
-    exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any
-) -> tuple[dict[str, CheckResult], tuple[Message, ...], set[str]]:
+class _Run:
+    """What one grading run gathers, cell after cell."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, CheckResult] = {}
+        self.notes: list[Message] = []
+        self.errors: set[str] = set()  # the errors the learner's code raised ("Type: message")
+        # The answer cells' outputs by grade id; None once a hidden test has run.
+        self.outputs: dict[str, list[dict[str, Any]] | None] = {}
+        self.hidden_test_ran = False
+
+    def keep_outputs(self, cell: ExerciseCell, outputs: tuple[dict[str, Any], ...]) -> None:
+        if cell.role in ANSWER_ROLES and cell.grade_id is not None:
+            self.outputs[cell.grade_id] = None if self.hidden_test_ran else list(outputs)
+
+
+def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any) -> _Run:
     cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
     deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
-    results: dict[str, CheckResult] = {}
-    notes: list[Message] = []
-    errors: set[str] = set()  # the errors the learner's code raised ("Type: message")
+    run = _Run()
     kernel = kernel_factory()
     try:
         with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
             for group in _groups(exercise.cells):
                 if time.monotonic() > deadline:
-                    notes.append(message("out_of_time"))
+                    run.notes.append(message("out_of_time"))
                     break
                 if group[0].role is Role.TEST:
+                    run.hidden_test_ran |= any(c.hidden for c in group)
                     if exercise.cell_prelude and kernel.is_alive():
                         kernel.execute(exercise.cell_prelude, timeout=cell_timeout)
                     checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
                     for result in runner.run(checks):
-                        results[result.key] = result
-                        errors.add(f"{result.error_type}: {result.error_message}")
+                        run.results[result.key] = result
+                        run.errors.add(f"{result.error_type}: {result.error_message}")
                 elif not _run_in_kernel(
                     kernel,
                     _with_prelude(group[0], exercise.cell_prelude),
                     cell_timeout,
                     deadline,
-                    notes,
-                    errors,
+                    run,
                 ):
                     break
                 elif group[0].role in (Role.LOCKED, Role.PLAIN):
@@ -93,7 +110,7 @@ def _execute(
                         runner.define(definitions)
     finally:
         kernel.shutdown()
-    return results, tuple(notes), errors
+    return run
 
 
 def instructor_definitions(source: str) -> str:
@@ -139,27 +156,27 @@ def _run_in_kernel(
     cell: ExerciseCell,
     cell_timeout: float,
     deadline: float,
-    notes: list[Message],
-    errors: set[str],
+    run: _Run,
 ) -> bool:
     """Run one cell in the learner's kernel; False when the kernel is gone for good."""
     if not kernel.is_alive():
-        notes.append(message("kernel_gone", cell=cell.index + 1))
+        run.notes.append(message("kernel_gone", cell=cell.index + 1))
         return False
     timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
     try:
         outcome = kernel.execute(cell.source, timeout=timeout)
     except SandboxUserError as exc:
-        notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
+        run.notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
         return False
     status = getattr(outcome, "status", "ok")
-    outputs = getattr(outcome, "outputs", ()) or ()
-    errors.update(f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if "ename" in o)
+    outputs = tuple(getattr(outcome, "outputs", ()) or ())
+    run.errors.update(f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if "ename" in o)
+    run.keep_outputs(cell, outputs)
     # As in the sandbox (and nbgrader), a limit ends the run: later tests are not run.
     if status == "timeout":
-        notes.append(message("cell_timeout", cell=cell.index + 1, seconds=timeout))
+        run.notes.append(message("cell_timeout", cell=cell.index + 1, seconds=timeout))
         return False
     if status in ("killed", "dead", "not_run"):
-        notes.append(message("cell_killed", cell=cell.index + 1))
+        run.notes.append(message("cell_killed", cell=cell.index + 1))
         return False
     return True

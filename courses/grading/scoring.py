@@ -10,6 +10,7 @@ penalty and the points a person gave by hand are applied here too.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -99,10 +100,15 @@ class GradeReport:
     tests: tuple[ItemResult, ...]
     notes: tuple[str, ...] = ()  # what happened to the learner's notebook (timeouts...)
     note_messages: tuple[Message, ...] = ()  # the same notes, to translate
+    # What the learner's answer cells printed and drew, by grade id (None: withheld), kept
+    # apart from the result (courses.models.SubmissionOutputs).
+    outputs: Mapping[str, list[dict[str, Any]] | None] = field(default_factory=dict)
 
     def as_dict(self, *, instructor: bool = False) -> dict[str, Any]:
-        """JSON-ready; without ``instructor`` the instructor-only detail is left out."""
+        """JSON-ready, without the outputs; without ``instructor`` the instructor-only
+        detail is left out."""
         data = asdict(self)
+        data.pop("outputs")
         if not instructor:
             for item in data["tests"]:
                 item.pop("detail")
@@ -178,7 +184,8 @@ def score_exercise(
     score = sum(i.points for i in items)
     pending = sum(i.max_points for i in items if i.status == "pending")
     return GradeReport(
-        score=round(score, 6),
+        # Items are rounded to 6 places: three thirds must still add up to 1.
+        score=round(score, 4),
         max_score=round(exercise.max_score, 6),
         pending_points=round(pending, 6),
         tests=tuple(items),
@@ -291,10 +298,21 @@ def _output(result: CheckResult) -> str | None:
     return result.stdout + (result.value_repr or "")
 
 
+# numpy 2 shows its scalars as np.float64(1.5), np.True_: outputs saved with numpy 1 say
+# 1.5 and True. A test's expected output is compared on the plain form.
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str|bytes)_?\d*\(([^()]*)\)")
+_NUMPY_BOOL = re.compile(r"\bnp\.(True|False)_")
+
+
+def _plain_output(text: str) -> str:
+    text = _NUMPY_BOOL.sub(r"\1", _NUMPY_SCALAR.sub(r"\1", text))
+    return " ".join(text.split())
+
+
 def _output_matches(expected: str | None, actual: str | None) -> bool:
     if expected is None:
         return actual is None or actual in TRUE_REPRS
-    return actual is not None and " ".join(expected.split()) == " ".join(actual.split())
+    return actual is not None and _plain_output(expected) == _plain_output(actual)
 
 
 def _detail(result: CheckResult) -> str:
@@ -345,5 +363,5 @@ def apply_manual_grades(*, result: dict[str, Any], grades: Iterable[HandGrade]) 
     updated["pending_points"] = sum(
         float(i.get("max_points", 0)) for i in updated.get("tests", []) if i["status"] == "pending"
     )
-    updated["score"] = round(sum(float(i.get("points", 0)) for i in updated.get("tests", [])), 6)
+    updated["score"] = round(sum(float(i.get("points", 0)) for i in updated.get("tests", [])), 4)
     return updated

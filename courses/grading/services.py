@@ -49,6 +49,7 @@ from courses.models import (
     GradeRecord,
     ManualGrade,
     Submission,
+    SubmissionOutputs,
     SubmissionStatus,
 )
 from sandbox import SandboxUserError
@@ -301,6 +302,9 @@ def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
             raw_score=raw,
             max_score=max_score,
             result=result,
+        )
+        SubmissionOutputs.objects.update_or_create(
+            submission_id=claim.submission_id, defaults={"cells": dict(report.outputs)}
         )
     progress.publish(
         claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}

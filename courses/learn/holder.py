@@ -46,6 +46,9 @@ STOP_WAIT_S = 10.0  # how long a stop waits for the running cell's thread to let
 # The model grant is renewed with the record, at most this often: renewing reads the
 # cohort's quota from the database, which a cell should not pay for every time.
 GRANT_RENEW_S = 60.0
+# How long a new session waits for a warm kernel: a class arriving on a busy host waits
+# (its page says "starting") rather than being told the kernel could not start.
+KERNEL_WAIT_S = 120.0
 
 
 @dataclass
@@ -164,7 +167,9 @@ def _start(learner_id: int, exercise_id: int, *, worker: str, sid: str) -> Held:
         # The course's own runtime when it pins packages: its own pool, its own zygote.
         runtime_dir = environment_runtime(course_id=course_id) if course_id else None
         pool = kernels.kernel_pool(kernels.INTERACTIVE, runtime_dir)
-        session = Session(limits=kernels.interactive_limits(), pool=pool)
+        session = Session(
+            limits=kernels.interactive_limits(), pool=pool, start_timeout_s=KERNEL_WAIT_S
+        )
         session.start()
     except (SandboxError, EnvironmentNotReady) as exc:
         redis_client().delete(record_key(learner_id, exercise_id))

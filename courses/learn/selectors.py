@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max
-
 from campus.models import User
 from courses.assignment import student_notebook
 from courses.cohorts.quotas import QuotaKind, quota_check
 from courses.exercises.selectors import parsed_exercise
+from courses.grading.gradebook import attempt_rank
 from courses.html import render_markdown
 from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
 
@@ -216,25 +215,33 @@ class ItemStatus:
 
 
 def exercise_statuses(*, learner: User, exercise_ids: list[int]) -> dict[int, ItemStatus]:
-    """Status of each exercise for the learner: best graded score, else submitted, else
-    draft. Two queries, whatever the number of exercises."""
-    submissions = (
-        Submission.objects.filter(learner=learner, exercise_id__in=exercise_ids)
-        .values("exercise_id", "status")
-        .annotate(best=Max("score"), max_score=Max("max_score"))
+    """Status of each exercise for the learner: the graded score that counts (the course's
+    rule: best or last graded attempt, as in the gradebook), else submitted, else draft.
+    Two queries, whatever the number of exercises."""
+    rows = Submission.objects.filter(learner=learner, exercise_id__in=exercise_ids).values_list(
+        "id", "exercise_id", "status", "score", "max_score", "exercise__module__course__grade_rule"
     )
-    statuses: dict[int, ItemStatus] = {}
-    for row in submissions:
-        current = statuses.get(row["exercise_id"])
-        if row["status"] == SubmissionStatus.GRADED:
-            if current is None or current.state != "graded" or (current.score or 0) < row["best"]:
-                statuses[row["exercise_id"]] = ItemStatus("graded", row["best"], row["max_score"])
-        elif current is None:
-            statuses[row["exercise_id"]] = ItemStatus("submitted")
+    kept: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        rank = attempt_rank(row[5])
+        current = kept.get(row[1])
+        if current is None or rank(_ranked(row)) > rank(_ranked(current)):
+            kept[row[1]] = row
+    statuses = {
+        pk: ItemStatus("graded", row[3], row[4])
+        if row[2] == SubmissionStatus.GRADED
+        else ItemStatus("submitted")
+        for pk, row in kept.items()
+    }
     drafts = Draft.objects.filter(learner=learner, exercise_id__in=exercise_ids)
     for exercise_id in drafts.values_list("exercise_id", flat=True):
         statuses.setdefault(exercise_id, ItemStatus("draft"))
     return {pk: statuses.get(pk, ItemStatus("not_started")) for pk in exercise_ids}
+
+
+def _ranked(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row in the layout of the gradebook's rank functions (id, -, -, status, score)."""
+    return (row[0], None, None, row[2], row[3])
 
 
 @dataclass(frozen=True)

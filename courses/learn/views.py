@@ -138,6 +138,7 @@ def exercise_view(
             "closed": not state.accepted or left == 0,
             "config": {
                 "strings": page_strings(),
+                "max_added_cells": services.MAX_ADDED_CELLS,
                 "urls": {
                     "draft": reverse("courses:draft", args=args),
                     "preview": reverse("courses:written_preview", args=args),
@@ -219,6 +220,9 @@ def page_strings() -> dict[str, str]:
         "status_graded": _("Graded by a person"),
         "hidden_test": _("hidden test"),
         "preview_failed": _("The preview could not be shown. Your answer is kept."),
+        "too_many_cells": _(
+            "You have added %(max)s cells, the most a notebook keeps: delete one to add another."
+        ),
     }
 
 

@@ -103,6 +103,9 @@ class LaunchState(models.Model):
     nonce = models.CharField(max_length=64, unique=True)
     registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="+")
     target_link_uri = models.URLField(max_length=1000)
+    # The LMS's frame that keeps the state and nonce (LTI Platform Storage), when the login
+    # named one (`lti_storage_target`); empty when only our cookie keeps them.
+    storage_target = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 

@@ -39,13 +39,28 @@ class ValidLaunch:
         return str(self.claims[claims.MESSAGE_TYPE])
 
 
-def state_create(*, registration: Registration, target_link_uri: str) -> LaunchState:
+def state_create(
+    *, registration: Registration, target_link_uri: str, storage_target: str = ""
+) -> LaunchState:
     return LaunchState.objects.create(
         state=secrets.token_urlsafe(32),
         nonce=secrets.token_urlsafe(32),
         registration=registration,
         target_link_uri=target_link_uri,
+        storage_target=storage_target[:100],
         created_at=timezone.now(),
+    )
+
+
+def state_kept_by_platform(*, state: str, now: datetime | None = None) -> LaunchState | None:
+    """The pending login `state` names, when it kept its state and nonce in the LMS's
+    storage (LTI Platform Storage); None otherwise. Spends nothing."""
+    now = now or timezone.now()
+    return (
+        LaunchState.objects.select_related("registration")
+        .filter(state=state, used_at__isnull=True, created_at__gt=now - STATE_TTL)
+        .exclude(storage_target="")
+        .first()
     )
 
 

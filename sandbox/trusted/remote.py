@@ -386,6 +386,9 @@ class Remote:
             raise learner_error(TypeError, "your object's iterator is not an iterator")
         return _RemoteIterator(iterator)
 
+    def __next__(self) -> Any:
+        return self._ask("next")  # a learner's generator: next(gen) in a test
+
     def __bool__(self) -> bool:
         return True  # never delegated: a learner object cannot decide a test's truth
 

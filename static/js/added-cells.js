@@ -12,6 +12,7 @@
   var undoStatus = document.getElementById("cell-undo-status");
   var deleted = null;  // {li, prev, next}: the last deleted cell, until Undo or another delete
   if (!list || !notebook) return;
+  var config = JSON.parse(document.getElementById("notebook-config").textContent);
 
   function newId() {
     var bytes = new Uint8Array(8);
@@ -56,6 +57,10 @@
   }
 
   function add(below, type) {
+    if (list.querySelectorAll("li.cell-added").length >= config.max_added_cells) {
+      undoStatus.textContent = notebook.fmt(config.strings.too_many_cells, { max: config.max_added_cells });
+      return;
+    }
     var li = makeCell(type);
     below.after(li);
     setUp(li);

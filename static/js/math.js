@@ -1,4 +1,5 @@
 // Typeset the `.math` elements that the server's Markdown renderer leaves (vendored KaTeX).
+// No aria-label: KaTeX's own MathML is what screen readers read.
 (function () {
   "use strict";
   function typeset(root) {
@@ -8,7 +9,6 @@
       var tex = el.textContent;
       try {
         window.katex.render(tex, el, { displayMode: el.classList.contains("block"), throwOnError: false });
-        el.setAttribute("aria-label", tex);
         el.dataset.typeset = "1";
       } catch (e) { /* leave the TeX source visible */ }
     });

@@ -363,3 +363,17 @@ def test_a_pool_keeps_as_many_warm_kernels_as_a_class_took_lately() -> None:
     now[0] = 1000.0 + 10.5
     assert pool.target() == 2
     assert KernelPool(size=2, mode="insecure").target() == 2  # no burst: a fixed size
+
+
+def test_a_session_waits_for_its_pools_next_kernel_as_long_as_it_was_told() -> None:
+    waited: list[float] = []
+
+    class EmptyPool:
+        def acquire(self, *, limits: Limits, timeout: float) -> Kernel:
+            waited.append(timeout)
+            raise SandboxInfraError("no sandboxed kernel became ready")
+
+    session = Session(pool=EmptyPool(), start_timeout_s=120)
+    with pytest.raises(SandboxInfraError):
+        session.start()
+    assert waited == [120]

@@ -58,7 +58,8 @@ def test_conflicting_pins_are_refused_with_the_resolvers_message(
     assert "conflicting dependencies" in message and "ost-alpha 1.0 depends on ost-beta==1.0" in (
         message
     )
-    assert not any(course_runtimes.iterdir()), "nothing is left of a refused set"
+    assert not environment_path(environment_key(pins)).exists()
+    assert not list(course_runtimes.glob(".building-*")), "nothing is left of a refused set"
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +79,32 @@ def test_a_built_set_is_reused_and_nothing_is_built_twice(
 
 @pytest.fixture(params=["bwrap", "zygote"])
 def course_kernel(request: pytest.FixtureRequest, course_runtime: Path):
-    kernel = launch.start_kernel(limits=Limits(), mode=request.param, runtime_dir=course_runtime)
+    # Started cold by bubblewrap (never the zygote): imports take seconds on a busy machine.
+    limits = Limits(cell_timeout_s=120)
+    kernel = launch.start_kernel(
+        limits=limits, mode=request.param, runtime_dir=course_runtime, wait=False
+    )
+    try:
+        kernel.wait_ready(timeout=120)
+    except BaseException:
+        kernel.shutdown(wait=True)
+        raise
     yield kernel
     kernel.shutdown(wait=True)
 
 
+def test_a_course_package_never_runs_as_root_not_even_in_the_zygote(course_kernel) -> None:
+    # The package's .pth runs at every interpreter start: as root (the zygote, or a build
+    # step on the host) it would exit at once; in the kernel it records the uid it ran as.
+    found = report(
+        course_kernel, "import json, os, sys\nprint(json.dumps([sys.ost_boot_uid, os.getuid()]))"
+    )
+    assert found[0] == found[1] != 0
+
+
 def test_a_kernel_of_the_course_runtime_imports_its_packages_and_the_stack(course_kernel) -> None:
     result = course_kernel.execute(
-        "import ost_hello, numpy, sympy, pandas\nprint(ost_hello.GREETING, numpy.__name__)"
+        "import ost_hello, numpy\nprint(ost_hello.GREETING, numpy.__name__)"
     )
     assert stdout(result) == f"{GREETING} numpy\n", result.outputs
 

@@ -101,6 +101,10 @@ class Platform:
         self.tool_redirect_uris: list[str] = []
         self.tool_jwks: dict[str, Any] | None = None
         self.tool_jwks_url = ""
+        # LTI Platform Storage: the course page answers lti.capabilities and its hidden
+        # frame of this name keeps data for the tool (lti.put_data, lti.get_data); the
+        # login initiation names it (`lti_storage_target`). None: an LMS without it.
+        self.storage_frame: str | None = "lti_storage_frame"
         # Failures to inject: the next N score posts answer this HTTP status.
         self.fail_scores: list[int] = []
         self.page_size = 2
@@ -331,6 +335,8 @@ class Platform:
             return 200, {"Content-Type": "text/html"}, self._autopost(fields).encode()
         if path.startswith("/launch/"):
             return 200, {"Content-Type": "text/html"}, self._initiation_page(segments[1]).encode()
+        if path == "/storage_frame":
+            return 200, {"Content-Type": "text/html"}, self._storage_frame().encode()
         if path.startswith("/course/"):
             return 200, {"Content-Type": "text/html"}, self._course_page(segments[1]).encode()
         if path == "/token" and method == "POST":
@@ -371,7 +377,7 @@ class Platform:
         return self._autopost(fields)
 
     def initiation_for(self, hint: str, launch: PendingLaunch) -> dict[str, str]:
-        return {
+        fields = {
             "iss": self.issuer,
             "login_hint": launch.user_id,
             "target_link_uri": launch.target_link_uri,
@@ -379,13 +385,57 @@ class Platform:
             "client_id": self.client_id,
             "lti_deployment_id": self.deployment_id,
         }
+        if self.storage_frame:
+            fields["lti_storage_target"] = self.storage_frame
+        return fields
 
     def _course_page(self, hint: str) -> str:
-        """An LMS course page showing the tool's link in an iframe, as LMSs do."""
-        return (
+        """An LMS course page showing the tool's link in an iframe, as LMSs do; with
+        platform storage, it answers lti.capabilities and holds the storage frame."""
+        page = (
             "<!DOCTYPE html><title>LMS course</title><h1>LMS course</h1>"
             f'<iframe id="tool" title="tool" src="/launch/{hint}" width="1000" height="700" '
             'allow="clipboard-write"></iframe>'
+        )
+        if not self.storage_frame:
+            return page
+        name = html.escape(self.storage_frame)
+        capabilities = json.dumps(
+            [
+                {"subject": "lti.capabilities"},
+                {"subject": "lti.put_data", "frame": self.storage_frame},
+                {"subject": "lti.get_data", "frame": self.storage_frame},
+            ]
+        )
+        return (
+            page
+            + f'<iframe name="{name}" src="/storage_frame" hidden></iframe>'
+            + "<script>window.addEventListener('message', function (event) {"
+            "  var m = event.data || {};"
+            "  if (m.subject !== 'lti.capabilities') { return; }"
+            "  event.source.postMessage({subject: 'lti.capabilities.response',"
+            f"    message_id: m.message_id, supported_messages: {capabilities}}}, event.origin);"
+            "});</script>"
+        )
+
+    def _storage_frame(self) -> str:
+        """The LMS's storage frame: data kept per tool origin, as the spec asks; `calls`
+        records what was asked, for the tests."""
+        return (
+            "<!DOCTYPE html><title>storage</title><script>"
+            "var store = {}; var calls = [];"
+            "window.addEventListener('message', function (event) {"
+            "  var m = event.data || {};"
+            "  if (m.subject !== 'lti.put_data' && m.subject !== 'lti.get_data') { return; }"
+            "  calls.push(m.subject + ' ' + m.key);"
+            "  var key = event.origin + ' ' + m.key;"
+            "  var reply = {subject: m.subject + '.response', message_id: m.message_id,"
+            "    key: m.key};"
+            "  if (m.subject === 'lti.put_data') { store[key] = m.value; reply.value = m.value; }"
+            "  else if (key in store) { reply.value = store[key]; }"
+            "  else { reply.error = {code: 'not_found', message: 'no such key'}; }"
+            "  event.source.postMessage(reply, event.origin);"
+            "});</script>"
         )
 
     # ------------------------------------------------------------------ services

@@ -1,7 +1,10 @@
 """A package index on disk, made of tiny wheels written here: course environments are
 built from it with no network (pip reads nothing but this index).
 
-    ost-hello 1.0       module ost_hello (GREETING = "hello from a course package")
+    ost-hello 1.0       module ost_hello (GREETING = "hello from a course package"), and
+                        a .pth file: code that runs whenever an interpreter of the runtime
+                        starts. As root it exits at once (nothing of a course may run as
+                        root); otherwise it records its uid in sys.ost_boot_uid.
     ost-alpha 1.0       requires ost-beta==1.0
     ost-beta 1.0, 2.0
 """
@@ -22,6 +25,7 @@ import pytest
 from sandbox import runtime, state
 
 GREETING = "hello from a course package"
+BOOT_PTH = "import os, sys; os.getuid() == 0 and os._exit(3); sys.ost_boot_uid = os.getuid()\n"
 PACKAGES: list[tuple[str, str, list[str], str]] = [
     ("ost-hello", "1.0", [], f"GREETING = {GREETING!r}\n"),
     ("ost-alpha", "1.0", ["ost-beta==1.0"], "NAME = 'alpha'\n"),
@@ -42,6 +46,7 @@ def write_wheel(folder: Path, name: str, version: str, requires: list[str], code
     metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         f"{module}/__init__.py": code.encode(),
+        **({f"{module}_boot.pth": BOOT_PTH.encode()} if name == "ost-hello" else {}),
         f"{dist_info}/METADATA": metadata.encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
         b"Root-Is-Purelib: true\nTag: py3-none-any\n",

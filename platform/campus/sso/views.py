@@ -207,7 +207,11 @@ def saml_sls_view(request: HttpRequest, organization_slug: str) -> HttpResponse:
             logger.warning("SAML LogoutRequest refused (%s): %s", organization_slug, error)
             return _refused(
                 request,
-                _("This sign-out request does not come from %(university)s.")
+                _(
+                    "This sign-out request was refused: it is not signed by %(university)s, "
+                    "is too old, or was already used. Nothing changed here; to sign out, use "
+                    "the menu."
+                )
                 % {"university": university},
             )
         if logout.idp_logout_ends_this_session(

@@ -131,6 +131,7 @@ def test_a_forged_or_stale_idp_logout_request_is_refused(client, ada, binding, a
             options[when] = _hour_ago()
     response = _idp_logout(client, ada, binding=binding, **options)
     assert response.status_code == 400
+    assert "This sign-out request was refused" in response.content.decode()
     assert signed_in_email(client) == "ada@univ.example"
     assert not SamlMessageUse.objects.filter(key__contains="logout_request").exists()
 

@@ -193,3 +193,19 @@ def test_a_folder_with_a_faulty_requirements_file_is_refused_whole(world, tmp_pa
         course_import(organization=world.course.organization, path=tmp_path / "out")
 
     assert invalid.value.problems == ["requirements.txt: line 1: 'numpy' is not name==version"]
+
+
+def test_an_imported_course_is_published_only_once_its_packages_are_ready(
+    world, tmp_path: Path
+) -> None:
+    world.course.published = True
+    world.course.save(update_fields=["published"])
+    course_export(course=world.course, destination=tmp_path / "out")
+    (tmp_path / "out/requirements.txt").write_text("ost-hello==1.0\n")
+
+    report = course_import(organization=world.course.organization, path=tmp_path / "out")
+
+    world.course.refresh_from_db()
+    assert not world.course.published
+    (outcome,) = [f for f in report.files if f.path == "requirements.txt"]
+    assert outcome.messages == ("The course stays unpublished until its packages are ready.",)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from courses.grading.gradebook import cohort_gradebook, kept_submission
+from courses.learn.selectors import exercise_statuses
 from courses.models import GradeRule, SubmissionStatus
 from tests.support.world import World, graded_submission, logged_in, teach_url
 
@@ -109,3 +110,12 @@ def test_a_ta_cannot_change_the_rule(world: World) -> None:
     assert response.status_code == 403
     world.course.refresh_from_db()
     assert world.course.grade_rule == GradeRule.BEST
+
+
+@pytest.mark.parametrize(("rule", "shown"), [(GradeRule.BEST, Decimal("4.5")), (GradeRule.LAST, 1)])
+def test_the_learner_sees_the_grade_that_counts(world: World, rule: str, shown: Decimal) -> None:
+    attempts(world, "4.5", "1")
+    world.course.grade_rule = rule
+    world.course.save(update_fields=["grade_rule"])
+    status = exercise_statuses(learner=world.student, exercise_ids=[world.exercise.pk])
+    assert (status[world.exercise.pk].state, status[world.exercise.pk].score) == ("graded", shown)

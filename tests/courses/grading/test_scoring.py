@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from courses.assignment import Check, ExerciseCell, Role
+from courses.assignment import Check, Exercise, ExerciseCell, Role
 from courses.grading.scoring import (
     MESSAGES,
     message,
@@ -182,3 +182,29 @@ def test_lines_after_a_hidden_part_are_numbered_as_the_learner_sees_them():
         "  line 2\n    assert f(a) == 3" in score_check(cell=cell, result=visible_failure).traceback
     )
     assert score_check(cell=cell, result=hidden_failure).traceback == ""
+
+
+def test_numpy_2_scalars_match_outputs_saved_with_numpy_1():
+    for expected, actual in [
+        ("True", "np.True_"),
+        ("1.5", "np.float64(1.5)"),
+        ("(3, 4)", "(np.int64(3), np.int64(4))"),
+    ]:
+        cell = test_cell(check=Check.OUTPUT, expected=expected)
+        assert score_check(cell=cell, result=outcome(value_repr=actual)).passed
+    cell = test_cell(check=Check.OUTPUT, expected="True")
+    assert not score_check(cell=cell, result=outcome(value_repr="np.False_")).passed
+
+
+def test_what_a_test_printed_is_part_of_its_output():
+    cell = test_cell(check=Check.OUTPUT, expected="5\n")
+    assert score_check(cell=cell, result=outcome(stdout="5\n")).passed
+    assert not score_check(cell=cell, result=outcome(stdout="4\n")).passed
+    assert not score_check(cell=cell, result=outcome(value_repr=None)).passed
+
+
+def test_three_thirds_of_a_point_add_up_to_one():
+    cells = tuple(replace(test_cell(1 / 3), grade_id=f"t{i}", index=i) for i in range(3))
+    results = {c.grade_id: outcome() for c in cells}
+    report = score_exercise(exercise=Exercise(format="otter", cells=cells), results=results)
+    assert (report.score, report.max_score) == (1.0, 1.0)

@@ -128,6 +128,10 @@ def test_a_forged_draft_changes_no_instructor_cell(setup) -> None:
 
 def test_a_draft_with_too_many_added_cells_is_refused(setup) -> None:
     _, _, base, client = setup
+    # the page knows the limit, and says it before the server has to
+    page = client.get(base).content.decode()
+    assert f'"max_added_cells": {services.MAX_ADDED_CELLS}' in page
+    assert "the most a notebook keeps: delete one to add another" in page
     added = [
         {"id": f"c{i}", "after": "", "cell_type": "code", "source": "pass"}
         for i in range(services.MAX_ADDED_CELLS + 1)

@@ -36,6 +36,12 @@ EXPECTS_ERROR = (
 )
 
 
+def test_a_test_steps_a_learners_generator_with_next(run_trusted):
+    answer = "def count():\n    yield 0\n    yield 1\n"
+    test = "g = count()\nassert next(g) == 0 and next(g) == 1\nassert next(g, 'done') == 'done'"
+    assert [(r.passed, r.error_message) for r in run_trusted(answer, test)] == [(True, "")]
+
+
 def test_a_test_may_delete_a_learner_function_and_restore_it(run_trusted):
     results = run_trusted(SQUARES, USES_SQUARES, "assert squares(2) == [1, 4]")
     assert [r.passed for r in results] == [True, True]
