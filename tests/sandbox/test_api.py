@@ -257,7 +257,10 @@ def processes_of(uids: set[int]) -> list[int]:
 
 def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
     streamed: list[dict[str, object]] = []
-    with Session(limits=Limits(cell_timeout_s=600), mode=mode) as session:
+    # Limits far beyond the test's own needs: on a busy machine the session's total run time
+    # must not end the interrupted cell before its interrupt does.
+    limits = Limits(cell_timeout_s=600, total_timeout_s=600)
+    with Session(limits=limits, mode=mode) as session:
         session.execute(
             "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
             on_output=streamed.append,
