@@ -7,9 +7,21 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from courses.grading.views import submissions as submission_views
+from courses.learn import views as learn_views
 from tests.browser.server import web_server
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.support.worker import celery_worker
+
+
+@pytest.fixture(autouse=True)
+def _short_event_streams_under_wsgi(request, monkeypatch) -> None:
+    """pytest-django's live_server is WSGI, where Django reads an event stream whole before
+    sending it: there a stream must end soon, or its thread outlives the tests and holds the
+    process's exit for up to EVENTS_MAX_S. (The uvicorn server, live_url, streams for real.)"""
+    if "live_server" in request.fixturenames:
+        monkeypatch.setattr(learn_views, "EVENTS_MAX_S", 1)
+        monkeypatch.setattr(submission_views, "EVENTS_MAX_S", 1)
 
 
 @pytest.fixture(scope="module", autouse=True)
