@@ -159,21 +159,26 @@ def _check_redirect_signature(auth: OneLogin_Saml2_Auth, request: HttpRequest, k
         raise LogoutRefused(f"The {kind}'s signature is not by the IdP's key")
 
 
+def _signed_message(auth: Any, request: HttpRequest, parameter: str, root: str) -> str:
+    """The IdP's message in `parameter`, once its signature is checked: the XML signature
+    on its `root` element when posted, the query string's when redirected."""
+    encoded, posted = _encoded(request, parameter)
+    if posted:
+        _check_xml_signature(
+            base64.b64decode(encoded, validate=True), _idp_certificates(auth.get_settings()), root
+        )
+    else:
+        _check_redirect_signature(auth, request, parameter)
+    return encoded
+
+
 def saml_logout_request_accept(*, request: HttpRequest, provider: Any, now: datetime) -> IdpLogout:
     """Check the IdP's LogoutRequest (signature, destination, issuer, freshness, first
     use) and build the signed LogoutResponse that answers it. Raises LogoutRefused."""
     auth = _auth(request, provider)
     saml_settings = auth.get_settings()
-    encoded, posted = _encoded(request, "SAMLRequest")
     try:
-        if posted:
-            _check_xml_signature(
-                base64.b64decode(encoded, validate=True),
-                _idp_certificates(saml_settings),
-                "LogoutRequest",
-            )
-        else:
-            _check_redirect_signature(auth, request, "SAMLRequest")
+        encoded = _signed_message(auth, request, "SAMLRequest", "LogoutRequest")
         logout_request = OneLogin_Saml2_Logout_Request(saml_settings, encoded)
         xml = logout_request.get_xml()
         logout_request.is_valid(_request_data(request), raise_exceptions=True)
@@ -230,16 +235,8 @@ def saml_logout_response_accept(
         raise LogoutRefused("No logout is pending in this browser")
     auth = _auth(request, provider)
     saml_settings = auth.get_settings()
-    encoded, posted = _encoded(request, "SAMLResponse")
     try:
-        if posted:
-            _check_xml_signature(
-                base64.b64decode(encoded, validate=True),
-                _idp_certificates(saml_settings),
-                "LogoutResponse",
-            )
-        else:
-            _check_redirect_signature(auth, request, "SAMLResponse")
+        encoded = _signed_message(auth, request, "SAMLResponse", "LogoutResponse")
         response = OneLogin_Saml2_Logout_Response(saml_settings, encoded)
         response.is_valid(_request_data(request), request_id=request_id, raise_exceptions=True)
         in_response_to = response.get_in_response_to()
