@@ -60,6 +60,8 @@ def test_an_instructor_authors_a_lesson_and_an_exercise(
     page.goto(_course_url(live_server, w))
     # a lesson with a live Markdown preview
     page.get_by_role("link", name="Add a lesson").click()
+    # teach.js marks the form once its preview listens: typing before that is not previewed.
+    expect(page.locator("form[data-preview='on']")).to_have_count(1)
     page.get_by_label("Title").fill("Vectors")
     page.get_by_label("Lesson text (Markdown)").fill("Some **bold** maths: $a^2 + b^2$")
     expect(page.locator("#markdown-preview strong")).to_have_text("bold")
