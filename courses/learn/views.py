@@ -18,6 +18,7 @@ from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
 from courses.cohorts.quotas import QuotaExceeded
+from courses.environments.selectors import environment_notice
 from courses.exercises.policy import attempts_left, late_state
 from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
 from courses.grading.views.submissions import submission_state
@@ -136,6 +137,7 @@ def exercise_view(
             "history": history,
             "can_submit": access.cohort is not None,
             "closed": not state.accepted or left == 0,
+            "environment": environment_notice(exercise_id=exercise.pk),
             "config": {
                 "strings": page_strings(),
                 "max_added_cells": services.MAX_ADDED_CELLS,
@@ -188,6 +190,10 @@ def page_strings() -> dict[str, str]:
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
             "instructor."
+        ),
+        "kernel_unavailable_environment": _(
+            "This course's software environment is not ready. Your work is kept; try again "
+            "in a minute."
         ),
         "kernel_no_answer": _(
             "Your kernel does not answer. Use “Restart kernel” to get a new one."
@@ -278,6 +284,10 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    notice = environment_notice(exercise_id=exercise_id)
+    if notice is not None:
+        # Nothing would start: say why (the page's draft keeps the learner's work).
+        return JsonResponse({"error": notice["message"], "environment": notice}, status=503)
     try:
         selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
     except QuotaExceeded as exc:
