@@ -122,9 +122,7 @@ def test_people_get_the_site_s_error_page_with_what_happened(guard) -> None:
     [(b"cookie", b"django_language=fr"), (b"accept-language", b"de-DE;q=0.9, fr-CA;q=0.8")],
 )
 def test_the_error_page_and_json_speak_the_reader_s_language(guard, header) -> None:
-    status, body = call(
-        guard, chunks=[b"x"], headers=[header, (b"content-length", b"50000000")]
-    )
+    status, body = call(guard, chunks=[b"x"], headers=[header, (b"content-length", b"50000000")])
     page = body.decode()
     assert status == 413 and '<html lang="fr">' in page
     assert "La requête est trop volumineuse" in page
