@@ -4,6 +4,7 @@ A plain library: no Django, nothing from the platform's packages.
 """
 
 from sandbox.capacity import memory_available_mib, raise_open_files_limit, sessions_that_fit
+from sandbox.environment_gc import Collected, collect_environments
 from sandbox.environments import (
     MAX_PINS,
     PinError,
@@ -32,6 +33,7 @@ from sandbox.state import shared_dir
 __all__ = [
     "MAX_PINS",
     "CellResult",
+    "Collected",
     "Kernel",
     "KernelPool",
     "Limits",
@@ -42,6 +44,7 @@ __all__ = [
     "SandboxUserError",
     "Session",
     "build_environment",
+    "collect_environments",
     "environment_key",
     "environment_path",
     "environment_ready",

@@ -7,6 +7,7 @@ succeeds; it cannot be published before. A worker host that lacks a ready enviro
 builds its own copy on first use (the pins are exact, so every host gets the same set).
 """
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -22,9 +23,18 @@ from courses.models import (
     Submission,
     SubmissionStatus,
 )
-from sandbox import SandboxUserError, build_environment, parse_pins, requirements_digest
+from sandbox import (
+    Collected,
+    SandboxUserError,
+    build_environment,
+    collect_environments,
+    environment_key,
+    parse_pins,
+    requirements_digest,
+)
 
 PROGRESS_CHARS = 4000  # the tail of the build's output kept for the instructor's page
+log = logging.getLogger(__name__)
 
 
 class EnvironmentNotReady(Exception):
@@ -134,3 +144,27 @@ def environment_runtime(*, course_id: int) -> Path | None:
     return build_environment(
         environment.requirements.splitlines(), index_url=settings.COURSE_PACKAGE_INDEX_URL
     )
+
+
+def environments_collect(*, now: float | None = None, dry_run: bool = False) -> Collected:
+    """Remove this host's course runtimes that no course's current packages need and that
+    nothing used for COURSE_RUNTIME_GRACE_S before `now` (epoch seconds); never one a
+    kernel runs in or a build writes (sandbox.collect_environments)."""
+    current = (
+        CourseEnvironment.objects.filter(courses__isnull=False)
+        .values_list("requirements", flat=True)
+        .distinct()
+    )
+    keep = {environment_key(requirements.splitlines()) for requirements in current}
+    collected = collect_environments(
+        keep=keep, grace_s=settings.COURSE_RUNTIME_GRACE_S, now=now, dry_run=dry_run
+    )
+    log.info(
+        "course runtimes: %s%d removed (%.1f MiB freed), %d unused but in use, %d recently used",
+        "(dry run) " if dry_run else "",
+        len(collected.removed),
+        collected.freed_bytes / 2**20,
+        len(collected.in_use),
+        len(collected.recent),
+    )
+    return collected
