@@ -20,7 +20,7 @@ from courses.catalog.selectors import course_outline, my_courses
 from courses.cohorts.quotas import QuotaExceeded
 from courses.environments.selectors import environment_notice
 from courses.exercises.policy import attempts_left, late_state
-from courses.exercises.selectors import attempt_limit, attempts_used, exercise_deadline
+from courses.exercises.selectors import attempts_used, exercise_terms
 from courses.grading.views.submissions import submission_state
 from courses.html import render_markdown
 from courses.learn import selectors, services, sessions
@@ -115,12 +115,11 @@ def exercise_view(
     access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
     user = user_of(request)
     cells = selectors.exercise_cells(exercise=exercise, learner=user)
-    deadline = exercise_deadline(exercise=exercise, learner=user)
+    deadline, max_attempts = exercise_terms(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
     history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
     left = attempts_left(
-        max_attempts=attempt_limit(exercise=exercise, learner=user),
-        used=attempts_used(exercise=exercise, learner=user),
+        max_attempts=max_attempts, used=attempts_used(exercise=exercise, learner=user)
     )
     args = [org_slug, course_slug, exercise_slug]
     return render(
