@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from courses.cohorts.quotas import QuotaKind, quota_consume
-from courses.exercises.services import exercise_create
+from courses.exercises.services import exercise_create, exercise_replace_notebook
 from courses.grading import services as grading_services
 from courses.learn import services
 from courses.learn.views import page_strings
@@ -403,3 +403,16 @@ def test_a_long_cell_can_be_collapsed_and_a_short_one_has_no_such_button(setup) 
     assert html.count('data-action="toggle-cell"') == 1
     assert 'aria-expanded="true" aria-controls="cell-1-body"' in html
     assert 'data-expand="Expand (40 lines)"' in html
+
+
+def test_a_new_version_of_the_notebook_shows_at_once_on_the_exercise_page(setup) -> None:
+    # given: the page seen once (its student version is kept for the next views)
+    _, exercise, base, client = setup
+    assert "for integers" not in client.get(base).content.decode()
+    # when: the instructor replaces the notebook
+    notebook = add_exercise()
+    notebook["cells"][0]["source"] = "Write `add(a, b)` for integers."
+    exercise_replace_notebook(exercise=exercise, notebook=as_json(notebook))
+    # then: the next view shows the new version
+    page = client.get(base).content.decode()
+    assert "for integers" in page
