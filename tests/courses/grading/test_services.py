@@ -314,7 +314,7 @@ def test_a_message_whose_pick_another_worker_claimed_grades_the_next_waiting_one
     # and our claim
     older, latest = _submit(enrollment, exercise), _submit(enrollment, exercise)
     pick = services.submission_pick_next
-    raced = []
+    raced: list[services.Claim | None] = []
 
     def pick_then_race(*, submission_id: int) -> int | None:
         picked = pick(submission_id=submission_id)
