@@ -4,6 +4,7 @@ notebook in the browser, its live kernel, drafts, the history of submissions).""
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -11,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from campus.payloads import json_loads_bounded
@@ -181,10 +183,15 @@ def page_strings() -> dict[str, str]:
             "Your kernel has been idle and will stop in about %(minutes)s min. Your draft "
             "is kept; run a cell to keep the kernel."
         ),
-        "kernel_evicted": _(
+        # %(limit)s is filled in by the page; the grammatical number follows the setting.
+        "kernel_evicted": ngettext(
+            "This kernel was closed because you opened a notebook in another exercise (at "
+            "most %(limit)s live kernel per learner). Your draft is kept. Run a cell to "
+            "start a new kernel.",
             "This kernel was closed because you opened notebooks in other exercises (at most "
             "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
-            "new kernel."
+            "new kernel.",
+            settings.INTERACTIVE_SESSIONS_PER_LEARNER,
         ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
