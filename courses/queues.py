@@ -25,6 +25,7 @@ VALIDATE_EXERCISE = "courses.tasks.validate_exercise"
 
 # courses.environments.tasks
 BUILD_ENVIRONMENT = "courses.tasks.build_environment"
+COLLECT_ENVIRONMENTS = "courses.tasks.collect_environments"
 
 # courses.learn.tasks
 INTERACTIVE_RUN = "courses.tasks.interactive_run"

@@ -4,10 +4,12 @@ A plain library: no Django, nothing from the platform's packages.
 """
 
 from sandbox.capacity import memory_available_mib, raise_open_files_limit, sessions_that_fit
+from sandbox.environment_gc import Collected, collect_environments
 from sandbox.environments import (
     MAX_PINS,
     PinError,
     build_environment,
+    build_percent,
     environment_key,
     environment_path,
     environment_ready,
@@ -32,6 +34,7 @@ from sandbox.state import shared_dir
 __all__ = [
     "MAX_PINS",
     "CellResult",
+    "Collected",
     "Kernel",
     "KernelPool",
     "Limits",
@@ -42,6 +45,8 @@ __all__ = [
     "SandboxUserError",
     "Session",
     "build_environment",
+    "build_percent",
+    "collect_environments",
     "environment_key",
     "environment_path",
     "environment_ready",

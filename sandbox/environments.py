@@ -19,6 +19,8 @@ configuration file and no PIP_* variables.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +28,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +41,29 @@ VERSION = re.compile(r"^([0-9]+!)?[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]
 MAX_PINS = 100
 STAMP_NAME = ".course-runtime"
 BASE_LINK = "_course_runtime_base.pth"
+# One lock file a runtime, `<root>/.locks/<key>`: held shared by every kernel (and zygote) of
+# the runtime while it lives, exclusively by its build and by its removal; its mtime is when
+# the runtime was last used (sandbox.environment_gc removes runtimes unused for long).
+LOCKS = ".locks"
 PIP_TIMEOUT_S = 1800
 Progress = Callable[[str], None]
+# The build's own progress lines, each with how far along it is (in percent); pip's
+# "Collecting" lines while resolving move it from the first figure towards the next.
+STEP_CREATING = "creating the environment"
+STEP_RESOLVING = "resolving"
+STEP_INSTALLING = "installing"
+STEP_READY = "ready"
+_STEPS = (
+    (STEP_READY, 100),
+    ("reusing ", 100),
+    ("built concurrently", 100),
+    ("Successfully installed", 95),
+    ("Installing collected packages", 85),
+    (STEP_INSTALLING + " ", 60),
+    ("nothing to install", 95),
+    (STEP_RESOLVING + " ", 20),
+    (STEP_CREATING, 10),
+)
 
 
 @dataclass(frozen=True)
@@ -131,9 +154,21 @@ def build_environment(
     final = environment_path(key)
     if environment_ready(key):
         progress(f"reusing {final.name[:12]}")
+        touch_lock(final)
         return final
-    root = state.shared_dir(environments_root())
-    building = Path(tempfile.mkdtemp(prefix=f".building-{key[:12]}-", dir=root))
+    state.shared_dir(environments_root())
+    with build_lock(final):
+        if environment_ready(key):
+            progress("built concurrently; using that one")
+            return final
+        _build(final, pins=pins, base=base, index_url=index_url, progress=progress)
+    progress(STEP_READY)
+    return final
+
+
+def _build(final: Path, *, pins: list[str], base: Path, index_url: str, progress: Progress) -> None:
+    key = final.name
+    building = Path(tempfile.mkdtemp(prefix=f".building-{key[:12]}-", dir=final.parent))
     try:
         _build_into(building, pins=pins, base=base, index_url=index_url, progress=progress)
         (building / STAMP_NAME).write_text(json.dumps({"pins": pins, "base": str(base)}) + "\n")
@@ -147,14 +182,12 @@ def build_environment(
             progress("built concurrently elsewhere; using that one")
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    progress("ready")
-    return final
 
 
 def _build_into(
     path: Path, *, pins: list[str], base: Path, index_url: str, progress: Progress
 ) -> None:
-    progress("creating the environment")
+    progress(STEP_CREATING)
     # No pip of its own: the kernel runtime's, found through the .pth line below, serves.
     _pip_run([str(runtime.BASE_PYTHON), "-m", "venv", "--without-pip", str(path)], progress)
     python = runtime.runtime_python(path)
@@ -163,7 +196,7 @@ def _build_into(
     base_site = runtime.site_packages(base)
     (site / BASE_LINK).write_text(f"import site; site.addsitedir({str(base_site)!r})\n")
     combined = combined_requirements(pins, runtime.REQUIREMENTS.read_text())
-    progress(f"resolving {len(pins)} pinned packages with the kernel runtime's")
+    progress(f"{STEP_RESOLVING} {len(pins)} pinned packages with the kernel runtime's")
     report = path / "resolution.json"
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
     source = ["--index-url", index_url, "--only-binary=:all:"]
@@ -175,7 +208,7 @@ def _build_into(
     ]
     report.unlink()
     if to_install:
-        progress(f"installing {len(to_install)}: {', '.join(sorted(to_install))}")
+        progress(f"{STEP_INSTALLING} {len(to_install)}: {', '.join(sorted(to_install))}")
         _pip_run([*pip, "install", "--no-deps", *source, *to_install], progress)
     else:
         progress("nothing to install beyond the kernel runtime")
@@ -248,6 +281,21 @@ def pip_message(lines: list[str]) -> str:
     return "\n".join(kept[-40:]) or "\n".join(lines[-10:]) or "pip failed without a message"
 
 
+def build_percent(progress: str) -> int:
+    """How far along a build is, from the latest of its progress lines (as passed to
+    `on_progress`, one a line): 0 before it starts, 100 once ready."""
+    collected = 0
+    for line in reversed(progress.splitlines()):
+        if line.startswith("Collecting "):
+            collected += 1
+            continue
+        for start, percent in _STEPS:
+            if line.startswith(start):
+                resolving = start == STEP_RESOLVING + " "
+                return min(percent + 2 * collected, 55) if resolving else percent
+    return 0
+
+
 def is_complete(path: Path) -> bool:
     return (path / STAMP_NAME).is_file()
 
@@ -259,3 +307,47 @@ def runtime_folders(runtime_dir: Path | None) -> list[Path]:
     if runtime_dir is None or runtime_dir.absolute() == base:
         return [base]
     return [runtime_dir.absolute(), base]
+
+
+def lock_file(runtime_dir: Path) -> Path:
+    return runtime_dir.parent / LOCKS / runtime_dir.name
+
+
+def touch_lock(runtime_dir: Path) -> None:
+    """Record that the runtime is used now (the lock file's mtime)."""
+    lock = lock_file(runtime_dir)
+    lock.parent.mkdir(mode=0o700, exist_ok=True)
+    lock.touch()
+
+
+@contextlib.contextmanager
+def build_lock(runtime_dir: Path) -> Iterator[None]:
+    """Held while the runtime is built: no kernel of it, and no removal, meanwhile."""
+    touch_lock(runtime_dir)
+    fd = os.open(lock_file(runtime_dir), os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.utime(fd)
+        os.close(fd)
+
+
+class RuntimeHold:
+    """A shared lock on a course runtime, for as long as a kernel or zygote of it lives:
+    sandbox.environment_gc never removes a runtime held. release() is idempotent."""
+
+    def __init__(self, runtime_dir: Path) -> None:
+        touch_lock(runtime_dir)
+        self._fd = os.open(lock_file(runtime_dir), os.O_RDWR | os.O_CLOEXEC)
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        if not is_complete(runtime_dir):
+            # Removed (or never built) before the lock was ours.
+            self.release()
+            raise SandboxInfraError(f"the course runtime at {runtime_dir} is not built")
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.utime(fd)  # last used: now
+            os.close(fd)

@@ -53,6 +53,8 @@ class Kernel:
         self.kernel_dir = kernel_dir
         self.cgroup = cgroup
         self.lease = lease
+        # Called once the kernel is destroyed (a course runtime's hold is released so).
+        self.on_destroyed: list[Callable[[], None]] = []
         self.stopped_by: str | None = None
         self.output_used = 0
         self.run_deadline: float | None = None
@@ -220,6 +222,8 @@ class Kernel:
         finally:
             if self.lease is not None:
                 self.lease.release()
+            for callback in self.on_destroyed:
+                callback()
             self._destroyed.set()
 
     def __enter__(self) -> Kernel:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sandbox import client, isolation, seccomp, slots, zygote
 from sandbox.cgroups import Cgroup
+from sandbox.environments import RuntimeHold
 from sandbox.hostdir import (
     CONNECTION_FILE,
     make_host_dir,
@@ -55,14 +56,16 @@ def start_kernel(
     mode = mode or sandbox_mode()
     if runtime_dir is not None and mode == "zygote":
         mode = "bwrap"
-    if mode == "insecure":
-        kernel = _start_insecure(limits, runtime_dir)
-    elif mode == "bwrap":
-        kernel = _start_bwrap(limits, runtime_dir)
-    elif mode == "zygote":
-        kernel = zygote.start_kernel(limits=limits)
-    else:
-        raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
+    # While the kernel lives, its course runtime is not collected (sandbox.environment_gc).
+    hold = RuntimeHold(runtime_dir) if runtime_dir is not None else None
+    try:
+        kernel = _start(limits, mode, runtime_dir)
+    except BaseException:
+        if hold is not None:
+            hold.release()
+        raise
+    if hold is not None:
+        kernel.on_destroyed.append(hold.release)
     if wait:
         try:
             kernel.wait_ready()
@@ -70,6 +73,16 @@ def start_kernel(
             kernel.shutdown()
             raise
     return kernel
+
+
+def _start(limits: Limits, mode: str, runtime_dir: Path | None) -> Kernel:
+    if mode == "insecure":
+        return _start_insecure(limits, runtime_dir)
+    if mode == "bwrap":
+        return _start_bwrap(limits, runtime_dir)
+    if mode == "zygote":
+        return zygote.start_kernel(limits=limits)
+    raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
 
 
 class PopenProcess:

@@ -7,24 +7,39 @@ succeeds; it cannot be published before. A worker host that lacks a ready enviro
 builds its own copy on first use (the pins are exact, so every host gets the same set).
 """
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Concat, Right
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from courses import queues
 from courses.models import (
     Course,
     CourseEnvironment,
+    Enrollment,
+    EnrollmentRole,
     EnvironmentStatus,
     Submission,
     SubmissionStatus,
 )
-from sandbox import SandboxUserError, build_environment, parse_pins, requirements_digest
+from sandbox import (
+    Collected,
+    SandboxUserError,
+    build_environment,
+    collect_environments,
+    environment_key,
+    parse_pins,
+    requirements_digest,
+)
 
 PROGRESS_CHARS = 4000  # the tail of the build's output kept for the instructor's page
+log = logging.getLogger(__name__)
 
 
 class EnvironmentNotReady(Exception):
@@ -83,10 +98,12 @@ def environment_build(*, environment_id: int) -> None:
         )
     except SandboxUserError as exc:
         _update(environment_id, status=EnvironmentStatus.REFUSED, message=str(exc), done=True)
+        _tell_instructors(environment_id, str(exc))
         return
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _update(environment_id, status=EnvironmentStatus.FAILED, message=message, done=True)
+        _tell_instructors(environment_id, message)
         raise
     _update(environment_id, status=EnvironmentStatus.READY, done=True)
     _send_waiting_submissions(environment_id)
@@ -96,6 +113,38 @@ def _update(environment_id: int, *, done: bool = False, **fields: object) -> Non
     if done:
         fields["finished_at"] = timezone.now()
     CourseEnvironment.objects.filter(pk=environment_id).update(**fields)
+
+
+def _tell_instructors(environment_id: int, message: str) -> None:
+    """One email to each instructor of each course of the environment: what pip said and
+    where to change the pins (learners are told that their instructors know)."""
+    courses = Course.objects.filter(environment_id=environment_id).select_related("organization")
+    messages = []
+    for course in courses:
+        url = settings.SITE_URL.rstrip("/") + reverse(
+            "courses:teach:environment", args=[course.organization.slug, course.slug]
+        )
+        context = {"course": course, "message": message, "settings_url": url}
+        subject = render_to_string("courses/environments/email/failed_subject.txt", context)
+        body = render_to_string("courses/environments/email/failed_body.txt", context)
+        emails = (
+            Enrollment.objects.filter(cohort__course=course, role=EnrollmentRole.INSTRUCTOR)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+            .distinct()
+        )
+        messages += [
+            EmailMessage(
+                settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject.strip(),
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [email],
+            )
+            for email in emails
+        ]
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
 
 
 def _append_progress(environment_id: int, line: str) -> None:
@@ -134,3 +183,27 @@ def environment_runtime(*, course_id: int) -> Path | None:
     return build_environment(
         environment.requirements.splitlines(), index_url=settings.COURSE_PACKAGE_INDEX_URL
     )
+
+
+def environments_collect(*, now: float | None = None, dry_run: bool = False) -> Collected:
+    """Remove this host's course runtimes that no course's current packages need and that
+    nothing used for COURSE_RUNTIME_GRACE_S before `now` (epoch seconds); never one a
+    kernel runs in or a build writes (sandbox.collect_environments)."""
+    current = (
+        CourseEnvironment.objects.filter(courses__isnull=False)
+        .values_list("requirements", flat=True)
+        .distinct()
+    )
+    keep = {environment_key(requirements.splitlines()) for requirements in current}
+    collected = collect_environments(
+        keep=keep, grace_s=settings.COURSE_RUNTIME_GRACE_S, now=now, dry_run=dry_run
+    )
+    log.info(
+        "course runtimes: %s%d removed (%.1f MiB freed), %d unused but in use, %d recently used",
+        "(dry run) " if dry_run else "",
+        len(collected.removed),
+        collected.freed_bytes / 2**20,
+        len(collected.in_use),
+        len(collected.recent),
+    )
+    return collected

@@ -11,3 +11,10 @@ def build_environment(environment_id: int) -> None:
     """Resolve and build a course environment (minutes); a redelivered message builds
     again, which is safe: a build completes by an atomic rename, or reuses what exists."""
     services.environment_build(environment_id=environment_id)
+
+
+@shared_task(name=queues.COLLECT_ENVIRONMENTS)
+def collect_environments() -> dict[str, object]:
+    """Remove this host's course runtimes no course uses any more (beat, daily)."""
+    collected = services.environments_collect()
+    return {"removed": collected.removed, "freed_bytes": collected.freed_bytes}

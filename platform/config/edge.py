@@ -13,6 +13,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from campus.payloads import MAX_JSON_DEPTH, json_depth_exceeds
 
@@ -28,32 +33,69 @@ FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 
 
 class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A request refused at the edge; `message` is lazy, translated when answered."""
+
+    def __init__(self, status: int, message: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
 
 
+# Headings of the error page, by status.
+HEADINGS = {
+    400: _("This request cannot be read"),
+    408: _("The request took too long to arrive"),
+    413: _("The request is too large"),
+}
+
+
 def too_large(max_bytes: int) -> Refused:
     return Refused(
         413,
-        f"The request is larger than {max_bytes // (1024 * 1024)} MB, the most this site "
-        "accepts. Send a smaller file or notebook.",
+        format_lazy(
+            _(
+                "The request is larger than {mb} MB, the most this site accepts. "
+                "Send a smaller file or notebook."
+            ),
+            mb=max_bytes // (1024 * 1024),
+        ),
     )
 
 
-async def refuse(send: Send, error: Refused, *, as_json: bool) -> None:
-    """Answer `error` in the form the caller reads: JSON for scripts, a short page else."""
+def language(headers: dict[bytes, bytes]) -> str:
+    """The reader's language as Django's middleware would choose it: cookie, then the
+    browser's Accept-Language, then the site's default (Django needs a request for this)."""
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    wanted = [cookies.get(settings.LANGUAGE_COOKIE_NAME, "")]
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    wanted += [part.split(";")[0].strip() for part in accept.split(",")]
+    for code in wanted:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def answer(error: Refused, *, as_json: bool) -> tuple[bytes, bytes]:
+    """The body and content type: JSON for scripts, the site's error page for people."""
     if as_json:
-        body = json.dumps({"error": error.message}).encode()
-        content_type = b"application/json"
-    else:
-        body = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{error.status}'
-            f"</title></head><body><h1>{error.message}</h1>"
-            '<p><a href="/">Open Science Training</a></p></body></html>'
-        ).encode()
-        content_type = b"text/html; charset=utf-8"
+        return json.dumps({"error": str(error.message)}).encode(), b"application/json"
+    page = render_to_string(
+        "errors/edge.html",
+        {
+            "code": error.status,
+            "heading": HEADINGS.get(error.status, error.message),
+            "message": error.message,
+        },
+    )
+    return page.encode(), b"text/html; charset=utf-8"
+
+
+async def refuse(send: Send, error: Refused, *, as_json: bool, lang: str) -> None:
+    """Answer `error` in the reader's language and the form they read."""
+    with translation.override(lang):
+        body, content_type = answer(error, as_json=as_json)
     await send(
         {
             "type": "http.response.start",
@@ -104,12 +146,17 @@ class RequestGuard:
                 if json_depth_exceeds(body, max_depth=self.max_json_depth):
                     raise Refused(
                         400,
-                        f"The request's JSON is nested more than {self.max_json_depth} levels "
-                        "deep; this site never needs that much.",
+                        format_lazy(
+                            _(
+                                "The request's JSON is nested more than {depth} levels deep; "
+                                "this site never needs that much."
+                            ),
+                            depth=self.max_json_depth,
+                        ),
                     )
                 receive = _replay(body, receive)
         except Refused as error:
-            await refuse(send, error, as_json=as_json)
+            await refuse(send, error, as_json=as_json, lang=language(headers))
             return
         started = False
 
@@ -122,7 +169,7 @@ class RequestGuard:
             await self.app(scope, receive, watched)
         except Refused as error:  # raised by a counted form body, inside Django's read
             if not started:
-                await refuse(send, error, as_json=as_json)
+                await refuse(send, error, as_json=as_json, lang=language(headers))
 
     async def _read(self, receive: Receive, max_bytes: int, timeout_s: float) -> bytes:
         body = bytearray()
@@ -163,7 +210,16 @@ class RequestGuard:
 
 
 def _slow(timeout_s: float) -> Refused:
-    return Refused(408, f"The request's body did not arrive within {timeout_s:g} s.")
+    return Refused(
+        408,
+        format_lazy(
+            _(
+                "The request's body did not arrive within {seconds} s. "
+                "Check your connection and send it again."
+            ),
+            seconds=f"{timeout_s:g}",
+        ),
+    )
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -309,6 +309,16 @@ COURSE_PACKAGE_INDEX_URL = env_str(
     "COURSE_PACKAGE_INDEX_URL", os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple")
 )
 COURSE_RUNTIME_POOL_SIZE = env_int("COURSE_RUNTIME_POOL_SIZE", 0)
+# A course runtime no course's current packages need is removed once nothing used it for
+# this long (a course switching back within it finds its runtime still built); the task
+# that removes them runs on a worker of each host's state folder (`manage.py
+# collect_course_runtimes` on the others).
+COURSE_RUNTIME_GRACE_S = float(env_str("COURSE_RUNTIME_GRACE_DAYS", "7")) * 24 * 3600
+CELERY_BEAT_SCHEDULE["collect-course-runtimes"] = {
+    "task": "courses.tasks.collect_environments",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
 
 # --- Grading ---
 GRADING_MAX_RETRIES = env_int("GRADING_MAX_RETRIES", 3)

@@ -75,10 +75,15 @@ class KernelLike(Protocol):
 
 @dataclass(frozen=True)
 class CheckCell:
-    """One test cell: ``key`` names it in the results; ``code`` is run on the trusted side."""
+    """One test cell: ``key`` names it in the results; ``code`` is run on the trusted side.
+
+    With ``doctest``, ``code`` is a doctest (otter's and okpy's OK format): its examples run
+    in turn and each one's output must be what it expects, as python's doctest checks it.
+    """
 
     key: str
     code: str
+    doctest: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,12 @@ class TrustedRunner:
     def _run_one(self, cell: CheckCell) -> CheckResult:
         if self._dead:
             return _failed(cell, self._dead)
-        msg = {"op": "run", "code": cell.code, "timeout": self.cell_timeout_s}
+        msg = {
+            "op": "run",
+            "code": cell.code,
+            "timeout": self.cell_timeout_s,
+            "doctest": cell.doctest,
+        }
         reply = self._checked_call(msg, expect="result", wait_s=self.cell_timeout_s + 5)
         return _failed(cell, self._dead) if reply is None else _result(cell.key, reply)
 

@@ -106,3 +106,25 @@ def test_the_site_is_served_behind_the_guard() -> None:
     from config.asgi import application
 
     assert isinstance(application, RequestGuard)
+
+
+def test_people_get_the_site_s_error_page_with_what_happened(guard) -> None:
+    status, body = call(guard, chunks=[b"x"], headers=[(b"content-length", b"50000000")])
+    page = body.decode()
+    assert status == 413
+    assert 'class="site-header"' in page and 'class="card narrow error-page"' in page
+    assert "The request is too large" in page and "larger than 0 MB" in page
+    assert 'href="/"' in page  # a way back
+
+
+@pytest.mark.parametrize(
+    "header",
+    [(b"cookie", b"django_language=fr"), (b"accept-language", b"de-DE;q=0.9, fr-CA;q=0.8")],
+)
+def test_the_error_page_and_json_speak_the_reader_s_language(guard, header) -> None:
+    status, body = call(guard, chunks=[b"x"], headers=[header, (b"content-length", b"50000000")])
+    page = body.decode()
+    assert status == 413 and '<html lang="fr">' in page
+    assert "La requête est trop volumineuse" in page
+    status, body = call(guard, chunks=[b"[" * 400 + b"]" * 400], headers=[*JSON, header])
+    assert status == 400 and "imbriqué" in json.loads(body)["error"]

@@ -4,6 +4,7 @@ kernels run in them (read-only) apart from the kernel runtime's."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from sandbox import (
     SandboxUserError,
     build_environment,
+    collect_environments,
     environment_key,
     environment_path,
     launch,
@@ -74,7 +76,8 @@ def test_a_built_set_is_reused_and_nothing_is_built_twice(
     again = build_environment(PINS[::-1], index_url=package_index, on_progress=lines.append)
     assert again == course_runtime
     assert lines == [f"reusing {course_runtime.name[:12]}"]
-    assert [p.name for p in course_runtime.parent.iterdir()] == [course_runtime.name]
+    built = [p.name for p in course_runtime.parent.iterdir() if not p.name.startswith(".")]
+    assert built == [course_runtime.name]
 
 
 @pytest.fixture(params=["bwrap", "zygote"])
@@ -144,3 +147,12 @@ def test_kernels_cannot_change_the_course_runtime(course_kernel, course_runtime:
     )
     stamp = json.loads((course_runtime / ".course-runtime").read_text())
     assert stamp["pins"] == PINS
+
+
+def test_a_runtime_a_kernel_runs_in_is_never_collected(course_kernel, course_runtime: Path) -> None:
+    # No course needs it and the grace period is long past: only the kernel keeps it.
+    collected = collect_environments(keep=set(), grace_s=0, now=time.time() + 365 * 86400)
+    assert collected.in_use == [course_runtime.name] and collected.removed == []
+    assert stdout(course_kernel.execute("import ost_hello\nprint('still here')")) == (
+        "still here\n"
+    )

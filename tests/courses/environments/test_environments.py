@@ -1,19 +1,30 @@
 """Course environments: pins declared on the settings page (and in the course folder),
 built once per set by a worker, and the course's notebooks graded in them."""
 
+import io
+import json
+import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import nbformat
 import pytest
+from django.core.management import call_command
 
 from courses import queues
 from courses.catalog.folder import CourseFolderInvalid, course_export
 from courses.catalog.services import course_import
-from courses.environments.services import environment_build, environment_request
+from courses.environments.services import (
+    environment_build,
+    environment_request,
+    environments_collect,
+)
+from courses.environments.tasks import collect_environments as collect_environments_task
 from courses.exercises.services import exercise_create
 from courses.grading import kernels, services
 from courses.models import CourseEnvironment, EnvironmentStatus, Submission, SubmissionStatus
+from sandbox import environment_key, environment_path
 from tests.support.exercises import _meta, answered, as_json
 from tests.support.factories import EnrollmentFactory, ModuleFactory
 from tests.support.package_index import GREETING
@@ -209,3 +220,53 @@ def test_an_imported_course_is_published_only_once_its_packages_are_ready(
     assert not world.course.published
     (outcome,) = [f for f in report.files if f.path == "requirements.txt"]
     assert outcome.messages == ("The course stays unpublished until its packages are ready.",)
+
+
+def _built(pins: list[str], *, age_days: float) -> Path:
+    """A course runtime on disk as a build leaves it, last used `age_days` ago."""
+    folder = environment_path(environment_key(pins))
+    folder.mkdir(parents=True)
+    (folder / ".course-runtime").write_text(json.dumps({"pins": pins}) + "\n")
+    then = time.time() - age_days * 86400
+    os.utime(folder / ".course-runtime", (then, then))
+    os.utime(folder, (then, then))
+    return folder
+
+
+def test_runtimes_no_course_needs_any_more_are_collected_after_the_grace_period(
+    world, tmp_path: Path, monkeypatch, settings
+) -> None:
+    # given: a course that changed its packages, a course deleted, a course unchanged
+    monkeypatch.setenv("SANDBOX_COURSE_RUNTIMES", str(tmp_path))
+    settings.COURSE_RUNTIME_GRACE_S = 7 * 86400
+    other = EnrollmentFactory(cohort__course__organization=world.course.organization).cohort.course
+    gone = EnrollmentFactory(cohort__course__organization=world.course.organization).cohort.course
+    environment_request(course=world.course, requirements="ost-hello==1.0")
+    environment_request(course=other, requirements="ost-beta==1.0")
+    environment_request(course=gone, requirements="ost-alpha==1.0")
+    current = _built(["ost-hello==1.0"], age_days=30)
+    changed = _built(["ost-beta==1.0"], age_days=30)
+    deleted = _built(["ost-alpha==1.0"], age_days=30)
+    environment_request(course=other, requirements="ost-beta==2.0")
+    gone.delete()
+
+    # when
+    out = io.StringIO()
+    call_command("collect_course_runtimes", stdout=out)
+
+    # then
+    assert current.is_dir() and not changed.exists() and not deleted.exists()
+    assert out.getvalue().startswith("Removed 2 course runtime(s)")
+
+
+def test_the_beat_task_keeps_a_runtime_used_within_the_grace_period(
+    world, tmp_path: Path, monkeypatch, settings
+) -> None:
+    monkeypatch.setenv("SANDBOX_COURSE_RUNTIMES", str(tmp_path))
+    settings.COURSE_RUNTIME_GRACE_S = 7 * 86400
+    unused = _built(["ost-beta==1.0"], age_days=6)
+
+    assert collect_environments_task() == {"removed": [], "freed_bytes": 0}
+    collected = environments_collect(now=time.time() + 2 * 86400)
+
+    assert collected.removed == [unused.name] and not unused.exists()
