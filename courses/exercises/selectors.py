@@ -1,6 +1,8 @@
 """Reads on exercises: the parsed notebook, and the policy that applies to one learner (their
 cohort's overrides and their own extension over the exercise's settings)."""
 
+import hashlib
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,6 +24,12 @@ def parsed_exercise(exercise: Exercise) -> ParsedExercise:
     return parse_exercise(data=exercise.source)
 
 
+def source_version(exercise: Exercise) -> str:
+    """A digest of the instructor's notebook: an edited notebook is a new version (what
+    caches of its student version are kept under)."""
+    return hashlib.blake2b(json.dumps(exercise.source).encode(), digest_size=16).hexdigest()
+
+
 def cohort_settings(*, exercise: Exercise, learner: User) -> CohortExercise | None:
     """The learner's cohort's own settings for the exercise, when it has any."""
     return CohortExercise.objects.filter(
@@ -32,8 +40,20 @@ def cohort_settings(*, exercise: Exercise, learner: User) -> CohortExercise | No
 
 
 def exercise_deadline(*, exercise: Exercise, learner: User) -> Deadline:
-    extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
     override = cohort_settings(exercise=exercise, learner=learner)
+    return _deadline(exercise=exercise, learner=learner, override=override)
+
+
+def exercise_terms(*, exercise: Exercise, learner: User) -> tuple[Deadline, int | None]:
+    """The learner's deadline and attempt limit (as exercise_deadline and attempt_limit),
+    with one look-up of their cohort's settings: the exercise page shows both."""
+    override = cohort_settings(exercise=exercise, learner=learner)
+    deadline = _deadline(exercise=exercise, learner=learner, override=override)
+    return deadline, _attempt_limit(exercise=exercise, override=override)
+
+
+def _deadline(*, exercise: Exercise, learner: User, override: CohortExercise | None) -> Deadline:
+    extension = Extension.objects.filter(exercise=exercise, learner=learner).first()
     due_at = (override and override.due_at) or exercise.due_at
     hard = (override and override.hard_deadline) or exercise.hard_deadline
     if extension is not None:
@@ -60,6 +80,10 @@ def late_penalty_percent(*, exercise: Exercise, learner: User, submitted_at: dat
 def attempt_limit(*, exercise: Exercise, learner: User) -> int | None:
     """How many attempts the learner has in all: their cohort's limit, else the exercise's."""
     override = cohort_settings(exercise=exercise, learner=learner)
+    return _attempt_limit(exercise=exercise, override=override)
+
+
+def _attempt_limit(*, exercise: Exercise, override: CohortExercise | None) -> int | None:
     return (override and override.max_attempts) or exercise.max_attempts
 
 

@@ -6,14 +6,14 @@ tests are never in what these functions return.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from campus.models import User
 from courses.assignment import student_notebook
 from courses.cohorts.quotas import QuotaKind, quota_check
-from courses.exercises.selectors import parsed_exercise
+from courses.exercises.selectors import parsed_exercise, source_version
 from courses.grading.gradebook import attempt_rank
 from courses.html import render_markdown
 from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
@@ -160,27 +160,49 @@ def added_cells_clean(added: Any, *, keys: list[str]) -> list[dict[str, str]]:
 
 
 def _instructor_cells(*, exercise: Exercise, draft: dict[str, str]) -> list[NotebookCell]:
+    return [
+        replace(cell, source=draft[cell.key])
+        if _drafted(cell.cell_type, cell.role) and cell.key in draft
+        else cell
+        for cell in student_cells(exercise=exercise)
+    ]
+
+
+# The student version's cells by version of the instructor's notebook, in each process:
+# parsing and converting a notebook takes 1-5 ms, and a class opens the same one all day.
+_STUDENT_CELLS: dict[str, tuple[NotebookCell, ...]] = {}
+STUDENT_CELLS_KEPT = 256
+
+
+def student_cells(*, exercise: Exercise) -> tuple[NotebookCell, ...]:
+    """The student version's cells, without any learner's draft."""
+    version = source_version(exercise)
+    cells = _STUDENT_CELLS.get(version)
+    if cells is None:
+        cells = _student_cells_of(exercise)
+        if len(_STUDENT_CELLS) >= STUDENT_CELLS_KEPT:  # the oldest version goes first
+            _STUDENT_CELLS.pop(next(iter(_STUDENT_CELLS)), None)
+        _STUDENT_CELLS[version] = cells
+    return cells
+
+
+def _student_cells_of(exercise: Exercise) -> tuple[NotebookCell, ...]:
     notebook = student_notebook(exercise=parsed_exercise(exercise))
     cells = []
     for position, cell in enumerate(notebook.cells):
         meta = cell.metadata.get("nbgrader", {})
-        role = _role(meta)
-        key = _key(cell, position)
-        source = cell.source
-        if _drafted(cell.cell_type, role) and key in draft:
-            source = draft[key]
         cells.append(
             NotebookCell(
-                key=key,
+                key=_key(cell, position),
                 number=position + 1,
                 cell_type=cell.cell_type,
-                role=role,
-                source=source,
+                role=_role(meta),
+                source=cell.source,
                 grade_id=meta.get("grade_id"),
                 points=meta.get("points"),
             )
         )
-    return cells
+    return tuple(cells)
 
 
 def _drafted(cell_type: str, role: str) -> bool:

@@ -67,3 +67,28 @@ def test_my_courses_outline_lesson_and_exercise_pages_do_not_grow_with_the_cours
     before = _queries(client, "/courses/")
     _course_with(learner, modules=2, submissions=2)
     assert _queries(client, "/courses/") == before
+
+
+def test_each_page_of_a_class_clicking_through_costs_a_known_number_of_queries(
+    django_assert_num_queries,
+) -> None:
+    # given: a learner with a graded submission, a session already read once
+    learner = UserFactory()
+    client = Client()
+    client.force_login(learner)
+    course = _course_with(learner, modules=2, submissions=2)
+    submission = Submission.objects.filter(learner=learner).first()
+    base = f"/courses/{course.organization.slug}/{course.slug}/"
+    client.get("/courses/")
+    # when / then: session and user (2), then each page's own reads
+    for url, queries in [
+        ("/courses/", 7),  # enrollments, exercises, submissions, drafts, nav
+        (base, 11),  # course, admin?, enrollments, modules, lessons, exercises, statuses, nav
+        (f"{base}lessons/lesson-{course.pk}-0/", 7),  # course, admin?, enrollments, lesson, nav
+        # course, admin?, enrollments, exercise, draft, extension, cohort settings (once),
+        # history, attempts used, nav
+        (f"{base}exercises/add-0/", 12),
+        (f"/courses/submissions/{submission.pk}/", 3),  # the submission
+    ]:
+        with django_assert_num_queries(queries):
+            assert client.get(url).status_code == 200

@@ -8,12 +8,13 @@ from decimal import Decimal
 import nbformat
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from courses.cohorts.quotas import QuotaKind, quota_consume
-from courses.exercises.services import exercise_create
+from courses.exercises.services import exercise_create, exercise_replace_notebook
 from courses.grading import services as grading_services
 from courses.learn import services
+from courses.learn.views import page_strings
 from courses.models import CohortExercise, CohortQuota, Draft, Submission, SubmissionStatus
 from tests.support.exercises import add_exercise, as_json
 from tests.support.factories import EnrollmentFactory, ModuleFactory, UserFactory
@@ -92,6 +93,23 @@ def test_the_exercise_page_is_translated_into_french(setup) -> None:
     page = client.get(base, headers={"accept-language": "fr"}).content.decode()
     assert "Tout exécuter" in page
     assert "Redémarrer le noyau" in page
+
+
+@pytest.mark.parametrize(
+    ("limit", "language", "expected"),
+    [
+        (1, "en", "at most %(limit)s live kernel per learner"),
+        (2, "en", "at most %(limit)s live kernels per learner"),
+        (1, "fr", "au plus %(limit)s noyau actif par apprenant"),
+        (2, "fr", "au plus %(limit)s noyaux actifs par apprenant"),
+    ],
+)
+def test_the_closed_kernel_message_agrees_with_the_per_learner_limit(
+    setup, settings, limit, language, expected
+) -> None:
+    settings.INTERACTIVE_SESSIONS_PER_LEARNER = limit
+    with translation.override(language):
+        assert expected in page_strings()["kernel_evicted"]
 
 
 def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
@@ -385,3 +403,16 @@ def test_a_long_cell_can_be_collapsed_and_a_short_one_has_no_such_button(setup) 
     assert html.count('data-action="toggle-cell"') == 1
     assert 'aria-expanded="true" aria-controls="cell-1-body"' in html
     assert 'data-expand="Expand (40 lines)"' in html
+
+
+def test_a_new_version_of_the_notebook_shows_at_once_on_the_exercise_page(setup) -> None:
+    # given: the page seen once (its student version is kept for the next views)
+    _, exercise, base, client = setup
+    assert "for integers" not in client.get(base).content.decode()
+    # when: the instructor replaces the notebook
+    notebook = add_exercise()
+    notebook["cells"][0]["source"] = "Write `add(a, b)` for integers."
+    exercise_replace_notebook(exercise=exercise, notebook=as_json(notebook))
+    # then: the next view shows the new version
+    page = client.get(base).content.decode()
+    assert "for integers" in page
