@@ -176,12 +176,13 @@ def _own_cpu() -> float:
 
 def _intrinsic(notebook: dict[str, Any]) -> dict[str, float]:
     from sandbox.runtime import runtime_python
+    from sandbox.zygote import preload
 
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(notebook, file)
         file.flush()
         out = subprocess.run(
-            [str(runtime_python()), str(INTRINSIC), file.name],
+            [str(runtime_python()), str(INTRINSIC), file.name, ",".join(preload())],
             check=True,
             stdout=subprocess.PIPE,
             text=True,
