@@ -11,8 +11,9 @@ Building resolves first (pip's resolver, wheels only), so an unknown or conflict
 refused with pip's own message before anything is installed; then it installs the resolved
 packages into a temporary folder renamed into place once complete. A course's packages are
 the instructor's choice, not the platform's: none of their code runs on the host (no
-interpreter of a course runtime starts after its packages are in), and their kernels are
-started by bubblewrap as the slot uid, never forked from the root zygote (sandbox.launch).
+interpreter of a course runtime starts after its packages are in), and their kernels load
+them as the slot uid: started by bubblewrap, or forked from the runtime's own zygote, which
+runs the kernel runtime's interpreter and never imports them (sandbox.course_zygotes).
 Packages come from one index (`index_url`) and nowhere else: pip runs with no
 configuration file and no PIP_* variables.
 """
@@ -47,6 +48,23 @@ BASE_LINK = "_course_runtime_base.pth"
 LOCKS = ".locks"
 PIP_TIMEOUT_S = 1800
 Progress = Callable[[str], None]
+# The build's own progress lines, each with how far along it is (in percent); pip's
+# "Collecting" lines while resolving move it from the first figure towards the next.
+STEP_CREATING = "creating the environment"
+STEP_RESOLVING = "resolving"
+STEP_INSTALLING = "installing"
+STEP_READY = "ready"
+_STEPS = (
+    (STEP_READY, 100),
+    ("reusing ", 100),
+    ("built concurrently", 100),
+    ("Successfully installed", 95),
+    ("Installing collected packages", 85),
+    (STEP_INSTALLING + " ", 60),
+    ("nothing to install", 95),
+    (STEP_RESOLVING + " ", 20),
+    (STEP_CREATING, 10),
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,7 @@ def build_environment(
             progress("built concurrently; using that one")
             return final
         _build(final, pins=pins, base=base, index_url=index_url, progress=progress)
-    progress("ready")
+    progress(STEP_READY)
     return final
 
 
@@ -170,7 +188,7 @@ def _build(final: Path, *, pins: list[str], base: Path, index_url: str, progress
 def _build_into(
     path: Path, *, pins: list[str], base: Path, index_url: str, progress: Progress
 ) -> None:
-    progress("creating the environment")
+    progress(STEP_CREATING)
     # No pip of its own: the kernel runtime's, found through the .pth line below, serves.
     _pip_run([str(runtime.BASE_PYTHON), "-m", "venv", "--without-pip", str(path)], progress)
     python = runtime.runtime_python(path)
@@ -179,7 +197,7 @@ def _build_into(
     base_site = runtime.site_packages(base)
     (site / BASE_LINK).write_text(f"import site; site.addsitedir({str(base_site)!r})\n")
     combined = combined_requirements(pins, runtime.REQUIREMENTS.read_text())
-    progress(f"resolving {len(pins)} pinned packages with the kernel runtime's")
+    progress(f"{STEP_RESOLVING} {len(pins)} pinned packages with the kernel runtime's")
     report = path / "resolution.json"
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
     source = ["--index-url", index_url, "--only-binary=:all:"]
@@ -191,7 +209,7 @@ def _build_into(
     ]
     report.unlink()
     if to_install:
-        progress(f"installing {len(to_install)}: {', '.join(sorted(to_install))}")
+        progress(f"{STEP_INSTALLING} {len(to_install)}: {', '.join(sorted(to_install))}")
         _pip_run([*pip, "install", "--no-deps", *source, *to_install], progress)
     else:
         progress("nothing to install beyond the kernel runtime")
@@ -264,6 +282,21 @@ def pip_message(lines: list[str]) -> str:
     return "\n".join(kept[-40:]) or "\n".join(lines[-10:]) or "pip failed without a message"
 
 
+def build_percent(progress: str) -> int:
+    """How far along a build is, from the latest of its progress lines (as passed to
+    `on_progress`, one a line): 0 before it starts, 100 once ready."""
+    collected = 0
+    for line in reversed(progress.splitlines()):
+        if line.startswith("Collecting "):
+            collected += 1
+            continue
+        for start, percent in _STEPS:
+            if line.startswith(start):
+                resolving = start == STEP_RESOLVING + " "
+                return min(percent + 2 * collected, 55) if resolving else percent
+    return 0
+
+
 def is_complete(path: Path) -> bool:
     return (path / STAMP_NAME).is_file()
 
@@ -319,3 +352,15 @@ class RuntimeHold:
         if fd >= 0:
             os.utime(fd)  # last used: now
             os.close(fd)
+
+
+def module_names(runtime_dir: Path) -> list[str]:
+    """The top-level modules the course runtime's own site-packages hold (read from the
+    folder's names: nothing of the course is run to learn them)."""
+    names = set()
+    for entry in runtime.site_packages(runtime_dir).iterdir():
+        name = entry.name.split(".")[0]
+        if entry.suffix in (".py", ".so") or (entry.is_dir() and "." not in entry.name):
+            names.add(name)
+    names.discard("__pycache__")
+    return sorted(names)

@@ -11,14 +11,19 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Concat, Right
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from courses import queues
 from courses.models import (
     Course,
     CourseEnvironment,
+    Enrollment,
+    EnrollmentRole,
     EnvironmentStatus,
     Submission,
     SubmissionStatus,
@@ -93,10 +98,12 @@ def environment_build(*, environment_id: int) -> None:
         )
     except SandboxUserError as exc:
         _update(environment_id, status=EnvironmentStatus.REFUSED, message=str(exc), done=True)
+        _tell_instructors(environment_id, str(exc))
         return
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _update(environment_id, status=EnvironmentStatus.FAILED, message=message, done=True)
+        _tell_instructors(environment_id, message)
         raise
     _update(environment_id, status=EnvironmentStatus.READY, done=True)
     _send_waiting_submissions(environment_id)
@@ -106,6 +113,38 @@ def _update(environment_id: int, *, done: bool = False, **fields: object) -> Non
     if done:
         fields["finished_at"] = timezone.now()
     CourseEnvironment.objects.filter(pk=environment_id).update(**fields)
+
+
+def _tell_instructors(environment_id: int, message: str) -> None:
+    """One email to each instructor of each course of the environment: what pip said and
+    where to change the pins (learners are told that their instructors know)."""
+    courses = Course.objects.filter(environment_id=environment_id).select_related("organization")
+    messages = []
+    for course in courses:
+        url = settings.SITE_URL.rstrip("/") + reverse(
+            "courses:teach:environment", args=[course.organization.slug, course.slug]
+        )
+        context = {"course": course, "message": message, "settings_url": url}
+        subject = render_to_string("courses/environments/email/failed_subject.txt", context)
+        body = render_to_string("courses/environments/email/failed_body.txt", context)
+        emails = (
+            Enrollment.objects.filter(cohort__course=course, role=EnrollmentRole.INSTRUCTOR)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+            .distinct()
+        )
+        messages += [
+            EmailMessage(
+                settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject.strip(),
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [email],
+            )
+            for email in emails
+        ]
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
 
 
 def _append_progress(environment_id: int, line: str) -> None:

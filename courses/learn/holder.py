@@ -126,6 +126,7 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
         return held
     if held is not None:  # restarted meanwhile: that kernel is no longer the session's
         _end(held, state="")
+    _close_least_recent(learner_id, exercise_id, worker=worker)
     if not _reserve_slot():
         redis_client().delete(record_key(learner_id, exercise_id))
         return None
@@ -156,9 +157,18 @@ def _release_slot() -> None:
         _starting[0] -= 1
 
 
+def _close_least_recent(learner_id: int, exercise_id: int, *, worker: str) -> None:
+    """The learner's least recently used sessions beyond their limit close before the new
+    one reserves room: those held here end now, so a full worker has room for it at once."""
+    for record in sessions_close_least_recent(learner_id=learner_id, exercise_id=exercise_id):
+        closed = _held.get((learner_id, record["exercise_id"]))
+        if record["worker"] == worker and closed is not None and closed.sid == record["sid"]:
+            # Its page was told "evicted"; the stop sent to this worker will find nothing.
+            _end(closed, state="", report=False)
+
+
 def _start(learner_id: int, exercise_id: int, *, worker: str, sid: str) -> Held:
     """A new kernel for the session, held here (the record is removed if it fails)."""
-    sessions_close_least_recent(learner_id=learner_id, exercise_id=exercise_id)
     publish(learner_id, exercise_id, {"type": "kernel", "state": "starting"})
     course_id = (
         Exercise.objects.filter(pk=exercise_id).values_list("module__course_id", flat=True).first()
@@ -271,11 +281,15 @@ def _run_one(held: Held, run: dict[str, str]) -> bool:
     return False
 
 
-def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None:
+def _end(
+    held: Held, *, state: str, reason: str = "", wait: bool = True, report: bool = True
+) -> None:
     """Stop the kernel and forget the session; its record goes too if still this one's.
     `state` is announced to the page (nothing when empty). With `wait`, a cell running in
     another thread is ended first: its kernel is killed (a signal: safe from any thread)
-    and its thread lets go before the kernel's sockets close (zmq sockets are not)."""
+    and its thread lets go before the kernel's sockets close (zmq sockets are not).
+    Without `report`, the room it frees is not offered to the waiting line (the caller
+    takes it)."""
     with _held_lock:
         if _held.get((held.learner_id, held.exercise_id)) is held:
             del _held[(held.learner_id, held.exercise_id)]
@@ -298,7 +312,7 @@ def _end(held: Held, *, state: str, reason: str = "", wait: bool = True) -> None
         if reason:
             event["reason"] = reason
         publish(held.learner_id, held.exercise_id, event)
-    if not _stopping.is_set():
+    if report and not _stopping.is_set():
         report_load(held.worker)
 
 

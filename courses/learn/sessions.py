@@ -76,13 +76,12 @@ def record_ttl() -> int:
     return settings.INTERACTIVE_IDLE_TIMEOUT_S + 300
 
 
-def sessions_close_least_recent(*, learner_id: int, exercise_id: int) -> int:
-    """The per-learner limit (INTERACTIVE_SESSIONS_PER_LEARNER), before a new session of
-    `exercise_id` starts: the learner's least recently used sessions are closed until the
-    new one fits, and their pages say why. Returns how many were closed."""
+def _beyond_limit(learner_id: int, exercise_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """The learner's live sessions (exercise id, record) that a new session of
+    `exercise_id` would put beyond INTERACTIVE_SESSIONS_PER_LEARNER, least recent first."""
     limit = settings.INTERACTIVE_SESSIONS_PER_LEARNER
     if limit <= 0:
-        return 0
+        return []
     client = redis_client()
     others = []
     entries: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
@@ -90,21 +89,32 @@ def sessions_close_least_recent(*, learner_id: int, exercise_id: int) -> int:
     )
     for member, last_used in entries:
         other = int(member)
-        record = read_record(learner_id, other) if other != exercise_id else None
+        if other == exercise_id:
+            continue
+        record = read_record(learner_id, other)
         if record is None:
-            if other != exercise_id:
-                client.zrem(learner_key(learner_id), member)
+            client.zrem(learner_key(learner_id), member)
             continue
         others.append((last_used, other, record))
-    closing = sorted(others)[: max(0, len(others) - limit + 1)]
-    for _, other, record in closing:
+    return [(other, record) for _, other, record in sorted(others)[: len(others) - limit + 1]]
+
+
+def sessions_close_least_recent(*, learner_id: int, exercise_id: int) -> list[dict[str, Any]]:
+    """The per-learner limit (INTERACTIVE_SESSIONS_PER_LEARNER), before a new session of
+    `exercise_id` starts: the learner's least recently used sessions are closed until the
+    new one fits, and their pages say why. Returns the records of those closed (their
+    holders are sent a stop; a holder that is the caller may end them at once)."""
+    client = redis_client()
+    closing = _beyond_limit(learner_id, exercise_id)
+    for other, record in closing:
         # The record goes first, as for a restart: a run on that page starts afresh.
         client.delete(record_key(learner_id, other))
         client.zrem(learner_key(learner_id), other)
         send("stop", learner_id, other, worker=record["worker"], sid=record["sid"],
              reason="evicted")  # fmt: skip
+        limit = settings.INTERACTIVE_SESSIONS_PER_LEARNER
         publish(learner_id, other, {"type": "kernel", "state": "evicted", "limit": limit})
-    return len(closing)
+    return [record | {"exercise_id": other} for other, record in closing]
 
 
 # ------------------------------------------------------------------- the web's side
@@ -147,12 +157,21 @@ def session_run_request(
     runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code} for key, code in cells]
     worker = _live_holder(learner_id, exercise_id)
     if worker is None:
-        worker = routing.worker_pick()
+        worker = routing.worker_pick() or _freed_by_own_limit(learner_id, exercise_id)
         if worker is None and routing.workers_known()[0] > 0:
             session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs)
             return [run["run"] for run in runs]
     send("run", learner_id, exercise_id, worker=worker, runs=runs)
     return [run["run"] for run in runs]
+
+
+def _freed_by_own_limit(learner_id: int, exercise_id: int) -> str | None:
+    """When every worker is full but the learner is at their own limit, the worker holding
+    the session this one will close: it makes room there, so the learner does not wait."""
+    closing = _beyond_limit(learner_id, exercise_id)
+    if not closing or routing.worker_is_dead(closing[0][1]["worker"]):
+        return None
+    return str(closing[0][1]["worker"])
 
 
 def session_interrupt_request(*, learner_id: int, exercise_id: int) -> bool:

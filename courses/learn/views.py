@@ -4,6 +4,7 @@ notebook in the browser, its live kernel, drafts, the history of submissions).""
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -11,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from campus.payloads import json_loads_bounded
@@ -18,6 +20,7 @@ from courses import sse
 from courses.access import access_course, user_of
 from courses.catalog.selectors import course_outline, my_courses
 from courses.cohorts.quotas import QuotaExceeded
+from courses.environments.selectors import environment_notice
 from courses.exercises.policy import attempts_left, late_state
 from courses.exercises.selectors import attempts_used, exercise_terms
 from courses.grading.views.submissions import submission_state
@@ -135,6 +138,7 @@ def exercise_view(
             "history": history,
             "can_submit": access.cohort is not None,
             "closed": not state.accepted or left == 0,
+            "environment": environment_notice(exercise_id=exercise.pk),
             "config": {
                 "strings": page_strings(),
                 "max_added_cells": services.MAX_ADDED_CELLS,
@@ -179,14 +183,23 @@ def page_strings() -> dict[str, str]:
             "Your kernel has been idle and will stop in about %(minutes)s min. Your draft "
             "is kept; run a cell to keep the kernel."
         ),
-        "kernel_evicted": _(
+        # %(limit)s is filled in by the page; the grammatical number follows the setting.
+        "kernel_evicted": ngettext(
+            "This kernel was closed because you opened a notebook in another exercise (at "
+            "most %(limit)s live kernel per learner). Your draft is kept. Run a cell to "
+            "start a new kernel.",
             "This kernel was closed because you opened notebooks in other exercises (at most "
             "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
-            "new kernel."
+            "new kernel.",
+            settings.INTERACTIVE_SESSIONS_PER_LEARNER,
         ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
             "instructor."
+        ),
+        "kernel_unavailable_environment": _(
+            "This course's software environment is not ready. Your work is kept; try again "
+            "in a minute."
         ),
         "kernel_no_answer": _(
             "Your kernel does not answer. Use “Restart kernel” to get a new one."
@@ -277,6 +290,10 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
+    notice = environment_notice(exercise_id=exercise_id)
+    if notice is not None:
+        # Nothing would start: say why (the page's draft keeps the learner's work).
+        return JsonResponse({"error": notice["message"], "environment": notice}, status=503)
     try:
         selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
     except QuotaExceeded as exc:

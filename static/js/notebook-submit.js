@@ -80,8 +80,14 @@
     cell.appendChild(pre);
   }
 
+  // While the course's environment is being prepared (or failed), a queued submission
+  // waits for it: the server's notice says so, and stays until grading starts.
+  var environmentNotice = null;
+
   function showState(state) {
-    if (state.status === "queued") say(S.submit_queued);
+    if (state.environment !== undefined) environmentNotice = state.environment;
+    if (state.status === "queued" && environmentNotice) say(environmentNotice.message, "notice");
+    else if (state.status === "queued") say(S.submit_queued);
     else if (state.status === "running") say(S.submit_running);
     else if (state.status === "graded") {
       say(notebook.fmt(S.submit_graded, { score: state.score, max: state.max_score }), "score");

@@ -169,7 +169,7 @@
 
   function showKernel(state, reason, event) {
     kernelState = state;
-    var text = S["kernel_" + state] || "";
+    var text = S["kernel_" + state + (reason === "environment" ? "_environment" : "")] || S["kernel_" + state] || "";
     if (state === "dead") text = fmt(text, { reason: S["reason_" + reason] || S.reason_dead });
     else if (event) text = fmt(text, { limit: event.limit, place: event.place, eta_s: event.eta_s, minutes: event.minutes });
     kernelStatus.textContent = text;

@@ -107,7 +107,7 @@ def test_eviction_waiting_line_and_idle_warning_are_shown(live_class, browser) -
         _run_first_cell(a_second)
         # then the first page says its kernel was closed, and why
         expect(_status(a_first)).to_have_attribute("data-state", "evicted", timeout=KERNEL_MS)
-        expect(_status(a_first)).to_contain_text("at most 1 live kernels per learner")
+        expect(_status(a_first)).to_contain_text("at most 1 live kernel per learner")
         expect(_status(a_first)).to_contain_text("Your draft is kept")
         shot(a_first, "class-01-least-recent-kernel-closed")
         expect(_status(a_second)).to_have_attribute("data-state", "ready", timeout=KERNEL_MS)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from campus.payloads import JsonTooDeep, json_loads_bounded
 from courses import sse
 from courses.access import access_course, access_submission, user_of
+from courses.environments.selectors import environment_notice
 from courses.grading import feedback, progress, services
 from courses.grading.feedback import learner_tests
 from courses.models import Exercise, Submission, SubmissionStatus
@@ -70,9 +71,12 @@ def submit_view(
         )
     except services.SubmissionRefused as exc:
         return JsonResponse({"error": str(exc)}, status=409)
+    # Accepted while the course's environment is not ready: it waits, graded once it is.
+    notice = environment_notice(exercise_id=exercise.pk)
     return JsonResponse(
         {
             **submission_state(submission),
+            "environment": notice,
             "status_url": reverse("courses:submission_status", args=[submission.pk]),
             "events_url": reverse("courses:submission_events", args=[submission.pk]),
         },

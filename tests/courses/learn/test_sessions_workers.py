@@ -8,8 +8,10 @@ import pytest
 from django.test import Client
 
 from courses import routing
+from courses.exercises.services import exercise_create
 from courses.learn import sessions
 from courses.models import Enrollment
+from tests.support.exercises import add_exercise, as_json
 from tests.support.factories import EnrollmentFactory
 from tests.support.sessions import Seen, finished, follow, outputs, run
 from tests.support.worker import celery_worker
@@ -70,3 +72,23 @@ def test_a_learner_waits_in_line_when_the_worker_is_full(page) -> None:
     place = next(e for e in events if e.get("state") == "queued")
     assert place["place"] == 1 and place["eta_s"] >= 1
     assert {"type": "text", "text": "4"} in outputs(events)
+
+
+def test_a_learner_at_their_own_limit_on_a_full_worker_does_not_wait(page, settings) -> None:
+    user, first, base, client = page
+    exercise_create(module=first.module, title="Add 2", slug="add-2",
+                    notebook=as_json(add_exercise()))  # fmt: skip
+    other_base = base.replace("/add/", "/add-2/")
+    one_each = {"INTERACTIVE_MAX_SESSIONS": "1", "INTERACTIVE_SESSIONS_PER_LEARNER": "1"}
+    settings.INTERACTIVE_SESSIONS_PER_LEARNER = 1
+    with celery_worker(queues="interactive", pool="threads", env=one_each):
+        # given the worker's only kernel is the learner's own, in the first exercise
+        follow(user, base, run(client, base, ("a", "1")), until=finished(1))
+        # when the learner runs a cell in a second exercise
+        events = follow(
+            user, other_base, run(client, other_base, ("b", "2 + 2")), until=finished(1)
+        )  # fmt: skip
+    # then the first kernel closed to make room and the cell ran, without a place in line
+    assert {"type": "text", "text": "4"} in outputs(events)
+    assert not queued(events)
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=first.pk) is None

@@ -8,12 +8,13 @@ from decimal import Decimal
 import nbformat
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.exercises.services import exercise_create, exercise_replace_notebook
 from courses.grading import services as grading_services
 from courses.learn import services
+from courses.learn.views import page_strings
 from courses.models import CohortExercise, CohortQuota, Draft, Submission, SubmissionStatus
 from tests.support.exercises import add_exercise, as_json
 from tests.support.factories import EnrollmentFactory, ModuleFactory, UserFactory
@@ -92,6 +93,23 @@ def test_the_exercise_page_is_translated_into_french(setup) -> None:
     page = client.get(base, headers={"accept-language": "fr"}).content.decode()
     assert "Tout exécuter" in page
     assert "Redémarrer le noyau" in page
+
+
+@pytest.mark.parametrize(
+    ("limit", "language", "expected"),
+    [
+        (1, "en", "at most %(limit)s live kernel per learner"),
+        (2, "en", "at most %(limit)s live kernels per learner"),
+        (1, "fr", "au plus %(limit)s noyau actif par apprenant"),
+        (2, "fr", "au plus %(limit)s noyaux actifs par apprenant"),
+    ],
+)
+def test_the_closed_kernel_message_agrees_with_the_per_learner_limit(
+    setup, settings, limit, language, expected
+) -> None:
+    settings.INTERACTIVE_SESSIONS_PER_LEARNER = limit
+    with translation.override(language):
+        assert expected in page_strings()["kernel_evicted"]
 
 
 def test_a_draft_is_saved_and_comes_back_on_the_next_visit(setup) -> None:
