@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import otter_tests
 from .model import Check, ExerciseCell, Problem, Role, gettext_noop, problem
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]{40,}")
 _CASE_SETTINGS = frozenset({"name", "points", "hidden", "success_message", "failure_message"})
 _FILE_SETTINGS = frozenset({"OK_FORMAT", "name", "points", "all_or_nothing"})
 
@@ -77,6 +79,18 @@ def read_spec(spec: Any, where: str, problems: list[Problem]) -> TestFile | None
     """One entry of ``metadata.otter.tests``: an OK-format dict, or an exception-based
     file's text."""
     if isinstance(spec, str):
+        if _BASE64.fullmatch(spec.strip()):
+            problems.append(
+                _problem(
+                    where,
+                    gettext_noop(
+                        "%(where)s holds compiled test code (base64), which is never loaded: "
+                        "run Otter Assign again with a current otter-grader, or import the "
+                        "tests folder"
+                    ),
+                )
+            )
+            return None
         return read_text(spec, where, problems)
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         problems.append(

@@ -3,7 +3,9 @@ into test cells with otter's points; answers found by otter's tags."""
 
 from __future__ import annotations
 
+import base64
 import json
+import marshal
 from pathlib import Path
 
 import nbformat
@@ -120,3 +122,11 @@ def test_the_autograder_version_gives_learners_the_student_version() -> None:
         "manual-1": (Role.MANUAL, 1.0),  # no _Points:_ given: otter's 1
     }
     assert "grader.check" not in learners and "import otter" not in learners
+
+
+def test_compiled_tests_in_the_metadata_are_refused_with_what_to_do() -> None:
+    compiled = base64.b64encode(marshal.dumps(compile("name = 'q1'", "q1", "exec"))).decode()
+    notebook = otter_output(answer("x = ..."), check("q1"), tests={"q1": compiled})
+    with pytest.raises(ExerciseInvalid) as caught:
+        parse_exercise(data=notebook)
+    assert "compiled test code (base64), which is never loaded" in str(caught.value)
