@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import ast
 import copy
+import doctest
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import otter_tests
 from .model import Check, ExerciseCell, Problem, Role, gettext_noop, problem
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]{40,}")
 _CASE_SETTINGS = frozenset({"name", "points", "hidden", "success_message", "failure_message"})
 _FILE_SETTINGS = frozenset({"OK_FORMAT", "name", "points", "all_or_nothing"})
 
@@ -49,7 +52,7 @@ def read_text(text: str, where: str, problems: list[Problem]) -> TestFile | None
     """A test file's text (``tests/q1.py``), OK format or exception-based."""
     try:
         body = ast.parse(text).body
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         problems.append(
             _problem(where, gettext_noop("%(where)s is not Python: %(error)s"), error=exc)
         )
@@ -77,6 +80,18 @@ def read_spec(spec: Any, where: str, problems: list[Problem]) -> TestFile | None
     """One entry of ``metadata.otter.tests``: an OK-format dict, or an exception-based
     file's text."""
     if isinstance(spec, str):
+        if _BASE64.fullmatch(spec.strip()):
+            problems.append(
+                _problem(
+                    where,
+                    gettext_noop(
+                        "%(where)s holds compiled test code (base64), which is never loaded: "
+                        "run Otter Assign again with a current otter-grader, or import the "
+                        "tests folder"
+                    ),
+                )
+            )
+            return None
         return read_text(spec, where, problems)
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         problems.append(
@@ -118,6 +133,13 @@ def _ok_case(case: Any, where: str, problems: list[Problem]) -> Case | None:
         )
         return None
     code = case["code"]
+    try:
+        doctest.DocTestParser().get_examples(code, where)
+    except ValueError as exc:
+        problems.append(
+            _problem(where, gettext_noop("%(where)s has a malformed doctest: %(error)s"), error=exc)
+        )
+        return None
     name = case.get("name")
     return Case(
         name if isinstance(name, str) else None,

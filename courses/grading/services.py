@@ -102,8 +102,9 @@ def submission_create(
             notebook=answers,
             late_days=state.days_late,
             max_score=exercise.points,
+            enqueued_at=timezone.now(),
         )
-        recovery.enqueue_on_commit(submission.pk)
+        recovery.send_on_commit(submission.pk)
     progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return submission
 
@@ -381,10 +382,13 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
 def submission_regrade(*, submission: Submission) -> bool:
     """Grade a finished submission again; its earlier grades stay in the history."""
     updated = Submission.objects.filter(pk=submission.pk, status__in=TERMINAL).update(
-        status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0, enqueued_at=None
+        status=SubmissionStatus.QUEUED,
+        needs_staff=False,
+        infra_failures=0,
+        enqueued_at=timezone.now(),
     )
     if updated:
-        recovery.enqueue_on_commit(submission.pk)
+        recovery.send_on_commit(submission.pk)
         progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return bool(updated)
 

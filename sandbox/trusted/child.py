@@ -26,9 +26,10 @@ import traceback
 from types import FrameType
 from typing import Any
 
-from .codec import recv_frame, send_frame
+from .frames import recv_frame, send_frame
+from .link import KernelLink
 from .namespace import TestGlobals
-from .remote import KernelLink, Remote
+from .remote import Remote
 
 OUTPUT_LIMIT = 20_000
 ADDRESS_SPACE_BYTES = 4 << 30

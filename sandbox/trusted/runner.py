@@ -22,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import codec, kernel_helper
-from .codec import recv_frame, send_frame
+from . import codec, decoding, frames, kernel_helper
 from .forkserver import fork_server
+from .frames import ProtocolError, recv_frame, send_frame
 
-HELPER_SOURCE = Path(codec.__file__).read_text() + "\n" + Path(kernel_helper.__file__).read_text()
+# One source for the kernel, in dependency order: each module finds the names it imports
+# from the package defined by the ones before it.
+HELPER_SOURCE = "\n".join(
+    Path(module.__file__ or "").read_text() for module in (frames, codec, decoding, kernel_helper)
+)
 _HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
 # Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled
 # here costs one, when the kernel runs the same Python version (else it compiles the source).
@@ -193,7 +197,7 @@ class TrustedRunner:
         except TimeoutError:
             self._kill("a test did not finish in time")
             return None
-        except (OSError, EOFError, codec.ProtocolError) as exc:
+        except (OSError, EOFError, ProtocolError) as exc:
             self._kill("the trusted runner failed")
             raise TrustedRunnerError(f"the trusted runner failed: {exc!r}") from exc
 
@@ -215,7 +219,7 @@ class TrustedRunner:
             if reply.get("op") == expect:
                 return reply
             if reply.get("op") != "noted":
-                raise codec.ProtocolError(f"unexpected reply {reply.get('op')!r}")
+                raise ProtocolError(f"unexpected reply {reply.get('op')!r}")
 
     def kernel_gone(self) -> None:
         """Called when the serve request returned early: stop waiting for the helper."""

@@ -3,7 +3,9 @@ into test cells with otter's points; answers found by otter's tags."""
 
 from __future__ import annotations
 
+import base64
 import json
+import marshal
 from pathlib import Path
 
 import nbformat
@@ -120,3 +122,21 @@ def test_the_autograder_version_gives_learners_the_student_version() -> None:
         "manual-1": (Role.MANUAL, 1.0),  # no _Points:_ given: otter's 1
     }
     assert "grader.check" not in learners and "import otter" not in learners
+
+
+def test_compiled_tests_in_the_metadata_are_refused_with_what_to_do() -> None:
+    compiled = base64.b64encode(marshal.dumps(compile("name = 'q1'", "q1", "exec"))).decode()
+    notebook = otter_output(answer("x = ..."), check("q1"), tests={"q1": compiled})
+    with pytest.raises(ExerciseInvalid) as caught:
+        parse_exercise(data=notebook)
+    assert "compiled test code (base64), which is never loaded" in str(caught.value)
+
+
+def test_a_malformed_doctest_or_an_unreadable_file_is_reported_not_raised() -> None:
+    bad = ok_test("q1", [{"code": ">>>x\n2", "hidden": False}])
+    nested = "test = " + "[" * 100_000 + "]" * 100_000
+    notebook = otter_output(answer("x = ..."), check("q1"))
+    _, problems = with_test_files(notebook, {"q1.py": ok_file(bad), "q2.py": nested})
+    messages = [p.message for p in problems]
+    assert "malformed doctest" in messages[0]
+    assert messages[1].startswith("tests/q2.py is not Python")
