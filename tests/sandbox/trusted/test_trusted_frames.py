@@ -110,13 +110,15 @@ def waiting(request, monkeypatch):
 def test_a_frame_that_comes_later_is_read_whole_however_the_reader_waits(waiting, timeout):
     left, right = socket.socketpair()
     right.settimeout(timeout)
-    frames_to_send = [fast_frame("ok", 1, 0.5), {"op": "late"}, fast_frame("call", 2, (2.0,))]
+    one_float, one_float_call = fast_frame("ok", 1, 0.5), fast_frame("call", 2, (2.0,))
+    assert one_float is not None and one_float_call is not None
+    frames_to_send = [(one_float, []), ({"op": "late"}, [b"x" * 10]), (one_float_call, [])]
     started = threading.Event()
 
     def sender():
         started.wait()
-        for header in frames_to_send:
-            send_frame(left, header, [b"x" * 10] if "op" in header else [])
+        for header, bufs in frames_to_send:
+            send_frame(left, header, bufs)
 
     thread = threading.Thread(target=sender)
     thread.start()
