@@ -362,7 +362,10 @@ def report_load(worker: str) -> None:
     with _held_lock:
         taken = len(_held) + _starting[0]
     room = capacity.session_capacity(held=taken)
-    routing.worker_report(worker=worker, held=taken, capacity=room)
+    pool = kernels.pool_stats(kernels.INTERACTIVE)
+    routing.worker_report(
+        worker=worker, held=taken, capacity=room, warm=pool["ready"], spares=pool["size"]
+    )
     if room > taken:
         waiting_admit(worker=worker, free=room - taken)
 
