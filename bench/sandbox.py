@@ -2,7 +2,9 @@
 the trusted runner's cost per test and per process, and the same reference notebook run by
 plain nbclient and graded by `nbgrader autograde`.
 
-Writes bench/results/sandbox.json. Run as root: `python -m bench.sandbox`.
+Writes bench/results/sandbox.json. Run as root: `python -m bench.sandbox`;
+`python -m bench.sandbox --course-runtime` measures only the kernels of a course runtime
+(`course_runtime` in the same file, the rest kept).
 Environment: BENCH_SANDBOX_SECONDS (sustained phase, default 20), SANDBOX_MODE.
 """
 
@@ -23,9 +25,12 @@ from typing import Any
 import nbformat
 
 from bench import competitors
-from sandbox import KernelPool, Limits, launch, runtime
+from sandbox import KernelPool, Limits, build_environment, launch, runtime, state
+from sandbox.course_zygotes import zygotes
+from sandbox.kernel import drain_destroyed
 from sandbox.trusted import CheckCell, TrustedRunner
 from sandbox.trusted.forkserver import ForkServer
+from tests.support.package_index import write_index
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "nb" / "reference.ipynb"
@@ -267,8 +272,70 @@ def nbgrader_autograde_s(notebook: bytes, samples: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
+COURSE_PINS = ["ost-hello==1.0"]  # a tiny package of tests.support.package_index
+STACK_IMPORT = "import numpy, pandas, matplotlib.pyplot"
+
+
+def course_runtime_starts(samples: int = 10) -> dict[str, Any]:
+    """Kernels of a course runtime (one tiny package on top of the kernel runtime): started
+    by bubblewrap (as every course kernel was before course-runtime zygotes), and forked
+    from the runtime's own zygote; the kernel runtime's zygote as the baseline. Each start
+    is timed to its first kernel_info reply, then to the end of a first cell importing the
+    scientific stack (what a notebook does first). Modes alternate, sample by sample."""
+    load_before = os.getloadavg()
+    root = state.state_dir() / f"bench-course-runtimes-{os.getpid()}"
+    os.environ["SANDBOX_COURSE_RUNTIMES"] = str(root)
+    figures: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory() as index_dir:
+            course = build_environment(COURSE_PINS, index_url=write_index(Path(index_dir)))
+        started = time.perf_counter()
+        zygotes.zygote_for(course)
+        figures["course_zygote_first_start_ms"] = round(ms_since(started), 1)
+        launch.start_kernel(limits=Limits(), mode="zygote").shutdown()  # the default zygote
+        kinds = {
+            "default_zygote": ("zygote", None),
+            "course_bwrap": ("bwrap", course),
+            "course_zygote": ("zygote", course),
+        }
+        starts: dict[str, list[float]] = {name: [] for name in kinds}
+        firsts: dict[str, list[float]] = {name: [] for name in kinds}
+        for _ in range(samples):
+            for name, (mode, runtime_dir) in kinds.items():
+                started = time.perf_counter()
+                kernel = launch.start_kernel(
+                    limits=Limits(cell_timeout_s=120), mode=mode, runtime_dir=runtime_dir
+                )
+                starts[name].append(ms_since(started))
+                assert kernel.execute(STACK_IMPORT).status == "ok"
+                firsts[name].append(ms_since(started))
+                kernel.shutdown(wait=True)
+        for name in kinds:
+            figures[f"{name}_start_ms_p50"] = p50(starts[name])
+            figures[f"{name}_start_and_stack_import_ms_p50"] = p50(firsts[name])
+    finally:
+        zygotes.stop_all()
+        drain_destroyed()
+        shutil.rmtree(root, ignore_errors=True)
+    figures["samples"] = samples
+    figures["load_average_before"] = [round(load, 2) for load in load_before]
+    figures["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
+    return figures
+
+
+def course_runtime_only() -> int:
+    figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures["course_runtime"] = course_runtime_starts()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(figures["course_runtime"], indent=2, sort_keys=True))
+    return 0
+
+
 def main() -> int:
     runtime.build_runtime()
+    if sys.argv[1:] == ["--course-runtime"]:
+        return course_runtime_only()
     mode = launch.sandbox_mode()
     notebook = REFERENCE.read_bytes()
     load_before = os.getloadavg()[0]
@@ -286,6 +353,7 @@ def main() -> int:
     }
     if mode == "zygote":
         figures["cold_start_bwrap_ms_p50"] = p50(cold_start_ms("bwrap", 5))
+    figures["course_runtime"] = course_runtime_starts()
     figures["fresh_nbclient_s"] = fresh_nbclient_s(notebook)
     figures["nbgrader_autograde_s"] = nbgrader_autograde_s(notebook)
     figures["load_average_before"] = round(load_before, 2)

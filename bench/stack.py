@@ -82,21 +82,22 @@ def platform_stack(
     if seed_demo:
         subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
     celery = [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING"]
+    web_workers = web_workers or web_count()
     procs = [
         subprocess.Popen(
             [*celery, *worker, "--without-gossip", "--without-mingle"],
             cwd=ROOT,
-            env=env,
+            env={**env, "DATABASE_ROLE": "grading"},  # as make run starts them
             stdout=subprocess.DEVNULL,
         ),
         subprocess.Popen(
             [
-                *web_argv(python, host="127.0.0.1", port=port, workers=web_workers or web_count()),
+                *web_argv(python, host="127.0.0.1", port=port, workers=web_workers),
                 "--log-level",
                 "warning",
             ],
             cwd=ROOT,
-            env=env,
+            env={**env, "DATABASE_ROLE": "web", "WEB_WORKERS": str(web_workers)},
         ),
     ]
     stack = Stack(url=f"http://127.0.0.1:{port}", port=port, env=env)

@@ -11,8 +11,9 @@ Building resolves first (pip's resolver, wheels only), so an unknown or conflict
 refused with pip's own message before anything is installed; then it installs the resolved
 packages into a temporary folder renamed into place once complete. A course's packages are
 the instructor's choice, not the platform's: none of their code runs on the host (no
-interpreter of a course runtime starts after its packages are in), and their kernels are
-started by bubblewrap as the slot uid, never forked from the root zygote (sandbox.launch).
+interpreter of a course runtime starts after its packages are in), and their kernels load
+them as the slot uid: started by bubblewrap, or forked from the runtime's own zygote, which
+runs the kernel runtime's interpreter and never imports them (sandbox.course_zygotes).
 Packages come from one index (`index_url`) and nowhere else: pip runs with no
 configuration file and no PIP_* variables.
 """
@@ -351,3 +352,15 @@ class RuntimeHold:
         if fd >= 0:
             os.utime(fd)  # last used: now
             os.close(fd)
+
+
+def module_names(runtime_dir: Path) -> list[str]:
+    """The top-level modules the course runtime's own site-packages hold (read from the
+    folder's names: nothing of the course is run to learn them)."""
+    names = set()
+    for entry in runtime.site_packages(runtime_dir).iterdir():
+        name = entry.name.split(".")[0]
+        if entry.suffix in (".py", ".so") or (entry.is_dir() and "." not in entry.name):
+            names.add(name)
+    names.discard("__pycache__")
+    return sorted(names)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sandbox import client, isolation, seccomp, slots, zygote
 from sandbox.cgroups import Cgroup
+from sandbox.course_zygotes import zygotes
 from sandbox.environments import RuntimeHold
 from sandbox.hostdir import (
     CONNECTION_FILE,
@@ -49,13 +50,12 @@ def start_kernel(
     """Start one isolated kernel; with `wait`, return it only once it answers.
 
     `runtime_dir`: a course runtime (sandbox.environments) instead of the kernel runtime.
-    Its packages are the instructor's choice, not the platform's: they never load in the
-    zygote (root, all capabilities), so its kernels are each started by bubblewrap, as
-    the slot uid from their first instruction.
+    Its packages are the instructor's choice, not the platform's: they never load in a
+    zygote (root, all capabilities). A course runtime's zygote (sandbox.course_zygotes)
+    runs the kernel runtime's interpreter; its kernels load the course's packages once
+    they are the slot uid under seccomp.
     """
     mode = mode or sandbox_mode()
-    if runtime_dir is not None and mode == "zygote":
-        mode = "bwrap"
     # While the kernel lives, its course runtime is not collected (sandbox.environment_gc).
     hold = RuntimeHold(runtime_dir) if runtime_dir is not None else None
     try:
@@ -80,6 +80,8 @@ def _start(limits: Limits, mode: str, runtime_dir: Path | None) -> Kernel:
         return _start_insecure(limits, runtime_dir)
     if mode == "bwrap":
         return _start_bwrap(limits, runtime_dir)
+    if mode == "zygote" and runtime_dir is not None:
+        return zygote.start_kernel(limits=limits, source=zygotes.zygote_for(runtime_dir))
     if mode == "zygote":
         return zygote.start_kernel(limits=limits)
     raise SandboxInfraError(f"unknown sandbox mode {mode!r}")

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from sandbox import cgroups, client, isolation, runtime, seccomp, slots
+from sandbox import cgroups, client, environments, isolation, runtime, seccomp, slots
 from sandbox.hostdir import CONNECTION_FILE, make_host_dir, new_cgroup, remove_host_dir
 from sandbox.isolation import HOME, MIB
 from sandbox.kernel import Kernel
@@ -25,6 +25,8 @@ from sandbox.limits import Limits, SandboxInfraError
 
 SERVER = Path(__file__).resolve().parent / "zygote_server.py"
 SERVER_INSIDE = "/opt/sandbox/zygote_server.py"
+PRELOAD = SERVER.with_name("zygote_preload.py")  # imported by the server
+PRELOAD_INSIDE = "/opt/sandbox/zygote_preload.py"
 RUN_DIR_INSIDE = "/run/sandbox"
 START_TIMEOUT_S = 60.0
 
@@ -59,6 +61,14 @@ def _readable(fd: int, timeout_s: float) -> bool:
     return bool(poller.poll(int(timeout_s * 1000)))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 class PidfdProcess:
     """A forked kernel's pid 1, held by pidfd: no pid-reuse race once opened."""
 
@@ -91,7 +101,10 @@ class PidfdProcess:
 
 
 class Zygote:
-    def __init__(self) -> None:
+    def __init__(self, runtime_dir: Path | None = None) -> None:
+        """`runtime_dir`: a course runtime whose kernels it forks (sandbox.course_zygotes);
+        it runs the kernel runtime's interpreter all the same (zygote_preload.py)."""
+        self.runtime_dir = runtime_dir
         self.popen: subprocess.Popen[bytes] | None = None
         self.replies: IO[str] | None = None
         self.forks = 0
@@ -125,7 +138,7 @@ class Zygote:
     def _spawn(self) -> None:
         log = open(slots.prepare_run_base() / "zygote.log", "ab")  # noqa: SIM115
         self.popen = subprocess.Popen(
-            zygote_argv(),
+            zygote_argv(self.runtime_dir),
             env=isolation.kernel_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -135,7 +148,7 @@ class Zygote:
         log.close()
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self.replies = open(self.popen.stdout.fileno(), closefd=False)  # noqa: SIM115
-        self._send(zygote_config())
+        self._send(zygote_config(self.runtime_dir))
         reply = self._receive()
         if not reply.get("ready"):
             raise SandboxInfraError(f"the sandbox zygote failed to start: {reply}")
@@ -171,12 +184,13 @@ class Zygote:
         return int(reply["pid"])
 
     def has_children(self) -> bool:
-        """Whether kernels it forked still live (they die with it)."""
+        """Whether kernels it forked still live (they die with it); one dead but not yet
+        reaped by the zygote (it reaps every second) does not count."""
         try:
             children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
         except OSError:
             return False
-        return bool(children.split())
+        return any(_alive(int(pid)) for pid in children.split())
 
     def stop(self) -> None:
         """Kill the zygote, and with it every kernel it forked."""
@@ -192,9 +206,9 @@ class Zygote:
                     stream.close()
 
 
-def zygote_config() -> dict[str, Any]:
+def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
     home_files = {}
-    for cache in runtime.font_cache_files():
+    for cache in runtime.font_cache_files(runtime_dir):
         home_files[f".config/matplotlib/{cache.name}"] = cache.read_text()
     low = slots.uid_base()
     return {
@@ -205,18 +219,31 @@ def zygote_config() -> dict[str, Any]:
         "env": isolation.kernel_environment(),
         "kernel_args": list(isolation.KERNEL_OPTIONS),
         "preload": preload(),
-        "server_path": SERVER_INSIDE,
+        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE],
+        "course": course_config(runtime_dir) if runtime_dir is not None else None,
     }
 
 
-def zygote_argv() -> list[str]:
+def course_config(runtime_dir: Path) -> dict[str, Any]:
+    """What a course runtime's kernels change (zygote_preload.enter_course_runtime), and the
+    names of its modules, never preloaded in the zygote."""
+    return {
+        "site": str(runtime.site_packages(runtime_dir)),
+        "python": str(runtime.runtime_python(runtime_dir)),
+        "prefix": str(runtime_dir),
+        "env": isolation.kernel_environment(runtime_dir=runtime_dir),
+        "modules": environments.module_names(runtime_dir),
+    }
+
+
+def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     """bwrap as root, keeping capabilities: the zygote needs them to isolate its children."""
     etc_dir = isolation.write_identity_files()
     args = ["bwrap", "--die-with-parent", "--new-session", "--cap-add", "ALL"]
     args += ["--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     # Directories bwrap makes as root are 0700: the slot uids must traverse these.
     args += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/home"]
-    args += ["--ro-bind", "/usr", "/usr", *isolation.runtime_bind_args()]
+    args += ["--ro-bind", "/usr", "/usr", *isolation.runtime_bind_args(runtime_dir)]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -229,6 +256,7 @@ def zygote_argv() -> list[str]:
     args += ["--dir", HOME]
     args += isolation.gateway_bind_args()
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
+    args += ["--ro-bind", str(PRELOAD), PRELOAD_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]
     for index, base in enumerate(cgroups.base_dirs()):
         base.mkdir(exist_ok=True)
@@ -275,8 +303,9 @@ def stop_zygote() -> None:
         _zygote = None
 
 
-def start_kernel(*, limits: Limits) -> Kernel:
-    zygote = get_zygote()
+def start_kernel(*, limits: Limits, source: Zygote | None = None) -> Kernel:
+    """A kernel forked from `source` (a course runtime's zygote), else the default one."""
+    zygote = source or get_zygote()
     lease = slots.lease_uid()
     host_dir, group = None, None
     try:

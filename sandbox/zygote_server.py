@@ -17,6 +17,8 @@ starts the kernel in that same process.
 ipykernel is imported inside functions on purpose: in the zygote only once its clean
 environment is in place (and after the configured preloads), in a warm-up child to learn
 what a kernel imports, in each kernel after its own environment is set.
+
+What it preloads, and how a course runtime's zygote differs: zygote_preload.py.
 """
 
 import contextlib
@@ -32,10 +34,10 @@ import signal
 import socket
 import struct
 import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 from typing import IO, Any, NoReturn
+
+import zygote_preload  # bound beside this file
 
 Config = dict[str, Any]  # the first line the worker sends
 Request = dict[str, Any]  # one {"op": "fork", ...} line
@@ -56,13 +58,6 @@ RLIMITS = {
     "nofile": resource.RLIMIT_NOFILE,
     "core": resource.RLIMIT_CORE,
 }
-# debugpy/pydevd start threads and tracing when imported: a forked kernel would hang.
-SKIP_PRELOAD = {
-    "_pydev_bundle", "_pydevd_bundle", "pydevd", "debugpy", "_pydevd_frame_eval",
-    "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole",
-    "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles",
-}  # fmt: skip
-WARMUP = "/tmp/warmup"  # noqa: S108 - inside the zygote's own root
 RUN_DIR = "/run/sandbox"  # the worker's run base, bound here; hidden from each kernel
 CGROUP_DIR = "/cg"  # the worker's per-controller sandbox cgroup dirs, bound as /cg/<n>
 
@@ -123,7 +118,8 @@ def isolate(config: Config, request: Request) -> None:
     check(libc.umount2(RUN_DIR.encode(), MNT_DETACH), "umount run dir")
     for index in range(len(request["cgroups"])):
         check(libc.umount2(f"{CGROUP_DIR}/{index}".encode(), MNT_DETACH), "umount cgroup")
-    check(libc.umount2(config["server_path"].encode(), MNT_DETACH), "umount zygote code")
+    for path in config["code_paths"]:
+        check(libc.umount2(path.encode(), MNT_DETACH), "umount zygote code")
     socket.sethostname("sandbox")
     loopback_up()
     write_home_files(config, uid)
@@ -173,6 +169,8 @@ def run_kernel(config: Config, *, figures: bool = True) -> None:
     reseed()
     os.environ.clear()
     os.environ.update(config["env"])
+    if config.get("course"):
+        zygote_preload.enter_course_runtime(config["course"])
     if not figures:
         os.environ["MPLBACKEND"] = "Agg"  # as isolation.figures_environment
     from ipykernel.kernelapp import IPKernelApp
@@ -321,35 +319,6 @@ def reap() -> None:
             return
 
 
-def modules_a_kernel_imports(config: Config) -> list[str]:
-    """Start a throwaway kernel in a child and list what it imported: the zygote imports
-    all of it once, instead of every kernel importing it again (about 150 ms each)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            os.makedirs(WARMUP, exist_ok=True)
-            with open(f"{WARMUP}/c.json", "w") as file:
-                json.dump({"transport": "ipc", "ip": f"{WARMUP}/k", "key": "",
-                           "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
-                           "control_port": 4, "hb_port": 5}, file)  # fmt: skip
-            from ipykernel.kernelapp import IPKernelApp
-
-            app = IPKernelApp.instance()
-            app.initialize(["-f", f"{WARMUP}/c.json", *config["kernel_args"]])
-            os.write(write_end, "\n".join(sorted(sys.modules)).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return [name for name in b"".join(chunks).decode().split("\n") if name]
-
-
 def own_pid_namespace() -> int:
     """An fd on the zygote's pid namespace; /proc is mounted only while opening it."""
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -378,34 +347,6 @@ def serve(config: Config, requests: IO[str], replies: IO[str]) -> None:
         replies.flush()
 
 
-def preload(modules: list[str], home_files: dict[str, str]) -> None:
-    """Import what learners' code imports, once: a kernel forked afterwards pays nothing for
-    it. A module missing from the runtime is skipped (it would fail in the kernel too)."""
-    # Headless while importing: pyplot must not look for a display or a GUI toolkit.
-    os.environ["MPLBACKEND"] = "Agg"
-    kernels_config_dir = os.environ.get("MPLCONFIGDIR")
-    with tempfile.TemporaryDirectory() as config_dir:
-        # matplotlib finds the runtime's prebuilt font list here; without it, it would build
-        # one with fc-list, whose cache (/var/cache/fontconfig) every kernel would then see.
-        for relative, text in home_files.items():
-            if relative.startswith(".config/matplotlib/"):
-                with open(os.path.join(config_dir, os.path.basename(relative)), "w") as cache:
-                    cache.write(text)
-        os.environ["MPLCONFIGDIR"] = config_dir
-        for module in modules:
-            try:
-                __import__(module)
-            except ImportError:
-                continue
-    del os.environ["MPLBACKEND"]
-    if kernels_config_dir is not None:
-        os.environ["MPLCONFIGDIR"] = kernels_config_dir
-    # A thread started by an import would not exist in the forked kernels, and a lock it
-    # held would stay locked there forever.
-    if threading.active_count() != 1:
-        raise RuntimeError(f"a preloaded module started threads: {threading.enumerate()}")
-
-
 def main() -> None:
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -415,19 +356,10 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(config["env"])
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    preload(config["preload"], config["home_files"])
-    import ipykernel.ipkernel
-    import ipykernel.kernelapp  # noqa: F401
-
-    for module in modules_a_kernel_imports(config):
-        if module.split(".")[0] in SKIP_PRELOAD:
-            continue
-        try:
-            __import__(module)
-        except Exception:  # noqa: S112 - a module that will not preload loads in the kernel
-            continue
-
-    pre_initialize(config)
+    refused = config["course"]["modules"] if config.get("course") else []
+    zygote_preload.preload(config["preload"], config["home_files"], refused)
+    if zygote_preload.preload_kernel(config, refused):
+        pre_initialize(config)
     # Objects made so far are shared by every kernel: the collector must not walk (and so
     # copy-on-write) their pages in each child.
     gc.collect()

@@ -9,6 +9,7 @@ Public API::
     submitted_notebook(*, exercise, submission) -> NotebookNode  # what the learner handed in
     learner_cells(*, exercise, submission) -> [LearnerCell]  # what grading keeps
     stored_notebook(cells) -> dict                  # a submission's stored notebook
+    with_test_files(notebook, files) -> (notebook, problems)  # otter's tests folder, folded in
 """
 
 from .added import LearnerCell, learner_cells, stored_notebook
@@ -21,6 +22,7 @@ from .model import (
     Problem,
     Role,
 )
+from .otter_output import with_test_files
 from .reader import parse_exercise
 from .student import merge_submission, student_notebook, submitted_answers, submitted_notebook
 
@@ -40,4 +42,5 @@ __all__ = [
     "student_notebook",
     "submitted_answers",
     "submitted_notebook",
+    "with_test_files",
 ]

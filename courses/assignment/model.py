@@ -23,6 +23,7 @@ class Check(StrEnum):
 
     NBGRADER = "nbgrader"  # passes unless it raises; a numeric last value is partial credit
     OUTPUT = "output"  # otter: the last value must match the expected output (True if none)
+    DOCTEST = "doctest"  # otter's OK-format test case: a doctest, each example's output checked
 
 
 ANSWER_ROLES = frozenset({Role.ANSWER, Role.MANUAL})

@@ -61,7 +61,7 @@ def read_test(
         return TestCase(code, code, hidden, config.get("points"), messages, expected, True)
     function = _test_function(code, index, problems)
     return TestCase(
-        _exception_test_code(function) if function else code,
+        exception_test_code(function) if function else code,
         ast.unparse(function) if function else code,
         hidden,
         config.get("points"),
@@ -145,7 +145,7 @@ def _test_function(code: str, index: int, problems: list[Problem]) -> ast.Functi
     return body[0]
 
 
-def _exception_test_code(function: ast.FunctionDef) -> str:
+def exception_test_code(function: ast.FunctionDef) -> str:
     """The test's function, then otter's call of it: ``env`` gets the learner's globals,
     any other parameter the learner's global of that name (``None`` when there is none).
     The call runs inside a function so that no name of its own reaches the kernel."""

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from . import nbgrader, otter
+from . import nbgrader, otter, otter_output
 from .model import (
     ANSWER_ROLES,
     Exercise,
@@ -21,7 +21,8 @@ CELL_TYPES = ("code", "markdown", "raw")
 
 
 def parse_exercise(*, data: bytes | str | Mapping[str, Any]) -> Exercise:
-    """The exercise in ``data`` (nbgrader or otter assign v1 notebook JSON).
+    """The exercise in ``data`` (nbgrader, otter assign v1, or a notebook Otter Assign
+    wrote, its tests in its metadata).
 
     Raises ``ExerciseInvalid`` listing every problem found, each with its cell; nothing
     is half-imported.
@@ -33,6 +34,10 @@ def parse_exercise(*, data: bytes | str | Mapping[str, Any]) -> Exercise:
     cells = _cells(notebook, problems)
     if otter.is_otter(cells):
         exercise_format, parsed = "otter", otter.parse_cells(cells, problems)
+    elif otter_output.is_otter_output(notebook, cells):
+        exercise_format = "otter"
+        parsed = otter_output.parse_cells(notebook, cells, problems)
+        problems += otter_output.unknown_checks(notebook, cells)
     else:
         exercise_format = "nbgrader"
         parsed = [nbgrader.parse_cell(i, c, problems) for i, (c, _) in enumerate(cells)]

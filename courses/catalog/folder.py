@@ -1,5 +1,6 @@
 """The course folder format: course.yaml, lessons/<slug>.md, exercises/<slug>.ipynb, and
-requirements.txt when the course pins packages (one name==version a line).
+requirements.txt when the course pins packages (one name==version a line). An otter
+exercise may keep its tests in a folder beside it, as otter does: exercises/<slug>/tests/.
 
 `course_export` writes a course to a folder or a zip; `course_import` reads one back,
 all or nothing: every problem is collected first and nothing is written when there is one.
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from campus.payloads import json_loads_bounded
-from courses.assignment import ExerciseInvalid, parse_exercise
+from courses.assignment import ExerciseInvalid, parse_exercise, with_test_files
 from courses.catalog.selectors import course_outline
 from courses.models import Course, Exercise, LatePolicy, Lesson
 from sandbox import MAX_PINS, parse_pins
@@ -373,15 +374,40 @@ def _read_item(source: Source, where: str, item: Any, problems: list[str]) -> Pl
         except UnicodeDecodeError:
             problems.append(f"{path}: not UTF-8 text")
             return None
-    return _read_exercise(path, slug, title, data, item, problems)
+    tests = _test_files(source, f"exercises/{slug}/tests/", problems)
+    return _read_exercise(path, slug, title, data, item, tests, problems)
+
+
+def _test_files(source: Source, folder: str, problems: list[str]) -> dict[str, str]:
+    """An otter exercise's tests folder (``exercises/<slug>/tests/q1.py``), by file name."""
+    files = {}
+    for name in source.names():
+        if name.startswith(folder) and name.endswith(".py") and "/" not in name[len(folder) :]:
+            try:
+                files[name[len(folder) :]] = (source.read(name) or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"{name}: not UTF-8 text")
+    return files
 
 
 def _read_exercise(
-    path: str, slug: str, title: str, data: bytes, item: dict[str, Any], problems: list[str]
+    path: str,
+    slug: str,
+    title: str,
+    data: bytes,
+    item: dict[str, Any],
+    tests: dict[str, str],
+    problems: list[str],
 ) -> PlannedItem | None:
+    """The exercise's notebook, with its otter tests folder (if any) folded into its
+    metadata, where otter also keeps tests: the stored exercise is then one file."""
     settings = _exercise_settings(path, item, problems)
     try:
         notebook = json_loads_bounded(data)
+        if tests and isinstance(notebook, dict):
+            notebook, test_problems = with_test_files(notebook, tests)
+            folder = path.removesuffix(".ipynb")
+            problems.extend(f"{folder}/{problem}" for problem in test_problems)
         parsed = parse_exercise(data=notebook)
     except ExerciseInvalid as exc:
         problems.extend(f"{path}: {problem}" for problem in exc.problems)

@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from courses.assignment import ANSWER_ROLES, Exercise, ExerciseCell, Role, merge_submission
+from courses.assignment import (
+    ANSWER_ROLES,
+    Check,
+    Exercise,
+    ExerciseCell,
+    Role,
+    merge_submission,
+)
 from courses.grading.scoring import GradeReport, Message, message, score_exercise
 from sandbox import SandboxUserError
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
@@ -92,7 +99,12 @@ def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limit
                     run.hidden_test_ran |= any(c.hidden for c in group)
                     if exercise.cell_prelude and kernel.is_alive():
                         kernel.execute(exercise.cell_prelude, timeout=cell_timeout)
-                    checks = [CheckCell(key=c.grade_id or "", code=c.source) for c in group]
+                    checks = [
+                        CheckCell(
+                            key=c.grade_id or "", code=c.source, doctest=c.check is Check.DOCTEST
+                        )
+                        for c in group
+                    ]
                     for result in runner.run(checks):
                         run.results[result.key] = result
                         run.errors.add(f"{result.error_type}: {result.error_message}")

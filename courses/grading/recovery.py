@@ -3,10 +3,11 @@
 The database is the source of truth and the broker only carries ids, so whatever a fault
 loses is found again from the rows:
 
-- the outbox: a submission records when its message reached the broker (`enqueued_at`).
-  A send that fails (Redis down) leaves it empty and the sweep sends it again once the
-  broker is back; a message lost with the broker (a restart without persistence) is sent
-  again when the grading queue is empty but submissions still wait;
+- the outbox: a submission records when its message was sent (`enqueued_at`, written with
+  the row itself, so that a submit is one write). A send that fails (Redis down) empties it
+  and the sweep sends it again once the broker is back; a message lost with the broker (a
+  restart without persistence) or never sent (the web process died right after the commit)
+  is sent again when the grading queue is empty but submissions still wait;
 - heartbeats: a worker grading a submission refreshes its `heartbeat_at` every
   GRADING_HEARTBEAT_S. A RUNNING submission whose heartbeat is older than
   GRADING_HEARTBEAT_STALE_S lost its worker (a killed pool child, a dead host): it goes
@@ -61,10 +62,24 @@ def enqueue(submission_id: int) -> bool:
     return True
 
 
-def enqueue_on_commit(submission_id: int) -> None:
-    """Send once the transaction commits: a worker never sees an id whose row is not
-    written yet (or was rolled back)."""
-    transaction.on_commit(lambda: enqueue(submission_id))
+def send_on_commit(submission_id: int) -> None:
+    """Send the grading message of a submission written as sent (`enqueued_at` set in the
+    same write: a submit takes SQLite's write lock once, not twice) once the transaction
+    commits. When the broker cannot be reached, the row is marked unsent, for the sweep."""
+    transaction.on_commit(lambda: _send_written(submission_id))
+
+
+def _send_written(submission_id: int) -> None:
+    try:
+        queues.send(queues.GRADE_SUBMISSION, submission_id)
+    except BROKER_ERRORS as exc:
+        log.warning("submission %s not sent for grading yet: %s", submission_id, exc)
+        try:
+            mark_unsent(submission_id)
+        except DatabaseError as error:
+            # Saved, not sent, and still marked as sent: the sweep sends it again once the
+            # grading queue is empty (_send_lost). The learner's submission stands.
+            log.warning("submission %s not marked unsent: %s", submission_id, error)
 
 
 def mark_unsent(submission_id: int) -> None:

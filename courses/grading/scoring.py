@@ -10,7 +10,6 @@ penalty and the points a person gave by hand are applied here too.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 from courses.assignment import Check, Exercise, ExerciseCell, Role
 from courses.assignment.model import gettext_noop
-from sandbox.trusted import CheckResult
+from sandbox.trusted import CheckResult, numpy1_reprs
 
 CENT = Decimal("0.01")
 
@@ -298,14 +297,10 @@ def _output(result: CheckResult) -> str | None:
     return result.stdout + (result.value_repr or "")
 
 
-# numpy 2 shows its scalars as np.float64(1.5), np.True_: outputs saved with numpy 1 say
-# 1.5 and True. A test's expected output is compared on the plain form.
-_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str|bytes)_?\d*\(([^()]*)\)")
-_NUMPY_BOOL = re.compile(r"\bnp\.(True|False)_")
-
-
 def _plain_output(text: str) -> str:
-    text = _NUMPY_BOOL.sub(r"\1", _NUMPY_SCALAR.sub(r"\1", text))
+    # numpy 2 shows its scalars as np.float64(1.5), np.True_: outputs saved with numpy 1
+    # say 1.5 and True. A test's expected output is compared on the plain form.
+    text = numpy1_reprs(text)
     return " ".join(text.split())
 
 

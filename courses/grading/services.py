@@ -102,8 +102,9 @@ def submission_create(
             notebook=answers,
             late_days=state.days_late,
             max_score=exercise.points,
+            enqueued_at=timezone.now(),
         )
-        recovery.enqueue_on_commit(submission.pk)
+        recovery.send_on_commit(submission.pk)
     progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return submission
 
@@ -148,34 +149,53 @@ class Claim:
     token: datetime  # started_at of this claim: only its holder may finish the submission
 
 
-def submission_pick_latest(*, submission_id: int) -> int:
-    """Which submission a grading task for `submission_id` grades: the learner's latest
-    still-QUEUED submission of the same exercise, when it is newer (at a deadline, the
-    grade that counts comes first). `submission_id` then goes back to the end of the queue,
-    so it is graded too: every run grades one submission, and none is lost or skipped.
+class GradingFailed(Exception):
+    """Our error while grading `submission_id` (released to QUEUED): to be retried."""
+
+    def __init__(self, submission_id: int, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.submission_id = submission_id
+
+
+def submission_pick_next(*, submission_id: int) -> int | None:
+    """Which submission a grading message for `submission_id` grades: the learner's latest
+    still-QUEUED submission of the same exercise (at a deadline, the grade that counts comes
+    first); None when none of theirs waits.
+
+    Each QUEUED submission was sent with a message of its own, and each message grades one
+    submission of its learner and exercise while any waits: the message of a submission
+    graded in another's place grades an older one in its turn. So none is lost or skipped,
+    and none is sent twice.
     """
-    row = (
-        Submission.objects.filter(pk=submission_id, status=SubmissionStatus.QUEUED)
-        .values("learner_id", "exercise_id")
-        .first()
-    )
+    row = Submission.objects.filter(pk=submission_id).values("learner_id", "exercise_id").first()
     if row is None:
-        return submission_id
-    latest = (
+        return None
+    return (
         Submission.objects.filter(
             learner_id=row["learner_id"],
             exercise_id=row["exercise_id"],
             status=SubmissionStatus.QUEUED,
-            pk__gt=submission_id,
         )
         .order_by("-pk")
         .values_list("pk", flat=True)
         .first()
     )
-    if latest is None or not recovery.enqueue(submission_id):
-        # Nothing newer, or the broker is unreachable: grade this one, as sent.
-        return submission_id
-    return latest
+
+
+def submission_grade_next(*, submission_id: int, worker: str = "") -> int | None:
+    """Grade what a grading message for `submission_id` stands for (submission_pick_next);
+    when another worker claims it first, the next of that learner's waiting ones. Returns
+    the id graded (None: none waited). Raises GradingFailed on our errors."""
+    target = submission_pick_next(submission_id=submission_id)
+    while target is not None:
+        try:
+            if submission_grade(submission_id=target, worker=worker):
+                return target
+        except Exception as exc:
+            raise GradingFailed(target, exc) from exc
+        # Another worker claimed it between our pick and our claim: it grades that one.
+        target = submission_pick_next(submission_id=submission_id)
+    return None
 
 
 def submission_claim(*, submission_id: int, worker: str = "") -> Claim | None:
@@ -200,27 +220,29 @@ def _finish(claim: Claim, **fields: Any) -> bool:
     return updated == 1
 
 
-def submission_grade(*, submission_id: int, worker: str = "") -> None:
+def submission_grade(*, submission_id: int, worker: str = "") -> bool:
     """Claim (as `worker`), grade in a fresh sandboxed kernel and a trusted runner, save.
+    False when another worker claimed it first (or it is finished): nothing was done.
 
     SandboxUserError (the learner's code broke a limit) ends as FAILED with its reason.
     Anything else is ours: the submission goes back to QUEUED and the error propagates so
     that the task retries it.
     """
-    course_id = (
-        Submission.objects.filter(pk=submission_id).values_list("cohort__course_id", flat=True)
-    ).first()
+    submission = (
+        Submission.objects.select_related("exercise", "cohort__course", "learner")
+        .filter(pk=submission_id, status=SubmissionStatus.QUEUED)
+        .first()
+    )
+    if submission is None:
+        return False
     try:
-        runtime_dir = environment_runtime(course_id=course_id) if course_id else None
+        runtime_dir = environment_runtime(course_id=submission.cohort.course_id)
     except EnvironmentNotReady:
         # Left QUEUED: sent again when the environment is built (or by the sweep).
-        return
+        return True
     claim = submission_claim(submission_id=submission_id, worker=worker)
     if claim is None:
-        return
-    submission = Submission.objects.select_related("exercise", "cohort", "learner").get(
-        pk=submission_id
-    )
+        return False
     lent: list[kernels.LearnerKernel] = []
 
     def kernel_factory() -> kernels.LearnerKernel:
@@ -244,13 +266,14 @@ def submission_grade(*, submission_id: int, worker: str = "") -> None:
             )
     except SandboxUserError as exc:
         submission_fail(claim=claim, reason=str(exc))
-        return
+        return True
     except Exception as exc:
         submission_release(claim=claim, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         _record_cpu(submission, sum(k.cpu_seconds for k in lent))
-    submission_record_grade(claim=claim, report=report)
+    submission_record_grade(claim=claim, report=report, submission=submission)
+    return True
 
 
 def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
@@ -269,10 +292,16 @@ def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
         )
 
 
-def submission_record_grade(*, claim: Claim, report: GradeReport) -> bool:
+def submission_record_grade(
+    *, claim: Claim, report: GradeReport, submission: Submission | None = None
+) -> bool:
     """Save a grade (with the late penalty) and its history record. False when the claim
-    is stale (the submission was requeued meanwhile): nothing is saved then."""
-    submission = Submission.objects.select_related("exercise").get(pk=claim.submission_id)
+    is stale (the submission was requeued meanwhile): nothing is saved then. `submission`,
+    when the caller has it, saves reading it again (its grading fields are not used)."""
+    if submission is None or submission.pk != claim.submission_id:
+        submission = Submission.objects.select_related("exercise", "cohort__course").get(
+            pk=claim.submission_id
+        )
     result = report.as_dict(instructor=True)
     manual = list(ManualGrade.objects.filter(submission_id=claim.submission_id))
     if manual:
@@ -353,10 +382,13 @@ def submission_flag_error(*, submission_id: int, error: str) -> None:
 def submission_regrade(*, submission: Submission) -> bool:
     """Grade a finished submission again; its earlier grades stay in the history."""
     updated = Submission.objects.filter(pk=submission.pk, status__in=TERMINAL).update(
-        status=SubmissionStatus.QUEUED, needs_staff=False, infra_failures=0, enqueued_at=None
+        status=SubmissionStatus.QUEUED,
+        needs_staff=False,
+        infra_failures=0,
+        enqueued_at=timezone.now(),
     )
     if updated:
-        recovery.enqueue_on_commit(submission.pk)
+        recovery.send_on_commit(submission.pk)
         progress.publish(submission.pk, {"status": SubmissionStatus.QUEUED})
     return bool(updated)
 

@@ -24,22 +24,23 @@ from sandbox.trusted import warm_up
     max_retries=None,
 )
 def grade_submission(self: Task, submission_id: int) -> None:
-    """Grade one submission. A lost worker redelivers the message (acks_late); the
+    """Grade one submission: the learner's latest queued one of the exercise first
+    (services.submission_grade_next). A lost worker redelivers the message (acks_late); the
     idempotent claim makes a second delivery a no-op. Our errors are retried with backoff,
-    then the submission is flagged for staff. The learner's latest queued submission of
-    the exercise is graded first (submission_pick_latest)."""
-    target = services.submission_pick_latest(submission_id=submission_id)
+    then the submission is flagged for staff."""
     try:
-        services.submission_grade(submission_id=target, worker=self.request.hostname or "")
-    except Exception as exc:
-        retries = self.request.retries
+        services.submission_grade_next(
+            submission_id=submission_id, worker=self.request.hostname or ""
+        )
+    except services.GradingFailed as failure:
+        target, retries = failure.submission_id, self.request.retries
         if retries >= settings.GRADING_MAX_RETRIES:
-            services.submission_flag_error(
-                submission_id=target, error=f"{type(exc).__name__}: {exc}"
-            )
+            services.submission_flag_error(submission_id=target, error=str(failure))
             return
         try:
-            raise self.retry(args=(target,), exc=exc, countdown=min(60, 2**retries)) from exc
+            raise self.retry(
+                args=(target,), exc=failure, countdown=min(60, 2**retries)
+            ) from failure
         except recovery.BROKER_ERRORS:
             # The retry could not be sent (Redis down): the sweep sends it once it is back.
             recovery.mark_unsent(target)

@@ -7,13 +7,18 @@ web workers and grading processes to start), so both always agree on the same fi
 import os
 from pathlib import Path
 
-from config.env import env_int
+from config.env import env_int, env_str
 
 # Processes on a host besides web, grading and interactive workers: beat and the gateway.
 OTHER_PROCESSES = 2
 # Memory an interactive worker is given room for by default: its zygote (the pre-imported
 # data-science stack, ~250 MiB) and the sessions it will hold.
 INTERACTIVE_WORKER_GIB = 4
+# Database connections a process of each kind may hold (DATABASE_ROLE, set per process by
+# the launcher and the deploy units): a grading process runs one task and its heartbeat
+# thread; an interactive worker's threads each hold one briefly; beat runs one job at a
+# time. The web processes share the rest: at a deadline they take a class's submits.
+ROLE_CONNECTIONS = {"grading": 2, "interactive": 4, "beat": 1, "gateway": 2}
 
 
 def cores() -> int:
@@ -53,13 +58,32 @@ def database_processes() -> int:
 
 
 def database_pool_max_size() -> int:
-    """Connections one process may hold: the host's budget shared by its processes.
+    """Connections one process may hold: its share of the host's budget.
 
     DATABASE_CONNECTION_BUDGET is the most this host opens, whatever the concurrency
-    (PostgreSQL allows 100 by default: 40 leaves room for a second host and for psql).
+    (PostgreSQL allows 100 by default: 40 leaves room for a second host and for psql). A
+    process of a known DATABASE_ROLE other than the web holds ROLE_CONNECTIONS; the web
+    processes share what the others may not hold; a process of no role gets an even share.
     """
     explicit = env_int("DATABASE_POOL_MAX_SIZE", 0)
     if explicit > 0:
         return explicit
     budget = env_int("DATABASE_CONNECTION_BUDGET", 40)
+    role = env_str("DATABASE_ROLE", "")
+    if role in ROLE_CONNECTIONS:
+        return ROLE_CONNECTIONS[role]
+    if role == "web":
+        return max(1, (budget - reserved_connections()) // web_workers())
     return max(1, budget // database_processes())
+
+
+def reserved_connections() -> int:
+    """What a host's processes other than the web may hold: the grading worker's (its
+    pool's processes and the parent that hands them work), interactive workers, beat and
+    the gateway."""
+    return (
+        (grading_concurrency() + 1) * ROLE_CONNECTIONS["grading"]
+        + interactive_workers() * ROLE_CONNECTIONS["interactive"]
+        + ROLE_CONNECTIONS["beat"]
+        + ROLE_CONNECTIONS["gateway"]
+    )

@@ -5,7 +5,8 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_init
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -29,6 +30,19 @@ class QuietRoutineTasks(logging.Filter):
 def _quiet_routine_tasks(logger: logging.Logger, **_: Any) -> None:
     for handler in logger.handlers:
         handler.addFilter(QuietRoutineTasks())
+
+
+@worker_init.connect
+def _keep_sqlite_connections(**_: Any) -> None:
+    """A worker runs its tasks one after another on one thread: it keeps its SQLite
+    connection from task to task instead of opening one per task (Celery's Django fixup
+    closes, after each task, connections older than CONN_MAX_AGE; 0 for the web). Set in
+    the main process, before the pool forks its children. PostgreSQL's pool keeps its
+    connections already."""
+    for alias in connections:
+        database = connections.settings[alias]
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            database["CONN_MAX_AGE"] = None
 
 
 @app.task(name="config.ping")

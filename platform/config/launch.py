@@ -39,6 +39,8 @@ BACKOFF_MAX_S = 30.0
 class Service:
     name: str
     argv: list[str]
+    # What this process's environment adds to the launcher's (its DATABASE_ROLE).
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     # Supervision: when it died lately, and when it is due to start again.
     deaths: list[float] = field(default_factory=list)
@@ -71,7 +73,8 @@ class Launcher:
     def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
         if service.name in self.respawn:
             return self.respawn[service.name]()
-        return subprocess.Popen(service.argv, cwd=ROOT, env=self.env, preexec_fn=_child_setup)
+        env = {**self.env, **service.env}
+        return subprocess.Popen(service.argv, cwd=ROOT, env=env, preexec_fn=_child_setup)
 
     def first_dead(self) -> Service | None:
         return next((s for s in self.services if s.process and s.process.poll() is not None), None)
@@ -198,6 +201,7 @@ def interactive_service(celery: list[str], number: int) -> Service:
             "--loglevel",
             "INFO",
         ],
+        env={"DATABASE_ROLE": "interactive"},
     )
 
 
@@ -228,6 +232,7 @@ def service_specs(
                 "--loglevel",
                 "INFO",
             ],
+            env={"DATABASE_ROLE": "grading"},
         ),
         # Interactive sessions: a kernel lives in the worker process that started it, so
         # these workers run tasks in threads of one process (an interrupt runs beside the
@@ -237,11 +242,20 @@ def service_specs(
         Service(
             "beat",
             [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
+            env={"DATABASE_ROLE": "beat"},
         ),
         # The model gateway loads the embedded all-MiniLM-L6-v2 once, then serves sandboxes on
         # GATEWAY_SOCKET_DIR/gateway.sock and people on GATEWAY_PORT.
-        Service("gateway", [python, str(ROOT / "manage.py"), "run_gateway"]),
-        Service("web", web_argv(python, host=host, port=port, workers=web_workers)),
+        Service(
+            "gateway",
+            [python, str(ROOT / "manage.py"), "run_gateway"],
+            env={"DATABASE_ROLE": "gateway"},
+        ),
+        Service(
+            "web",
+            web_argv(python, host=host, port=port, workers=web_workers),
+            env={"DATABASE_ROLE": "web"},
+        ),
     ]
 
 
@@ -317,10 +331,13 @@ def main() -> int:
             concurrency=args.concurrency,
             interactive_workers=args.interactive_workers,
         )
-        # Every process sizes its database pool from the same count (config.capacity):
+        # Every process sizes its database pool from the same counts (config.capacity):
         # web, grading and interactive processes, plus beat and the gateway.
         processes = args.web_workers + args.concurrency + len(specs) - 2
         env.setdefault("DATABASE_PROCESSES", str(processes))
+        env.setdefault("WEB_WORKERS", str(args.web_workers))
+        env.setdefault("GRADING_CONCURRENCY", str(args.concurrency))
+        env.setdefault("INTERACTIVE_WORKERS", str(args.interactive_workers))
         for service in specs:
             launcher.start(service)
         url = f"http://{args.host}:{args.port}"

@@ -101,9 +101,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # Web, worker and beat share the file: WAL lets readers run beside one writer, and
         # IMMEDIATE transactions queue writers instead of failing with "database is locked".
+        # A writer waits DATABASE_BUSY_TIMEOUT_S for the lock (then 503, config.unavailable):
+        # at a deadline, on a loaded host, a learner's submit waits rather than fails.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": env_int("DATABASE_BUSY_TIMEOUT_S", 60),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -34,6 +34,19 @@ def scores_record_for_submission(*, submission_id: int) -> list[int]:
     return _scores_record(submission=submission, decided_at=None)
 
 
+def scores_wanted(*, submission_id: int) -> bool:
+    """Whether an LMS column takes this submission's scores. Most cohorts are linked to no
+    LMS: their grades need no sync task (one query instead, in the grade's transaction)."""
+    return (
+        ResourceLink.objects.filter(
+            exercise__submissions__pk=submission_id,
+            context__cohorts__cohort__submissions__pk=submission_id,
+        )
+        .exclude(lineitem_url="")
+        .exists()
+    )
+
+
 def scores_record_for_course(*, course_id: int) -> list[int]:
     """The course's grade rule changed: recount every learner's score in the LMS columns of
     its exercises, and send those that changed, stamped now."""

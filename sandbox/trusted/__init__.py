@@ -8,8 +8,10 @@ Public API::
 
     run_tests(kernel, cells, cell_timeout_s=30) -> list[CheckResult]
     warm_up()  # when a worker process starts: the fork server imports numpy and pandas
+    numpy1_reprs(text) -> str  # np.float64(1.5) and np.True_ as numpy 1 showed them
 """
 
+from .child import numpy1_reprs
 from .runner import (
     CheckCell,
     CheckResult,
@@ -26,6 +28,7 @@ __all__ = [
     "KernelLike",
     "TrustedRunner",
     "TrustedRunnerError",
+    "numpy1_reprs",
     "run_tests",
     "warm_up",
 ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import doctest as pydoctest
 import io
 import linecache
 import math
 import numbers
 import os
 import random
+import re
 import resource
 import select
 import signal
@@ -24,9 +26,10 @@ import traceback
 from types import FrameType
 from typing import Any
 
-from .codec import recv_frame, send_frame
+from .frames import recv_frame, send_frame
+from .link import KernelLink
 from .namespace import TestGlobals
-from .remote import KernelLink, Remote
+from .remote import Remote
 
 OUTPUT_LIMIT = 20_000
 ADDRESS_SPACE_BYTES = 4 << 30
@@ -63,7 +66,12 @@ class Child:
             return {"op": "listening"}
         if op == "run":
             self.connect_if_waiting()
-            return run_cell(self.globals, str(msg["code"]), float(msg["timeout"]))
+            return run_cell(
+                self.globals,
+                str(msg["code"]),
+                float(msg["timeout"]),
+                doctest=msg.get("doctest") is True,
+            )
         if op == "define":
             return {"op": "defined", "ok": define(self.globals, str(msg["code"]))}
         if op == "kernel_gone":
@@ -149,7 +157,9 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
     raise TestTookTooLong("the test took too long")
 
 
-def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, Any]:
+def run_cell(
+    globals_: TestGlobals, code: str, timeout_s: float, *, doctest: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
     globals_.forget_resolved()
     out = io.StringIO()
@@ -168,7 +178,7 @@ def run_cell(globals_: TestGlobals, code: str, timeout_s: float) -> dict[str, An
     try:
         globals_.lending = True
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            value = _execute(globals_, code)
+            value = _run_doctest(globals_, code) if doctest else _execute(globals_, code)
         signal.setitimer(signal.ITIMER_REAL, 0)
         result.update(passed=True, **_describe_value(value))
     except BaseException as exc:  # test code may raise anything; this process reports it
@@ -211,7 +221,10 @@ def _test_traceback(exc: BaseException) -> str:
 def _execute(globals_: TestGlobals, code: str) -> Any:
     # Registered so that tracebacks (for instructors) show the failing line of the test.
     linecache.cache["<test>"] = (len(code), None, code.splitlines(True), "<test>")
-    tree = ast.parse(code, "<test>", "exec")
+    return _execute_tree(globals_, ast.parse(code, "<test>", "exec"))
+
+
+def _execute_tree(globals_: TestGlobals, tree: ast.Module) -> Any:
     last = tree.body[-1] if tree.body else None
     if isinstance(last, ast.Expr):
         tree.body.pop()
@@ -222,6 +235,69 @@ def _execute(globals_: TestGlobals, code: str) -> Any:
         return None
     expression = ast.Expression(last.value)
     return eval(compile(expression, "<test>", "eval"), globals_)  # noqa: S307
+
+
+class DoctestFailed(AssertionError):
+    """An example's output is not what the doctest expects."""
+
+
+def _run_doctest(globals_: TestGlobals, text: str) -> Any:
+    """Run a doctest's examples in the test's globals, in turn; raise at the first whose
+    output (or exception) is not what it expects. A value is shown by its trusted repr; a
+    learner object's own repr is never asked for, so it can match nothing."""
+    linecache.cache["<test>"] = (len(text), None, text.splitlines(True), "<test>")
+    for example in pydoctest.DocTestParser().get_examples(text, "<test>"):
+        flags = 0
+        for flag, on in example.options.items():
+            flags = flags | flag if on else flags & ~flag
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                tree = ast.parse(example.source, "<test>", "single")
+                ast.increment_lineno(tree, example.lineno)
+                value = _execute_tree(globals_, ast.Module(body=tree.body, type_ignores=[]))
+                if value is not None:
+                    print(_shown(value))
+        except Exception as exc:
+            if example.exc_msg is None:
+                raise
+            got = traceback.format_exception_only(type(exc), exc)[-1]
+            if not _doctest_matches(example.exc_msg, got, flags):
+                raise DoctestFailed(_doctest_report(example, got, example.exc_msg)) from None
+            continue
+        got = out.getvalue()
+        if example.exc_msg is not None or not _doctest_matches(example.want, got, flags):
+            raise DoctestFailed(_doctest_report(example, got, example.want))
+    return None  # no value: a doctest passes or fails, never partly
+
+
+def _shown(value: Any) -> str:
+    if _holds_remote(value, 0):
+        return "<an object from the notebook>"
+    return _safe_str(value, use_repr=True)
+
+
+def _doctest_matches(want: str, got: str, flags: int) -> bool:
+    """doctest's own check, then the same on numpy 1's scalar reprs (np.float64(1.5) and
+    np.True_ read as 1.5 and True: expected outputs saved with numpy 1 still match)."""
+    checker = pydoctest.OutputChecker()
+    return checker.check_output(want, got, flags) or checker.check_output(
+        numpy1_reprs(want), numpy1_reprs(got), flags
+    )
+
+
+def _doctest_report(example: Any, got: str, want: str) -> str:
+    source = "".join(">>> " + line for line in example.source.splitlines(True))
+    return f"{source}Expected:\n{want or '(nothing)'}Got:\n{got or '(nothing)'}"
+
+
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str|bytes)_?\d*\(([^()]*)\)")
+_NUMPY_BOOL = re.compile(r"\bnp\.(True|False)_")
+
+
+def numpy1_reprs(text: str) -> str:
+    """numpy 2 shows its scalars as np.float64(1.5), np.True_; numpy 1 as 1.5, True."""
+    return _NUMPY_BOOL.sub(r"\1", _NUMPY_SCALAR.sub(r"\1", text))
 
 
 def _describe_value(value: Any) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .codec import Decoder, ProtocolError, describe_exception, fast_frame
+from .codec import describe_exception
+from .decoding import Decoder
+from .frames import ProtocolError, fast_frame
 
 
 class KernelLink(Protocol):

@@ -1,8 +1,9 @@
 """Kernel side of the side channel: answers the trusted runner's requests.
 
-Sent into the learner's kernel (after the codec's source) through ``user_expressions``.
-It runs as the learner, so it is not trusted and need not be: everything it answers is
-decoded strictly on the trusted side, so at worst it behaves like a learner's function.
+Sent into the learner's kernel (after the frames', codec's and decoder's sources) through
+``user_expressions``. It runs as the learner, so it is not trusted and need not be:
+everything it answers is decoded strictly on the trusted side, so at worst it behaves like
+a learner's function.
 Handles stay valid for the whole run: the table lives on a module in ``sys.modules``.
 """
 
@@ -13,10 +14,12 @@ import sys
 import types
 from typing import Any
 
-# Imported as part of the package (lint, tests); in the kernel the codec's source precedes
-# this one and there is no package to import from.
+# Imported as part of the package (lint, tests); in the kernel the frames', codec's and
+# decoder's sources precede this one and there is no package to import from.
 with contextlib.suppress(ImportError):
-    from .codec import Decoder, describe_exception, encode, fast_frame, recv_frame, send_frame
+    from .codec import describe_exception, encode
+    from .decoding import Decoder
+    from .frames import fast_frame, recv_frame, send_frame
 
 STATE_MODULE = "_trusted_grading_helper"
 BASE_TYPES = (int, float, str, list, tuple, dict, set, frozenset, bytes)

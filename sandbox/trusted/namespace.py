@@ -14,7 +14,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from .remote import KernelLink, Remote
+from .link import KernelLink
+from .remote import Remote
 
 
 class TestGlobals(dict[str, Any]):

@@ -22,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import codec, kernel_helper
-from .codec import recv_frame, send_frame
+from . import codec, decoding, frames, kernel_helper
 from .forkserver import fork_server
+from .frames import ProtocolError, recv_frame, send_frame
 
-HELPER_SOURCE = Path(codec.__file__).read_text() + "\n" + Path(kernel_helper.__file__).read_text()
+# One source for the kernel, in dependency order: each module finds the names it imports
+# from the package defined by the ones before it.
+HELPER_SOURCE = "\n".join(
+    Path(module.__file__ or "").read_text() for module in (frames, codec, decoding, kernel_helper)
+)
 _HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
 # Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled
 # here costs one, when the kernel runs the same Python version (else it compiles the source).
@@ -71,10 +75,15 @@ class KernelLike(Protocol):
 
 @dataclass(frozen=True)
 class CheckCell:
-    """One test cell: ``key`` names it in the results; ``code`` is run on the trusted side."""
+    """One test cell: ``key`` names it in the results; ``code`` is run on the trusted side.
+
+    With ``doctest``, ``code`` is a doctest (otter's and okpy's OK format): its examples run
+    in turn and each one's output must be what it expects, as python's doctest checks it.
+    """
 
     key: str
     code: str
+    doctest: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +179,12 @@ class TrustedRunner:
     def _run_one(self, cell: CheckCell) -> CheckResult:
         if self._dead:
             return _failed(cell, self._dead)
-        msg = {"op": "run", "code": cell.code, "timeout": self.cell_timeout_s}
+        msg = {
+            "op": "run",
+            "code": cell.code,
+            "timeout": self.cell_timeout_s,
+            "doctest": cell.doctest,
+        }
         reply = self._checked_call(msg, expect="result", wait_s=self.cell_timeout_s + 5)
         return _failed(cell, self._dead) if reply is None else _result(cell.key, reply)
 
@@ -183,7 +197,7 @@ class TrustedRunner:
         except TimeoutError:
             self._kill("a test did not finish in time")
             return None
-        except (OSError, EOFError, codec.ProtocolError) as exc:
+        except (OSError, EOFError, ProtocolError) as exc:
             self._kill("the trusted runner failed")
             raise TrustedRunnerError(f"the trusted runner failed: {exc!r}") from exc
 
@@ -205,7 +219,7 @@ class TrustedRunner:
             if reply.get("op") == expect:
                 return reply
             if reply.get("op") != "noted":
-                raise codec.ProtocolError(f"unexpected reply {reply.get('op')!r}")
+                raise ProtocolError(f"unexpected reply {reply.get('op')!r}")
 
     def kernel_gone(self) -> None:
         """Called when the serve request returned early: stop waiting for the helper."""

@@ -84,6 +84,34 @@ def test_the_connection_budget_is_shared_by_the_processes_of_a_host(monkeypatch)
     assert capacity.database_pool_max_size() * capacity.database_processes() <= 40
 
 
+def test_the_web_processes_get_what_the_others_of_the_host_may_not_hold(monkeypatch) -> None:
+    # given: make run's processes on a 2-core host, each told its role
+    for name, value in [
+        ("DATABASE_CONNECTION_BUDGET", "40"),
+        ("WEB_WORKERS", "2"),
+        ("GRADING_CONCURRENCY", "2"),
+        ("INTERACTIVE_WORKERS", "2"),
+    ]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_POOL_MAX_SIZE", raising=False)
+    sizes = {}
+    for role in ("web", "grading", "interactive", "beat", "gateway"):
+        monkeypatch.setenv("DATABASE_ROLE", role)
+        sizes[role] = capacity.database_pool_max_size()
+    # then: all of them together stay within the budget (the grading worker's parent too)
+    held = (
+        2 * sizes["web"]
+        + 3 * sizes["grading"]
+        + 2 * sizes["interactive"]
+        + sizes["beat"]
+        + sizes["gateway"]
+    )
+    assert held <= 40
+    # and a web process, which takes a class's submits, holds twice an even share or more
+    monkeypatch.delenv("DATABASE_ROLE")
+    assert sizes["web"] >= 2 * capacity.database_pool_max_size()
+
+
 def test_web_workers_default_to_the_cores_this_process_may_use(monkeypatch) -> None:
     monkeypatch.delenv("WEB_WORKERS", raising=False)
     assert capacity.web_workers() == capacity.cores()

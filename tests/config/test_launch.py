@@ -117,6 +117,37 @@ def test_the_platform_is_a_list_of_named_services_with_the_web_on_several_worker
     assert worker[worker.index("--concurrency") + 1] == "2"
 
 
+def test_each_process_is_started_with_its_database_role(tmp_path) -> None:
+    # given: make run's services; each one's role sizes its connection pool (config.capacity)
+    specs = service_specs(
+        "python", host="127.0.0.1", port=8000, var_dir=Path("var"), web_workers=2, concurrency=2
+    )
+    roles = {spec.name: spec.env["DATABASE_ROLE"] for spec in specs}
+    assert roles == {
+        "worker": "grading",
+        "interactive": "interactive",
+        "beat": "beat",
+        "gateway": "gateway",
+        "web": "web",
+    }
+    # when the launcher starts a service
+    seen = tmp_path / "role"
+    probe = Service(
+        "probe",
+        [
+            sys.executable,
+            "-c",
+            f"import os; open({str(seen)!r}, 'w').write(os.environ['DATABASE_ROLE'])",
+        ],
+        env={"DATABASE_ROLE": "web"},
+    )
+    launcher = Launcher(env=dict(os.environ))
+    launcher.start(probe)
+    assert probe.process is not None and probe.process.wait(timeout=60) == 0
+    # then the process has its own role on top of the launcher's environment
+    assert seen.read_text() == "web"
+
+
 def test_several_interactive_workers_each_have_their_own_name_and_queue() -> None:
     specs = service_specs(
         "python", host="127.0.0.1", port=8000, var_dir=Path("var"), web_workers=2,

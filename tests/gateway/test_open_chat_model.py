@@ -2,8 +2,11 @@
 child process of the gateway) through the gateway's socket: quotas, usage counted by the
 model's own tokenizer, reproducible outputs, streaming, stop strings, JSON schemas."""
 
+import http.client
 import json
 import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -31,6 +34,23 @@ def learner(chat_gateway):
 def chat(gateway, **extra):
     body = {"model": SMOLLM2, "messages": QUESTION, "max_tokens": 12, "temperature": 0}
     return gateway.call("POST", "/v1/chat/completions", body | extra)
+
+
+def reply(gateway, question):
+    messages = [{"role": "user", "content": question}]
+    return chat(gateway, messages=messages)[1]["choices"][0]["message"]["content"]
+
+
+def engine_chat(engine_socket, question, **options):
+    """Straight to the engine (no gateway): the reply and llama.cpp's prompt timings."""
+    conn = http.client.HTTPConnection("engine", timeout=120)
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.connect(str(engine_socket))
+    body = {"messages": [{"role": "user", "content": question}], "max_tokens": 12}
+    conn.request("POST", "/v1/chat/completions", json.dumps(body | {"temperature": 0} | options))
+    answer = json.loads(conn.getresponse().read())
+    conn.close()
+    return answer["choices"][0]["message"]["content"], answer["timings"]
 
 
 def test_the_catalog_pins_the_installed_engine_and_the_shipped_model_file():
@@ -61,6 +81,22 @@ def test_the_same_request_gives_the_same_text_greedy_or_seeded(chat_gateway, lea
     ]
     assert greedy[0] == greedy[1]
     assert seeded[0] == seeded[1]
+
+
+def test_a_reply_is_the_same_from_the_prompt_cache_afresh_or_beside_others(
+    chat_gateway, learner, smollm2
+):
+    questions = [f"Name one {thing}." for thing in ("ocean", "noble gas", "prime number", "bird")]
+    engine = smollm2.engine.socket
+    fresh = [engine_chat(engine, q, cache_prompt=False)[0] for q in questions]
+    # the engine keeps each slot's last prompt: the next question reuses the system prompt
+    _, timings = engine_chat(engine, "Name one river.")
+    assert timings["cache_n"] > 15 and timings["prompt_n"] < 15
+    one_by_one = [reply(chat_gateway, q) for q in questions]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(pool.map(lambda q: reply(chat_gateway, q), questions))
+    assert one_by_one == fresh
+    assert together == fresh
 
 
 def test_streamed_tokens_arrive_one_chunk_at_a_time_then_usage_and_done(chat_gateway, learner):

@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from courses import queues
 from courses.models import GradeKind, GradeRecord, Submission
 from lti import grades, tasks
+from lti import queues as lti_queues
 from lti.models import PlatformAccount, ScorePost, ScoreStatus
 from tests.lti.conftest import Campus, launch
-from tests.support.factories import EnrollmentFactory
+from tests.support.factories import CohortFactory, EnrollmentFactory
 from tests.support.lti_platform import INSTRUCTOR, Platform
 from tests.support.world import graded_submission
 
@@ -76,6 +78,28 @@ def test_a_graded_submission_reaches_the_lms_gradebook(
     post = ScorePost.objects.get()
     assert post.status == ScoreStatus.SENT
     assert post.sent_at is not None
+
+
+def test_a_grade_asks_for_a_scores_sync_only_where_an_lms_column_takes_it(
+    platform: Platform,
+    campus: Campus,
+    learners: None,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+) -> None:
+    # given: a learner of the LMS course, and one of a cohort that no LMS is linked to
+    outside = EnrollmentFactory(cohort=CohortFactory(course=campus.course))
+    sent: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(queues, "send", lambda name, *args, **_: sent.append((name, args)))
+    # when both are graded
+    with django_capture_on_commit_callbacks(execute=True):
+        linked = grade(campus, "learner-1")
+        unlinked = graded_submission(
+            exercise=campus.exercise, learner=outside.user, cohort=outside.cohort
+        )
+        record(unlinked)
+    # then a task syncs the linked learner's scores, and nothing is sent for the other
+    assert sent == [(lti_queues.SCORES_SYNC_SUBMISSION, (linked.pk,))]
 
 
 def test_the_same_grade_is_sent_once_and_a_regrade_again(

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox import launch, slots
+from sandbox import build_environment, launch, slots
 from sandbox.kernel import Kernel, drain_destroyed
 from sandbox.limits import Limits
 from tests.support.sandbox import StartKernel
 
 MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
+# The zygote of a course runtime (sandbox.course_zygotes): the attack tests run there too.
+COURSE_ZYGOTE = "course-zygote"
+ATTACK_MODES = [*MODES, *([COURSE_ZYGOTE] if "zygote" in MODES else [])]
+COURSE_PINS = ["ost-hello==1.0"]
 
 
 @pytest.fixture(params=MODES)
@@ -25,13 +30,27 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def course_runtime(package_index: str, course_runtimes: Path) -> Path:
+    """A course runtime with one tiny package (tests.support.package_index), built once."""
+    return build_environment(COURSE_PINS, index_url=package_index)
+
+
 @pytest.fixture
-def start(mode: str) -> Iterator[StartKernel]:
+def launcher(request: pytest.FixtureRequest, mode: str) -> dict[str, Any]:
+    """How the test's mode starts a kernel (sandbox.launch.start_kernel's arguments)."""
+    if mode == COURSE_ZYGOTE:
+        return {"mode": "zygote", "runtime_dir": request.getfixturevalue("course_runtime")}
+    return {"mode": mode}
+
+
+@pytest.fixture
+def start(launcher: dict[str, Any]) -> Iterator[StartKernel]:
     """Start kernels in the test's mode; all of them are destroyed after the test."""
     started: list[Kernel] = []
 
     def start_kernel(**limits: Any) -> Kernel:
-        kernel = launch.start_kernel(limits=Limits(**limits), mode=mode)
+        kernel = launch.start_kernel(limits=Limits(**limits), **launcher)
         started.append(kernel)
         return kernel
 

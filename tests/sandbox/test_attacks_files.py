@@ -10,11 +10,21 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sandbox import runtime
+from sandbox import environments, runtime, zygote
+from sandbox.course_zygotes import zygotes
+from tests.sandbox.conftest import ATTACK_MODES
 from tests.support.sandbox import StartKernel, report
+
+
+@pytest.fixture(params=ATTACK_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every launcher, the zygote of a course runtime included."""
+    return str(request.param)
+
 
 READ_FILES = """
 import json
@@ -77,14 +87,18 @@ def test_it_cannot_read_etc_shadow_or_the_workers_home(kernel) -> None:
     assert "SECRET" not in found["/proc/1/environ"]
 
 
-def test_it_shows_only_the_runtime_and_its_own_dirs_at_the_root(kernel) -> None:
-    # The runtime itself may live under /var (a checkout under /tmp): it is the one tree shown.
+def test_it_shows_only_the_runtime_and_its_own_dirs_at_the_root(
+    kernel, launcher: dict[str, Any]
+) -> None:
+    # The runtime itself may live under /var (a checkout under /tmp): it is the one tree shown
+    # (a course runtime's kernel: the course runtime and the kernel runtime under it).
+    shown = [str(p) for p in environments.runtime_folders(launcher.get("runtime_dir"))]
     found = report(
         kernel,
-        f"import os, json\nfiles = []\nruntime = {str(runtime.runtime_path().absolute())!r}\n"
+        f"import os, json\nfiles = []\nshown = {shown!r}\n"
         "for top in ('/run', '/cg', '/opt', '/root', '/var'):\n"
         "    for where, dirs, names in os.walk(top):\n"
-        "        dirs[:] = [d for d in dirs if os.path.join(where, d) != runtime]\n"
+        "        dirs[:] = [d for d in dirs if os.path.join(where, d) not in shown]\n"
         "        files += [os.path.join(where, name) for name in names]\n"
         "print(json.dumps({'root': sorted(os.listdir('/')), 'files': files}))",
     )
@@ -112,6 +126,7 @@ def test_it_cannot_see_another_sandboxs_home_or_kernel_dir(start: StartKernel) -
     # when: the second one looks for it everywhere it could be
     code = f"""
 import os, json, glob, subprocess
+
 hits = []
 for pattern in ["/home/*/*", "/tmp/*", "/kernel/*", "/proc/*/root/home/*/*", "/run/sandbox/*"]:
     for path in glob.glob(pattern):
@@ -135,15 +150,14 @@ print(json.dumps({{"hits": hits, "grep": grep.stdout, "uid": os.getuid(),
 
 
 def test_it_gives_the_kernel_no_secret_from_the_workers_environment(
-    mode: str, start: StartKernel, monkeypatch: pytest.MonkeyPatch
+    start: StartKernel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = secrets.token_hex(16)
     monkeypatch.setenv("SECRET_KEY", secret)
     monkeypatch.setenv("DATABASE_URL", f"postgres://user:{secret}@db/platform")
-    if mode == "zygote":
-        from sandbox import zygote
-
-        zygote.stop_zygote()  # the next kernel comes from a zygote started with the secret set
+    # The next kernel comes from a zygote started with the secret set.
+    zygote.stop_zygote()
+    zygotes.stop_all()
     kernel = start()
 
     found = report(

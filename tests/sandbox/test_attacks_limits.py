@@ -6,12 +6,21 @@ from __future__ import annotations
 import errno
 import resource
 import time
+from typing import Any
 
 import pytest
 
 from sandbox import KernelPool, Limits, outputs
 from sandbox.outputs import TRUNCATION_MARKER
+from tests.sandbox.conftest import ATTACK_MODES
 from tests.support.sandbox import StartKernel, report, stdout
+
+
+@pytest.fixture(params=ATTACK_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every launcher, the zygote of a course runtime included."""
+    return str(request.param)
+
 
 FORK_BOMB = """
 import json, os, time
@@ -250,8 +259,8 @@ def test_it_drops_a_giant_message_sent_past_stdout_without_holding_it(
     assert rss_mib() - before < 40
 
 
-def test_the_pool_keeps_serving_after_attacks(mode: str) -> None:
-    with KernelPool(size=1, limits=Limits(processes=40, memory_mb=200), mode=mode) as pool:
+def test_the_pool_keeps_serving_after_attacks(launcher: dict[str, Any]) -> None:
+    with KernelPool(size=1, limits=Limits(processes=40, memory_mb=200), **launcher) as pool:
         with pool.kernel() as bombed:
             bombed.execute(FORK_BOMB)
         with pool.kernel() as hog:
@@ -271,6 +280,7 @@ print("spinning", flush=True)
 """
 MY_SHARE = """
 import json, time
+
 start = time.process_time()
 while time.process_time() - start < 0.5:
     pass

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.sandbox.conftest import ATTACK_MODES
 from tests.support.sandbox import report
+
+
+@pytest.fixture(params=ATTACK_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every launcher, the zygote of a course runtime included."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -173,6 +180,7 @@ def test_it_cannot_signal_or_ptrace_a_host_process_of_its_own_uid(kernel) -> Non
             kernel,
             f"""
 import ctypes, json, os, signal
+
 libc = ctypes.CDLL(None, use_errno=True)
 r = {{}}
 try:

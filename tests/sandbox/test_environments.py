@@ -19,12 +19,13 @@ from sandbox import (
     parse_pins,
 )
 from sandbox.limits import Limits
+from tests.sandbox.conftest import COURSE_PINS
 from tests.support.package_index import GREETING
 from tests.support.sandbox import report, stdout
 
 # One build for the whole module (builds take seconds to minutes on 2 busy cores).
 pytestmark = pytest.mark.xdist_group("course-runtime")
-PINS = ["ost-hello==1.0"]
+PINS = COURSE_PINS  # course_runtime's (tests/sandbox/conftest.py)
 
 
 def test_pins_are_normalised_sorted_and_each_faulty_line_named() -> None:
@@ -62,11 +63,6 @@ def test_conflicting_pins_are_refused_with_the_resolvers_message(
     )
     assert not environment_path(environment_key(pins)).exists()
     assert not list(course_runtimes.glob(".building-*")), "nothing is left of a refused set"
-
-
-@pytest.fixture(scope="module")
-def course_runtime(package_index: str, course_runtimes: Path) -> Path:
-    return build_environment(PINS, index_url=package_index)
 
 
 def test_a_built_set_is_reused_and_nothing_is_built_twice(

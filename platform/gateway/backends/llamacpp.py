@@ -17,9 +17,6 @@ from gateway.engine.manager import EngineConfig, EngineDown
 from gateway.errors import ApiError, upstream_unavailable
 
 BUSY_RETRY_AFTER_S = 2
-# llama.cpp server options: a prompt is evaluated afresh every time, so that the same
-# request gives the same tokens whatever the slot served before (reproducible grading).
-ENGINE_OPTIONS = {"cache_prompt": False}
 
 
 def engine_busy(limit: int) -> ApiError:
@@ -89,7 +86,6 @@ class LlamaCppBackend:
             model=self.model,
             timeout_s=self.timeout_s,
             unix_socket=socket,
-            extra=ENGINE_OPTIONS,
         )
 
     def chat(self, messages: list[Message], params: ChatParams, emit: Emit | None) -> Completion:

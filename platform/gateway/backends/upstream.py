@@ -40,7 +40,6 @@ class UpstreamBackend:
         model: str,
         timeout_s: float,
         unix_socket: Path | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(base_url.rstrip("/"))
         self.scheme, self.netloc, self.prefix = parts.scheme, parts.netloc, parts.path
@@ -48,7 +47,6 @@ class UpstreamBackend:
         self.model = model
         self.timeout_s = timeout_s
         self.unix_socket = unix_socket
-        self.extra = extra or {}  # sent with every generation request (engine options)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.unix_socket is not None:
@@ -108,7 +106,6 @@ class UpstreamBackend:
             "temperature": params.temperature,
             "top_p": params.top_p,
             "stream": stream,
-            **self.extra,
         }
         if params.stop:
             payload["stop"] = list(params.stop)

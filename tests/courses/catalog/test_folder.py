@@ -10,12 +10,23 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
+from courses.assignment import parse_exercise, student_notebook
 from courses.catalog.folder import CourseFolderInvalid, course_export
 from courses.catalog.services import course_import
 from courses.demo.services import COURSE_DIR
 from courses.models import Course, Exercise, Lesson, Module
+from tests.courses.grading.test_pipeline import grade
 from tests.support.exercises import add_exercise, as_json
 from tests.support.factories import OrganizationFactory
+from tests.support.otter import (
+    EXCEPTION_FILE,
+    answer,
+    answered,
+    check,
+    ok_file,
+    ok_test,
+    otter_output,
+)
 from tests.support.world import World, make_world
 
 pytestmark = pytest.mark.django_db
@@ -256,3 +267,57 @@ def test_a_zip_of_too_many_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CourseFolderInvalid) as caught:
         course_import(organization=OrganizationFactory(), path=many)
     assert "more than 2000 files" in caught.value.problems[0]
+
+
+def test_an_otter_exercise_with_a_tests_folder_imports_grades_and_round_trips(
+    tmp_path: Path,
+) -> None:
+    # given otter's student version and its tests folder (one exception-based, one OK file)
+    notebook = otter_output(answer("x = ..."), check("q1"), answer("y = ..."), check("q2"))
+    q2 = ok_test("q2", [{"code": ">>> y * 2\n8", "hidden": True, "locked": False}], points=1)
+    folder = _write(
+        tmp_path / "c",
+        {"format": 1, "slug": "otter-course", "title": "Otter",
+         "modules": [{"title": "M", "items": [{"exercise": "hw", "title": "HW"}]}]},
+        {
+            "exercises/hw.ipynb": json.dumps(notebook),
+            "exercises/hw/tests/q1.py": EXCEPTION_FILE,
+            "exercises/hw/tests/q2.py": ok_file(q2),
+        },
+    )  # fmt: skip
+    # when it is imported, then graded
+    course_import(organization=OrganizationFactory(), path=folder)
+    exercise = parse_exercise(data=Exercise.objects.get(slug="hw").source)
+    learner = json.loads(json.dumps(student_notebook(exercise=exercise)))
+    right = answered(learner, {"q1-answer-1": "x = 2", "q2-answer-1": "y = 4"})
+    wrong = answered(
+        json.loads(json.dumps(learner)), {"q1-answer-1": "x = 3", "q2-answer-1": "y = 5"}
+    )
+    # then otter's points: q1 all or nothing (2 + 2), q2 one point
+    assert grade(exercise, right)[0].score == 5.0
+    assert grade(exercise, wrong)[1] == {"q1 - 1": 0.0, "q1 - 2": 0.0, "q2 - 1": 0.0}
+    # and the export carries the tests in the notebook, as otter's own metadata
+    course_export(course=Course.objects.get(slug="otter-course"), destination=tmp_path / "out")
+    exported = json.loads((tmp_path / "out/exercises/hw.ipynb").read_text())
+    assert set(exported["metadata"]["otter"]["tests"]) == {"q1", "q2"}
+    assert parse_exercise(data=exported).max_score == 5.0
+
+
+def test_a_tests_folder_file_that_would_run_code_refuses_the_import(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    notebook = otter_output(answer("x = ..."), check("q1"))
+    folder = _write(
+        tmp_path / "c",
+        {"format": 1, "slug": "otter-course", "title": "Otter",
+         "modules": [{"title": "M", "items": [{"exercise": "hw", "title": "HW"}]}]},
+        {
+            "exercises/hw.ipynb": json.dumps(notebook),
+            "exercises/hw/tests/q1.py": f"test = {{'name': open({str(marker)!r}, 'w').name}}",
+        },
+    )  # fmt: skip
+    with pytest.raises(CourseFolderInvalid) as caught:
+        course_import(organization=OrganizationFactory(), path=folder)
+    assert "exercises/hw/tests/q1.py, line 1: neither literal data" in "\n".join(
+        caught.value.problems
+    )
+    assert not marker.exists() and not Course.objects.filter(slug="otter-course").exists()

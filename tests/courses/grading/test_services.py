@@ -293,17 +293,48 @@ def test_a_learner_over_the_daily_cpu_quota_cannot_submit(enrollment, exercise) 
 def test_a_learners_latest_queued_submission_is_graded_first_and_the_older_ones_later(
     enrollment, exercise, no_queue
 ) -> None:
-    # given: three submissions of one learner, queued in order
+    # given: three submissions of one learner, each sent with its own message
     first, second, third = (_submit(enrollment, exercise) for _ in range(3))
-    # when: the task of the first comes up, the latest is graded in its place
-    assert services.submission_pick_latest(submission_id=first.pk) == third.pk
-    # then: the first goes back to the queue (never lost), and is graded in its turn
-    assert no_queue == [first.pk]
-    assert services.submission_claim(submission_id=third.pk) is not None
-    assert services.submission_pick_latest(submission_id=second.pk) == second.pk
-    assert services.submission_claim(submission_id=second.pk) is not None
-    assert services.submission_pick_latest(submission_id=first.pk) == first.pk
-    assert no_queue == [first.pk]
+    # when: the messages come up in the order they were sent
+    graded = []
+    for message in (first, second, third):
+        picked = services.submission_pick_next(submission_id=message.pk)
+        assert services.submission_claim(submission_id=picked) is not None
+        graded.append(picked)
+    # then: the latest is graded first, every one once, and nothing was sent again
+    assert graded == [third.pk, second.pk, first.pk]
+    assert no_queue == []
+    assert services.submission_pick_next(submission_id=first.pk) is None
+
+
+def test_a_message_whose_pick_another_worker_claimed_grades_the_next_waiting_one(
+    enrollment, exercise, monkeypatch
+) -> None:
+    # given: two queued submissions; another worker claims the latest between our pick
+    # and our claim
+    older, latest = _submit(enrollment, exercise), _submit(enrollment, exercise)
+    pick = services.submission_pick_next
+    raced: list[services.Claim | None] = []
+
+    def pick_then_race(*, submission_id: int) -> int | None:
+        picked = pick(submission_id=submission_id)
+        if not raced:
+            raced.append(services.submission_claim(submission_id=picked, worker="other"))
+        return picked
+
+    def grade(*, submission_id: int, worker: str = "") -> bool:
+        return services.submission_claim(submission_id=submission_id, worker=worker) is not None
+
+    monkeypatch.setattr(services, "submission_pick_next", pick_then_race)
+    monkeypatch.setattr(services, "submission_grade", grade)
+    # when our message (the older one's) is handled
+    graded = services.submission_grade_next(submission_id=older.pk, worker="us")
+    # then the other worker has the latest, and we graded the older one: none is left
+    assert graded == older.pk
+    assert dict(Submission.objects.values_list("pk", "worker")) == {
+        latest.pk: "other",
+        older.pk: "us",
+    }
 
 
 def test_other_learners_and_other_exercises_keep_their_place_in_the_queue(
@@ -318,5 +349,5 @@ def test_other_learners_and_other_exercises_keep_their_place_in_the_queue(
         module=module, title="Add again", slug="add-again", notebook=as_json(add_exercise())
     )
     _submit(enrollment, second_exercise)
-    assert services.submission_pick_latest(submission_id=mine.pk) == mine.pk
+    assert services.submission_pick_next(submission_id=mine.pk) == mine.pk
     assert no_queue == []

@@ -14,14 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sandbox.trusted.codec import (
-    Decoder,
-    ProtocolError,
-    encode,
-    fast_frame,
-    recv_frame,
-    send_frame,
-)
+from sandbox.trusted.codec import encode
+from sandbox.trusted.decoding import Decoder
+from sandbox.trusted.frames import ProtocolError, fast_frame, recv_frame, send_frame
 
 
 def refuse(value):
@@ -216,7 +211,7 @@ def test_frames_that_arrive_together_are_read_one_at_a_time():
 
 
 def test_only_public_data_modules_and_assert_helpers_have_trusted_twins():
-    from sandbox.trusted.remote import trusted_module_name, trusted_object
+    from sandbox.trusted.policy import trusted_module_name, trusted_object
 
     assert trusted_module_name("numpy.linalg") and trusted_module_name("math")
     for name in ("pickle", "os", "subprocess", "unittest.__main__", "numpy._core", "builtins"):

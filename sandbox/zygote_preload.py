@@ -1,0 +1,176 @@
+"""What a zygote imports before it forks kernels, and what a course runtime changes.
+
+Imported by zygote_server.py (both bound read-only at /opt/sandbox in the zygote, under the
+KERNEL RUNTIME's Python, standard library only).
+
+A course runtime's zygote runs the same kernel runtime's interpreter: the course's
+site-packages are never on its sys.path, so nothing of the course runs as root. Each kernel
+puts them first once it is the slot uid under seccomp (their .pth files run then). A module
+of the kernel runtime whose import asks for a module the course replaces is not preloaded
+(the kernel must get the course's version): each batch is imported first in a throwaway
+child that refuses the course's names, and only what never asked for one is imported in the
+zygote.
+"""
+
+import contextlib
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import site
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+Config = dict[str, Any]
+
+# debugpy/pydevd start threads and tracing when imported: a forked kernel would hang.
+SKIP_PRELOAD = {
+    "_pydev_bundle", "_pydevd_bundle", "pydevd", "debugpy", "_pydevd_frame_eval",
+    "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole",
+    "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles",
+}  # fmt: skip
+WARMUP = "/tmp/warmup"  # noqa: S108 - inside the zygote's own root
+
+
+class Refuse(importlib.abc.MetaPathFinder):
+    """Refuses the modules of a course runtime, and remembers that one was asked for."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+        self.asked = False
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in self.names:
+            self.asked = True
+            raise ImportError(f"{fullname} is the course runtime's")
+        return None
+
+
+def import_quietly(module: str) -> None:
+    # A module that will not preload loads in the kernel (or fails there, as it would cold).
+    with contextlib.suppress(Exception):
+        __import__(module)
+
+
+def clean_prefix(modules: list[str], refused: Sequence[str]) -> int:
+    """How many of `modules`, imported in order in a throwaway child, come before the first
+    whose import asks for a `refused` module."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            refuse = Refuse(refused)
+            sys.meta_path.insert(0, refuse)
+            count = len(modules)
+            for index, module in enumerate(modules):
+                import_quietly(module)
+                if refuse.asked:
+                    count = index
+                    break
+            os.write(write_end, str(count).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        count = int(answer.read() or b"0")
+    os.waitpid(pid, 0)
+    return count
+
+
+MAX_PROBES = 8  # a course replacing much of the stack: the rest loads in each kernel
+
+
+def import_clean(modules: list[str], refused: Sequence[str]) -> None:
+    """Import `modules` here, except those whose import asks for a `refused` module (and,
+    after MAX_PROBES such, the rest)."""
+    remaining = list(modules)
+    for _ in range(MAX_PROBES if refused else 1):
+        count = clean_prefix(remaining, refused) if refused else len(remaining)
+        for module in remaining[:count]:
+            import_quietly(module)
+        remaining = remaining[count + 1 :]
+        if not remaining:
+            return
+
+
+def enter_course_runtime(course: Config) -> None:
+    """In a kernel, as the slot uid: the course's packages first, as in an interpreter of
+    the course runtime (sandbox.environments layers it on the kernel runtime)."""
+    before = list(sys.path)
+    site.addsitedir(course["site"])
+    sys.path[:] = [path for path in sys.path if path not in before] + before
+    sys.executable = course["python"]
+    sys.prefix = sys.exec_prefix = course["prefix"]
+    os.environ.update(course["env"])
+
+
+def preload(modules: list[str], home_files: dict[str, str], refused: Sequence[str]) -> None:
+    """Import what learners' code imports, once: a kernel forked afterwards pays nothing for
+    it. A module missing from the runtime is skipped (it would fail in the kernel too)."""
+    # Headless while importing: pyplot must not look for a display or a GUI toolkit.
+    os.environ["MPLBACKEND"] = "Agg"
+    kernels_config_dir = os.environ.get("MPLCONFIGDIR")
+    with tempfile.TemporaryDirectory() as config_dir:
+        # matplotlib finds the runtime's prebuilt font list here; without it, it would build
+        # one with fc-list, whose cache (/var/cache/fontconfig) every kernel would then see.
+        for relative, text in home_files.items():
+            if relative.startswith(".config/matplotlib/"):
+                with open(os.path.join(config_dir, os.path.basename(relative)), "w") as cache:
+                    cache.write(text)
+        os.environ["MPLCONFIGDIR"] = config_dir
+        import_clean(modules, refused)
+    del os.environ["MPLBACKEND"]
+    if kernels_config_dir is not None:
+        os.environ["MPLCONFIGDIR"] = kernels_config_dir
+    # A thread started by an import would not exist in the forked kernels, and a lock it
+    # held would stay locked there forever.
+    if threading.active_count() != 1:
+        raise RuntimeError(f"a preloaded module started threads: {threading.enumerate()}")
+
+
+def modules_a_kernel_imports(config: Config, refused: Sequence[str]) -> list[str] | None:
+    """Start a throwaway kernel in a child and list what it imported: the zygote imports
+    all of it once, instead of every kernel importing it again (about 150 ms each). None
+    when the kernel asked for a `refused` module (a course replaces part of ipykernel's)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            os.makedirs(WARMUP, exist_ok=True)
+            with open(f"{WARMUP}/c.json", "w") as file:
+                json.dump({"transport": "ipc", "ip": f"{WARMUP}/k", "key": "",
+                           "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
+                           "control_port": 4, "hb_port": 5}, file)  # fmt: skip
+            refuse = Refuse(refused)
+            sys.meta_path.insert(0, refuse)
+            from ipykernel.kernelapp import IPKernelApp
+
+            app = IPKernelApp.instance()
+            app.initialize(["-f", f"{WARMUP}/c.json", *config["kernel_args"]])
+            if not refuse.asked:
+                os.write(write_end, "\n".join(sorted(sys.modules)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    return [name for name in b"".join(chunks).decode().split("\n") if name] or None
+
+
+def preload_kernel(config: Config, refused: Sequence[str]) -> bool:
+    """Import what a kernel imports (as a throwaway kernel showed); False when a course
+    replaces part of it (then each kernel imports ipykernel itself)."""
+    kernel_modules = modules_a_kernel_imports(config, refused)
+    wanted = [m for m in kernel_modules or [] if m.split(".")[0] not in SKIP_PRELOAD]
+    import_clean(["ipykernel.ipkernel", "ipykernel.kernelapp", *wanted], refused)
+    return kernel_modules is not None
