@@ -375,12 +375,15 @@ GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
 GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))
 # The embedded chat model's engine (llama.cpp's server, a child of the gateway): sequences
 # decoded together (continuous batching), requests allowed to wait beyond them (then 503),
-# context tokens per sequence, CPU threads (half the cores: the rest serve everything else),
-# and how long a request waits for a model still loading before a 503.
+# context tokens per sequence, CPU threads for one token at a time (half the cores: the rest
+# serve everything else) and for a batch of several (prompts, or several sequences decoded
+# together: short bursts, all the cores), and how long a request waits for a model still
+# loading before a 503.
 GATEWAY_ENGINE_SLOTS = env_int("GATEWAY_ENGINE_SLOTS", 4)
 GATEWAY_ENGINE_MAX_WAITING = env_int("GATEWAY_ENGINE_MAX_WAITING", 12)
 GATEWAY_ENGINE_CONTEXT = env_int("GATEWAY_ENGINE_CONTEXT", 2048)
 GATEWAY_ENGINE_THREADS = env_int("GATEWAY_ENGINE_THREADS", max(1, (os.cpu_count() or 2) // 2))
+GATEWAY_ENGINE_BATCH_THREADS = env_int("GATEWAY_ENGINE_BATCH_THREADS", os.cpu_count() or 1)
 GATEWAY_ENGINE_READY_WAIT_S = float(env_str("GATEWAY_ENGINE_READY_WAIT_S", "30"))
 
 # --- Interactive sessions (the exercise page's live kernel; held by `-P threads` workers) ---

@@ -184,3 +184,23 @@ def test_only_platform_staff_may_ask_the_workers() -> None:
     client = Client()
     client.force_login(UserFactory(is_staff=True))
     assert client.get("/courses/teach/operations/workers").status_code == 403
+
+
+def test_a_web_process_writes_its_latency_samples_once_a_second_not_per_request() -> None:
+    # given: a process's buffer, its clock in our hands, Redis without samples of the route
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = operations.WEB_LATENCY_KEY + "test:buffered"
+    client.delete(key)
+    now = [100.0]
+    buffer = operations.LatencyBuffer(flush_s=1.0, clock=lambda: now[0])
+    # when: three requests within the second
+    for ms in (5, 6, 7):
+        buffer.record(route="test:buffered", seconds=ms / 1000)
+    # then: nothing written yet
+    assert client.llen(key) == 0
+    # when: the next request comes after the second is over
+    now[0] += 1.0
+    buffer.record(route="test:buffered", seconds=0.008)
+    # then: all four are written together, the newest first
+    assert [float(v) for v in client.lrange(key, 0, -1)] == [8.0, 7.0, 6.0, 5.0]
+    assert b"test:buffered" in client.smembers(operations.WEB_ROUTES_KEY)
