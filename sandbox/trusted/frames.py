@@ -34,21 +34,21 @@ class _Inbox:
     """One socket's bytes read past the frame asked for (its next frames, already arrived),
     and whether waiting on it polls before sleeping."""
 
-    __slots__ = ("pending", "sleeps", "spins")
+    __slots__ = ("pending", "polls", "sleeps")
 
     def __init__(self) -> None:
         self.pending = bytearray()
-        self.spins = _free_cpu()
+        self.polls = _free_cpu()
         self.sleeps = 0  # waits left that sleep at once, after a spin that did not pay
 
-    def spin(self, sock: _socket.socket, size: int) -> bytes | None:
+    def poll(self, sock: _socket.socket, size: int) -> bytes | None:
         """What arrives while polling for up to SPIN_NS, if polling pays (None: sleep)."""
-        if not self.spins:
+        if not self.polls:
             return None
         if self.sleeps:
             self.sleeps -= 1
             return None
-        chunk = None
+        chunk = _read_now(sock, size)
         deadline = _time.perf_counter_ns() + SPIN_NS
         while chunk is None and _time.perf_counter_ns() < deadline:
             _os.sched_yield()
@@ -105,11 +105,9 @@ def _read_now(sock: _socket.socket, size: int) -> bytes | None:
 
 
 def _read(sock: _socket.socket, inbox: _Inbox, size: int) -> bytes:
-    chunk = _read_now(sock, size)
+    chunk = inbox.poll(sock, size)
     if chunk is None:
-        chunk = inbox.spin(sock, size)
-    if chunk is None:
-        chunk = sock.recv(size)  # sleeps (up to the socket's timeout)
+        chunk = sock.recv(size)  # sleeps until something comes (or the socket's timeout)
     if not chunk:
         raise EOFError("the other side closed the channel")
     return chunk

@@ -10,7 +10,7 @@ import nbformat
 
 from courses.assignment import learner_cells, parse_exercise, stored_notebook, student_notebook
 from courses.grading.pipeline import grade_notebook, instructor_definitions
-from tests.support.exercises import NOTEBOOKS
+from tests.support.exercises import NOTEBOOKS, metadata_lost, two_parts_exercise
 from tests.support.insecure_kernel import InsecureLocalKernel
 
 SQUARES = (
@@ -18,6 +18,8 @@ SQUARES = (
     "    return [i ** 2 for i in range(1, n + 1)]"
 )
 SUM_OF_SQUARES = "def sum_of_squares(n):\n    return sum(squares(n))"
+HALVE = "def halve(x):\n    return x * 0.5"
+WRONG_HALF = "def halve(x):\n    return x // 2"
 
 
 @dataclass(frozen=True)
@@ -254,3 +256,17 @@ def test_a_forged_notebook_moving_deleting_and_impersonating_instructor_cells_ga
     # then it earns what the answers earn, test by test
     assert cheated_points == honest_points
     assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)
+
+
+def test_an_answer_whose_cell_lost_its_metadata_earns_what_it_earns():
+    # given a learner's notebook whose second answer cell lost its nbgrader metadata
+    two_parts = parse_exercise(data=two_parts_exercise())
+    learner = metadata_lost(
+        submit(two_parts, {"double": "def double(x):\n    return x + x", "halve": HALVE}), "halve"
+    )
+    # then it is graded as nbgrader grades it: the cell runs where it is, after the stub
+    _, points = grade(two_parts, learner)
+    assert points == {"test_double": 2.0, "test_halve": 3.0}
+    # and a wrong one standing there earns nothing
+    _, points = grade(two_parts, metadata_lost(submit(two_parts, {"halve": WRONG_HALF}), "halve"))
+    assert points["test_halve"] == 0.0

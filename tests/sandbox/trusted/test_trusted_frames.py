@@ -153,3 +153,19 @@ def test_a_frame_larger_than_the_socket_buffer_is_sent_whole_with_a_timeout():
         send_frame(left, {"op": "big"}, [payload])
         reader.join()
     assert received == [({"op": "big"}, [payload])]
+
+
+def test_after_a_vain_spin_the_next_waits_sleep_at_once(monkeypatch):
+    # A slow answer, or another side that shares this CPU, must not cost a spin per wait.
+    monkeypatch.setattr(frames, "_free_cpu", lambda: True)
+    monkeypatch.setattr(frames, "SPIN_NS", 0)
+    left, right = socket.socketpair()
+    with left, right:
+        right.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            recv_frame(right)  # nothing comes: the spin did not pay
+        inbox = frames._INBOXES[right]
+        assert inbox.sleeps == frames.SLEEPS_AFTER_A_VAIN_SPIN
+        send_frame(left, {"op": "x"}, [])
+        assert recv_frame(right) == ({"op": "x"}, [])
+        assert inbox.sleeps == frames.SLEEPS_AFTER_A_VAIN_SPIN - 1
