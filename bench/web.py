@@ -1,8 +1,10 @@
 """A class clicking through the site: 200 students, with and without think time.
 
-Writes bench/results/web.json. Each configuration (one web process, as before, then the
-new default of one per core) gets its own fresh stack with the demo course and 200
-enrolled students (sessions made directly: 200 password hashes would measure PBKDF2).
+Writes bench/results/web.json. Each configuration gets its own fresh stack with the demo
+course and 200 enrolled students (sessions made directly: 200 password hashes would
+measure PBKDF2): the baseline, one web process with Django's own ASGI handler (a thread
+per request), as before; then the new default, one process per core, synchronous pages in
+config.handler's pool of WEB_THREADS threads. The load average is recorded with each.
 Pages: My courses, the course outline, a lesson, the exercise page, a submission's status.
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stack import percentile, platform_stack, write_results
-from config.capacity import web_workers
+from config.capacity import web_threads, web_workers
 
 STUDENTS = int(os.environ.get("BENCH_STUDENTS", "200"))
 SATURATION_S = float(os.environ.get("BENCH_SATURATION_S", "30"))
@@ -143,20 +145,33 @@ def _run(url: str, students: list[str], pages: dict[str, str], seconds: float, t
     }
 
 
-def measure(workers: int) -> dict[str, Any]:
-    with platform_stack(seed_demo=True, web_workers=workers) as stack:
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def measure(workers: int, threads: int) -> dict[str, Any]:
+    env = {"WEB_THREADS": str(threads)}
+    with platform_stack(seed_demo=True, web_workers=workers, env_extra=env) as stack:
         stack.django()
         students, pages = _students(STUDENTS)
         _run(stack.url, students[:20], pages, 5, 0)  # warm up every web process
+        load_before = _load()
         saturation = _run(stack.url, students, pages, SATURATION_S, 0)
+        saturation["load_average"] = {"before": load_before, "after": _load()}
         think = _run(stack.url, students, pages, THINK_RUN_S, THINK_S)
-    return {"web_workers": workers, "saturation": saturation, "think_time": think}
+        think["load_average_after"] = _load()
+    return {
+        "web_workers": workers,
+        "web_threads": threads,
+        "saturation": saturation,
+        "think_time": think,
+    }
 
 
-def _measured(workers: int) -> dict[str, Any]:
+def _measured(workers: int, threads: int) -> dict[str, Any]:
     """One configuration in its own process: Django is set up once per process."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench.web", "--measure", str(workers)],
+        [sys.executable, "-m", "bench.web", "--measure", str(workers), str(threads)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -166,8 +181,8 @@ def _measured(workers: int) -> dict[str, Any]:
 
 def main() -> dict[str, Any]:
     load = os.getloadavg()
-    baseline = _measured(1)
-    new = _measured(web_workers())
+    baseline = _measured(1, 0)
+    new = _measured(web_workers(), web_threads())
     return {
         "think_time_page_ms_p95": new["think_time"]["worst_page_p95_ms"],
         "saturation_requests_per_s": new["saturation"]["requests_per_s"],
@@ -184,7 +199,7 @@ def main() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--measure"]:
-        print(json.dumps(measure(int(sys.argv[2]))), flush=True)
+        print(json.dumps(measure(int(sys.argv[2]), int(sys.argv[3]))), flush=True)
     else:
         write_results("web", main())
     sys.exit(0)

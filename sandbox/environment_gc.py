@@ -66,7 +66,7 @@ def collect_environments(
         return collected
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(LEFTOVERS) and now - entry.lstat().st_mtime >= grace_s:
-            collected.freed_bytes += 0 if dry_run else _delete(entry)
+            collected.freed_bytes += disk_usage(entry) if dry_run else _delete(entry)
         elif not KEY.fullmatch(entry.name) or entry.name in keep or not entry.is_dir():
             continue
         elif now - last_used(entry) < grace_s:

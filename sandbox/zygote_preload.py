@@ -104,7 +104,11 @@ def enter_course_runtime(course: Config) -> None:
     the course runtime (sandbox.environments layers it on the kernel runtime)."""
     before = list(sys.path)
     site.addsitedir(course["site"])
-    sys.path[:] = [path for path in sys.path if path not in before] + before
+    added = [path for path in sys.path if path not in before]
+    # Where a course interpreter has them: after the standard library, before the kernel
+    # runtime's site-packages.
+    first_site = next((i for i, p in enumerate(before) if p.endswith("site-packages")), 0)
+    sys.path[:] = before[:first_site] + added + before[first_site:]
     sys.executable = course["python"]
     sys.prefix = sys.exec_prefix = course["prefix"]
     os.environ.update(course["env"])

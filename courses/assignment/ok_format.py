@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import doctest
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ def read_text(text: str, where: str, problems: list[Problem]) -> TestFile | None
     """A test file's text (``tests/q1.py``), OK format or exception-based."""
     try:
         body = ast.parse(text).body
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         problems.append(
             _problem(where, gettext_noop("%(where)s is not Python: %(error)s"), error=exc)
         )
@@ -132,6 +133,13 @@ def _ok_case(case: Any, where: str, problems: list[Problem]) -> Case | None:
         )
         return None
     code = case["code"]
+    try:
+        doctest.DocTestParser().get_examples(code, where)
+    except ValueError as exc:
+        problems.append(
+            _problem(where, gettext_noop("%(where)s has a malformed doctest: %(error)s"), error=exc)
+        )
+        return None
     name = case.get("name")
     return Case(
         name if isinstance(name, str) else None,

@@ -60,7 +60,8 @@ def with_test_files(
 
 
 def _tags(cell: dict[str, Any]) -> list[Any]:
-    tags = (cell.get("metadata") or {}).get("tags")
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
     return tags if isinstance(tags, list) else []
 
 
@@ -77,7 +78,7 @@ def parse_cells(
     notebook: dict[str, Any], cells: list[tuple[dict[str, Any], str]], problems: list[Problem]
 ) -> list[ExerciseCell]:
     tests = _read_tests(notebook, problems)
-    regions = _regions(cells, set(tests))
+    regions = _regions(cells)
     questions = _answer_questions(cells)
     manual_regions = [r for r in regions if not r.checked and r.answers]
     manual = {r.answers[0]: n for n, r in enumerate(manual_regions, 1)}
@@ -135,7 +136,7 @@ def _checked_names(cell: dict[str, Any], source: str) -> list[str] | None:
     return names
 
 
-def _regions(cells: list[tuple[dict[str, Any], str]], tests: set[str]) -> list[_Region]:
+def _regions(cells: list[tuple[dict[str, Any], str]]) -> list[_Region]:
     regions: list[_Region] = []
     current: _Region | None = None
     for index, (cell, source) in enumerate(cells):
@@ -149,7 +150,7 @@ def _regions(cells: list[tuple[dict[str, Any], str]], tests: set[str]) -> list[_
         if current is None:
             continue
         names = _checked_names(cell, source)
-        if names is not None and any(n in tests for n in names):
+        if names:
             current.checked = True
         elif _is_answer(cell):
             current.answers.append(index)

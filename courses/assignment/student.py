@@ -8,7 +8,7 @@ from typing import Any
 
 import nbformat
 
-from . import otter
+from . import otter, otter_output
 from .added import learner_cells, placed_added_cells, with_added_cells
 from .model import ANSWER_ROLES, READ_ONLY_ROLES, Exercise, ExerciseCell, Problem, Role
 
@@ -107,7 +107,7 @@ def merge_submission(
     mine = learner_cells(exercise=exercise, submission=submission)
     answers = {c.grade_id: c.source for c in mine if c.grade_id is not None}
     if not answers and exercise.format == "otter":
-        answers, mine = _otter_source_answers(submission), []
+        answers, mine = _otter_answers(submission), []
     cells = tuple(
         replace(c, source=answers.get(c.grade_id, c.student_source))
         if c.role in ANSWER_ROLES and c.grade_id is not None
@@ -118,8 +118,10 @@ def merge_submission(
     return place(replace(exercise, cells=cells), mine)
 
 
-def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:
-    """Answers of an otter source notebook (an instructor checking their own solution)."""
+def _otter_answers(submission: Mapping[str, Any]) -> dict[str, str]:
+    """Answers of a notebook in otter's own format: the source (an instructor checking
+    their solution) or the student version Otter Assign wrote, answered outside this
+    platform (its answer cells are found by otter's tags; its tests are never read)."""
     problems: list[Problem] = []
     cells = submission.get("cells") if isinstance(submission, Mapping) else None
     pairs: list[tuple[dict[str, Any], str]] = []
@@ -129,10 +131,10 @@ def _otter_source_answers(submission: Mapping[str, Any]) -> dict[str, str]:
             source = "".join(s for s in source if isinstance(s, str))
         if isinstance(source, str):
             pairs.append((cell, source))
-    if not otter.is_otter(pairs):
+    if otter.is_otter(pairs):
+        parsed = otter.parse_cells(pairs, problems)
+    elif otter_output.is_otter_output({}, pairs):
+        parsed = otter_output.parse_cells({}, pairs, problems)
+    else:
         return {}
-    return {
-        c.grade_id: c.source
-        for c in otter.parse_cells(pairs, problems)
-        if c.role in ANSWER_ROLES and c.grade_id is not None
-    }
+    return {c.grade_id: c.source for c in parsed if c.role in ANSWER_ROLES and c.grade_id}

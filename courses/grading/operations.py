@@ -5,7 +5,9 @@ worker answers (courses.grading.tasks registers it).
 """
 
 import contextlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -80,6 +82,8 @@ class SessionWorker:
     held: int
     free: int
     capacity: int
+    warm: int = 0  # spare kernels ready for new sessions
+    spares: int = 0
 
 
 def session_workers(*, now: float | None = None) -> list[SessionWorker]:
@@ -97,6 +101,8 @@ def session_workers(*, now: float | None = None) -> list[SessionWorker]:
             held=load.held,
             free=load.free if load.alive(now) else 0,
             capacity=load.capacity,
+            warm=load.warm if load.alive(now) else 0,
+            spares=load.spares,
         )
         for load in loads
     ]
@@ -147,6 +153,7 @@ def recent_errors(*, limit: int = 20) -> list[Submission]:
 WEB_LATENCY_KEY = "ostp:web:latency:"
 WEB_ROUTES_KEY = "ostp:web:routes"
 WEB_SAMPLES = 1000  # the latest requests of each route
+WEB_FLUSH_S = 1.0
 _web_clients: dict[str, redis.Redis] = {}
 
 
@@ -161,14 +168,58 @@ def _web_redis() -> redis.Redis:
     return client
 
 
-def web_request_record(*, route: str, seconds: float) -> None:
-    """Best effort: a Redis outage never fails a request."""
+class LatencyBuffer:
+    """One web process's samples, written to Redis together at most every `flush_s`: a
+    round trip a second instead of one per request. Best effort: a Redis outage drops the
+    samples, never fails a request; a process that stops loses its last second."""
+
+    def __init__(
+        self, *, flush_s: float = WEB_FLUSH_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._lock = threading.Lock()
+        self._samples: list[tuple[str, float]] = []
+        self._flush_s = flush_s
+        self._clock = clock
+        self._flushed_at = clock()
+
+    def record(self, *, route: str, seconds: float) -> None:
+        with self._lock:
+            self._samples.append((route, round(seconds * 1000, 2)))
+            if self._clock() - self._flushed_at < self._flush_s:
+                return
+            samples = self._take()
+        _web_write(samples)
+
+    def flush(self) -> None:
+        with self._lock:
+            samples = self._take()
+        _web_write(samples)
+
+    def _take(self) -> list[tuple[str, float]]:
+        samples, self._samples, self._flushed_at = self._samples, [], self._clock()
+        return samples
+
+
+def _web_write(samples: list[tuple[str, float]]) -> None:
+    if not samples:
+        return
+    by_route: dict[str, list[float]] = {}
+    for route, ms in samples:
+        by_route.setdefault(route, []).append(ms)
     with contextlib.suppress(redis.RedisError):
         pipe = _web_redis().pipeline(transaction=False)
-        pipe.sadd(WEB_ROUTES_KEY, route)
-        pipe.lpush(WEB_LATENCY_KEY + route, round(seconds * 1000, 2))
-        pipe.ltrim(WEB_LATENCY_KEY + route, 0, WEB_SAMPLES - 1)
+        pipe.sadd(WEB_ROUTES_KEY, *by_route)
+        for route, values in by_route.items():
+            pipe.lpush(WEB_LATENCY_KEY + route, *values)  # the newest ends up first
+            pipe.ltrim(WEB_LATENCY_KEY + route, 0, WEB_SAMPLES - 1)
         pipe.execute()
+
+
+_web_buffer = LatencyBuffer()
+
+
+def web_request_record(*, route: str, seconds: float) -> None:
+    _web_buffer.record(route=route, seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -180,8 +231,9 @@ class RouteLatency:
 
 
 def web_latency() -> list[RouteLatency]:
-    """p50/p95 of each route's latest WEB_SAMPLES requests (all web processes), slowest
-    p95 first."""
+    """p50/p95 of each route's latest WEB_SAMPLES requests (all web processes; this one's
+    up to now, the others' up to their last second), slowest p95 first."""
+    _web_buffer.flush()
     try:
         client = _web_redis()
         routes = sorted(

@@ -47,6 +47,13 @@ def web_workers() -> int:
     return max(1, env_int("WEB_WORKERS", cores()))
 
 
+def web_threads() -> int:
+    """Threads of a web process that run synchronous pages (config.handler): a few, so a
+    page waiting on the database or Redis lets another run; 0 is Django's own handler (a
+    thread per request)."""
+    return max(0, env_int("WEB_THREADS", 4))
+
+
 def grading_concurrency() -> int:
     return max(1, env_int("GRADING_CONCURRENCY", 2))
 

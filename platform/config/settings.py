@@ -375,12 +375,15 @@ GATEWAY_UPSTREAM_API_KEY = env_str("GATEWAY_UPSTREAM_API_KEY")
 GATEWAY_UPSTREAM_TIMEOUT_S = float(env_str("GATEWAY_UPSTREAM_TIMEOUT_S", "120"))
 # The embedded chat model's engine (llama.cpp's server, a child of the gateway): sequences
 # decoded together (continuous batching), requests allowed to wait beyond them (then 503),
-# context tokens per sequence, CPU threads (half the cores: the rest serve everything else),
-# and how long a request waits for a model still loading before a 503.
+# context tokens per sequence, CPU threads for one token at a time (half the cores: the rest
+# serve everything else) and for a batch of several (prompts, or several sequences decoded
+# together: short bursts, all the cores), and how long a request waits for a model still
+# loading before a 503.
 GATEWAY_ENGINE_SLOTS = env_int("GATEWAY_ENGINE_SLOTS", 4)
 GATEWAY_ENGINE_MAX_WAITING = env_int("GATEWAY_ENGINE_MAX_WAITING", 12)
 GATEWAY_ENGINE_CONTEXT = env_int("GATEWAY_ENGINE_CONTEXT", 2048)
 GATEWAY_ENGINE_THREADS = env_int("GATEWAY_ENGINE_THREADS", max(1, (os.cpu_count() or 2) // 2))
+GATEWAY_ENGINE_BATCH_THREADS = env_int("GATEWAY_ENGINE_BATCH_THREADS", os.cpu_count() or 1)
 GATEWAY_ENGINE_READY_WAIT_S = float(env_str("GATEWAY_ENGINE_READY_WAIT_S", "30"))
 
 # --- Interactive sessions (the exercise page's live kernel; held by `-P threads` workers) ---
@@ -397,7 +400,8 @@ INTERACTIVE_SESSION_MIB = env_int("INTERACTIVE_SESSION_MIB", 64)
 INTERACTIVE_MEMORY_RESERVE_MIB = env_int("INTERACTIVE_MEMORY_RESERVE_MIB", 1024)
 # Live sessions one learner may hold at once; opening one more closes the least recent.
 INTERACTIVE_SESSIONS_PER_LEARNER = env_int("INTERACTIVE_SESSIONS_PER_LEARNER", 2)
-INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 2)  # warm kernels per worker
+# Warm kernels per worker: 0 derives them from its session budget (courses.learn.capacity).
+INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 0)
 # While a class arrives, the pool keeps as many warm kernels as it handed out in the last
 # 10 s, up to this many (~16 MiB each): kernels start ahead of the next learners.
 INTERACTIVE_POOL_BURST = env_int("INTERACTIVE_POOL_BURST", 32)

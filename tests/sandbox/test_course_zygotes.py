@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import isolation, zygote
+from sandbox import isolation, runtime, zygote
 from sandbox.course_zygotes import CourseZygotes, Entry
 from sandbox.limits import Limits
-from tests.support.sandbox import stdout
+from tests.support.sandbox import report, stdout
 
 SANDBOX_DIR = Path(zygote.__file__).parent
 
@@ -141,6 +141,17 @@ def test_a_real_course_zygote_forks_kernels_of_the_course_and_stops_once_idle(
             kernel.wait_ready(timeout=120)
             result = kernel.execute("import ost_hello, numpy, sys\nprint(sys.ost_boot_uid)")
             assert stdout(result) == f"{kernel.uid}\n", result.outputs
+        # The course's packages after the standard library, before the kernel runtime's.
+        found = report(kernels[0], "import json, sys\nprint(json.dumps(sys.path))")
+        positions = [
+            found.index(str(folder))
+            for folder in (
+                Path("/usr/lib", runtime.BASE_PYTHON.name),  # its standard library
+                runtime.site_packages(course_runtime),
+                runtime.site_packages(runtime.runtime_path()),
+            )
+        ]
+        assert positions == sorted(positions), found
         assert source.has_children() and source.forks == 2
 
         # when: idle past the period, a kernel still alive

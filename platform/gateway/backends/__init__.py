@@ -105,6 +105,7 @@ def _llamacpp(card: CardInfo) -> LlamaCppBackend:
             slots=settings.GATEWAY_ENGINE_SLOTS,
             context=settings.GATEWAY_ENGINE_CONTEXT,
             threads=settings.GATEWAY_ENGINE_THREADS,
+            batch_threads=settings.GATEWAY_ENGINE_BATCH_THREADS,
             sha256=card.model_sha256,
             version=card.engine_version,
             log_path=Path(settings.VAR_DIR) / "gateway-engine.log",

@@ -17,7 +17,8 @@ def main() -> int:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--context", type=int, default=2048, help="tokens per slot")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="for one token at a time")
+    parser.add_argument("--batch-threads", type=int, default=1, help="for several tokens")
     args = parser.parse_args()
 
     params = xllamacpp.CommonParams()
@@ -26,7 +27,7 @@ def main() -> int:
     params.n_ctx = args.context * args.slots
     params.cont_batching = True
     params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.batch_threads
     # Each slot keeps the tokens of its last request and a new one evaluates only what
     # differs: the chat template's system prompt (25 of SmolLM2's ~33 prompt tokens for a
     # short question) is shared, so four arriving questions cost ~4 x 8 tokens, not 4 x 33.

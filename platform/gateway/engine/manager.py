@@ -9,6 +9,7 @@ Retry-After. An engine that dies after it was ready is started again; one that c
 import contextlib
 import ctypes
 import logging
+import os
 import select
 import shutil
 import signal
@@ -27,6 +28,10 @@ CHILD = Path(__file__).with_name("child.py")
 RESTART_DELAY_S = 1.0
 STOP_GRACE_S = 5.0
 LOG_TAIL_BYTES = 2000
+# llama.cpp's threads are OpenMP's: by default an idle one spins, and on a busy machine a
+# spinning thread holds the core that the thread it waits for needs (2 threads were several
+# times slower than 1 there); passive ones sleep.
+THREADS_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,8 @@ class EngineConfig:
     model: Path
     slots: int = 4
     context: int = 2048  # tokens per slot
-    threads: int = 1
+    threads: int = 1  # one token at a time
+    batch_threads: int = 1  # several tokens: prompts, or sequences decoded together
     start_timeout_s: float = 300.0
     # Pinned in the catalog: a file or an engine that differs is refused ("" = unchecked).
     sha256: str = ""
@@ -157,6 +163,7 @@ class Engine:
         argv = [sys.executable, "-I", str(CHILD), "--model", str(config.model)]
         argv += ["--socket", str(self.socket), "--slots", str(config.slots)]
         argv += ["--context", str(config.context), "--threads", str(config.threads)]
+        argv += ["--batch-threads", str(config.batch_threads)]
         if config.log_path:
             config.log_path.parent.mkdir(parents=True, exist_ok=True)
         stderr = config.log_path.open("ab") if config.log_path else subprocess.DEVNULL
@@ -166,6 +173,7 @@ class Engine:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
+                env={**os.environ, **THREADS_ENV},
                 preexec_fn=_die_with_gateway,
             )
         finally:

@@ -130,3 +130,13 @@ def test_compiled_tests_in_the_metadata_are_refused_with_what_to_do() -> None:
     with pytest.raises(ExerciseInvalid) as caught:
         parse_exercise(data=notebook)
     assert "compiled test code (base64), which is never loaded" in str(caught.value)
+
+
+def test_a_malformed_doctest_or_an_unreadable_file_is_reported_not_raised() -> None:
+    bad = ok_test("q1", [{"code": ">>>x\n2", "hidden": False}])
+    nested = "test = " + "[" * 100_000 + "]" * 100_000
+    notebook = otter_output(answer("x = ..."), check("q1"))
+    _, problems = with_test_files(notebook, {"q1.py": ok_file(bad), "q2.py": nested})
+    messages = [p.message for p in problems]
+    assert "malformed doctest" in messages[0]
+    assert messages[1].startswith("tests/q2.py is not Python")

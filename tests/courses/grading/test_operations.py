@@ -93,10 +93,12 @@ def test_the_operations_page_shows_web_latency_per_route() -> None:
 
 
 @pytest.mark.django_db
-def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
+def test_the_page_shows_live_sessions_held_free_and_spare_kernels_per_worker() -> None:
     # given two interactive workers that reported, one of them since gone silent
     now = time.time()
-    routing.worker_report(worker="interactive@h1", held=180, capacity=300, now=now)
+    routing.worker_report(
+        worker="interactive@h1", held=180, capacity=300, warm=30, spares=40, now=now
+    )
     routing.worker_report(worker="interactive@h2", held=7, capacity=300, now=now - 600)
     try:
         rows = {w.name: w for w in operations.session_workers(now=now)}
@@ -111,7 +113,8 @@ def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
     assert (rows["interactive@h1"].held, rows["interactive@h1"].free) == (180, 120)
     assert (rows["interactive@h2"].alive, rows["interactive@h2"].free) == (False, 0)
     assert "Live notebook sessions" in html and "interactive@h1" in html
-    assert "<td>180</td><td>120</td>" in html
+    assert (rows["interactive@h1"].warm, rows["interactive@h1"].spares) == (30, 40)
+    assert "<td>180</td><td>120</td><td>30</td>" in html
     assert "not reporting" in html
 
 
@@ -181,3 +184,23 @@ def test_only_platform_staff_may_ask_the_workers() -> None:
     client = Client()
     client.force_login(UserFactory(is_staff=True))
     assert client.get("/courses/teach/operations/workers").status_code == 403
+
+
+def test_a_web_process_writes_its_latency_samples_once_a_second_not_per_request() -> None:
+    # given: a process's buffer, its clock in our hands, Redis without samples of the route
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = operations.WEB_LATENCY_KEY + "test:buffered"
+    client.delete(key)
+    now = [100.0]
+    buffer = operations.LatencyBuffer(flush_s=1.0, clock=lambda: now[0])
+    # when: three requests within the second
+    for ms in (5, 6, 7):
+        buffer.record(route="test:buffered", seconds=ms / 1000)
+    # then: nothing written yet
+    assert client.llen(key) == 0
+    # when: the next request comes after the second is over
+    now[0] += 1.0
+    buffer.record(route="test:buffered", seconds=0.008)
+    # then: all four are written together, the newest first
+    assert [float(v) for v in client.lrange(key, 0, -1)] == [8.0, 7.0, 6.0, 5.0]
+    assert b"test:buffered" in client.smembers(operations.WEB_ROUTES_KEY)

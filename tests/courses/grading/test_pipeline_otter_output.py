@@ -151,3 +151,39 @@ def test_patching_doctest_or_otter_in_the_kernel_changes_no_score(exercise):
     cheat = {"q1-answer-1": patches + "x = 9", "answer-answer-1": "total = 1"}
     report, points = grade(exercise, submit(exercise, cheat))
     assert report.score == 2.0, points  # x = 9: an int below 100, and no more
+
+
+def test_a_student_version_answered_outside_the_platform_gets_its_points(exercise):
+    # given otter's own student version, answered in Jupyter: no platform metadata, its
+    # tests only the public ones, one cell of it not even a dict of metadata
+    public = {
+        name: ok_test(name, [c for c in test["suites"][0]["cases"] if not c["hidden"]])
+        for name, test in TESTS.items()
+    }
+    learner = otter_output(
+        md("**Question 1.** Assign `x` to the smallest prime number."),
+        answer("x = 2"),
+        check("q1"),
+        md("**Question 2.** Define `square`."),
+        answer("def square(v):\n    return v * abs(v)"),
+        check("q2"),
+        md("<!-- BEGIN QUESTION -->\n\n**Question 3.** Why?\n\n_Points:_ 2"),
+        answer("Because.", "markdown"),
+        md("<!-- END QUESTION -->"),
+        answer("total = 10"),
+        tests=public,
+    )
+    learner["cells"][1]["metadata"] = ["not", "a", "mapping"]
+    # when it is graded against the instructor's notebook
+    report, points = grade(exercise, json.loads(json.dumps(learner)))
+    # then each answer is found by otter's tags, and graded by the instructor's tests
+    assert points == {
+        "q1 - 1": 1.0,
+        "q1 - 2": 1.0,
+        "q1 - 3": 2.0,
+        "q2 - 1": 0.0,
+        "q2 - 2": 3.0,
+        "q4 - 1": 1.0,
+        "manual-1": 0.0,
+    }
+    assert report.pending_points == 2.0
