@@ -3,6 +3,8 @@ functions that the learner's code calls meanwhile.
 
 Requests are strictly sequential. Answers are decoded strictly: the learner's values
 arrive as plain data, or as ``Remote`` handles (see ``remote``).
+What the learner's code printed meanwhile comes with an answer as a bounded string and is
+printed here, in order, where the test's own output goes (see ``printed``).
 """
 
 from __future__ import annotations
