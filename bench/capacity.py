@@ -176,14 +176,26 @@ def _ms(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _stages(group: Class) -> dict[str, float]:
+RUN_ROUTE_TIMES = "ostp:web:latency:courses:kernel_run"  # config.timing's samples (ms)
+
+
+def _stages(group: Class, redis_url: str) -> dict[str, float]:
     """Median seconds (as ms) from the POST to each event: accepted (the web's 202),
     queued, starting, ready (a kernel is the session's), running, done; in_kernel is the
-    cell's own time as the worker measured it."""
+    cell's own time as the worker measured it; in_view, the web's own time in the view
+    (its middleware's timing: not the wait for a web process to take the request)."""
+    import redis
+
     figures = {
         stage: round(statistics.median(values) * 1000, 1) for stage, values in group.stages.items()
     }
     group.stages = {}
+    time.sleep(1.5)  # each web process sends its timings once a second
+    client = redis.Redis.from_url(redis_url)
+    in_view = [float(ms) for ms in client.lrange(RUN_ROUTE_TIMES, 0, -1)]
+    client.delete(RUN_ROUTE_TIMES)
+    if in_view:
+        figures["in_view"] = round(statistics.median(in_view), 1)
     return figures
 
 
@@ -279,11 +291,11 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         burst = _together(
             [(i * spacing, lambda i=i: group.run(i, "burst", "1 + 1")) for i in range(BURST)]
         )
-        burst_stages = _stages(group)
+        burst_stages = _stages(group, stack.env["REDIS_URL"])
         active = _together(
             [(0.0, lambda i=i: group.run(i, "active", "sum(range(10**5))")) for i in range(ACTIVE)]
         )
-        active_stages = _stages(group)
+        active_stages = _stages(group, stack.env["REDIS_URL"])
         rest = range(BURST, SESSIONS_WANTED)
         _together([(0.05 * (i - BURST), lambda i=i: group.run(i, "open", "1")) for i in rest])
         time.sleep(2)  # let the last kernels settle into idle
