@@ -270,3 +270,23 @@ def test_an_answer_whose_cell_lost_its_metadata_earns_what_it_earns():
     # and a wrong one standing there earns nothing
     _, points = grade(two_parts, metadata_lost(submit(two_parts, {"halve": WRONG_HALF}), "halve"))
     assert points["test_halve"] == 0.0
+
+
+def test_a_course_can_tell_it_is_being_graded_as_under_nbgrader():
+    # given an exercise whose instructor cell skips a prompt when nbgrader grades it, and
+    # whose test checks for the variable nbgrader sets
+    notebook = nbformat.from_dict(two_parts_exercise())
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            "import os\nif os.getenv('NBGRADER_EXECUTION') != 'autograde':\n"
+            "    raise RuntimeError('press a key to go on')\nSTEPS = 3"
+        ),
+    )
+    notebook.cells[3].source = "assert double(4) == 8 and STEPS == 3"
+    notebook.cells[-1].source = "assert os.environ['NBGRADER_EXECUTION'] == 'autograde'"
+    two_parts = parse_exercise(data=dict(notebook))
+    answers = {"double": "def double(x):\n    return 2 * x", "halve": HALVE}
+    # then both pass, as under nbgrader's autograde
+    _, points = grade(two_parts, submit(two_parts, answers))
+    assert points == {"test_double": 2.0, "test_halve": 3.0}
