@@ -34,6 +34,8 @@ class WorkerLoad:
     assigned: int  # sent to it since its last report
     seen: float  # when it last reported (epoch seconds)
     waiting: int = 0
+    warm: int = 0  # spare kernels ready for new sessions
+    spares: int = 0  # how many it keeps ready when it can
 
     @property
     def free(self) -> int:
@@ -43,9 +45,24 @@ class WorkerLoad:
         return now - self.seen < STALE_AFTER_S
 
 
-def worker_report(*, worker: str, held: int, capacity: int, now: float | None = None) -> None:
-    """A worker's own load, as of now (its sessions sent meanwhile are now counted)."""
-    report = {"held": held, "capacity": capacity, "seen": now or time.time()}
+def worker_report(
+    *,
+    worker: str,
+    held: int,
+    capacity: int,
+    warm: int = 0,
+    spares: int = 0,
+    now: float | None = None,
+) -> None:
+    """A worker's own load, as of now (its sessions sent meanwhile are now counted), and
+    its spare kernels: `warm` ready of the `spares` it keeps."""
+    report = {
+        "held": held,
+        "capacity": capacity,
+        "warm": warm,
+        "spares": spares,
+        "seen": now or time.time(),
+    }
     pipe = redis_client().pipeline()
     pipe.hset(WORKERS_KEY, worker, json.dumps(report))
     pipe.hdel(ASSIGNED_KEY, worker)
@@ -77,6 +94,8 @@ def workers_load() -> list[WorkerLoad]:
                 capacity=int(report["capacity"]),
                 assigned=assigned.get(name, 0),
                 seen=float(report["seen"]),
+                warm=int(report.get("warm", 0)),
+                spares=int(report.get("spares", 0)),
             )
         )
     return sorted(loads, key=lambda load: load.name)

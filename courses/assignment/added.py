@@ -3,8 +3,11 @@
 A learner may add cells (helpers, imports, working): they run in the learner's kernel
 with their answers. Where they run is chosen so that they never open a new place for
 learner code between two tests: right after the learner's answer cell they follow, or,
-before any answer, just before the first answer or test cell. Instructor cells (tests,
-locked, read-only, and unchanged copies of the others) always come from the source.
+before any answer, just before the first answer or test cell. An added cell that stands
+where an answer cell the notebook lacks would be (the answer's nbgrader metadata lost, as
+Colab and copy-paste do) runs right after that answer's stub, as nbgrader runs it: there,
+not before the stub, so the stub does not undo it. Instructor cells (tests, locked,
+read-only, and unchanged copies of the others) always come from the source.
 
 Where a cell runs is not where a person reads it: a learner answers a "task" cell in cells
 they add under it, and whoever grades the task reads them there. Each added cell also keeps
@@ -46,11 +49,13 @@ def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
         if c.role not in ANSWER_ROLES
         for text in (c.source, c.student_source)
     }
+    found = _cells(submission)
+    in_place_of = _missing_answers(exercise, {grade_id for _, _, grade_id in found})
     cells: list[LearnerCell] = []
     seen: set[str] = set()
     after: str | None = None
     under: str | None = None
-    for cell_type, source, grade_id in _cells(submission):
+    for cell_type, source, grade_id in found:
         if grade_id in known_ids:
             under = grade_id
         if grade_id in answer_ids and grade_id not in seen:
@@ -60,8 +65,24 @@ def learner_cells(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
         elif grade_id in known_ids or not source.strip() or source.strip() in instructors:
             continue  # an instructor's cell, or an answer given twice: the source's wins
         elif cell_type in ADDED_TYPES:
-            cells.append(LearnerCell(cell_type, source, after=after, under=under))
+            runs_after = in_place_of.get(under, after)
+            cells.append(LearnerCell(cell_type, source, after=runs_after, under=under))
     return cells
+
+
+def _missing_answers(exercise: Exercise, present: set[str | None]) -> dict[str | None, str]:
+    """The code answer cells a submission lacks, by the instructor cell just before them
+    (None: no cell with a grade id before them); of several in a row, the last."""
+    missing: dict[str | None, str] = {}
+    before: str | None = None
+    for cell in exercise.cells:
+        if cell.grade_id is None:
+            continue
+        if cell.role in ANSWER_ROLES and cell.cell_type == "code" and cell.grade_id not in present:
+            missing[before] = cell.grade_id
+        else:
+            before = cell.grade_id
+    return missing
 
 
 def _cells(submission: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:

@@ -66,10 +66,12 @@ def quota_limit(*, cohort: Cohort, kind: str) -> int | None:
     return quota.model_tokens_per_day
 
 
-def quota_usage(*, user: User, cohort: Cohort, kind: str) -> QuotaUsage:
+def quota_usage(*, user: User, cohort: Cohort, kind: str, limit: int | None = None) -> QuotaUsage:
+    """`limit`: the cohort's limit when the caller has read it (quota_limit) already."""
     day = cohort_day(cohort=cohort)
     used = counter_read(scope=f"cohort{cohort.pk}", user_id=user.pk, kind=kind, day=day)
-    return QuotaUsage(kind=kind, used=used, limit=quota_limit(cohort=cohort, kind=kind), day=day)
+    limit = limit if limit is not None else quota_limit(cohort=cohort, kind=kind)
+    return QuotaUsage(kind=kind, used=used, limit=limit, day=day)
 
 
 def quota_usage_today(*, cohort: Cohort, user_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -86,8 +88,10 @@ def quota_usage_today(*, cohort: Cohort, user_ids: list[int]) -> dict[int, dict[
     return usage
 
 
-def quota_check(*, user: User, cohort: Cohort, kind: str, amount: int = 1) -> QuotaUsage:
-    usage = quota_usage(user=user, cohort=cohort, kind=kind)
+def quota_check(
+    *, user: User, cohort: Cohort, kind: str, amount: int = 1, limit: int | None = None
+) -> QuotaUsage:
+    usage = quota_usage(user=user, cohort=cohort, kind=kind, limit=limit)
     if usage.limit is not None and usage.used + amount > usage.limit:
         raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
     return usage

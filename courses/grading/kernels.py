@@ -79,13 +79,17 @@ def model_service_up(timeout_s: float = 2.0) -> bool:
     return True
 
 
-def kernel_pool(use: str = GRADING, runtime_dir: Path | None = None) -> KernelPool:
+def kernel_pool(
+    use: str = GRADING, runtime_dir: Path | None = None, *, size: int | None = None
+) -> KernelPool:
     """This process's pool for `use` in `runtime_dir` (a course runtime; None: the kernel
-    runtime), started on first use (after Celery forked the process)."""
+    runtime), started on first use (after Celery forked the process); `size` then
+    overrides the warm kernels the settings give the kernel runtime's pool."""
     with _pools_lock:
         pool = _pools.get((use, runtime_dir))
         if pool is None:
-            size, limits = _pool_spec(use, runtime_dir)
+            spec_size, limits = _pool_spec(use, runtime_dir)
+            size = size if size is not None and runtime_dir is None else spec_size
             expose_gateway()
             busy = use == INTERACTIVE and runtime_dir is None
             burst = settings.INTERACTIVE_POOL_BURST if busy else 0
@@ -101,7 +105,7 @@ def pool_stats(use: str = GRADING) -> dict[str, Any]:
     return {
         "started": pool is not None,
         "ready": pool.ready_count() if pool is not None else 0,
-        "size": _pool_spec(use)[0],
+        "size": pool.size if pool is not None else _pool_spec(use)[0],
     }
 
 

@@ -82,6 +82,8 @@ class SessionWorker:
     held: int
     free: int
     capacity: int
+    warm: int = 0  # spare kernels ready for new sessions
+    spares: int = 0
 
 
 def session_workers(*, now: float | None = None) -> list[SessionWorker]:
@@ -99,6 +101,8 @@ def session_workers(*, now: float | None = None) -> list[SessionWorker]:
             held=load.held,
             free=load.free if load.alive(now) else 0,
             capacity=load.capacity,
+            warm=load.warm if load.alive(now) else 0,
+            spares=load.spares,
         )
         for load in loads
     ]

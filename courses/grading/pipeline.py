@@ -36,6 +36,10 @@ DEFAULT_TOTAL_TIMEOUT_S = 120.0
 # What the learner client's ModelServiceUnavailable says (its type crosses to the trusted
 # side as a plain Exception, its message intact).
 MODEL_SERVICE_DOWN = "the model service is restarting"
+# nbgrader grades a notebook with NBGRADER_EXECUTION=autograde in its environment: courses
+# read it to skip what only a person at the keyboard needs (an interactive main(), a slow
+# import, plots), in their cells and in tests (which run in the trusted process).
+NBGRADER_EXECUTION = "__import__('os').environ['NBGRADER_EXECUTION'] = 'autograde'"
 
 
 class ModelServiceDown(Exception):
@@ -91,6 +95,9 @@ def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limit
     kernel = kernel_factory()
     try:
         with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
+            if exercise.format == "nbgrader":
+                kernel.execute(NBGRADER_EXECUTION, timeout=cell_timeout)
+                runner.define(NBGRADER_EXECUTION)
             for group in _groups(exercise.cells):
                 if time.monotonic() > deadline:
                     run.notes.append(message("out_of_time"))

@@ -176,7 +176,7 @@ def _start(learner_id: int, exercise_id: int, *, worker: str, sid: str) -> Held:
     try:
         # The course's own runtime when it pins packages: its own pool, its own zygote.
         runtime_dir = environment_runtime(course_id=course_id) if course_id else None
-        pool = kernels.kernel_pool(kernels.INTERACTIVE, runtime_dir)
+        pool = kernels.kernel_pool(kernels.INTERACTIVE, runtime_dir, size=capacity.spare_kernels())
         session = Session(
             limits=kernels.interactive_limits(), pool=pool, start_timeout_s=KERNEL_WAIT_S
         )
@@ -362,7 +362,10 @@ def report_load(worker: str) -> None:
     with _held_lock:
         taken = len(_held) + _starting[0]
     room = capacity.session_capacity(held=taken)
-    routing.worker_report(worker=worker, held=taken, capacity=room)
+    pool = kernels.pool_stats(kernels.INTERACTIVE)
+    routing.worker_report(
+        worker=worker, held=taken, capacity=room, warm=pool["ready"], spares=pool["size"]
+    )
     if room > taken:
         waiting_admit(worker=worker, free=room - taken)
 
@@ -374,7 +377,7 @@ def start_reporting(worker: str) -> None:
     if _reporting:
         return
     _reporting.append(worker)
-    kernels.kernel_pool(kernels.INTERACTIVE)
+    kernels.kernel_pool(kernels.INTERACTIVE, size=capacity.spare_kernels())
     report_load(worker)
 
     def loop() -> None:

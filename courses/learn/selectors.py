@@ -10,13 +10,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+
 from campus.models import User
 from courses.assignment import student_notebook
-from courses.cohorts.quotas import QuotaKind, quota_check
+from courses.cohorts.quotas import QuotaKind, quota_check, quota_limit
 from courses.exercises.selectors import parsed_exercise, source_version
 from courses.grading.gradebook import attempt_rank
 from courses.html import render_markdown
-from courses.models import Draft, Enrollment, Exercise, Submission, SubmissionStatus
+from courses.models import Cohort, Draft, Enrollment, Exercise, Submission, SubmissionStatus
 
 EDITABLE_ROLES = ("answer", "plain", "added")
 ADDED_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -24,6 +27,8 @@ HEADING = re.compile(r"<(/?)h([1-6])")
 
 
 LONG_CELL_LINES = 30
+# How long a run request trusts what it read of the learner's cohort and its CPU limit.
+SESSION_QUOTA_CACHE_S = 60
 
 
 @dataclass(frozen=True)
@@ -295,11 +300,22 @@ def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, Course
 def check_session_quota(*, learner: User, exercise_id: int) -> None:
     """Raise QuotaExceeded (its text is the message submitting gives) when the learner's
     cohort in the exercise's course has no CPU-seconds left today: live kernels draw on the
-    same daily quota as grading."""
-    enrollment = (
-        Enrollment.objects.filter(user=learner, cohort__course__modules__exercises=exercise_id)
-        .select_related("cohort")
-        .first()
-    )
-    if enrollment is not None:
-        quota_check(user=learner, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS)
+    same daily quota as grading. Every run request asks (each cell is one): the cohort and
+    its limit are read from the database at most once a minute, today's use every time."""
+    # Under the quota counters' prefix: deployments (and tests) sharing a Redis stay apart.
+    prefix = getattr(settings, "QUOTA_KEY_PREFIX", "quota")
+    key = f"{prefix}:session-cohort:{learner.pk}:{exercise_id}"
+    known: tuple[Cohort | None, int | None] | None = cache.get(key)
+    if known is None:
+        enrollment = (
+            Enrollment.objects.filter(user=learner, cohort__course__modules__exercises=exercise_id)
+            .select_related("cohort")
+            .first()
+        )
+        cohort = enrollment.cohort if enrollment is not None else None
+        limit = quota_limit(cohort=cohort, kind=QuotaKind.CPU_SECONDS) if cohort else None
+        known = (cohort, limit)
+        cache.set(key, known, SESSION_QUOTA_CACHE_S)
+    cohort, limit = known
+    if cohort is not None and limit is not None:
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, limit=limit)

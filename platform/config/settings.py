@@ -400,7 +400,8 @@ INTERACTIVE_SESSION_MIB = env_int("INTERACTIVE_SESSION_MIB", 64)
 INTERACTIVE_MEMORY_RESERVE_MIB = env_int("INTERACTIVE_MEMORY_RESERVE_MIB", 1024)
 # Live sessions one learner may hold at once; opening one more closes the least recent.
 INTERACTIVE_SESSIONS_PER_LEARNER = env_int("INTERACTIVE_SESSIONS_PER_LEARNER", 2)
-INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 2)  # warm kernels per worker
+# Warm kernels per worker: 0 derives them from its session budget (courses.learn.capacity).
+INTERACTIVE_POOL_SIZE = env_int("INTERACTIVE_POOL_SIZE", 0)
 # While a class arrives, the pool keeps as many warm kernels as it handed out in the last
 # 10 s, up to this many (~16 MiB each): kernels start ahead of the next learners.
 INTERACTIVE_POOL_BURST = env_int("INTERACTIVE_POOL_BURST", 32)

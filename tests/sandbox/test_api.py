@@ -85,6 +85,22 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
     assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
 
 
+def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
+    start, mode
+) -> None:
+    # The zygote hands its kernels its own list of start-up modules (a kernel listing
+    # them itself would copy their shared pages): `%reset --aggressive` still works.
+    kernel = start()
+    kernel.execute("import graphlib, numpy", timeout=30)
+    kernel.execute("%reset -f --aggressive", timeout=30)
+    outcome = kernel.execute(
+        "import sys; 'graphlib' in sys.modules, 'numpy' in sys.modules", timeout=30
+    )
+    imported_since, started_with = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
+    assert not imported_since
+    assert started_with == (mode == "zygote")  # only the zygote preloads numpy
+
+
 def test_a_kernel_started_without_figures_draws_none_but_still_saves_one(start) -> None:
     # Grading kernels: nobody sees their outputs, and drawing a plot cost most of a run.
     kernel = start(figures=False)

@@ -50,6 +50,46 @@ def add_exercise() -> dict[str, Any]:
     return dict(nb)
 
 
+def two_parts_exercise() -> dict[str, Any]:
+    """`double(x)` (a test worth 2 points), then `halve(x)` (a test worth 3)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "Write `double(x)`.", metadata=_meta("ask_double", locked=True)
+        ),
+        nbformat.v4.new_code_cell(
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n",
+            metadata=_meta("double", solution=True),
+        ),
+        nbformat.v4.new_code_cell(
+            "assert double(4) == 8",
+            metadata=_meta("test_double", grade=True, points=2, locked=True),
+        ),
+        nbformat.v4.new_markdown_cell(
+            "Write `halve(x)`.", metadata=_meta("ask_halve", locked=True)
+        ),
+        nbformat.v4.new_code_cell(
+            "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION\n",
+            metadata=_meta("halve", solution=True),
+        ),
+        nbformat.v4.new_code_cell(
+            "assert halve(9) == 4.5",
+            metadata=_meta("test_halve", grade=True, points=3, locked=True),
+        ),
+    ]
+    return dict(nb)
+
+
+def metadata_lost(notebook: dict[str, Any], grade_id: str) -> dict[str, Any]:
+    """`notebook` with the cell `grade_id` stripped of its metadata, as Colab or copying the
+    cell into a new one leaves it: the cell stays where it was, as a plain cell."""
+    nb = nbformat.from_dict(notebook)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.metadata = nbformat.NotebookNode()
+    return dict(nb)
+
+
 def answered(exercise: dict[str, Any], **answers: str) -> dict[str, Any]:
     """A learner's copy of `exercise` with the given answer sources, by grade id."""
     nb = nbformat.from_dict(exercise)

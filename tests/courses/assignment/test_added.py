@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from courses.assignment import (
+    Exercise,
     Role,
     learner_cells,
     merge_submission,
@@ -17,7 +18,7 @@ from courses.assignment import (
     student_notebook,
     submitted_notebook,
 )
-from tests.support.exercises import NOTEBOOKS
+from tests.support.exercises import NOTEBOOKS, answered, metadata_lost, two_parts_exercise
 
 TASK = "sum_of_squares_application_task"
 
@@ -132,3 +133,48 @@ def test_cells_under_a_cell_a_new_version_removed_are_kept_under_the_cell_before
     ids = [c.grade_id or c.role.value for c in shown.cells]
     at = ids.index("sum_of_squares_equation")
     assert ids[at + 1 : at + 3] == ["added", "added"]
+
+
+def halve_without_metadata() -> tuple[Exercise, dict]:
+    """Both parts answered; the second answer's cell lost its nbgrader metadata."""
+    two_parts = parse_exercise(data=two_parts_exercise())
+    learner = answered(
+        json.loads(json.dumps(student_notebook(exercise=two_parts))),
+        double="def double(x):\n    return x + x",
+        halve="def halve(x):\n    return x * 0.5",
+    )
+    return two_parts, metadata_lost(learner, "halve")
+
+
+def test_an_answer_that_lost_its_metadata_runs_after_the_stub_it_stands_for():
+    two_parts, learner = halve_without_metadata()
+    merged = merge_submission(exercise=two_parts, submission=learner)
+    code = [(c.grade_id or c.role.value, c.source) for c in merged.cells if c.cell_type == "code"]
+    ids = [grade_id for grade_id, _ in code]
+    # the stub still runs (the answer is missing), then the learner's cell, then the test
+    assert ids == ["double", "test_double", "halve", "added", "test_halve"]
+    assert "NotImplementedError" in code[2][1]
+    assert code[3][1] == "def halve(x):\n    return x * 0.5"
+
+
+def test_a_stored_submission_keeps_where_an_answer_without_metadata_runs():
+    two_parts, learner = halve_without_metadata()
+    kept = learner_cells(exercise=two_parts, submission=learner)
+    stored = json.loads(json.dumps(stored_notebook(kept)))
+    assert learner_cells(exercise=two_parts, submission=stored) == kept
+    assert [c.after for c in kept if c.grade_id is None] == ["halve"]
+
+
+def test_a_cell_added_after_an_answer_that_is_there_runs_after_that_answer():
+    # given both answers in place and a helper added under the second prompt
+    two_parts = parse_exercise(data=two_parts_exercise())
+    learner = answered(
+        json.loads(json.dumps(student_notebook(exercise=two_parts))),
+        double="def double(x):\n    return x + x",
+        halve="def halve(x):\n    return x * 0.5",
+    )
+    learner = insert_after(learner, "ask_halve", nbformat.v4.new_code_cell("ONE_HALF = 0.5"))
+    merged = merge_submission(exercise=two_parts, submission=learner)
+    ids = [c.grade_id or c.role.value for c in merged.cells if c.cell_type == "code"]
+    # then it runs where added cells always ran: after the answer before it, before its test
+    assert ids == ["double", "added", "test_double", "halve", "test_halve"]

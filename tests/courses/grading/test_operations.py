@@ -93,10 +93,12 @@ def test_the_operations_page_shows_web_latency_per_route() -> None:
 
 
 @pytest.mark.django_db
-def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
+def test_the_page_shows_live_sessions_held_free_and_spare_kernels_per_worker() -> None:
     # given two interactive workers that reported, one of them since gone silent
     now = time.time()
-    routing.worker_report(worker="interactive@h1", held=180, capacity=300, now=now)
+    routing.worker_report(
+        worker="interactive@h1", held=180, capacity=300, warm=30, spares=40, now=now
+    )
     routing.worker_report(worker="interactive@h2", held=7, capacity=300, now=now - 600)
     try:
         rows = {w.name: w for w in operations.session_workers(now=now)}
@@ -111,7 +113,8 @@ def test_the_page_shows_live_sessions_held_and_free_per_worker() -> None:
     assert (rows["interactive@h1"].held, rows["interactive@h1"].free) == (180, 120)
     assert (rows["interactive@h2"].alive, rows["interactive@h2"].free) == (False, 0)
     assert "Live notebook sessions" in html and "interactive@h1" in html
-    assert "<td>180</td><td>120</td>" in html
+    assert (rows["interactive@h1"].warm, rows["interactive@h1"].spares) == (30, 40)
+    assert "<td>180</td><td>120</td><td>30</td>" in html
     assert "not reporting" in html
 
 

@@ -10,7 +10,7 @@ import nbformat
 
 from courses.assignment import learner_cells, parse_exercise, stored_notebook, student_notebook
 from courses.grading.pipeline import grade_notebook, instructor_definitions
-from tests.support.exercises import NOTEBOOKS
+from tests.support.exercises import NOTEBOOKS, metadata_lost, two_parts_exercise
 from tests.support.insecure_kernel import InsecureLocalKernel
 
 SQUARES = (
@@ -18,6 +18,8 @@ SQUARES = (
     "    return [i ** 2 for i in range(1, n + 1)]"
 )
 SUM_OF_SQUARES = "def sum_of_squares(n):\n    return sum(squares(n))"
+HALVE = "def halve(x):\n    return x * 0.5"
+WRONG_HALF = "def halve(x):\n    return x // 2"
 
 
 @dataclass(frozen=True)
@@ -254,3 +256,37 @@ def test_a_forged_notebook_moving_deleting_and_impersonating_instructor_cells_ga
     # then it earns what the answers earn, test by test
     assert cheated_points == honest_points
     assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)
+
+
+def test_an_answer_whose_cell_lost_its_metadata_earns_what_it_earns():
+    # given a learner's notebook whose second answer cell lost its nbgrader metadata
+    two_parts = parse_exercise(data=two_parts_exercise())
+    learner = metadata_lost(
+        submit(two_parts, {"double": "def double(x):\n    return x + x", "halve": HALVE}), "halve"
+    )
+    # then it is graded as nbgrader grades it: the cell runs where it is, after the stub
+    _, points = grade(two_parts, learner)
+    assert points == {"test_double": 2.0, "test_halve": 3.0}
+    # and a wrong one standing there earns nothing
+    _, points = grade(two_parts, metadata_lost(submit(two_parts, {"halve": WRONG_HALF}), "halve"))
+    assert points["test_halve"] == 0.0
+
+
+def test_a_course_can_tell_it_is_being_graded_as_under_nbgrader():
+    # given an exercise whose instructor cell skips a prompt when nbgrader grades it, and
+    # whose test checks for the variable nbgrader sets
+    notebook = nbformat.from_dict(two_parts_exercise())
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            "import os\nif os.getenv('NBGRADER_EXECUTION') != 'autograde':\n"
+            "    raise RuntimeError('press a key to go on')\nSTEPS = 3"
+        ),
+    )
+    notebook.cells[3].source = "assert double(4) == 8 and STEPS == 3"
+    notebook.cells[-1].source = "assert os.environ['NBGRADER_EXECUTION'] == 'autograde'"
+    two_parts = parse_exercise(data=dict(notebook))
+    answers = {"double": "def double(x):\n    return 2 * x", "halve": HALVE}
+    # then both pass, as under nbgrader's autograde
+    _, points = grade(two_parts, submit(two_parts, answers))
+    assert points == {"test_double": 2.0, "test_halve": 3.0}

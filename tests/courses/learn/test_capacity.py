@@ -42,3 +42,23 @@ def test_a_configured_limit_wins(settings, monkeypatch) -> None:
     settings.INTERACTIVE_MAX_SESSIONS = 3
     available(monkeypatch, 0)
     assert capacity.session_capacity(held=1) == 3
+
+
+def test_spare_kernels_follow_the_session_budget_within_bounds(settings, monkeypatch) -> None:
+    settings.INTERACTIVE_MAX_SESSIONS = 0
+    settings.INTERACTIVE_POOL_SIZE = 0
+    settings.INTERACTIVE_SESSION_MIB = 64
+    settings.INTERACTIVE_MEMORY_RESERVE_MIB = 1024
+    # a 24 GiB host: a class's first learners find dozens of kernels ready
+    available(monkeypatch, 23 * 1024)
+    assert 30 <= capacity.spare_kernels() <= capacity.SPARES_MAX
+    # a small host keeps a couple
+    monkeypatch.setattr(capacity, "_budget", [])
+    available(monkeypatch, 1500)
+    assert capacity.spare_kernels() == capacity.SPARES_MIN
+
+
+def test_a_configured_number_of_spare_kernels_wins(settings, monkeypatch) -> None:
+    settings.INTERACTIVE_POOL_SIZE = 5
+    available(monkeypatch, 23 * 1024)
+    assert capacity.spare_kernels() == 5

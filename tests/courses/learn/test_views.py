@@ -7,13 +7,15 @@ from decimal import Decimal
 
 import nbformat
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.exercises.services import exercise_create, exercise_replace_notebook
 from courses.grading import services as grading_services
-from courses.learn import services
+from courses.learn import services, sessions
 from courses.learn.views import page_strings
 from courses.models import CohortExercise, CohortQuota, Draft, Submission, SubmissionStatus
 from tests.support.exercises import add_exercise, as_json
@@ -172,6 +174,24 @@ def test_a_learner_over_the_daily_cpu_quota_cannot_run_cells_either(setup) -> No
         grading_services.submission_create(learner=enrollment.user, exercise=exercise,
                                            notebook=nbformat.v4.new_notebook())  # fmt: skip
     assert response.json()["error"] == str(refused.value)
+
+
+def test_run_requests_read_todays_use_every_time_and_the_cohort_once(setup, monkeypatch) -> None:
+    # given a cohort allowing 5 CPU-seconds a day, and a learner who ran a cell (none sent)
+    enrollment, _exercise, base, client = setup
+    CohortQuota.objects.create(cohort=enrollment.cohort, cpu_seconds_per_day=5)
+    monkeypatch.setattr(sessions, "send", lambda *args, **kwargs: None)
+    body = json.dumps({"cells": [{"key": "a", "code": "1"}]})
+    assert client.post(base + "kernel/run", body, "application/json").status_code == 202
+    # when they run another cell, neither their cohort nor its limit is read again
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(base + "kernel/run", body, "application/json").status_code == 202
+    read = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "courses_enrollment" not in read and "courses_cohortquota" not in read
+    # and once the day's CPU-seconds are used up, the next run is refused at once
+    quota_consume(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
+                  amount=5, enforce=False)  # fmt: skip
+    assert client.post(base + "kernel/run", body, "application/json").status_code == 429
 
 
 def test_the_outline_shows_each_exercises_status_and_my_courses_the_progress(setup) -> None:
