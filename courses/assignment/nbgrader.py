@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import markers
@@ -9,6 +10,8 @@ from .model import ExerciseCell, Problem, Role, gettext_noop, problem
 
 FLAGS = ("grade", "solution", "locked", "task")
 LATEST_SCHEMA = 3
+# nbgrader's autotest directives: "### AUTOTEST expr" and "### HASHED AUTOTEST expr".
+AUTOTEST = re.compile(r"^[ \t]*#+[ \t]*(HASHED[ \t]+)?AUTOTEST\b", re.MULTILINE)
 
 
 def upgrade_metadata(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -159,6 +162,19 @@ def _check_markers(
     for region in regions:
         for template, args in markers.region_errors(source, region):
             problems.append(problem("unbalanced_marker", template, index, **args))
+    if role is Role.TEST and cell_type == "code" and AUTOTEST.search(source):
+        # nbgrader writes these into asserts when it generates the assignment; left as they
+        # are, they are comments, and the test would pass whatever the answer.
+        problems.append(
+            problem(
+                "autotest",
+                gettext_noop(
+                    "nbgrader AUTOTEST lines are not supported: write the asserts in the "
+                    "test cell (nbgrader generate_assignment writes them into the release)"
+                ),
+                index,
+            )
+        )
 
 
 def _runnable(source: str, role: Role, cell_type: str) -> str:

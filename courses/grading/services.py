@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -167,13 +167,11 @@ def submission_pick_next(*, submission_id: int) -> int | None:
     graded in another's place grades an older one in its turn. So none is lost or skipped,
     and none is sent twice.
     """
-    row = Submission.objects.filter(pk=submission_id).values("learner_id", "exercise_id").first()
-    if row is None:
-        return None
+    message = Submission.objects.filter(pk=submission_id)
     return (
         Submission.objects.filter(
-            learner_id=row["learner_id"],
-            exercise_id=row["exercise_id"],
+            learner_id=Subquery(message.values("learner_id")),
+            exercise_id=Subquery(message.values("exercise_id")),
             status=SubmissionStatus.QUEUED,
         )
         .order_by("-pk")
@@ -332,9 +330,14 @@ def submission_record_grade(
             max_score=max_score,
             result=result,
         )
-        SubmissionOutputs.objects.update_or_create(
-            submission_id=claim.submission_id, defaults={"cells": dict(report.outputs)}
-        )
+        if regrade:
+            SubmissionOutputs.objects.update_or_create(
+                submission_id=claim.submission_id, defaults={"cells": dict(report.outputs)}
+            )
+        else:  # saved with the first grade only: one write, no read, under the write lock
+            SubmissionOutputs.objects.create(
+                submission_id=claim.submission_id, cells=dict(report.outputs)
+            )
     progress.publish(
         claim.submission_id, {"status": status, "score": str(score), "max_score": str(max_score)}
     )

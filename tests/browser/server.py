@@ -22,8 +22,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def web_server() -> Iterator[str]:
-    """Yields the server's base URL."""
+def web_server(env_extra: dict[str, str] | None = None) -> Iterator[str]:
+    """Yields the server's base URL; `env_extra`: settings the test gives its worker too."""
     port = _free_port()
     env = dict(os.environ)
     env.pop("OSTP_TEST_REDIS_PID", None)  # the server uses this test process's Redis
@@ -33,6 +33,7 @@ def web_server() -> Iterator[str]:
         REDIS_URL=settings.REDIS_URL,
         DATABASE_URL=database_url(),
         VAR_DIR=str(settings.VAR_DIR),
+        **(env_extra or {}),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "config.serve", "config.asgi:application", "--host", "127.0.0.1",

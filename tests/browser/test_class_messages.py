@@ -42,7 +42,7 @@ def live_class() -> Iterator[str]:
            "INTERACTIVE_POOL_SIZE": "1", "INTERACTIVE_POOL_BURST": "0"}  # fmt: skip
     with celery_worker(
         queues="default,grading,interactive", pool="threads", env=env
-    ), web_server() as url:  # fmt: skip
+    ), web_server(env) as url:  # fmt: skip
         yield url
 
 

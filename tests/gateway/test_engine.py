@@ -105,6 +105,15 @@ def test_sandbox_uids_cannot_reach_the_engine(smollm2):
     assert result.stdout.strip() == "PermissionError"
 
 
+def test_the_engines_threads_wait_passively_and_batches_get_their_own_count(smollm2):
+    # spinning OpenMP threads made 2 threads ~10x slower than 1 on a loaded machine
+    process = smollm2.engine.process
+    environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    assert b"OMP_WAIT_POLICY=PASSIVE" in environ
+    argv = process.args
+    assert argv[argv.index("--batch-threads") + 1] == str(smollm2.engine.config.batch_threads)
+
+
 def test_an_engine_that_dies_is_started_again(chat_gateway, smollm2):
     grant_register(uid=os.getuid(), user_id=UserFactory().id, course_id=None, ttl_s=300)
     engine = smollm2.engine

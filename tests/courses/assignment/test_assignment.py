@@ -17,7 +17,7 @@ from courses.assignment import (
     parse_exercise,
     student_notebook,
 )
-from tests.support.exercises import NOTEBOOKS
+from tests.support.exercises import NOTEBOOKS, two_parts_exercise
 
 
 def load(name: str) -> dict:
@@ -366,3 +366,17 @@ def test_unchanged_copies_of_instructor_cells_are_not_added_again():
     submission = json.loads(json.dumps(student_notebook(exercise=exercise)))
     merged = merge_submission(exercise=exercise, submission=submission)
     assert [c for c in merged.cells if c.role is Role.ADDED] == []
+
+
+def test_it_refuses_nbgrader_autotest_lines_that_would_pass_any_answer():
+    # given tests written as nbgrader autotest directives (plain and hashed), which nbgrader
+    # turns into asserts only when it generates the assignment
+    notebook = two_parts_exercise()
+    notebook["cells"][2]["source"] = "### AUTOTEST double(4)"
+    notebook["cells"][5]["source"] = '"""halve"""\n  ### HASHED AUTOTEST halve(9)'
+    # then the import says so, cell by cell, instead of grading comments
+    assert problems_of(notebook) == [("autotest", 2), ("autotest", 5)]
+    # and an assert that merely mentions the word is a test like any other
+    notebook["cells"][2]["source"] = "assert double(4) == 8  # AUTOTEST was here"
+    notebook["cells"][5]["source"] = "assert halve(9) == 4.5"
+    assert parse_exercise(data=notebook).max_score == 5.0
