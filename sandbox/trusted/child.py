@@ -162,6 +162,7 @@ def run_cell(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     globals_.forget_resolved()
+    globals_.link.start_test()
     out = io.StringIO()
     result: dict[str, Any] = {
         "op": "result",

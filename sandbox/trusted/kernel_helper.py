@@ -20,6 +20,7 @@ with contextlib.suppress(ImportError):
     from .codec import describe_exception, encode
     from .decoding import Decoder
     from .frames import fast_frame, recv_frame, send_frame
+    from .printed import SILENT_OPS, Printed
 
 STATE_MODULE = "_trusted_grading_helper"
 BASE_TYPES = (int, float, str, list, tuple, dict, set, frozenset, bytes)
@@ -189,6 +190,7 @@ class _Session:
     def __init__(self, sock: socket.socket, ns: dict[str, Any], state: _State) -> None:
         self.sock, self.ns, self.state = sock, ns, state
         self.open = True
+        self.printing: list[Printed] = []  # one per request being answered, innermost last
         self.encoder = _encoder(state)
         self.decoder = Decoder(
             on_handle=lambda node: state.objects[node["id"]],
@@ -224,9 +226,13 @@ class _Session:
         if not self.open:
             raise RuntimeError("a test's function can only be called while its test runs")
         bufs: list[bytes] = []
-        header = None if kwargs else fast_frame("call", ident, tuple(args))
+        # What the learner's code printed so far goes first: the test's function may print.
+        printed = self.printing[-1].take() if self.printing else ""
+        header = None if kwargs or printed else fast_frame("call", ident, tuple(args))
         if header is None:
             header = {"cb": ident, "args": self.encoder([args, kwargs], bufs)}
+            if printed:
+                header["out"] = printed
         try:
             return self._await_result(header, bufs)
         except (OSError, EOFError):
@@ -381,6 +387,23 @@ def serve(path: str, ns: dict[str, Any]) -> None:
 
 
 def _answer(
+    req: dict[str, Any], bufs: list[bytes], session: _Session
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The answer to ``req``, with the text the learner's code printed meanwhile."""
+    printed = Printed()
+    session.printing.append(printed)
+    try:
+        with contextlib.redirect_stdout(printed):
+            reply, out = _answer_printing(req, bufs, session)
+    finally:
+        session.printing.pop()
+    text = printed.take()
+    if text and req.get("op") not in SILENT_OPS:
+        reply["out"] = text
+    return reply, out
+
+
+def _answer_printing(
     req: dict[str, Any], bufs: list[bytes], session: _Session
 ) -> tuple[dict[str, Any], list[bytes]]:
     try:

@@ -3,6 +3,8 @@ functions that the learner's code calls meanwhile.
 
 Requests are strictly sequential. Answers are decoded strictly: the learner's values
 arrive as plain data, or as ``Remote`` handles (see ``remote``).
+What the learner's code printed meanwhile comes with an answer as a bounded string and is
+printed here, in order, where the test's own output goes (see ``printed``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import builtins
 import contextlib
 import importlib
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +28,11 @@ from .policy import (
     trusted_module_name,
     trusted_object,
 )
+from .printed import PRINTED_CUT, PRINTED_LIMIT, SILENT_OPS
 from .remote import Remote
+
+# What the learner's code may print during one test, all requests together: the rest is cut.
+PRINTED_PER_TEST = 50 * PRINTED_LIMIT
 
 # Requests that may run the learner's code: they say which names the test lends.
 RUNS_LEARNER_CODE = frozenset(
@@ -53,6 +60,11 @@ class KernelLink:
         # Names the test lends to learner code (name -> version) and how to get their values.
         self.lent: dict[str, int] = {}
         self.lend: Callable[[Any, list[bytes]], dict[str, Any]] | None = None
+        self.printed_room = PRINTED_PER_TEST
+
+    def start_test(self) -> None:
+        """A test starts: what the learner's code may print is counted afresh."""
+        self.printed_room = PRINTED_PER_TEST
 
     def attach(self, sock: socket.socket) -> None:
         sock.settimeout(self.timeout_s)
@@ -78,7 +90,7 @@ class KernelLink:
             header["lent"] = self.lent
         try:
             send_frame(self.sock, header, bufs)
-            reply, rbufs = self._receive(self.sock)
+            reply, rbufs = self._receive(self.sock, op)
         except TimeoutError:
             self.broken = "your code took too long to answer a test"
             raise learner_error(TimeoutError, self.broken) from None
@@ -97,11 +109,15 @@ class KernelLink:
     def encode(self, value: Any, bufs: list[bytes]) -> Any:
         return encode(value, bufs, self._to_kernel)
 
-    def _receive(self, sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
+    def _receive(self, sock: socket.socket, op: str) -> tuple[dict[str, Any], list[bytes]]:
         """The answer to the request just sent, running the test's functions that the
         learner's code calls meanwhile (they may make requests of their own)."""
         while True:
             reply, bufs = recv_frame(sock)
+            if "out" in reply:
+                if op in SILENT_OPS:
+                    raise ProtocolError("printed output where no code of the learner ran")
+                self._print(reply["out"])
             if "cb" in reply or reply.get("$fast") == "call":
                 answer, out = self.functions.run(reply, bufs, self)
             elif "pull" in reply and self.lend is not None:
@@ -110,6 +126,17 @@ class KernelLink:
             else:
                 return reply, bufs
             send_frame(sock, answer, out)
+
+    def _print(self, text: Any) -> None:
+        """Print here what the learner's code printed in the kernel, in order, where the
+        test's own output goes (a doctest compares it). Only a string crosses."""
+        if type(text) is not str or not 0 < len(text) <= PRINTED_LIMIT:
+            raise ProtocolError("malformed printed output")
+        if self.printed_room <= 0:
+            return
+        shown = text[: self.printed_room]
+        self.printed_room -= len(text)
+        sys.stdout.write(shown if self.printed_room >= 0 else shown + PRINTED_CUT)
 
     def _to_kernel(self, value: Any) -> Any:
         if isinstance(value, Remote):

@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import codec, decoding, frames, kernel_helper
+from . import codec, decoding, frames, kernel_helper, printed
 from .forkserver import fork_server
 from .frames import ProtocolError, recv_frame, send_frame
 
 # One source for the kernel, in dependency order: each module finds the names it imports
 # from the package defined by the ones before it.
 HELPER_SOURCE = "\n".join(
-    Path(module.__file__ or "").read_text() for module in (frames, codec, decoding, kernel_helper)
+    Path(module.__file__ or "").read_text()
+    for module in (frames, codec, decoding, printed, kernel_helper)
 )
 _HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
 # Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled

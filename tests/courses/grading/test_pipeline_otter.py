@@ -9,6 +9,9 @@ import json
 import pytest
 
 from courses.assignment import parse_exercise, student_notebook
+from courses.grading import kernels
+from courses.grading.pipeline import grade_notebook
+from sandbox import KernelPool
 from tests.courses.grading.test_pipeline import grade
 from tests.support.otter import answered, code, notebook, question
 
@@ -137,3 +140,68 @@ def test_intercell_seeding_reproduces_the_instructors_random_draws():
     report, _ = grade(exercise, learner)
     # then the draws are the instructor's
     assert report.score == 1.0
+
+
+@pytest.fixture(scope="module")
+def greeting():
+    # a question whose tests expect what the learner's function prints, one case hidden
+    return parse_exercise(
+        data=notebook(
+            *question(
+                "name: q4\npoints: 2",
+                [code("def greet(name):\n    print('Hello', name) # SOLUTION")],
+                [
+                    code("greet('bob')", printed="Hello bob\n"),
+                    code("# HIDDEN\ngreet('amy')\ngreet('zoe')", printed="Hello amy\nHello zoe\n"),
+                ],
+            )
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with KernelPool(size=1, limits=kernels.grading_limits()) as pool:
+        yield pool
+
+
+def grade_sandboxed(exercise, pool, answer: str) -> tuple[dict, dict]:
+    """Graded in a real sandboxed kernel: the report a learner sees, and the points."""
+    report = grade_notebook(
+        source=exercise,
+        submission=submit(exercise, {"q4-answer-1": answer}),
+        kernel_factory=pool.acquire,
+        limits=kernels.grading_limits(),
+    )
+    return report.as_dict(), {t.grade_id: t.points for t in report.tests}
+
+
+def test_what_the_learners_function_prints_is_what_its_tests_compare(greeting, pool):
+    # given the answer otter passes, a wrong greeting, and greetings for later tests' names
+    right = "def greet(name):\n    print('Hello', name)"
+    wrong = "def greet(name):\n    print('Hello,', name)"
+    later = "def greet(name):\n    print('Hello amy')\n    print('Hello zoe')"
+    # when each is graded in a sandboxed kernel
+    _, points = grade_sandboxed(greeting, pool, right)
+    wrong_report, wrong_points = grade_sandboxed(greeting, pool, wrong)
+    _, later_points = grade_sandboxed(greeting, pool, later)
+    # then the right one earns otter's points, the others nothing
+    assert points == {"q4 - 1": 1.0, "q4 - 2": 1.0}
+    assert wrong_points == later_points == {"q4 - 1": 0.0, "q4 - 2": 0.0}
+    # and what the hidden test had the function print stays out of the learner's report
+    assert "Hello, bob" in json.dumps(wrong_report)
+    assert "amy" not in json.dumps(wrong_report) and "zoe" not in json.dumps(wrong_report)
+
+
+def test_printing_past_the_test_or_flooding_earns_nothing_and_breaks_nothing(greeting, pool):
+    cheats = [
+        "import sys\ndef greet(name):\n    sys.__stdout__.write(f'Hello {name}\\n')",
+        "import os\ndef greet(name):\n    os.write(1, f'Hello {name}\\n'.encode())",
+        "def greet(name):\n    print('Hello', name * 10 ** 7)",
+    ]
+    for cheat in cheats:
+        _, points = grade_sandboxed(greeting, pool, cheat)
+        assert points == {"q4 - 1": 0.0, "q4 - 2": 0.0}, cheat
+    # the kernel and the tests still work for the next learner
+    _, points = grade_sandboxed(greeting, pool, "def greet(name):\n    print('Hello', name)")
+    assert points == {"q4 - 1": 1.0, "q4 - 2": 1.0}
