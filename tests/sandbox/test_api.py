@@ -30,7 +30,7 @@ from sandbox import (
     run_notebook,
     slots,
 )
-from tests.support.sandbox import stdout
+from tests.support.sandbox import once_printed, stdout
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -283,13 +283,10 @@ def test_a_session_streams_outputs_interrupts_and_restarts(mode: str) -> None:
         )
         assert "".join(str(o["text"]) for o in streamed) == "0\n1\n2\n"
 
-        def interrupt_when_sleeping(output: dict[str, object]) -> None:
-            if output.get("text") == "sleeping\n":  # surely running: no race with its start
-                session.interrupt()
-
+        # Once it printed, surely running: no race with its start.
         interrupted = session.execute(
             "x = 1\nprint('sleeping', flush=True)\ntime.sleep(600)",
-            on_output=interrupt_when_sleeping,
+            on_output=once_printed("sleeping\n", session.interrupt),
         )
         assert interrupted.status == "error"
         assert interrupted.outputs[-1]["ename"] == "KeyboardInterrupt"
@@ -304,14 +301,13 @@ def test_a_kernel_shut_down_from_another_thread_ends_its_running_cell(start) -> 
     # given: a cell that runs for ten minutes, and a thread that shuts the kernel down
     kernel = start(cell_timeout_s=600, total_timeout_s=600)
 
-    def shut_down_when_sleeping(output: dict[str, object]) -> None:
-        if output.get("text") == "sleeping\n":
-            threading.Thread(target=kernel.shutdown).start()
+    def shut_down() -> None:
+        threading.Thread(target=kernel.shutdown).start()
 
     # when it does, while the cell runs
     result = kernel.execute(
         "import time\nprint('sleeping', flush=True)\ntime.sleep(600)",
-        on_output=shut_down_when_sleeping,
+        on_output=once_printed("sleeping\n", shut_down),
     )
 
     # then the cell ends as killed, and the kernel is released (by the fixture's checks too)

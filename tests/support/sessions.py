@@ -38,13 +38,14 @@ class Seen:
 
 
 def printed(cell: str, text: str):
-    """The cell's output `text` arrived: it is surely running now."""
-    return Seen(
-        lambda events: any(
-            e.get("cell") == cell and e["type"] == "output" and e["output"].get("text") == text
-            for e in events
-        )
-    )
+    """The cell's output so far holds `text`: it is surely running now. One print can come
+    in several outputs (the kernel's timed flush may send 'sleeping' before its '\\n')."""
+
+    def holds(events: list[dict]) -> bool:
+        outputs = [e["output"] for e in events if e.get("cell") == cell and e["type"] == "output"]
+        return text in "".join(str(o.get("text", "")) for o in outputs)
+
+    return Seen(holds)
 
 
 def follow(user, base: str, *steps, until, timeout: float = 300) -> list[dict]:

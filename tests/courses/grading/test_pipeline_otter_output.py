@@ -187,3 +187,28 @@ def test_a_student_version_answered_outside_the_platform_gets_its_points(exercis
         "manual-1": 0.0,
     }
     assert report.pending_points == 2.0
+
+
+def test_an_ok_doctest_compares_what_the_learners_function_prints():
+    # given OK-format cases expecting what `greet` prints, one hidden
+    greet = ok_test(
+        "q5",
+        [
+            case(">>> greet('bob')\nHello bob", points=1),
+            case(">>> greet('amy')\nHello amy\n>>> greet('zoe')\nHello zoe", hidden=True, points=1),
+        ],
+    )
+    exercise = parse_exercise(
+        data=otter_output(answer("def greet(name):\n    ..."), check("q5"), tests={"q5": greet})
+    )
+    # when answers that print are graded
+    answers = {
+        "def greet(name):\n    print('Hello', name)": 2.0,
+        "def greet(name):\n    print('Hello,', name)": 0.0,
+        "def greet(name):\n    print('Hello bob')": 1.0,
+    }
+    for text, earned in answers.items():
+        report, _ = grade(exercise, submit(exercise, {"q5-answer-1": text}))
+        # then each earns what otter gives it, and the hidden case's names stay hidden
+        assert report.score == earned, text
+        assert "zoe" not in json.dumps(report.as_dict())

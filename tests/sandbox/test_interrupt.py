@@ -1,0 +1,51 @@
+"""Interrupting a running cell: the windows where an interrupt could be lost."""
+
+from __future__ import annotations
+
+from sandbox import Limits, Session
+from tests.support.sandbox import once_printed
+
+# In the kernel: 'slee' is published alone (its flush confirmed), then the print of 'ping'
+# is published but its flush is never confirmed (the IO thread's completion event is
+# dropped): the main thread is inside OutStream.flush, waiting, when 'sleeping\n' has
+# arrived and the interrupt comes. Restored after, so that the kernel's own flush at the
+# end of the cell does not wait.
+FLUSH_NEVER_CONFIRMED = """\
+import sys, time
+stream = sys.stdout
+stream.write('slee')
+stream.flush()
+schedule = stream.pub_thread.schedule
+stream.pub_thread.schedule = lambda f: None if getattr(f, '__name__', '') == 'set' else schedule(f)
+stream.flush_timeout = 600
+try:
+    print('ping', flush=True)
+    time.sleep(600)
+finally:
+    stream.pub_thread.schedule = schedule
+    stream.flush_timeout = 10
+"""
+
+
+def test_an_interrupt_ends_a_cell_still_inside_the_flush_of_a_print_sent_in_parts(
+    mode: str,
+) -> None:
+    # given: a session, and a cell that printed 'sleeping\n' in two messages and waits
+    # inside its last flush
+    with Session(limits=Limits(cell_timeout_s=600, total_timeout_s=600), mode=mode) as session:
+        session.execute("x = 1")
+
+        # when: it is interrupted once 'sleeping\n' has arrived
+        result = session.execute(
+            FLUSH_NEVER_CONFIRMED, on_output=once_printed("sleeping\n", session.interrupt)
+        )
+
+        # then: the cell ends with KeyboardInterrupt, raised inside the flush, and the
+        # kernel goes on with its state
+        texts = [o["text"] for o in result.outputs if o["output_type"] == "stream"]
+        assert "".join(texts) == "sleeping\n"
+        assert result.status == "error"
+        error = result.outputs[-1]
+        assert error["ename"] == "KeyboardInterrupt"
+        assert any("flush" in line for line in error["traceback"])
+        assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
