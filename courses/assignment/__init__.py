@@ -8,11 +8,20 @@ Public API::
     merge_submission(*, exercise, submission, as_placed) -> Exercise  # answers, added cells
     submitted_notebook(*, exercise, submission) -> NotebookNode  # what the learner handed in
     learner_cells(*, exercise, submission) -> [LearnerCell]  # what grading keeps
-    stored_notebook(cells) -> dict                  # a submission's stored notebook
+    stored_notebook(cells, missing) -> dict         # a submission's stored notebook
+    missing_tests(*, exercise, submission) -> [grade id]  # tests an upload lacks (nbgrader)
+    noted_missing_tests(stored) -> frozenset[grade id]     # those a stored notebook noted
     with_test_files(notebook, files) -> (notebook, problems)  # otter's tests folder, folded in
 """
 
-from .added import LearnerCell, learner_cells, stored_notebook
+from .added import (
+    MISSING_TESTS,
+    LearnerCell,
+    learner_cells,
+    missing_tests,
+    noted_missing_tests,
+    stored_notebook,
+)
 from .model import (
     ANSWER_ROLES,
     Check,
@@ -28,6 +37,7 @@ from .student import merge_submission, student_notebook, submitted_answers, subm
 
 __all__ = [
     "ANSWER_ROLES",
+    "MISSING_TESTS",
     "Check",
     "Exercise",
     "ExerciseCell",
@@ -37,6 +47,8 @@ __all__ = [
     "Role",
     "learner_cells",
     "merge_submission",
+    "missing_tests",
+    "noted_missing_tests",
     "parse_exercise",
     "stored_notebook",
     "student_notebook",

@@ -24,6 +24,8 @@ from typing import Any
 from .model import ANSWER_ROLES, Exercise, ExerciseCell, Role
 
 ADDED_TYPES = ("code", "markdown")
+# A stored notebook's metadata: the grade ids of the tests its upload lacked (nbgrader).
+MISSING_TESTS = "missing_tests"
 
 
 @dataclass(frozen=True)
@@ -152,11 +154,47 @@ def _added(index: int, cell: LearnerCell) -> ExerciseCell:
     )
 
 
-def stored_notebook(cells: list[LearnerCell]) -> dict[str, Any]:
+def missing_tests(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[str]:
+    """The tests of an nbgrader exercise that a learner's notebook lacks: no cell with the
+    test's grade id in its nbgrader metadata (a deleted cell, or one that lost its metadata
+    as Colab and copy-paste lose it). nbgrader's default (``OverwriteCells.add_missing_cells
+    = False``) does not run them: they score 0. A test the student version never had (all
+    hidden) is never missing. Unlike nbgrader, a cell keeping the grade id but not the
+    ``grade`` flag counts as present: the browser sends grade ids only."""
+    if exercise.format != "nbgrader":
+        return []
+    present: set[str] = set()
+    cells = submission.get("cells") if isinstance(submission, Mapping) else None
+    for cell in cells if isinstance(cells, list) else []:
+        metadata = cell.get("metadata") if isinstance(cell, Mapping) else None
+        meta = metadata.get("nbgrader") if isinstance(metadata, Mapping) else None
+        grade_id = meta.get("grade_id") if isinstance(meta, Mapping) else None
+        if isinstance(grade_id, str):
+            present.add(grade_id)
+    return [
+        c.grade_id
+        for c in exercise.test_cells
+        if c.grade_id and c.grade_id not in present and (c.student_source or not c.hidden)
+    ]
+
+
+def noted_missing_tests(submission: Mapping[str, Any]) -> frozenset[str]:
+    """The missing tests ``stored_notebook`` noted (none in a notebook it did not write)."""
+    metadata = submission.get("metadata") if isinstance(submission, Mapping) else None
+    noted = metadata.get(MISSING_TESTS) if isinstance(metadata, Mapping) else None
+    return (
+        frozenset(i for i in noted if isinstance(i, str))
+        if isinstance(noted, list)
+        else frozenset()
+    )
+
+
+def stored_notebook(cells: list[LearnerCell], missing: list[str] | None = None) -> dict[str, Any]:
     """What a submission keeps of a learner's notebook: answers and added cells, in order
-    (the exercise supplies every other cell when it is graded). An added cell under an
-    instructor's cell is kept after an empty raw cell with that cell's grade id, so that
-    ``learner_cells`` reads back the same cells: answers, ``after`` and ``under``."""
+    (the exercise supplies every other cell when it is graded), and the tests its upload
+    lacked (``missing_tests``; they are not run). An added cell under an instructor's cell
+    is kept after an empty raw cell with that cell's grade id, so that ``learner_cells``
+    reads back the same cells: answers, ``after`` and ``under``."""
     stored: list[dict[str, Any]] = []
     under: str | None = None
     for cell in cells:
@@ -170,4 +208,5 @@ def stored_notebook(cells: list[LearnerCell]) -> dict[str, Any]:
         if cell.cell_type == "code":
             entry.update(outputs=[], execution_count=None)
         stored.append(entry)
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": stored}
+    metadata = {MISSING_TESTS: list(missing)} if missing else {}
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": stored}

@@ -26,10 +26,14 @@ from courses.assignment import (
     ExerciseCell,
     Role,
     merge_submission,
+    noted_missing_tests,
 )
 from courses.grading.scoring import GradeReport, Message, message, score_exercise
 from sandbox import SandboxUserError
 from sandbox.trusted import CheckCell, CheckResult, KernelLike, TrustedRunner
+
+# A test whose cell the learner's notebook lacked (nbgrader does not run it): scores 0.
+MISSING_CELL = "MissingCell"
 
 DEFAULT_CELL_TIMEOUT_S = 30.0
 DEFAULT_TOTAL_TIMEOUT_S = 120.0
@@ -63,9 +67,14 @@ def grade_notebook(
 
     Raises ModelServiceDown when the learner's code met ModelServiceUnavailable and
     ``model_service_up()`` confirms the model service is down (so a learner cannot fake it).
+    The tests the stored notebook notes as missing from the upload are not run: they score
+    0, as under nbgrader (only ever fewer points).
     """
     exercise = merge_submission(exercise=source, submission=submission)
-    run = _execute(exercise, kernel_factory, limits)
+    missing = noted_missing_tests(submission)
+    run = _execute(exercise, kernel_factory, limits, missing)
+    for grade_id in missing:
+        run.results[grade_id] = CheckResult(key=grade_id, passed=False, error_type=MISSING_CELL)
     if any(MODEL_SERVICE_DOWN in error for error in run.errors) and not model_service_up():
         raise ModelServiceDown("the model service was unavailable during grading")
     report = score_exercise(exercise=exercise, results=run.results, notes=tuple(run.notes))
@@ -88,7 +97,12 @@ class _Run:
             self.outputs[cell.grade_id] = None if self.hidden_test_ran else list(outputs)
 
 
-def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limits: Any) -> _Run:
+def _execute(
+    exercise: Exercise,
+    kernel_factory: Callable[[], KernelLike],
+    limits: Any,
+    missing: frozenset[str] = frozenset(),
+) -> _Run:
     cell_timeout = float(getattr(limits, "cell_timeout_s", DEFAULT_CELL_TIMEOUT_S))
     deadline = time.monotonic() + float(getattr(limits, "total_timeout_s", DEFAULT_TOTAL_TIMEOUT_S))
     run = _Run()
@@ -111,8 +125,9 @@ def _execute(exercise: Exercise, kernel_factory: Callable[[], KernelLike], limit
                             key=c.grade_id or "", code=c.source, doctest=c.check is Check.DOCTEST
                         )
                         for c in group
+                        if c.grade_id not in missing
                     ]
-                    for result in runner.run(checks):
+                    for result in runner.run(checks) if checks else ():
                         run.results[result.key] = result
                         run.errors.add(f"{result.error_type}: {result.error_message}")
                 elif not _run_in_kernel(

@@ -36,6 +36,10 @@ MESSAGES = {
     "failed_message": gettext_noop("Test failed (%(error)s): %(detail)s"),
     "mismatch": gettext_noop("Test failed: expected %(expected)s, got %(actual)s"),
     "no_answer": gettext_noop("No answer given"),
+    "test_missing": gettext_noop(
+        "The cell of test %(test)s is missing from your notebook, so it was not run (nbgrader"
+        " does the same); download the exercise again and copy your answers in"
+    ),
     "all_or_nothing": gettext_noop(
         "Passed, but this question's points need every one of its tests to pass"
     ),
@@ -235,6 +239,8 @@ def _shows_hidden_code(cell: ExerciseCell, result: CheckResult) -> bool:
 
 
 def _failure_message(cell: ExerciseCell, result: CheckResult) -> Message:
+    if result.error_type == "MissingCell":
+        return message("test_missing", test=cell.grade_id)
     custom = cell.messages.get("failure_message")
     if custom:
         return message("instructor", text=custom)
@@ -282,6 +288,8 @@ def learner_traceback(cell: ExerciseCell, result: CheckResult) -> str:
 
 
 def _mismatch_message(cell: ExerciseCell, result: CheckResult) -> Message:
+    if result.error_type == "MissingCell":
+        return message("test_missing", test=cell.grade_id)
     custom = cell.messages.get("failure_message")
     if custom:
         return message("instructor", text=custom)

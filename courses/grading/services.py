@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campus.models import User
-from courses.assignment import learner_cells, stored_notebook
+from courses.assignment import learner_cells, missing_tests, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.exercises.policy import LateState, late_state
@@ -137,7 +137,11 @@ def _answer_notebook(*, exercise: Exercise, notebook: dict[str, Any]) -> dict[st
     """The learner's answer cells (by grade id) and added cells: nothing else is ever used."""
     if len(json.dumps(notebook)) > settings.SUBMISSION_MAX_BYTES:
         raise SubmissionRefused(_("This notebook is too large to submit."))
-    return stored_notebook(learner_cells(exercise=parsed_exercise(exercise), submission=notebook))
+    parsed = parsed_exercise(exercise)
+    return stored_notebook(
+        learner_cells(exercise=parsed, submission=notebook),
+        missing_tests(exercise=parsed, submission=notebook),
+    )
 
 
 # ------------------------------------------------------------------------- grading

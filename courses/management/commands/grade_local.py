@@ -12,7 +12,7 @@ from typing import Any
 import nbformat
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from courses.assignment import ExerciseInvalid, parse_exercise
+from courses.assignment import MISSING_TESTS, ExerciseInvalid, missing_tests, parse_exercise
 from courses.grading import kernels
 from courses.grading.pipeline import grade_notebook
 from courses.grading.scoring import GradeReport
@@ -55,7 +55,11 @@ class Command(BaseCommand):
 
 
 def _grade(exercise: Any, submission: Any) -> GradeReport:
-    """The workers' own sandbox (pool, limits from settings) and grader, used once."""
+    """The workers' own sandbox (pool, limits from settings) and grader, used once; the
+    tests the notebook lacks are noted as a submission notes them (they score 0)."""
+    missing = missing_tests(exercise=exercise, submission=submission)
+    metadata = {**submission.get("metadata", {}), MISSING_TESTS: missing}
+    submission = {**submission, "metadata": metadata}
     try:
         return grade_notebook(
             source=exercise,

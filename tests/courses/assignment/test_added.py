@@ -13,12 +13,20 @@ from courses.assignment import (
     Role,
     learner_cells,
     merge_submission,
+    missing_tests,
+    noted_missing_tests,
     parse_exercise,
     stored_notebook,
     student_notebook,
     submitted_notebook,
 )
-from tests.support.exercises import NOTEBOOKS, answered, metadata_lost, two_parts_exercise
+from tests.support.exercises import (
+    NOTEBOOKS,
+    add_exercise,
+    answered,
+    metadata_lost,
+    two_parts_exercise,
+)
 
 TASK = "sum_of_squares_application_task"
 
@@ -178,3 +186,38 @@ def test_a_cell_added_after_an_answer_that_is_there_runs_after_that_answer():
     ids = [c.grade_id or c.role.value for c in merged.cells if c.cell_type == "code"]
     # then it runs where added cells always ran: after the answer before it, before its test
     assert ids == ["double", "added", "test_double", "halve", "test_halve"]
+
+
+def test_a_test_cell_deleted_or_stripped_of_its_metadata_is_noted_missing_when_stored():
+    # given the student version (every test a learner can have), and two uploads: one whose
+    # test cell lost its metadata (Colab), one that deleted a test and claims none is missing
+    two_parts = parse_exercise(data=two_parts_exercise())
+    full = json.loads(json.dumps(student_notebook(exercise=two_parts)))
+    stripped = metadata_lost(full, "test_halve")
+    deleted = dict(full, metadata={"missing_tests": []})
+    deleted["cells"] = [
+        c
+        for c in full["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") != "test_double"
+    ]
+    # then the tests they lack are found, as nbgrader finds them (by grade id)
+    assert missing_tests(exercise=two_parts, submission=full) == []
+    assert missing_tests(exercise=two_parts, submission=stripped) == ["test_halve"]
+    assert missing_tests(exercise=two_parts, submission=deleted) == ["test_double"]
+    # and what a submission stores notes them, whatever the upload's own metadata says
+    for upload, missing in ((full, set()), (stripped, {"test_halve"}), (deleted, {"test_double"})):
+        kept = learner_cells(exercise=two_parts, submission=upload)
+        found = missing_tests(exercise=two_parts, submission=upload)
+        stored = json.loads(json.dumps(stored_notebook(kept, found)))
+        assert noted_missing_tests(stored) == missing
+    assert noted_missing_tests(full) == frozenset()
+
+
+def test_a_test_the_student_version_never_had_is_never_missing():
+    # given an exercise whose second test is hidden whole: the student version has no cell
+    add = parse_exercise(data=add_exercise())
+    version = json.loads(json.dumps(student_notebook(exercise=add)))
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in version["cells"]]
+    assert "test_add_hidden" not in ids
+    # then a learner's copy of it misses nothing
+    assert missing_tests(exercise=add, submission=version) == []

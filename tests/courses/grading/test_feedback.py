@@ -53,6 +53,31 @@ def test_a_learner_reads_the_graders_messages_in_french_and_never_the_detail(cli
     assert "add(-5, 5)" not in french.text
 
 
+def test_a_test_missing_from_the_notebook_is_explained_in_english_and_french(client) -> None:
+    enrollment = EnrollmentFactory()
+    exercise = ExerciseFactory(module=ModuleFactory(course=enrollment.cohort.course))
+    said = {"message_key": "test_missing", "message_args": {"test": "t1"}, "message": "x"}
+    result = {"tests": [{**RESULT["tests"][0], **said, "hidden": False}], "notes": []}
+    submission = Submission.objects.create(
+        learner=enrollment.user,
+        exercise=exercise,
+        cohort=enrollment.cohort,
+        status=SubmissionStatus.GRADED,
+        score=0,
+        max_score=1,
+        result=result,
+    )
+    client.force_login(enrollment.user)
+    url = f"/courses/submissions/{submission.pk}/"
+    french = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").json()["tests"][0]["message"]
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").json()["tests"][0]["message"]
+    assert english == (
+        "The cell of test t1 is missing from your notebook, so it was not run (nbgrader does"
+        " the same); download the exercise again and copy your answers in"
+    )
+    assert french.startswith("La cellule du test t1 manque dans votre notebook")
+
+
 # ---------------------------------------------------------------- outputs in the download
 
 ANSWER = """import matplotlib.pyplot as plt

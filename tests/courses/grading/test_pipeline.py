@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 import nbformat
 
-from courses.assignment import learner_cells, parse_exercise, stored_notebook, student_notebook
+from courses.assignment import (
+    learner_cells,
+    missing_tests,
+    parse_exercise,
+    stored_notebook,
+    student_notebook,
+)
 from courses.grading.pipeline import grade_notebook, instructor_definitions
 from tests.support.exercises import NOTEBOOKS, metadata_lost, two_parts_exercise
 from tests.support.insecure_kernel import InsecureLocalKernel
@@ -251,11 +257,38 @@ def test_a_forged_notebook_moving_deleting_and_impersonating_instructor_cells_ga
     locked["metadata"]["nbgrader"] = {"locked": True, "grade_id": "squares_prompt"}
     cells += [fake, locked]
     # when it is stored as a submission is, then graded
-    stored = stored_notebook(learner_cells(exercise=problem1, submission=forged))
+    stored = stored_notebook(
+        learner_cells(exercise=problem1, submission=forged),
+        missing_tests(exercise=problem1, submission=forged),
+    )
     cheated, cheated_points = grade(problem1, stored)
-    # then it earns what the answers earn, test by test
+    # then it earns what the answers earn, test by test (the deleted test earns 0, as the
+    # wrong answer does honestly: a deleted test is never run, as under nbgrader)
     assert cheated_points == honest_points
     assert (cheated.score, cheated.max_score) == (honest.score, honest.max_score)
+    deleted = next(t for t in cheated.tests if t.grade_id == "squares_invalid_input")
+    assert deleted.message_key == "test_missing"
+
+
+def test_a_test_cell_missing_from_the_upload_is_not_run_and_scores_0_as_under_nbgrader():
+    # given right answers in a notebook whose second test cell lost its metadata (Colab)
+    two_parts = parse_exercise(data=two_parts_exercise())
+    right = submit(two_parts, {"double": "def double(x):\n    return x + x", "halve": HALVE})
+    upload = metadata_lost(right, "test_halve")
+    # when it is stored as a submission is, then graded
+    stored = stored_notebook(
+        learner_cells(exercise=two_parts, submission=upload),
+        missing_tests(exercise=two_parts, submission=upload),
+    )
+    report, points = grade(two_parts, stored)
+    # then that test scores 0 with a reason the learner can act on; the rest as always
+    assert points == {"test_double": 2.0, "test_halve": 0.0}
+    assert report.max_score == 5.0
+    missing = next(t for t in report.tests if t.grade_id == "test_halve")
+    assert missing.message_key == "test_missing" and "test_halve" in missing.message
+    # and the same answers with every test cell present earn every point
+    _, points = grade(two_parts, right)
+    assert points == {"test_double": 2.0, "test_halve": 3.0}
 
 
 def test_an_answer_whose_cell_lost_its_metadata_earns_what_it_earns():

@@ -12,6 +12,7 @@ from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.exercises.services import exercise_create
 from courses.grading import recovery, services
 from courses.grading.scoring import GradeReport, ItemResult
+from courses.learn.selectors import student_cells
 from courses.models import (
     CohortQuota,
     EnrollmentRole,
@@ -107,6 +108,41 @@ def test_only_answer_and_added_cells_are_kept_from_a_submission(
     assert cells[1]["cell_type"] == "raw"
     assert submission.status == SubmissionStatus.QUEUED
     assert submission.attempt == 1
+
+
+def browser_notebook(exercise) -> dict:
+    """What the page's Submit sends (static/js/notebook-submit.js, answerNotebook): answers,
+    and an empty placeholder with the grade id of every other graded cell it shows."""
+    cells = []
+    for cell in student_cells(exercise=exercise):
+        if cell.role == "answer":
+            source = "def add(a, b):\n    return a + b\n"
+            meta = {"nbgrader": {"grade_id": cell.grade_id}}
+            cells.append({"cell_type": "code", "metadata": meta, "source": source})
+        elif cell.grade_id:
+            meta = {"nbgrader": {"grade_id": cell.grade_id}}
+            cells.append({"cell_type": "raw", "metadata": meta, "source": ""})
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+def test_a_browser_submission_misses_no_test_and_an_upload_without_one_is_noted(
+    enrollment, exercise
+) -> None:
+    # given what the browser sends, and an upload whose test cell lost its metadata
+    upload = answered(add_exercise(), add="def add(a, b):\n    return a + b\n")
+    for cell in upload["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "test_add":
+            cell["metadata"] = {}
+    # when both are submitted
+    sent = services.submission_create(
+        learner=enrollment.user, exercise=exercise, notebook=browser_notebook(exercise)
+    )
+    uploaded = services.submission_create(
+        learner=enrollment.user, exercise=exercise, notebook=upload
+    )
+    # then only the upload's stored notebook notes the test it lacks (not run: 0 points)
+    assert "missing_tests" not in sent.notebook["metadata"]
+    assert uploaded.notebook["metadata"]["missing_tests"] == ["test_add"]
 
 
 def test_a_learner_not_enrolled_cannot_submit(exercise) -> None:
