@@ -208,5 +208,5 @@ def stored_notebook(cells: list[LearnerCell], missing: list[str] | None = None) 
         if cell.cell_type == "code":
             entry.update(outputs=[], execution_count=None)
         stored.append(entry)
-    metadata = {MISSING_TESTS: list(missing)} if missing else {}
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": stored}
+    noted: dict[str, Any] = {MISSING_TESTS: list(missing)} if missing else {}
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": noted, "cells": stored}
