@@ -30,6 +30,7 @@ from .policy import (
 )
 from .printed import PRINTED_CUT, PRINTED_LIMIT, SILENT_OPS
 from .remote import Remote
+from .streams import RandomStreams
 
 # What the learner's code may print during one test, all requests together: the rest is cut.
 PRINTED_PER_TEST = 50 * PRINTED_LIMIT
@@ -61,6 +62,7 @@ class KernelLink:
         self.lent: dict[str, int] = {}
         self.lend: Callable[[Any, list[bytes]], dict[str, Any]] | None = None
         self.printed_room = PRINTED_PER_TEST
+        self.streams = RandomStreams()  # what the kernel's random streams were last set to
 
     def start_test(self) -> None:
         """A test starts: what the learner's code may print is counted afresh."""
@@ -88,6 +90,9 @@ class KernelLink:
         header = {"op": op, "args": self.encode(list(args), bufs), **fields}
         if op in RUNS_LEARNER_CODE:
             header["lent"] = self.lent
+            streams = self.streams.changed(bufs)
+            if streams is not None:
+                header["rng"] = streams
         try:
             send_frame(self.sock, header, bufs)
             reply, rbufs = self._receive(self.sock, op)
