@@ -77,18 +77,41 @@ class CellRun:
         self.capped = False
         # A message too big to receive: shown as the marker unless the kernel was dying.
         self.lost_message = False
+        self.interrupted = False
 
     def wait(self) -> CellResult:
-        finished = self._pump_until(self.deadline, self._replied_and_idle, stop_on_cap=True)
+        finished = self._pump_until(self.deadline, self._ended, stop_on_cap=True)
         if not finished:
             return self._stop_after_timeout()
         if self.capped:
             return self._stop_after_output_cap()
-        status = "ok" if self.reply and self.reply.get("status") == "ok" else "error"
+        if self.reply is None:
+            return self._interrupted_without_reply()
+        status = "ok" if self.reply.get("status") == "ok" else "error"
         return self._result(status)
 
-    def _replied_and_idle(self) -> bool:
-        return self.reply is not None and self.idle
+    def _ended(self) -> bool:
+        # An interrupt that lands in ipykernel's own code, around the cell, can cost the
+        # request its reply ("KeyboardInterrupt caught in kernel"): idle still comes, and
+        # the cell is over. Waiting for the reply would hold it until its time limit.
+        return self.idle and (self.reply is not None or self.interrupted)
+
+    def _interrupted_without_reply(self) -> CellResult:
+        # The reply is sent before idle: it is here at once unless it was lost.
+        deadline = min(self.deadline, self.clock() + INTERRUPT_GRACE_S)
+        self._pump_until(deadline, lambda: self.reply is not None)
+        if self.reply is not None:
+            return self._result("ok" if self.reply.get("status") == "ok" else "error")
+        if not any(output["output_type"] == "error" for output in self.outputs):
+            self._append(
+                {
+                    "output_type": "error",
+                    "ename": "KeyboardInterrupt",
+                    "evalue": "",
+                    "traceback": [],
+                }
+            )
+        return self._result("error")
 
     def _idle(self) -> bool:
         # Published after every output of the request, on the same socket: all are in. An
@@ -109,6 +132,7 @@ class CellRun:
             if remaining <= 0:
                 return False
             if self.kernel.interrupt_requested:
+                self.interrupted = True
                 self.kernel.send_interrupt()
             messages = self.kernel.channels.poll(min(remaining, 0.1))
             if not messages and not self.kernel.process.is_alive():

@@ -231,6 +231,7 @@ def _execute_tree(globals_: TestGlobals, tree: ast.Module) -> Any:
         tree.body.pop()
     else:
         last = None
+    globals_.link.patches.watch(tree)
     exec(compile(tree, "<test>", "exec"), globals_)  # noqa: S102 - the instructor's test code
     if last is None:
         return None

@@ -204,6 +204,8 @@ class _Session:
         self.synced: dict[str, Any] = {}
         self.saved: dict[str, tuple[bool, Any]] = {}
         self.references: dict[tuple[int, ...], Any] = {}
+        # Library attributes the tests overwrote: the kernel's originals, to put back.
+        self.patched: dict[tuple[str, str], tuple[Any, bool, Any]] = {}
 
     def _test_function(self, node: dict[str, Any]) -> Any:
         reference = node.get("ref")
@@ -286,6 +288,33 @@ class _Session:
                 self.ns[name] = value
             else:
                 self.ns.pop(name, None)
+
+    def patch(self, entries: Any) -> None:
+        """Set (or put back) library attributes as the tests did on the trusted side
+        (see ``patches``): a module already imported here, a name, a literal."""
+        for entry in entries if type(entries) is list else []:
+            if type(entry) is not list or len(entry) not in (2, 3):
+                continue
+            key = (str(entry[0]), str(entry[1]))
+            module = sys.modules.get(key[0])
+            if len(entry) == 2 or module is None:
+                self.unpatch(key)
+                continue
+            if key not in self.patched:
+                present = key[1] in vars(module)
+                self.patched[key] = (module, present, vars(module).get(key[1]))
+            with contextlib.suppress(Exception):
+                setattr(module, key[1], entry[2])
+
+    def unpatch(self, key: tuple[str, str]) -> None:
+        if key not in self.patched:
+            return
+        module, present, value = self.patched.pop(key)
+        with contextlib.suppress(Exception):
+            if present:
+                setattr(module, key[1], value)
+            else:
+                delattr(module, key[1])
 
     def keep(self, name: str) -> None:
         """The test wrote ``name`` for good (a learner object, or ``del``)."""
@@ -398,6 +427,8 @@ def serve(path: str, ns: dict[str, Any]) -> None:
         session.open = False
         for name in list(session.saved):
             session.give_back(name)
+        for key in list(session.patched):
+            session.unpatch(key)
         sock.close()
 
 
@@ -425,6 +456,8 @@ def _answer_printing(
         args = session.decoder.decode(req.get("args", []), bufs)
         if type(req.get("rng")) is dict:
             _set_streams(req["rng"], bufs)
+        if "patch" in req:
+            session.patch(req["patch"])
         if "lent" in req:
             target = session.state.objects[req["h"]] if "h" in req else None
             session.borrow(req["lent"], target)

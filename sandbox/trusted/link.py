@@ -21,6 +21,7 @@ from .codec import encode
 from .decoding import Decoder
 from .frames import ProtocolError, recv_frame, send_frame
 from .functions import TestFunctions
+from .patches import ModulePatches
 from .policy import (
     learner_error,
     library_reference,
@@ -63,6 +64,7 @@ class KernelLink:
         self.lend: Callable[[Any, list[bytes]], dict[str, Any]] | None = None
         self.printed_room = PRINTED_PER_TEST
         self.streams = RandomStreams()  # what the kernel's random streams were last set to
+        self.patches = ModulePatches()  # library attributes the tests overwrote
 
     def start_test(self) -> None:
         """A test starts: what the learner's code may print is counted afresh."""
@@ -72,6 +74,7 @@ class KernelLink:
         sock.settimeout(self.timeout_s)
         self.sock, self.broken = sock, None
         self.generation += 1  # answer cells ran in between
+        self.patches.restart()
 
     def detach(self) -> None:
         if self.sock is not None and self.broken is None:
@@ -93,6 +96,9 @@ class KernelLink:
             streams = self.streams.changed(bufs)
             if streams is not None:
                 header["rng"] = streams
+            patches = self.patches.changed()
+            if patches is not None:
+                header["patch"] = patches
         try:
             send_frame(self.sock, header, bufs)
             reply, rbufs = self._receive(self.sock, op)

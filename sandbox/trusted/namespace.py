@@ -33,6 +33,7 @@ class TestGlobals(dict[str, Any]):
         super().__init__(__name__="__main__", __builtins__=builtins)
         self.link = link
         link.lend = self._lend
+        link.patches.lookup = self._bound
         self.lending = False
         self._versions = 0
         # A name read again before anything else was asked of the kernel cannot have
@@ -75,6 +76,13 @@ class TestGlobals(dict[str, Any]):
             self.link.request("delglobal", name=name)
         except NameError:
             raise KeyError(name) from None
+
+    def _bound(self, name: str) -> Any:
+        """What ``name`` is bound to here, without asking the kernel."""
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        cached = self._resolved.get(name)
+        return None if cached is None else cached[1]
 
     def _lend(self, names: Any, bufs: list[bytes]) -> dict[str, Any]:
         """The kernel's pull: the values of those of ``names`` the test lends, each that

@@ -49,3 +49,37 @@ def test_an_interrupt_ends_a_cell_still_inside_the_flush_of_a_print_sent_in_part
         assert error["ename"] == "KeyboardInterrupt"
         assert any("flush" in line for line in error["traceback"])
         assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
+
+
+# In the kernel: the reply to this request raises KeyboardInterrupt instead of being sent,
+# as when an interrupt lands in ipykernel's own code as the cell ends: ipykernel logs
+# "KeyboardInterrupt caught in kernel", sends no reply, and publishes idle.
+REPLY_LOST = """\
+import time
+kernel = get_ipython().kernel
+send = kernel.session.send
+def send_or_lose_reply(stream, msg_or_type, *args, **kwargs):
+    if msg_or_type == 'execute_reply':
+        kernel.session.send = send
+        raise KeyboardInterrupt
+    return send(stream, msg_or_type, *args, **kwargs)
+kernel.session.send = send_or_lose_reply
+print('sleeping', flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_interrupted_cell_whose_reply_is_lost_ends_at_its_idle_status(mode: str) -> None:
+    # given: a session, and a running cell whose reply will be lost
+    with Session(limits=Limits(cell_timeout_s=300, total_timeout_s=600), mode=mode) as session:
+        session.execute("x = 1")
+
+        # when: it is interrupted
+        result = session.execute(
+            REPLY_LOST, on_output=once_printed("sleeping\n", session.interrupt)
+        )
+
+        # then: it ends as interrupted, not at its time limit, and the kernel goes on
+        assert result.status == "error"
+        assert result.outputs[-1]["ename"] == "KeyboardInterrupt"
+        assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
