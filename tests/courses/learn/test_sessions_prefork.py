@@ -9,6 +9,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.worker,
     pytest.mark.xdist_group("worker"),
+    pytest.mark.usefixtures("no_workers_known"),
 ]
 
 
