@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from django.db import connections
 from django.test import AsyncClient
 
 
@@ -48,6 +49,16 @@ def printed(cell: str, text: str):
     return Seen(holds)
 
 
+def _closing_connections(step) -> None:
+    """Run `step` in this (short-lived) thread, then give its database connection back: the
+    test client never closes it, and a connection left in a finished thread stays taken
+    from PostgreSQL's pool until the pool is exhausted."""
+    try:
+        step()
+    finally:
+        connections.close_all()
+
+
 def follow(user, base: str, *steps, until, timeout: float = 300) -> list[dict]:
     """Open the session's stream, then do `steps` (callables, or Seen) in order; returns
     the stream's events once `until` says enough. `timeout` only bounds a failing test."""
@@ -63,7 +74,7 @@ def follow(user, base: str, *steps, until, timeout: float = 300) -> list[dict]:
             if isinstance(step, Seen):
                 await _seen(events, arrived, step.predicate)
             else:
-                await asyncio.to_thread(step)
+                await asyncio.to_thread(_closing_connections, step)
         await task
         return events
 
