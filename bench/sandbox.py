@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 
 from bench import competitors
-from sandbox import KernelPool, Limits, build_environment, launch, runtime, state
+from sandbox import KernelPool, Limits, build_environment, launch, runtime, state, zygote
 from sandbox.course_zygotes import zygotes
 from sandbox.kernel import drain_destroyed
 from sandbox.trusted import CheckCell, TrustedRunner
@@ -162,8 +162,6 @@ def _own_cpu_seconds() -> float:
 def _zygote_cpu_seconds(mode: str) -> float:
     if mode != "zygote":
         return 0.0
-    from sandbox import zygote
-
     process = zygote.get_zygote().popen
     assert process is not None
     total = 0.0

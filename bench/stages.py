@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import notebooks
 from bench.stack import ROOT, write_results
+from bench.throughput import TRIVIAL, real_exercises
 
 RUNS = int(os.environ.get("BENCH_STAGE_RUNS", "20"))
 INTRINSIC = ROOT / "bench" / "nb" / "intrinsic.py"
@@ -243,10 +245,7 @@ def _platform() -> Iterator[None]:
 
 
 def _exercises() -> dict[str, dict[str, Any]]:
-    from bench import notebooks
-    from bench.throughput import TRIVIAL, _exercises
-
-    found = _exercises()  # creates the trivial exercise too
+    found = real_exercises()  # creates the trivial exercise too
     return {slug: nb for slug, (_path, nb, _score) in found.items()} | {TRIVIAL: notebooks.small()}
 
 

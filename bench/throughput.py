@@ -45,7 +45,7 @@ TRIVIAL = "bench-trivial"
 STORM_EXERCISE = "mean-and-plot"  # the intro course's first exercise, as the issue's storm
 
 
-def _exercises() -> dict[str, tuple[str, dict[str, Any], Decimal]]:
+def real_exercises() -> dict[str, tuple[str, dict[str, Any], Decimal]]:
     """slug → (submit path, reference notebook, full marks): the trivial notebook and each
     seeded demo exercise that calls no model and has automatic tests."""
     from courses.assignment import parse_exercise
@@ -120,7 +120,7 @@ def measure(database: str) -> dict[str, Any]:
         env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     with platform_stack(seed_demo=True, env_extra=env) as stack:
         stack.django()
-        exercises = _exercises()
+        exercises = real_exercises()
         students = storm.enroll_students(max(STORM_STUDENTS, 1))
         # warm up the worker: one of each, graded, before anything is timed
         for path, nb, score in exercises.values():

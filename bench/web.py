@@ -30,7 +30,7 @@ THINK_S = float(os.environ.get("BENCH_THINK_S", "5"))
 THINK_RUN_S = float(os.environ.get("BENCH_THINK_RUN_S", "40"))
 
 
-def _students(count: int) -> tuple[list[str], dict[str, str]]:
+def students_and_pages(count: int) -> tuple[list[str], dict[str, str]]:
     """Session cookies of `count` enrolled students, and the pages' paths by name."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -155,7 +155,7 @@ def measure(workers: int, threads: int) -> dict[str, Any]:
     env = {"WEB_THREADS": str(threads)}
     with platform_stack(seed_demo=True, web_workers=workers, env_extra=env) as stack:
         stack.django()
-        students, pages = _students(STUDENTS)
+        students, pages = students_and_pages(STUDENTS)
         _run(stack.url, students[:20], pages, 5, 0)  # warm up every web process
         load_before = _load()
         saturation = _run(stack.url, students, pages, SATURATION_S, 0)

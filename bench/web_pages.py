@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from bench.stack import platform_stack
+from bench.web import students_and_pages
 
 REQUESTS = int(os.environ.get("BENCH_PAGE_REQUESTS", "50"))
 
@@ -27,9 +28,7 @@ def main(only: str | None, profile: bool) -> None:
         from django.db import connection
         from django.test import Client
 
-        from bench.web import _students
-
-        students, pages = _students(1)
+        students, pages = students_and_pages(1)
         cookie, submission_id = students[0].split("|")
         client = Client(HTTP_HOST="127.0.0.1")
         client.cookies.load(cookie)
