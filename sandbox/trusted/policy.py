@@ -69,13 +69,21 @@ def library_reference(function: Any) -> list[str] | None:
         return None
     if any(not part.isidentifier() or part.startswith("_") for part in qualname.split(".")):
         return None
+    return [module, qualname] if _resolve(module, qualname) is function else None
+
+
+_MISSING = object()
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    """This process's own ``module.qualname``, or _MISSING."""
     try:
         value: Any = importlib.import_module(module)
         for part in qualname.split("."):
             value = getattr(value, part)
     except Exception:
-        return None
-    return [module, qualname] if value is function else None
+        return _MISSING
+    return value
 
 
 def trusted_helper_name(module: str, qualname: str) -> bool:
@@ -93,12 +101,7 @@ def trusted_object(module_name: str, qualname: str) -> Any:
     """The trusted side's own ``module.qualname`` (a plain function), if there is one."""
     if not trusted_helper_name(module_name, qualname) or "<" in qualname:
         return None
-    try:
-        value: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            value = getattr(value, part)
-    except Exception:
-        return None
+    value = _resolve(module_name, qualname)
     # numpy's functions are dispatcher objects, not FunctionType; classes are never wanted.
     return value if callable(value) and not isinstance(value, type) else None
 
