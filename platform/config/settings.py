@@ -411,3 +411,9 @@ CELERY_BEAT_SCHEDULE["cull-idle-interactive-sessions"] = {
     "task": "courses.tasks.interactive_cull_idle",
     "schedule": 60.0,
 }
+# Runs sent to start a session on a worker that died before taking them go elsewhere
+# (courses.learn.starting): the learner waits this long at most after the death is seen.
+CELERY_BEAT_SCHEDULE["rescue-starting-interactive-sessions"] = {
+    "task": "courses.tasks.interactive_rescue_starting",
+    "schedule": 5.0,
+}

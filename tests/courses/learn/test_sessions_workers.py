@@ -93,3 +93,33 @@ def test_a_learner_at_their_own_limit_on_a_full_worker_does_not_wait(page, setti
     assert {"type": "text", "text": "4"} in outputs(events)
     assert not queued(events)
     assert sessions.session_holder(learner_id=user.pk, exercise_id=first.pk) is None
+
+
+def test_a_first_run_sent_to_a_worker_killed_before_it_took_it_runs_on_another(page) -> None:
+    user, exercise, base, client = page
+    # given a worker killed while its last report still says it is alive
+    with celery_worker(queues="interactive", pool="threads", name="first@localhost") as first:
+        _reported("first@localhost")
+        first.kill()
+        first.wait()
+    # when a learner's first run is sent to it, and it is then seen dead
+    run(client, base, ("a", "print(6 * 7)"))()
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
+    routing.worker_report(
+        worker="first@localhost", held=0, capacity=4, now=time.time() - routing.STALE_AFTER_S - 1
+    )
+    with celery_worker(queues="interactive", pool="threads", name="second@localhost"):
+        # then the beat sends the run to a live worker, where it runs
+        events = follow(user, base, sessions.sessions_rescue_starting, until=finished(1))
+        assert {"type": "stream", "name": "stdout", "text": "42\n"} in outputs(events)
+        assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) == (
+            "second@localhost"
+        )
+
+
+def _reported(worker: str) -> None:
+    """Wait until `worker` has reported its load (it does once it is ready)."""
+    deadline = time.monotonic() + 120  # only bounds a failing test
+    while not any(load.name == worker for load in routing.workers_load()):
+        assert time.monotonic() < deadline, f"{worker} never reported"
+        time.sleep(0.1)
