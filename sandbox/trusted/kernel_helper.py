@@ -289,11 +289,11 @@ class _Session:
             else:
                 self.ns.pop(name, None)
 
-    def patch(self, entries: Any) -> None:
-        """Set (or put back) library attributes as the tests did on the trusted side
-        (see ``patches``): a module already imported here, a name, a literal."""
+    def patch(self, entries: Any, bufs: list[bytes]) -> None:
+        """Set, delete (or put back) library attributes as the tests did on the trusted
+        side (see ``patches``): a module already imported here, a name, a value."""
         for entry in entries if type(entries) is list else []:
-            if type(entry) is not list or len(entry) not in (2, 3):
+            if type(entry) is not list or len(entry) not in (2, 3, 4):
                 continue
             key = (str(entry[0]), str(entry[1]))
             module = sys.modules.get(key[0])
@@ -304,7 +304,10 @@ class _Session:
                 present = key[1] in vars(module)
                 self.patched[key] = (module, present, vars(module).get(key[1]))
             with contextlib.suppress(Exception):
-                setattr(module, key[1], entry[2])
+                if entry[2] == "del":
+                    delattr(module, key[1])
+                elif entry[2] == "set" and len(entry) == 4:
+                    setattr(module, key[1], self.decoder.decode(entry[3], bufs))
 
     def unpatch(self, key: tuple[str, str]) -> None:
         if key not in self.patched:
@@ -457,7 +460,7 @@ def _answer_printing(
         if type(req.get("rng")) is dict:
             _set_streams(req["rng"], bufs)
         if "patch" in req:
-            session.patch(req["patch"])
+            session.patch(req["patch"], bufs)
         if "lent" in req:
             target = session.state.objects[req["h"]] if "h" in req else None
             session.borrow(req["lent"], target)
