@@ -27,6 +27,7 @@ from courses.grading import kernels
 from courses.html import safe_output
 from courses.learn import capacity, starting
 from courses.learn.sessions import (
+    interrupted_before_start,
     learner_key,
     publish,
     publish_skipped,
@@ -265,6 +266,9 @@ def _run_one(held: Held, run: dict[str, str]) -> bool:
         if shown is not None:
             send({"type": "output", "output": shown})
 
+    if interrupted_before_start(held.learner_id, held.exercise_id, run):
+        publish_skipped(held.learner_id, held.exercise_id, [run])
+        return False
     kernel = held.session.kernel
     send({"type": "run", "state": "running"})
     result = held.session.execute(run["code"], on_output=on_output)

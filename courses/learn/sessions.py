@@ -59,12 +59,12 @@ def publish(learner_id: int, exercise_id: int, event: dict[str, Any]) -> None:
 
 
 def publish_skipped(learner_id: int, exercise_id: int, runs: list[dict[str, str]]) -> None:
+    """Each of `runs` will not run: the learner interrupted them, or an earlier one failed."""
     for run in runs:
-        publish(
-            learner_id,
-            exercise_id,
-            {"type": "run", "state": "skipped", "run": run["run"], "cell": run["cell"]},
-        )
+        event = {"type": "run", "state": "skipped", "run": run["run"], "cell": run["cell"]}
+        if interrupted_before_start(learner_id, exercise_id, run):
+            event["reason"] = "interrupted"
+        publish(learner_id, exercise_id, event)
 
 
 def read_record(learner_id: int, exercise_id: int) -> dict[str, Any] | None:
@@ -155,7 +155,9 @@ def session_run_request(
     """Run cells (key, code) in order in the learner's session; one run id per cell.
     The session starts on first use, on the least loaded worker; when every worker is
     full the learner waits in line (the page shows where). A failing cell skips the rest."""
-    runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code} for key, code in cells]
+    sent = str(time.time())  # an interrupt asked for later stops them, even before they start
+    runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code, "sent": sent}
+            for key, code in cells]  # fmt: skip
     worker = _live_holder(learner_id, exercise_id)
     if worker is not None:
         send("run", learner_id, exercise_id, worker=worker, runs=runs)
@@ -205,12 +207,26 @@ def _freed_by_own_limit(learner_id: int, exercise_id: int) -> str | None:
     return str(closing[0][1]["worker"])
 
 
+def interrupted_key(learner_id: int, exercise_id: int) -> str:
+    return f"interactive:interrupted:{learner_id}:{exercise_id}"
+
+
 def session_interrupt_request(*, learner_id: int, exercise_id: int) -> bool:
-    """Interrupt the running cell; False when there is no session."""
+    """Interrupt the running cell, and the cells sent before now that have not started
+    (they may still be on their way: the worker skips them). False when there is no
+    session yet (its first cells, if any are on their way, are skipped all the same)."""
+    redis_client().set(interrupted_key(learner_id, exercise_id), time.time(),
+                       ex=settings.INTERACTIVE_REQUEST_EXPIRES_S)  # fmt: skip
     if session_holder(learner_id=learner_id, exercise_id=exercise_id) is None:
         return False
     _send("interrupt", learner_id, exercise_id)
     return True
+
+
+def interrupted_before_start(learner_id: int, exercise_id: int, run: dict[str, str]) -> bool:
+    """Whether the learner interrupted after `run` was sent, before it started."""
+    raw = redis_client().get(interrupted_key(learner_id, exercise_id))
+    return raw is not None and float(raw) >= float(run.get("sent", "inf"))
 
 
 def session_restart_request(*, learner_id: int, exercise_id: int) -> None:

@@ -3,6 +3,7 @@ learner and reopens on another worker; a full worker makes learners wait in a vi
 line instead of refusing them."""
 
 import time
+from contextlib import ExitStack
 
 import pytest
 from django.test import Client
@@ -115,6 +116,27 @@ def test_a_first_run_sent_to_a_worker_killed_before_it_took_it_runs_on_another(p
         assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) == (
             "second@localhost"
         )
+
+
+def test_cells_interrupted_before_they_started_do_not_run(page) -> None:
+    user, _exercise, base, client = page
+    # given a learner's cells sent while no worker has taken them yet
+    run(client, base, ("a", "print('ran')"), ("b", "print('ran too')"))()
+    # when the learner interrupts, then a worker takes the cells
+    assert client.post(base + "kernel/interrupt").json() == {"interrupted": False}
+    with ExitStack() as workers:
+        start = lambda: workers.enter_context(celery_worker(queues="interactive", pool="threads"))  # noqa: E731
+        events = follow(user, base, start, until=finished(2))
+        # then neither ran, and the page is told why
+        skipped = [e for e in events if e.get("state") == "skipped"]
+        assert [(e["cell"], e.get("reason")) for e in skipped] == [
+            ("a", "interrupted"),
+            ("b", "interrupted"),
+        ]
+        assert outputs(events) == []
+        # and a cell sent afterwards runs
+        after = follow(user, base, run(client, base, ("c", "print('ran')")), until=finished(1))
+        assert {"type": "stream", "name": "stdout", "text": "ran\n"} in outputs(after)
 
 
 def _reported(worker: str) -> None:
