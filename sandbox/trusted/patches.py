@@ -47,6 +47,8 @@ class ModulePatches:
         self.found: dict[Chain, Key] = {}
         self.targets: dict[Key, tuple[types.ModuleType, bool]] = {}
         self.sent: dict[Key, Any] = {}
+        # The last value seen on each attribute and whether it crosses: asked per request.
+        self.judged: dict[Key, tuple[Any, bool]] = {}
         self.lookup: Callable[[str], Any] = lambda name: None
 
     def watch(self, tree: ast.AST) -> None:
@@ -71,7 +73,7 @@ class ModulePatches:
         self.find_owners()
         now: dict[Key, Any] = {}
         for key, (module, deletes) in self.targets.items():
-            state = _patched(module, key, deletes)
+            state = self._patched(module, key, deletes)
             if state is not _UNPATCHED:
                 now[key] = state
         if now.keys() == self.sent.keys() and all(_same(now[k], self.sent[k]) for k in now):
@@ -87,6 +89,16 @@ class ModulePatches:
         ]
         self.sent = now
         return entries
+
+    def _patched(self, module: types.ModuleType, key: Key, deletes: bool) -> Any:
+        """What the kernel's ``module.attr`` must be: a value, _DELETED, or _UNPATCHED."""
+        value = module.__dict__.get(key[1], _UNPATCHED)
+        if value is _UNPATCHED:
+            return _DELETED if deletes and not _provides(module, key[1]) else _UNPATCHED
+        judged = self.judged.get(key)
+        if judged is None or judged[0] is not value:
+            judged = self.judged[key] = (value, _crosses(value, key))
+        return value if judged[1] else _UNPATCHED
 
     def find_owners(self) -> None:
         """Which module each written attribute belongs to, while the test's names are
@@ -110,14 +122,6 @@ class ModulePatches:
 
 _UNPATCHED = object()
 _DELETED = object()  # the test deleted it: the kernel deletes its own
-
-
-def _patched(module: types.ModuleType, key: Key, deletes: bool) -> Any:
-    """What the kernel's ``module.attr`` must be: a value, _DELETED, or _UNPATCHED."""
-    value = module.__dict__.get(key[1], _UNPATCHED)
-    if value is _UNPATCHED:
-        return _DELETED if deletes and not _provides(module, key[1]) else _UNPATCHED
-    return value if _crosses(value, key) else _UNPATCHED
 
 
 def _provides(module: types.ModuleType, attr: str) -> bool:
