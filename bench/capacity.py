@@ -1,10 +1,11 @@
-"""Benchmark: a whole class at once on one interactive worker.
+"""Benchmark: a whole class at once on one host's interactive workers.
 
 Starts its own platform (bench.stack) twice in one run: first as it was configured before
-(a constant 16 sessions per worker, 64 slot uids: the baseline), then with today's
-defaults (capacity derived from memory). Against each, learners enrolled in the demo
-course open the demo exercise and run cells through the web API; the cell's `done` event
-is read from the session's Redis channel (what the page's event stream relays).
+(one interactive worker, a constant 16 sessions per worker, 64 slot uids: the baseline),
+then with today's defaults (capacity derived from memory, as many interactive workers as
+`make run` starts: config.capacity.interactive_workers). Against each, learners enrolled
+in the demo course open the demo exercise and run cells through the web API; the cell's
+`done` event is read from the session's Redis channel (what the page's event stream relays).
 
 - class burst: 100 learners each run a small cell, their first requests spread over 10 s
   (cold: the time includes getting a kernel), once the worker has its spare kernels ready
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stack import Stack, percentile, platform_stack, write_results
+from config.capacity import interactive_workers
 
 BURST = int(os.environ.get("BENCH_CAPACITY_BURST", "100"))
 BURST_WINDOW_S = 10.0
@@ -45,8 +47,8 @@ THREADS = "160"
 BASELINE_ENV = {"INTERACTIVE_MAX_SESSIONS": "16", "SANDBOX_UID_COUNT": "64"}
 
 
-def worker_options(name: str) -> list[str]:
-    return ["-P", "threads", "-Q", "interactive,default", "-n", name, "--concurrency", THREADS]
+def worker_options(name: str, queues: str = "interactive,default") -> list[str]:
+    return ["-P", "threads", "-Q", queues, "-n", name, "--concurrency", THREADS]
 
 
 class Class:
@@ -237,19 +239,22 @@ def _kernel_pids(worker_pid: int) -> list[int]:
     return [kid for zygote in zygotes for kid in _descendants(zygote)]
 
 
-def _worker_pid(stack: Stack) -> int:
+def _worker_pids(stack: Stack, count: int) -> list[int]:
+    """The bench's `count` Celery worker processes (the stack's folder is in their
+    environment)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
+                environ = (entry / "environ").read_bytes()
             except OSError:
                 continue
-            if (
-                b"celery" in cmdline
-                and stack.env["VAR_DIR"].encode() in (entry / "environ").read_bytes()
-            ):
-                return int(entry.name)
-    raise RuntimeError("the bench's worker is not running")
+            if b"celery" in cmdline and stack.env["VAR_DIR"].encode() in environ:
+                found.append(int(entry.name))
+    if len(found) != count:
+        raise RuntimeError(f"{len(found)} of the bench's {count} workers are running")
+    return found
 
 
 def _held(stack: Stack) -> int:
@@ -275,17 +280,18 @@ def _wait_for_spares(timeout_s: float = WARM_WAIT_S) -> tuple[int, float]:
     return ready, round(time.monotonic() - started, 1)
 
 
-def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
+def measure(env_extra: dict[str, str], *, wait_s: float, workers: int) -> dict[str, Any]:
     total = max(BURST, ACTIVE, SESSIONS_WANTED)
     env = {"DEMO_PASSWORD": "bench-password", **env_extra}
+    more = tuple(worker_options(f"capacity{n}@%h", "interactive") for n in range(2, workers + 1))
     with platform_stack(
-        worker=worker_options("capacity@%h"), seed_demo=True, env_extra=env
+        worker=worker_options("capacity@%h"), more_workers=more, seed_demo=True, env_extra=env
     ) as stack:
         group = Class(stack, total, wait_s=wait_s)
-        worker_pid = _worker_pid(stack)
-        worker_before = _uss_mib(worker_pid)
-        fds_before = len(os.listdir(f"/proc/{worker_pid}/fd"))
-        threads_before = len(os.listdir(f"/proc/{worker_pid}/task"))
+        worker_pids = _worker_pids(stack, workers)
+        worker_before = sum(_uss_mib(pid) for pid in worker_pids)
+        fds_before = sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in worker_pids)
+        threads_before = sum(len(os.listdir(f"/proc/{pid}/task")) for pid in worker_pids)
         warm, warm_wait_s = _wait_for_spares()
         spacing = BURST_WINDOW_S / BURST
         burst = _together(
@@ -300,14 +306,15 @@ def measure(env_extra: dict[str, str], *, wait_s: float) -> dict[str, Any]:
         _together([(0.05 * (i - BURST), lambda i=i: group.run(i, "open", "1")) for i in rest])
         time.sleep(2)  # let the last kernels settle into idle
         held = _held(stack)
-        kernels = _kernel_pids(worker_pid)
+        kernels = [kid for pid in worker_pids for kid in _kernel_pids(pid)]
         kernel_mib = statistics.fmean(_uss_mib(pid) for pid in kernels) if kernels else 0.0
-        worker_growth = max(0.0, _uss_mib(worker_pid) - worker_before)
-        fds = len(os.listdir(f"/proc/{worker_pid}/fd")) - fds_before
-        threads = len(os.listdir(f"/proc/{worker_pid}/task")) - threads_before
+        worker_growth = max(0.0, sum(_uss_mib(pid) for pid in worker_pids) - worker_before)
+        fds = sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in worker_pids) - fds_before
+        threads = sum(len(os.listdir(f"/proc/{pid}/task")) for pid in worker_pids) - threads_before
         # A session's own memory: its kernel's unique pages, and its share of what the
         # worker grew by (sockets, buffers, the session's bookkeeping).
         return {
+            "interactive_workers": workers,
             "sessions_held": held,
             "kernel_processes": len(kernels),
             "kernel_uss_mib_mean": round(kernel_mib, 1),
@@ -343,6 +350,8 @@ def main() -> None:
         figures = measure(
             BASELINE_ENV if is_baseline else {},
             wait_s=BASELINE_WAIT_S if is_baseline else WAIT_S,
+            # Before, one worker; now as `make run` starts them (config.capacity).
+            workers=1 if is_baseline else interactive_workers(),
         )
         print(json.dumps(figures))
         return
@@ -369,8 +378,10 @@ def main() -> None:
         "active_cell_ms_p95": new["active"]["p95"],
         "active_cell_ms_p95_baseline": baseline["active"]["p95"],
         "details": {"new": new, "baseline": baseline},
-        "baseline": "the same run, configured as before: INTERACTIVE_MAX_SESSIONS=16, "
-        "SANDBOX_UID_COUNT=64 (learners beyond 16 wait in line where they were refused)",
+        "baseline": "the same run, configured as before: one interactive worker, "
+        "INTERACTIVE_MAX_SESSIONS=16, SANDBOX_UID_COUNT=64 (learners beyond 16 wait in line "
+        "where they were refused); new: the interactive workers `make run` starts "
+        "(config.capacity.interactive_workers)",
         "targets": {
             "sessions_held": ">= 200",
             "unique_mib_per_idle_session": "<= 20",

@@ -52,9 +52,11 @@ def platform_stack(
     seed_demo: bool = False,
     env_extra: dict[str, str] | None = None,
     web_workers: int | None = None,
+    more_workers: tuple[list[str], ...] = (),
 ) -> Iterator[Stack]:
     """The platform in a throwaway folder; `worker` is the Celery worker's options (it must
-    consume `default`: the health check pings through it)."""
+    consume `default`: the health check pings through it); `more_workers`, the options of
+    each other worker process."""
     var = Path(tempfile.mkdtemp(prefix="ostp-bench-"))
     # Its own gateway socket folder, which kernels (other uids) bind: /tmp lets them through.
     var.chmod(0o755)
@@ -84,11 +86,14 @@ def platform_stack(
     celery = [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING"]
     web_workers = web_workers or web_count()
     procs = [
-        subprocess.Popen(
-            [*celery, *worker, "--without-gossip", "--without-mingle"],
-            cwd=ROOT,
-            env={**env, "DATABASE_ROLE": "grading"},  # as make run starts them
-            stdout=subprocess.DEVNULL,
+        *(
+            subprocess.Popen(
+                [*celery, *options, "--without-gossip", "--without-mingle"],
+                cwd=ROOT,
+                env={**env, "DATABASE_ROLE": "grading"},  # as make run starts them
+                stdout=subprocess.DEVNULL,
+            )
+            for options in (worker, *more_workers)
         ),
         subprocess.Popen(
             [

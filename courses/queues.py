@@ -32,6 +32,7 @@ INTERACTIVE_RUN = "courses.tasks.interactive_run"
 INTERACTIVE_INTERRUPT = "courses.tasks.interactive_interrupt"
 INTERACTIVE_STOP = "courses.tasks.interactive_stop"
 INTERACTIVE_CULL_IDLE = "courses.tasks.interactive_cull_idle"
+INTERACTIVE_RESCUE_STARTING = "courses.tasks.interactive_rescue_starting"
 
 
 def send(
@@ -39,10 +40,11 @@ def send(
     *args: Any,
     queue: str | Queue | None = None,
     expires: float | None = None,
+    task_id: str | None = None,
     **kwargs: Any,
 ) -> None:
-    """Send task `name` now; `queue` (a name, or a kombu Queue such as a worker's own)
-    overrides the route in settings."""
+    """Send task `name` now (as `task_id` when given); `queue` (a name, or a kombu Queue
+    such as a worker's own) overrides the route in settings."""
     # Fire and forget: nobody reads these tasks' results (the database holds the outcome),
     # and subscribing for one would tie the send to the result backend's connection.
     options: dict[str, Any] = {"ignore_result": True}
@@ -50,7 +52,7 @@ def send(
         options["queue"] = queue
     if expires is not None:
         options["expires"] = expires
-    current_app.send_task(name, args=args, kwargs=kwargs, **options)
+    current_app.send_task(name, args=args, kwargs=kwargs, task_id=task_id, **options)
 
 
 def enqueue_on_commit(name: str, *args: Any, queue: str | None = None) -> None:

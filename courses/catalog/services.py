@@ -10,14 +10,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from campus.models import Organization
-from courses.catalog.folder import (
-    REQUIREMENTS,
-    CourseFolderInvalid,
-    Plan,
-    PlannedItem,
-    Source,
-    read_plan,
-)
+from courses.catalog.folder import REQUIREMENTS, CourseFolderInvalid, Source
+from courses.catalog.plan import Plan, PlannedItem, read_plan
 from courses.catalog.selectors import OutlineItem
 from courses.environments.services import environment_request
 from courses.models import (

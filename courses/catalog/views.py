@@ -20,7 +20,8 @@ from campus.payloads import json_loads_bounded
 from courses.access import access_course_for_edit, access_course_staff, user_of
 from courses.assignment import parse_exercise, student_notebook
 from courses.catalog import services
-from courses.catalog.folder import CourseFolderInvalid, course_export, course_folder_slug
+from courses.catalog.export import course_export
+from courses.catalog.folder import CourseFolderInvalid
 from courses.catalog.forms import (
     CourseForm,
     CourseImportForm,
@@ -28,6 +29,7 @@ from courses.catalog.forms import (
     NewCourseForm,
     TitleForm,
 )
+from courses.catalog.plan import course_folder_slug
 from courses.catalog.selectors import course_outline, teaching_courses
 from courses.catalog.services import AuthoringError, ImportReport
 from courses.environments.forms import RequirementsForm

@@ -25,8 +25,9 @@ from courses.cohorts.quotas import QuotaKind, quota_consume
 from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.grading import kernels
 from courses.html import safe_output
-from courses.learn import capacity
+from courses.learn import capacity, starting
 from courses.learn.sessions import (
+    interrupted_before_start,
     learner_key,
     publish,
     publish_skipped,
@@ -119,11 +120,13 @@ def held_session(*, learner_id: int, exercise_id: int, worker: str) -> Held | No
     NotHere when another worker holds it; None when no kernel can be started here."""
     key = (learner_id, exercise_id)
     record = _claim(learner_id, exercise_id, worker)
-    if record["worker"] != worker:
-        raise NotHere(record["worker"])
     held = _held.get(key)
     if held is not None and held.sid == record["sid"]:
         return held
+    # A session of its own now: the runs sent to start it are no longer at risk.
+    starting.found(learner_id=learner_id, exercise_id=exercise_id)
+    if record["worker"] != worker:
+        raise NotHere(record["worker"])
     if held is not None:  # restarted meanwhile: that kernel is no longer the session's
         _end(held, state="")
     _close_least_recent(learner_id, exercise_id, worker=worker)
@@ -263,6 +266,9 @@ def _run_one(held: Held, run: dict[str, str]) -> bool:
         if shown is not None:
             send({"type": "output", "output": shown})
 
+    if interrupted_before_start(held.learner_id, held.exercise_id, run):
+        publish_skipped(held.learner_id, held.exercise_id, [run])
+        return False
     kernel = held.session.kernel
     send({"type": "run", "state": "running"})
     result = held.session.execute(run["code"], on_output=on_output)

@@ -31,6 +31,7 @@ from django.conf import settings
 
 from campus.redis_client import redis_client
 from courses import queues, routing, sse
+from courses.learn import starting
 
 ACTIONS = {
     "run": queues.INTERACTIVE_RUN,
@@ -58,12 +59,12 @@ def publish(learner_id: int, exercise_id: int, event: dict[str, Any]) -> None:
 
 
 def publish_skipped(learner_id: int, exercise_id: int, runs: list[dict[str, str]]) -> None:
+    """Each of `runs` will not run: the learner interrupted them, or an earlier one failed."""
     for run in runs:
-        publish(
-            learner_id,
-            exercise_id,
-            {"type": "run", "state": "skipped", "run": run["run"], "cell": run["cell"]},
-        )
+        event = {"type": "run", "state": "skipped", "run": run["run"], "cell": run["cell"]}
+        if interrupted_before_start(learner_id, exercise_id, run):
+            event["reason"] = "interrupted"
+        publish(learner_id, exercise_id, event)
 
 
 def read_record(learner_id: int, exercise_id: int) -> dict[str, Any] | None:
@@ -154,15 +155,47 @@ def session_run_request(
     """Run cells (key, code) in order in the learner's session; one run id per cell.
     The session starts on first use, on the least loaded worker; when every worker is
     full the learner waits in line (the page shows where). A failing cell skips the rest."""
-    runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code} for key, code in cells]
+    sent = str(time.time())  # an interrupt asked for later stops them, even before they start
+    runs = [{"run": uuid.uuid4().hex, "cell": key, "code": code, "sent": sent}
+            for key, code in cells]  # fmt: skip
     worker = _live_holder(learner_id, exercise_id)
-    if worker is None:
-        worker = routing.worker_pick() or _freed_by_own_limit(learner_id, exercise_id)
-        if worker is None and routing.workers_known()[0] > 0:
-            session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs)
-            return [run["run"] for run in runs]
-    send("run", learner_id, exercise_id, worker=worker, runs=runs)
+    if worker is not None:
+        send("run", learner_id, exercise_id, worker=worker, runs=runs)
+        return [run["run"] for run in runs]
+    worker = routing.worker_pick() or _freed_by_own_limit(learner_id, exercise_id)
+    if worker is None and routing.workers_known()[0] > 0:
+        session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs)
+    else:
+        _send_to_start(learner_id, exercise_id, worker=worker, runs=runs)
     return [run["run"] for run in runs]
+
+
+def _send_to_start(
+    learner_id: int, exercise_id: int, *, worker: str | None, runs: list[dict[str, str]]
+) -> None:
+    """The runs that start a session; noted until a worker takes them (courses.learn.starting)
+    when they go to one worker's own queue."""
+    task_id = uuid.uuid4().hex
+    if worker is not None:
+        starting.note(learner_id=learner_id, exercise_id=exercise_id, worker=worker,
+                      task_id=task_id, runs=runs)  # fmt: skip
+    send("run", learner_id, exercise_id, worker=worker, runs=runs, task_id=task_id)
+
+
+def sessions_rescue_starting(*, now: float | None = None) -> int:
+    """Beat: runs sent to start a session on a worker that died before it took them go to
+    a live worker (or the waiting line) instead. Returns how many messages went again."""
+    if routing.workers_known()[0] == 0:
+        return 0  # nowhere to send them yet: they wait for the next look
+    sent = 0
+    for learner_id, exercise_id, runs in starting.take_dead(now=now):
+        worker = routing.worker_pick()
+        if worker is None:
+            session_wait(learner_id=learner_id, exercise_id=exercise_id, runs=runs)
+        else:
+            _send_to_start(learner_id, exercise_id, worker=worker, runs=runs)
+        sent += 1
+    return sent
 
 
 def _freed_by_own_limit(learner_id: int, exercise_id: int) -> str | None:
@@ -174,12 +207,26 @@ def _freed_by_own_limit(learner_id: int, exercise_id: int) -> str | None:
     return str(closing[0][1]["worker"])
 
 
+def interrupted_key(learner_id: int, exercise_id: int) -> str:
+    return f"interactive:interrupted:{learner_id}:{exercise_id}"
+
+
 def session_interrupt_request(*, learner_id: int, exercise_id: int) -> bool:
-    """Interrupt the running cell; False when there is no session."""
+    """Interrupt the running cell, and the cells sent before now that have not started
+    (they may still be on their way: the worker skips them). False when there is no
+    session yet (its first cells, if any are on their way, are skipped all the same)."""
+    redis_client().set(interrupted_key(learner_id, exercise_id), time.time(),
+                       ex=settings.INTERACTIVE_REQUEST_EXPIRES_S)  # fmt: skip
     if session_holder(learner_id=learner_id, exercise_id=exercise_id) is None:
         return False
     _send("interrupt", learner_id, exercise_id)
     return True
+
+
+def interrupted_before_start(learner_id: int, exercise_id: int, run: dict[str, str]) -> bool:
+    """Whether the learner interrupted after `run` was sent, before it started."""
+    raw = redis_client().get(interrupted_key(learner_id, exercise_id))
+    return raw is not None and float(raw) >= float(run.get("sent", "inf"))
 
 
 def session_restart_request(*, learner_id: int, exercise_id: int) -> None:
@@ -200,7 +247,7 @@ def _send(action: str, learner_id: int, exercise_id: int, *, worker: str | None 
 
 
 def send(action: str, learner_id: int, exercise_id: int, *, worker: str | None,
-         **kwargs: Any) -> None:  # fmt: skip
+         task_id: str | None = None, **kwargs: Any) -> None:  # fmt: skip
     """Enqueue `action` (run, interrupt, stop) for a session, to its holder when known
     (Celery's worker-direct queue, `<nodename>.dq`), else to the shared `interactive`
     queue, whose first taker claims the session."""
@@ -210,6 +257,7 @@ def send(action: str, learner_id: int, exercise_id: int, *, worker: str | None,
         exercise_id,
         queue=worker_direct(worker) if worker else queues.INTERACTIVE,
         expires=settings.INTERACTIVE_REQUEST_EXPIRES_S,
+        task_id=task_id,
         **kwargs,
     )
 

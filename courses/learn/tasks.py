@@ -16,7 +16,7 @@ from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
 from courses import queues
-from courses.learn import holder, sessions
+from courses.learn import holder, sessions, starting
 from sandbox import SandboxError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ def interactive_run(
         sessions.publish_skipped(learner_id, exercise_id, runs)
         return
     worker = str(self.request.hostname)
+    if self.request.id and starting.moved(self.request.id):
+        return  # this worker was taken for dead and the runs went elsewhere
     try:
         holder.session_run(
             learner_id=learner_id, exercise_id=exercise_id, worker=worker, runs=runs, since=since
@@ -73,6 +75,11 @@ def interactive_stop(
     holder.session_stop(
         learner_id=learner_id, exercise_id=exercise_id, sid=sid, reason=reason, idle_s=idle_s
     )
+
+
+@shared_task(name=queues.INTERACTIVE_RESCUE_STARTING, acks_late=False, ignore_result=True)
+def interactive_rescue_starting() -> int:
+    return sessions.sessions_rescue_starting()
 
 
 @shared_task(name=queues.INTERACTIVE_CULL_IDLE, acks_late=False, ignore_result=True)

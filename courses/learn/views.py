@@ -210,6 +210,7 @@ def page_strings() -> dict[str, str]:
         "reason_output": _("a cell printed too much"),
         "reason_dead": _("it exited"),
         "skipped": _("Not run: an earlier cell failed."),
+        "skipped_interrupted": _("Not run: you interrupted it."),
         "saving": _("Saving…"),
         "saved": _("All changes saved"),
         "save_failed": _("Not saved: check your connection. Retrying…"),

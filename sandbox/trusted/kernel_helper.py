@@ -1,26 +1,28 @@
 """Kernel side of the side channel: answers the trusted runner's requests.
 
-Sent into the learner's kernel (after the frames', codec's and decoder's sources) through
-``user_expressions``. It runs as the learner, so it is not trusted and need not be:
-everything it answers is decoded strictly on the trusted side, so at worst it behaves like
-a learner's function.
+Sent into the learner's kernel through ``user_expressions``, after the sources of the
+modules it imports (``runner.HELPER_SOURCE``): the test's lent names are
+``kernel_lending``'s, the library state tests share is ``kernel_patches``'.
+It runs as the learner, so it is not trusted and need not be: everything it answers is
+decoded strictly on the trusted side, so at worst it behaves like a learner's function.
 Handles stay valid for the whole run: the table lives on a module in ``sys.modules``.
 """
 
 import builtins
 import contextlib
-import random
 import socket
 import sys
 import types
 from typing import Any
 
-# Imported as part of the package (lint, tests); in the kernel the frames', codec's and
-# decoder's sources precede this one and there is no package to import from.
+# Imported as part of the package (lint, tests); in the kernel the sources of these modules
+# precede this one (runner.HELPER_SOURCE) and there is no package to import from.
 with contextlib.suppress(ImportError):
     from .codec import describe_exception, encode
     from .decoding import Decoder
     from .frames import fast_frame, recv_frame, send_frame
+    from .kernel_lending import LentNames
+    from .kernel_patches import LibraryPatches, set_streams
     from .printed import SILENT_OPS, Printed
 
 STATE_MODULE = "_trusted_grading_helper"
@@ -198,14 +200,8 @@ class _Session:
             on_module=lambda node: __import__(node["name"], fromlist=["_"]),
             on_callback=self._test_function,
         )
-
-        # Names the test lent to learner code: the version written here, and the kernel's
-        # own value (present, value) to put back when the tests end.
-        self.synced: dict[str, Any] = {}
-        self.saved: dict[str, tuple[bool, Any]] = {}
-        self.references: dict[tuple[int, ...], Any] = {}
-        # Library attributes the tests overwrote: the kernel's originals, to put back.
-        self.patched: dict[tuple[str, str], tuple[Any, bool, Any]] = {}
+        self.lending = LentNames(ns)
+        self.patches = LibraryPatches()
 
     def _test_function(self, node: dict[str, Any]) -> Any:
         reference = node.get("ref")
@@ -257,132 +253,11 @@ class _Session:
                 raise RuntimeError("the test ended while its function was running")
             send_frame(self.sock, *_answer(reply, rbufs, self))
 
-    def borrow(self, lent: Any, target: Any) -> None:
-        """Before learner code runs: pull the test's names that this code mentions."""
-        if type(lent) is not dict:
-            return
-        for name in [n for n in self.synced if n not in lent]:
-            self.give_back(name)  # the test deleted it
-        if not lent:
-            return
-        wanted = [
-            n for n in self._names_used_by(target) if n in lent and self.synced.get(n) != lent[n]
-        ]
-        if not wanted:
-            return
-        send_frame(self.sock, {"pull": wanted}, [])
+    def pull(self, names: list[str]) -> Any:
+        """The values of those of ``names`` the test lends (see ``kernel_lending``)."""
+        send_frame(self.sock, {"pull": names}, [])
         reply, bufs = recv_frame(self.sock)
-        values = self.decoder.decode(reply.get("lent"), bufs)
-        for name in wanted:
-            self.synced[name] = lent[name]
-            if name in values:
-                if name not in self.saved:
-                    self.saved[name] = (name in self.ns, self.ns.get(name))
-                self.ns[name] = values[name]
-
-    def give_back(self, name: str) -> None:
-        self.synced.pop(name, None)
-        if name in self.saved:
-            present, value = self.saved.pop(name)
-            if present:
-                self.ns[name] = value
-            else:
-                self.ns.pop(name, None)
-
-    def patch(self, entries: Any) -> None:
-        """Set (or put back) library attributes as the tests did on the trusted side
-        (see ``patches``): a module already imported here, a name, a literal."""
-        for entry in entries if type(entries) is list else []:
-            if type(entry) is not list or len(entry) not in (2, 3):
-                continue
-            key = (str(entry[0]), str(entry[1]))
-            module = sys.modules.get(key[0])
-            if len(entry) == 2 or module is None:
-                self.unpatch(key)
-                continue
-            if key not in self.patched:
-                present = key[1] in vars(module)
-                self.patched[key] = (module, present, vars(module).get(key[1]))
-            with contextlib.suppress(Exception):
-                setattr(module, key[1], entry[2])
-
-    def unpatch(self, key: tuple[str, str]) -> None:
-        if key not in self.patched:
-            return
-        module, present, value = self.patched.pop(key)
-        with contextlib.suppress(Exception):
-            if present:
-                setattr(module, key[1], value)
-            else:
-                delattr(module, key[1])
-
-    def keep(self, name: str) -> None:
-        """The test wrote ``name`` for good (a learner object, or ``del``)."""
-        self.synced.pop(name, None)
-        self.saved.pop(name, None)
-
-    def _names_used_by(self, target: Any) -> frozenset[str]:
-        codes = _codes_of(target)
-        if not codes:
-            return frozenset()
-        key = tuple(id(c) for c in codes)
-        cached = self.references.get(key)
-        if cached is None or cached[0] != codes:  # the codes are kept: ids stay theirs
-            cached = self.references[key] = (codes, _global_names(codes, self.ns))
-        return cached[1]
-
-
-def _codes_of(value: Any) -> list[Any]:
-    """The code that calling or using ``value`` runs: a function's, a class's methods'."""
-    for _ in range(5):
-        if isinstance(value, types.MethodType):
-            value = value.__func__
-        elif isinstance(value, types.FunctionType):
-            return [value.__code__]
-        elif isinstance(value, types.GeneratorType):
-            return [value.gi_code]
-        elif type(value).__name__ == "partial" and hasattr(value, "func"):
-            value = value.func
-        elif isinstance(value, type):
-            return [v.__code__ for v in vars(value).values() if isinstance(v, types.FunctionType)]
-        else:
-            value = type(value)
-    return []
-
-
-def _global_names(codes: list[Any], ns: dict[str, Any], limit: int = 500) -> frozenset[str]:
-    """Names the code (and the learner's functions and classes it names) may read."""
-    names: set[str] = set()
-    seen: set[int] = set()
-    todo = list(codes)
-    while todo and len(seen) < limit:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        names.update(current.co_names)
-        todo.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-        for name in current.co_names:
-            value = ns.get(name)
-            if isinstance(value, (types.FunctionType, type)) and getattr(
-                value, "__module__", None
-            ) == ns.get("__name__"):
-                todo.extend(_codes_of(value))
-    return frozenset(names)
-
-
-def _set_streams(states: dict[str, Any], bufs: list[bytes]) -> None:
-    """Continue the test's random streams where the trusted side left them (see
-    ``streams``). A learner who broke ``setstate`` here only changes their own draws."""
-    with contextlib.suppress(Exception):
-        version, words, gauss_next = states["py"]
-        random.setstate((version, tuple(words), gauss_next))
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and "np" in states:
-        with contextlib.suppress(Exception):
-            index, pos, has_gauss, gauss = states["np"]
-            keys = numpy.frombuffer(bufs[index], dtype="<u4")
-            numpy.random.set_state(("MT19937", keys, pos, has_gauss, gauss))
+        return self.decoder.decode(reply.get("lent"), bufs)
 
 
 def _library_function(module: Any, qualname: Any) -> Any:
@@ -425,10 +300,8 @@ def serve(path: str, ns: dict[str, Any]) -> None:
         return
     finally:
         session.open = False
-        for name in list(session.saved):
-            session.give_back(name)
-        for key in list(session.patched):
-            session.unpatch(key)
+        session.lending.give_all_back()
+        session.patches.unpatch_all()
         sock.close()
 
 
@@ -455,14 +328,14 @@ def _answer_printing(
     try:
         args = session.decoder.decode(req.get("args", []), bufs)
         if type(req.get("rng")) is dict:
-            _set_streams(req["rng"], bufs)
+            set_streams(req["rng"], bufs)
         if "patch" in req:
-            session.patch(req["patch"])
+            session.patches.patch(req["patch"], lambda node: session.decoder.decode(node, bufs))
         if "lent" in req:
             target = session.state.objects[req["h"]] if "h" in req else None
-            session.borrow(req["lent"], target)
+            session.lending.borrow(req["lent"], target, session.pull)
         elif req.get("op") in ("setglobal", "delglobal"):
-            session.keep(str(req["name"]))
+            session.lending.keep(str(req["name"]))
         value = _dispatch(req, args, session.ns, session.state)
         out: list[bytes] = []
         reply = {"ok": session.encoder(value, out)}

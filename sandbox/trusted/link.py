@@ -96,7 +96,7 @@ class KernelLink:
             streams = self.streams.changed(bufs)
             if streams is not None:
                 header["rng"] = streams
-            patches = self.patches.changed()
+            patches = self.patches.changed(self.encode, bufs)
             if patches is not None:
                 header["patch"] = patches
         try:

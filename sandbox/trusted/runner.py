@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import codec, decoding, frames, kernel_helper, printed
+from . import codec, decoding, frames, kernel_helper, kernel_lending, kernel_patches, printed
 from .forkserver import fork_server
 from .frames import ProtocolError, recv_frame, send_frame
 
@@ -30,7 +30,7 @@ from .frames import ProtocolError, recv_frame, send_frame
 # from the package defined by the ones before it.
 HELPER_SOURCE = "\n".join(
     Path(module.__file__ or "").read_text()
-    for module in (frames, codec, decoding, printed, kernel_helper)
+    for module in (frames, codec, decoding, printed, kernel_lending, kernel_patches, kernel_helper)
 )
 _HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
 # Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled

@@ -239,7 +239,7 @@
       clearOutputs(cell);
       var note = document.createElement("p");
       note.className = "output skipped";
-      note.textContent = S.skipped;
+      note.textContent = event.reason === "interrupted" ? S.skipped_interrupted : S.skipped;
       cell.outputs.appendChild(note);
     }
   }

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from courses.catalog.folder import course_export
+from courses.catalog.export import course_export
 from courses.models import Course
 
 

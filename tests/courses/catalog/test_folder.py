@@ -11,7 +11,8 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from courses.assignment import parse_exercise, student_notebook
-from courses.catalog.folder import CourseFolderInvalid, course_export
+from courses.catalog.export import course_export
+from courses.catalog.folder import CourseFolderInvalid
 from courses.catalog.services import course_import
 from courses.demo.services import COURSE_DIR
 from courses.models import Course, Exercise, Lesson, Module

@@ -25,7 +25,8 @@ import yaml
 from django.core.management import call_command
 
 from courses.assignment import Role, parse_exercise, student_notebook
-from courses.catalog.folder import CourseFolderInvalid, Source, read_plan
+from courses.catalog.folder import CourseFolderInvalid, Source
+from courses.catalog.plan import read_plan
 from courses.catalog.services import course_import
 from courses.demo.services import COURSE_DIR, load_demo_curriculum
 from courses.exercises.services import exercise_create

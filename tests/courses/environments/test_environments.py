@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 
 from courses import queues
-from courses.catalog.folder import CourseFolderInvalid, course_export
+from courses.catalog.export import course_export
+from courses.catalog.folder import CourseFolderInvalid
 from courses.catalog.services import course_import
 from courses.environments.services import (
     environment_build,

@@ -92,3 +92,14 @@ def test_each_page_of_a_class_clicking_through_costs_a_known_number_of_queries(
     ]:
         with django_assert_num_queries(queries):
             assert client.get(url).status_code == 200
+
+
+def test_the_outline_runs_a_fixed_number_of_queries(setup, django_assert_max_num_queries) -> None:
+    enrollment, exercise, _, client = setup
+    for n in range(5):
+        exercise_create(
+            module=exercise.module, title=f"E{n}", slug=f"e{n}", notebook=as_json(add_exercise())
+        )
+    course = enrollment.cohort.course
+    with django_assert_max_num_queries(12):
+        client.get(f"/courses/{course.organization.slug}/{course.slug}/")

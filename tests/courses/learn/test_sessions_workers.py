@@ -3,6 +3,7 @@ learner and reopens on another worker; a full worker makes learners wait in a vi
 line instead of refusing them."""
 
 import time
+from contextlib import ExitStack
 
 import pytest
 from django.test import Client
@@ -93,3 +94,54 @@ def test_a_learner_at_their_own_limit_on_a_full_worker_does_not_wait(page, setti
     assert {"type": "text", "text": "4"} in outputs(events)
     assert not queued(events)
     assert sessions.session_holder(learner_id=user.pk, exercise_id=first.pk) is None
+
+
+def test_a_first_run_sent_to_a_worker_killed_before_it_took_it_runs_on_another(page) -> None:
+    user, exercise, base, client = page
+    # given a worker killed while its last report still says it is alive
+    with celery_worker(queues="interactive", pool="threads", name="first@localhost") as first:
+        _reported("first@localhost")
+        first.kill()
+        first.wait()
+    # when a learner's first run is sent to it, and it is then seen dead
+    run(client, base, ("a", "print(6 * 7)"))()
+    assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) is None
+    routing.worker_report(
+        worker="first@localhost", held=0, capacity=4, now=time.time() - routing.STALE_AFTER_S - 1
+    )
+    with celery_worker(queues="interactive", pool="threads", name="second@localhost"):
+        # then the beat sends the run to a live worker, where it runs
+        events = follow(user, base, sessions.sessions_rescue_starting, until=finished(1))
+        assert {"type": "stream", "name": "stdout", "text": "42\n"} in outputs(events)
+        assert sessions.session_holder(learner_id=user.pk, exercise_id=exercise.pk) == (
+            "second@localhost"
+        )
+
+
+def test_cells_interrupted_before_they_started_do_not_run(page) -> None:
+    user, _exercise, base, client = page
+    # given a learner's cells sent while no worker has taken them yet
+    run(client, base, ("a", "print('ran')"), ("b", "print('ran too')"))()
+    # when the learner interrupts, then a worker takes the cells
+    assert client.post(base + "kernel/interrupt").json() == {"interrupted": False}
+    with ExitStack() as workers:
+        start = lambda: workers.enter_context(celery_worker(queues="interactive", pool="threads"))  # noqa: E731
+        events = follow(user, base, start, until=finished(2))
+        # then neither ran, and the page is told why
+        skipped = [e for e in events if e.get("state") == "skipped"]
+        assert [(e["cell"], e.get("reason")) for e in skipped] == [
+            ("a", "interrupted"),
+            ("b", "interrupted"),
+        ]
+        assert outputs(events) == []
+        # and a cell sent afterwards runs
+        after = follow(user, base, run(client, base, ("c", "print('ran')")), until=finished(1))
+        assert {"type": "stream", "name": "stdout", "text": "ran\n"} in outputs(after)
+
+
+def _reported(worker: str) -> None:
+    """Wait until `worker` has reported its load (it does once it is ready)."""
+    deadline = time.monotonic() + 120  # only bounds a failing test
+    while not any(load.name == worker for load in routing.workers_load()):
+        assert time.monotonic() < deadline, f"{worker} never reported"
+        time.sleep(0.1)
