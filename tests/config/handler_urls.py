@@ -1,5 +1,6 @@
 """Views to watch config.handler with: a page that waits until the test lets it finish,
-an event stream that stays open until told, a page that reads the database, a download."""
+an event stream that stays open until told, a page that reads the database (and one that
+closes its thread's connection), a download."""
 
 import asyncio
 import threading
@@ -21,6 +22,7 @@ class Gate:
         self.stream_open: asyncio.Event | None = None
         self.stream_release: asyncio.Event | None = None
         self.connections: list[object] = []
+        self.opened: list[object] = []  # the database connection each page used
 
 
 gate = Gate()
@@ -45,7 +47,13 @@ def database_page(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     gate.connections.append(connections["default"])  # this thread's own
+    gate.opened.append(connection.connection)
     return HttpResponse("read")
+
+
+def close_database(request: HttpRequest) -> HttpResponse:
+    connection.close()
+    return HttpResponse("closed")
 
 
 def download(request: HttpRequest) -> StreamingHttpResponse:
@@ -69,6 +77,7 @@ urlpatterns = [
     path("held/", held_page),
     path("quick/", quick_page),
     path("database/", database_page),
+    path("database/close/", close_database),
     path("download/", download),
     path("stream/", stream),
 ]

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from config.handler import ThreadedPagesHandler, is_async_route
 from tests.config.handler_urls import gate
@@ -89,12 +90,33 @@ def test_an_open_event_stream_holds_no_thread_pages_are_still_answered() -> None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pages_database_connection_is_closed_once_it_is_answered() -> None:
+def test_a_pages_postgresql_connection_goes_back_to_the_pool_once_it_is_answered() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite connections are kept by the page's thread")
     # A pooled PostgreSQL connection kept by an idle thread would be one fewer for the rest.
     handler = ThreadedPagesHandler(threads=1)
     assert asyncio.run(get(handler, "/database/")) == (200, b"read")
     (used,) = gate.connections
     assert used.connection is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_thread_keeps_its_sqlite_connection_from_page_to_page() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL connections are kept by the pool")
+    handler = ThreadedPagesHandler(threads=1)
+    # when: two pages read the database, one after the other, in the pool's one thread
+    assert asyncio.run(get(handler, "/database/")) == (200, b"read")
+    assert asyncio.run(get(handler, "/database/")) == (200, b"read")
+    # then: the second used the connection the first opened, still open
+    first, second = gate.opened
+    assert first is second
+    (used, _) = gate.connections
+    assert used.connection is first
+    # and threads other than the pool's keep the setting: a connection per request
+    assert connection.settings_dict["CONN_MAX_AGE"] == 0
+    # the pool's thread outlives the test database: its connection is closed in it
+    assert asyncio.run(get(handler, "/database/close/")) == (200, b"closed")
 
 
 def test_a_streamed_download_is_sent_whole() -> None:

@@ -323,3 +323,22 @@ def test_a_course_can_tell_it_is_being_graded_as_under_nbgrader():
     # then both pass, as under nbgrader's autograde
     _, points = grade(two_parts, submit(two_parts, answers))
     assert points == {"test_double": 2.0, "test_halve": 3.0}
+
+
+def test_a_library_function_a_hidden_test_deletes_is_gone_for_the_learner_as_under_nbgrader():
+    # given tests that forbid math.sqrt (deleted by the first test, whose patch holds for
+    # the second, which runs after the next answer cell)
+    notebook = nbformat.from_dict(two_parts_exercise())
+    notebook.cells[2].source = 'import math\ndelattr(math, "sqrt")\nassert double(4) == 8'
+    two_parts = parse_exercise(data=dict(notebook))
+    uses_sqrt = {
+        "double": "import math\ndef double(x):\n    return math.sqrt(4 * x * x)",
+        "halve": "import math\ndef halve(x):\n    return math.sqrt(x * x / 4)",
+    }
+    # then a learner who calls it earns nothing, one who does not earns every point
+    _, points = grade(two_parts, submit(two_parts, uses_sqrt))
+    assert points == {"test_double": 0.0, "test_halve": 0.0}
+    _, points = grade(
+        two_parts, submit(two_parts, {"double": "def double(x):\n    return 2 * x", "halve": HALVE})
+    )
+    assert points == {"test_double": 2.0, "test_halve": 3.0}
