@@ -52,7 +52,9 @@ def send(
         options["queue"] = queue
     if expires is not None:
         options["expires"] = expires
-    current_app.send_task(name, args=args, kwargs=kwargs, task_id=task_id, **options)
+    if task_id is not None:
+        options["task_id"] = task_id
+    current_app.send_task(name, args=args, kwargs=kwargs, **options)
 
 
 def enqueue_on_commit(name: str, *args: Any, queue: str | None = None) -> None:

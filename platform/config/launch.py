@@ -296,21 +296,30 @@ def _banner(url: str, password: str) -> str:
     )
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--concurrency", type=int, default=capacity.grading_concurrency())
     parser.add_argument("--web-workers", type=int, default=capacity.web_workers())
     parser.add_argument("--interactive-workers", type=int, default=capacity.interactive_workers())
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+
+def _services_env() -> dict[str, str]:
+    """The environment every service starts with: this one, with the project importable."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "platform")])
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     env.setdefault("HTTPS", "0")  # plain HTTP on localhost; production terminates TLS
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def main() -> int:
+    args = _arguments()
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    env = _services_env()
     launcher = Launcher(env=env, status_file=var_dir / "services.json")
 
     def on_signal(signum: int, frame: object) -> None:

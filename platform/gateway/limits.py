@@ -41,33 +41,13 @@ async def limits_check(
         pipe.get(tokens_key)
         requests, _, used = await pipe.execute()
     if int(requests) > settings.GATEWAY_REQUESTS_PER_MINUTE:
-        retry_after = str(60 - int(now % 60))
-        raise ApiError(
-            429,
-            f"Too many requests: at most {settings.GATEWAY_REQUESTS_PER_MINUTE} a minute. "
-            f"Try again in {retry_after} s.",
-            type_="rate_limit_error",
-            code="rate_limit_exceeded",
-            headers={"Retry-After": retry_after},
-        )
+        raise _too_many_requests(now)
     left = settings.GATEWAY_DAILY_TOKENS - int(used or 0)
     quotas = [*personal_quotas]
     if quota_key and quota_limit is not None:
         quotas.append((quota_key, quota_limit))
     if quotas:
-        counted = await redis.mget([key for key, _limit in quotas])
-        for (_key, limit), used_in_cohort in zip(quotas, counted, strict=True):
-            cohort_left = limit - int(used_in_cohort or 0)
-            if cohort_left <= 0:
-                raise ApiError(
-                    429,
-                    f"You have used your {limit} model tokens for today in this course. "
-                    "Your allowance starts again tomorrow; ask your instructor if you need "
-                    "more.",
-                    type_="insufficient_quota",
-                    code="insufficient_quota",
-                )
-            left = min(left, cohort_left)
+        left = min(left, await _quotas_left(redis, quotas))
     if left <= 0:
         raise ApiError(
             429,
@@ -77,6 +57,38 @@ async def limits_check(
             code="insufficient_quota",
         )
     return left
+
+
+def _too_many_requests(now: float) -> ApiError:
+    retry_after = str(60 - int(now % 60))
+    return ApiError(
+        429,
+        f"Too many requests: at most {settings.GATEWAY_REQUESTS_PER_MINUTE} a minute. "
+        f"Try again in {retry_after} s.",
+        type_="rate_limit_error",
+        code="rate_limit_exceeded",
+        headers={"Retry-After": retry_after},
+    )
+
+
+async def _quotas_left(redis: Redis, quotas: list[tuple[str, int]]) -> int:
+    """The fewest tokens any of the quotas (Redis key, daily limit) leaves today; a 429
+    ApiError for the first one used up."""
+    counted = await redis.mget([key for key, _limit in quotas])
+    left = []
+    for (_key, limit), used_in_cohort in zip(quotas, counted, strict=True):
+        cohort_left = limit - int(used_in_cohort or 0)
+        if cohort_left <= 0:
+            raise ApiError(
+                429,
+                f"You have used your {limit} model tokens for today in this course. "
+                "Your allowance starts again tomorrow; ask your instructor if you need "
+                "more.",
+                type_="insufficient_quota",
+                code="insufficient_quota",
+            )
+        left.append(cohort_left)
+    return min(left)
 
 
 async def usage_record(

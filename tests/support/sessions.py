@@ -6,13 +6,18 @@ import asyncio
 import json
 
 import pytest
-from django.db import connections
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connections
 from django.test import AsyncClient
 
 
 async def _collect(user, url: str, *, events: list[dict], arrived, until) -> None:
     """Append the session stream's events to `events` until `until(events)` says enough;
     `arrived` is set at each one."""
+    # Django's database calls from async code run in one thread that outlives a test: it may
+    # hold a connection an earlier test's database cut dropped (test_recovery). Give it
+    # back first, as every request's start does; the pool checks the next one it hands out.
+    await sync_to_async(close_old_connections)()
     client = AsyncClient()
     await client.aforce_login(user)
     response = await client.get(url)

@@ -34,7 +34,7 @@ from lti import (
 )
 from lti.cookies import STATE_COOKIE, set_cross_site_cookie
 from lti.middleware import LTI_SESSION
-from lti.models import LaunchState
+from lti.models import LaunchState, Registration
 from lti.views import error_page
 
 LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -80,21 +80,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
     login_state = tokens.state_create(
         registration=registration, target_link_uri=target, storage_target=storage_target
     )
-    query = {
-        "scope": "openid",
-        "response_type": "id_token",
-        "response_mode": "form_post",
-        "prompt": "none",
-        "client_id": registration.client_id,
-        "redirect_uri": request.build_absolute_uri(reverse("lti:launch")),
-        "login_hint": login_hint,
-        "state": login_state.state,
-        "nonce": login_state.nonce,
-    }
-    if params.get("lti_message_hint"):
-        query["lti_message_hint"] = params["lti_message_hint"]
-    separator = "&" if "?" in registration.auth_login_url else "?"
-    authorize = registration.auth_login_url + separator + urlencode(query)
+    authorize = _authorization_url(
+        request,
+        registration,
+        login_state,
+        login_hint=login_hint,
+        message_hint=params.get("lti_message_hint", ""),
+    )
     if storage_target:
         response = _platform_storage_page(request, login_state, mode="put", next=authorize)
     else:
@@ -107,6 +99,32 @@ def login_view(request: HttpRequest) -> HttpResponse:
         max_age=int(tokens.STATE_TTL.total_seconds()),
     )
     return response
+
+
+def _authorization_url(
+    request: HttpRequest,
+    registration: Registration,
+    login_state: LaunchState,
+    *,
+    login_hint: str,
+    message_hint: str,
+) -> str:
+    """The platform's authorization endpoint, asked for an id_token posted to our launch."""
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": registration.client_id,
+        "redirect_uri": request.build_absolute_uri(reverse("lti:launch")),
+        "login_hint": login_hint,
+        "state": login_state.state,
+        "nonce": login_state.nonce,
+    }
+    if message_hint:
+        query["lti_message_hint"] = message_hint
+    separator = "&" if "?" in registration.auth_login_url else "?"
+    return registration.auth_login_url + separator + urlencode(query)
 
 
 @csrf_exempt
@@ -125,24 +143,9 @@ def launch_view(request: HttpRequest) -> HttpResponse:
         )
     if not state or not id_token:
         return error_page(request, _("The launch lacks its state or id_token."))
-    cookie = request.COOKIES.get(STATE_COOKIE)
-    # One that sends another login's state is refused. A browser that blocks third-party
-    # cookies sends none: where the login kept its state and nonce in the LMS's storage, our
-    # page reads them back in this browser before the launch goes on; otherwise the state is
-    # still single use and bound to the nonce in the signed token.
-    if cookie is not None and cookie != state:
-        return error_page(request, _("This launch belongs to another login. Open the link again."))
-    if cookie is None:
-        kept = tokens.state_kept_by_platform(state=state)
-        if kept is not None and request.POST.get(STORAGE_CHECKED) != "1":
-            fields = {"id_token": id_token, "state": state, STORAGE_CHECKED: "1", IN_FRAME: ""}
-            return _platform_storage_page(request, kept, mode="get", fields=fields)
-        if kept is not None and not _posted_by_this_site(request):
-            return error_page(
-                request,
-                _("This launch was not confirmed by this site's page. Open the link again."),
-                status=403,
-            )
+    answer = _state_not_bound_to_browser(request, state=state, id_token=id_token)
+    if answer is not None:
+        return answer
     try:
         launch = tokens.launch_validate(id_token=id_token, state=state)
         if launch.message_type == claims.DEEP_LINKING_REQUEST:
@@ -160,21 +163,52 @@ def launch_view(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     if result.new_account:
-        # Said once, on the page the person lands on; linking is their choice.
-        link = reverse("lti:link") + "?" + urlencode({"next": target})
-        messages.info(
-            request,
-            format_html(
-                '{} <a href="{}">{}</a>',
-                _("You already have an account on this site?"),
-                link,
-                _("Sign in to link it to your LMS account."),
-            ),
-        )
+        _offer_linking(request, target)
     # Our storage page says so too: browsers send no Sec-Fetch-* to plain-HTTP sites.
     if request.headers.get("Sec-Fetch-Dest") == "iframe" or request.POST.get(IN_FRAME) == "1":
         return _continue_in_frame(request, result.user, target)
     return HttpResponseRedirect(target)
+
+
+def _state_not_bound_to_browser(
+    request: HttpRequest, *, state: str, id_token: str
+) -> HttpResponse | None:
+    """The answer when the launch's state cannot be tied to this browser yet, else None.
+
+    One that sends another login's state is refused. A browser that blocks third-party
+    cookies sends none: where the login kept its state and nonce in the LMS's storage, our
+    page reads them back in this browser before the launch goes on; otherwise the state is
+    still single use and bound to the nonce in the signed token.
+    """
+    cookie = request.COOKIES.get(STATE_COOKIE)
+    if cookie is not None and cookie != state:
+        return error_page(request, _("This launch belongs to another login. Open the link again."))
+    if cookie is None:
+        kept = tokens.state_kept_by_platform(state=state)
+        if kept is not None and request.POST.get(STORAGE_CHECKED) != "1":
+            fields = {"id_token": id_token, "state": state, STORAGE_CHECKED: "1", IN_FRAME: ""}
+            return _platform_storage_page(request, kept, mode="get", fields=fields)
+        if kept is not None and not _posted_by_this_site(request):
+            return error_page(
+                request,
+                _("This launch was not confirmed by this site's page. Open the link again."),
+                status=403,
+            )
+    return None
+
+
+def _offer_linking(request: HttpRequest, target: str) -> None:
+    # Said once, on the page the person lands on; linking is their choice.
+    link = reverse("lti:link") + "?" + urlencode({"next": target})
+    messages.info(
+        request,
+        format_html(
+            '{} <a href="{}">{}</a>',
+            _("You already have an account on this site?"),
+            link,
+            _("Sign in to link it to your LMS account."),
+        ),
+    )
 
 
 STORAGE_CHECKED = "lti_storage_checked"
