@@ -52,17 +52,20 @@ class OutlineModule:
 
 
 def course_outline(*, course: Course) -> list[OutlineModule]:
-    """Modules with their lessons and exercises in order: three queries in all."""
-    modules = Module.objects.filter(course=course).prefetch_related(
-        Prefetch(
-            "lessons", queryset=Lesson.objects.only("id", "module_id", "slug", "title", "position")
-        ),
-        Prefetch(
-            "exercises",
-            queryset=Exercise.objects.only(
-                "id", "module_id", "slug", "title", "position", "points", "due_at"
-            ),
-        ),
+    """Modules with their lessons and exercises in order: three queries in all. Ordered by
+    position within one course and one module: the models' default ordering would join the
+    modules and the course to sort by the course's title."""
+    lessons = Lesson.objects.only("id", "module_id", "slug", "title", "position")
+    exercises = Exercise.objects.only(
+        "id", "module_id", "slug", "title", "position", "points", "due_at"
+    )
+    modules = (
+        Module.objects.filter(course=course)
+        .order_by("position", "id")
+        .prefetch_related(
+            Prefetch("lessons", queryset=lessons.order_by("position", "id")),
+            Prefetch("exercises", queryset=exercises.order_by("position", "id")),
+        )
     )
     outline = []
     for module in modules:

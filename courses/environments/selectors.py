@@ -34,10 +34,13 @@ def environment_state(course: Course) -> dict[str, Any]:
     }
 
 
-def environment_notice(*, exercise_id: int) -> dict[str, Any] | None:
+def environment_notice(*, exercise_id: int, course: Course | None = None) -> dict[str, Any] | None:
     """What a learner is told while the environment of the exercise's course is not ready
     (None once it is, or when the course pins nothing): "building" with how far along, or
-    "failed". One query."""
+    "failed". One query; none when the caller gives the exercise's `course` and it pins
+    nothing."""
+    if course is not None and course.environment_id is None:
+        return None
     environment = (
         CourseEnvironment.objects.filter(courses__modules__exercises__pk=exercise_id)
         .only("status", "progress")

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from campus.models import User
 from courses.assignment import student_notebook
 from courses.cohorts.quotas import QuotaKind, quota_check, quota_limit
-from courses.exercises.selectors import parsed_exercise, source_version
+from courses.exercises.selectors import attempts_used, parsed_exercise, source_version
 from courses.grading.gradebook import attempt_rank
 from courses.html import render_markdown
 from courses.models import Cohort, Draft, Enrollment, Exercise, Submission, SubmissionStatus
@@ -27,6 +27,8 @@ HEADING = re.compile(r"<(/?)h([1-6])")
 
 
 LONG_CELL_LINES = 30
+# Submissions the exercise page and its history list, newest first.
+HISTORY_SHOWN = 50
 # How long a run request trusts what it read of the learner's cohort and its CPU limit.
 SESSION_QUOTA_CACHE_S = 60
 
@@ -231,6 +233,21 @@ def _draft_sources(draft: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in sources.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def submission_history(*, exercise: Exercise, learner: User) -> list[Submission]:
+    """The learner's latest HISTORY_SHOWN submissions to the exercise, newest first, without
+    their notebooks: the history shows none, and each may weigh megabytes."""
+    submissions = Submission.objects.filter(exercise=exercise, learner=learner)
+    return list(submissions.defer("notebook")[:HISTORY_SHOWN])
+
+
+def attempts_used_in(history: list[Submission], *, exercise: Exercise, learner: User) -> int:
+    """exercises.selectors.attempts_used, counted from the learner's `history` when it
+    holds every submission (one query fewer for the exercise page)."""
+    if len(history) < HISTORY_SHOWN:
+        return sum(1 for submission in history if submission.status != SubmissionStatus.ERROR)
+    return attempts_used(exercise=exercise, learner=learner)
+
+
 # -------------------------------------------------------------------- status per item
 
 
@@ -283,10 +300,10 @@ class CourseProgress:
 
 def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, CourseProgress]:
     """Graded exercises out of all, per course: three queries, whatever the sizes."""
-    exercises = list(
-        Exercise.objects.filter(module__course_id__in=course_ids).values_list(
-            "pk", "module__course_id"
-        )
+    exercises = list(  # counted, so unsorted (sorting joins the courses)
+        Exercise.objects.filter(module__course_id__in=course_ids)
+        .order_by()
+        .values_list("pk", "module__course_id")
     )
     statuses = exercise_statuses(learner=learner, exercise_ids=[pk for pk, _ in exercises])
     progress = {course_id: CourseProgress(0, 0) for course_id in course_ids}

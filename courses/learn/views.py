@@ -1,6 +1,7 @@
 """The learner's pages: my courses, a course's outline, a lesson, and the exercise page (a
 notebook in the browser, its live kernel, drafts, the history of submissions)."""
 
+from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -11,8 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from campus.payloads import json_loads_bounded
@@ -22,7 +23,7 @@ from courses.catalog.selectors import course_outline, my_courses
 from courses.cohorts.quotas import QuotaExceeded
 from courses.environments.selectors import environment_notice
 from courses.exercises.policy import attempts_left, late_state
-from courses.exercises.selectors import attempts_used, exercise_terms
+from courses.exercises.selectors import exercise_terms
 from courses.grading.views.submissions import submission_state
 from courses.html import render_markdown
 from courses.learn import selectors, services, sessions
@@ -119,10 +120,9 @@ def exercise_view(
     cells = selectors.exercise_cells(exercise=exercise, learner=user)
     deadline, max_attempts = exercise_terms(exercise=exercise, learner=user)
     state = late_state(deadline=deadline, at=timezone.now())
-    history = list(Submission.objects.filter(exercise=exercise, learner=user)[:50])
-    left = attempts_left(
-        max_attempts=max_attempts, used=attempts_used(exercise=exercise, learner=user)
-    )
+    history = selectors.submission_history(exercise=exercise, learner=user)
+    used = selectors.attempts_used_in(history, exercise=exercise, learner=user)
+    left = attempts_left(max_attempts=max_attempts, used=used)
     args = [org_slug, course_slug, exercise_slug]
     return render(
         request,
@@ -138,7 +138,7 @@ def exercise_view(
             "history": history,
             "can_submit": access.cohort is not None,
             "closed": not state.accepted or left == 0,
-            "environment": environment_notice(exercise_id=exercise.pk),
+            "environment": environment_notice(exercise_id=exercise.pk, course=access.course),
             "config": {
                 "strings": page_strings(),
                 "max_added_cells": services.MAX_ADDED_CELLS,
@@ -158,7 +158,14 @@ def exercise_view(
 
 
 def page_strings() -> dict[str, str]:
-    """What the page's script says, in the learner's language."""
+    """What the page's script says, in the learner's language: made once per language (and
+    session limit, which one of them names), then copied."""
+    return dict(_page_strings(get_language(), settings.INTERACTIVE_SESSIONS_PER_LEARNER))
+
+
+@lru_cache(maxsize=16)
+def _page_strings(language: str, session_limit: int) -> dict[str, str]:
+    """The strings in `language`, the active one (the cache's key)."""
     return {
         "kernel_none": _("Kernel: not started (it starts when you run a cell)"),
         "kernel_starting": _("Kernel: starting…"),
@@ -191,7 +198,7 @@ def page_strings() -> dict[str, str]:
             "This kernel was closed because you opened notebooks in other exercises (at most "
             "%(limit)s live kernels per learner). Your draft is kept. Run a cell to start a "
             "new kernel.",
-            settings.INTERACTIVE_SESSIONS_PER_LEARNER,
+            session_limit,
         ),
         "kernel_unavailable": _(
             "Your kernel could not be started. Try again; if it keeps failing, tell your "
@@ -358,7 +365,7 @@ def history_view(
 ) -> HttpResponse:
     """The learner's submissions to this exercise, newest first, with their links."""
     _access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
-    submissions = Submission.objects.filter(exercise=exercise, learner=user_of(request))[:50]
+    submissions = selectors.submission_history(exercise=exercise, learner=user_of(request))
     if request.GET.get("format") == "html":
         return render(request, "courses/learn/history.html", {"history": submissions})
     return JsonResponse({"submissions": [_history_item(s) for s in submissions]})

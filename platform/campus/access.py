@@ -20,8 +20,11 @@ def membership_role(*, user: User, organization: Organization) -> str | None:
     """The user's role in the organization, or None when they are not a member."""
     if not user.is_authenticated:
         return None
+    # At most one row (one membership per organization): unsorted, so the organizations
+    # are not joined to sort it (the model's default ordering).
     return (
         Membership.objects.filter(user=user, organization=organization)
+        .order_by()
         .values_list("role", flat=True)
         .first()
     )

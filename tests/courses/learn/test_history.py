@@ -7,6 +7,9 @@ import nbformat
 import pytest
 from django.test import Client
 
+from courses.grading.views.submissions import submission_state
+from courses.learn import selectors
+from courses.models import Submission, SubmissionStatus
 from tests.support.factories import EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +81,34 @@ def test_a_classmate_cannot_download_my_graded_notebook(setup, graded) -> None:
     classmate = Client()
     classmate.force_login(EnrollmentFactory(cohort=enrollment.cohort).user)
     assert classmate.get(f"/courses/submissions/{submission.pk}/notebook.ipynb").status_code == 404
+
+
+def test_attempts_used_are_counted_from_the_history_or_asked_for_when_it_is_cut(
+    setup, monkeypatch, django_assert_num_queries
+) -> None:
+    # given: three submissions, one of them our failure (it costs the learner nothing)
+    enrollment, exercise, _, _ = setup
+    for status in (SubmissionStatus.GRADED, SubmissionStatus.ERROR, SubmissionStatus.FAILED):
+        Submission.objects.create(
+            exercise=exercise, learner=enrollment.user, cohort=enrollment.cohort, status=status
+        )
+    learner = enrollment.user
+    # when the history holds them all: counted from it, no query
+    history = selectors.submission_history(exercise=exercise, learner=learner)
+    with django_assert_num_queries(0):
+        assert selectors.attempts_used_in(history, exercise=exercise, learner=learner) == 2
+    # when the history is cut: the database counts
+    monkeypatch.setattr(selectors, "HISTORY_SHOWN", 2)
+    history = selectors.submission_history(exercise=exercise, learner=learner)
+    assert len(history) == 2
+    with django_assert_num_queries(1):
+        assert selectors.attempts_used_in(history, exercise=exercise, learner=learner) == 2
+
+
+def test_the_history_reads_no_notebook(setup, graded, django_assert_num_queries) -> None:
+    enrollment, exercise, _, _ = setup
+    graded(enrollment, exercise, score="2")
+    (submission,) = selectors.submission_history(exercise=exercise, learner=enrollment.user)
+    assert "notebook" in submission.get_deferred_fields()
+    with django_assert_num_queries(0):  # what the page shows of it is all there
+        assert submission_state(submission)["score"] == "2.00"
