@@ -141,6 +141,8 @@ class Kernel:
         }
         if self.run_deadline is None:
             self.run_deadline = self.clock() + self.limits.total_timeout_s
+        # An interrupt asked for while the previous cell was ending is not this cell's.
+        self.interrupt_requested = False
         msg_id = self.channels.send("shell", "execute_request", content)
         cell_timeout = timeout if timeout is not None else self.limits.cell_timeout_s
         run = outputs.CellRun(

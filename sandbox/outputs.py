@@ -78,6 +78,9 @@ class CellRun:
         # A message too big to receive: shown as the marker unless the kernel was dying.
         self.lost_message = False
         self.interrupted = False
+        # The kernel ignores an interrupt before it starts the cell (SIGINT is ignored while
+        # ipykernel waits): one asked for earlier is sent once the cell's input is echoed.
+        self.running = False
 
     def wait(self) -> CellResult:
         finished = self._pump_until(self.deadline, self._ended, stop_on_cap=True)
@@ -131,7 +134,7 @@ class CellRun:
             remaining = deadline - self.clock()
             if remaining <= 0:
                 return False
-            if self.kernel.interrupt_requested:
+            if self.kernel.interrupt_requested and self.running:
                 self.interrupted = True
                 self.kernel.send_interrupt()
             messages = self.kernel.channels.poll(min(remaining, 0.1))
@@ -217,6 +220,8 @@ class CellRun:
             return
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
+        elif kind == "execute_input":
+            self.running = True
         elif kind == "clear_output":
             if content.get("wait"):
                 self.clear_pending = True

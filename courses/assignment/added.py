@@ -158,9 +158,10 @@ def missing_tests(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
     """The tests of an nbgrader exercise that a learner's notebook lacks: no cell with the
     test's grade id in its nbgrader metadata (a deleted cell, or one that lost its metadata
     as Colab and copy-paste lose it). nbgrader's default (``OverwriteCells.add_missing_cells
-    = False``) does not run them: they score 0. A test the student version never had (all
-    hidden) is never missing. Unlike nbgrader, a cell keeping the grade id but not the
-    ``grade`` flag counts as present: the browser sends grade ids only."""
+    = False``) does not run them: they score 0. That holds for a test cell made wholly of
+    hidden tests too: the student version keeps it, empty, as nbgrader's release does.
+    Unlike nbgrader, a cell keeping the grade id but not the ``grade`` flag counts as
+    present: the browser sends grade ids only."""
     if exercise.format != "nbgrader":
         return []
     present: set[str] = set()
@@ -171,11 +172,7 @@ def missing_tests(*, exercise: Exercise, submission: Mapping[str, Any]) -> list[
         grade_id = meta.get("grade_id") if isinstance(meta, Mapping) else None
         if isinstance(grade_id, str):
             present.add(grade_id)
-    return [
-        c.grade_id
-        for c in exercise.test_cells
-        if c.grade_id and c.grade_id not in present and (c.student_source or not c.hidden)
-    ]
+    return [c.grade_id for c in exercise.test_cells if c.grade_id and c.grade_id not in present]
 
 
 def noted_missing_tests(submission: Mapping[str, Any]) -> frozenset[str]:

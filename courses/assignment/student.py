@@ -16,12 +16,20 @@ from .model import ANSWER_ROLES, READ_ONLY_ROLES, Exercise, ExerciseCell, Proble
 def student_notebook(*, exercise: Exercise) -> nbformat.NotebookNode:
     """Solutions replaced by stubs, hidden tests removed, tests and locked cells read-only.
 
+    A test cell made wholly of hidden tests stays, empty, as nbgrader releases it: a
+    notebook handed in without it misses that test (``missing_tests``), as under nbgrader.
     Outputs are never copied: an instructor's output can give an answer away.
     """
-    cells = [_student_cell(c) for c in exercise.cells if not (c.hidden and not c.student_source)]
+    cells = [_student_cell(c) for c in exercise.cells if _shown(exercise, c)]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=dict(exercise.metadata))
     nbformat.validate(notebook)
     return notebook
+
+
+def _shown(exercise: Exercise, cell: ExerciseCell) -> bool:
+    """Whether the student version has the cell: all but otter's and the OK format's
+    hidden test cases (their student versions never list them)."""
+    return exercise.format == "nbgrader" or not (cell.hidden and not cell.student_source)
 
 
 def _student_cell(cell: ExerciseCell) -> nbformat.NotebookNode:

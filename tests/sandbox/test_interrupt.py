@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from sandbox import Limits, Session
 from tests.support.sandbox import once_printed
 
@@ -83,3 +85,52 @@ def test_an_interrupted_cell_whose_reply_is_lost_ends_at_its_idle_status(mode: s
         assert result.status == "error"
         assert result.outputs[-1]["ename"] == "KeyboardInterrupt"
         assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
+
+
+def test_an_interrupt_asked_for_before_the_kernel_started_the_cell_still_stops_it(
+    mode: str,
+) -> None:
+    # given: a session whose interrupt comes just after the cell is sent, before the kernel
+    # has started it (ipykernel ignores SIGINT until then)
+    with Session(limits=Limits(cell_timeout_s=300, total_timeout_s=600), mode=mode) as session:
+        session.execute("x = 1")
+        kernel = session.kernel
+        assert kernel is not None
+        send = kernel.channels.send
+
+        def send_then_interrupt(channel: str, kind: str, content: dict) -> str:
+            msg_id = send(channel, kind, content)
+            if kind == "execute_request":
+                # from another thread, as the page's request arrives: the cell holds the lock
+                asker = threading.Thread(target=session.interrupt)
+                asker.start()
+                asker.join()
+            return msg_id
+
+        kernel.channels.send = send_then_interrupt  # type: ignore[method-assign,assignment]
+        # when: cells run (several: the kernel does not always start a cell late enough)
+        results = [
+            session.execute("import time\nfor _ in range(600):\n    time.sleep(0.05)")
+            for _ in range(5)
+        ]
+        kernel.channels.send = send  # type: ignore[method-assign]
+
+        # then: the interrupt reached each once it started: none ran its 30 s
+        assert [(r.status, r.outputs[-1]["ename"]) for r in results] == [
+            ("error", "KeyboardInterrupt")
+        ] * 5
+        assert session.execute("x").outputs[0]["data"]["text/plain"] == "1"
+
+
+def test_an_interrupt_left_over_from_the_previous_cell_does_not_stop_the_next(mode: str) -> None:
+    with Session(limits=Limits(cell_timeout_s=300, total_timeout_s=600), mode=mode) as session:
+        session.execute("x = 1")
+        kernel = session.kernel
+        assert kernel is not None
+        # given: an interrupt asked for as the previous cell was ending (its loop was done)
+        kernel.interrupt_requested = True
+        # when: the next cell runs for a while
+        result = session.execute("import time\ntime.sleep(1)\nx = 2")
+        # then: it is not interrupted
+        assert result.status == "ok", result.outputs
+        assert session.execute("x").outputs[0]["data"]["text/plain"] == "2"

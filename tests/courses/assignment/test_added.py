@@ -213,11 +213,19 @@ def test_a_test_cell_deleted_or_stripped_of_its_metadata_is_noted_missing_when_s
     assert noted_missing_tests(full) == frozenset()
 
 
-def test_a_test_the_student_version_never_had_is_never_missing():
-    # given an exercise whose second test is hidden whole: the student version has no cell
+def test_a_test_cell_wholly_hidden_is_kept_empty_and_missing_without_it_as_under_nbgrader():
+    # given an exercise whose second test is hidden whole: nbgrader releases it as an empty
+    # locked cell, and so does the student version
     add = parse_exercise(data=add_exercise())
     version = json.loads(json.dumps(student_notebook(exercise=add)))
-    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in version["cells"]]
-    assert "test_add_hidden" not in ids
-    # then a learner's copy of it misses nothing
+    hidden = next(
+        c
+        for c in version["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_add_hidden"
+    )
+    assert hidden["source"] == ""
+    assert hidden["metadata"]["nbgrader"]["locked"] and hidden["metadata"]["nbgrader"]["grade"]
+    # then a learner's copy of it misses nothing, and a copy without that cell misses it
     assert missing_tests(exercise=add, submission=version) == []
+    without = {**version, "cells": [c for c in version["cells"] if c is not hidden]}
+    assert missing_tests(exercise=add, submission=without) == ["test_add_hidden"]

@@ -53,9 +53,10 @@ def keys_in_order(page: str) -> list[str]:
 def test_every_cell_offers_to_add_a_cell_below_and_a_task_says_to_answer_there(setup) -> None:
     _, _, base, client = setup
     page = client.get(base).content.decode()
-    # 4 cells, and the two templates of a new cell
-    assert page.count(">Add code cell below</button>") == 4 + 2
-    assert page.count(">Add Markdown cell below</button>") == 4 + 2
+    # 5 cells (the wholly hidden test's is there, empty, as nbgrader releases it), and the
+    # two templates of a new cell
+    assert page.count(">Add code cell below</button>") == 5 + 2
+    assert page.count(">Add Markdown cell below</button>") == 5 + 2
     assert "Answer this task in cells you add below" in page
     # only the learner's own cells (here: the templates) can be moved or deleted
     assert page.count('data-action="delete-cell"') == 2
@@ -85,6 +86,7 @@ def test_added_cells_are_kept_in_the_draft_where_they_were_put(setup) -> None:
         "id:add",
         "add:h1",
         "id:test_add",
+        "id:test_add_hidden",
         "id:plot_it",
         "add:m1",
     ]
