@@ -43,8 +43,12 @@ def course_access(*, user: User, course: Course) -> CourseAccess | None:
         return None
     if is_org_admin(user=user, organization=course.organization):
         return CourseAccess(course=course, cohort=None, is_staff=True, can_edit=True)
+    # The default ordering's, less the course's title (one course here, so the same order
+    # without joining the courses).
     enrollments = list(
-        Enrollment.objects.filter(user=user, cohort__course=course).select_related("cohort")
+        Enrollment.objects.filter(user=user, cohort__course=course)
+        .select_related("cohort")
+        .order_by("-cohort__starts_on", "cohort__name")
     )
     roles = {e.role for e in enrollments}
     learner_cohort = next((e.cohort for e in enrollments if e.role == EnrollmentRole.STUDENT), None)
