@@ -104,12 +104,17 @@ def access_course_exercise(*, access: CourseAccess, exercise_id: int) -> Exercis
     return exercise
 
 
-def access_submission(*, user: User, submission_id: int) -> Submission:
-    """A submission its learner, or the course's staff, may see."""
+def access_submission(*, user: User, submission_id: int, with_notebooks: bool = True) -> Submission:
+    """A submission its learner, or the course's staff, may see. With `with_notebooks`
+    False, the submitted notebook and the exercise's source are not read (a status poll
+    shows neither, and each may weigh megabytes)."""
+    submissions = Submission.objects.select_related(
+        "exercise__module__course__organization", "cohort", "learner"
+    )
+    if not with_notebooks:
+        submissions = submissions.defer("notebook", "exercise__source")
     try:
-        submission = Submission.objects.select_related(
-            "exercise__module__course__organization", "cohort", "learner"
-        ).get(pk=submission_id)
+        submission = submissions.get(pk=submission_id)
     except Submission.DoesNotExist:
         raise Http404("No such submission") from None
     if submission.learner_id == user.pk:

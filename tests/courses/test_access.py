@@ -104,3 +104,21 @@ def test_submissions_are_visible_to_their_learner_and_course_staff_only(cohort) 
     assert access_submission(user=instructor, submission_id=submission.pk) == submission
     with pytest.raises(Http404):
         access_submission(user=classmate, submission_id=submission.pk)
+
+
+def test_a_submission_read_for_its_status_leaves_the_notebooks_unread(cohort) -> None:
+    learner = EnrollmentFactory(cohort=cohort).user
+    exercise = ExerciseFactory(module=ModuleFactory(course=cohort.course))
+    submission = Submission.objects.create(learner=learner, exercise=exercise, cohort=cohort)
+    instructor = EnrollmentFactory(cohort=cohort, role=EnrollmentRole.INSTRUCTOR).user
+
+    whole = access_submission(user=learner, submission_id=submission.pk)
+    assert not whole.get_deferred_fields() and not whole.exercise.get_deferred_fields()
+    for user in (learner, instructor):  # the same decision either way
+        light = access_submission(user=user, submission_id=submission.pk, with_notebooks=False)
+        assert light == submission
+        assert light.get_deferred_fields() == {"notebook"}
+        assert light.exercise.get_deferred_fields() == {"source"}
+    with pytest.raises(Http404):
+        stranger = EnrollmentFactory(cohort=cohort).user
+        access_submission(user=stranger, submission_id=submission.pk, with_notebooks=False)

@@ -86,7 +86,9 @@ def submit_view(
 
 @login_required
 def submission_status_view(request: HttpRequest, submission_id: int) -> JsonResponse:
-    submission = access_submission(user=user_of(request), submission_id=submission_id)
+    submission = access_submission(
+        user=user_of(request), submission_id=submission_id, with_notebooks=False
+    )
     instructor = submission.learner_id != request.user.pk
     return JsonResponse(submission_state(submission, instructor=instructor))
 
@@ -96,7 +98,9 @@ async def submission_events_view(request: HttpRequest, submission_id: int) -> Ht
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"error": "Log in first."}, status=401)
-    submission = await sync_to_async(access_submission)(user=user, submission_id=submission_id)
+    submission = await sync_to_async(access_submission)(
+        user=user, submission_id=submission_id, with_notebooks=False
+    )
 
     async def fresh_state() -> dict[str, Any]:
         return await sync_to_async(_fresh_state)(submission.pk)
@@ -120,7 +124,7 @@ async def submission_events_view(request: HttpRequest, submission_id: int) -> Ht
 
 
 def _fresh_state(submission_id: int) -> dict[str, Any]:
-    return submission_state(Submission.objects.get(pk=submission_id))
+    return submission_state(Submission.objects.defer("notebook").get(pk=submission_id))
 
 
 @login_required
