@@ -83,20 +83,30 @@ def test_the_same_request_gives_the_same_text_greedy_or_seeded(chat_gateway, lea
     assert seeded[0] == seeded[1]
 
 
-def test_a_reply_is_the_same_from_the_prompt_cache_afresh_or_beside_others(
-    chat_gateway, learner, smollm2
-):
+def test_a_reply_is_the_same_from_the_prompt_cache_or_afresh(chat_gateway, learner, smollm2):
     questions = [f"Name one {thing}." for thing in ("ocean", "noble gas", "prime number", "bird")]
     engine = smollm2.engine.socket
     fresh = [engine_chat(engine, q, cache_prompt=False)[0] for q in questions]
     # the engine keeps each slot's last prompt: the next question reuses the system prompt
     _, timings = engine_chat(engine, "Name one river.")
     assert timings["cache_n"] > 15 and timings["prompt_n"] < 15
-    one_by_one = [reply(chat_gateway, q) for q in questions]
+    assert [reply(chat_gateway, q) for q in questions] == fresh
+
+
+def test_requests_beside_others_are_all_answered(chat_gateway, learner):
+    # Decoded in one batch, a greedy reply usually equals the lone one but need not: llama.cpp
+    # is not batch-invariant (a near-tie can go the other way), so only answers are checked.
+    questions = [f"Name one {thing}." for thing in ("ocean", "noble gas", "prime number", "bird")]
     with ThreadPoolExecutor(len(questions)) as pool:
-        together = list(pool.map(lambda q: reply(chat_gateway, q), questions))
-    assert one_by_one == fresh
-    assert together == fresh
+        together = list(
+            pool.map(
+                lambda q: chat(chat_gateway, messages=[{"role": "user", "content": q}]), questions
+            )
+        )
+    assert [status for status, _ in together] == [200] * len(questions)
+    for _, body in together:
+        assert body["choices"][0]["message"]["content"].strip()
+        assert 0 < body["usage"]["completion_tokens"] <= 12
 
 
 def test_streamed_tokens_arrive_one_chunk_at_a_time_then_usage_and_done(chat_gateway, learner):
