@@ -3,13 +3,13 @@ import json
 import nbformat
 import pytest
 
+from courses.assignment import parse_exercise
 from courses.exercises.selectors import parsed_exercise
 from courses.exercises.services import exercise_create
 from courses.grading import kernels, services
 from courses.grading.pipeline import grade_notebook
 from courses.models import Submission, SubmissionOutputs, SubmissionStatus
 from sandbox import KernelPool
-from courses.assignment import parse_exercise
 from tests.support.exercises import ADD_SOLUTION, _meta, add_exercise, answered, as_json
 from tests.support.factories import EnrollmentFactory, ExerciseFactory, ModuleFactory
 
