@@ -19,6 +19,14 @@ from sandbox.slots import UidLease
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 30.0
+# Run silently before a cell whose rich outputs nobody will see (rich_outputs=False) and
+# before the next one that will be seen: IPython's formatters then compute only text/plain,
+# so a figure is closed as usual but never drawn (drawing a small plot to PNG costs ~90 ms).
+RICH_OUTPUTS_CODE = {
+    False: "__import__('IPython').get_ipython().display_formatter.active_types = ['text/plain']",
+    True: "(lambda d: setattr(d, 'active_types', d.format_types))"
+    "(__import__('IPython').get_ipython().display_formatter)",
+}
 
 
 class KernelProcess(Protocol):
@@ -59,6 +67,7 @@ class Kernel:
         self.output_used = 0
         self.run_deadline: float | None = None
         self.interrupt_requested = False
+        self._rich_outputs = True  # the kernel's display formatters, as far as we set them
         # The clock the time limits are measured on (a test may move it forward).
         self.clock: Callable[[], float] = time.monotonic
         self._info = info
@@ -110,10 +119,21 @@ class Kernel:
         user_expressions: dict[str, str] | None = None,
         on_output: Callable[[dict[str, Any]], None] | None = None,
         index: int = 0,
+        rich_outputs: bool = True,
     ) -> CellResult:
-        """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened."""
+        """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened.
+
+        With `rich_outputs` false the cell's displays are text only (a figure is not drawn):
+        for a cell whose outputs are thrown away. Switching costs one silent round trip.
+        """
         with self._lock:
             try:
+                if rich_outputs != self._rich_outputs:
+                    switched = self._execute(
+                        RICH_OUTPUTS_CODE[rich_outputs], timeout, None, None, index, silent=True
+                    )
+                    if switched.status == "ok":  # else learner code broke IPython: tried again
+                        self._rich_outputs = rich_outputs
                 return self._execute(code, timeout, user_expressions, on_output, index)
             finally:
                 if self._closed:  # shut down from another thread meanwhile: ours to finish
@@ -126,6 +146,8 @@ class Kernel:
         user_expressions: dict[str, str] | None,
         on_output: Callable[[dict[str, Any]], None] | None,
         index: int,
+        *,
+        silent: bool = False,
     ) -> CellResult:
         if self.stopped_by is not None or not self.is_alive():
             # A limit ended this run: the kernel takes no more cells (Session resets it).
@@ -133,8 +155,8 @@ class Kernel:
             return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
         content = {
             "code": code,
-            "silent": False,
-            "store_history": True,
+            "silent": silent,
+            "store_history": not silent,
             "user_expressions": user_expressions or {},
             "allow_stdin": False,
             "stop_on_error": True,

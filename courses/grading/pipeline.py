@@ -92,9 +92,13 @@ class _Run:
         self.outputs: dict[str, list[dict[str, Any]] | None] = {}
         self.hidden_test_ran = False
 
+    def keeps_outputs(self, cell: ExerciseCell) -> bool:
+        """Whether the learner will see this cell's outputs (in the graded notebook)."""
+        return cell.role in ANSWER_ROLES and cell.grade_id is not None and not self.hidden_test_ran
+
     def keep_outputs(self, cell: ExerciseCell, outputs: tuple[dict[str, Any], ...]) -> None:
         if cell.role in ANSWER_ROLES and cell.grade_id is not None:
-            self.outputs[cell.grade_id] = None if self.hidden_test_ran else list(outputs)
+            self.outputs[cell.grade_id] = list(outputs) if self.keeps_outputs(cell) else None
 
 
 def _execute(
@@ -198,7 +202,8 @@ def _run_in_kernel(
         return False
     timeout = max(min(cell_timeout, deadline - time.monotonic()), 0.1)
     try:
-        outcome = kernel.execute(cell.source, timeout=timeout)
+        # A cell whose outputs nobody sees draws no figure: the same run, without the drawing.
+        outcome = kernel.execute(cell.source, timeout=timeout, rich_outputs=run.keeps_outputs(cell))
     except SandboxUserError as exc:
         run.notes.append(message("cell_stopped", cell=cell.index + 1, reason=exc))
         return False

@@ -65,6 +65,7 @@ class KernelLike(Protocol):
         *,
         timeout: float | None = None,
         user_expressions: dict[str, str] | None = None,
+        rich_outputs: bool = True,
     ) -> Any: ...
 
     def interrupt(self) -> None: ...

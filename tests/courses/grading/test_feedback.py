@@ -3,13 +3,14 @@ import json
 import nbformat
 import pytest
 
+from courses.assignment import parse_exercise
 from courses.exercises.selectors import parsed_exercise
 from courses.exercises.services import exercise_create
 from courses.grading import kernels, services
 from courses.grading.pipeline import grade_notebook
 from courses.models import Submission, SubmissionOutputs, SubmissionStatus
 from sandbox import KernelPool
-from tests.support.exercises import _meta, add_exercise, answered, as_json
+from tests.support.exercises import ADD_SOLUTION, _meta, add_exercise, answered, as_json
 from tests.support.factories import EnrollmentFactory, ExerciseFactory, ModuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +184,35 @@ def test_a_withheld_cell_says_why_in_french(client) -> None:
     (later,) = [c for c in graded.cells if c.source == "print(x)"]
     assert answer.outputs[0].text == "1\n"
     assert "test caché" in later.outputs[0].text
+
+
+# A figure whose drawing is counted: an artist that notes each draw.
+COUNTED_FIGURE = """import matplotlib.pyplot as plt
+from matplotlib.artist import Artist
+class Counted(Artist):
+    def draw(self, renderer):
+        DRAWN.append(1)
+plt.plot([1, 2])
+plt.gca().add_artist(Counted())
+plt.show()
+"""
+
+
+def test_only_the_cells_whose_outputs_are_kept_draw_their_figures(pool) -> None:
+    # a cell the learner added (its outputs are not kept) draws a figure, then the answer
+    # says how many draws it saw and draws one of its own
+    notebook = answered(
+        add_exercise(), add=f"{ADD_SOLUTION}\nprint('drawn before', len(DRAWN))\n{COUNTED_FIGURE}"
+    )
+    notebook["cells"].insert(1, nbformat.v4.new_code_cell(f"DRAWN = []\n{COUNTED_FIGURE}"))
+    report = grade_notebook(
+        source=parse_exercise(data=json.dumps(as_json(add_exercise())).encode()),
+        submission=as_json(notebook),
+        kernel_factory=pool.acquire,
+        limits=kernels.grading_limits(),
+    )
+    assert report.score == 3.0
+    printed, *_, drawn = report.outputs["add"]
+    # the added cell's figure was closed undrawn; the answer's was drawn, as a PNG
+    assert printed["text"] == "drawn before 0\n"
+    assert "image/png" in drawn["data"]
