@@ -99,12 +99,17 @@ def _grant_models(held: Held) -> None:
 
 
 def _claim(learner_id: int, exercise_id: int, worker: str) -> dict[str, Any]:
-    """The session's record after trying to create it (exactly one worker wins)."""
+    """The session's record after trying to create it (exactly one worker wins), in one
+    round trip: every cell asks, and mostly finds the record already there."""
     record = {"worker": worker, "sid": uuid.uuid4().hex, "last_activity": time.time()}
     key = record_key(learner_id, exercise_id)
-    if redis_client().set(key, json.dumps(record), nx=True, ex=record_ttl()):
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.set(key, json.dumps(record), nx=True, ex=record_ttl())
+    pipe.get(key)
+    created, raw = pipe.execute()
+    if created:
         return record
-    return read_record(learner_id, exercise_id) or _claim(learner_id, exercise_id, worker)
+    return json.loads(raw) if raw else _claim(learner_id, exercise_id, worker)
 
 
 class NotHere(Exception):
