@@ -48,6 +48,11 @@ def send(
     # Fire and forget: nobody reads these tasks' results (the database holds the outcome),
     # and subscribing for one would tie the send to the result backend's connection.
     options: dict[str, Any] = {"ignore_result": True}
+    # What logs and events show of the call: the ids as they are, the keyword arguments by
+    # name only. Celery's abridged repr of a learner's cells was a fifth of a run's send,
+    # and their code has no business in a log.
+    options["argsrepr"] = repr(args)
+    options["kwargsrepr"] = repr(sorted(kwargs))
     if queue is not None:
         options["queue"] = queue
     if expires is not None:

@@ -10,9 +10,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
-
 from campus.models import User
 from courses.assignment import student_notebook
 from courses.cohorts.quotas import QuotaKind, quota_check, quota_limit
@@ -29,8 +26,6 @@ HEADING = re.compile(r"<(/?)h([1-6])")
 LONG_CELL_LINES = 30
 # Submissions the exercise page and its history list, newest first.
 HISTORY_SHOWN = 50
-# How long a run request trusts what it read of the learner's cohort and its CPU limit.
-SESSION_QUOTA_CACHE_S = 60
 
 
 @dataclass(frozen=True)
@@ -314,25 +309,32 @@ def course_progress(*, learner: User, course_ids: list[int]) -> dict[int, Course
     return progress
 
 
-def check_session_quota(*, learner: User, exercise_id: int) -> None:
+@dataclass(frozen=True)
+class SessionQuota:
+    """What a learner's live kernels in one exercise draw on: their cohort in its course and
+    that cohort's daily CPU-seconds (None: no limit)."""
+
+    cohort: Cohort | None
+    limit: int | None
+
+
+def session_quota(*, learner: User, exercise_id: int) -> SessionQuota:
+    """The learner's cohort in the exercise's course (their first enrollment there, any
+    role) and its CPU limit: one or two queries, which callers may keep a while."""
+    enrollment = (
+        Enrollment.objects.filter(user=learner, cohort__course__modules__exercises=exercise_id)
+        .select_related("cohort")
+        .first()
+    )
+    cohort = enrollment.cohort if enrollment is not None else None
+    limit = quota_limit(cohort=cohort, kind=QuotaKind.CPU_SECONDS) if cohort else None
+    return SessionQuota(cohort=cohort, limit=limit)
+
+
+def check_session_quota(*, learner: User, quota: SessionQuota) -> None:
     """Raise QuotaExceeded (its text is the message submitting gives) when the learner's
-    cohort in the exercise's course has no CPU-seconds left today: live kernels draw on the
-    same daily quota as grading. Every run request asks (each cell is one): the cohort and
-    its limit are read from the database at most once a minute, today's use every time."""
-    # Under the quota counters' prefix: deployments (and tests) sharing a Redis stay apart.
-    prefix = getattr(settings, "QUOTA_KEY_PREFIX", "quota")
-    key = f"{prefix}:session-cohort:{learner.pk}:{exercise_id}"
-    known: tuple[Cohort | None, int | None] | None = cache.get(key)
-    if known is None:
-        enrollment = (
-            Enrollment.objects.filter(user=learner, cohort__course__modules__exercises=exercise_id)
-            .select_related("cohort")
-            .first()
-        )
-        cohort = enrollment.cohort if enrollment is not None else None
-        limit = quota_limit(cohort=cohort, kind=QuotaKind.CPU_SECONDS) if cohort else None
-        known = (cohort, limit)
-        cache.set(key, known, SESSION_QUOTA_CACHE_S)
-    cohort, limit = known
-    if cohort is not None and limit is not None:
-        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, limit=limit)
+    cohort has no CPU-seconds left today: live kernels draw on the same daily quota as
+    grading. Every run request asks (each cell is one): today's use is read every time."""
+    if quota.cohort is not None and quota.limit is not None:
+        quota_check(user=learner, cohort=quota.cohort, kind=QuotaKind.CPU_SECONDS,
+                    limit=quota.limit)  # fmt: skip

@@ -1,6 +1,7 @@
 """The learner's pages: my courses, a course's outline, a lesson, and the exercise page (a
 notebook in the browser, its live kernel, drafts, the history of submissions)."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -88,18 +89,37 @@ def _exercise(request: HttpRequest, org_slug: str, course_slug: str, exercise_sl
     return access, exercise
 
 
-def _kernel_exercise_id(
+@dataclass(frozen=True)
+class KernelAccess:
+    """What a kernel request needs once `_exercise` let the user in."""
+
+    exercise_id: int
+    pins_environment: bool  # the course runs in an environment of its own
+    quota: selectors.SessionQuota
+
+
+def _kernel_access(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
-) -> int:
-    """The exercise's id once `_exercise` allowed this user in. Kernel requests come in
-    bursts (run all, Shift+Enter...): the access decision is reused for a minute, which
-    is also how long a revoked enrollment may keep a kernel it already had."""
-    key = f"learn:kernel-access:{user_of(request).pk}:{org_slug}:{course_slug}:{exercise_slug}"
-    exercise_id = cache.get(key)
-    if exercise_id is None:
-        exercise_id = _exercise(request, org_slug, course_slug, exercise_slug)[1].pk
-        cache.set(key, exercise_id, KERNEL_ACCESS_CACHE_S)
-    return int(exercise_id)
+) -> KernelAccess:
+    """Kernel requests come in bursts (run all, Shift+Enter, a class at once...): what they
+    need is read once and reused for a minute, in one cache entry. A minute is also how
+    long a revoked enrollment may keep a kernel it already had, a new CPU limit may wait,
+    and a newly pinned environment may go unsaid here (the holder refuses to start a
+    kernel in an environment that is not ready)."""
+    user = user_of(request)
+    # Under the quota counters' prefix: deployments (and tests) sharing a Redis stay apart.
+    prefix = getattr(settings, "QUOTA_KEY_PREFIX", "quota")
+    key = f"learn:kernel-access:{prefix}:{user.pk}:{org_slug}:{course_slug}:{exercise_slug}"
+    known: KernelAccess | None = cache.get(key)
+    if known is None:
+        access, exercise = _exercise(request, org_slug, course_slug, exercise_slug)
+        known = KernelAccess(
+            exercise_id=exercise.pk,
+            pins_environment=access.course.environment_id is not None,
+            quota=selectors.session_quota(learner=user, exercise_id=exercise.pk),
+        )
+        cache.set(key, known, KERNEL_ACCESS_CACHE_S)
+    return known
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
@@ -289,7 +309,7 @@ def kernel_run_view(
 ) -> JsonResponse:
     """Run cells in the learner's kernel: JSON {"cells": [{"key", "code"}]} → 202 run ids;
     outputs arrive on the events stream."""
-    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    kernel = _kernel_access(request, org_slug, course_slug, exercise_slug)
     body = _json_body(request)
     cells = body.get("cells") if body else None
     if (
@@ -298,17 +318,18 @@ def kernel_run_view(
         or not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in cells)
     ):
         return JsonResponse({"error": _("Send the cells to run.")}, status=400)
-    notice = environment_notice(exercise_id=exercise_id)
-    if notice is not None:
-        # Nothing would start: say why (the page's draft keeps the learner's work).
-        return JsonResponse({"error": notice["message"], "environment": notice}, status=503)
+    if kernel.pins_environment:
+        notice = environment_notice(exercise_id=kernel.exercise_id)
+        if notice is not None:
+            # Nothing would start: say why (the page's draft keeps the learner's work).
+            return JsonResponse({"error": notice["message"], "environment": notice}, status=503)
     try:
-        selectors.check_session_quota(learner=user_of(request), exercise_id=exercise_id)
+        selectors.check_session_quota(learner=user_of(request), quota=kernel.quota)
     except QuotaExceeded as exc:
         return JsonResponse({"error": str(exc)}, status=429)
     runs = sessions.session_run_request(
         learner_id=user_of(request).pk,
-        exercise_id=exercise_id,
+        exercise_id=kernel.exercise_id,
         cells=[(str(c.get("key", "")), c["code"]) for c in cells],
     )
     return JsonResponse({"runs": runs}, status=202)
@@ -319,7 +340,7 @@ def kernel_run_view(
 def kernel_interrupt_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
-    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    exercise_id = _kernel_access(request, org_slug, course_slug, exercise_slug).exercise_id
     sent = sessions.session_interrupt_request(
         learner_id=user_of(request).pk, exercise_id=exercise_id
     )
@@ -331,7 +352,7 @@ def kernel_interrupt_view(
 def kernel_restart_view(
     request: HttpRequest, org_slug: str, course_slug: str, exercise_slug: str
 ) -> JsonResponse:
-    exercise_id = _kernel_exercise_id(request, org_slug, course_slug, exercise_slug)
+    exercise_id = _kernel_access(request, org_slug, course_slug, exercise_slug).exercise_id
     sessions.session_restart_request(learner_id=user_of(request).pk, exercise_id=exercise_id)
     return JsonResponse({"restarted": True}, status=202)
 

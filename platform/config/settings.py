@@ -98,6 +98,9 @@ CACHES = {
 
 # --- Celery ---
 CELERY_BROKER_URL = REDIS_URL
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, publishing through one client per channel (config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True

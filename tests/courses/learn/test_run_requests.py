@@ -56,3 +56,16 @@ def test_run_requests_read_todays_use_every_time_and_the_cohort_once(setup, monk
     quota_consume(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
                   amount=5, enforce=False)  # fmt: skip
     assert client.post(base + "kernel/run", body, "application/json").status_code == 429
+
+
+def test_a_run_request_in_a_burst_reads_only_the_session_and_the_user(
+    setup, monkeypatch, django_assert_num_queries
+) -> None:
+    # given a learner who ran a cell (none sent), in a course pinning no environment
+    _enrollment, _exercise, base, client = setup
+    monkeypatch.setattr(sessions, "send", lambda *args, **kwargs: None)
+    body = json.dumps({"cells": [{"key": "a", "code": "1"}]})
+    assert client.post(base + "kernel/run", body, "application/json").status_code == 202
+    # when they run another, then: the session and the user, nothing of the course
+    with django_assert_num_queries(2):
+        assert client.post(base + "kernel/run", body, "application/json").status_code == 202
