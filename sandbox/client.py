@@ -89,8 +89,14 @@ class Channels:
         monitor.connect(address)
         return monitor
 
-    def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
-        msg = self.session.msg(msg_type, content)
+    def send(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        msg = self.session.msg(msg_type, content, metadata=metadata)
         self.session.send(self.sockets[channel], msg)
         return str(msg["header"]["msg_id"])
 

@@ -144,6 +144,8 @@ def write_identity_files() -> Path:
 KERNEL_OPTIONS = (
     "--HistoryManager.enabled=False",
     "--IPKernelApp.outstream_class=kernel_outstream.ChunkedOutStream",
+    # text-only displays for a request that asks for them (kernel_displays.py)
+    "--IPKernelApp.extra_extensions=kernel_displays",
 )
 
 

@@ -19,14 +19,6 @@ from sandbox.slots import UidLease
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 30.0
-# Run silently before a cell whose rich outputs nobody will see (rich_outputs=False) and
-# before the next one that will be seen: IPython's formatters then compute only text/plain,
-# so a figure is closed as usual but never drawn (drawing a small plot to PNG costs ~90 ms).
-RICH_OUTPUTS_CODE = {
-    False: "__import__('IPython').get_ipython().display_formatter.active_types = ['text/plain']",
-    True: "(lambda d: setattr(d, 'active_types', d.format_types))"
-    "(__import__('IPython').get_ipython().display_formatter)",
-}
 
 
 class KernelProcess(Protocol):
@@ -67,7 +59,6 @@ class Kernel:
         self.output_used = 0
         self.run_deadline: float | None = None
         self.interrupt_requested = False
-        self._rich_outputs = True  # the kernel's display formatters, as far as we set them
         # The clock the time limits are measured on (a test may move it forward).
         self.clock: Callable[[], float] = time.monotonic
         self._info = info
@@ -123,18 +114,14 @@ class Kernel:
     ) -> CellResult:
         """Run one cell. A limit hit sets `stopped_by`; the cell's status says what happened.
 
-        With `rich_outputs` false the cell's displays are text only (a figure is not drawn):
-        for a cell whose outputs are thrown away. Switching costs one silent round trip.
+        With `rich_outputs` false the cell's displays are text only, so a figure is closed
+        undrawn (kernel_displays.py): for a cell whose outputs are thrown away.
         """
         with self._lock:
             try:
-                if rich_outputs != self._rich_outputs:
-                    switched = self._execute(
-                        RICH_OUTPUTS_CODE[rich_outputs], timeout, None, None, index, silent=True
-                    )
-                    if switched.status == "ok":  # else learner code broke IPython: tried again
-                        self._rich_outputs = rich_outputs
-                return self._execute(code, timeout, user_expressions, on_output, index)
+                return self._execute(
+                    code, timeout, user_expressions, on_output, index, rich_outputs
+                )
             finally:
                 if self._closed:  # shut down from another thread meanwhile: ours to finish
                     self._release(wait=False)
@@ -146,8 +133,7 @@ class Kernel:
         user_expressions: dict[str, str] | None,
         on_output: Callable[[dict[str, Any]], None] | None,
         index: int,
-        *,
-        silent: bool = False,
+        rich_outputs: bool,
     ) -> CellResult:
         if self.stopped_by is not None or not self.is_alive():
             # A limit ended this run: the kernel takes no more cells (Session resets it).
@@ -155,8 +141,8 @@ class Kernel:
             return CellResult(index=index, status="not_run", outputs=(), duration_s=0.0)
         content = {
             "code": code,
-            "silent": silent,
-            "store_history": not silent,
+            "silent": False,
+            "store_history": True,
             "user_expressions": user_expressions or {},
             "allow_stdin": False,
             "stop_on_error": True,
@@ -165,7 +151,8 @@ class Kernel:
             self.run_deadline = self.clock() + self.limits.total_timeout_s
         # An interrupt asked for while the previous cell was ending is not this cell's.
         self.interrupt_requested = False
-        msg_id = self.channels.send("shell", "execute_request", content)
+        metadata = None if rich_outputs else {"rich_outputs": False}
+        msg_id = self.channels.send("shell", "execute_request", content, metadata)
         cell_timeout = timeout if timeout is not None else self.limits.cell_timeout_s
         run = outputs.CellRun(
             kernel=self, msg_id=msg_id, index=index, timeout_s=cell_timeout, on_output=on_output

@@ -21,7 +21,9 @@ from sandbox.limits import SandboxInfraError
 
 REQUIREMENTS = Path(__file__).resolve().parent / "runtime-requirements.txt"
 # Modules of this package that run inside the kernel: installed into the runtime.
-KERNEL_MODULES = (Path(__file__).resolve().parent / "kernel_outstream.py",)
+KERNEL_MODULES = tuple(
+    Path(__file__).resolve().parent / name for name in ("kernel_outstream.py", "kernel_displays.py")
+)
 BASE_PYTHON = Path("/usr/bin/python3.11")
 STAMP_NAME = ".sandbox-runtime-stamp"
 # Bump when the build steps change, so existing runtimes are brought up to date.

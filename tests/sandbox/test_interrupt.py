@@ -98,8 +98,10 @@ def test_an_interrupt_asked_for_before_the_kernel_started_the_cell_still_stops_i
         assert kernel is not None
         send = kernel.channels.send
 
-        def send_then_interrupt(channel: str, kind: str, content: dict) -> str:
-            msg_id = send(channel, kind, content)
+        def send_then_interrupt(
+            channel: str, kind: str, content: dict, metadata: dict | None = None
+        ) -> str:
+            msg_id = send(channel, kind, content, metadata)
             if kind == "execute_request":
                 # from another thread, as the page's request arrives: the cell holds the lock
                 asker = threading.Thread(target=session.interrupt)

@@ -22,8 +22,6 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from sandbox.kernel import RICH_OUTPUTS_CODE
-
 
 @dataclass(frozen=True)
 class LocalCellResult:
@@ -42,7 +40,6 @@ class InsecureLocalKernel:
         self.kernel_dir = str(self.host_dir)
         self.peak_memory_mib: float | None = None
         self._count = 0
-        self._rich_outputs = True
         self._km = KernelManager(transport="ipc", ip=str(self.host_dir / "ipc"))
         self._km.connection_file = str(self.host_dir / "kernel.json")
         self._km._kernel_spec = KernelSpec(  # pin the interpreter we were given
@@ -94,11 +91,9 @@ class InsecureLocalKernel:
         on_output: Callable[[dict[str, Any]], None] | None = None,
         rich_outputs: bool = True,
     ) -> LocalCellResult:
+        # rich_outputs: sandbox.Kernel's text-only displays need its kernel extension; this
+        # kernel draws no figure either way (Agg), and its other outputs are all kept.
         started = time.monotonic()
-        if rich_outputs != self._rich_outputs:  # as sandbox.Kernel: one silent request
-            switch = self._client.execute(RICH_OUTPUTS_CODE[rich_outputs], silent=True)
-            if self._pump(_Run(switch, None), started + (timeout or 1e9)) == "ok":
-                self._rich_outputs = rich_outputs
         self._count += 1
         msg_id = self._client.execute(
             code, user_expressions=user_expressions or {}, allow_stdin=False, store_history=True
