@@ -32,4 +32,6 @@ def test_work_is_sent_only_once_its_transaction_commits(
     with django_capture_on_commit_callbacks(execute=True):
         queues.enqueue_on_commit(queues.GRADE_SUBMISSION, 7)
         assert sent == []  # a worker must never see an id whose row is not committed
-    assert sent == [(queues.GRADE_SUBMISSION, {"args": (7,), "kwargs": {}, "ignore_result": True})]
+    options = {"args": (7,), "kwargs": {}, "ignore_result": True}
+    shown = {"argsrepr": "(7,)", "kwargsrepr": "[]"}  # the call as logs show it: ids, names
+    assert sent == [(queues.GRADE_SUBMISSION, options | shown)]
