@@ -192,7 +192,7 @@ def load_matplotlib_backends() -> None:
     installed package's entry points (~5 ms of each kernel's start): read once, here."""
     rcsetup = sys.modules.get("matplotlib.rcsetup")
     if rcsetup is not None:
-        with contextlib.suppress(Exception):  # an old matplotlib: each kernel reads them
+        with contextlib.suppress(ValueError):  # no "inline" backend installed: none to read
             rcsetup.validate_backend("inline")
 
 
