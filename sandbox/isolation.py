@@ -51,12 +51,6 @@ def kernel_environment(
     }
 
 
-def figures_environment(limits: Limits) -> dict[str, str]:
-    """What a kernel's environment adds for `limits.figures` (ipykernel keeps an
-    MPLBACKEND it finds; otherwise it sets its inline backend)."""
-    return {} if limits.figures else {"MPLBACKEND": "Agg"}
-
-
 def rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
     """Backstop rlimits as (soft, hard), keyed by `prlimit`'s option names."""
     memory = limits.memory_mb * MIB

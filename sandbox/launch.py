@@ -151,10 +151,7 @@ def _start_bwrap(limits: Limits, runtime_dir: Path | None) -> Kernel:
             with open(host_dir / LOG_FILE, "wb") as log:
                 popen = subprocess.Popen(
                     argv,
-                    env={
-                        **isolation.kernel_environment(runtime_dir=runtime_dir),
-                        **isolation.figures_environment(limits),
-                    },
+                    env=isolation.kernel_environment(runtime_dir=runtime_dir),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -200,10 +197,7 @@ def _start_insecure(limits: Limits, runtime_dir: Path | None) -> Kernel:
     ]
     popen = subprocess.Popen(
         argv,
-        env={
-            **isolation.kernel_environment(home=str(home), tmp=str(home), runtime_dir=runtime_dir),
-            **isolation.figures_environment(limits),
-        },
+        env=isolation.kernel_environment(home=str(home), tmp=str(home), runtime_dir=runtime_dir),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

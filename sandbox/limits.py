@@ -19,10 +19,6 @@ class Limits:
     total_timeout_s: float = 120.0
     output_bytes: int = 1_000_000  # captured output cap per run (truncated with a marker)
     cpu_weight: int = 100  # share of the CPU against other kernels (cgroup v2 scale, 1..10000)
-    # matplotlib figures drawn as outputs (the inline backend). False: the Agg backend, no
-    # figure is drawn unless the code saves one; for runs whose outputs nobody sees
-    # (grading), where drawing a plot took most of a short exercise's time.
-    figures: bool = True
 
     def __post_init__(self) -> None:
         for name in ("memory_mb", "processes", "cpu_seconds", "file_size_mb", "tmpfs_mb"):

@@ -44,7 +44,6 @@ def process_limits(limits: Limits) -> tuple[int | bool, ...]:
         limits.file_size_mb,
         limits.tmpfs_mb,
         limits.cpu_weight,
-        limits.figures,
     )
 
 

@@ -324,7 +324,6 @@ def start_kernel(*, limits: Limits, source: Zygote | None = None) -> Kernel:
                 "cgroups": [group.dirs[0].name] * len(group.dirs) if group else [],
                 "tmpfs_bytes": limits.tmpfs_mb * MIB,
                 "rlimits": isolation.rlimits(limits),
-                "figures": limits.figures,
             }
         )
         return Kernel(

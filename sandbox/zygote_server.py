@@ -165,14 +165,12 @@ def reseed() -> None:
         numpy.random.seed()
 
 
-def run_kernel(config: Config, *, figures: bool = True) -> None:
+def run_kernel(config: Config) -> None:
     reseed()
     os.environ.clear()
     os.environ.update(config["env"])
     if config.get("course"):
         zygote_preload.enter_course_runtime(config["course"])
-    if not figures:
-        os.environ["MPLBACKEND"] = "Agg"  # as isolation.figures_environment
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
@@ -291,7 +289,7 @@ def init_process(config: Config, request: Request) -> NoReturn:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         isolate(config, request)
-        run_kernel(config, figures=request.get("figures") is not False)
+        run_kernel(config)
     except BaseException as error:
         try:
             os.write(2, f"sandbox zygote child: {error!r}\n".encode())

@@ -36,9 +36,6 @@ def grading_limits() -> Limits:
         cpu_seconds=settings.SANDBOX_CPU_SECONDS,
         cell_timeout_s=settings.SANDBOX_CELL_TIMEOUT_S,
         total_timeout_s=settings.SANDBOX_TOTAL_TIMEOUT_S,
-        # Drawn: the graded notebook a learner downloads holds their answer cells' plots
-        # (courses.grading.feedback). Agg would save the drawing time of every plot.
-        figures=True,
     )
 
 

@@ -101,23 +101,6 @@ def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_start
     assert started_with == (mode == "zygote")  # only the zygote preloads numpy
 
 
-def test_a_kernel_started_without_figures_draws_none_but_still_saves_one(start) -> None:
-    # Grading kernels: nobody sees their outputs, and drawing a plot cost most of a run.
-    kernel = start(figures=False)
-    plotted = kernel.execute(
-        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\nplt.get_backend()",
-        timeout=30,
-    )
-    saved = kernel.execute(
-        "import os\nplt.savefig('plot.png'); os.path.getsize('plot.png') > 1000", timeout=30
-    )
-
-    assert plotted.status == "ok"
-    assert not [o for o in plotted.outputs if "image/png" in o.get("data", {})]
-    assert plotted.outputs[-1]["data"]["text/plain"].lower() == "'agg'"
-    assert saved.outputs[-1]["data"]["text/plain"] == "True"
-
-
 def test_a_cell_without_rich_outputs_closes_its_figure_undrawn_and_the_next_draws(start) -> None:
     kernel = start()
     plot = "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"
