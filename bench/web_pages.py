@@ -30,6 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.signals import request_finished, request_started
+from django.db.backends.signals import connection_created
+
 from bench.stack import platform_stack
 from bench.web import students_and_pages
 
@@ -133,7 +136,8 @@ def requests_of(pages: dict[str, str], submission_id: str) -> dict[str, Request]
 
 
 def hold_session(learner_id: int, exercise_path: str) -> None:
-    """The learner's live session of the exercise, held by HOLDER, which reports in."""
+    """The learner's live session of the exercise, held by HOLDER, which reports in (called
+    once Django runs on the bench stack's settings, which these modules read)."""
     from campus.redis_client import redis_client
     from courses import routing
     from courses.learn.sessions import record_key
@@ -147,8 +151,6 @@ def hold_session(learner_id: int, exercise_path: str) -> None:
 
 def count_queries() -> list[int]:
     """A counter of the queries run on every database connection opened from now on."""
-    from django.db.backends.signals import connection_created
-
     counted = [0]
 
     def counter(execute: Any, sql: str, *rest: Any) -> Any:
@@ -198,8 +200,7 @@ def main(only: list[str], with_profile: bool) -> None:
         seed_demo=True, web_workers=1, pool_size=0, worker=worker, env_extra=env
     ) as stack:
         stack.django()
-        from django.core.signals import request_finished, request_started
-
+        # The project's modules, once Django runs on this stack's settings.
         from config.asgi import application
         from courses.models import Submission
 

@@ -87,10 +87,18 @@ def _attempt_limit(*, exercise: Exercise, override: CohortExercise | None) -> in
     return (override and override.max_attempts) or exercise.max_attempts
 
 
+# Our failures (ERROR) do not cost the learner an attempt.
+NOT_AN_ATTEMPT = SubmissionStatus.ERROR
+
+
 def attempts_used(*, exercise: Exercise, learner: User) -> int:
-    # Our failures (ERROR) do not cost the learner an attempt.
     return (
         Submission.objects.filter(exercise=exercise, learner=learner)
-        .exclude(status=SubmissionStatus.ERROR)
+        .exclude(status=NOT_AN_ATTEMPT)
         .count()
     )
+
+
+def attempts_among(submissions: list[Submission]) -> int:
+    """attempts_used, counted in submissions already read."""
+    return sum(1 for submission in submissions if submission.status != NOT_AN_ATTEMPT)

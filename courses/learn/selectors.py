@@ -13,7 +13,12 @@ from typing import Any
 from campus.models import User
 from courses.assignment import student_notebook
 from courses.cohorts.quotas import QuotaKind, quota_check, quota_limit
-from courses.exercises.selectors import attempts_used, parsed_exercise, source_version
+from courses.exercises.selectors import (
+    attempts_among,
+    attempts_used,
+    parsed_exercise,
+    source_version,
+)
 from courses.grading.gradebook import attempt_rank
 from courses.html import render_markdown
 from courses.models import Cohort, Draft, Enrollment, Exercise, Submission, SubmissionStatus
@@ -239,7 +244,7 @@ def attempts_used_in(history: list[Submission], *, exercise: Exercise, learner: 
     """exercises.selectors.attempts_used, counted from the learner's `history` when it
     holds every submission (one query fewer for the exercise page)."""
     if len(history) < HISTORY_SHOWN:
-        return sum(1 for submission in history if submission.status != SubmissionStatus.ERROR)
+        return attempts_among(history)
     return attempts_used(exercise=exercise, learner=learner)
 
 

@@ -116,6 +116,17 @@ def test_a_cell_without_rich_outputs_closes_its_figure_undrawn_and_the_next_draw
     assert [set(o["data"]) for o in quiet_again.outputs] == [{"text/plain"}]  # each request
 
 
+def test_a_learners_own_display_formats_come_back_after_a_text_only_cell(start) -> None:
+    kernel = start()
+    formats = "get_ipython().display_formatter.active_types"
+    kernel.execute(f"{formats} = ['text/plain', 'text/html']", timeout=30)
+    during = kernel.execute(formats, timeout=30, rich_outputs=False)
+    after = kernel.execute(formats, timeout=30)
+
+    assert during.outputs[0]["data"]["text/plain"] == "['text/plain']"
+    assert after.outputs[0]["data"]["text/plain"] == "['text/plain', 'text/html']"
+
+
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
     limits = Limits(cell_timeout_s=5)  # ample for `1`; the second cell never ends
 
