@@ -140,6 +140,8 @@ KERNEL_OPTIONS = (
     "--IPKernelApp.outstream_class=kernel_outstream.ChunkedOutStream",
     # text-only displays for a request that asks for them (kernel_displays.py)
     "--IPKernelApp.extra_extensions=kernel_displays",
+    # no sleep and no debug records per request (kernel_overhead.py)
+    "--IPKernelApp.extra_extensions=kernel_overhead",
 )
 
 

@@ -127,6 +127,40 @@ def test_a_learners_own_display_formats_come_back_after_a_text_only_cell(start) 
     assert after.outputs[0]["data"]["text/plain"] == "['text/plain', 'text/html']"
 
 
+# Inside the kernel: what the IO thread is handed, and the log records made, from here on.
+WATCH_THE_KERNEL = """
+import logging, threading
+_io = get_ipython().kernel.iopub_thread
+_handed, _records = [], []
+_schedule = _io.schedule
+def _watched(f):
+    _handed.append(getattr(f, "__qualname__", type(f).__name__))
+    _schedule(f)
+_io.schedule = _watched
+_factory = logging.getLogRecordFactory()
+def _counted(*args, **kwargs):
+    _records.append(args[0])
+    return _factory(*args, **kwargs)
+logging.setLogRecordFactory(_counted)
+"""
+
+
+def test_a_cell_that_prints_nothing_waits_for_no_flush_and_builds_no_log_record(start) -> None:
+    kernel = start()
+    kernel.execute(WATCH_THE_KERNEL, timeout=30)
+    kernel.execute("pass", timeout=30)
+    seen = kernel.execute("_handed[:], _records[:], get_ipython().kernel._execute_sleep", timeout=30)
+    printed = kernel.execute("print('a'); import sys; sys.stdout.flush(); 5", timeout=30)
+
+    handed, records, sleep = ast.literal_eval(seen.outputs[0]["data"]["text/plain"])
+    # Only messages went to the IO thread: no flush of an empty stream, no wait for one.
+    assert handed and not [name for name in handed if "flush" in name or "Event" in name]
+    assert records == []  # ipykernel's debug lines build no record the handler would drop
+    assert sleep == 0  # nor does it sleep before its reply
+    # A stream with something in it still flushes, in order, before the cell's result.
+    assert [o.get("text") or o["data"]["text/plain"] for o in printed.outputs] == ["a\n", "5"]
+
+
 def test_it_marks_the_cells_after_a_limit_as_not_run(mode: str) -> None:
     limits = Limits(cell_timeout_s=5)  # ample for `1`; the second cell never ends
 
