@@ -149,7 +149,9 @@ def test_a_cell_that_prints_nothing_waits_for_no_flush_and_builds_no_log_record(
     kernel = start()
     kernel.execute(WATCH_THE_KERNEL, timeout=30)
     kernel.execute("pass", timeout=30)
-    seen = kernel.execute("_handed[:], _records[:], get_ipython().kernel._execute_sleep", timeout=30)
+    seen = kernel.execute(
+        "_handed[:], _records[:], get_ipython().kernel._execute_sleep", timeout=30
+    )
     printed = kernel.execute("print('a'); import sys; sys.stdout.flush(); 5", timeout=30)
 
     handed, records, sleep = ast.literal_eval(seen.outputs[0]["data"]["text/plain"])
