@@ -8,6 +8,10 @@
 // Messages: lti.capabilities to the LMS window (which frame answers what), then
 // lti.put_data / lti.get_data to that frame, sent to and accepted from the origin of the
 // LMS's authorization endpoint only.
+//
+// A message posted to a frame that is not listening yet (the LMS's storage frame still
+// loading, as on a busy machine) is lost without a trace, so each one is sent again, with
+// the same message_id, until its answer comes: every message here may be repeated.
 (function () {
   "use strict";
   var box = document.getElementById("lti-storage");
@@ -16,7 +20,13 @@
   }
   var data = box.dataset;
   var platform = window.opener || window.parent;
-  var WAIT_MS = 5000;
+  // How long an LMS has to answer before we take it that it never will: lti.capabilities
+  // goes unanswered by LMSs that predate it (their storage is then the login's
+  // lti_storage_target), the storage messages only when the storage is gone.
+  var CAPABILITIES_WAIT_MS = 5000;
+  var STORAGE_WAIT_MS = 30000;
+  var FIRST_RESEND_MS = 100;
+  var MAX_RESEND_MS = 2000;
 
   function randomId() {
     var bytes = new Uint8Array(16);
@@ -26,10 +36,18 @@
     }).join("");
   }
 
-  function send(target, targetOrigin, message) {
+  // `target()` is asked again at each sending: the LMS may add its frame after ours.
+  function send(target, targetOrigin, message, waitMs) {
     return new Promise(function (resolve, reject) {
       message.message_id = "osta-" + randomId();
-      var timer = null;
+      var resendMs = FIRST_RESEND_MS;
+      var resend = null;
+      var giveUp = null;
+      function stop() {
+        window.removeEventListener("message", listen);
+        window.clearTimeout(resend);
+        window.clearTimeout(giveUp);
+      }
       function listen(event) {
         var reply = event.data;
         if (!reply || typeof reply !== "object" || reply.message_id !== message.message_id) {
@@ -41,20 +59,24 @@
         if (reply.subject !== message.subject + ".response") {
           return;
         }
-        window.removeEventListener("message", listen);
-        window.clearTimeout(timer);
+        stop();
         if (reply.error) {
           reject(reply.error);
         } else {
           resolve(reply);
         }
       }
+      function post() {
+        target().postMessage(message, targetOrigin);
+        resend = window.setTimeout(post, resendMs);
+        resendMs = Math.min(resendMs * 2, MAX_RESEND_MS);
+      }
       window.addEventListener("message", listen);
-      timer = window.setTimeout(function () {
-        window.removeEventListener("message", listen);
+      giveUp = window.setTimeout(function () {
+        stop();
         reject({ code: "timeout" });
-      }, WAIT_MS);
-      target.postMessage(message, targetOrigin);
+      }, waitMs);
+      post();
     });
   }
 
@@ -72,33 +94,35 @@
     return platform;
   }
 
-  // The frame that answers `subject`: from lti.capabilities, else the login's
-  // lti_storage_target (LMSs that predate the capabilities message).
+  // The name of the frame that answers `subject` (null: none does), from lti.capabilities,
+  // else the login's lti_storage_target (LMSs that predate the capabilities message).
   function storage() {
-    return send(platform, "*", { subject: "lti.capabilities" }).then(
+    var toParent = function () { return platform; };
+    return send(toParent, "*", { subject: "lti.capabilities" }, CAPABILITIES_WAIT_MS).then(
       function (capabilities) {
         var supported = capabilities.supported_messages || [];
         return function (subject) {
           for (var i = 0; i < supported.length; i += 1) {
             if (supported[i].subject === subject) {
-              return frameNamed(supported[i].frame || data.target);
+              return supported[i].frame || data.target;
             }
           }
           return null;
         };
       },
       function () {
-        return function () { return frameNamed(data.target); };
+        return function () { return data.target; };
       }
     );
   }
 
   function call(frameFor, message) {
-    var frame = frameFor(message.subject);
-    if (!frame) {
+    var name = frameFor(message.subject);
+    if (name === null) {
       return Promise.reject({ code: "unsupported_subject" });
     }
-    return send(frame, data.origin, message);
+    var toFrame = function () { return frameNamed(name); };
+    return send(toFrame, data.origin, message, STORAGE_WAIT_MS);
   }
 
   function put(frameFor, key, value) {

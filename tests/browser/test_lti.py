@@ -75,10 +75,9 @@ def cookieless_page(browser: Browser) -> Iterator[Page]:
     assert not violations, violations
 
 
-def test_a_launch_whose_cookies_are_blocked_completes_through_the_lms_storage(
-    cookieless_page, live_server, lms, settings
-) -> None:
-    # given: the tool on a host where the browser keeps none of its cookies in the frame
+def cookieless_launch(lms: Platform, live_server, settings) -> str:
+    """The LMS course page that launches a learner into the tool, served on a host where
+    the browser keeps none of its cookies in the frame."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "tool.example"]
     tool = "http://tool.example:" + live_server.url.rsplit(":", 1)[1]
     course = CourseFactory(title="Physics with notebooks")
@@ -95,24 +94,40 @@ def test_a_launch_whose_cookies_are_blocked_completes_through_the_lms_storage(
     hint = lms.prepare_launch(
         user_id="learner-2", context_id="ctx-1", roles=LEARNER, target_link_uri=target
     )["lti_message_hint"]
+    return f"{lms.url}/course/{hint}"
+
+
+def storage_calls(page: Page) -> list[str]:
+    """What the LMS's storage frame was asked, as `subject state|nonce`."""
+    storage = page.frame(name="lti_storage_frame")
+    assert storage is not None
+    return [
+        call.split(" ")[0] + " " + call.split(" ")[1].split("_")[1]
+        for call in storage.evaluate("calls")
+    ]
+
+
+STORAGE_CALLS = [
+    "lti.put_data state",
+    "lti.put_data nonce",
+    "lti.get_data state",
+    "lti.get_data nonce",
+]
+
+
+def test_a_launch_whose_cookies_are_blocked_completes_through_the_lms_storage(
+    cookieless_page, live_server, lms, settings
+) -> None:
+    # given: the tool on a host where the browser keeps none of its cookies in the frame
+    course_page = cookieless_launch(lms, live_server, settings)
     page = cookieless_page
     # when
-    page.goto(f"{lms.url}/course/{hint}")
+    page.goto(course_page)
     # then: the launch went through (the LMS's storage confirmed the login in this
     # browser); the session cannot hold in the frame, so a new window is offered
     frame = page.frame_locator("#tool")
     expect(frame.locator("#lti-continue-blocked")).to_be_visible()
-    storage = page.frame(name="lti_storage_frame")
-    assert storage is not None
-    assert [
-        call.split(" ")[0] + " " + call.split(" ")[1].split("_")[1]
-        for call in storage.evaluate("calls")
-    ] == [
-        "lti.put_data state",
-        "lti.put_data nonce",
-        "lti.get_data state",
-        "lti.get_data nonce",
-    ]
+    assert storage_calls(page) == STORAGE_CALLS
     shot(page, "lti_launch_without_cookies")
     # when: the learner opens the exercise in a window of its own
     with page.expect_popup() as opened:
@@ -121,3 +136,18 @@ def test_a_launch_whose_cookies_are_blocked_completes_through_the_lms_storage(
     # then: signed in there, on the exercise
     expect(window.locator("h1")).to_contain_text("Add two numbers")
     expect(window.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def test_a_storage_message_the_lms_missed_is_sent_again(
+    cookieless_page, live_server, lms, settings
+) -> None:
+    # given: an LMS whose storage frame misses the tool's first message, as one still
+    # loading does when a busy browser runs the tool's page first
+    course_page = cookieless_launch(lms, live_server, settings)
+    lms.storage_misses = 1
+    page = cookieless_page
+    # when
+    page.goto(course_page)
+    # then: the tool sent it again, and the launch went through the LMS's storage
+    expect(page.frame_locator("#tool").locator("#lti-continue-blocked")).to_be_visible()
+    assert storage_calls(page) == STORAGE_CALLS

@@ -105,6 +105,9 @@ class Platform:
         # frame of this name keeps data for the tool (lti.put_data, lti.get_data); the
         # login initiation names it (`lti_storage_target`). None: an LMS without it.
         self.storage_frame: str | None = "lti_storage_frame"
+        # How many messages the storage frame lets pass unheard, as one still loading does
+        # (a message posted to a frame before its listener is attached is lost).
+        self.storage_misses = 0
         # Failures to inject: the next N score posts answer this HTTP status.
         self.fail_scores: list[int] = []
         self.page_size = 2
@@ -391,14 +394,16 @@ class Platform:
 
     def _course_page(self, hint: str) -> str:
         """An LMS course page showing the tool's link in an iframe, as LMSs do; with
-        platform storage, it answers lti.capabilities and holds the storage frame."""
-        page = (
-            "<!DOCTYPE html><title>LMS course</title><h1>LMS course</h1>"
-            f'<iframe id="tool" title="tool" src="/launch/{hint}" width="1000" height="700" '
+        platform storage, it answers lti.capabilities and holds the storage frame, both
+        listening before the tool's frame is launched (the storage frame's load event fires
+        once its script has run)."""
+        tool = (
+            '<iframe id="tool" title="tool" {src}width="1000" height="700" '
             'allow="clipboard-write"></iframe>'
         )
+        page = "<!DOCTYPE html><title>LMS course</title><h1>LMS course</h1>"
         if not self.storage_frame:
-            return page
+            return page + tool.format(src=f'src="/launch/{hint}" ')
         name = html.escape(self.storage_frame)
         capabilities = json.dumps(
             [
@@ -407,27 +412,35 @@ class Platform:
                 {"subject": "lti.get_data", "frame": self.storage_frame},
             ]
         )
-        return (
-            page
-            + f'<iframe name="{name}" src="/storage_frame" hidden></iframe>'
-            + "<script>window.addEventListener('message', function (event) {"
+        answer = (
+            "<script>window.addEventListener('message', function (event) {"
             "  var m = event.data || {};"
             "  if (m.subject !== 'lti.capabilities') { return; }"
             "  event.source.postMessage({subject: 'lti.capabilities.response',"
             f"    message_id: m.message_id, supported_messages: {capabilities}}}, event.origin);"
             "});</script>"
         )
+        launch = html.escape(f"document.getElementById('tool').src = '/launch/{hint}'")
+        return (
+            page
+            + answer
+            + tool.format(src="")
+            + f'<iframe name="{name}" src="/storage_frame" hidden onload="{launch}"></iframe>'
+        )
 
     def _storage_frame(self) -> str:
         """The LMS's storage frame: data kept per tool origin, as the spec asks; `calls`
-        records what was asked, for the tests."""
+        records what was asked, once per message_id (a tool may send a message again)."""
         return (
             "<!DOCTYPE html><title>storage</title><script>"
-            "var store = {}; var calls = [];"
+            "var store = {}; var calls = []; var seen = {};"
+            f"var misses = {self.storage_misses};"
             "window.addEventListener('message', function (event) {"
             "  var m = event.data || {};"
             "  if (m.subject !== 'lti.put_data' && m.subject !== 'lti.get_data') { return; }"
-            "  calls.push(m.subject + ' ' + m.key);"
+            "  if (misses > 0) { misses -= 1; return; }"
+            "  if (!(m.message_id in seen)) { seen[m.message_id] = true;"
+            "    calls.push(m.subject + ' ' + m.key); }"
             "  var key = event.origin + ' ' + m.key;"
             "  var reply = {subject: m.subject + '.response', message_id: m.message_id,"
             "    key: m.key};"
