@@ -15,12 +15,14 @@ zygote.
 import contextlib
 import importlib.abc
 import importlib.machinery
+import io
 import json
 import os
 import site
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +138,65 @@ def preload(modules: list[str], home_files: dict[str, str], refused: Sequence[st
     # held would stay locked there forever.
     if threading.active_count() != 1:
         raise RuntimeError(f"a preloaded module started threads: {threading.enumerate()}")
+
+
+def warm_up() -> None:
+    """Use each preloaded library once, as learners' first cells do: a library's first
+    figure, data frame or estimator fills caches (fonts, text layout, entry points, format
+    tables) that cost every kernel 10-30 ms of its first cell; filled here, the kernels
+    inherit them. Only the default zygote: a course's packages, absent here, could change
+    what those caches should hold. What runs makes no thread, touches no global state a
+    learner can see (no pyplot figure, no random draw, no option) and never reaches OpenMP
+    (a pool made here would hang a forked kernel's first parallel loop)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for library, use in (
+            ("matplotlib.pyplot", _draw_a_figure),
+            ("pandas", _describe_a_frame),
+            ("sklearn.model_selection", _split_and_scale),
+        ):
+            if library in sys.modules:
+                with contextlib.suppress(Exception):  # a kernel would meet it at its own pace
+                    use()
+    if threading.active_count() != 1:
+        raise RuntimeError(f"the warm-up started threads: {threading.enumerate()}")
+
+
+def _draw_a_figure() -> None:
+    # Object-oriented: pyplot's backend stays unchosen (each kernel picks its own).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot([0.0, 1.0, 2.0], [0.0, 1.0, 4.0], label="$x^2$")
+    axes.set(title="warm-up", xlabel="x", ylabel="y")
+    axes.legend()
+    # As the inline backend draws a figure: PNG, tight bounding box.
+    figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+
+
+def _describe_a_frame() -> None:
+    import pandas
+
+    frame = pandas.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5], "c": ["x", "y", "z"]})
+    frame.describe()
+    frame.groupby("c").mean()
+    repr(frame)
+    frame._repr_html_()
+
+
+def _split_and_scale() -> None:
+    import numpy
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    features, labels = numpy.arange(40.0).reshape(20, 2), numpy.arange(20) % 2
+    train, _test, _, _ = train_test_split(
+        features, labels, test_size=0.25, random_state=0, stratify=labels
+    )
+    StandardScaler().fit(train).transform(train)
 
 
 def modules_a_kernel_imports(config: Config, refused: Sequence[str]) -> list[str] | None:

@@ -368,6 +368,8 @@ def main() -> None:
     if zygote_preload.preload_kernel(config, refused):
         pre_initialize(config)
     load_matplotlib_backends()
+    if not config.get("course"):
+        zygote_preload.warm_up()
     # Objects made so far are shared by every kernel: the collector must not walk (and so
     # copy-on-write) their pages in each child.
     gc.collect()

@@ -26,6 +26,7 @@ from sandbox import (
     Session,
     hostdir,
     isolation,
+    launch,
     run_cells,
     run_notebook,
     slots,
@@ -83,6 +84,36 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
     missing, backend = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
     assert missing == []
     assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
+
+
+def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learner_sees() -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        warm = kernel.execute(
+            "from matplotlib.font_manager import fontManager\n"
+            "from matplotlib.mathtext import MathTextParser\n"
+            "import matplotlib, matplotlib.pyplot as plt\n"
+            "fontManager._findfont_cached.cache_info().currsize,"
+            " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend()",
+            timeout=30,
+        )
+        # OpenMP's thread pool would hang a forked kernel had the zygote made one.
+        parallel = kernel.execute(
+            "from sklearn.neighbors import KNeighborsClassifier\n"
+            "KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.9]])",
+            timeout=60,
+        )
+    finally:
+        kernel.shutdown(wait=True)
+
+    fonts_found, mathtext_ready, figures, backend = ast.literal_eval(
+        warm.outputs[0]["data"]["text/plain"]
+    )
+    assert fonts_found > 0 and mathtext_ready  # a first figure's font lookups and parser
+    assert figures == []  # no figure of the warm-up's in pyplot
+    assert backend == "module://matplotlib_inline.backend_inline"  # still the kernel's own
+    assert parallel.status == "ok"
+    assert parallel.outputs[0]["data"]["text/plain"] == "array([1])"
 
 
 def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
