@@ -116,6 +116,22 @@ def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learne
     assert parallel.outputs[0]["data"]["text/plain"] == "array([1])"
 
 
+def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
+    # No thread of ipykernel's own hands each request on (it serves subshells only).
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        threads = kernel.execute(
+            "import threading; sorted(t.name for t in threading.enumerate())", timeout=30
+        )
+        answers = [kernel.execute(f"{n} * 2", timeout=30) for n in range(3)]
+    finally:
+        kernel.shutdown(wait=True)
+
+    names = ast.literal_eval(threads.outputs[0]["data"]["text/plain"])
+    assert "Shell channel" not in names and "MainThread" in names, names
+    assert [a.outputs[0]["data"]["text/plain"] for a in answers] == ["0", "2", "4"]
+
+
 def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
     start, mode
 ) -> None:
