@@ -233,7 +233,8 @@ def finish_initialize(app: Any) -> None:
     app.init_poller()
     app.init_sockets()
     without_shell_channel_thread(app)
-    app.init_heartbeat()
+    # No heartbeat (a zmq context, its IO thread and a thread running a zmq device, ~2 ms
+    # of each start): our clients never ping it; a kernel's life is its process's.
     app.write_connection_file()
     app.log_connection_info()
     app.init_io()

@@ -117,7 +117,8 @@ def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learne
 
 
 def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
-    # No thread of ipykernel's own hands each request on (it serves subshells only).
+    # No thread of ipykernel's own hands each request on (it serves subshells only), and
+    # no heartbeat.
     kernel = launch.start_kernel(limits=Limits(), mode="zygote")
     try:
         threads = kernel.execute(
@@ -129,6 +130,7 @@ def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
 
     names = ast.literal_eval(threads.outputs[0]["data"]["text/plain"])
     assert "Shell channel" not in names and "MainThread" in names, names
+    assert "Heartbeat" not in names  # nobody pings it: the process is the kernel's life
     assert [a.outputs[0]["data"]["text/plain"] for a in answers] == ["0", "2", "4"]
 
 
