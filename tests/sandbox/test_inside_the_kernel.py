@@ -1,0 +1,159 @@
+"""What runs inside a kernel besides the learner's code: what the zygote imported and
+used before the fork, ipykernel's own work per request (sandbox/kernel_outstream.py,
+kernel_overhead.py, the zygote's start-up sequence) and text-only displays
+(kernel_displays.py). Real kernels, in every isolation mode the tests name."""
+
+from __future__ import annotations
+
+import ast
+
+from sandbox import Limits, launch
+
+
+def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(start, mode) -> None:
+    # Imported once in the zygote: a learner's `import pandas` costs a kernel nothing.
+    if mode != "zygote":
+        return
+    kernel = start()
+    wanted = [
+        "numpy",
+        "pandas",
+        "matplotlib.pyplot",
+        "scipy.stats",
+        "sklearn.neighbors",
+        "open_models",
+    ]
+    outcome = kernel.execute(
+        f"import sys, matplotlib; [m for m in {wanted!r} if m not in sys.modules],"
+        " matplotlib.get_backend()",
+        timeout=30,
+    )
+    missing, backend = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
+    assert missing == []
+    assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
+
+
+def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learner_sees() -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        warm = kernel.execute(
+            "from matplotlib.font_manager import fontManager\n"
+            "from matplotlib.mathtext import MathTextParser\n"
+            "import matplotlib, matplotlib.pyplot as plt\n"
+            "fontManager._findfont_cached.cache_info().currsize,"
+            " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend()",
+            timeout=30,
+        )
+        # OpenMP's thread pool would hang a forked kernel had the zygote made one.
+        parallel = kernel.execute(
+            "from sklearn.neighbors import KNeighborsClassifier\n"
+            "KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.9]])",
+            timeout=60,
+        )
+    finally:
+        kernel.shutdown(wait=True)
+
+    fonts_found, mathtext_ready, figures, backend = ast.literal_eval(
+        warm.outputs[0]["data"]["text/plain"]
+    )
+    assert fonts_found > 0 and mathtext_ready  # a first figure's font lookups and parser
+    assert figures == []  # no figure of the warm-up's in pyplot
+    assert backend == "module://matplotlib_inline.backend_inline"  # still the kernel's own
+    assert parallel.status == "ok"
+    assert parallel.outputs[0]["data"]["text/plain"] == "array([1])"
+
+
+def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
+    # No thread of ipykernel's own hands each request on (it serves subshells only), and
+    # no heartbeat.
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        threads = kernel.execute(
+            "import threading; sorted(t.name for t in threading.enumerate())", timeout=30
+        )
+        answers = [kernel.execute(f"{n} * 2", timeout=30) for n in range(3)]
+    finally:
+        kernel.shutdown(wait=True)
+
+    names = ast.literal_eval(threads.outputs[0]["data"]["text/plain"])
+    assert "Shell channel" not in names and "MainThread" in names, names
+    assert "Heartbeat" not in names  # nobody pings it: the process is the kernel's life
+    assert [a.outputs[0]["data"]["text/plain"] for a in answers] == ["0", "2", "4"]
+
+
+def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
+    start, mode
+) -> None:
+    # The zygote hands its kernels its own list of start-up modules (a kernel listing
+    # them itself would copy their shared pages): `%reset --aggressive` still works.
+    kernel = start()
+    kernel.execute("import graphlib, numpy", timeout=30)
+    kernel.execute("%reset -f --aggressive", timeout=30)
+    outcome = kernel.execute(
+        "import sys; 'graphlib' in sys.modules, 'numpy' in sys.modules", timeout=30
+    )
+    imported_since, started_with = ast.literal_eval(outcome.outputs[0]["data"]["text/plain"])
+    assert not imported_since
+    assert started_with == (mode == "zygote")  # only the zygote preloads numpy
+
+
+def test_a_cell_without_rich_outputs_closes_its_figure_undrawn_and_the_next_draws(start) -> None:
+    kernel = start()
+    plot = "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"
+    quiet = kernel.execute(plot, timeout=30, rich_outputs=False)
+    still_quiet = kernel.execute("len(plt.get_fignums()), 'x'", timeout=30, rich_outputs=False)
+    drawn = kernel.execute(plot, timeout=30)
+    quiet_again = kernel.execute(plot, timeout=30, rich_outputs=False)
+
+    assert quiet.status == "ok"
+    assert [set(o["data"]) for o in quiet.outputs] == [{"text/plain"}]  # <Figure size ...>
+    assert still_quiet.outputs[0]["data"]["text/plain"] == "(0, 'x')"  # closed, as drawn ones
+    assert "image/png" in drawn.outputs[-1]["data"]
+    assert [set(o["data"]) for o in quiet_again.outputs] == [{"text/plain"}]  # each request
+
+
+def test_a_learners_own_display_formats_come_back_after_a_text_only_cell(start) -> None:
+    kernel = start()
+    formats = "get_ipython().display_formatter.active_types"
+    kernel.execute(f"{formats} = ['text/plain', 'text/html']", timeout=30)
+    during = kernel.execute(formats, timeout=30, rich_outputs=False)
+    after = kernel.execute(formats, timeout=30)
+
+    assert during.outputs[0]["data"]["text/plain"] == "['text/plain']"
+    assert after.outputs[0]["data"]["text/plain"] == "['text/plain', 'text/html']"
+
+
+# Inside the kernel: what the IO thread is handed, and the log records made, from here on.
+WATCH_THE_KERNEL = """
+import logging, threading
+_io = get_ipython().kernel.iopub_thread
+_handed, _records = [], []
+_schedule = _io.schedule
+def _watched(f):
+    _handed.append(getattr(f, "__qualname__", type(f).__name__))
+    _schedule(f)
+_io.schedule = _watched
+_factory = logging.getLogRecordFactory()
+def _counted(*args, **kwargs):
+    _records.append(args[0])
+    return _factory(*args, **kwargs)
+logging.setLogRecordFactory(_counted)
+"""
+
+
+def test_a_cell_that_prints_nothing_waits_for_no_flush_and_builds_no_log_record(start) -> None:
+    kernel = start()
+    kernel.execute(WATCH_THE_KERNEL, timeout=30)
+    kernel.execute("pass", timeout=30)
+    seen = kernel.execute(
+        "_handed[:], _records[:], get_ipython().kernel._execute_sleep", timeout=30
+    )
+    printed = kernel.execute("print('a'); import sys; sys.stdout.flush(); 5", timeout=30)
+
+    handed, records, sleep = ast.literal_eval(seen.outputs[0]["data"]["text/plain"])
+    # Only messages went to the IO thread: no flush of an empty stream, no wait for one.
+    assert handed and not [name for name in handed if "flush" in name or "Event" in name]
+    assert records == []  # ipykernel's debug lines build no record the handler would drop
+    assert sleep == 0  # nor does it sleep before its reply
+    # A stream with something in it still flushes, in order, before the cell's result.
+    assert [o.get("text") or o["data"]["text/plain"] for o in printed.outputs] == ["a\n", "5"]
