@@ -29,6 +29,8 @@ from config.embedded_redis import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 15
+# What the other services use until they have stopped: stopped once they have.
+STOPPED_LAST = ("redis",)
 RESTART_LIMIT = 5
 CRASH_WINDOW_S = 60.0
 BACKOFF_FIRST_S = 0.5
@@ -138,12 +140,22 @@ class Launcher:
             return
         self.stopping = True
         print("\nStopping the platform…", flush=True)
-        for service in reversed(self.services):
+        # Redis last: the workers and the gateway still use it while they stop (a live
+        # session tells its page the kernel is gone, the gateway flushes its usage).
+        services = list(reversed(self.services))
+        self._stop([s for s in services if s.name not in STOPPED_LAST])
+        self._stop([s for s in services if s.name in STOPPED_LAST])
+        if self.status_file:
+            self.status_file.unlink(missing_ok=True)
+        print("Stopped.", flush=True)
+
+    def _stop(self, services: list[Service]) -> None:
+        for service in services:
             if service.process and service.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        for service in reversed(self.services):
+        for service in services:
             if service.process is None:
                 continue
             try:
@@ -153,9 +165,6 @@ class Launcher:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGKILL)
                 service.process.wait()
-        if self.status_file:
-            self.status_file.unlink(missing_ok=True)
-        print("Stopped.", flush=True)
 
 
 def _child_setup() -> None:

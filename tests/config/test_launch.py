@@ -105,6 +105,59 @@ def test_stopping_leaves_no_process(launcher: Launcher) -> None:
     assert not launcher.status_file.exists()
 
 
+# A worker that, told to stop, waits up to 2 s for the process it was given to end (as
+# Redis would under a worker still using it), then says whether it was still running.
+STOPS_AFTER_CHECKING = """
+import signal, sys, time
+def stop(*_):
+    for _ in range(40):
+        state = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()[0]
+        if state in "ZX":
+            break
+        time.sleep(0.05)
+    open(sys.argv[2], "w").write("gone" if state in "ZX" else "running")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+time.sleep(600)
+"""
+
+
+def test_redis_stops_after_the_services_that_use_it(launcher: Launcher, tmp_path: Path) -> None:
+    redis = Service("redis", SLEEPER)
+    launcher.start(redis)
+    seen = tmp_path / "seen"
+    worker = Service(
+        "worker", [sys.executable, "-c", STOPS_AFTER_CHECKING, str(redis.process.pid), str(seen)]
+    )
+    launcher.start(worker)
+    _wait_for(lambda: "stop" in _signal_handlers(worker.process.pid))
+
+    launcher.stop_all()
+
+    assert seen.read_text() == "running"  # Redis was there while the worker stopped
+    assert redis.process.poll() is not None and worker.process.poll() is not None
+
+
+def _signal_handlers(pid: int) -> str:
+    """'stop' once the process catches SIGTERM (its handler is installed)."""
+    caught = int(
+        next(
+            line.split()[1]
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("SigCgt:")
+        ),
+        16,
+    )
+    return "stop" if caught & (1 << (signal.SIGTERM - 1)) else ""
+
+
+def _wait_for(condition, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s  # a failure bound only
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.02)
+
+
 def test_the_platform_is_a_list_of_named_services_with_the_web_on_several_workers() -> None:
     specs = service_specs(
         "python", host="127.0.0.1", port=8000, var_dir=Path("var"), web_workers=3, concurrency=2
