@@ -29,11 +29,10 @@ from campus.models import User
 from courses.assignment import learner_cells, missing_tests, stored_notebook
 from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
 from courses.environments.services import EnvironmentNotReady, environment_runtime
-from courses.exercises.policy import LateState, late_state
+from courses.exercises.policy import Deadline, LateState, late_state
 from courses.exercises.selectors import (
-    attempt_limit,
     attempts_used,
-    exercise_deadline,
+    exercise_terms,
     late_penalty_percent,
     parsed_exercise,
 )
@@ -66,17 +65,25 @@ class SubmissionRefused(Exception):
 
 
 def submission_create(
-    *, learner: User, exercise: Exercise, notebook: dict[str, Any], now: datetime | None = None
+    *,
+    learner: User,
+    exercise: Exercise,
+    notebook: dict[str, Any],
+    now: datetime | None = None,
+    cohort: Cohort | None = None,
 ) -> Submission:
     """Accept a learner's notebook for grading and enqueue it once the transaction commits.
 
     Only the answer cells are kept. Raises SubmissionRefused (not enrolled, deadline passed,
     no attempts left, notebook too large) with a message for the learner. With Redis
     down the submission is still accepted: the outbox sends it once Redis is back.
+    `cohort`: the learner's cohort in the exercise's course, when the caller has read it.
     """
     now = now or timezone.now()
-    cohort = _learner_cohort(learner=learner, exercise=exercise)
-    state = _check_deadline(exercise=exercise, learner=learner, now=now)
+    cohort = cohort or _learner_cohort(learner=learner, exercise=exercise)
+    # The cohort's settings for the exercise, read once: the deadline and the attempt limit.
+    deadline, limit = exercise_terms(exercise=exercise, learner=learner)
+    state = _check_deadline(deadline=deadline, now=now)
     try:
         quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
     except QuotaExceeded as exc:
@@ -89,7 +96,6 @@ def submission_create(
         # Serialise attempts of one learner on one exercise: count and insert together.
         Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
         used = attempts_used(exercise=exercise, learner=learner)
-        limit = attempt_limit(exercise=exercise, learner=learner)
         if limit is not None and used >= limit:
             raise SubmissionRefused(
                 _("You have used all %(count)d attempts for this exercise.") % {"count": limit}
@@ -122,8 +128,8 @@ def _learner_cohort(*, learner: User, exercise: Exercise) -> Cohort:
     return enrollment.cohort
 
 
-def _check_deadline(*, exercise: Exercise, learner: User, now: datetime) -> LateState:
-    state = late_state(deadline=exercise_deadline(exercise=exercise, learner=learner), at=now)
+def _check_deadline(*, deadline: Deadline, now: datetime) -> LateState:
+    state = late_state(deadline=deadline, at=now)
     if state.reason == "hard_deadline":
         raise SubmissionRefused(_("The deadline for this exercise has passed."))
     if state.reason == "past_due":

@@ -68,6 +68,7 @@ def submit_view(
             learner=user_of(request),
             exercise=exercise,
             notebook=notebook,
+            cohort=access.cohort,  # read with the access check: the learner's cohort here
         )
     except services.SubmissionRefused as exc:
         return JsonResponse({"error": str(exc)}, status=409)
