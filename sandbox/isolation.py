@@ -140,8 +140,11 @@ KERNEL_OPTIONS = (
     "--IPKernelApp.outstream_class=kernel_outstream.ChunkedOutStream",
     # text-only displays for a request that asks for them (kernel_displays.py)
     "--IPKernelApp.extra_extensions=kernel_displays",
-    # no sleep and no debug records per request (kernel_overhead.py)
+    # no debug records per request (kernel_overhead.py)
     "--IPKernelApp.extra_extensions=kernel_overhead",
+    # ipykernel sleeps 0.5 ms before each reply, against outputs arriving after it; our
+    # clients wait for the idle status, which follows every output
+    "--Kernel._execute_sleep=0",
 )
 
 
