@@ -150,10 +150,15 @@ class Launcher:
         print("Stopped.", flush=True)
 
     def _stop(self, services: list[Service]) -> None:
+        """Each service's own process is told to stop, and stops its children itself
+        (Celery its pool and kernels, uvicorn its workers, the gateway its engine): none of
+        them takes a child that a signal to the whole group killed first for a crash
+        ("the engine exited; starting it again"). Whatever is left in its process group
+        once it is gone, or when the grace runs out, is killed."""
         for service in services:
             if service.process and service.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGTERM)
+                    service.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for service in services:
             if service.process is None:
@@ -162,13 +167,13 @@ class Launcher:
                 service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 print(f"  {service.name} did not stop in {STOP_GRACE_S} s: killing it", flush=True)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait()
 
 
 def _child_setup() -> None:
-    # Own process group, so stop_all reaches a service's children too (Celery's pool), and
+    # Own process group, so stop_all kills what a service leaves behind (Celery's pool), and
     # PDEATHSIG, so a SIGKILLed launcher still takes its services down: no orphans.
     os.setpgid(0, 0)
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)

@@ -138,6 +138,55 @@ def test_redis_stops_after_the_services_that_use_it(launcher: Launcher, tmp_path
     assert redis.process.poll() is not None and worker.process.poll() is not None
 
 
+# A service with a child that notes any SIGTERM it gets; told to stop, the service itself
+# leaves at once, without stopping its child (as a parent that takes no care would).
+LEAVES_A_CHILD = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+open(sys.argv[3], "w").write(str(child.pid))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+time.sleep(600)
+"""
+NOTES_SIGTERM = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: open(sys.argv[1], "w").write("signalled"))
+time.sleep(600)
+"""
+
+
+def test_the_launcher_signals_only_a_services_own_process_and_kills_what_it_leaves(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    noted, child_pid = tmp_path / "noted", tmp_path / "child"
+    service = Service(
+        "gateway",
+        [sys.executable, "-c", LEAVES_A_CHILD, NOTES_SIGTERM, str(noted), str(child_pid)],
+    )
+    launcher.start(service)
+    _wait_for(lambda: child_pid.exists() and child_pid.read_text())
+    child = int(child_pid.read_text())
+    _wait_for(
+        lambda: (
+            "stop" in _signal_handlers(child) and "stop" in _signal_handlers(service.process.pid)
+        )
+    )
+
+    launcher.stop_all()
+
+    # the child was not told to stop by the launcher (its parent stops it, or does not),
+    # and nothing of the service is left
+    assert not noted.exists()
+    assert service.process.poll() is not None
+    _wait_for(lambda: not Path(f"/proc/{child}").exists() or _state(child) in "ZX")
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
 def _signal_handlers(pid: int) -> str:
     """'stop' once the process catches SIGTERM (its handler is installed)."""
     caught = int(
