@@ -40,7 +40,10 @@ def interactive_run(
     exercise_id: int,
     runs: list[dict[str, str]],
     since: float | None = None,
+    noted: bool = False,
 ) -> None:
+    """`noted`: the web noted this message to start the session (courses.learn.starting);
+    only such a message can have been sent again elsewhere, its worker taken for dead."""
     if not _can_hold_sessions():
         logger.error("interactive sessions need a worker started with -P threads")
         sessions.publish(
@@ -49,7 +52,7 @@ def interactive_run(
         sessions.publish_skipped(learner_id, exercise_id, runs)
         return
     worker = str(self.request.hostname)
-    if self.request.id and starting.moved(self.request.id):
+    if noted and self.request.id and starting.moved(self.request.id):
         return  # this worker was taken for dead and the runs went elsewhere
     try:
         holder.session_run(
