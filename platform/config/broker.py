@@ -32,7 +32,8 @@ class Channel(kombu_redis.Channel):
         worker's own queue, courses.learn.tasks) was never put among the unacked messages.
         Celery acks every task it starts all the same; kombu would then remove it from
         there, a Redis round trip for nothing. Only what its QoS delivered is acked."""
-        if multiple or delivery_tag in self.qos._delivered:
+        delivered: dict[str, Any] = self.qos._delivered or {}
+        if multiple or delivery_tag in delivered:
             super().basic_ack(delivery_tag, multiple=multiple)
 
 

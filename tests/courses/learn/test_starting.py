@@ -59,7 +59,12 @@ def test_the_rescue_waits_while_no_worker_is_alive() -> None:
 def test_only_a_noted_message_is_looked_up_as_moved(monkeypatch) -> None:
     looked_up: list[str] = []
     ran: list[list[dict[str, str]]] = []
-    monkeypatch.setattr(starting, "moved", lambda task_id: looked_up.append(task_id) or True)
+
+    def moved(task_id: str) -> bool:
+        looked_up.append(task_id)
+        return True
+
+    monkeypatch.setattr(starting, "moved", moved)
     monkeypatch.setattr(holder, "session_run", lambda **kwargs: ran.append(kwargs["runs"]))
     to_holder, to_start = _runs(), _runs()
     # when a run comes to a session's holder (not noted: it is never sent again elsewhere),
