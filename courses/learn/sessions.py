@@ -175,11 +175,13 @@ def _send_to_start(
 ) -> None:
     """The runs that start a session; noted until a worker takes them (courses.learn.starting)
     when they go to one worker's own queue."""
+    if worker is None:
+        send("run", learner_id, exercise_id, worker=None, runs=runs)
+        return
     task_id = uuid.uuid4().hex
-    if worker is not None:
-        starting.note(learner_id=learner_id, exercise_id=exercise_id, worker=worker,
-                      task_id=task_id, runs=runs)  # fmt: skip
-    send("run", learner_id, exercise_id, worker=worker, runs=runs, task_id=task_id)
+    starting.note(learner_id=learner_id, exercise_id=exercise_id, worker=worker,
+                  task_id=task_id, runs=runs)  # fmt: skip
+    send("run", learner_id, exercise_id, worker=worker, runs=runs, task_id=task_id, noted=True)
 
 
 def sessions_rescue_starting(*, now: float | None = None) -> int:

@@ -4,6 +4,9 @@ A session's requests go to the queue of the worker that holds it (Celery's worke
 queue, `<nodename>.dq`); a request for a session nobody holds yet goes to the shared
 `interactive` queue. They are not acked late: re-running a learner's cell in another
 kernel after a worker died would be wrong; the page reports the lost kernel instead.
+A worker takes the messages of its own queue without acknowledgement at all (kombu's
+`no_ack`): a message taken is the worker's, as an acked one is, without the two extra Redis
+round trips per cell of kombu's delivery bookkeeping.
 """
 
 import logging
@@ -12,7 +15,8 @@ from typing import Any
 from billiard.process import current_process
 from celery import shared_task
 from celery.app.task import Task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
+from celery.utils.nodenames import worker_direct
 from django.conf import settings
 
 from courses import queues
@@ -36,7 +40,10 @@ def interactive_run(
     exercise_id: int,
     runs: list[dict[str, str]],
     since: float | None = None,
+    noted: bool = False,
 ) -> None:
+    """`noted`: the web noted this message to start the session (courses.learn.starting);
+    only such a message can have been sent again elsewhere, its worker taken for dead."""
     if not _can_hold_sessions():
         logger.error("interactive sessions need a worker started with -P threads")
         sessions.publish(
@@ -45,7 +52,7 @@ def interactive_run(
         sessions.publish_skipped(learner_id, exercise_id, runs)
         return
     worker = str(self.request.hostname)
-    if self.request.id and starting.moved(self.request.id):
+    if noted and self.request.id and starting.moved(self.request.id):
         return  # this worker was taken for dead and the runs went elsewhere
     try:
         holder.session_run(
@@ -87,6 +94,16 @@ def interactive_cull_idle() -> int:
     return sessions.sessions_cull_idle(
         idle_s=settings.INTERACTIVE_IDLE_TIMEOUT_S, warn_s=settings.INTERACTIVE_IDLE_WARNING_S
     )
+
+
+@celeryd_after_setup.connect
+def _own_queue_without_acks(sender: str, instance: Any, **kwargs: Any) -> None:
+    """The worker's own queue (`<nodename>.dq`, consumed when worker_direct is on) is
+    consumed with no_ack. Only that queue: on the shared `interactive` queue, kombu's
+    prefetch limit keeps one worker from taking every new session's first runs."""
+    own = instance.app.amqp.queues.consume_from.get(worker_direct(sender).name)
+    if own is not None:
+        own.no_ack = True
 
 
 @worker_ready.connect

@@ -1,9 +1,12 @@
-"""config.broker: kombu's Redis transport, publishing through one client per channel."""
+"""config.broker: kombu's Redis transport, publishing through one client per channel; Redis
+replies parsed in C."""
 
 import uuid
 
 from celery import current_app
+from redis._parsers import _HiredisParser
 
+from campus.redis_client import redis_client
 from config.broker import Channel
 
 
@@ -30,3 +33,13 @@ def test_messages_published_twice_arrive_through_one_client() -> None:
             assert first is second and third is not first
             assert third.llen(queue) == 2
             third.delete(queue)
+
+
+def test_the_brokers_and_the_platforms_redis_replies_are_parsed_by_hiredis() -> None:
+    # hiredis (pyproject.toml) is redis-py's C parser, used whenever it is installed
+    with current_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as broker:
+            for client in (broker, redis_client()):
+                made = client.connection_pool.make_connection()
+                assert isinstance(made._parser, _HiredisParser), made._parser

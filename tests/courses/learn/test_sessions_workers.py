@@ -2,12 +2,16 @@
 learner and reopens on another worker; a full worker makes learners wait in a visible
 line instead of refusing them."""
 
+import threading
 import time
 from contextlib import ExitStack
 
 import pytest
+import redis
+from django.conf import settings
 from django.test import Client
 
+from campus.redis_client import redis_client
 from courses import routing
 from courses.exercises.services import exercise_create
 from courses.learn import sessions
@@ -145,3 +149,38 @@ def _reported(worker: str) -> None:
     while not any(load.name == worker for load in routing.workers_load()):
         assert time.monotonic() < deadline, f"{worker} never reported"
         time.sleep(0.1)
+
+
+def test_runs_sent_to_the_holders_own_queue_leave_no_delivery_bookkeeping(page) -> None:
+    user, _exercise, base, client = page
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch(monitor) -> None:
+        for command in monitor.listen():
+            seen.append(command["command"])
+            if done.is_set():
+                return
+
+    with celery_worker(queues="interactive", pool="threads", name="own@localhost"):
+        follow(user, base, run(client, base, ("a", "x = 1")), until=finished(1))
+        # Redis's MONITOR, on a connection of its own, sees every command from here on
+        with redis.Redis.from_url(settings.REDIS_URL).monitor() as monitor:
+            watcher = threading.Thread(target=watch, args=(monitor,), daemon=True)
+            watcher.start()
+            # when two more runs go to the worker that holds the session (its own queue)
+            second = follow(user, base, run(client, base, ("b", "x + 1")), until=finished(1))
+            third = follow(user, base, run(client, base, ("c", "x + 2")), until=finished(1))
+            done.set()
+            redis_client().ping()  # one more command: the watcher sees `done`
+            watcher.join(timeout=60)
+    assert {"type": "text", "text": "2"} in outputs(second)
+    assert {"type": "text", "text": "3"} in outputs(third)
+    # then each was taken off the queue, and nothing was put among kombu's unacked messages
+    # or taken out of them (a message taken with acknowledgement is kept there until acked)
+    taken = [c for c in seen if c.startswith("BRPOP") and "own@localhost.dq" in c]
+    assert taken, seen
+    bookkeeping = [
+        c for c in seen if c.split()[0] in ("ZADD", "HSET", "ZREM", "HDEL") and "unacked" in c
+    ]
+    assert not bookkeeping, bookkeeping
