@@ -87,14 +87,17 @@ class PidfdProcess:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
 
     def kill(self) -> None:
+        """Kill the kernel and everything it started, and wait until they are gone."""
         if self.pidfd < 0:
             return
         with contextlib.suppress(ProcessLookupError):
-            # Killing pid 1 of its namespace kills every process in it.
+            # Killing pid 1 of its namespace kills every process in it, and pid 1 exits
+            # once they are gone: waiting on its pidfd costs nothing, where looking at the
+            # cgroup again and again until it empties cost ms of the worker's CPU.
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        if self.group is not None:
-            self.group.kill_all()
         _readable(self.pidfd, 2.0)
+        if self.group is not None:
+            self.group.kill_all()  # whatever is left, should anything be
         # Forgotten before it is closed: is_alive() must never select on a number reused.
         pidfd, self.pidfd = self.pidfd, -1
         os.close(pidfd)

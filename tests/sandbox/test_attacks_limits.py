@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import KernelPool, Limits, outputs
+from sandbox import KernelPool, Limits, cgroups, launch, outputs, zygote
 from sandbox.outputs import TRUNCATION_MARKER
 from tests.sandbox.conftest import ATTACK_MODES
 from tests.support.sandbox import StartKernel, report, stdout
@@ -301,3 +301,32 @@ def test_a_runaway_kernel_cannot_starve_another_of_the_cpu(start: StartKernel) -
     assert before is not None
     hog_used = (hog.cpu_seconds() or 0) - before
     assert hog_used < 1.5, f"the hog used {hog_used:.1f} s while the other used 0.5 s"
+
+
+def test_a_killed_zygote_kernel_is_waited_for_then_its_cgroup_is_checked(monkeypatch) -> None:
+    # given a zygote kernel that started a process of its own
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    started = kernel.execute("import subprocess; child = subprocess.Popen(['sleep', '600'])")
+    assert started.status == "ok", started.outputs
+    group = kernel.cgroup
+    assert group is not None and len(group.pids()) >= 2
+    steps: list[str] = []
+    readable, kill_all = zygote._readable, cgroups.Cgroup.kill_all
+
+    def waited(fd: int, timeout_s: float) -> bool:
+        if timeout_s > 0:
+            steps.append("pid 1 waited for")
+        return readable(fd, timeout_s)
+
+    def killed(self: cgroups.Cgroup, **kwargs: Any) -> None:
+        steps.append("cgroup looked at")
+        kill_all(self, **kwargs)
+
+    monkeypatch.setattr(zygote, "_readable", waited)
+    monkeypatch.setattr(cgroups.Cgroup, "kill_all", killed)
+    # when it is destroyed
+    kernel.shutdown(wait=True)
+    # then its pid 1 was waited for (which outlives every process of its namespace) before
+    # the cgroup was looked at, and nothing is left in it
+    assert steps[:2] == ["pid 1 waited for", "cgroup looked at"], steps
+    assert group.pids() == []
