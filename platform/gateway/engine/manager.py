@@ -130,6 +130,8 @@ class Engine:
             try:
                 process = self._launch()
             except EngineDown as error:
+                if self._stopping:
+                    return  # stopped while it loaded: stop() killed it, nothing failed
                 log.error("%s", error)
                 self._set(ready=False, failure=str(error))
                 return
