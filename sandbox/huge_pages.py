@@ -1,0 +1,53 @@
+"""A fork server's memory in huge pages: cheaper forks and exits for its children.
+
+The kernel zygote and the trusted fork server each hold 150-190 MiB of imported modules
+that every child shares copy-on-write. Fork copies one page-table entry per 4-KiB page of
+that memory, and exit drops each again. In 2-MiB pages, fork copies one entry per 2 MiB
+and exit drops one. A page a child writes is still copied 4 KiB at a time (the kernel
+splits that huge mapping in the child first), so a child's own memory is unchanged.
+
+Measured on the 2-core host, machine CPU per cycle (3 rounds each way):
+- a zygote kernel that runs the wine exercise's five cells, then is destroyed (50 per
+  round): 68.2 -> 64.9 ms, its system time 37-40 -> 33-37 ms;
+- a trusted process forked and ended (150 per round): 11.3 -> 9.0 ms.
+
+MADV_COLLAPSE (Linux 6.1) asks for it at once, whatever the host's transparent huge page
+setting, and changes nothing else: later allocations get the host's usual pages. Where
+the kernel cannot (older, or memory too fragmented), nothing changes.
+
+Standard library only: the zygote imports it under the kernel runtime's Python.
+"""
+
+import ctypes
+from collections.abc import Iterator
+
+MADV_COLLAPSE = 25
+HUGE_PAGE = 2 * 1024 * 1024
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def anonymous_ranges(maps: str) -> Iterator[tuple[int, int]]:
+    """The huge-page-aligned parts of the private writable anonymous memory (the heap and
+    unnamed mappings; no stack, no file) listed in `maps`, the text of /proc/<pid>/maps."""
+    for line in maps.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or (len(fields) > 5 and fields[5] != "[heap]"):
+            continue
+        if fields[1][:2] != "rw" or fields[1][3:4] != "p":
+            continue
+        low, high = (int(address, 16) for address in fields[0].split("-"))
+        start = -(-low // HUGE_PAGE) * HUGE_PAGE
+        end = high // HUGE_PAGE * HUGE_PAGE
+        if end > start:
+            yield start, end
+
+
+def collapse(maps: str) -> int:
+    """Back this process's anonymous memory with huge pages where the kernel can. `maps`
+    is this process's /proc/self/maps; returns the bytes now backed by huge pages."""
+    collapsed = 0
+    for start, end in anonymous_ranges(maps):
+        if libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_COLLAPSE) == 0:
+            collapsed += end - start
+    return collapsed
