@@ -1,21 +1,23 @@
-"""A fork server's memory in huge pages: cheaper forks and exits for its children.
+"""The trusted fork server's memory in huge pages: cheaper forks and exits for graders.
 
-The kernel zygote and the trusted fork server each hold 150-190 MiB of imported modules
-that every child shares copy-on-write. Fork copies one page-table entry per 4-KiB page of
-that memory, and exit drops each again. In 2-MiB pages, fork copies one entry per 2 MiB
-and exit drops one. A page a child writes is still copied 4 KiB at a time (the kernel
-splits that huge mapping in the child first), so a child's own memory is unchanged.
+The trusted fork server holds about 150 MiB of imported modules (numpy, pandas, scipy,
+scikit-learn...) that each grader it forks shares copy-on-write. Fork copies one
+page-table entry per 4-KiB page of that memory, and exit drops each again. In 2-MiB
+pages, fork copies one entry per 2 MiB and exit drops one. A page a grader writes is still
+copied 4 KiB at a time (the kernel splits that huge mapping in the child first), so a
+child's own memory is unchanged.
 
-Measured on the 2-core host, machine CPU per cycle (3 rounds each way):
-- a zygote kernel that runs the wine exercise's five cells, then is destroyed (50 per
-  round): 68.2 -> 64.9 ms, its system time 37-40 -> 33-37 ms;
-- a trusted process forked and ended (150 per round): 11.3 -> 9.0 ms.
+Measured on the 2-core host, machine CPU per trusted process forked and ended, 3 rounds of
+150 each way: 11.3 -> 9.0 ms.
+
+Not in the kernel zygote: there a wine grading's kernel cycle cost 68.2 -> 64.9 ms, but the
+capacity bench's 50 concurrent live cells went from a p95 of 256-283 ms to 344-353 ms
+(same-hour runs, baselines unchanged). Why is not established: there, hundreds of
+long-lived kernels share those pages, and each splits the huge mappings it writes to.
 
 MADV_COLLAPSE (Linux 6.1) asks for it at once, whatever the host's transparent huge page
-setting, and changes nothing else: later allocations get the host's usual pages. Where
-the kernel cannot (older, or memory too fragmented), nothing changes.
-
-Standard library only: the zygote imports it under the kernel runtime's Python.
+setting, and changes nothing else: later allocations get the host's usual pages. Where the
+kernel cannot (older, or memory too fragmented), nothing changes.
 """
 
 import ctypes

@@ -27,8 +27,6 @@ SERVER = Path(__file__).resolve().parent / "zygote_server.py"
 SERVER_INSIDE = "/opt/sandbox/zygote_server.py"
 PRELOAD = SERVER.with_name("zygote_preload.py")  # imported by the server
 PRELOAD_INSIDE = "/opt/sandbox/zygote_preload.py"
-HUGE_PAGES = SERVER.with_name("huge_pages.py")  # imported by the server
-HUGE_PAGES_INSIDE = "/opt/sandbox/huge_pages.py"
 RUN_DIR_INSIDE = "/run/sandbox"
 START_TIMEOUT_S = 60.0
 
@@ -224,7 +222,7 @@ def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
         "env": isolation.kernel_environment(),
         "kernel_args": list(isolation.KERNEL_OPTIONS),
         "preload": preload(),
-        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE, HUGE_PAGES_INSIDE],
+        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE],
         "course": course_config(runtime_dir) if runtime_dir is not None else None,
     }
 
@@ -262,7 +260,6 @@ def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     args += isolation.gateway_bind_args()
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
     args += ["--ro-bind", str(PRELOAD), PRELOAD_INSIDE]
-    args += ["--ro-bind", str(HUGE_PAGES), HUGE_PAGES_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]
     for index, base in enumerate(cgroups.base_dirs()):
         base.mkdir(exist_ok=True)

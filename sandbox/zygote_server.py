@@ -37,7 +37,6 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any, NoReturn
 
-import huge_pages  # bound beside this file
 import zygote_preload  # bound beside this file
 
 Config = dict[str, Any]  # the first line the worker sends
@@ -341,29 +340,13 @@ def reap() -> None:
             return
 
 
-@contextlib.contextmanager
-def proc_mounted() -> Iterator[None]:
-    """/proc, only while the zygote reads it: each kernel mounts its own."""
+def own_pid_namespace() -> int:
+    """An fd on the zygote's pid namespace; /proc is mounted only while opening it."""
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     try:
-        yield
+        return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         check(libc.umount2(b"/proc", MNT_DETACH), "umount /proc")
-
-
-def own_pid_namespace() -> int:
-    """An fd on the zygote's pid namespace."""
-    with proc_mounted():
-        return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-
-
-def share_cheaply() -> None:
-    """Make what every kernel shares cheap to fork: its objects are not walked (and so
-    copied) by the collector of each child, and its pages are huge (huge_pages)."""
-    gc.collect()
-    gc.freeze()
-    with proc_mounted(), open("/proc/self/maps") as maps:
-        huge_pages.collapse(maps.read())
 
 
 def serve(config: Config, requests: IO[str], replies: IO[str]) -> None:
@@ -401,7 +384,10 @@ def main() -> None:
     load_matplotlib_backends()
     if not config.get("course"):
         zygote_preload.warm_up()
-    share_cheaply()
+    # Objects made so far are shared by every kernel: the collector must not walk (and so
+    # copy-on-write) their pages in each child.
+    gc.collect()
+    gc.freeze()
     replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     replies.flush()
     serve(config, requests, replies)

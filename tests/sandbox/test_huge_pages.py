@@ -1,11 +1,11 @@
-"""The fork servers' shared memory in huge pages (sandbox.huge_pages): what is collapsed,
-and that the kernel zygote and the trusted fork server really hold huge pages."""
+"""The trusted fork server's shared memory in huge pages (sandbox.huge_pages): what is
+collapsed, and that the fork server really holds huge pages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox import Limits, huge_pages, launch, zygote
+from sandbox import huge_pages
 from sandbox.trusted.forkserver import ForkServer
 
 MIB = 1024 * 1024
@@ -45,12 +45,3 @@ def test_the_trusted_fork_server_holds_its_modules_in_huge_pages() -> None:
         assert anon_huge_bytes(server._proc.pid) >= 32 * MIB
     finally:
         server.close()
-
-
-def test_the_kernel_zygote_holds_its_modules_in_huge_pages() -> None:
-    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
-    try:
-        assert kernel.execute("1 + 1").status == "ok"
-        assert anon_huge_bytes(zygote.get_zygote().pid) >= 32 * MIB
-    finally:
-        kernel.shutdown(wait=True)
