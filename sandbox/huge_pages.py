@@ -12,9 +12,9 @@ Measured on the 2-core host, machine CPU per trusted process forked and ended, 3
 
 Not in the kernel zygote, though a wine grading's kernel cycle cost less there too
 (68.2 -> 64.9 ms): with it, two capacity benches gave an active-cells p95 of 344 and
-353 ms; without it, four runs the same hour gave 256, 268, 280 and 371 ms. Not shown to be
-harmless for hundreds of long-lived live kernels, which each split the huge mappings they
-write to, it is left out there.
+353 ms; without it, five runs the same hour gave 256, 268, 280, 283 and 371 ms. Not
+shown to be harmless for hundreds of long-lived live kernels, which each split the huge
+mappings they write to, it is left out there.
 
 MADV_COLLAPSE (Linux 6.1) asks for it at once, whatever the host's transparent huge page
 setting, and changes nothing else: later allocations get the host's usual pages. Where the
