@@ -11,10 +11,11 @@ Measured on the 2-core host, machine CPU per trusted process forked and ended, 3
 150 each way: 11.3 -> 9.0 ms.
 
 Not in the kernel zygote, though a wine grading's kernel cycle cost less there too
-(68.2 -> 64.9 ms): with it, two capacity benches gave an active-cells p95 of 344 and
-353 ms; without it, five runs the same hour gave 256, 268, 280, 283 and 371 ms. Not
-shown to be harmless for hundreds of long-lived live kernels, which each split the huge
-mappings they write to, it is left out there.
+(68.2 -> 64.9 ms): it slowed the capacity bench's 50 concurrent live cells. Four runs with
+it gave an active-cells p95 of 344, 353, 376 and 402 ms; seven without it, the same
+morning: six from 256 to 332 ms, one 371 ms (the last four alternated, on a quiet host).
+Hundreds of long-lived kernels share the zygote's pages, and each splits the huge
+mappings it writes to; why that costs live cells so much was not established.
 
 MADV_COLLAPSE (Linux 6.1) asks for it at once, whatever the host's transparent huge page
 setting, and changes nothing else: later allocations get the host's usual pages. Where the
