@@ -81,6 +81,31 @@ def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
     assert [a.outputs[0]["data"]["text/plain"] for a in answers] == ["0", "2", "4"]
 
 
+def test_a_zygote_kernel_adopts_the_shell_the_zygote_made_as_its_own() -> None:
+    # The IPython shell is made once in the zygote (frozen there, so not among the objects
+    # the kernel's collector tracks), then given this kernel, its environment and its folder.
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        outcome = kernel.execute(
+            "import gc, os\n"
+            "shell = get_ipython()\n"
+            "any(o is shell for o in gc.get_objects()), shell.kernel is not None,"
+            " os.environ.get('PAGER'), shell.starting_dir == os.getcwd() == _dh[0],"
+            " os.getcwd() != '/'",
+            timeout=30,
+        )
+        counted = [kernel.execute("1 + 1", timeout=30).status for _ in range(2)]
+    finally:
+        kernel.shutdown(wait=True)
+
+    tracked, has_kernel, pager, same_folder, not_the_zygotes = ast.literal_eval(
+        outcome.outputs[0]["data"]["text/plain"]
+    )
+    assert not tracked  # made before the zygote froze its objects
+    assert has_kernel and pager == "cat" and same_folder and not_the_zygotes
+    assert counted == ["ok", "ok"]
+
+
 def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
     start, mode
 ) -> None:
