@@ -46,8 +46,11 @@ class Kernel:
         kernel_dir: str,
         cgroup: Cgroup | None,
         lease: UidLease | None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.process = process
+        # What the kernel's environment holds from its start, where the launcher knows it.
+        self.environment: dict[str, str] = dict(environment or {})
         self.limits = limits
         self.host_dir = host_dir
         self.kernel_dir = kernel_dir

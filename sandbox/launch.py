@@ -46,6 +46,7 @@ def start_kernel(
     mode: str | None = None,
     wait: bool = True,
     runtime_dir: Path | None = None,
+    grading: bool = False,
 ) -> Kernel:
     """Start one isolated kernel; with `wait`, return it only once it answers.
 
@@ -54,12 +55,15 @@ def start_kernel(
     zygote (root, all capabilities). A course runtime's zygote (sandbox.course_zygotes)
     runs the kernel runtime's interpreter; its kernels load the course's packages once
     they are the slot uid under seccomp.
+
+    `grading`: a kernel that grades, forked (in the zygote mode, kernel runtime) from a
+    zygote of grading kernels (sandbox.zygote).
     """
     mode = mode or sandbox_mode()
     # While the kernel lives, its course runtime is not collected (sandbox.environment_gc).
     hold = RuntimeHold(runtime_dir) if runtime_dir is not None else None
     try:
-        kernel = _start(limits, mode, runtime_dir)
+        kernel = _start(limits, mode, runtime_dir, grading)
     except BaseException:
         if hold is not None:
             hold.release()
@@ -75,7 +79,7 @@ def start_kernel(
     return kernel
 
 
-def _start(limits: Limits, mode: str, runtime_dir: Path | None) -> Kernel:
+def _start(limits: Limits, mode: str, runtime_dir: Path | None, grading: bool) -> Kernel:
     if mode == "insecure":
         return _start_insecure(limits, runtime_dir)
     if mode == "bwrap":
@@ -83,7 +87,7 @@ def _start(limits: Limits, mode: str, runtime_dir: Path | None) -> Kernel:
     if mode == "zygote" and runtime_dir is not None:
         return zygote.start_kernel(limits=limits, source=zygotes.zygote_for(runtime_dir))
     if mode == "zygote":
-        return zygote.start_kernel(limits=limits)
+        return zygote.start_kernel(limits=limits, grading=grading)
     raise SandboxInfraError(f"unknown sandbox mode {mode!r}")
 
 

@@ -56,11 +56,14 @@ class KernelPool:
         mode: str | None = None,
         burst: int = 0,
         runtime_dir: Path | None = None,
+        grading: bool = False,
     ):
         """`runtime_dir`: the pool's kernels run in this course runtime (one pool per
-        runtime: kernels of different runtimes never mix)."""
+        runtime: kernels of different runtimes never mix). `grading`: its kernels grade
+        (launch.start_kernel)."""
         self.size = size
         self.runtime_dir = runtime_dir
+        self.grading = grading
         self.burst = burst
         self._handed_out: deque[float] = deque()  # when kernels were handed out, recently
         self.clock = time.monotonic  # for the demand window (a test may set it)
@@ -176,6 +179,7 @@ class KernelPool:
                             mode=self.mode,
                             wait=False,
                             runtime_dir=self.runtime_dir,
+                            grading=self.grading,
                         )
                         booting.append(ReadyWait(kernel))
                     if booting:
@@ -248,7 +252,10 @@ class KernelPool:
                 return
             try:
                 kernel = launch.start_kernel(
-                    limits=limits, mode=self.mode, runtime_dir=self.runtime_dir
+                    limits=limits,
+                    mode=self.mode,
+                    runtime_dir=self.runtime_dir,
+                    grading=self.grading,
                 )
                 future.set_result(kernel)
             except Exception as error:

@@ -27,6 +27,11 @@ SERVER = Path(__file__).resolve().parent / "zygote_server.py"
 SERVER_INSIDE = "/opt/sandbox/zygote_server.py"
 PRELOAD = SERVER.with_name("zygote_preload.py")  # imported by the server
 PRELOAD_INSIDE = "/opt/sandbox/zygote_preload.py"
+HUGE_PAGES = SERVER.with_name("huge_pages.py")  # imported by the server
+HUGE_PAGES_INSIDE = "/opt/sandbox/huge_pages.py"
+# nbgrader grades a notebook with this in its environment (courses.grading.pipeline): a
+# grading kernel starts with it, rather than each grading setting it by one more request.
+GRADING_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
 RUN_DIR_INSIDE = "/run/sandbox"
 START_TIMEOUT_S = 60.0
 
@@ -104,10 +109,13 @@ class PidfdProcess:
 
 
 class Zygote:
-    def __init__(self, runtime_dir: Path | None = None) -> None:
+    def __init__(self, runtime_dir: Path | None = None, *, grading: bool = False) -> None:
         """`runtime_dir`: a course runtime whose kernels it forks (sandbox.course_zygotes);
-        it runs the kernel runtime's interpreter all the same (zygote_preload.py)."""
+        it runs the kernel runtime's interpreter all the same (zygote_preload.py).
+        `grading`: it forks grading kernels only (zygote_config)."""
         self.runtime_dir = runtime_dir
+        self.grading = grading
+        self.config: dict[str, Any] = {}  # sent when it starts
         self.popen: subprocess.Popen[bytes] | None = None
         self.replies: IO[str] | None = None
         self.forks = 0
@@ -151,7 +159,8 @@ class Zygote:
         log.close()
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self.replies = open(self.popen.stdout.fileno(), closefd=False)  # noqa: SIM115
-        self._send(zygote_config(self.runtime_dir))
+        self.config = zygote_config(self.runtime_dir, grading=self.grading)
+        self._send(self.config)
         reply = self._receive()
         if not reply.get("ready"):
             raise SandboxInfraError(f"the sandbox zygote failed to start: {reply}")
@@ -209,7 +218,10 @@ class Zygote:
                     stream.close()
 
 
-def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
+def zygote_config(runtime_dir: Path | None = None, *, grading: bool = False) -> dict[str, Any]:
+    """What the zygote is sent first. A zygote of grading kernels also holds its memory in
+    huge pages (huge_pages.py: each kernel's fork and exit cost less; not for live sessions,
+    whose cells it slowed) and gives its kernels GRADING_ENVIRONMENT."""
     home_files = {}
     for cache in runtime.font_cache_files(runtime_dir):
         home_files[f".config/matplotlib/{cache.name}"] = cache.read_text()
@@ -219,10 +231,11 @@ def zygote_config(runtime_dir: Path | None = None) -> dict[str, Any]:
         "uid_range": [low, low + slots.uid_count()],
         "home": HOME,
         "home_files": home_files,
-        "env": isolation.kernel_environment(),
+        "env": isolation.kernel_environment() | (GRADING_ENVIRONMENT if grading else {}),
         "kernel_args": list(isolation.KERNEL_OPTIONS),
         "preload": preload(),
-        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE],
+        "huge_pages": grading,
+        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE, HUGE_PAGES_INSIDE],
         "course": course_config(runtime_dir) if runtime_dir is not None else None,
     }
 
@@ -260,6 +273,7 @@ def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     args += isolation.gateway_bind_args()
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
     args += ["--ro-bind", str(PRELOAD), PRELOAD_INSIDE]
+    args += ["--ro-bind", str(HUGE_PAGES), HUGE_PAGES_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]
     for index, base in enumerate(cgroups.base_dirs()):
         base.mkdir(exist_ok=True)
@@ -268,47 +282,49 @@ def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     return args
 
 
-_zygote: Zygote | None = None
+# This process's zygotes of the kernel runtime: one for live sessions (and tests), one for
+# grading kernels (a worker process usually has one of the two).
+_zygotes: dict[bool, Zygote] = {}
 _retired: list[Zygote] = []
 _zygote_lock = threading.Lock()
 
 
-def get_zygote() -> Zygote:
-    global _zygote
+def get_zygote(*, grading: bool = False) -> Zygote:
     with _zygote_lock:
         for old in [z for z in _retired if not z.has_children()]:
             old.stop()
             _retired.remove(old)
-        if _zygote is not None and not _zygote.is_alive():
-            _zygote.stop()
-            _zygote = None
-        if _zygote is not None and (
-            _zygote.forks >= max_forks() or _zygote.gateway_dir != isolation.gateway_dir()
+        current = _zygotes.pop(grading, None)
+        if current is not None and not current.is_alive():
+            current.stop()
+            current = None
+        if current is not None and (
+            current.forks >= max_forks() or current.gateway_dir != isolation.gateway_dir()
         ):
             # Its kernels die with it: it is stopped once the last one is gone.
-            _retired.append(_zygote)
-            _zygote = None
-        if _zygote is None:
+            _retired.append(current)
+            current = None
+        if current is None:
             isolation.preflight()
-            zygote = Zygote()
-            zygote.start()
-            _zygote = zygote
-        return _zygote
+            current = Zygote(grading=grading)
+            current.start()
+        _zygotes[grading] = current
+        return current
 
 
 def stop_zygote() -> None:
     """Stop the zygotes of this process, killing every kernel they forked."""
-    global _zygote
     with _zygote_lock:
-        for zygote in [*_retired, *([_zygote] if _zygote else [])]:
+        for zygote in [*_retired, *_zygotes.values()]:
             zygote.stop()
         _retired.clear()
-        _zygote = None
+        _zygotes.clear()
 
 
-def start_kernel(*, limits: Limits, source: Zygote | None = None) -> Kernel:
-    """A kernel forked from `source` (a course runtime's zygote), else the default one."""
-    zygote = source or get_zygote()
+def start_kernel(*, limits: Limits, source: Zygote | None = None, grading: bool = False) -> Kernel:
+    """A kernel forked from `source` (a course runtime's zygote), else from this process's
+    zygote of grading kernels or of the others."""
+    zygote = source or get_zygote(grading=grading)
     lease = slots.lease_uid()
     host_dir, group = None, None
     try:
@@ -337,6 +353,7 @@ def start_kernel(*, limits: Limits, source: Zygote | None = None) -> Kernel:
             kernel_dir=isolation.KERNEL_DIR,
             cgroup=group,
             lease=lease,
+            environment=zygote.config["env"],
         )
     except BaseException:
         if group is not None:

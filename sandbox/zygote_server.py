@@ -37,6 +37,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any, NoReturn
 
+import huge_pages  # bound beside this file
 import zygote_preload  # bound beside this file
 
 Config = dict[str, Any]  # the first line the worker sends
@@ -364,13 +365,31 @@ def reap() -> None:
             return
 
 
-def own_pid_namespace() -> int:
-    """An fd on the zygote's pid namespace; /proc is mounted only while opening it."""
+@contextlib.contextmanager
+def proc_mounted() -> Iterator[None]:
+    """/proc, only while the zygote reads it: each kernel mounts its own."""
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     try:
-        return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        yield
     finally:
         check(libc.umount2(b"/proc", MNT_DETACH), "umount /proc")
+
+
+def own_pid_namespace() -> int:
+    """An fd on the zygote's pid namespace."""
+    with proc_mounted():
+        return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def share_cheaply(config: Config) -> None:
+    """Make what every kernel shares cheap to fork: its objects are not walked (and so
+    copied) by the collector of each child; a zygote of grading kernels holds its pages in
+    huge pages (huge_pages)."""
+    gc.collect()
+    gc.freeze()
+    if config.get("huge_pages"):
+        with proc_mounted(), open("/proc/self/maps") as maps:
+            huge_pages.collapse(maps.read())
 
 
 def serve(config: Config, requests: IO[str], replies: IO[str]) -> None:
@@ -408,10 +427,7 @@ def main() -> None:
     load_matplotlib_backends()
     if not config.get("course"):
         zygote_preload.warm_up()
-    # Objects made so far are shared by every kernel: the collector must not walk (and so
-    # copy-on-write) their pages in each child.
-    gc.collect()
-    gc.freeze()
+    share_cheaply(config)
     replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     replies.flush()
     serve(config, requests, replies)

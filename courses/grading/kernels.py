@@ -90,7 +90,13 @@ def kernel_pool(
             expose_gateway()
             busy = use == INTERACTIVE and runtime_dir is None
             burst = settings.INTERACTIVE_POOL_BURST if busy else 0
-            pool = KernelPool(size=size, limits=limits, burst=burst, runtime_dir=runtime_dir)
+            pool = KernelPool(
+                size=size,
+                limits=limits,
+                burst=burst,
+                runtime_dir=runtime_dir,
+                grading=use == GRADING,
+            )
             _pools[(use, runtime_dir)] = pool
             pool.start()
         return pool

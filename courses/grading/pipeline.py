@@ -114,7 +114,8 @@ def _execute(
     try:
         with TrustedRunner(kernel, cell_timeout_s=cell_timeout) as runner:
             if exercise.format == "nbgrader":
-                kernel.execute(NBGRADER_EXECUTION, timeout=cell_timeout)
+                if _environment(kernel).get("NBGRADER_EXECUTION") != "autograde":
+                    kernel.execute(NBGRADER_EXECUTION, timeout=cell_timeout)
                 runner.define(NBGRADER_EXECUTION)
             for group in _groups(exercise.cells):
                 if time.monotonic() > deadline:
@@ -187,6 +188,13 @@ def _groups(cells: tuple[ExerciseCell, ...]) -> Iterator[list[ExerciseCell]]:
             yield [cell]
     if tests:
         yield tests
+
+
+def _environment(kernel: KernelLike) -> dict[str, str]:
+    """What the kernel's environment held when it started, where its launcher knows it (a
+    grading zygote's kernels start with NBGRADER_EXECUTION: one request fewer)."""
+    environment = getattr(kernel, "environment", None)
+    return environment if isinstance(environment, dict) else {}
 
 
 def _run_in_kernel(

@@ -1,11 +1,11 @@
-"""The trusted fork server's shared memory in huge pages (sandbox.huge_pages): what is
-collapsed, and that the fork server really holds huge pages."""
+"""Shared memory in huge pages (sandbox.huge_pages): what is collapsed, and that the trusted
+fork server and the zygote of grading kernels really hold huge pages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox import huge_pages
+from sandbox import Limits, huge_pages, launch, zygote
 from sandbox.trusted.forkserver import ForkServer
 
 MIB = 1024 * 1024
@@ -46,3 +46,23 @@ def test_the_trusted_fork_server_holds_its_modules_in_huge_pages() -> None:
         assert anon_huge_bytes(server._proc.pid) >= 32 * MIB
     finally:
         server.close()
+
+
+def test_the_zygote_of_grading_kernels_holds_its_modules_in_huge_pages_and_grades_as_nbgrader():
+    grading = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    live = launch.start_kernel(limits=Limits(), mode="zygote")
+    try:
+        held = anon_huge_bytes(zygote.get_zygote(grading=True).pid)
+        said = [
+            k.execute("import os; os.environ.get('NBGRADER_EXECUTION', 'unset')", timeout=30)
+            for k in (grading, live)
+        ]
+    finally:
+        grading.shutdown(wait=True)
+        live.shutdown(wait=True)
+
+    assert held >= 32 * MIB  # numpy, pandas, matplotlib...: most of it in whole huge pages
+    # its kernels start as nbgrader's autograde runs them; a live session's do not
+    assert [s.outputs[0]["data"]["text/plain"] for s in said] == ["'autograde'", "'unset'"]
+    assert grading.environment["NBGRADER_EXECUTION"] == "autograde"
+    assert "NBGRADER_EXECUTION" not in live.environment

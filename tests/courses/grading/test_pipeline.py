@@ -1,5 +1,5 @@
-"""The grading pipeline on real kernels (local, unsandboxed): the learner's cells in the
-kernel, the tests in the trusted runner, the outcomes scored."""
+"""The grading pipeline on real kernels (local, unsandboxed; one test in the sandbox): the
+learner's cells in the kernel, the tests in the trusted runner, the outcomes scored."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from courses.assignment import (
     stored_notebook,
     student_notebook,
 )
-from courses.grading.pipeline import grade_notebook, instructor_definitions
+from courses.grading.pipeline import NBGRADER_EXECUTION, grade_notebook, instructor_definitions
+from sandbox import Limits as SandboxLimits
+from sandbox import launch
 from tests.support.exercises import NOTEBOOKS, metadata_lost, two_parts_exercise
 from tests.support.insecure_kernel import InsecureLocalKernel
 
@@ -323,6 +325,39 @@ def test_a_course_can_tell_it_is_being_graded_as_under_nbgrader():
     # then both pass, as under nbgrader's autograde
     _, points = grade(two_parts, submit(two_parts, answers))
     assert points == {"test_double": 2.0, "test_halve": 3.0}
+
+
+def test_a_grading_zygotes_kernel_needs_no_request_to_grade_as_under_nbgrader():
+    # given the same exercise, graded in a sandboxed kernel of the zygote of grading kernels
+    notebook = nbformat.from_dict(two_parts_exercise())
+    notebook.cells[-1].source = "assert os.environ['NBGRADER_EXECUTION'] == 'autograde'"
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            "import os\nassert os.environ['NBGRADER_EXECUTION'] == 'autograde'"
+        ),
+    )
+    two_parts = parse_exercise(data=dict(notebook))
+    sent: list[str] = []
+
+    class Counted:
+        def __init__(self) -> None:
+            self.kernel = launch.start_kernel(limits=SandboxLimits(), mode="zygote", grading=True)
+
+        def __getattr__(self, name: str):
+            return getattr(self.kernel, name)
+
+        def execute(self, code: str, **options):
+            sent.append(code)
+            return self.kernel.execute(code, **options)
+
+    answers = {"double": "def double(x):\n    return 2 * x", "halve": HALVE}
+    report = grade_notebook(
+        source=two_parts, submission=submit(two_parts, answers), kernel_factory=Counted
+    )
+    # then it passes, and the kernel was never told it is being graded: it started so
+    assert {t.grade_id: t.points for t in report.tests} == {"test_double": 2.0, "test_halve": 3.0}
+    assert sent and NBGRADER_EXECUTION not in sent
 
 
 def test_a_library_function_a_hidden_test_deletes_is_gone_for_the_learner_as_under_nbgrader():
