@@ -9,6 +9,7 @@ Each kernel gets `<this process's cgroup>/sandbox/<name>` in every controller us
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -23,8 +24,10 @@ DEFAULT_CPU_WEIGHT = 100
 DESTROY_WITHIN_S = 120.0
 
 
+@functools.cache
 def cgroup_version() -> int | None:
-    """2 for a unified hierarchy, 1 when the v1 memory and pids controllers are mounted."""
+    """2 for a unified hierarchy, 1 when the v1 memory and pids controllers are mounted
+    (read once: a host's hierarchy does not change under a running process)."""
     if (ROOT / "cgroup.controllers").exists():
         return 2
     if (ROOT / "memory" / "cgroup.procs").exists() and (ROOT / "pids" / "cgroup.procs").exists():
@@ -42,7 +45,17 @@ def own_path(controller: str) -> str:
 
 
 def base_dirs() -> list[Path]:
-    """The `sandbox` parent directories under which per-kernel cgroups are made."""
+    """The `sandbox` parent directories under which per-kernel cgroups are made (found once
+    per process: each kernel's start asked for them, at ~20 file reads and stats a time)."""
+    return list(_base_dirs())
+
+
+@functools.cache
+def _base_dirs() -> tuple[Path, ...]:
+    return tuple(_find_base_dirs())
+
+
+def _find_base_dirs() -> list[Path]:
     version = cgroup_version()
     if version == 2:
         return [ROOT / own_path("") / "sandbox"]
@@ -219,14 +232,20 @@ def remove_stale(*, names: list[str] | None = None) -> list[str]:
         return removed
     by_name: dict[str, list[Path]] = {}
     for base in base_dirs():
-        if base.is_dir():
-            for child in base.iterdir():
-                if child.is_dir() and (names is None or child.name in names):
-                    by_name.setdefault(child.name, []).append(child)
+        # Those named are looked up, not searched for among every live kernel's cgroup (each
+        # kernel's start asks for its own name: a stat, where a listing grew with the load).
+        children = (base / name for name in names) if names is not None else _children(base)
+        for child in children:
+            if child.is_dir():
+                by_name.setdefault(child.name, []).append(child)
     for name, dirs in by_name.items():
         Cgroup(version=version, dirs=dirs).destroy()
         removed.append(name)
     return removed
+
+
+def _children(base: Path) -> list[Path]:
+    return list(base.iterdir()) if base.is_dir() else []
 
 
 def _write(path: Path, value: str, *, check: bool = True) -> bool:
