@@ -52,20 +52,16 @@ def base_dirs() -> list[Path]:
 
 @functools.cache
 def _base_dirs() -> tuple[Path, ...]:
-    return tuple(_find_base_dirs())
-
-
-def _find_base_dirs() -> list[Path]:
     version = cgroup_version()
     if version == 2:
-        return [ROOT / own_path("") / "sandbox"]
+        return (ROOT / own_path("") / "sandbox",)
     if version == 1:
-        dirs = []
-        for controller in V1_CONTROLLERS:
-            if (ROOT / controller / "cgroup.procs").exists():
-                dirs.append(ROOT / controller / own_path(controller) / "sandbox")
-        return dirs
-    return []
+        return tuple(
+            ROOT / controller / own_path(controller) / "sandbox"
+            for controller in V1_CONTROLLERS
+            if (ROOT / controller / "cgroup.procs").exists()
+        )
+    return ()
 
 
 @dataclass

@@ -6,8 +6,19 @@ kernel_overhead.py, the zygote's start-up sequence) and text-only displays
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
-from sandbox import Limits, launch
+import pytest
+
+from sandbox import Kernel, Limits, launch
+
+
+@pytest.fixture
+def zygote_kernel() -> Iterator[Kernel]:
+    """A kernel forked from the default zygote, destroyed after the test."""
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
+    yield kernel
+    kernel.shutdown(wait=True)
 
 
 def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(start, mode) -> None:
@@ -33,25 +44,23 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
     assert backend == "module://matplotlib_inline.backend_inline"  # the kernel's, not Agg
 
 
-def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learner_sees() -> None:
-    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
-    try:
-        warm = kernel.execute(
-            "from matplotlib.font_manager import fontManager\n"
-            "from matplotlib.mathtext import MathTextParser\n"
-            "import matplotlib, matplotlib.pyplot as plt\n"
-            "fontManager._findfont_cached.cache_info().currsize,"
-            " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend()",
-            timeout=30,
-        )
-        # OpenMP's thread pool would hang a forked kernel had the zygote made one.
-        parallel = kernel.execute(
-            "from sklearn.neighbors import KNeighborsClassifier\n"
-            "KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.9]])",
-            timeout=60,
-        )
-    finally:
-        kernel.shutdown(wait=True)
+def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learner_sees(
+    zygote_kernel: Kernel,
+) -> None:
+    warm = zygote_kernel.execute(
+        "from matplotlib.font_manager import fontManager\n"
+        "from matplotlib.mathtext import MathTextParser\n"
+        "import matplotlib, matplotlib.pyplot as plt\n"
+        "fontManager._findfont_cached.cache_info().currsize,"
+        " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend()",
+        timeout=30,
+    )
+    # OpenMP's thread pool would hang a forked kernel had the zygote made one.
+    parallel = zygote_kernel.execute(
+        "from sklearn.neighbors import KNeighborsClassifier\n"
+        "KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.9]])",
+        timeout=60,
+    )
 
     fonts_found, mathtext_ready, figures, backend = ast.literal_eval(
         warm.outputs[0]["data"]["text/plain"]
@@ -63,17 +72,13 @@ def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learne
     assert parallel.outputs[0]["data"]["text/plain"] == "array([1])"
 
 
-def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
+def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread(zygote_kernel: Kernel) -> None:
     # No thread of ipykernel's own hands each request on (it serves subshells only), and
     # no heartbeat.
-    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
-    try:
-        threads = kernel.execute(
-            "import threading; sorted(t.name for t in threading.enumerate())", timeout=30
-        )
-        answers = [kernel.execute(f"{n} * 2", timeout=30) for n in range(3)]
-    finally:
-        kernel.shutdown(wait=True)
+    threads = zygote_kernel.execute(
+        "import threading; sorted(t.name for t in threading.enumerate())", timeout=30
+    )
+    answers = [zygote_kernel.execute(f"{n} * 2", timeout=30) for n in range(3)]
 
     names = ast.literal_eval(threads.outputs[0]["data"]["text/plain"])
     assert "Shell channel" not in names and "MainThread" in names, names
@@ -81,22 +86,18 @@ def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread() -> None:
     assert [a.outputs[0]["data"]["text/plain"] for a in answers] == ["0", "2", "4"]
 
 
-def test_a_zygote_kernel_adopts_the_shell_the_zygote_made_as_its_own() -> None:
+def test_a_zygote_kernel_adopts_the_shell_the_zygote_made_as_its_own(zygote_kernel: Kernel) -> None:
     # The IPython shell is made once in the zygote (frozen there, so not among the objects
     # the kernel's collector tracks), then given this kernel, its environment and its folder.
-    kernel = launch.start_kernel(limits=Limits(), mode="zygote")
-    try:
-        outcome = kernel.execute(
-            "import gc, os\n"
-            "shell = get_ipython()\n"
-            "any(o is shell for o in gc.get_objects()), shell.kernel is not None,"
-            " os.environ.get('PAGER'), shell.starting_dir == os.getcwd() == _dh[0],"
-            " os.getcwd() != '/'",
-            timeout=30,
-        )
-        counted = [kernel.execute("1 + 1", timeout=30).status for _ in range(2)]
-    finally:
-        kernel.shutdown(wait=True)
+    outcome = zygote_kernel.execute(
+        "import gc, os\n"
+        "shell = get_ipython()\n"
+        "any(o is shell for o in gc.get_objects()), shell.kernel is not None,"
+        " os.environ.get('PAGER'), shell.starting_dir == os.getcwd() == _dh[0],"
+        " os.getcwd() != '/'",
+        timeout=30,
+    )
+    counted = [zygote_kernel.execute("1 + 1", timeout=30).status for _ in range(2)]
 
     tracked, has_kernel, pager, same_folder, not_the_zygotes = ast.literal_eval(
         outcome.outputs[0]["data"]["text/plain"]
