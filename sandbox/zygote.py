@@ -29,6 +29,8 @@ PRELOAD = SERVER.with_name("zygote_preload.py")  # imported by the server
 PRELOAD_INSIDE = "/opt/sandbox/zygote_preload.py"
 HUGE_PAGES = SERVER.with_name("huge_pages.py")  # imported by the server
 HUGE_PAGES_INSIDE = "/opt/sandbox/huge_pages.py"
+LEAN_KERNEL = SERVER.with_name("lean_kernel.py")  # imported by the server
+LEAN_KERNEL_INSIDE = "/opt/sandbox/lean_kernel.py"
 # nbgrader grades a notebook with this in its environment (courses.grading.pipeline): a
 # grading kernel starts with it, rather than each grading setting it by one more request.
 GRADING_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
@@ -221,7 +223,9 @@ class Zygote:
 def zygote_config(runtime_dir: Path | None = None, *, grading: bool = False) -> dict[str, Any]:
     """What the zygote is sent first. A zygote of grading kernels also holds its memory in
     huge pages (huge_pages.py: each kernel's fork and exit cost less; not for live sessions,
-    whose cells it slowed) and gives its kernels GRADING_ENVIRONMENT."""
+    whose cells it slowed), gives its kernels GRADING_ENVIRONMENT and runs them without
+    ipykernel's event loop and threads (lean_kernel.py: one client, one request at a time;
+    live sessions keep the stock kernel, with its stdin channel and streamed output)."""
     home_files = {}
     for cache in runtime.font_cache_files(runtime_dir):
         home_files[f".config/matplotlib/{cache.name}"] = cache.read_text()
@@ -235,7 +239,8 @@ def zygote_config(runtime_dir: Path | None = None, *, grading: bool = False) -> 
         "kernel_args": list(isolation.KERNEL_OPTIONS),
         "preload": preload(),
         "huge_pages": grading,
-        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE, HUGE_PAGES_INSIDE],
+        "lean_kernel": grading,
+        "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE, HUGE_PAGES_INSIDE, LEAN_KERNEL_INSIDE],
         "course": course_config(runtime_dir) if runtime_dir is not None else None,
     }
 
@@ -274,6 +279,7 @@ def zygote_argv(runtime_dir: Path | None = None) -> list[str]:
     args += ["--dir", "/kernel", "--ro-bind", str(SERVER), SERVER_INSIDE]
     args += ["--ro-bind", str(PRELOAD), PRELOAD_INSIDE]
     args += ["--ro-bind", str(HUGE_PAGES), HUGE_PAGES_INSIDE]
+    args += ["--ro-bind", str(LEAN_KERNEL), LEAN_KERNEL_INSIDE]
     args += ["--bind", str(slots.prepare_run_base()), RUN_DIR_INSIDE]
     for index, base in enumerate(cgroups.base_dirs()):
         base.mkdir(exist_ok=True)

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from typing import IO, Any, NoReturn
 
 import huge_pages  # bound beside this file
+import lean_kernel  # bound beside this file
 import zygote_preload  # bound beside this file
 
 Config = dict[str, Any]  # the first line the worker sends
@@ -175,14 +176,17 @@ def run_kernel(config: Config) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
+    lean = PRE_INITIALIZED and bool(config.get("lean_kernel"))
     if PRE_INITIALIZED and app.profile_dir is not None:
         # The profile directory was made in the zygote's home, hidden by this kernel's.
         os.makedirs(app.profile_dir.location, exist_ok=True)
         app.profile_dir.check_dirs()
-        finish_initialize(app)
+        finish_initialize(app, lean=lean)
     else:
         app.initialize(["-f", "/kernel/connection.json", *config["kernel_args"]])
     use_kernel_matplotlib_backend()
+    if lean:
+        lean_kernel.serve(app)
     app.start()
 
 
@@ -249,22 +253,32 @@ def adopt_shell(app: Any) -> None:
     shell.history_manager.dir_hist[:] = [shell.starting_dir]
 
 
-def finish_initialize(app: Any) -> None:
-    """IPKernelApp.initialize (ipykernel 7.4.0) after its super().initialize()."""
+def finish_initialize(app: Any, *, lean: bool) -> None:
+    """IPKernelApp.initialize (ipykernel 7.4.0) after its super().initialize(); `lean`, for
+    lean_kernel.serve."""
     app.init_pdb()
     app.init_blackhole()
     app.init_connection_file()
     app.init_poller()
-    app.init_sockets()
-    without_shell_channel_thread(app)
+    if lean:
+        lean_kernel.init_sockets(app)
+    else:
+        app.init_sockets()
+        without_shell_channel_thread(app)
     # No heartbeat (a zmq context, its IO thread and a thread running a zmq device, ~2 ms
     # of each start): our clients never ping it; a kernel's life is its process's.
     app.write_connection_file()
     app.log_connection_info()
-    app.init_io()
+    if lean:
+        lean_kernel.init_io(app)
+    else:
+        app.init_io()
     app.init_signal()
     with modules_unlisted("ipykernel.ipkernel"):
-        app.init_kernel()
+        if lean:
+            lean_kernel.init_kernel(app)
+        else:
+            app.init_kernel()
     adopt_shell(app)
     app.init_path()
     app.init_shell()

@@ -19,9 +19,11 @@ from sandbox.limits import Limits
 from tests.support.sandbox import StartKernel
 
 MODES = os.environ.get("SANDBOX_TEST_MODES", "bwrap,zygote").split(",")
-# The zygote of a course runtime (sandbox.course_zygotes): the attack tests run there too.
+# The zygote of a course runtime (sandbox.course_zygotes) and the zygote of grading kernels
+# (sandbox/lean_kernel.py's loop): the attack tests run there too.
 COURSE_ZYGOTE = "course-zygote"
-ATTACK_MODES = [*MODES, *([COURSE_ZYGOTE] if "zygote" in MODES else [])]
+GRADING_ZYGOTE = "grading-zygote"
+ATTACK_MODES = [*MODES, *([COURSE_ZYGOTE, GRADING_ZYGOTE] if "zygote" in MODES else [])]
 COURSE_PINS = ["ost-hello==1.0"]
 
 
@@ -41,6 +43,8 @@ def launcher(request: pytest.FixtureRequest, mode: str) -> dict[str, Any]:
     """How the test's mode starts a kernel (sandbox.launch.start_kernel's arguments)."""
     if mode == COURSE_ZYGOTE:
         return {"mode": "zygote", "runtime_dir": request.getfixturevalue("course_runtime")}
+    if mode == GRADING_ZYGOTE:
+        return {"mode": "zygote", "grading": True}
     return {"mode": mode}
 
 

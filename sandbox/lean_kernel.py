@@ -1,0 +1,286 @@
+"""A grading kernel's loop: ipykernel's kernel and the IPython shell, driven without
+ipykernel's event loop and threads.
+
+Bound beside zygote_server.py (standard library at import; ipykernel and zmq are reached
+through the kernel application once the kernel's environment is set). Only a zygote of
+grading kernels uses it, and only with the ipykernel version whose start-up the zygote
+copies (zygote_server.PRE_INITIALIZED_VERSION).
+
+A stock ipykernel 7 kernel runs an asyncio loop, an IOPub thread that every output crosses
+(a thread switch and a pipe per message) and a control thread with a loop of its own. A
+grading kernel needs none of it: one client sends it one request at a time and waits for
+the idle status. Here the main thread reads the shell socket and runs each request through
+ipykernel's own handlers (execute through `do_execute`, which runs the cell synchronously
+when no event loop is running); outputs are sent from the thread that makes them, under one
+lock; a control thread, blocked in zmq until a request comes, answers interrupts (SIGINT to
+the kernel, as ipykernel's message mode does) and shutdowns.
+
+What differs from a stock kernel, all of it invisible to the pipeline:
+- stdout and stderr are sent when a piece of CHUNK_CHARS characters is full, when flushed
+  and when a request ends (not every 0.2 s); output written to file descriptors 1 and 2
+  themselves (a C library, a child process writing to the inherited descriptor) goes to the
+  kernel's log, not to the notebook;
+- no stdin channel (graders never allow input: `input()` raises as it does with
+  allow_stdin false), no heartbeat, no debugger, no kernel subshells;
+- execute requests queued behind one that failed are not aborted (the pipeline sends one
+  request at a time).
+"""
+
+import contextlib
+import io
+import os
+import signal
+import sys
+import threading
+from typing import Any, NoReturn
+
+# At most 4 bytes of UTF-8 per character: 64 KiB per message, far below what the worker
+# receives (kernel_outstream.py splits a stock kernel's output the same way).
+CHUNK_CHARS = 16 * 1024
+SUBSCRIPTION_WAIT_MS = 10_000
+
+
+class LockedSocket:
+    """A zmq socket any thread may send on, one message at a time."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.lock = threading.Lock()
+
+    def send_multipart(self, parts: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return self.socket.send_multipart(parts, *args, **kwargs)
+
+
+class Stream(io.TextIOBase):
+    """sys.stdout or sys.stderr: text sent on IOPub as stream messages, in pieces of at most
+    CHUNK_CHARS characters. Any thread may write."""
+
+    def __init__(self, session: Any, socket: LockedSocket, name: str) -> None:
+        super().__init__()
+        self.session = session
+        self.socket = socket
+        self.name = name
+        self.topic = f"stream.{name}".encode()
+        self.parent_header: dict[str, Any] = {}
+        self._pending: list[str] = []
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def set_parent(self, parent: dict[str, Any]) -> None:
+        self.flush()
+        self.parent_header = parent
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            self._pending.append(text)
+            self._size += len(text)
+            if self._size >= CHUNK_CHARS:
+                self._send(whole_chunks_only=True)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._size:
+                self._send(whole_chunks_only=False)
+
+    def _send(self, *, whole_chunks_only: bool) -> None:
+        text = "".join(self._pending)
+        end = len(text) - len(text) % CHUNK_CHARS if whole_chunks_only else len(text)
+        for start in range(0, end, CHUNK_CHARS):
+            content = {"name": self.name, "text": text[start : min(end, start + CHUNK_CHARS)]}
+            self.session.send(
+                self.socket, "stream", content, parent=self.parent_header, ident=self.topic
+            )
+        rest = text[end:]
+        self._pending = [rest] if rest else []
+        self._size = len(rest)
+
+
+def bind(app: Any, kind: int, port: int) -> Any:
+    socket = app.context.socket(kind)
+    socket.linger = 1000
+    app._bind_socket(socket, port)
+    return socket
+
+
+def init_sockets(app: Any) -> None:
+    """IPKernelApp.init_sockets, with the sockets this kernel uses and no IOPub thread."""
+    import zmq
+
+    app.context = zmq.Context()
+    app.shell_socket = bind(app, zmq.ROUTER, app.shell_port)
+    app.shell_socket.router_handover = 1
+    app.control_socket = bind(app, zmq.ROUTER, app.control_port)
+    app.control_socket.router_handover = 1
+    # XPUB: the worker's subscription can be waited for (serve), as PUB would drop what is
+    # published before it arrives.
+    app.iopub_socket = LockedSocket(bind(app, zmq.XPUB, app.iopub_port))
+    app.stdin_socket = None
+    app.iopub_thread = app.control_thread = app.shell_channel_thread = None
+
+
+def init_io(app: Any) -> None:
+    """IPKernelApp.init_io with this module's streams."""
+    from ipykernel.displayhook import ZMQDisplayHook
+
+    sys.stdout = Stream(app.session, app.iopub_socket, "stdout")
+    sys.stderr = Stream(app.session, app.iopub_socket, "stderr")
+    app.displayhook = ZMQDisplayHook(app.session, app.iopub_socket)
+    sys.displayhook = app.displayhook
+    app.patch_io()
+
+
+def init_kernel(app: Any) -> None:
+    """IPKernelApp.init_kernel without streams, threads or debugger sockets."""
+    kernel = app.kernel_class.instance(
+        parent=app,
+        session=app.session,
+        iopub_socket=app.iopub_socket,
+        stdin_socket=None,
+        log=app.log,
+        profile_dir=app.profile_dir,
+        user_ns=app.user_ns,
+    )
+    app.kernel = kernel
+    app.displayhook.get_execution_count = lambda: kernel.execution_count
+
+
+def finished(coroutine: Any) -> Any:
+    """The value of an ipykernel handler that never waits (without a running event loop,
+    `do_execute` runs the cell synchronously)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("an ipykernel handler waited for an event loop")
+
+
+def execute(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]) -> None:
+    """ipykernel's execute_request, run to its end on this thread."""
+    from ipykernel.jsonutil import json_clean
+
+    content = parent["content"]
+    code, silent = content["code"], bool(content.get("silent", False))
+    metadata = kernel.init_metadata(parent)
+    if not silent:
+        kernel._publish_execute_input(code, parent, kernel.execution_count)
+    cell_meta = parent.get("metadata") or {}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reply = finished(
+            kernel.do_execute(
+                code=code,
+                silent=silent,
+                store_history=content.get("store_history", not silent),
+                user_expressions=content.get("user_expressions", {}),
+                allow_stdin=False,
+                cell_meta=cell_meta,
+                cell_id=cell_meta.get("cellId") if isinstance(cell_meta, dict) else None,
+            )
+        )
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    flush_streams()
+    reply = json_clean(reply)
+    metadata = kernel.finish_metadata(parent, metadata, reply)
+    kernel.session.send(socket, "execute_reply", reply, parent, metadata=metadata, ident=idents)
+
+
+def handle(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]) -> None:
+    """One shell request, between a busy and an idle status, as ipykernel's dispatch."""
+    msg_type = parent["header"].get("msg_type")
+    kernel.set_parent(idents, parent, "shell")
+    kernel._publish_status("busy", "shell", parent)
+    try:
+        if msg_type == "execute_request":
+            execute(kernel, socket, idents, parent)
+        elif msg_type == "shutdown_request":
+            shut_down(kernel, socket, idents, parent)
+        elif msg_type in kernel.shell_handlers:
+            result = kernel.shell_handlers[msg_type](socket, idents, parent)
+            if hasattr(result, "send"):
+                finished(result)
+        else:
+            kernel.log.warning("Unknown message type: %r", msg_type)
+    except Exception:
+        kernel.log.exception("Exception in message handler:")
+    flush_streams()
+    kernel._publish_status("idle", "shell", parent)
+
+
+def flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # learner code may have replaced or broken its own streams
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def shut_down(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]) -> NoReturn:
+    content = {"status": "ok", "restart": bool(parent["content"].get("restart", False))}
+    kernel.session.send(socket, "shutdown_reply", content, parent, ident=idents)
+    flush_streams()
+    os._exit(0)
+
+
+def serve_control(kernel: Any, socket: Any) -> None:
+    """The control channel, on a thread of its own: it answers while a cell runs."""
+    from ipykernel.jsonutil import json_clean
+
+    while True:
+        try:
+            idents, parent = kernel.session.recv(socket, mode=0)
+        except ValueError:  # not a message signed with this kernel's key
+            continue
+        if parent is None:
+            continue
+        msg_type = parent["header"].get("msg_type")
+        if msg_type == "interrupt_request":
+            kernel._send_interrupt_children()
+            kernel.session.send(socket, "interrupt_reply", {"status": "ok"}, parent, ident=idents)
+        elif msg_type == "shutdown_request":
+            shut_down(kernel, socket, idents, parent)
+        elif msg_type == "kernel_info_request":
+            info = json_clean(kernel.kernel_info)
+            kernel.session.send(socket, "kernel_info_reply", info, parent, ident=idents)
+
+
+def serve(app: Any) -> NoReturn:
+    """Answer requests until the worker kills this kernel (or asks it to shut down)."""
+    kernel = app.kernel
+    # The worker connected before this kernel bound its sockets: its subscription comes
+    # within milliseconds. Until it does, what is published (the first status) is lost.
+    if app.iopub_socket.socket.poll(SUBSCRIPTION_WAIT_MS):
+        app.iopub_socket.socket.recv()
+    threading.Thread(
+        target=serve_control, args=(kernel, app.control_socket), daemon=True, name="control"
+    ).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Threads the learner starts find the shell's parent request in this context.
+    kernel._shell_context.run(serve_shell, kernel, app.shell_socket)
+    os._exit(0)
+
+
+def serve_shell(kernel: Any, socket: Any) -> None:
+    while True:
+        try:
+            idents, parent = kernel.session.recv(socket, mode=0)
+            if parent is not None:
+                handle(kernel, socket, idents, parent)
+        except ValueError:  # not a message signed with this kernel's key
+            continue
+        except KeyboardInterrupt:  # an interrupt that came as a request ended
+            continue

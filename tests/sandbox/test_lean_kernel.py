@@ -1,0 +1,115 @@
+"""Grading kernels run without ipykernel's event loop and threads (sandbox/lean_kernel.py):
+what a cell gives back is what a stock kernel gives back. Real kernels, forked from the
+zygote of grading kernels and from the default zygote.
+
+Interrupts, output floods and the attacks run against grading kernels too (the
+grading-zygote mode of the attack tests).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import Kernel, Limits, launch
+from sandbox.lean_kernel import CHUNK_CHARS
+
+CELLS = [
+    "x = 6 * 7\nx",
+    "print('to stdout'); import sys; print('to stderr', file=sys.stderr); 'last'",
+    "from IPython.display import HTML, display\ndisplay(HTML('<b>bold</b>'))\nprint('after')",
+    "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.title('a figure')",
+    "def broken():\n    return 1 / 0\nbroken()",
+    "input('your name? ')",
+    "import threading\n"
+    "t = threading.Thread(target=lambda: print('from a thread'))\n"
+    "t.start(); t.join()",
+    "import os; os.environ['NBGRADER_EXECUTION']",
+    "%time y = sum(range(10))",
+]
+
+
+def comparable(outputs: Any) -> list[dict[str, Any]]:
+    """Outputs without what differs between two runs (PNG bytes, the kernel's paths)."""
+    shown = []
+    for output in outputs:
+        output = json.loads(json.dumps(output))
+        data = output.get("data", {})
+        if "image/png" in data:
+            data["image/png"] = "<png>"
+        output.pop("metadata", None)
+        if output.get("output_type") == "error":
+            output["traceback"] = len(output["traceback"]) > 0
+        if output.get("name") == "stdout" and "Wall time" in output.get("text", ""):
+            output["text"] = "<timing>"
+        shown.append(output)
+    return shown
+
+
+@pytest.fixture
+def kernels() -> Iterator[tuple[Kernel, Kernel]]:
+    """A grading kernel and a live session's kernel (stock ipykernel), both from zygotes."""
+    grading = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    stock = launch.start_kernel(limits=Limits(), mode="zygote")
+    yield grading, stock
+    grading.shutdown(wait=True)
+    stock.shutdown(wait=True)
+
+
+def test_a_grading_kernel_gives_back_what_a_stock_kernel_gives_back(kernels) -> None:
+    grading, stock = kernels
+    for code in CELLS:
+        lean = grading.execute(code, timeout=30)
+        full = stock.execute(code, timeout=30)
+        if "NBGRADER" in code:  # the one difference on purpose: grading's environment
+            assert lean.outputs[0]["data"]["text/plain"] == "'autograde'"
+            assert full.status == "error"
+            continue
+        assert lean.status == full.status, code
+        assert comparable(lean.outputs) == comparable(full.outputs), code
+    # the figure really was drawn, and the error is the learner's
+    figure = grading.execute("plt.plot([1]); plt.show()", timeout=30)
+    assert figure.outputs[0]["data"]["image/png"]
+    error = grading.execute("broken()", timeout=30)
+    assert error.outputs[0]["ename"] == "ZeroDivisionError"
+
+
+def test_a_grading_kernel_answers_user_expressions_counts_executions_and_awaits() -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    try:
+        kernel.execute("a = 2", timeout=30)
+        outcome = kernel.execute(
+            "b = a + 1", timeout=30, user_expressions={"sum": "a + b", "bad": "missing"}
+        )
+        counted = kernel.execute("'third'", timeout=30)
+        awaited = kernel.execute("import asyncio\nawait asyncio.sleep(0)\n'awaited'", timeout=30)
+    finally:
+        kernel.shutdown(wait=True)
+    assert outcome.user_expressions["sum"]["data"]["text/plain"] == "5"
+    assert outcome.user_expressions["bad"]["status"] == "error"
+    assert counted.outputs[0]["execution_count"] == 3
+    assert awaited.outputs[0]["data"]["text/plain"] == "'awaited'"  # top-level await
+
+
+def test_a_grading_kernel_sends_a_long_print_in_pieces_and_runs_no_ipykernel_thread() -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    try:
+        pieces: list[str] = []
+        kernel.execute(
+            f"print('x' * {3 * CHUNK_CHARS + 5}, end='')",
+            timeout=30,
+            on_output=lambda output: pieces.append(output["text"]),
+        )
+        threads = kernel.execute(
+            "import threading; sorted(t.name for t in threading.enumerate())", timeout=30
+        )
+    finally:
+        kernel.shutdown(wait=True)
+    assert "".join(pieces) == "x" * (3 * CHUNK_CHARS + 5)
+    assert max(len(piece) for piece in pieces) <= CHUNK_CHARS
+    # the main thread and the control channel's: no IOPub thread, no event loop thread
+    assert ast.literal_eval(threads.outputs[0]["data"]["text/plain"]) == ["MainThread", "control"]
