@@ -34,6 +34,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 from collections.abc import Iterator
 from typing import IO, Any, NoReturn
 
@@ -300,9 +301,26 @@ def without_shell_channel_thread(app: Any) -> None:
     only (JEP 91), which our clients never ask for; without it ipykernel reads the shell
     socket on its main loop, as ipykernel 6 did, and answers a subshell request with an
     error."""
+    from ipykernel.kernelbase import Kernel
+
     channel = app.shell_channel_thread
-    app.shell_channel_thread = None
+    app.shell_channel_thread = NoShellChannelThread()
     channel.io_loop.close(all_fds=True)
+    # ipykernel tells subshell support by `is not None`; this thread is there, but falsy.
+    Kernel._supports_kernel_subshells = property(lambda kernel: False)  # type: ignore[method-assign,assignment]
+
+
+class NoShellChannelThread:
+    """What ipykernel still asks of its shell channel thread once there is none: a cell that
+    awaits compares the running thread with the thread cells run on (without an answer, that
+    cell's request failed and the learner's cell never ended). It is false wherever ipykernel
+    asks whether the thread exists."""
+
+    def __init__(self) -> None:
+        self.parent_thread = threading.current_thread()
+
+    def __bool__(self) -> bool:
+        return False
 
 
 ZYGOTE_MODULES: set[str] = set()  # sys.modules' names when the zygote forks (pre_initialize)
