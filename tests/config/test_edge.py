@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -106,6 +108,22 @@ def test_the_site_is_served_behind_the_guard() -> None:
     from config.asgi import application
 
     assert isinstance(application, RequestGuard)
+
+
+def test_a_web_worker_has_its_pages_loaded_before_its_first_request() -> None:
+    # In a fresh process, as each web worker imports the application: the views and what
+    # they import are loaded, and the URL table built, before anything is served.
+    probe = (
+        "import sys\n"
+        "import config.asgi\n"
+        "from django.urls import get_resolver\n"
+        "print(all(m in sys.modules for m in ('courses.learn.views', 'courses.html', 'nbconvert')),"
+        " bool(get_resolver()._populated))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_people_get_the_site_s_error_page_with_what_happened(guard) -> None:
