@@ -81,6 +81,11 @@ class Stream(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def fileno(self) -> int:
+        """The descriptor under the stream (the kernel's log): code that hands sys.stdout to
+        a child process or a C library works, as in a stock kernel, its output logged."""
+        return 1 if self.name == "stdout" else 2
+
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")

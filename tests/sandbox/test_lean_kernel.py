@@ -30,6 +30,7 @@ CELLS = [
     "t.start(); t.join()",
     "import os; os.environ['NBGRADER_EXECUTION']",
     "%time y = sum(range(10))",
+    "import subprocess, sys\nsubprocess.run(['true'], stdout=sys.stdout).returncode",
     "import asyncio\nawait asyncio.sleep(0)\n'awaited'",  # top-level await
 ]
 
