@@ -221,10 +221,16 @@ def handle(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]
                 finished(result)
         else:
             kernel.log.warning("Unknown message type: %r", msg_type)
+    except KeyboardInterrupt:
+        # An interrupt that came once the cell had ended, before SIGINT was ignored again:
+        # the reply may be lost, the idle status (which the worker ends a cell at) is not.
+        kernel.log.warning("Interrupted outside the cell: %r", msg_type)
     except Exception:
         kernel.log.exception("Exception in message handler:")
-    flush_streams()
-    kernel._publish_status("idle", "shell", parent)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # had the interrupt come in execute's own
+        flush_streams()
+        kernel._publish_status("idle", "shell", parent)
 
 
 def flush_streams() -> None:
@@ -283,9 +289,7 @@ def serve_shell(kernel: Any, socket: Any) -> None:
     while True:
         try:
             idents, parent = kernel.session.recv(socket, mode=0)
-            if parent is not None:
-                handle(kernel, socket, idents, parent)
         except ValueError:  # not a message signed with this kernel's key
             continue
-        except KeyboardInterrupt:  # an interrupt that came as a request ended
-            continue
+        if parent is not None:
+            handle(kernel, socket, idents, parent)

@@ -113,3 +113,36 @@ def test_a_grading_kernel_sends_a_long_print_in_pieces_and_runs_no_ipykernel_thr
     assert max(len(piece) for piece in pieces) <= CHUNK_CHARS
     # the main thread and the control channel's: no IOPub thread, no event loop thread
     assert ast.literal_eval(threads.outputs[0]["data"]["text/plain"]) == ["MainThread", "control"]
+
+
+# The next request's reply is being built when the interrupt lands (once): as if it came just
+# after the cell ended, before the kernel ignored SIGINT again.
+SLOW_AFTER_THE_CELL = """\
+import time
+payloads = get_ipython().payload_manager
+read = payloads.read_payload
+calls = []
+def slowly():
+    calls.append(1)
+    if len(calls) == 2:  # the next request's (this one's own comes first)
+        payloads.read_payload = read
+        time.sleep(60)
+    return read()
+payloads.read_payload = slowly
+"""
+
+
+def test_an_interrupt_that_lands_after_the_cell_ends_the_request_and_keeps_the_kernel() -> None:
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    try:
+        kernel.execute(SLOW_AFTER_THE_CELL, timeout=30)
+        # the cell itself is over at once; its time limit passes while the reply is built
+        timed_out = kernel.execute("x = 1", timeout=1)
+        kernel.stopped_by = None  # as a live session does after a cell's time limit
+        after = kernel.execute("x + 1", timeout=30)
+        alive = kernel.is_alive()
+    finally:
+        kernel.shutdown(wait=True)
+    assert timed_out.status == "timeout"
+    # interrupted, not killed: the kernel ended the request at its idle status
+    assert alive and after.outputs[0]["data"]["text/plain"] == "2"
