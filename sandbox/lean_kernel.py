@@ -285,6 +285,14 @@ def serve(app: Any) -> NoReturn:
     os._exit(0)
 
 
+def exit_after_sending(kernel: Any) -> NoReturn:
+    """End the kernel once what it sent (the reply, the idle status) has left: closing the
+    sockets waits for that, up to their linger time."""
+    flush_streams()
+    kernel.parent.context.destroy(linger=1000)
+    os._exit(0)
+
+
 def serve_shell(kernel: Any, socket: Any) -> None:
     while True:
         try:
@@ -293,3 +301,5 @@ def serve_shell(kernel: Any, socket: Any) -> None:
             continue
         if parent is not None:
             handle(kernel, socket, idents, parent)
+        if kernel.shell.exit_now:  # the learner's exit() or quit(): a stock kernel stops too
+            exit_after_sending(kernel)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import Kernel, Limits, launch
+from sandbox import Kernel, Limits, launch, zygote
 from sandbox.lean_kernel import CHUNK_CHARS
 
 CELLS = [
@@ -146,3 +146,15 @@ def test_an_interrupt_that_lands_after_the_cell_ends_the_request_and_keeps_the_k
     assert timed_out.status == "timeout"
     # interrupted, not killed: the kernel ended the request at its idle status
     assert alive and after.outputs[0]["data"]["text/plain"] == "2"
+
+
+def test_exit_ends_a_grading_kernel_once_its_cell_is_answered() -> None:
+    # As a stock kernel does (0.1 s after the cell): exit() asks the kernel to stop.
+    kernel = launch.start_kernel(limits=Limits(), mode="zygote", grading=True)
+    try:
+        exited = kernel.execute("print('bye'); exit()", timeout=30)
+        stopped = zygote._readable(kernel.process.pidfd, 30)
+    finally:
+        kernel.shutdown(wait=True)
+    assert exited.status == "ok" and exited.outputs[0]["text"] == "bye\n"
+    assert stopped
