@@ -32,6 +32,11 @@ CELLS = [
     "%time y = sum(range(10))",
     "import subprocess, sys\nsubprocess.run(['true'], stdout=sys.stdout).returncode",
     "import asyncio\nawait asyncio.sleep(0)\n'awaited'",  # top-level await
+    "from IPython.display import clear_output\nprint('gone'); clear_output(); print('kept')",
+    "handle = display('first', display_id=True)\nhandle.update('second')",
+    "import warnings\nwarnings.warn('careful')",
+    "import logging\nlogging.basicConfig()\nlogging.getLogger('x').warning('logged')",
+    "import pandas as pd\npd.DataFrame({'a': [1, 2]})",
 ]
 
 
