@@ -41,11 +41,13 @@ SUBSCRIPTION_WAIT_MS = 10_000
 
 
 class LockedSocket:
-    """A zmq socket any thread may send on, one message at a time."""
+    """A zmq socket any thread may send on, one message at a time. Re-entrant, as ipykernel's
+    stream buffers are: a learner's signal handler that prints while this thread sends must
+    not wait on itself."""
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def send_multipart(self, parts: Any, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
@@ -65,7 +67,7 @@ class Stream(io.TextIOBase):
         self.parent_header: dict[str, Any] = {}
         self._pending: list[str] = []
         self._size = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # see LockedSocket
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

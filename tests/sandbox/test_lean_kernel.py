@@ -163,3 +163,32 @@ def test_exit_ends_a_grading_kernel_once_its_cell_is_answered() -> None:
         kernel.shutdown(wait=True)
     assert exited.status == "ok" and exited.outputs[0]["text"] == "bye\n"
     assert stopped
+
+
+PRINTS_FROM_A_SIGNAL_HANDLER = """\
+import signal
+ticks = []
+def tick(*args):
+    ticks.append(1)
+    print('tick')
+signal.signal(signal.SIGALRM, tick)
+signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
+try:
+    for i in range(50_000):
+        print(i)
+finally:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+len(ticks) > 0
+"""
+
+
+def test_a_signal_handler_that_prints_while_the_cell_prints_does_not_hang_the_kernel() -> None:
+    kernel = launch.start_kernel(
+        limits=Limits(output_bytes=10_000_000), mode="zygote", grading=True
+    )
+    try:
+        printed = kernel.execute(PRINTS_FROM_A_SIGNAL_HANDLER, timeout=60)
+    finally:
+        kernel.shutdown(wait=True)
+    assert printed.status == "ok"
+    assert printed.outputs[-1]["data"]["text/plain"] == "True"
