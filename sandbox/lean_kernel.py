@@ -251,6 +251,7 @@ def shut_down(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, A
 
 def serve_control(kernel: Any, socket: Any) -> None:
     """The control channel, on a thread of its own: it answers while a cell runs."""
+    import zmq
     from ipykernel.jsonutil import json_clean
 
     while True:
@@ -258,6 +259,9 @@ def serve_control(kernel: Any, socket: Any) -> None:
             idents, parent = kernel.session.recv(socket, mode=0)
         except ValueError:  # not a message signed with this kernel's key
             continue
+        except zmq.ContextTerminated:  # the kernel is ending (exit_after_sending)
+            socket.close(linger=0)
+            return
         if parent is None:
             continue
         msg_type = parent["header"].get("msg_type")
@@ -288,10 +292,16 @@ def serve(app: Any) -> NoReturn:
 
 
 def exit_after_sending(kernel: Any) -> NoReturn:
-    """End the kernel once what it sent (the reply, the idle status) has left: closing the
-    sockets waits for that, up to their linger time."""
+    """End the kernel once what it sent (the reply, the idle status) has left: terminating
+    the context waits for that, up to the sockets' linger time. Each socket is closed by the
+    thread that uses it (zmq sockets are not thread-safe): the control thread closes its own
+    when the context's termination wakes it."""
     flush_streams()
-    kernel.parent.context.destroy(linger=1000)
+    app = kernel.parent
+    app.shell_socket.close(linger=1000)
+    with app.iopub_socket.lock:  # a learner's thread may be printing
+        app.iopub_socket.socket.close(linger=1000)
+    app.context.term()
     os._exit(0)
 
 
