@@ -32,6 +32,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 # At most 4 bytes of UTF-8 per character: 64 KiB per message, far below what the worker
@@ -251,19 +252,9 @@ def shut_down(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, A
 
 def serve_control(kernel: Any, socket: Any) -> None:
     """The control channel, on a thread of its own: it answers while a cell runs."""
-    import zmq
     from ipykernel.jsonutil import json_clean
 
-    while True:
-        try:
-            idents, parent = kernel.session.recv(socket, mode=0)
-        except ValueError:  # not a message signed with this kernel's key
-            continue
-        except zmq.ContextTerminated:  # the kernel is ending (exit_after_sending)
-            socket.close(linger=0)
-            return
-        if parent is None:
-            continue
+    for idents, parent in requests(kernel, socket):
         msg_type = parent["header"].get("msg_type")
         if msg_type == "interrupt_request":
             kernel._send_interrupt_children()
@@ -273,6 +264,7 @@ def serve_control(kernel: Any, socket: Any) -> None:
         elif msg_type == "kernel_info_request":
             info = json_clean(kernel.kernel_info)
             kernel.session.send(socket, "kernel_info_reply", info, parent, ident=idents)
+    socket.close(linger=0)  # the kernel is ending (exit_after_sending)
 
 
 def serve(app: Any) -> NoReturn:
@@ -305,13 +297,24 @@ def exit_after_sending(kernel: Any) -> NoReturn:
     os._exit(0)
 
 
-def serve_shell(kernel: Any, socket: Any) -> None:
+def requests(kernel: Any, socket: Any) -> Iterator[tuple[list[bytes], dict[str, Any]]]:
+    """The requests that come on `socket`, signed with this kernel's key; they end when the
+    kernel's context is terminated."""
+    import zmq
+
     while True:
         try:
             idents, parent = kernel.session.recv(socket, mode=0)
         except ValueError:  # not a message signed with this kernel's key
             continue
+        except zmq.ContextTerminated:
+            return
         if parent is not None:
-            handle(kernel, socket, idents, parent)
+            yield idents, parent
+
+
+def serve_shell(kernel: Any, socket: Any) -> None:
+    for idents, parent in requests(kernel, socket):
+        handle(kernel, socket, idents, parent)
         if kernel.shell.exit_now:  # the learner's exit() or quit(): a stock kernel stops too
             exit_after_sending(kernel)

@@ -177,8 +177,9 @@ def run_kernel(config: Config) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    lean = PRE_INITIALIZED and bool(config.get("lean_kernel"))
+    lean = False
     if PRE_INITIALIZED and app.profile_dir is not None:
+        lean = bool(config.get("lean_kernel"))
         # The profile directory was made in the zygote's home, hidden by this kernel's.
         os.makedirs(app.profile_dir.location, exist_ok=True)
         app.profile_dir.check_dirs()
