@@ -25,7 +25,10 @@
     var holder = document.createElement("template");
     // The template holds the page's own translated markup: no learner text is in it.
     holder.innerHTML = template.innerHTML.replace(/__ID__/g, newId());
-    return holder.content.querySelector("li");
+    var li = holder.content.querySelector("li");
+    // Every script of the page runs before a learner can add a cell: its buttons work now.
+    li.querySelectorAll("button[disabled]").forEach(function (button) { button.disabled = false; });
+    return li;
   }
 
   function setUp(li) {
@@ -115,4 +118,8 @@
     else if (action === "delete-cell") remove(li);
   });
   undoButton.addEventListener("click", undo);
+  var OWN = "add-code add-markdown move-up move-down delete-cell".split(" ");
+  list.querySelectorAll("button[data-action]").forEach(function (button) {
+    if (OWN.indexOf(button.dataset.action) >= 0) button.disabled = false;
+  });
 })();

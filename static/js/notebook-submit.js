@@ -134,4 +134,6 @@
 
   var submitButton = document.querySelector("[data-action=submit]");
   if (submitButton) submitButton.addEventListener("click", function () { submit(submitButton); });
+  // Served disabled until now; a closed exercise's button stays disabled.
+  if (submitButton && !document.getElementById("submit-closed")) submitButton.disabled = false;
 })();

@@ -82,9 +82,14 @@
     } else {
       textarea.addEventListener("input", scheduleSave);
     }
-    li.querySelector("button.run-cell").addEventListener("click", function () { runCells([key]); });
+    var run = li.querySelector("button.run-cell");
+    run.addEventListener("click", function () { runCells([key]); });
+    run.disabled = false;  // the page serves it disabled: a click before this script is not lost
     var toggle = li.querySelector("button[data-action=toggle-cell]");
-    if (toggle) toggle.addEventListener("click", function () { toggleCell(cell, toggle); });
+    if (toggle) {
+      toggle.addEventListener("click", function () { toggleCell(cell, toggle); });
+      toggle.disabled = false;
+    }
     cells[key] = cell;
   }
 
@@ -304,6 +309,7 @@
   document.querySelector("[data-action=run-all]").addEventListener("click", function () { runCells(codeKeys()); });
   document.querySelector("[data-action=interrupt]").addEventListener("click", function () { kernelAction(URLS.interrupt); });
   document.querySelector("[data-action=restart]").addEventListener("click", function () { kernelAction(URLS.restart); });
+  document.querySelectorAll(".notebook-toolbar button[disabled]").forEach(function (button) { button.disabled = false; });
 
   // For added-cells.js (set up a new code cell, save after a change of cells) and
   // notebook-submit.js (the cells' sources, the draft saved first).

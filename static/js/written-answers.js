@@ -39,5 +39,6 @@
       var button = event.target.closest("button[data-action=preview-written]");
       if (button) showPreview(button.closest("li.cell"));
     });
+    list.querySelectorAll("button[data-action=preview-written]").forEach(function (button) { button.disabled = false; });
   }
 })();

@@ -70,6 +70,8 @@ def page(browser: Browser) -> Iterator[Page]:
             violations.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    # An uncaught error in a page's script is a bug too.
+    page.on("pageerror", lambda error: violations.append(f"uncaught: {error}"))
     yield page
     context.close()
     assert not violations, violations

@@ -222,3 +222,23 @@ def test_the_exercise_page_works_from_the_keyboard_and_in_french(live_url, brows
         assert page.evaluate(LOW_CONTRAST_JS) == []
     finally:
         context.close()
+
+
+def test_the_notebook_controls_wait_for_the_script_that_runs_them(live_url, page) -> None:
+    """The page is served before its scripts run: a click on Run cell in between did nothing
+    (a fast browser on a cold server clicked there, and the cell never ran). The controls are
+    served disabled and each script enables the ones it wires."""
+    call_command("seed_demo", password=PASSWORD)
+    _log_in(page, live_url)
+    notebook_js = re.compile(r"/js/notebook(\.[0-9a-f]+)?\.js$")
+    page.route(notebook_js, lambda route: route.abort())
+    page.goto(f"{live_url}{EXERCISE}")
+    for name in ("Run all", "Interrupt", "Restart kernel", "Submit"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
+    expect(_cell(page, 2).get_by_role("button", name="Run cell")).to_be_disabled()
+    page.unroute(notebook_js)
+    page.reload()
+    for name in ("Run all", "Interrupt", "Restart kernel", "Submit"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_enabled()
+    expect(_cell(page, 2).get_by_role("button", name="Run cell")).to_be_enabled()
+    expect(page.get_by_role("button", name="Add code cell below").first).to_be_enabled()
