@@ -34,6 +34,11 @@ SKIP_PRELOAD = {
     "pydevd_tracing", "_pydevd_sys_monitoring", "pydev_ipython", "pydevconsole",
     "pydevd_plugins", "pydevd_file_utils", "_pydev_runfiles",
 }  # fmt: skip
+# What _classify uses: it runs only where the preload imported them all.
+CLASSIFY_MODULES = (
+    "sklearn.datasets", "sklearn.model_selection", "sklearn.neighbors", "sklearn.pipeline",
+    "sklearn.preprocessing",
+)  # fmt: skip
 WARMUP = "/tmp/warmup"  # noqa: S108 - inside the zygote's own root
 
 
@@ -146,16 +151,17 @@ def warm_up() -> None:
     tables) that cost every kernel 10-30 ms of its first cell; filled here, the kernels
     inherit them. Only the default zygote: a course's packages, absent here, could change
     what those caches should hold. What runs makes no thread, touches no global state a
-    learner can see (no pyplot figure, no random draw, no option) and never reaches OpenMP
-    (a pool made here would hang a forked kernel's first parallel loop)."""
+    learner can see (no pyplot figure, no random draw, no option) and makes no OpenMP pool
+    (its threads would be missing in a forked kernel, whose first parallel loop would hang).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for library, use in (
-            ("matplotlib.pyplot", _draw_a_figure),
-            ("pandas", _describe_a_frame),
-            ("sklearn.model_selection", _split_and_scale),
+        for libraries, use in (
+            (("matplotlib.pyplot",), _draw_a_figure),
+            (("pandas",), _describe_a_frame),
+            (CLASSIFY_MODULES, _classify),
         ):
-            if library in sys.modules:
+            if all(library in sys.modules for library in libraries):
                 with contextlib.suppress(Exception):  # a kernel would meet it at its own pace
                     use()
     if threading.active_count() != 1:
@@ -187,16 +193,23 @@ def _describe_a_frame() -> None:
     frame._repr_html_()
 
 
-def _split_and_scale() -> None:
-    import numpy
+def _classify() -> None:
+    # A first model, as courses teach it: a data set that ships with scikit-learn, a
+    # stratified split, a scaled nearest-neighbour pipeline fitted and scored. Its parallel
+    # loop runs on this thread: OMP_NUM_THREADS is 1 here as in the kernels, so OpenMP makes
+    # no pool (zygote_server checks that this process still has one thread).
+    from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    features, labels = numpy.arange(40.0).reshape(20, 2), numpy.arange(20) % 2
-    train, _test, _, _ = train_test_split(
-        features, labels, test_size=0.25, random_state=0, stratify=labels
+    data = load_iris()
+    train, test, train_labels, test_labels = train_test_split(
+        data.data, data.target, test_size=0.25, random_state=0, stratify=data.target
     )
-    StandardScaler().fit(train).transform(train)
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=3))
+    model.fit(train, train_labels).score(test, test_labels)
 
 
 def modules_a_kernel_imports(config: Config, refused: Sequence[str]) -> list[str] | None:

@@ -414,6 +414,16 @@ def own_pid_namespace() -> int:
         return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
+def check_single_threaded() -> None:
+    """Raise unless this process has one thread, its own: a thread made by a library (an
+    OpenMP or BLAS pool, which threading.enumerate does not see) would be missing in every
+    kernel forked from here, and a kernel waiting on it would hang."""
+    with proc_mounted():
+        threads = os.listdir("/proc/self/task")
+    if len(threads) != 1:
+        raise RuntimeError(f"the zygote runs {len(threads)} threads: it cannot fork kernels")
+
+
 def share_cheaply(config: Config) -> None:
     """Make what every kernel shares cheap to fork: its objects are not walked (and so
     copied) by the collector of each child; a zygote of grading kernels holds its pages in
@@ -460,6 +470,7 @@ def main() -> None:
     load_matplotlib_backends()
     if not config.get("course"):
         zygote_preload.warm_up()
+        check_single_threaded()
     share_cheaply(config)
     replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     replies.flush()

@@ -51,25 +51,34 @@ def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learne
         "from matplotlib.font_manager import fontManager\n"
         "from matplotlib.mathtext import MathTextParser\n"
         "import matplotlib, matplotlib.pyplot as plt\n"
+        "import sys\n"
         "fontManager._findfont_cached.cache_info().currsize,"
-        " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend()",
+        " MathTextParser._parser is not None, plt.get_fignums(), matplotlib.get_backend(),"
+        " 'sklearn.datasets.descr' in sys.modules",
         timeout=30,
     )
-    # OpenMP's thread pool would hang a forked kernel had the zygote made one.
+    # The zygote's warm-up ran this parallel loop on its one thread. Had OpenMP made a pool
+    # there, its threads would be missing here and the loop would hang; with two threads,
+    # the kernel makes its own pool.
     parallel = zygote_kernel.execute(
         "from sklearn.neighbors import KNeighborsClassifier\n"
-        "KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]).predict([[0.9]])",
+        "from threadpoolctl import threadpool_limits\n"
+        "model = KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1])\n"
+        "with threadpool_limits(2, user_api='openmp'):\n"
+        "    two = model.predict([[0.1], [0.9]] * 500)\n"
+        "model.predict([[0.9]]).tolist() + two[:2].tolist()",
         timeout=60,
     )
 
-    fonts_found, mathtext_ready, figures, backend = ast.literal_eval(
+    fonts_found, mathtext_ready, figures, backend, data_set_loaded = ast.literal_eval(
         warm.outputs[0]["data"]["text/plain"]
     )
     assert fonts_found > 0 and mathtext_ready  # a first figure's font lookups and parser
     assert figures == []  # no figure of the warm-up's in pyplot
     assert backend == "module://matplotlib_inline.backend_inline"  # still the kernel's own
+    assert data_set_loaded  # what loading a bundled data set imports on its first use
     assert parallel.status == "ok"
-    assert parallel.outputs[0]["data"]["text/plain"] == "array([1])"
+    assert parallel.outputs[0]["data"]["text/plain"] == "[1, 0, 1]"
 
 
 def test_a_zygote_kernel_takes_shell_requests_on_its_main_thread(zygote_kernel: Kernel) -> None:
