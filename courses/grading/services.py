@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -94,7 +94,9 @@ def submission_create(
     answers = _answer_notebook(exercise=exercise, notebook=notebook)
     with transaction.atomic():
         # Serialise attempts of one learner on one exercise: count and insert together.
-        Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
+        # SQLite has no row locks: its IMMEDIATE transactions serialise every writer.
+        if connection.features.has_select_for_update:
+            Enrollment.objects.select_for_update().filter(user=learner, cohort=cohort).first()
         used = attempts_used(exercise=exercise, learner=learner)
         if limit is not None and used >= limit:
             raise SubmissionRefused(

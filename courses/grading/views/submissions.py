@@ -73,7 +73,7 @@ def submit_view(
     except services.SubmissionRefused as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     # Accepted while the course's environment is not ready: it waits, graded once it is.
-    notice = environment_notice(exercise_id=exercise.pk)
+    notice = environment_notice(exercise_id=exercise.pk, course=access.course)
     return JsonResponse(
         {
             **submission_state(submission),

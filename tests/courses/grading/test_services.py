@@ -1,10 +1,12 @@
 """The submission lifecycle: what is accepted, claims, history, requeues. The grading
 itself (sandbox + trusted runner) is exercised end to end in test_grading_end_to_end.py."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from courses import queues
@@ -166,6 +168,35 @@ def test_the_attempt_limit_is_enforced_and_our_errors_do_not_count(enrollment, e
     assert (second.attempt, third.attempt) == (1, 2)
     with pytest.raises(services.SubmissionRefused, match="all 2 attempts"):
         _submit(enrollment, exercise)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submits_sent_at_once_cannot_exceed_the_attempt_limit(enrollment, exercise) -> None:
+    # given: two attempts allowed, and six submits of the learner's that start together
+    exercise.max_attempts = 2
+    exercise.save(update_fields=["max_attempts"])
+    start, outcomes = threading.Barrier(6), []
+
+    def submit() -> None:
+        start.wait()
+        try:
+            outcomes.append(_submit(enrollment, exercise).attempt)
+        except services.SubmissionRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()  # this thread's own
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    # when
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then: counting the attempts and adding one are one step (a lock on PostgreSQL, the
+    # write lock on SQLite): two accepted, numbered 1 and 2, the rest refused
+    assert sorted(o for o in outcomes if o != "refused") == [1, 2]
+    assert outcomes.count("refused") == 4
+    assert Submission.objects.filter(learner=enrollment.user, exercise=exercise).count() == 2
 
 
 def test_late_work_is_refused_after_the_hard_deadline(enrollment, exercise) -> None:

@@ -103,3 +103,20 @@ def test_the_outline_runs_a_fixed_number_of_queries(setup, django_assert_max_num
     course = enrollment.cohort.course
     with django_assert_max_num_queries(12):
         client.get(f"/courses/{course.organization.slug}/{course.slug}/")
+
+
+def test_a_submit_costs_a_known_number_of_queries(django_assert_num_queries) -> None:
+    # given: a learner on the exercise page of a course that pins no environment
+    learner = UserFactory()
+    client = Client()
+    client.force_login(learner)
+    course = _course_with(learner, modules=1, submissions=2)
+    url = f"/courses/{course.organization.slug}/{course.slug}/exercises/add-0/submit"
+    notebook = as_json(add_exercise())
+    # when / then: session and user (2); course, admin?, enrollments, exercise, cohort
+    # settings, extension, CPU quota (7); the attempt counted and the submission added (2) in
+    # one transaction (a savepoint and its release here, inside the test's), which takes the
+    # learner's row lock first on PostgreSQL (1; SQLite's write lock needs no query). No
+    # query for the environment: the course pins none.
+    with django_assert_num_queries(13 if connection.vendor == "sqlite" else 14):
+        assert client.post(url, notebook, content_type="application/json").status_code == 202
