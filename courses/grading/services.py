@@ -245,8 +245,10 @@ def submission_grade(*, submission_id: int, worker: str = "") -> bool:
     )
     if submission is None:
         return False
+    course = submission.cohort.course  # read with the submission
     try:
-        runtime_dir = environment_runtime(course_id=submission.cohort.course_id)
+        # A course that pins no packages runs in the kernel runtime: nothing to look up.
+        runtime_dir = environment_runtime(course_id=course.pk) if course.environment_id else None
     except EnvironmentNotReady:
         # Left QUEUED: sent again when the environment is built (or by the sweep).
         return True
