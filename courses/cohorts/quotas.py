@@ -9,6 +9,8 @@ API (for grading, interactive kernels and the model gateway's callers in courses
         and adds nothing when it would pass the limit (reserve before work). With
         enforce=False it always adds (record usage measured after the work, such as the CPU
         time a run took); the next check then fails.
+    quota_record(*, user, cohort, kind, amount) -> int
+        As quota_consume with enforce=False, without reading the limit: today's usage.
     quota_usage(*, user, cohort, kind) -> QuotaUsage
 
 `kind` is QuotaKind.CPU_SECONDS or QuotaKind.MODEL_TOKENS; amounts are whole numbers (round
@@ -115,6 +117,23 @@ def quota_consume(
     if not added:
         raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
     return usage
+
+
+def quota_record(*, user: User, cohort: Cohort, kind: str, amount: int) -> int:
+    """Add `amount`, measured after the work, to today's usage whatever the limit (the
+    next check then fails): no limit to read, so no query. Returns today's usage."""
+    if kind not in QuotaKind.values:
+        raise ValueError(f"Unknown quota kind {kind!r}")
+    _, used = counter_add(
+        scope=f"cohort{cohort.pk}",
+        user_id=user.pk,
+        kind=kind,
+        day=cohort_day(cohort=cohort),
+        amount=amount,
+        limit=None,
+        enforce=False,
+    )
+    return used
 
 
 def model_token_quota(*, user_id: int, cohort: Cohort) -> tuple[str, int | None]:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from campus.models import User
 from courses.assignment import learner_cells, missing_tests, stored_notebook
-from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_consume
+from courses.cohorts.quotas import QuotaExceeded, QuotaKind, quota_check, quota_record
 from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.exercises.policy import Deadline, LateState, late_state
 from courses.exercises.selectors import (
@@ -295,12 +295,11 @@ def _record_cpu(submission: Submission, cpu_seconds: float) -> None:
         return
     # Redis down: the grade matters more than the count (left uncounted, not raised).
     with contextlib.suppress(redis.RedisError):
-        quota_consume(
+        quota_record(
             user=submission.learner,
             cohort=submission.cohort,
             kind=QuotaKind.CPU_SECONDS,
             amount=math.ceil(cpu_seconds),
-            enforce=False,
         )
 
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from campus.models import User
 from campus.redis_client import redis_client
 from courses import routing
-from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.cohorts.quotas import QuotaKind, quota_record
 from courses.environments.services import EnvironmentNotReady, environment_runtime
 from courses.grading import kernels
 from courses.html import safe_output
@@ -230,8 +230,8 @@ def _charge_cpu(held: Held, *, final: bool = False) -> None:
     due = used - held.cpu_charged
     amount = math.ceil(due) if final else math.floor(due)
     if amount > 0:
-        quota_consume(user=held.user, cohort=held.cohort, kind=QuotaKind.CPU_SECONDS,
-                      amount=amount, enforce=False)  # fmt: skip
+        quota_record(user=held.user, cohort=held.cohort, kind=QuotaKind.CPU_SECONDS,
+                     amount=amount)  # fmt: skip
         held.cpu_charged += amount
 
 

@@ -11,6 +11,7 @@ from courses.cohorts.quotas import (
     cohort_day,
     quota_check,
     quota_consume,
+    quota_record,
     quota_usage,
 )
 from courses.models import CohortQuota
@@ -71,6 +72,23 @@ def test_usage_measured_after_the_work_is_recorded_then_further_work_is_refused(
     assert usage.used == 75 and usage.remaining == 0
     with pytest.raises(QuotaExceeded):
         quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+
+
+def test_recording_after_the_work_counts_past_the_limit_without_reading_it(
+    cohort, django_assert_num_queries
+) -> None:
+    learner = UserFactory()
+    with django_assert_num_queries(0):  # the limit matters only to the next check
+        assert (
+            quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=50) == 50
+        )
+        assert (
+            quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=25) == 75
+        )
+    with pytest.raises(QuotaExceeded):
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+    with pytest.raises(ValueError):
+        quota_record(user=learner, cohort=cohort, kind="disk", amount=1)
 
 
 def test_each_learner_each_cohort_and_each_kind_count_separately(cohort) -> None:
