@@ -69,6 +69,7 @@ class Stream(io.TextIOBase):
         self._pending: list[str] = []
         self._size = 0
         self._lock = threading.RLock()  # see LockedSocket
+        self._sending = False  # by the thread that holds the lock
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -92,9 +93,10 @@ class Stream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        size = len(text)
         with self._lock:
             self._pending.append(text)
-            self._size += len(text)
+            self._size += size
             if self._size >= CHUNK_CHARS:
                 self._send(whole_chunks_only=True)
         return len(text)
@@ -105,16 +107,38 @@ class Stream(io.TextIOBase):
                 self._send(whole_chunks_only=False)
 
     def _send(self, *, whole_chunks_only: bool) -> None:
-        text = "".join(self._pending)
-        end = len(text) - len(text) % CHUNK_CHARS if whole_chunks_only else len(text)
-        for start in range(0, end, CHUNK_CHARS):
-            content = {"name": self.name, "text": text[start : min(end, start + CHUNK_CHARS)]}
-            self.session.send(
-                self.socket, "stream", content, parent=self.parent_header, ident=self.topic
-            )
-        rest = text[end:]
-        self._pending = [rest] if rest else []
-        self._size = len(rest)
+        """Send what is pending (only whole chunks, or all). A write made meanwhile by this
+        thread (a signal handler that prints while a piece is sent) is only kept: it goes
+        after what was pending, in this loop or later, never sent twice or out of order."""
+        if self._sending:
+            return
+        self._sending = True
+        try:
+            while self._size >= (CHUNK_CHARS if whole_chunks_only else 1):
+                # Python runs a signal handler at a call or a loop's turn, never within the
+                # next three lines: what a handler writes from then on lands in the new
+                # list, after what is taken here.
+                pending = self._pending
+                self._pending = []
+                self._size = 0
+                text = "".join(pending)
+                end = len(text) - len(text) % CHUNK_CHARS if whole_chunks_only else len(text)
+                rest = text[end:]
+                if rest:
+                    size = len(rest)
+                    self._pending.insert(0, rest)
+                    self._size += size
+                for start in range(0, end, CHUNK_CHARS):
+                    piece = text[start : min(end, start + CHUNK_CHARS)]
+                    self.session.send(
+                        self.socket,
+                        "stream",
+                        {"name": self.name, "text": piece},
+                        parent=self.parent_header,
+                        ident=self.topic,
+                    )
+        finally:
+            self._sending = False
 
 
 def bind(app: Any, kind: int, port: int) -> Any:
