@@ -21,7 +21,6 @@ import os
 import site
 import sys
 import tempfile
-import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -139,10 +138,6 @@ def preload(modules: list[str], home_files: dict[str, str], refused: Sequence[st
     del os.environ["MPLBACKEND"]
     if kernels_config_dir is not None:
         os.environ["MPLCONFIGDIR"] = kernels_config_dir
-    # A thread started by an import would not exist in the forked kernels, and a lock it
-    # held would stay locked there forever.
-    if threading.active_count() != 1:
-        raise RuntimeError(f"a preloaded module started threads: {threading.enumerate()}")
 
 
 def warm_up() -> None:
@@ -152,7 +147,7 @@ def warm_up() -> None:
     inherit them. Only the default zygote: a course's packages, absent here, could change
     what those caches should hold. What runs makes no thread, touches no global state a
     learner can see (no pyplot figure, no random draw, no option) and makes no OpenMP pool
-    (its threads would be missing in a forked kernel, whose first parallel loop would hang).
+    (zygote_server checks that the zygote still has one thread).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -164,8 +159,6 @@ def warm_up() -> None:
             if all(library in sys.modules for library in libraries):
                 with contextlib.suppress(Exception):  # a kernel would meet it at its own pace
                     use()
-    if threading.active_count() != 1:
-        raise RuntimeError(f"the warm-up started threads: {threading.enumerate()}")
 
 
 def _draw_a_figure() -> None:
@@ -197,7 +190,7 @@ def _classify() -> None:
     # A first model, as courses teach it: a data set that ships with scikit-learn, a
     # stratified split, a scaled nearest-neighbour pipeline fitted and scored. Its parallel
     # loop runs on this thread: OMP_NUM_THREADS is 1 here as in the kernels, so OpenMP makes
-    # no pool (zygote_server checks that this process still has one thread).
+    # no pool.
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsClassifier

@@ -415,13 +415,17 @@ def own_pid_namespace() -> int:
 
 
 def check_single_threaded() -> None:
-    """Raise unless this process has one thread, its own: a thread made by a library (an
-    OpenMP or BLAS pool, which threading.enumerate does not see) would be missing in every
-    kernel forked from here, and a kernel waiting on it would hang."""
+    """Raise unless this process has one thread, its own. A thread that a preloaded module
+    or the warm-up started (Python's, or a library's OpenMP or BLAS pool, which
+    threading.enumerate does not see) would be missing in every kernel forked from here: a
+    lock it held would stay locked there, and a kernel waiting on it would hang."""
     with proc_mounted():
         threads = os.listdir("/proc/self/task")
     if len(threads) != 1:
-        raise RuntimeError(f"the zygote runs {len(threads)} threads: it cannot fork kernels")
+        raise RuntimeError(
+            f"the zygote runs {len(threads)} threads ({threading.enumerate()}): "
+            "it cannot fork kernels"
+        )
 
 
 def share_cheaply(config: Config) -> None:
@@ -470,7 +474,7 @@ def main() -> None:
     load_matplotlib_backends()
     if not config.get("course"):
         zygote_preload.warm_up()
-        check_single_threaded()
+    check_single_threaded()
     share_cheaply(config)
     replies.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     replies.flush()

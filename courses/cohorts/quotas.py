@@ -57,6 +57,11 @@ def cohort_day(*, cohort: Cohort, now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(zone).date()
 
 
+def _scope(cohort: Cohort) -> str:
+    """Whose counters: the cohort's (campus.quotas keeps one per learner, kind and day)."""
+    return f"cohort{cohort.pk}"
+
+
 def quota_limit(*, cohort: Cohort, kind: str) -> int | None:
     if kind not in QuotaKind.values:
         raise ValueError(f"Unknown quota kind {kind!r}")
@@ -71,7 +76,7 @@ def quota_limit(*, cohort: Cohort, kind: str) -> int | None:
 def quota_usage(*, user: User, cohort: Cohort, kind: str, limit: int | None = None) -> QuotaUsage:
     """`limit`: the cohort's limit when the caller has read it (quota_limit) already."""
     day = cohort_day(cohort=cohort)
-    used = counter_read(scope=f"cohort{cohort.pk}", user_id=user.pk, kind=kind, day=day)
+    used = counter_read(scope=_scope(cohort), user_id=user.pk, kind=kind, day=day)
     limit = limit if limit is not None else quota_limit(cohort=cohort, kind=kind)
     return QuotaUsage(kind=kind, used=used, limit=limit, day=day)
 
@@ -82,9 +87,7 @@ def quota_usage_today(*, cohort: Cohort, user_ids: list[int]) -> dict[int, dict[
     day = cohort_day(cohort=cohort)
     usage: dict[int, dict[str, int]] = {user_id: {} for user_id in user_ids}
     for kind in QuotaKind.values:
-        counts = counter_read_many(
-            scope=f"cohort{cohort.pk}", user_ids=user_ids, kind=kind, day=day
-        )
+        counts = counter_read_many(scope=_scope(cohort), user_ids=user_ids, kind=kind, day=day)
         for user_id, used in counts.items():
             usage[user_id][kind] = used
     return usage
@@ -105,7 +108,7 @@ def quota_consume(
     limit = quota_limit(cohort=cohort, kind=kind)
     day = cohort_day(cohort=cohort)
     added, used = counter_add(
-        scope=f"cohort{cohort.pk}",
+        scope=_scope(cohort),
         user_id=user.pk,
         kind=kind,
         day=day,
@@ -125,7 +128,7 @@ def quota_record(*, user: User, cohort: Cohort, kind: str, amount: int) -> int:
     if kind not in QuotaKind.values:
         raise ValueError(f"Unknown quota kind {kind!r}")
     _, used = counter_add(
-        scope=f"cohort{cohort.pk}",
+        scope=_scope(cohort),
         user_id=user.pk,
         kind=kind,
         day=cohort_day(cohort=cohort),
@@ -140,7 +143,7 @@ def model_token_quota(*, user_id: int, cohort: Cohort) -> tuple[str, int | None]
     """The Redis counter of the learner's model tokens today in `cohort`, and its limit:
     handed to the model gateway in a run's grant, so the gateway charges and enforces it."""
     key = counter_key(
-        scope=f"cohort{cohort.pk}",
+        scope=_scope(cohort),
         user_id=user_id,
         kind=QuotaKind.MODEL_TOKENS,
         day=cohort_day(cohort=cohort),
@@ -169,7 +172,7 @@ def personal_model_token_quotas(*, user_id: int) -> list[tuple[str, int]]:
     return [
         (
             counter_key(
-                scope=f"cohort{cohort.pk}",
+                scope=_scope(cohort),
                 user_id=user_id,
                 kind=QuotaKind.MODEL_TOKENS,
                 day=cohort_day(cohort=cohort),

@@ -165,12 +165,15 @@ def _send_waiting_submissions(environment_id: int) -> None:
         queues.enqueue_on_commit(queues.GRADE_SUBMISSION, submission_id)
 
 
-def environment_runtime(*, course_id: int) -> Path | None:
+def environment_runtime(*, course_id: int, course: Course | None = None) -> Path | None:
     """The runtime the course's kernels run in: None for the kernel runtime, else its
-    environment's folder on this host (built here first when this host has none yet).
+    environment's folder on this host (built here first when this host has none yet). No
+    query when the caller gives the `course` and it pins nothing.
 
     Raises EnvironmentNotReady while the environment is not ready.
     """
+    if course is not None and course.environment_id is None:
+        return None
     environment = (
         CourseEnvironment.objects.filter(courses__pk=course_id).first()
         if course_id is not None

@@ -247,8 +247,7 @@ def submission_grade(*, submission_id: int, worker: str = "") -> bool:
         return False
     course = submission.cohort.course  # read with the submission
     try:
-        # A course that pins no packages runs in the kernel runtime: nothing to look up.
-        runtime_dir = environment_runtime(course_id=course.pk) if course.environment_id else None
+        runtime_dir = environment_runtime(course_id=course.pk, course=course)
     except EnvironmentNotReady:
         # Left QUEUED: sent again when the environment is built (or by the sweep).
         return True
