@@ -142,6 +142,8 @@ KERNEL_OPTIONS = (
     "--IPKernelApp.extra_extensions=kernel_displays",
     # no debug records per request (kernel_overhead.py)
     "--IPKernelApp.extra_extensions=kernel_overhead",
+    # an interrupt the main thread missed is repeated until raised (kernel_interrupt.py)
+    "--IPKernelApp.extra_extensions=kernel_interrupt",
     # ipykernel sleeps 0.5 ms before each reply, against outputs arriving after it; our
     # clients wait for the idle status, which follows every output
     "--Kernel._execute_sleep=0",

@@ -211,7 +211,7 @@ def execute(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any
     if not silent:
         kernel._publish_execute_input(code, parent, kernel.execution_count)
     cell_meta = parent.get("metadata") or {}
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    kernel.pre_handler_hook()  # SIGINT raises KeyboardInterrupt (kernel_interrupt.py)
     try:
         reply = finished(
             kernel.do_execute(

@@ -23,7 +23,12 @@ REQUIREMENTS = Path(__file__).resolve().parent / "runtime-requirements.txt"
 # Modules of this package that run inside the kernel: installed into the runtime.
 KERNEL_MODULES = tuple(
     Path(__file__).resolve().parent / name
-    for name in ("kernel_outstream.py", "kernel_displays.py", "kernel_overhead.py")
+    for name in (
+        "kernel_outstream.py",
+        "kernel_displays.py",
+        "kernel_overhead.py",
+        "kernel_interrupt.py",
+    )
 )
 BASE_PYTHON = Path("/usr/bin/python3.11")
 STAMP_NAME = ".sandbox-runtime-stamp"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from sandbox import Limits, Session
-from tests.support.sandbox import once_printed
+from tests.sandbox.conftest import GRADING_ZYGOTE, MODES
+from tests.support.sandbox import StartKernel, once_printed, stdout
 
 # In the kernel: 'slee' is published alone (its flush confirmed), then the print of 'ping'
 # is published but its flush is never confirmed (the IO thread's completion event is
@@ -136,3 +139,40 @@ def test_an_interrupt_left_over_from_the_previous_cell_does_not_stop_the_next(mo
         # then: it is not interrupted
         assert result.status == "ok", result.outputs
         assert session.execute("x").outputs[0]["data"]["text/plain"] == "2"
+
+
+# In the kernel: the interrupt's SIGINT lands on the control thread that sends it, not on the
+# main thread, which waits on an Event: CPython's flag is set, and the main thread, which
+# alone raises KeyboardInterrupt, is not woken (as when the signal lands just before the
+# wait begins). The handler sleeps: a second KeyboardInterrupt would end the cell there.
+SIGNAL_ELSEWHERE = """\
+import os, signal, threading, time
+kill, killpg = os.kill, os.killpg
+def on_this_thread(pid, signum):
+    signal.pthread_kill(threading.get_ident(), signum)
+os.kill = os.killpg = on_this_thread
+try:
+    print('waiting', flush=True)
+    threading.Event().wait(600)
+except KeyboardInterrupt:
+    print('interrupted', flush=True)
+    time.sleep(1.5)
+    print('cleaned up')
+finally:
+    os.kill, os.killpg = kill, killpg
+"""
+
+
+@pytest.mark.parametrize("mode", [*MODES, *([GRADING_ZYGOTE] if "zygote" in MODES else [])])
+def test_an_interrupt_the_main_thread_missed_is_raised_in_it_once(start: StartKernel) -> None:
+    # given: a kernel, and a cell whose interrupt signal will not wake its main thread
+    kernel = start(cell_timeout_s=300, total_timeout_s=600)
+    kernel.execute("x = 1")
+
+    # when: it is interrupted once it waits
+    result = kernel.execute(SIGNAL_ELSEWHERE, on_output=once_printed("waiting\n", kernel.interrupt))
+
+    # then: KeyboardInterrupt is raised in the wait, once: the handler runs to its end
+    assert result.status == "ok", result.outputs
+    assert stdout(result) == "waiting\ninterrupted\ncleaned up\n"
+    assert kernel.execute("x").outputs[0]["data"]["text/plain"] == "1"
