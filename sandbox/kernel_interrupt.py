@@ -22,6 +22,7 @@ repeat); learner code can undo all of it, which only loses the learner's own int
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -62,9 +63,12 @@ class Interrupts:
         self.repeated = False
         wanted, request = self.requested, self.request
         send()
-        threading.Thread(
+        repeat = threading.Thread(
             target=self._repeat, args=(wanted, request), daemon=True, name="interrupt-repeat"
-        ).start()
+        )
+        # At its process limit (a fork bomb's cell) the kernel has the one signal it sent.
+        with contextlib.suppress(RuntimeError):
+            repeat.start()
 
     def _repeat(self, wanted: int, request: int) -> None:
         wait = FIRST_REPAIR_S
