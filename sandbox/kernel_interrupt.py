@@ -16,6 +16,7 @@ signals the main thread itself (pthread_kill breaks its wait), 0.1 s after the i
 then every 0.5 s, at most REPAIRS times. The cell sees one KeyboardInterrupt per interrupt:
 a repeat of an interrupt already raised is ignored, until the next interrupt or request.
 
+A KeyboardInterrupt's traceback is shown without the frame of the handler that raised it.
 Learner code that installs a SIGINT handler of its own gets ipykernel's behaviour (no
 repeat); learner code can undo all of it, which only loses the learner's own interrupts.
 """
@@ -27,7 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
 FIRST_REPAIR_S = 0.1
@@ -89,6 +90,22 @@ class Interrupts:
         )
 
 
+def shown_without_handler(
+    shell: Any, etype: type, value: BaseException, tb: TracebackType, tb_offset: Any = None
+) -> None:
+    """IPython's handler of KeyboardInterrupt in a cell: its traceback as the learner's code
+    raised it, without the frame of SIGINT's handler (always the last, when it is there)."""
+    entry: TracebackType | None = tb
+    while entry is not None and entry.tb_next is not None:
+        if entry.tb_next.tb_next is None and entry.tb_next.tb_frame.f_code is HANDLER_CODE:
+            entry.tb_next = None
+        entry = entry.tb_next
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+HANDLER_CODE = Interrupts.__call__.__code__
+
+
 def load_ipython_extension(shell: Any) -> None:
     kernel = getattr(shell, "kernel", None)
     if kernel is None or not hasattr(kernel, "pre_handler_hook"):
@@ -100,4 +117,6 @@ def load_ipython_extension(shell: Any) -> None:
         kernel.saved_sigint_handler = interrupts.request_starts()
 
     kernel.pre_handler_hook = pre_handler_hook
+    if not shell.custom_exceptions:
+        shell.set_custom_exc((KeyboardInterrupt,), shown_without_handler)
     kernel._send_interrupt_children = lambda: interrupts.interrupt(send)
