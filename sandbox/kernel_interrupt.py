@@ -13,7 +13,7 @@ cell waits out its time limit (CI saw it once, in a cell blocked in a flush).
 Here SIGINT's handler during a request notes which interrupt it raised. While the request
 that was interrupted still runs and that interrupt has not been raised, a short-lived thread
 signals the main thread itself (pthread_kill breaks its wait), 0.1 s after the interrupt and
-then every 0.5 s, at most REPAIRS times. The cell sees one KeyboardInterrupt per interrupt:
+then every 0.5 s, at most REPEATS times. The cell sees one KeyboardInterrupt per interrupt:
 a repeat of an interrupt already raised is ignored, until the next interrupt or request.
 
 A KeyboardInterrupt's traceback is shown without the frame of the handler that raised it.
@@ -31,9 +31,9 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
 
-FIRST_REPAIR_S = 0.1
-REPAIR_EVERY_S = 0.5
-REPAIRS = 20
+FIRST_REPEAT_S = 0.1
+REPEAT_EVERY_S = 0.5
+REPEATS = 20
 
 
 class Interrupts:
@@ -72,10 +72,10 @@ class Interrupts:
             repeat.start()
 
     def _repeat(self, wanted: int, request: int) -> None:
-        wait = FIRST_REPAIR_S
-        for _ in range(REPAIRS):
+        wait = FIRST_REPEAT_S
+        for _ in range(REPEATS):
             time.sleep(wait)
-            wait = REPAIR_EVERY_S
+            wait = REPEAT_EVERY_S
             if not self._lost(wanted, request):
                 return
             self.repeated = True
