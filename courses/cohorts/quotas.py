@@ -4,13 +4,9 @@ API (for grading, interactive kernels and the model gateway's callers in courses
 
     quota_check(*, user, cohort, kind, amount=1) -> QuotaUsage
         Raises QuotaExceeded when `amount` more would pass today's limit. Counts nothing.
-    quota_consume(*, user, cohort, kind, amount, enforce=True) -> QuotaUsage
-        Adds `amount` to today's usage, atomically. With enforce=True, raises QuotaExceeded
-        and adds nothing when it would pass the limit (reserve before work). With
-        enforce=False it always adds (record usage measured after the work, such as the CPU
-        time a run took); the next check then fails.
     quota_record(*, user, cohort, kind, amount) -> int
-        As quota_consume with enforce=False, without reading the limit: today's usage.
+        Adds `amount`, measured after the work (the CPU time a run took), to today's usage
+        whatever the limit; the next check then fails. Returns today's usage.
     quota_usage(*, user, cohort, kind) -> QuotaUsage
 
 `kind` is QuotaKind.CPU_SECONDS or QuotaKind.MODEL_TOKENS; amounts are whole numbers (round
@@ -42,7 +38,7 @@ __all__ = [
     "QuotaUsage",
     "personal_model_token_quotas",
     "quota_check",
-    "quota_consume",
+    "quota_record",
     "quota_usage",
     "quota_usage_today",
 ]
@@ -102,41 +98,13 @@ def quota_check(
     return usage
 
 
-def quota_consume(
-    *, user: User, cohort: Cohort, kind: str, amount: int, enforce: bool = True
-) -> QuotaUsage:
-    limit = quota_limit(cohort=cohort, kind=kind)
-    day = cohort_day(cohort=cohort)
-    added, used = counter_add(
-        scope=_scope(cohort),
-        user_id=user.pk,
-        kind=kind,
-        day=day,
-        amount=amount,
-        limit=limit,
-        enforce=enforce,
-    )
-    usage = QuotaUsage(kind=kind, used=used, limit=limit, day=day)
-    if not added:
-        raise QuotaExceeded(usage=usage, requested=amount, time_zone=cohort.time_zone)
-    return usage
-
-
 def quota_record(*, user: User, cohort: Cohort, kind: str, amount: int) -> int:
     """Add `amount`, measured after the work, to today's usage whatever the limit (the
     next check then fails): no limit to read, so no query. Returns today's usage."""
     if kind not in QuotaKind.values:
         raise ValueError(f"Unknown quota kind {kind!r}")
-    _, used = counter_add(
-        scope=_scope(cohort),
-        user_id=user.pk,
-        kind=kind,
-        day=cohort_day(cohort=cohort),
-        amount=amount,
-        limit=None,
-        enforce=False,
-    )
-    return used
+    day = cohort_day(cohort=cohort)
+    return counter_add(scope=_scope(cohort), user_id=user.pk, kind=kind, day=day, amount=amount)
 
 
 def model_token_quota(*, user_id: int, cohort: Cohort) -> tuple[str, int | None]:

@@ -68,20 +68,6 @@ class QuotaExceeded(Exception):
         }
 
 
-# Check and add in one step, so two concurrent runs cannot both squeeze under the limit.
-_CONSUME = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-if ARGV[3] == '1' and limit >= 0 and used + amount > limit then
-  return {0, used}
-end
-used = redis.call('INCRBY', KEYS[1], amount)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-return {1, used}
-"""
-
-
 def counter_key(*, scope: str, user_id: int, kind: str, day: date) -> str:
     # QUOTA_KEY_PREFIX separates deployments (or test runs) that share one Redis.
     prefix = getattr(settings, "QUOTA_KEY_PREFIX", "quota")
@@ -102,18 +88,18 @@ def counter_read_many(*, scope: str, user_ids: list[int], kind: str, day: date) 
     return {u: int(v) if v is not None else 0 for u, v in zip(user_ids, values, strict=True)}
 
 
-def counter_add(
-    *, scope: str, user_id: int, kind: str, day: date, amount: int, limit: int | None, enforce: bool
-) -> tuple[bool, int]:
-    """Add `amount` to the day's counter unless `enforce` and it would pass `limit`.
+def counter_add(*, scope: str, user_id: int, kind: str, day: date, amount: int) -> int:
+    """Add `amount` to the day's counter (usage measured after the work: the next check
+    against a limit fails once it is passed). Returns the day's usage after the call.
 
-    Returns (added, used after the call). Redis errors propagate: they are the platform's
-    fault, and the caller's retry policy decides.
+    Redis errors propagate: they are the platform's fault, and the caller's retry policy
+    decides.
     """
     if amount < 0:
         raise ValueError("A quota amount cannot be negative")
     key = counter_key(scope=scope, user_id=user_id, kind=kind, day=day)
-    added, used = redis_client().eval(
-        _CONSUME, 1, key, amount, -1 if limit is None else limit, int(enforce), COUNTER_TTL_S
-    )
-    return bool(added), int(used)
+    pipe = redis_client().pipeline()  # one round trip, both or neither (MULTI/EXEC)
+    pipe.incrby(key, amount)
+    pipe.expire(key, COUNTER_TTL_S)
+    used, _ = pipe.execute()
+    return int(used)

@@ -3,7 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campus.models import AuditAction, AuditLog
-from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.cohorts.quotas import QuotaKind, quota_record
 from courses.cohorts.services import EnrollmentRefused, enrollment_remove, enrollment_set_role
 from courses.models import CohortQuota, Enrollment, EnrollmentRole, Submission
 from tests.support.factories import (
@@ -108,8 +108,8 @@ def test_an_enrollment_of_another_cohort_cannot_be_reached_from_this_one(
 def test_the_people_page_shows_what_each_learner_used_today(client, cohort, instructor) -> None:
     CohortQuota.objects.create(cohort=cohort, cpu_seconds_per_day=600)
     busy = EnrollmentFactory(cohort=cohort, user__email="busy@example.org")
-    quota_consume(user=busy.user, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=123)
-    quota_consume(user=busy.user, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=4567)
+    quota_record(user=busy.user, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=123)
+    quota_record(user=busy.user, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=4567)
     client.force_login(instructor)
     page = client.get(_people(cohort)).text
     row = page[page.index("busy@example.org") :]

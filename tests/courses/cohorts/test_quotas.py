@@ -10,7 +10,6 @@ from courses.cohorts.quotas import (
     QuotaKind,
     cohort_day,
     quota_check,
-    quota_consume,
     quota_record,
     quota_usage,
 )
@@ -27,19 +26,20 @@ def cohort():
     return cohort
 
 
-def test_consuming_within_the_allowance_counts_and_reports_what_remains(cohort) -> None:
+def test_recording_within_the_allowance_counts_and_reports_what_remains(cohort) -> None:
     learner = UserFactory()
-    usage = quota_consume(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=20)
+    quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=20)
+    usage = quota_usage(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
     assert (usage.used, usage.limit, usage.remaining) == (20, 60, 40)
-    usage = quota_consume(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=40)
-    assert usage.remaining == 0
+    quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=40)
+    assert quota_usage(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS).remaining == 0
 
 
 def test_going_over_the_allowance_raises_a_clear_message_and_counts_nothing(cohort) -> None:
     learner = UserFactory()
-    quota_consume(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=900)
+    quota_record(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=900)
     with pytest.raises(QuotaExceeded) as raised:
-        quota_consume(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=200)
+        quota_check(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=200)
     assert str(raised.value) == (
         "You have used 900 of your 1000 model tokens for today in this cohort, and this needs "
         "200 more. Your allowance starts again at midnight (Europe/Paris); ask your instructor "
@@ -64,16 +64,6 @@ def test_check_raises_without_counting(cohort) -> None:
     assert quota_usage(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS).used == 0
 
 
-def test_usage_measured_after_the_work_is_recorded_then_further_work_is_refused(cohort) -> None:
-    learner = UserFactory()
-    usage = quota_consume(
-        user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=75, enforce=False
-    )
-    assert usage.used == 75 and usage.remaining == 0
-    with pytest.raises(QuotaExceeded):
-        quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
-
-
 def test_recording_after_the_work_counts_past_the_limit_without_reading_it(
     cohort, django_assert_num_queries
 ) -> None:
@@ -85,6 +75,8 @@ def test_recording_after_the_work_counts_past_the_limit_without_reading_it(
         assert (
             quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=25) == 75
         )
+    usage = quota_usage(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
+    assert usage.used == 75 and usage.remaining == 0
     with pytest.raises(QuotaExceeded):
         quota_check(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS)
     with pytest.raises(ValueError):
@@ -95,7 +87,7 @@ def test_each_learner_each_cohort_and_each_kind_count_separately(cohort) -> None
     first, second = UserFactory(), UserFactory()
     other_cohort = CohortFactory()
     CohortQuota.objects.create(cohort=other_cohort, cpu_seconds_per_day=60)
-    quota_consume(user=first, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=60)
+    quota_record(user=first, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=60)
     assert quota_check(user=second, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=60)
     assert quota_check(user=first, cohort=other_cohort, kind=QuotaKind.CPU_SECONDS, amount=60)
     assert quota_check(user=first, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=1000)
@@ -104,7 +96,8 @@ def test_each_learner_each_cohort_and_each_kind_count_separately(cohort) -> None
 def test_a_cohort_without_limits_is_unlimited_but_still_counted() -> None:
     cohort = CohortFactory()
     learner = UserFactory()
-    usage = quota_consume(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=10**6)
+    quota_record(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS, amount=10**6)
+    usage = quota_usage(user=learner, cohort=cohort, kind=QuotaKind.MODEL_TOKENS)
     assert (usage.used, usage.limit, usage.remaining) == (10**6, None, None)
 
 
@@ -119,16 +112,19 @@ def test_the_day_is_the_cohorts_calendar_day() -> None:
 def test_a_negative_amount_or_an_unknown_kind_is_a_programming_error(cohort) -> None:
     learner = UserFactory()
     with pytest.raises(ValueError):
-        quota_consume(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=-5)
+        quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=-5)
     with pytest.raises(ValueError):
         quota_check(user=learner, cohort=cohort, kind="gpu_hours")
 
 
 def test_counters_live_in_redis_under_a_key_per_learner_cohort_kind_and_day(cohort) -> None:
     learner = UserFactory()
-    usage = quota_consume(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=7)
+    quota_record(user=learner, cohort=cohort, kind=QuotaKind.CPU_SECONDS, amount=7)
     key = counter_key(
-        scope=f"cohort{cohort.pk}", user_id=learner.pk, kind=QuotaKind.CPU_SECONDS, day=usage.day
+        scope=f"cohort{cohort.pk}",
+        user_id=learner.pk,
+        kind=QuotaKind.CPU_SECONDS,
+        day=cohort_day(cohort=cohort),
     )
     assert int(redis_client().get(key)) == 7
     assert 0 < redis_client().ttl(key) <= 2 * 24 * 3600

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from courses import queues
-from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.cohorts.quotas import QuotaKind, quota_record
 from courses.exercises.services import exercise_create
 from courses.grading import recovery, services
 from courses.grading.scoring import GradeReport, ItemResult
@@ -344,12 +344,11 @@ def test_our_errors_are_released_for_retry_then_flagged(enrollment, exercise) ->
 def test_a_learner_over_the_daily_cpu_quota_cannot_submit(enrollment, exercise) -> None:
     # given a cohort allowing 5 CPU-seconds a day, all used by earlier runs
     CohortQuota.objects.create(cohort=enrollment.cohort, cpu_seconds_per_day=5)
-    quota_consume(
+    quota_record(
         user=enrollment.user,
         cohort=enrollment.cohort,
         kind=QuotaKind.CPU_SECONDS,
         amount=5,
-        enforce=False,
     )
     # when / then
     with pytest.raises(services.SubmissionRefused, match="5 of your 5 sandbox CPU-seconds"):

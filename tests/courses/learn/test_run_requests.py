@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from courses.cohorts.quotas import QuotaKind, quota_consume
+from courses.cohorts.quotas import QuotaKind, quota_record
 from courses.grading import services as grading_services
 from courses.learn import sessions
 from courses.models import CohortQuota
@@ -26,8 +26,8 @@ def test_a_learner_over_the_daily_cpu_quota_cannot_run_cells_either(setup) -> No
     # given a cohort allowing 5 CPU-seconds a day, all used
     enrollment, exercise, base, client = setup
     CohortQuota.objects.create(cohort=enrollment.cohort, cpu_seconds_per_day=5)
-    quota_consume(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
-                  amount=5, enforce=False)  # fmt: skip
+    quota_record(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
+                 amount=5)  # fmt: skip
     # when they run a cell
     body = json.dumps({"cells": [{"key": "a", "code": "while True: pass"}]})
     response = client.post(base + "kernel/run", body, "application/json")
@@ -53,8 +53,8 @@ def test_run_requests_read_todays_use_every_time_and_the_cohort_once(setup, monk
     read = " ".join(query["sql"] for query in queries.captured_queries)
     assert "courses_enrollment" not in read and "courses_cohortquota" not in read
     # and once the day's CPU-seconds are used up, the next run is refused at once
-    quota_consume(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
-                  amount=5, enforce=False)  # fmt: skip
+    quota_record(user=enrollment.user, cohort=enrollment.cohort, kind=QuotaKind.CPU_SECONDS,
+                 amount=5)  # fmt: skip
     assert client.post(base + "kernel/run", body, "application/json").status_code == 429
 
 
