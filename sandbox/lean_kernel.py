@@ -99,7 +99,7 @@ class Stream(io.TextIOBase):
             self._size += size
             if self._size >= CHUNK_CHARS:
                 self._send(whole_chunks_only=True)
-        return len(text)
+        return size
 
     def flush(self) -> None:
         with self._lock:

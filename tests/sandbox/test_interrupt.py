@@ -177,3 +177,41 @@ def test_an_interrupt_the_main_thread_missed_is_raised_in_it_once(start: StartKe
     assert result.status == "ok", result.outputs
     assert stdout(result) == "waiting\ninterrupted\ncleaned up\n"
     assert kernel.execute("x").outputs[0]["data"]["text/plain"] == "1"
+
+
+# In the kernel: no thread can start (as at the process limit), so the interrupt's repeat
+# cannot either; restored once the cell ends.
+NO_NEW_THREAD = """\
+import threading, time
+start = threading.Thread.start
+def refused(thread):
+    raise RuntimeError("can't start new thread")
+threading.Thread.start = refused
+try:
+    print('sleeping', flush=True)
+    time.sleep(600)
+finally:
+    threading.Thread.start = start
+"""
+
+
+@pytest.mark.parametrize("mode", [*MODES, *([GRADING_ZYGOTE] if "zygote" in MODES else [])])
+def test_a_kernel_that_cannot_start_a_thread_is_still_interrupted_and_answers_the_next(
+    start: StartKernel,
+) -> None:
+    # given: a kernel whose running cell leaves no room for the interrupt's repeating thread
+    kernel = start(cell_timeout_s=300, total_timeout_s=600)
+    interrupted = kernel.execute(
+        NO_NEW_THREAD, on_output=once_printed("sleeping\n", kernel.interrupt)
+    )
+
+    # when: a later cell is interrupted too
+    later = kernel.execute(
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(600)",
+        on_output=once_printed("sleeping\n", kernel.interrupt),
+    )
+
+    # then: both end with KeyboardInterrupt: the control thread lived on
+    assert [(r.status, r.outputs[-1].get("ename")) for r in (interrupted, later)] == [
+        ("error", "KeyboardInterrupt")
+    ] * 2
