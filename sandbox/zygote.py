@@ -45,10 +45,11 @@ def max_forks() -> int:
 
 # What learners' notebooks import (the data-science stack, the model client): imported once
 # in the zygote, so a fresh kernel pays nothing for them (numpy + pandas + matplotlib + scipy
-# + scikit-learn cost a cold kernel about 1.5 CPU-s). Modules absent from the runtime are
+# + scikit-learn cost a cold kernel about 1.5 CPU-s), and the inline backend a first figure
+# imports (zygote_preload.RUN_AGAIN_IN_EACH_KERNEL). Modules absent from the runtime are
 # skipped.
 DEFAULT_PRELOAD = (
-    "numpy,numpy.random,pandas,matplotlib,matplotlib.pyplot,"
+    "numpy,numpy.random,pandas,matplotlib,matplotlib.pyplot,matplotlib_inline,"
     "scipy,scipy.stats,scipy.optimize,scipy.linalg,sympy,"
     "sklearn,sklearn.base,sklearn.datasets,sklearn.model_selection,sklearn.neighbors,"
     "sklearn.pipeline,sklearn.preprocessing,sklearn.linear_model,sklearn.metrics,"

@@ -147,6 +147,67 @@ def test_a_cell_without_rich_outputs_closes_its_figure_undrawn_and_the_next_draw
     assert [set(o["data"]) for o in quiet_again.outputs] == [{"text/plain"}]  # each request
 
 
+# A figure whose draws are counted, made the way a notebook makes one: no plt.show(), the
+# inline backend shows it when the cell ends.
+COUNTED_FIGURE = """
+fig = plt.figure()
+draws = []
+fig.canvas.mpl_connect("draw_event", lambda event: draws.append(1))
+lines = plt.plot([1, 2, 3])
+"""
+# What one PNG display of such a figure draws (a tight bounding box may take more than one).
+DRAWS_FOR_ONE_PNG = """
+reference = plt.figure()
+png_draws = []
+reference.canvas.mpl_connect("draw_event", lambda event: png_draws.append(1))
+lines = plt.plot([1, 2, 3])
+reference.savefig(__import__("io").BytesIO(), format="png", bbox_inches="tight")
+plt.close(reference)
+"""
+
+
+def test_a_figure_left_for_the_inline_backend_is_drawn_only_by_its_display(start) -> None:
+    kernel = start()
+    kernel.execute("import matplotlib.pyplot as plt", timeout=30)
+    shown = kernel.execute(COUNTED_FIGURE, timeout=30)
+    displayed = kernel.execute("len(draws)", timeout=30)
+    kernel.execute(DRAWS_FOR_ONE_PNG, timeout=30)
+    one_png = kernel.execute("len(png_draws)", timeout=30)
+    unseen = kernel.execute(COUNTED_FIGURE, timeout=30, rich_outputs=False)
+    never_drawn = kernel.execute("len(draws), plt.get_fignums()", timeout=30)
+
+    assert "image/png" in shown.outputs[-1]["data"]  # still shown, with no plt.show()
+    # pyplot's own end-of-cell draw would have added one, thrown away
+    assert displayed.outputs[0]["data"]["text/plain"] == one_png.outputs[0]["data"]["text/plain"]
+    assert [set(o["data"]) for o in unseen.outputs] == [{"text/plain"}]
+    assert never_drawn.outputs[0]["data"]["text/plain"] == "(0, [])"  # closed undrawn
+
+
+def test_a_figure_under_a_backend_the_learner_picked_is_still_drawn_after_each_cell(start) -> None:
+    kernel = start()
+    kernel.execute("import matplotlib.pyplot as plt\nplt.plot([1])", timeout=30)
+    kernel.execute("plt.switch_backend('agg')\n" + COUNTED_FIGURE, timeout=30)
+    drawn = kernel.execute("len(draws), __import__('matplotlib').is_interactive()", timeout=30)
+
+    assert drawn.outputs[0]["data"]["text/plain"] == "(1, True)"  # pyplot's hook, as before
+
+
+def test_a_zygote_kernels_first_figure_imports_only_the_inline_backends_own_module(
+    start, mode
+) -> None:
+    # Its imports were preloaded; its own code runs in the kernel, where it wires the
+    # backend into the kernel's shell.
+    if mode != "zygote":
+        return
+    kernel = start()
+    kernel.execute("import sys, matplotlib.pyplot as plt; before = set(sys.modules)", timeout=30)
+    plotted = kernel.execute("plt.plot([1, 2])", timeout=30)
+    imported = kernel.execute("sorted(set(sys.modules) - before)", timeout=30)
+
+    assert "image/png" in plotted.outputs[-1]["data"]
+    assert imported.outputs[0]["data"]["text/plain"] == "['matplotlib_inline.backend_inline']"
+
+
 def test_a_learners_own_display_formats_come_back_after_a_text_only_cell(start) -> None:
     kernel = start()
     formats = "get_ipython().display_formatter.active_types"
