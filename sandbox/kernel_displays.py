@@ -67,7 +67,7 @@ def _figures_drawn_by_their_display(shell: Any) -> None:
 def _replace_pyplot_draw(shell: Any) -> bool:
     """False while pyplot is not imported; else replace its hook (where this matplotlib
     has the names used) and say so."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
+    pyplot: Any = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return False
     draw_all = getattr(pyplot, "_draw_all_if_interactive", None)
