@@ -22,6 +22,7 @@ from sandbox.hostdir import CONNECTION_FILE, make_host_dir, new_cgroup, remove_h
 from sandbox.isolation import HOME, MIB
 from sandbox.kernel import Kernel
 from sandbox.limits import Limits, SandboxInfraError
+from sandbox.trusted import helper
 
 SERVER = Path(__file__).resolve().parent / "zygote_server.py"
 SERVER_INSIDE = "/opt/sandbox/zygote_server.py"
@@ -241,6 +242,9 @@ def zygote_config(runtime_dir: Path | None = None, *, grading: bool = False) -> 
         "preload": preload(),
         "huge_pages": grading,
         "lean_kernel": grading,
+        # Each grading kernel is sent the trusted helper (sandbox.trusted.helper): defined
+        # here once, it costs a kernel 5 ms of CPU less (its 160-KiB loader, parsed and run).
+        "modules_from_source": [helper.module_from_source()] if grading else [],
         "code_paths": [SERVER_INSIDE, PRELOAD_INSIDE, HUGE_PAGES_INSIDE, LEAN_KERNEL_INSIDE],
         "course": course_config(runtime_dir) if runtime_dir is not None else None,
     }
@@ -361,6 +365,7 @@ def start_kernel(*, limits: Limits, source: Zygote | None = None, grading: bool 
             cgroup=group,
             lease=lease,
             environment=zygote.config["env"],
+            modules=[module["name"] for module in zygote.config["modules_from_source"]],
         )
     except BaseException:
         if group is not None:

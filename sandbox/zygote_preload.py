@@ -21,6 +21,7 @@ import os
 import site
 import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -144,6 +145,15 @@ def preload(modules: list[str], home_files: dict[str, str], refused: Sequence[st
     if kernels_config_dir is not None:
         os.environ["MPLCONFIGDIR"] = kernels_config_dir
     forget(RUN_AGAIN_IN_EACH_KERNEL)
+
+
+def define_modules(modules: list[Config]) -> None:
+    """Define each module from its source, in sys.modules under its name (the platform's
+    code that every kernel of this zygote is sent: sandbox.trusted.helper)."""
+    for module in modules:
+        defined = types.ModuleType(module["name"])
+        exec(compile(module["source"], module["filename"], "exec"), defined.__dict__)  # noqa: S102
+        sys.modules[module["name"]] = defined
 
 
 def forget(modules: Sequence[str]) -> None:

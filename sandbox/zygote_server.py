@@ -469,6 +469,7 @@ def main() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     refused = config["course"]["modules"] if config.get("course") else []
     zygote_preload.preload(config["preload"], config["home_files"], refused)
+    zygote_preload.define_modules(config["modules_from_source"])
     if zygote_preload.preload_kernel(config, refused):
         pre_initialize(config)
     load_matplotlib_backends()

@@ -1,7 +1,7 @@
 """Kernel side of the side channel: answers the trusted runner's requests.
 
 Sent into the learner's kernel through ``user_expressions``, after the sources of the
-modules it imports (``runner.HELPER_SOURCE``): the test's lent names are
+modules it imports (``helper.SOURCE``): the test's lent names are
 ``kernel_lending``'s, the library state tests share is ``kernel_patches``'.
 It runs as the learner, so it is not trusted and need not be: everything it answers is
 decoded strictly on the trusted side, so at worst it behaves like a learner's function.
@@ -16,7 +16,7 @@ import types
 from typing import Any
 
 # Imported as part of the package (lint, tests); in the kernel the sources of these modules
-# precede this one (runner.HELPER_SOURCE) and there is no package to import from.
+# precede this one (helper.SOURCE) and there is no package to import from.
 with contextlib.suppress(ImportError):
     from .codec import describe_exception, encode
     from .decoding import Decoder

@@ -8,45 +8,19 @@ execute request per operation would cost milliseconds).
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import marshal
 import os
 import secrets
 import signal
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import codec, decoding, frames, kernel_helper, kernel_lending, kernel_patches, printed
+from . import helper
 from .forkserver import fork_server
 from .frames import ProtocolError, recv_frame, send_frame
-
-# One source for the kernel, in dependency order: each module finds the names it imports
-# from the package defined by the ones before it.
-HELPER_SOURCE = "\n".join(
-    Path(module.__file__ or "").read_text()
-    for module in (frames, codec, decoding, printed, kernel_lending, kernel_patches, kernel_helper)
-)
-_HELPER_KEY = "_trusted_grading_helper_" + hashlib.sha256(HELPER_SOURCE.encode()).hexdigest()[:16]
-# Compiling the helper in the kernel costs tens of milliseconds; loading the code compiled
-# here costs one, when the kernel runs the same Python version (else it compiles the source).
-_HELPER_CODE = base64.b64encode(
-    marshal.dumps(compile(HELPER_SOURCE, "<trusted-helper>", "exec"))
-).decode()
-_HELPER_LOADER = (
-    f"(__import__('sys').modules.get({_HELPER_KEY!r}) or (lambda m, sys=__import__('sys'): ("
-    f"exec(__import__('marshal').loads(__import__('base64').b64decode({_HELPER_CODE!r})) "
-    f"if sys.version_info[:2] == {tuple(sys.version_info[:2])!r} "
-    f"and sys.implementation.name == {sys.implementation.name!r} "
-    f"else compile({HELPER_SOURCE!r}, '<trusted-helper>', 'exec'), m.__dict__), "
-    f"sys.modules.__setitem__({_HELPER_KEY!r}, m), m)[2])"
-    f"(__import__('types').ModuleType({_HELPER_KEY!r})))"
-)
 
 
 class TrustedRunnerError(RuntimeError):
@@ -116,7 +90,7 @@ def helper_expression(socket_path: str, *, loaded: bool = False) -> str:
 
     Once a session has served, the helper is known to be loaded: later ones skip the code.
     """
-    loader = f"__import__('sys').modules[{_HELPER_KEY!r}]" if loaded else _HELPER_LOADER
+    loader = f"__import__('sys').modules[{helper.KEY!r}]" if loaded else helper.LOADER
     return f"{loader}.serve({socket_path!r}, globals())"
 
 
@@ -129,7 +103,7 @@ class TrustedRunner:
         self._ctrl, self._pid = fork_server().spawn()
         self._send_lock = threading.Lock()
         self._dead = ""
-        self.helper_loaded = False
+        self.helper_loaded = helper.KEY in getattr(kernel, "modules_from_source", ())
 
     def __enter__(self) -> TrustedRunner:
         return self

@@ -2,8 +2,10 @@
 
 Every test runs on a plain local ipykernel (``InsecureLocalKernel``, the shape of
 ``sandbox.Kernel``; the next one starts while a test runs) and, where the sandbox package
-and its runtime are installed, on a real sandboxed kernel too
-(``TRUSTED_TEST_SANDBOX_MODE``: bwrap by default).
+and its runtime are installed, on real sandboxed kernels too: one started as
+``TRUSTED_TEST_SANDBOX_MODE`` says (bwrap by default), and one forked from the zygote of
+grading kernels, as the worker grades (its kernels start with the helper defined, and are
+sent only the expression that starts it).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _sandbox_available() -> bool:
     return shutil.which("bwrap") is not None and runtime.runtime_python().exists()
 
 
-KERNEL_KINDS = ["insecure-local"] + (["sandbox"] if _sandbox_available() else [])
+KERNEL_KINDS = ["insecure-local"] + (["sandbox", "grading"] if _sandbox_available() else [])
 
 
 @pytest.fixture(params=KERNEL_KINDS)
@@ -74,6 +76,11 @@ def kernel(request: pytest.FixtureRequest, kernel_supply: KernelSupply) -> Itera
         sandbox: Any = importlib.import_module("sandbox")
         mode = os.environ.get("TRUSTED_TEST_SANDBOX_MODE", "bwrap")
         k = sandbox.start_kernel(limits=sandbox.Limits(cell_timeout_s=30), mode=mode)
+    elif request.param == "grading":
+        sandbox = importlib.import_module("sandbox")
+        k = sandbox.start_kernel(
+            limits=sandbox.Limits(cell_timeout_s=30), mode="zygote", grading=True
+        )
     else:
         k = kernel_supply.take()
     yield k

@@ -222,7 +222,7 @@ def test_hidden_expected_values_cannot_be_found_on_disk_or_in_memory(run_trusted
 
 
 def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
-    from sandbox.trusted import runner as runner_module
+    from sandbox.trusted import helper
 
     # given a fake helper, installed where the real one would be cached, that answers
     # every request with True
@@ -241,7 +241,7 @@ def test_a_learner_replacing_the_kernel_helper_gains_nothing(kernel):
                 body = json.dumps({{"ok": True}}).encode()
                 s.sendall(struct.pack("!II", len(body), 0) + body)
         fake.serve = serve
-        sys.modules[{runner_module._HELPER_KEY!r}] = fake
+        sys.modules[{helper.KEY!r}] = fake
     """)
     )
     # when the tests run, then nothing passes

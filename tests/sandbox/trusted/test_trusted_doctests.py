@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.trusted import CheckCell, run_tests, runner
+from sandbox.trusted import CheckCell, helper, run_tests
 from sandbox.trusted.printed import PRINTED_CUT, PRINTED_LIMIT
 
 
@@ -140,7 +140,7 @@ sys.modules[KEY] = fake
 def test_printed_output_out_of_place_or_shape_ends_the_link(kernel, out):
     # given a helper replaced by one that "prints" while it only looks a name up (no
     # learner code runs then), or prints what is not a string of a bounded size
-    fake = FAKE_HELPER.replace("OUT", repr(out)).replace("KEY", repr(runner._HELPER_KEY))
+    fake = FAKE_HELPER.replace("OUT", repr(out)).replace("KEY", repr(helper.KEY))
     # when a doctest that expects that text asks it for a name
     results = run_doctests(kernel, fake, ">>> answer  # doctest: +ELLIPSIS\nHello bob...")
     # then the test fails: nothing of it was taken as output

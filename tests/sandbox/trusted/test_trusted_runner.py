@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.trusted import CheckCell, TrustedRunner, TrustedRunnerError, run_tests
+from sandbox.trusted import CheckCell, TrustedRunner, TrustedRunnerError, helper, run_tests
 
 SQUARES = (
     "def squares(n):\n"
@@ -171,6 +171,25 @@ def test_names_a_test_binds_persist_across_sessions_without_entering_the_kernel(
         kernel.execute("leak = 'expected' in globals()")
         second = runner.run([CheckCell("b", "assert squares(3) == expected\nassert not leak")])
     assert [r.passed for r in first + second] == [True, True]
+
+
+def test_a_kernel_whose_zygote_defined_the_helper_is_sent_only_what_starts_it(kernel, request):
+    sent: list[str] = []
+    execute = kernel.execute
+
+    def recording(code, **kwargs):
+        sent.extend((kwargs.get("user_expressions") or {}).values())
+        return execute(code, **kwargs)
+
+    kernel.execute = recording
+    kernel.execute(SQUARES)
+    results = run_tests(kernel, [CheckCell("t", "assert squares(2) == [1, 4]")], cell_timeout_s=10)
+
+    defined = helper.KEY in getattr(kernel, "modules_from_source", ())
+    assert defined == (request.node.callspec.params["kernel"] == "grading")
+    assert [r.passed for r in results] == [True]
+    # The loader (the helper's compiled code and source) only where the kernel lacks it.
+    assert [len(expression) < 1000 for expression in sent] == [defined]
 
 
 def test_a_test_that_never_ends_is_stopped_and_reported(run_trusted):
