@@ -23,7 +23,10 @@ What differs from a stock kernel, all of it invisible to the pipeline:
 - no stdin channel (graders never allow input: `input()` raises as it does with
   allow_stdin false), no heartbeat, no debugger, no kernel subshells;
 - execute requests queued behind one that failed are not aborted (the pipeline sends one
-  request at a time).
+  request at a time);
+- no busy status before a request (the worker waits for its reply and the idle status
+  after it), and the signature ipykernel reads of the shell's run_cell at every execute
+  request is read once.
 """
 
 import contextlib
@@ -233,10 +236,10 @@ def execute(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any
 
 
 def handle(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]) -> None:
-    """One shell request, between a busy and an idle status, as ipykernel's dispatch."""
+    """One shell request, then the idle status, as ipykernel's dispatch (without its busy
+    status, which nobody waits for)."""
     msg_type = parent["header"].get("msg_type")
     kernel.set_parent(idents, parent, "shell")
-    kernel._publish_status("busy", "shell", parent)
     try:
         if msg_type == "execute_request":
             execute(kernel, socket, idents, parent)
@@ -302,9 +305,27 @@ def serve(app: Any) -> NoReturn:
         target=serve_control, args=(kernel, app.control_socket), daemon=True, name="control"
     ).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    remember_signatures()
     # Threads the learner starts find the shell's parent request in this context.
     kernel._shell_context.run(serve_shell, kernel, app.shell_socket)
     os._exit(0)
+
+
+def remember_signatures() -> None:
+    """ipykernel's do_execute asks inspect.signature which parameters the shell's run_cell
+    takes, at every execute request (5% of a short request's CPU): asked once per function."""
+    from ipykernel import ipkernel
+
+    accepts = ipkernel._accepts_parameters
+    known: dict[tuple[Any, tuple[str, ...]], dict[str, bool]] = {}
+
+    def remembered(method: Any, names: list[str]) -> dict[str, bool]:
+        key = (getattr(method, "__func__", method), tuple(names))
+        if key not in known:
+            known[key] = accepts(method, names)
+        return dict(known[key])
+
+    ipkernel._accepts_parameters = remembered
 
 
 def exit_after_sending(kernel: Any) -> NoReturn:

@@ -241,9 +241,15 @@ def make_shell(app: Any) -> None:
     from ipykernel.compiler import XCachingCompiler
     from ipykernel.zmqshell import ZMQInteractiveShell
 
-    ZMQInteractiveShell.instance(
+    shell = ZMQInteractiveShell.instance(
         parent=app, profile_dir=app.profile_dir, compiler_class=XCachingCompiler
     )
+    # What the shell builds at a kernel's first cell, built here: its display formatters
+    # (about 3 ms: every result and display goes through them) and the module of its
+    # session logger.
+    if shell.display_formatter is not None:
+        _ = shell.display_formatter.active_types
+    import IPython.core.logger  # noqa: F401
 
 
 def adopt_shell(app: Any) -> None:

@@ -47,6 +47,13 @@ def test_a_zygote_kernel_starts_with_the_data_science_stack_already_imported(sta
 def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learner_sees(
     zygote_kernel: Kernel,
 ) -> None:
+    # Read by the first cell, before anything of its own uses them.
+    built = zygote_kernel.execute(
+        "shell = get_ipython()\n"
+        "'active_types' in shell.display_formatter._trait_values,"
+        " 'IPython.core.logger' in shell._sys_modules_keys",
+        timeout=30,
+    )
     warm = zygote_kernel.execute(
         "from matplotlib.font_manager import fontManager\n"
         "from matplotlib.mathtext import MathTextParser\n"
@@ -73,6 +80,8 @@ def test_a_zygote_kernel_inherits_what_the_zygote_warmed_up_and_nothing_a_learne
     fonts_found, mathtext_ready, figures, backend, data_set_loaded = ast.literal_eval(
         warm.outputs[0]["data"]["text/plain"]
     )
+    # The shell's display formatters, and its session logger's module, made in the zygote
+    assert built.outputs[0]["data"]["text/plain"] == "(True, True)"
     assert fonts_found > 0 and mathtext_ready  # a first figure's font lookups and parser
     assert figures == []  # no figure of the warm-up's in pyplot
     assert backend == "module://matplotlib_inline.backend_inline"  # still the kernel's own
