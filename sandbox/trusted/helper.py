@@ -4,7 +4,8 @@ expression that defines it in a learner's kernel.
 A zygote of grading kernels defines it before it forks (sandbox.zygote: `zygote_config`),
 so its kernels start with it and the runner sends them only the short expression that
 starts serving (``runner.helper_expression``); other kernels are sent the whole loader
-once. Standard library only: sandbox.zygote imports this.
+once. It imports only the kernel-side modules it joins (each of them standard library
+only).
 """
 
 from __future__ import annotations
