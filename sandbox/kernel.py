@@ -47,13 +47,13 @@ class Kernel:
         cgroup: Cgroup | None,
         lease: UidLease | None,
         environment: dict[str, str] | None = None,
-        modules: Sequence[str] = (),
+        modules_from_source: Sequence[str] = (),
     ) -> None:
         self.process = process
         # What the kernel's environment holds from its start, where the launcher knows it.
         self.environment: dict[str, str] = dict(environment or {})
         # Modules its zygote defined from source for it (sandbox.trusted.helper's).
-        self.modules_from_source = frozenset(modules)
+        self.modules_from_source = frozenset(modules_from_source)
         self.limits = limits
         self.host_dir = host_dir
         self.kernel_dir = kernel_dir

@@ -25,8 +25,7 @@ What differs from a stock kernel, all of it invisible to the pipeline:
 - execute requests queued behind one that failed are not aborted (the pipeline sends one
   request at a time);
 - no busy status before a request (the worker waits for its reply and the idle status
-  after it), and the signature ipykernel reads of the shell's run_cell at every execute
-  request is read once.
+  after it).
 """
 
 import contextlib
@@ -305,27 +304,9 @@ def serve(app: Any) -> NoReturn:
         target=serve_control, args=(kernel, app.control_socket), daemon=True, name="control"
     ).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    remember_signatures()
     # Threads the learner starts find the shell's parent request in this context.
     kernel._shell_context.run(serve_shell, kernel, app.shell_socket)
     os._exit(0)
-
-
-def remember_signatures() -> None:
-    """ipykernel's do_execute asks inspect.signature which parameters the shell's run_cell
-    takes, at every execute request (5% of a short request's CPU): asked once per function."""
-    from ipykernel import ipkernel
-
-    accepts = ipkernel._accepts_parameters
-    known: dict[tuple[Any, tuple[str, ...]], dict[str, bool]] = {}
-
-    def remembered(method: Any, names: list[str]) -> dict[str, bool]:
-        key = (getattr(method, "__func__", method), tuple(names))
-        if key not in known:
-            known[key] = accepts(method, names)
-        return dict(known[key])
-
-    ipkernel._accepts_parameters = remembered
 
 
 def exit_after_sending(kernel: Any) -> NoReturn:

@@ -365,7 +365,7 @@ def start_kernel(*, limits: Limits, source: Zygote | None = None, grading: bool 
             cgroup=group,
             lease=lease,
             environment=zygote.config["env"],
-            modules=[module["name"] for module in zygote.config["modules_from_source"]],
+            modules_from_source=[module["name"] for module in zygote.config["modules_from_source"]],
         )
     except BaseException:
         if group is not None:
