@@ -125,6 +125,33 @@ def test_a_zygote_kernel_adopts_the_shell_the_zygote_made_as_its_own(zygote_kern
     assert counted == ["ok", "ok"]
 
 
+@pytest.mark.parametrize("grading", [False, True], ids=["live", "grading"])
+def test_zygote_kernels_make_the_zygotes_session_each_their_own(grading: bool) -> None:
+    # The Session is made once in the zygote, keyless; each kernel gives it its own id, its
+    # pid (a Session sends nothing from another process than its maker's) and its key.
+    code = (
+        "import gc, os\n"
+        "session = get_ipython().kernel.session\n"
+        "session.session, session.pid == os.getpid(), session.key.decode(),"
+        " any(o is session for o in gc.get_objects()), get_ipython().kernel.parent.connection_dir"
+    )
+    seen = []
+    for _ in range(2):
+        kernel = launch.start_kernel(limits=Limits(), mode="zygote", grading=grading)
+        try:
+            outcome = kernel.execute(code, timeout=30)
+            seen.append((ast.literal_eval(outcome.outputs[0]["data"]["text/plain"]), kernel))
+        finally:
+            kernel.shutdown(wait=True)
+
+    (first, kernel), (second, _) = seen
+    assert first[0] != second[0]  # each kernel's messages name a session of its own
+    assert first[1] and second[1]
+    assert first[2] == kernel.connection_info()["key"]
+    assert not first[3]  # made before the zygote froze its objects, not in the kernel
+    assert first[4] == "/kernel"
+
+
 def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
     start, mode
 ) -> None:
