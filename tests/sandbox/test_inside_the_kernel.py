@@ -152,6 +152,31 @@ def test_zygote_kernels_make_the_zygotes_session_each_their_own(grading: bool) -
     assert first[4] == "/kernel"
 
 
+def test_a_zygote_kernel_has_the_default_extensions_and_the_comm_manager_the_zygote_made(
+    zygote_kernel: Kernel,
+) -> None:
+    # Loaded and made once in the zygote (so not among the kernel's tracked objects), and
+    # working in the kernel: %store keeps a value, the comm manager takes comm requests.
+    made = zygote_kernel.execute(
+        "import gc\n"
+        "shell = get_ipython()\n"
+        "manager = shell.kernel.comm_manager\n"
+        "'IPython.extensions.storemagic' in shell.extension_manager.loaded,"
+        " any(o is manager for o in gc.get_objects()), manager in shell.configurables,"
+        " shell.kernel.shell_handlers['comm_open'] == manager.comm_open",
+        timeout=30,
+    )
+    stored = zygote_kernel.execute("kept = 42\n%store kept\n%store -d kept", timeout=30)
+
+    loaded, tracked, configurable, handles_comms = ast.literal_eval(
+        made.outputs[0]["data"]["text/plain"]
+    )
+    assert loaded and configurable and handles_comms
+    assert not tracked
+    assert stored.status == "ok"
+    assert "Stored 'kept' (int)" in stored.outputs[0]["text"]
+
+
 def test_an_aggressive_reset_culls_only_what_was_imported_since_the_kernel_started(
     start, mode
 ) -> None:
