@@ -260,8 +260,9 @@ def make_shell(app: Any) -> None:
     # empty until a learner's widget opens a comm (0.6 ms).
     from ipykernel.ipkernel import _get_comm_manager
 
-    for extension in app.default_extensions:
-        shell.extension_manager.load_extension(extension)
+    if shell.extension_manager is not None:
+        for extension in app.default_extensions:
+            shell.extension_manager.load_extension(extension)
     _get_comm_manager()
 
 
