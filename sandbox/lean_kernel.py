@@ -25,7 +25,7 @@ What differs from a stock kernel, all of it invisible to the pipeline:
 - execute requests queued behind one that failed are not aborted (the pipeline sends one
   request at a time);
 - no busy status before a request (the worker waits for its reply and the idle status
-  after it).
+  after it); the idle status after a cell that called exit() says `"exiting": true`.
 """
 
 import contextlib
@@ -259,7 +259,19 @@ def handle(kernel: Any, socket: Any, idents: list[bytes], parent: dict[str, Any]
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # had the interrupt come in execute's own
         flush_streams()
-        kernel._publish_status("idle", "shell", parent)
+        publish_idle(kernel, parent)
+
+
+def publish_idle(kernel: Any, parent: dict[str, Any]) -> None:
+    """The idle status that ends a request, as ipykernel publishes it; marked `exiting` when
+    the learner's exit() ends the kernel next (serve_shell): the worker then knows that its
+    connection closing lost nothing (sandbox/outputs.py)."""
+    content: dict[str, Any] = {"execution_state": "idle"}
+    if kernel.shell.exit_now:
+        content["exiting"] = True
+    kernel.session.send(
+        kernel.iopub_socket, "status", content, parent=parent, ident=kernel._topic("status")
+    )
 
 
 def flush_streams() -> None:

@@ -81,6 +81,7 @@ class CellRun:
         # The kernel ignores an interrupt before it starts the cell (SIGINT is ignored while
         # ipykernel waits): one asked for earlier is sent once the cell's input is echoed.
         self.running = False
+        self.exiting = False  # the kernel said it ends once this request is answered
 
     def wait(self) -> CellResult:
         finished = self._pump_until(self.deadline, self._ended, stop_on_cap=True)
@@ -141,15 +142,17 @@ class CellRun:
             if not messages and not self.kernel.process.is_alive():
                 self.kernel.stopped_by = self.kernel.stopped_by or self.kernel.death_reason()
                 return False
+            # A dropped connection is listed first, but what came with it was sent before.
             for channel, msg in messages:
-                if channel == "dropped" and self._kernel_died():
+                if channel != "dropped" and client.parent_id(msg) == self.msg_id:
+                    self._handle(channel, msg)
+            if any(channel == "dropped" for channel, _ in messages) and not self.exiting:
+                if self._kernel_died():
                     return False
-                if channel == "dropped" and not self.capped:
+                if not self.capped:
                     # Over the size limit, or a death not visible yet: the run stops either
                     # way, and _stop_after_output_cap tells which it was.
                     self.capped = self.lost_message = True
-                elif channel != "dropped" and client.parent_id(msg) == self.msg_id:
-                    self._handle(channel, msg)
         return True
 
     def _kernel_died(self) -> bool:
@@ -220,6 +223,9 @@ class CellRun:
             return
         elif kind == "status":
             self.idle = content.get("execution_state") == "idle"
+            # A grading kernel's exit() (lean_kernel.publish_idle): it closes its connection
+            # next, which loses nothing.
+            self.exiting |= self.idle and content.get("exiting") is True
         elif kind == "execute_input":
             self.running = True
         elif kind == "clear_output":
