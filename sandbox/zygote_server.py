@@ -228,9 +228,10 @@ def pre_initialize(config: Config) -> None:
     BaseIPythonApplication.initialize(
         app, ["-f", "/kernel/connection.json", *config["kernel_args"]]
     )
-    # The application's Session (a traitlets object: 1-1.5 ms to make), keyless here; each
-    # kernel makes it its own (own_session).
-    _ = app.session
+    # The application's Session (a traitlets object: 1-1.5 ms to make), keyless here (a new
+    # Session draws a random key: none is kept where every kernel can read it); each kernel
+    # makes it its own (own_session).
+    app.session.key = b""
     make_shell(app)
     ZYGOTE_MODULES.update(sys.modules)
     PRE_INITIALIZED = True
@@ -278,13 +279,14 @@ def adopt_shell(app: Any) -> None:
 def own_session(app: Any) -> None:
     """What the zygote's Session and connection settings become in this kernel: its own
     session id (every message names it), its own pid (a Session refuses to send from a
-    process other than the one that made it, as after a fork), and the directory of its
-    connection file, /kernel (the default is found by searching Jupyter's runtime
-    directories, about 1 ms of each start). The key comes with the connection file."""
-    from jupyter_client.session import new_id
+    process other than the one that made it, as after a fork), a random key until its
+    connection file gives the real one, and the directory of that file, /kernel (the default
+    is found by searching Jupyter's runtime directories, about 1 ms of each start)."""
+    from jupyter_client.session import new_id, new_id_bytes
 
     app.session.session = new_id()
     app.session.pid = os.getpid()
+    app.session.key = new_id_bytes()  # as a new Session's, until the connection file's
     app.connection_dir = os.path.dirname(app.connection_file)
 
 
