@@ -266,9 +266,10 @@ def publish_idle(kernel: Any, parent: dict[str, Any]) -> None:
     """The idle status that ends a request, as ipykernel publishes it; marked `exiting` when
     the learner's exit() ends the kernel next (serve_shell): the worker then knows that its
     connection closing lost nothing (sandbox/outputs.py)."""
-    content: dict[str, Any] = {"execution_state": "idle"}
-    if kernel.shell.exit_now:
-        content["exiting"] = True
+    if not kernel.shell.exit_now:
+        kernel._publish_status("idle", "shell", parent)
+        return
+    content = {"execution_state": "idle", "exiting": True}
     kernel.session.send(
         kernel.iopub_socket, "status", content, parent=parent, ident=kernel._topic("status")
     )
